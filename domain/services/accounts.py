@@ -1,0 +1,168 @@
+"""Accounts: register, sign in, create staff users, and turn a token into an Actor."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from domain.actor import PUBLIC, Actor
+from domain.auth import hash_password, issue_token, read_token, verify_password
+from domain.errors import DomainError, ErrorCode, invalid
+from domain.services.common import optional_text, require_aware, required_text
+from lapor.settings import get_settings
+from models import Agency, Region, RoleGrant, User
+from models.enums import Role
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+MIN_PASSWORD = 8
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role to give, scoped by region code (coordinator) or agency id (officer, head)."""
+
+    role: Role
+    region_id: int | None = None
+    agency_id: int | None = None
+
+
+@dataclass
+class SignedIn:
+    user: User
+    token: str
+
+
+def normalize_email(email: str) -> str:
+    value = email.strip().lower()
+    if not _EMAIL.match(value) or len(value) > 254:
+        raise invalid("email", "not a valid e-mail address")
+    return value
+
+
+async def create_user(
+    now: datetime,
+    *,
+    name: str,
+    email: str,
+    password: str,
+    phone: str | None = None,
+    grants: list[Grant] | None = None,
+) -> User:
+    """A new user with the given role grants (CITIZEN when none); e-mail is unique."""
+    require_aware(now)
+    clean_name = required_text(name, "name", max_length=200)
+    clean_email = normalize_email(email)
+    if len(password) < MIN_PASSWORD:
+        raise invalid("password", f"must be at least {MIN_PASSWORD} characters")
+    if len(password) > 1024:
+        raise invalid("password", "must be at most 1024 characters")
+    clean_phone = optional_text(phone, "phone", max_length=32)
+    for grant in grants or []:
+        _check_grant(grant)
+    try:
+        async with in_transaction():
+            user = await User.create(
+                name=clean_name,
+                email=clean_email,
+                phone=clean_phone,
+                password_hash=hash_password(password),
+                created_at=now,
+            )
+            for grant in grants or [Grant(Role.CITIZEN)]:
+                await RoleGrant.create(
+                    user_id=user.id,
+                    role=grant.role,
+                    region_id=grant.region_id,
+                    agency_id=grant.agency_id,
+                )
+    except IntegrityError:
+        raise DomainError(
+            ErrorCode.EMAIL_TAKEN, "an account with this e-mail exists", ["email"]
+        ) from None
+    return user
+
+
+def _check_grant(grant: Grant) -> None:
+    if grant.role is Role.COORDINATOR and grant.region_id is None:
+        raise invalid("roles", "a coordinator needs a region")
+    if grant.role in (Role.OFFICER, Role.AGENCY_HEAD) and grant.agency_id is None:
+        raise invalid("roles", "an officer or agency head needs an agency")
+
+
+async def register(
+    now: datetime, name: str, email: str, password: str, phone: str | None
+) -> SignedIn:
+    """A citizen creates an account and is signed in."""
+    user = await create_user(now, name=name, email=email, password=password, phone=phone)
+    return SignedIn(user, _token(user, now))
+
+
+async def login(now: datetime, email: str, password: str) -> SignedIn:
+    """Sign in by e-mail and password; the same refusal whether the e-mail exists or not."""
+    require_aware(now)
+    user = await User.get_or_none(email=email.strip().lower(), is_active=True)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong e-mail or password")
+    return SignedIn(user, _token(user, now))
+
+
+def _token(user: User, now: datetime) -> str:
+    s = get_settings()
+    return issue_token(user.id, s.secret_key, now, s.token_ttl_seconds)
+
+
+async def actor_for_user(user_id: int) -> Actor:
+    """The Actor of an active user with all their grants; PUBLIC if there is no such user."""
+    user = await User.get_or_none(id=user_id, is_active=True)
+    if user is None:
+        return PUBLIC
+    grants = await RoleGrant.filter(user_id=user_id)
+    return Actor(
+        user_id=user.id,
+        name=user.name,
+        roles=frozenset(g.role for g in grants),
+        coordinator_regions=frozenset(
+            g.region_id for g in grants if g.role is Role.COORDINATOR and g.region_id is not None
+        ),
+        officer_agencies=frozenset(
+            g.agency_id for g in grants if g.role is Role.OFFICER and g.agency_id is not None
+        ),
+        head_agencies=frozenset(
+            g.agency_id for g in grants if g.role is Role.AGENCY_HEAD and g.agency_id is not None
+        ),
+    )
+
+
+async def actor_for_token(token: str | None, now: datetime) -> Actor:
+    """The Actor a bearer token stands for; PUBLIC for none, a bad or an expired token."""
+    if not token:
+        return PUBLIC
+    user_id = read_token(token, get_settings().secret_key, now)
+    if user_id is None:
+        return PUBLIC
+    return await actor_for_user(user_id)
+
+
+async def resolve_grant(role: Role, region_code: str | None, agency_code: str | None) -> Grant:
+    """A Grant from codes as an admin types them (`lapor create-user`)."""
+    region_id = agency_id = None
+    if region_code:
+        region = await Region.get_or_none(code=region_code)
+        if region is None:
+            raise invalid("region", f"no region with code {region_code}")
+        region_id = region.id
+    if agency_code:
+        query = Agency.filter(code=agency_code)
+        if region_id is not None:
+            query = query.filter(region_id=region_id)
+        agencies = await query
+        if len(agencies) != 1:
+            raise invalid("agency", f"agency code {agency_code} is unknown or ambiguous")
+        agency_id = agencies[0].id
+        if role is not Role.COORDINATOR:
+            region_id = None
+    return Grant(role, region_id, agency_id)

@@ -1,0 +1,218 @@
+"""What every writing use case shares: locking, calendars, events with their outbox rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import DoesNotExist
+
+from domain.actor import Actor
+from domain.calendar import WorkingCalendar
+from domain.deadlines import (
+    DeadlineRules,
+    assignment_stage_due,
+    first_response_due,
+    report_stage_due,
+)
+from domain.errors import DomainError, ErrorCode, invalid, not_found
+from domain.lifecycle import OPEN_ASSIGNMENT
+from domain.policy import Action, ReportFacts, allowed_on_report
+from lapor.settings import get_settings
+from models import Agency, Assignment, Holiday, OutboxMessage, Region, Report, ReportEvent
+from models.enums import AssignmentStatus
+
+EVENT_TOPIC = "report.event"
+
+
+@dataclass
+class Outcome:
+    """What a writing use case changed, and the outbox rows to dispatch after commit."""
+
+    report: Report
+    assignment: Assignment | None = None
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+def deadline_rules() -> DeadlineRules:
+    return DeadlineRules.from_settings(get_settings())
+
+
+def require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("the domain takes an aware `now`")
+
+
+async def calendar_for(region_id: int) -> WorkingCalendar:
+    """The working-day calendar of a region: national holidays plus its own and its parents'."""
+    region = await Region.get(id=region_id)
+    region_ids: list[int] = [region.id]
+    parent_id = region.parent_id
+    while parent_id is not None and parent_id not in region_ids:
+        region_ids.append(parent_id)
+        parent = await Region.get(id=parent_id)
+        parent_id = parent.parent_id
+    days = await Holiday.filter(region_id__isnull=True).values_list("day", flat=True)
+    regional = await Holiday.filter(region_id__in=region_ids).values_list("day", flat=True)
+    return WorkingCalendar(region.timezone, frozenset([*days, *regional]))  # type: ignore[list-item]
+
+
+def parse_id(raw: int | str, field_name: str) -> int:
+    """A database id from client input, or a VALIDATION error naming the field."""
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise invalid(field_name, "not a valid id") from None
+    if value <= 0 or value > 2**63 - 1:
+        raise invalid(field_name, "not a valid id")
+    return value
+
+
+async def lock_report(report_id: int, field_name: str = "reportId") -> Report:
+    """The report row, locked until the transaction ends (FOR UPDATE on PostgreSQL)."""
+    try:
+        return await Report.filter(id=report_id).select_for_update().get()
+    except DoesNotExist:
+        raise not_found("report", field_name) from None
+
+
+async def lock_assignment(assignment_id: int, field_name: str = "assignmentId") -> Assignment:
+    try:
+        return await Assignment.filter(id=assignment_id).select_for_update().get()
+    except DoesNotExist:
+        raise not_found("assignment", field_name) from None
+
+
+async def report_facts(report: Report) -> ReportFacts:
+    """The policy's view of a report, with the agencies it was ever assigned to."""
+    agency_ids = await Assignment.filter(report_id=report.id).values_list("agency_id", flat=True)
+    return facts_of(report, frozenset(int(str(a)) for a in agency_ids))
+
+
+def facts_of(report: Report, agency_ids: frozenset[int]) -> ReportFacts:
+    return ReportFacts(
+        region_id=report.region_id,
+        reporter_id=report.reporter_id,
+        anonymous=report.anonymous,
+        confidential=report.confidential,
+        status=report.status,
+        agency_ids=agency_ids,
+        handed_over=report.escalated_at is not None,
+    )
+
+
+async def record_event(
+    report: Report,
+    kind: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    message: str | None = None,
+    assignment: Assignment | None = None,
+    internal: bool = False,
+    data: dict[str, Any] | None = None,
+) -> tuple[ReportEvent, int]:
+    """Append a timeline line and its outbox row; returns the event and the outbox id."""
+    event = await ReportEvent.create(
+        report_id=report.id,
+        assignment_id=assignment.id if assignment else None,
+        kind=kind,
+        message=message,
+        actor_id=actor.user_id,
+        visibility="internal" if internal else "public",
+        data=data or {},
+        at=now,
+    )
+    outbox = await OutboxMessage.create(
+        topic=EVENT_TOPIC,
+        event_id=event.id,
+        payload={
+            "event_id": event.id,
+            "report_id": report.id,
+            "assignment_id": assignment.id if assignment else None,
+            "agency_id": assignment.agency_id if assignment else None,
+            "kind": kind,
+        },
+        created_at=now,
+    )
+    return event, outbox.id
+
+
+def refresh_assignment_due(assignment: Assignment) -> None:
+    """Set the assignment's current due_at from its stage (not saved here)."""
+    assignment.due_at = assignment_stage_due(
+        assignment.status,
+        assignment.first_response_at,
+        assignment.first_response_due_at,
+        assignment.resolution_due_at,
+    )
+
+
+async def refresh_report_due(report: Report, cal: WorkingCalendar, waiting_since: datetime) -> None:
+    """Recompute the report's stage deadline from its status and open assignments (not saved)."""
+    open_dues = await Assignment.filter(
+        report_id=report.id, status__in=[s.value for s in OPEN_ASSIGNMENT]
+    ).values_list("due_at", flat=True)
+    report.due_at = report_stage_due(
+        report.status,
+        waiting_since=waiting_since,
+        responded_at=report.responded_at,
+        open_assignment_dues=list(open_dues),  # type: ignore[arg-type]
+        cal=cal,
+        rules=deadline_rules(),
+    )
+
+
+def required_text(value: str | None, field_name: str, *, max_length: int) -> str:
+    """Trimmed, non-empty text within bounds, or a VALIDATION error naming the field."""
+    text = optional_text(value, field_name, max_length=max_length)
+    if text is None:
+        raise invalid(field_name, "must not be empty")
+    return text
+
+
+def optional_text(value: str | None, field_name: str, *, max_length: int) -> str | None:
+    """Trimmed text within bounds (None when blank), or a VALIDATION error naming the field."""
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) > max_length:
+        raise invalid(field_name, f"must be at most {max_length} characters")
+    if "\x00" in text:
+        raise invalid(field_name, "must not contain NUL characters")
+    return text or None
+
+
+def conflict(message: str) -> DomainError:
+    return DomainError(ErrorCode.CONFLICT, message)
+
+
+def require_readable(actor: Actor, facts: ReportFacts) -> None:
+    """NOT_FOUND unless the actor may read the report: never reveal that it exists."""
+    if not allowed_on_report(actor, Action.READ, facts):
+        raise not_found("report", "reportId")
+
+
+async def create_assignment(
+    report: Report,
+    agency: Agency,
+    now: datetime,
+    cal: WorkingCalendar,
+    note: str | None,
+    parent: Assignment | None = None,
+) -> Assignment:
+    """A new PENDING assignment with its first follow-up deadline."""
+    assignment = Assignment(
+        report_id=report.id,
+        agency_id=agency.id,
+        parent_id=parent.id if parent else None,
+        status=AssignmentStatus.PENDING,
+        note=note,
+        assigned_at=now,
+        first_response_due_at=first_response_due(cal, deadline_rules(), now),
+        updated_at=now,
+    )
+    refresh_assignment_due(assignment)
+    await assignment.save()
+    return assignment

@@ -1,0 +1,375 @@
+"""Reading use cases: lists, detail and batch loads, each filtered by the access policy."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from tortoise.expressions import Q
+
+from domain.actor import Actor
+from domain.errors import DomainError, ErrorCode, not_found
+from domain.policy import (
+    Action,
+    AgencyFacts,
+    ReportFacts,
+    allowed_on_agency,
+    allowed_on_report,
+    readable_reports_q,
+    require_signed_in,
+)
+from domain.services.common import facts_of, parse_id
+from domain.tracking import normalize_tracking_code
+from domain.views import (
+    AssignmentView,
+    EventView,
+    FollowUpView,
+    ReportView,
+    UserView,
+    assignment_view,
+    event_view,
+    follow_up_view,
+    report_view,
+    user_view,
+)
+from models import (
+    Agency,
+    Assignment,
+    Category,
+    FollowUp,
+    Notification,
+    Rating,
+    Region,
+    Report,
+    ReportEvent,
+    RoleGrant,
+    RoutingRule,
+    User,
+)
+from models.enums import AssignmentStatus, ReportKind, ReportStatus, Role
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    """One keyset page: items, whether more follow, and whether any came before."""
+
+    items: list[T]
+    has_next: bool
+    has_previous: bool
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    statuses: Sequence[ReportStatus] | None = None
+    region_id: int | str | None = None
+    category_id: int | str | None = None
+    kind: ReportKind | None = None
+    mine: bool = False
+    overdue: bool | None = None
+    updated_after: datetime | None = None
+    search: str | None = None
+
+
+async def _facts_for(reports: Sequence[Report]) -> dict[int, ReportFacts]:
+    """Policy facts for many reports in one query."""
+    agencies: dict[int, set[int]] = defaultdict(set)
+    if reports:
+        rows = await Assignment.filter(report_id__in=[r.id for r in reports]).values_list(
+            "report_id", "agency_id"
+        )
+        for report_id, agency_id in rows:
+            agencies[int(report_id)].add(int(agency_id))  # type: ignore[call-overload]
+    return {r.id: facts_of(r, frozenset(agencies[r.id])) for r in reports}
+
+
+async def views_of(actor: Actor, reports: Sequence[Report]) -> list[ReportView | None]:
+    """Masked views, None where the actor may not read the report."""
+    facts = await _facts_for(reports)
+    return [
+        report_view(actor, r, facts[r.id])
+        if allowed_on_report(actor, Action.READ, facts[r.id])
+        else None
+        for r in reports
+    ]
+
+
+async def reports_by_ids(actor: Actor, ids: Sequence[int]) -> dict[int, ReportView]:
+    """Readable reports among `ids`, as masked views (two queries)."""
+    reports = await Report.filter(id__in=list(set(ids)))
+    return {v.id: v for v in await views_of(actor, reports) if v is not None}
+
+
+async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
+    """The report with this code if the actor may read it; None otherwise (never tells which)."""
+    canonical = normalize_tracking_code(code)
+    if canonical is None:
+        return None
+    report = await Report.get_or_none(tracking_code=canonical)
+    if report is None:
+        return None
+    (view,) = await views_of(actor, [report])
+    return view
+
+
+def _clamp(first: int | None, default: int, maximum: int) -> int:
+    if first is None:
+        return default
+    if first < 0 or first > maximum:
+        raise DomainError(ErrorCode.VALIDATION, f"first must be between 0 and {maximum}", ["first"])
+    return first
+
+
+async def list_reports(
+    actor: Actor,
+    now: datetime,
+    query: ReportQuery,
+    first: int | None,
+    after_id: int | None,
+    *,
+    default_size: int,
+    max_size: int,
+) -> Page[ReportView]:
+    """Readable reports, newest first, filtered; keyset on id so inserts do not shift pages."""
+    size = _clamp(first, default_size, max_size)
+    qs = Report.all()
+    visible = readable_reports_q(actor)
+    if visible is not None:
+        qs = qs.filter(visible)
+    if query.statuses:
+        qs = qs.filter(status__in=[s.value for s in query.statuses])
+    if query.region_id is not None:
+        qs = qs.filter(region_id=parse_id(query.region_id, "regionId"))
+    if query.category_id is not None:
+        qs = qs.filter(category_id=parse_id(query.category_id, "categoryId"))
+    if query.kind is not None:
+        qs = qs.filter(kind=query.kind.value)
+    if query.mine:
+        require_signed_in(actor)
+        qs = qs.filter(reporter_id=actor.user_id)
+    if query.overdue is True:
+        qs = qs.filter(due_at__lt=now)
+    elif query.overdue is False:
+        qs = qs.filter(Q(due_at__isnull=True) | Q(due_at__gte=now))
+    if query.updated_after is not None:
+        qs = qs.filter(updated_at__gt=query.updated_after)
+    if query.search:
+        term = query.search.strip()[:200]
+        code = normalize_tracking_code(term)
+        qs = qs.filter(tracking_code=code) if code else qs.filter(title__icontains=term)
+    if after_id is not None:
+        qs = qs.filter(id__lt=after_id)
+    rows = await qs.order_by("-id").limit(size + 1)
+    views = [v for v in await views_of(actor, rows[:size]) if v is not None]
+    return Page(views, len(rows) > size, after_id is not None)
+
+
+async def inbox(
+    actor: Actor,
+    now: datetime,
+    agency_id: int | str,
+    statuses: Sequence[AssignmentStatus] | None,
+    overdue: bool | None,
+    updated_after: datetime | None,
+    first: int | None,
+    after_id: int | None,
+    *,
+    default_size: int,
+    max_size: int,
+) -> Page[AssignmentView]:
+    """An agency desk's assignments, newest first; for its members and its region's coordinators."""
+    size = _clamp(first, default_size, max_size)
+    aid = parse_id(agency_id, "agencyId")
+    agency = await Agency.get_or_none(id=aid)
+    if agency is None or not allowed_on_agency(
+        actor, Action.VIEW_INBOX, AgencyFacts(agency.id, agency.region_id)
+    ):
+        if agency is not None and actor.authenticated:
+            raise DomainError(ErrorCode.FORBIDDEN, "this is not your agency's inbox", ["agencyId"])
+        raise not_found("agency", "agencyId")
+    qs = Assignment.filter(agency_id=aid)
+    if statuses:
+        qs = qs.filter(status__in=[s.value for s in statuses])
+    if overdue is True:
+        qs = qs.filter(due_at__lt=now)
+    elif overdue is False:
+        qs = qs.filter(Q(due_at__isnull=True) | Q(due_at__gte=now))
+    if updated_after is not None:
+        qs = qs.filter(updated_at__gt=updated_after)
+    if after_id is not None:
+        qs = qs.filter(id__lt=after_id)
+    rows = await qs.order_by("-id").limit(size + 1)
+    return Page(
+        [assignment_view(a, True) for a in rows[:size]], len(rows) > size, after_id is not None
+    )
+
+
+async def assignments_by_ids(actor: Actor, ids: Sequence[int]) -> dict[int, AssignmentView]:
+    """Assignments whose report the actor may read."""
+    rows = await Assignment.filter(id__in=list(set(ids)))
+    reports = await reports_by_ids(actor, [a.report_id for a in rows])
+    return {
+        a.id: assignment_view(a, reports[a.report_id].staff_view)
+        for a in rows
+        if a.report_id in reports
+    }
+
+
+async def assignments_of_reports(
+    keys: Sequence[tuple[int, bool]],
+) -> list[list[AssignmentView]]:
+    """For (report id, staff view) keys of readable reports: their assignments, oldest first."""
+    rows = await Assignment.filter(report_id__in=list({k[0] for k in keys})).order_by("id")
+    by_report: dict[int, list[Assignment]] = defaultdict(list)
+    for a in rows:
+        by_report[a.report_id].append(a)
+    return [[assignment_view(a, staff) for a in by_report[rid]] for rid, staff in keys]
+
+
+async def follow_ups_of_assignments(ids: Sequence[int]) -> list[list[FollowUpView]]:
+    rows = await FollowUp.filter(assignment_id__in=list(set(ids))).order_by("id")
+    grouped: dict[int, list[FollowUpView]] = defaultdict(list)
+    for f in rows:
+        grouped[f.assignment_id].append(follow_up_view(f))
+    return [grouped[i] for i in ids]
+
+
+async def ratings_of_reports(ids: Sequence[int]) -> list[int | None]:
+    rows = await Rating.filter(report_id__in=list(set(ids))).values_list("report_id", "score")
+    scores = {int(r): int(s) for r, s in rows}  # type: ignore[call-overload]
+    return [scores.get(i) for i in ids]
+
+
+async def timeline(
+    actor: Actor, report: ReportView, first: int | None, after_id: int | None, *, max_size: int
+) -> Page[EventView]:
+    """A report's timeline, oldest first; internal desk lines only for the report's staff."""
+    size = _clamp(first, max_size, max_size)
+    qs = ReportEvent.filter(report_id=report.id)
+    if not report.staff_view:
+        qs = qs.filter(visibility="public")
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    rows = await qs.order_by("id").limit(size + 1)
+    hidden = await _hidden_reporter(actor, report)
+    return Page(
+        [event_view(e, hidden) for e in rows[:size]], len(rows) > size, after_id is not None
+    )
+
+
+async def _hidden_reporter(actor: Actor, report: ReportView) -> int | None:
+    """The reporter's id when this viewer must not learn it (to strip it from the timeline)."""
+    if report.reporter_id is not None:
+        return None
+    row = await Report.get_or_none(id=report.id).only("id", "reporter_id")
+    return row.reporter_id if row else None
+
+
+async def users_by_ids(viewer: Actor, ids: Sequence[int]) -> dict[int, UserView]:
+    users = await User.filter(id__in=list(set(ids)))
+    grants = await RoleGrant.filter(user_id__in=[u.id for u in users]).values_list(
+        "user_id", "role"
+    )
+    roles: dict[int, set[Role]] = defaultdict(set)
+    for uid, role in grants:
+        roles[int(uid)].add(Role(role))  # type: ignore[call-overload]
+    return {u.id: user_view(u, tuple(sorted(roles[u.id])), viewer) for u in users}
+
+
+async def regions_by_ids(ids: Iterable[int]) -> dict[int, Region]:
+    return {r.id: r for r in await Region.filter(id__in=list(set(ids)))}
+
+
+async def agencies_by_ids(ids: Iterable[int]) -> dict[int, Agency]:
+    return {a.id: a for a in await Agency.filter(id__in=list(set(ids)))}
+
+
+async def categories_by_ids(ids: Iterable[int]) -> dict[int, Category]:
+    return {c.id: c for c in await Category.filter(id__in=list(set(ids)))}
+
+
+async def all_regions() -> list[Region]:
+    return list(await Region.all().order_by("code"))
+
+
+async def agencies_in(region_id: int | str | None) -> list[Agency]:
+    """Agencies serving a region (its own and the national ones), or all of them."""
+    if region_id is None:
+        return list(await Agency.all().order_by("region_id", "code"))
+    rid = parse_id(region_id, "regionId")
+    return list(await Agency.filter(Q(region_id=rid) | Q(region_id__isnull=True)).order_by("code"))
+
+
+async def all_categories() -> list[Category]:
+    return list(await Category.all().order_by("code"))
+
+
+async def suggested_agencies(actor: Actor, report: ReportView) -> list[Agency]:
+    """Routing rules for the report's category and region: whom to forward to."""
+    if not report.staff_view or report.category_id is None:
+        return []
+    rules = await RoutingRule.filter(
+        category_id=report.category_id, region_id=report.region_id
+    ).order_by("-priority", "id")
+    agencies = await agencies_by_ids([r.agency_id for r in rules])
+    return [agencies[r.agency_id] for r in rules if r.agency_id in agencies]
+
+
+async def notifications(
+    actor: Actor,
+    unread_only: bool,
+    first: int | None,
+    after_id: int | None,
+    *,
+    default_size: int,
+    max_size: int,
+) -> Page[Notification]:
+    """The signed-in user's in-app notifications, newest first."""
+    require_signed_in(actor)
+    size = _clamp(first, default_size, max_size)
+    qs = Notification.filter(user_id=actor.user_id, channel="IN_APP")
+    if unread_only:
+        qs = qs.filter(read_at__isnull=True)
+    if after_id is not None:
+        qs = qs.filter(id__lt=after_id)
+    rows = await qs.order_by("-id").limit(size + 1)
+    return Page(list(rows[:size]), len(rows) > size, after_id is not None)
+
+
+async def mark_notifications_read(
+    actor: Actor, now: datetime, ids: Sequence[int | str] | None
+) -> int:
+    """Mark the user's notifications read (all when `ids` is None); returns how many changed."""
+    require_signed_in(actor)
+    qs = Notification.filter(user_id=actor.user_id, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(id__in=[parse_id(i, "ids") for i in ids])
+    return await qs.update(read_at=now)
+
+
+async def follow_up_by_id(actor: Actor, fid: int) -> FollowUpView | None:
+    row = await FollowUp.get_or_none(id=fid)
+    if row is None or not await assignments_by_ids(actor, [row.assignment_id]):
+        return None
+    return follow_up_view(row)
+
+
+async def event_by_id(actor: Actor, eid: int) -> EventView | None:
+    row = await ReportEvent.get_or_none(id=eid)
+    if row is None:
+        return None
+    reports = await reports_by_ids(actor, [row.report_id])
+    report = reports.get(row.report_id)
+    if report is None or (row.visibility != "public" and not report.staff_view):
+        return None
+    return event_view(row, await _hidden_reporter(actor, report))
+
+
+async def notification_by_id(actor: Actor, nid: int) -> Notification | None:
+    if actor.user_id is None:
+        return None
+    return await Notification.get_or_none(id=nid, user_id=actor.user_id)

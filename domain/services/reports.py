@@ -1,0 +1,447 @@
+"""Use cases on a report: submit, the reporter's actions, and the coordinator desk's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from domain.actor import Actor
+from domain.errors import DomainError, ErrorCode, invalid, not_found
+from domain.lifecycle import OPEN_ASSIGNMENT, ReportAction, next_report_status
+from domain.policy import Action, allowed_on_report, require, require_signed_in
+from domain.services.assignments import reopen_responded
+from domain.services.common import (
+    Outcome,
+    calendar_for,
+    create_assignment,
+    lock_report,
+    optional_text,
+    parse_id,
+    record_event,
+    refresh_report_due,
+    report_facts,
+    require_aware,
+    require_readable,
+    required_text,
+)
+from domain.tracking import new_tracking_code
+from lapor.settings import get_settings
+from models import Agency, Assignment, Category, Rating, Region, Report, Support
+from models.enums import RegionLevel, ReportKind, ReportStatus
+
+
+@dataclass(frozen=True)
+class SubmitInput:
+    """A citizen's new report, as typed."""
+
+    kind: ReportKind
+    title: str
+    body: str
+    region_id: int | str
+    category_id: int | str | None = None
+    anonymous: bool = False
+    confidential: bool = False
+    ombudsman_consent: bool = False
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = None
+
+
+async def submit(actor: Actor, now: datetime, data: SubmitInput) -> Outcome:
+    """Store a new report in SUBMITTED with its verification deadline and a fresh tracking code."""
+    require_aware(now)
+    require_signed_in(actor)
+    if actor.user_id is None:
+        raise DomainError(ErrorCode.FORBIDDEN, "only a person can submit a report")
+    s = get_settings()
+    title = required_text(data.title, "title", max_length=s.title_max_length)
+    body = required_text(data.body, "body", max_length=s.body_max_length)
+    address = optional_text(data.address, "address", max_length=500)
+    if data.latitude is not None and not -90 <= data.latitude <= 90:
+        raise invalid("latitude", "must be between -90 and 90")
+    if data.longitude is not None and not -180 <= data.longitude <= 180:
+        raise invalid("longitude", "must be between -180 and 180")
+    region = await Region.get_or_none(id=parse_id(data.region_id, "regionId"))
+    if region is None:
+        raise not_found("region", "regionId")
+    if region.level is RegionLevel.PROVINCE:
+        raise invalid("regionId", "choose the regency or city the report is about")
+    category_id = None
+    if data.category_id is not None:
+        category_id = parse_id(data.category_id, "categoryId")
+        if not await Category.exists(id=category_id):
+            raise not_found("category", "categoryId")
+    cal = await calendar_for(region.id)
+    for _attempt in range(5):
+        try:
+            async with in_transaction():
+                report = await Report.create(
+                    tracking_code=new_tracking_code(),
+                    kind=data.kind,
+                    title=title,
+                    body=body,
+                    anonymous=data.anonymous,
+                    confidential=data.confidential,
+                    ombudsman_consent=data.ombudsman_consent,
+                    status=ReportStatus.SUBMITTED,
+                    region_id=region.id,
+                    category_id=category_id,
+                    reporter_id=actor.user_id,
+                    latitude=data.latitude,
+                    longitude=data.longitude,
+                    address=address,
+                    created_at=now,
+                    updated_at=now,
+                )
+                await refresh_report_due(report, cal, now)
+                await report.save(update_fields=["due_at"])
+                _, outbox_id = await record_event(report, "report.submitted", actor, now)
+                return Outcome(report, outbox_ids=[outbox_id])
+        except IntegrityError:
+            # A tracking-code collision (about 1 in 10^12): draw again.
+            continue
+    raise DomainError(ErrorCode.CONFLICT, "could not allocate a tracking code, try again")
+
+
+async def add_info(actor: Actor, now: datetime, report_id: int | str, message: str) -> Outcome:
+    """The reporter adds information; a report on hold goes back to the coordinator."""
+    require_aware(now)
+    text = required_text(message, "message", max_length=get_settings().message_max_length)
+    rid = parse_id(report_id, "reportId")
+    async with in_transaction():
+        report = await lock_report(rid)
+        facts = await report_facts(report)
+        require_readable(actor, facts)
+        require(
+            allowed_on_report(actor, Action.ADD_INFO, facts), "only the reporter adds information"
+        )
+        was = report.status
+        report.status = next_report_status(report.status, ReportAction.ADD_INFO)
+        report.updated_at = now
+        if was is ReportStatus.ON_HOLD:
+            await refresh_report_due(report, await calendar_for(report.region_id), now)
+        await report.save(update_fields=["status", "updated_at", "due_at"])
+        _, oid = await record_event(report, "report.info_added", actor, now, message=text)
+        return Outcome(report, outbox_ids=[oid])
+
+
+async def support(actor: Actor, now: datetime, report_id: int | str) -> Outcome:
+    """A signed-in user supports a public report once; they follow it from then on."""
+    require_aware(now)
+    require_signed_in(actor)
+    rid = parse_id(report_id, "reportId")
+    async with in_transaction():
+        report = await lock_report(rid)
+        facts = await report_facts(report)
+        require_readable(actor, facts)
+        require(
+            allowed_on_report(actor, Action.SUPPORT, facts), "only public reports can be supported"
+        )
+        if await Support.exists(report_id=report.id, user_id=actor.user_id):
+            raise DomainError(
+                ErrorCode.ALREADY_DONE, "you already support this report", ["reportId"]
+            )
+        await Support.create(report_id=report.id, user_id=actor.user_id, created_at=now)
+        await Report.filter(id=report.id).update(support_count=F("support_count") + 1)
+        report.support_count += 1
+        _, oid = await record_event(report, "report.supported", actor, now, internal=True)
+        return Outcome(report, outbox_ids=[oid])
+
+
+async def rate(
+    actor: Actor, now: datetime, report_id: int | str, rating: int, comment: str | None
+) -> Outcome:
+    """The reporter accepts the answer with a rating of 1 to 5; the report closes."""
+    require_aware(now)
+    if not 1 <= rating <= 5:
+        raise invalid("rating", "must be from 1 to 5")
+    text = optional_text(comment, "comment", max_length=get_settings().message_max_length)
+    rid = parse_id(report_id, "reportId")
+    async with in_transaction():
+        report = await lock_report(rid)
+        facts = await report_facts(report)
+        require_readable(actor, facts)
+        require(allowed_on_report(actor, Action.RATE, facts), "only the reporter rates a report")
+        report.status = next_report_status(report.status, ReportAction.RATE)
+        report.closed_at = now
+        report.updated_at = now
+        report.due_at = None
+        await report.save(update_fields=["status", "closed_at", "updated_at", "due_at"])
+        await Rating.create(
+            report_id=report.id, user_id=actor.user_id, score=rating, comment=text, created_at=now
+        )
+        _, oid = await record_event(
+            report, "report.rated", actor, now, message=text, data={"rating": rating}
+        )
+        return Outcome(report, outbox_ids=[oid])
+
+
+async def dispute(actor: Actor, now: datetime, report_id: int | str, reason: str) -> Outcome:
+    """The reporter disputes the answer within the window: the agencies work on it again."""
+    require_aware(now)
+    text = required_text(reason, "reason", max_length=get_settings().message_max_length)
+    rid = parse_id(report_id, "reportId")
+    async with in_transaction():
+        report = await lock_report(rid)
+        facts = await report_facts(report)
+        require_readable(actor, facts)
+        require(allowed_on_report(actor, Action.DISPUTE, facts), "only the reporter disputes")
+        if report.due_at is not None and now > report.due_at:
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION, "the window to dispute this answer has passed"
+            )
+        report.status = next_report_status(report.status, ReportAction.DISPUTE)
+        report.reopen_count += 1
+        report.responded_at = None
+        report.updated_at = now
+        cal = await calendar_for(report.region_id)
+        outbox = []
+        outbox += await reopen_responded(report, actor, now, cal)
+        await refresh_report_due(report, cal, now)
+        await report.save(
+            update_fields=["status", "reopen_count", "responded_at", "updated_at", "due_at"]
+        )
+        _, oid = await record_event(report, "report.disputed", actor, now, message=text)
+        return Outcome(report, outbox_ids=[oid, *outbox])
+
+
+async def verify(
+    actor: Actor,
+    now: datetime,
+    report_id: int | str,
+    agency_ids: list[int | str],
+    category_id: int | str | None,
+    note: str | None,
+) -> Outcome:
+    """The coordinator verifies a SUBMITTED report and forwards it to one or more agencies."""
+    require_aware(now)
+    if not agency_ids:
+        raise invalid("agencyIds", "name at least one agency")
+    ids = sorted({parse_id(a, "agencyIds") for a in agency_ids})
+    if len(ids) > 10:
+        raise invalid("agencyIds", "at most 10 agencies at once")
+    text = optional_text(note, "note", max_length=get_settings().message_max_length)
+    rid = parse_id(report_id, "reportId")
+    async with in_transaction():
+        report = await lock_report(rid)
+        facts = await report_facts(report)
+        require_readable(actor, facts)
+        require(
+            allowed_on_report(actor, Action.VERIFY, facts), "only the region's coordinator verifies"
+        )
+        report.status = next_report_status(report.status, ReportAction.VERIFY)
+        if category_id is not None:
+            cid = parse_id(category_id, "categoryId")
+            if not await Category.exists(id=cid):
+                raise not_found("category", "categoryId")
+            report.category_id = cid
+        agencies = await _agencies_for(report, ids, "agencyIds")
+        cal = await calendar_for(report.region_id)
+        outbox = []
+        _, oid = await record_event(report, "report.verified", actor, now, message=text)
+        outbox.append(oid)
+        for agency in agencies:
+            assignment = await create_assignment(report, agency, now, cal, text)
+            _, oid = await record_event(
+                report,
+                "assignment.created",
+                actor,
+                now,
+                assignment=assignment,
+                data={"agency_id": agency.id},
+            )
+            outbox.append(oid)
+        report.updated_at = now
+        await refresh_report_due(report, cal, now)
+        await report.save(update_fields=["status", "category_id", "updated_at", "due_at"])
+        return Outcome(report, outbox_ids=outbox)
+
+
+async def assign(
+    actor: Actor, now: datetime, report_id: int | str, agency_id: int | str, note: str | None
+) -> Outcome:
+    """The coordinator forwards a report to one more agency (after a return, or in addition)."""
+    require_aware(now)
+    aid = parse_id(agency_id, "agencyId")
+    text = optional_text(note, "note", max_length=get_settings().message_max_length)
+    rid = parse_id(report_id, "reportId")
+    async with in_transaction():
+        report = await lock_report(rid)
+        facts = await report_facts(report)
+        require_readable(actor, facts)
+        require(
+            allowed_on_report(actor, Action.ASSIGN, facts), "only the region's coordinator assigns"
+        )
+        report.status = next_report_status(report.status, ReportAction.ASSIGN)
+        (agency,) = await _agencies_for(report, [aid], "agencyId")
+        if await Assignment.exists(
+            report_id=report.id,
+            agency_id=agency.id,
+            status__in=[s.value for s in OPEN_ASSIGNMENT],
+        ):
+            raise DomainError(
+                ErrorCode.ALREADY_DONE, "this agency already has the report open", ["agencyId"]
+            )
+        cal = await calendar_for(report.region_id)
+        assignment = await create_assignment(report, agency, now, cal, text)
+        report.updated_at = now
+        report.responded_at = None
+        await refresh_report_due(report, cal, now)
+        await report.save(update_fields=["status", "updated_at", "due_at", "responded_at"])
+        _, oid = await record_event(
+            report,
+            "assignment.created",
+            actor,
+            now,
+            assignment=assignment,
+            message=text,
+            data={"agency_id": agency.id},
+        )
+        return Outcome(report, assignment, [oid])
+
+
+async def hold(actor: Actor, now: datetime, report_id: int | str, reason: str) -> Outcome:
+    """The coordinator asks the reporter for more information; no deadline runs meanwhile."""
+    return await _coordinator_transition(
+        actor, now, report_id, reason, ReportAction.HOLD, Action.HOLD, "report.held"
+    )
+
+
+async def archive(
+    actor: Actor,
+    now: datetime,
+    report_id: int | str,
+    reason: str,
+    duplicate_of_id: int | str | None,
+) -> Outcome:
+    """The coordinator archives spam, a duplicate or an out-of-scope report."""
+    dup = parse_id(duplicate_of_id, "duplicateOfId") if duplicate_of_id is not None else None
+    if dup is not None:
+        if dup == parse_id(report_id, "reportId"):
+            raise invalid("duplicateOfId", "a report cannot duplicate itself")
+        if not await Report.exists(id=dup):
+            raise not_found("report", "duplicateOfId")
+    return await _coordinator_transition(
+        actor,
+        now,
+        report_id,
+        reason,
+        ReportAction.ARCHIVE,
+        Action.ARCHIVE,
+        "report.archived",
+        duplicate_of_id=dup,
+    )
+
+
+async def escalate(actor: Actor, now: datetime, report_id: int | str, reason: str) -> Outcome:
+    """Hand over to the Ombudsman: an agency deadline passed and the reporter consented."""
+    require_aware(now)
+    text = required_text(reason, "reason", max_length=get_settings().message_max_length)
+    rid = parse_id(report_id, "reportId")
+    async with in_transaction():
+        report = await lock_report(rid)
+        facts = await report_facts(report)
+        require_readable(actor, facts)
+        require(
+            allowed_on_report(actor, Action.ESCALATE, facts),
+            "only the region's coordinator hands over",
+        )
+        target = next_report_status(report.status, ReportAction.ESCALATE)
+        if not report.ombudsman_consent:
+            raise DomainError(
+                ErrorCode.CONSENT_MISSING, "the reporter did not consent to a hand-over"
+            )
+        if not await _resolution_deadline_missed(report, now):
+            raise DomainError(
+                ErrorCode.DEADLINE_NOT_PASSED, "no agency has missed its resolution deadline yet"
+            )
+        report.status = target
+        report.escalated_at = now
+        report.updated_at = now
+        report.due_at = None
+        await report.save(update_fields=["status", "escalated_at", "updated_at", "due_at"])
+        _, oid = await record_event(report, "report.escalated", actor, now, message=text)
+        return Outcome(report, outbox_ids=[oid])
+
+
+async def close_escalated(actor: Actor, now: datetime, report_id: int | str, note: str) -> Outcome:
+    """The Ombudsman closes a report handed over to it."""
+    require_aware(now)
+    text = required_text(note, "note", max_length=get_settings().message_max_length)
+    rid = parse_id(report_id, "reportId")
+    async with in_transaction():
+        report = await lock_report(rid)
+        facts = await report_facts(report)
+        require_readable(actor, facts)
+        require(
+            allowed_on_report(actor, Action.CLOSE_ESCALATED, facts), "only the Ombudsman closes"
+        )
+        report.status = next_report_status(report.status, ReportAction.CLOSE_ESCALATED)
+        report.closed_at = now
+        report.updated_at = now
+        await report.save(update_fields=["status", "closed_at", "updated_at"])
+        _, oid = await record_event(report, "report.closed", actor, now, message=text)
+        return Outcome(report, outbox_ids=[oid])
+
+
+async def _coordinator_transition(
+    actor: Actor,
+    now: datetime,
+    report_id: int | str,
+    reason: str,
+    action: ReportAction,
+    permission: Action,
+    kind: str,
+    duplicate_of_id: int | None = None,
+) -> Outcome:
+    require_aware(now)
+    text = required_text(reason, "reason", max_length=get_settings().message_max_length)
+    rid = parse_id(report_id, "reportId")
+    async with in_transaction():
+        report = await lock_report(rid)
+        facts = await report_facts(report)
+        require_readable(actor, facts)
+        require(
+            allowed_on_report(actor, permission, facts), "only the region's coordinator does this"
+        )
+        report.status = next_report_status(report.status, action)
+        report.updated_at = now
+        report.due_at = None
+        if report.status is ReportStatus.ARCHIVED:
+            report.closed_at = now
+            report.duplicate_of_id = duplicate_of_id
+        await report.save(
+            update_fields=["status", "updated_at", "due_at", "closed_at", "duplicate_of_id"]
+        )
+        _, oid = await record_event(
+            report,
+            kind,
+            actor,
+            now,
+            message=text,
+            data={"duplicate_of_id": duplicate_of_id} if duplicate_of_id else None,
+        )
+        return Outcome(report, outbox_ids=[oid])
+
+
+async def _agencies_for(report: Report, ids: list[int], field_name: str) -> list[Agency]:
+    """The named agencies, which must exist and serve the report's region or the nation."""
+    agencies = await Agency.filter(id__in=ids).order_by("id")
+    if len(agencies) != len(ids):
+        raise not_found("agency", field_name)
+    for agency in agencies:
+        if agency.region_id is not None and agency.region_id != report.region_id:
+            raise invalid(field_name, f"agency {agency.code} does not serve this report's region")
+    return list(agencies)
+
+
+async def _resolution_deadline_missed(report: Report, now: datetime) -> bool:
+    """Has any agency let a deadline of this report pass without a final answer?"""
+    dues = await Assignment.filter(
+        report_id=report.id, status__in=[s.value for s in OPEN_ASSIGNMENT]
+    ).values_list("due_at", flat=True)
+    return any(d is not None and now > d for d in dues)  # type: ignore[operator]

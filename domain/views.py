@@ -1,0 +1,204 @@
+"""Masked views: what one viewer may see of an object, decided once when the view is built.
+
+The GraphQL types read plain attributes of these views, so no per-field permission work
+runs on hot paths (DESIGN.md section 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.actor import Actor
+from domain.policy import Action, ReportFacts, allowed_on_report
+from models import Assignment, FollowUp, Report, ReportEvent, User
+from models.enums import (
+    AssignmentStatus,
+    ReportKind,
+    ReportStatus,
+    ResolutionCode,
+    ResolutionTier,
+    Role,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportView:
+    id: int
+    tracking_code: str
+    kind: ReportKind
+    title: str
+    body: str
+    anonymous: bool
+    confidential: bool
+    status: ReportStatus
+    region_id: int
+    category_id: int | None
+    reporter_id: int | None  # None when the viewer may not know who reported
+    created_at: datetime
+    updated_at: datetime
+    due_at: datetime | None
+    support_count: int
+    reopen_count: int
+    transfer_count: int
+    latitude: float | None
+    longitude: float | None
+    address: str | None
+    # The viewer works on this report (coordinator, agency, ombudsman): internal lines show.
+    staff_view: bool
+    duplicate_of_id: int | None
+
+
+def report_view(actor: Actor, report: Report, facts: ReportFacts) -> ReportView:
+    """The report as `actor` may see it; the caller has checked that it may read it."""
+    see_reporter = allowed_on_report(actor, Action.SEE_REPORTER, facts)
+    return ReportView(
+        id=report.id,
+        tracking_code=report.tracking_code,
+        kind=report.kind,
+        title=report.title,
+        body=report.body,
+        anonymous=report.anonymous,
+        confidential=report.confidential,
+        status=report.status,
+        region_id=report.region_id,
+        category_id=report.category_id,
+        reporter_id=report.reporter_id if see_reporter else None,
+        created_at=report.created_at,
+        updated_at=report.updated_at,
+        due_at=report.due_at,
+        support_count=report.support_count,
+        reopen_count=report.reopen_count,
+        transfer_count=report.transfer_count,
+        latitude=report.latitude if see_reporter else None,
+        longitude=report.longitude if see_reporter else None,
+        address=report.address if see_reporter else None,
+        staff_view=allowed_on_report(actor, Action.READ_INTERNAL, facts),
+        duplicate_of_id=report.duplicate_of_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentView:
+    id: int
+    report_id: int
+    agency_id: int
+    parent_id: int | None
+    status: AssignmentStatus
+    tier: ResolutionTier | None
+    assigned_at: datetime
+    accepted_at: datetime | None
+    due_at: datetime | None
+    first_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    escalation_level: int
+    updated_at: datetime
+    # Internal desk details: shown to staff of the report only.
+    return_reason: str | None
+    suggested_agency_id: int | None
+    note: str | None
+
+
+def assignment_view(assignment: Assignment, staff_view: bool) -> AssignmentView:
+    """An assignment as seen by someone who may read its report."""
+    return AssignmentView(
+        id=assignment.id,
+        report_id=assignment.report_id,
+        agency_id=assignment.agency_id,
+        parent_id=assignment.parent_id,
+        status=assignment.status,
+        tier=assignment.tier,
+        assigned_at=assignment.assigned_at,
+        accepted_at=assignment.accepted_at,
+        due_at=assignment.due_at,
+        first_response_due_at=assignment.first_response_due_at,
+        resolution_due_at=assignment.resolution_due_at,
+        escalation_level=assignment.escalation_level,
+        updated_at=assignment.updated_at,
+        return_reason=assignment.return_reason if staff_view else None,
+        suggested_agency_id=assignment.suggested_agency_id if staff_view else None,
+        note=assignment.note if staff_view else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpView:
+    id: int
+    assignment_id: int
+    message: str
+    final: bool
+    resolution: ResolutionCode | None
+    author_id: int | None
+    created_at: datetime
+
+
+def follow_up_view(follow_up: FollowUp) -> FollowUpView:
+    return FollowUpView(
+        id=follow_up.id,
+        assignment_id=follow_up.assignment_id,
+        message=follow_up.message,
+        final=follow_up.final,
+        resolution=follow_up.resolution,
+        author_id=follow_up.author_id,
+        created_at=follow_up.created_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    id: int
+    report_id: int
+    kind: str
+    message: str | None
+    actor_id: int | None
+    at: datetime
+
+
+def event_view(event: ReportEvent, hidden_reporter_id: int | None) -> EventView:
+    """A timeline line; a line by a reporter hidden from the viewer carries no actor."""
+    actor_id = event.actor_id
+    if hidden_reporter_id is not None and actor_id == hidden_reporter_id:
+        actor_id = None
+    return EventView(
+        id=event.id,
+        report_id=event.report_id,
+        kind=event.kind,
+        message=event.message,
+        actor_id=actor_id,
+        at=event.at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: int
+    name: str
+    email: str | None
+    roles: tuple[Role, ...]
+
+
+def user_view(user: User, roles: tuple[Role, ...], viewer: Actor) -> UserView:
+    """A person as `viewer` sees them: the e-mail only to themselves and to desk staff."""
+    show_email = (
+        viewer.user_id == user.id or bool(viewer.coordinator_regions) or viewer.is_superadmin
+    )
+    return UserView(user.id, user.name, user.email if show_email else None, roles)
+
+
+# Reference data and notifications are shown as stored: the outer layers read these records.
+from models import Agency as AgencyRecord  # noqa: E402
+from models import Category as CategoryRecord  # noqa: E402
+from models import Notification as NotificationRecord  # noqa: E402
+from models import Region as RegionRecord  # noqa: E402
+
+__all__ = [
+    "AgencyRecord",
+    "AssignmentView",
+    "CategoryRecord",
+    "EventView",
+    "FollowUpView",
+    "NotificationRecord",
+    "RegionRecord",
+    "ReportView",
+    "UserView",
+]

@@ -1,0 +1,1 @@
+"""Lapor: the settings (a leaf all layers read) and the `lapor` command (the composition root)."""

@@ -1,0 +1,66 @@
+"""One settings class, read from `LAPOR_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "lapor-development-secret-not-for-production-use"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; defaults give the embedded one-machine setup."""
+
+    model_config = SettingsConfigDict(env_prefix="LAPOR_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "sqlite://var/lapor.sqlite3"
+    db_pool_max: int = 10
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    secret_key: str = DEFAULT_SECRET
+    token_ttl_seconds: int = 7 * 24 * 3600
+
+    # Deadlines, in working days of the report's region (DESIGN.md section 2).
+    verify_days: int = 3
+    first_response_days: int = 5
+    resolution_days_simple: int = 5
+    resolution_days_standard: int = 14
+    resolution_days_field: int = 60
+    reporter_window_days: int = 10
+    escalation_after_days: int = 5
+    transfer_cap: int = 3
+
+    # GraphQL protection.
+    max_query_depth: int = 12
+    max_query_tokens: int = 2000
+    max_query_aliases: int = 30
+    max_page_size: int = 100
+    default_page_size: int = 20
+    parser_cache_size: int = 256
+
+    title_max_length: int = 200
+    body_max_length: int = 20_000
+    message_max_length: int = 10_000
+
+    workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
+
+    def check_production(self) -> None:
+        """Refuse to run in production with a default or empty secret."""
+        if self.env == "production" and (
+            not self.secret_key or self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
+        ):
+            raise RuntimeError(
+                "LAPOR_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (LAPOR_ENV=production)"
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

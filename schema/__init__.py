@@ -1,0 +1,1 @@
+"""Strawberry only: types, queries, mutations, loaders; the schema.graphql snapshot beside them."""

@@ -1,0 +1,65 @@
+"""Global ids (`node(id)`) and opaque keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from domain.errors import DomainError, ErrorCode
+
+NODE_TYPES = frozenset(
+    {
+        "Report",
+        "Assignment",
+        "Agency",
+        "Region",
+        "Category",
+        "User",
+        "FollowUp",
+        "ReportEvent",
+        "Notification",
+    }
+)
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def from_global_id(value: str) -> tuple[str, int] | None:
+    """(type name, database id) of a global id, or None when it is not one of ours."""
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        type_name, _, raw = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        pk = int(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if type_name not in NODE_TYPES or pk <= 0 or pk > 2**63 - 1:
+        return None
+    return type_name, pk
+
+
+def expect_id(value: str, type_name: str, field: str) -> int:
+    """The database id behind a global id of `type_name`, or a VALIDATION error on `field`."""
+    decoded = from_global_id(value)
+    if decoded is None or decoded[0] != type_name:
+        raise DomainError(ErrorCode.VALIDATION, f"not a {type_name} id", [field])
+    return decoded[1]
+
+
+def to_cursor(pk: int) -> str:
+    return base64.urlsafe_b64encode(f"k:{pk}".encode()).decode().rstrip("=")
+
+
+def from_cursor(value: str | None) -> int | None:
+    """The keyset position of a cursor; a malformed cursor is a VALIDATION error on `after`."""
+    if value is None:
+        return None
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        prefix, _, raw = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        if prefix == "k":
+            return int(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise DomainError(ErrorCode.VALIDATION, "not a valid cursor", ["after"])

@@ -1,0 +1,383 @@
+"""The Mutation root: parse ids, call one domain use case, map its outcome or its refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import strawberry
+
+from domain.errors import DomainError
+from domain.services import accounts, assignments, reading, reports
+from domain.services.common import Outcome
+from schema.ids import expect_id
+from schema.types import (
+    Assignment,
+    Ctx,
+    Report,
+    ReportKind,
+    ResolutionCode,
+    ResolutionTier,
+    User,
+    UserError,
+)
+
+
+@strawberry.input(description="A citizen's new account.")
+class RegisterInput:
+    name: str
+    email: str
+    password: str
+    phone: str | None = None
+
+
+@strawberry.input(description="A new report.")
+class ReportSubmitInput:
+    kind: ReportKind
+    title: str
+    body: str
+    region_id: strawberry.ID
+    category_id: strawberry.ID | None = None
+    anonymous: bool | None = False
+    confidential: bool | None = False
+    ombudsman_consent: bool | None = strawberry.field(
+        default=False,
+        description=(
+            "The reporter agrees to a hand-over to the Ombudsman if agencies miss their deadline."
+        ),
+    )
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = None
+
+
+@strawberry.type(description="The result of signing up or in.")
+class AuthPayload:
+    token: str | None
+    user: User | None
+    errors: list[UserError]
+
+
+@strawberry.type(description="The changed report, or why nothing changed.")
+class ReportPayload:
+    report: Report | None
+    errors: list[UserError]
+
+
+@strawberry.type(description="The changed assignment, or why nothing changed.")
+class AssignmentPayload:
+    assignment: Assignment | None
+    errors: list[UserError]
+
+
+async def _run(info: Ctx, use_case: Callable[[], Awaitable[Outcome]]) -> Outcome | UserError:
+    """Run a use case; after its commit, hand its outbox rows to the dispatcher."""
+    try:
+        outcome = await use_case()
+    except DomainError as e:
+        return UserError.of(e)
+    await info.context.dispatcher.dispatch(outcome.outbox_ids)
+    return outcome
+
+
+async def _report_payload(info: Ctx, use_case: Callable[[], Awaitable[Outcome]]) -> ReportPayload:
+    result = await _run(info, use_case)
+    if isinstance(result, UserError):
+        return ReportPayload(report=None, errors=[result])
+    # Read afresh, not through the request's loader: the change may alter what the viewer sees.
+    found = await reading.reports_by_ids(info.context.actor, [result.report.id])
+    view = found.get(result.report.id)
+    return ReportPayload(report=Report.of(view) if view else None, errors=[])
+
+
+async def _assignment_payload(
+    info: Ctx, use_case: Callable[[], Awaitable[Outcome]]
+) -> AssignmentPayload:
+    result = await _run(info, use_case)
+    if isinstance(result, UserError):
+        return AssignmentPayload(assignment=None, errors=[result])
+    assert result.assignment is not None
+    found = await reading.assignments_by_ids(info.context.actor, [result.assignment.id])
+    view = found.get(result.assignment.id)
+    return AssignmentPayload(assignment=Assignment.of(view) if view else None, errors=[])
+
+
+def _id(value: str, type_name: str, field: str) -> int:
+    return expect_id(value, type_name, field)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create a citizen account and sign in.")
+    async def auth_register(self, info: Ctx, input: RegisterInput) -> AuthPayload:
+        try:
+            signed = await accounts.register(
+                info.context.now, input.name, input.email, input.password, input.phone
+            )
+        except DomainError as e:
+            return AuthPayload(token=None, user=None, errors=[UserError.of(e)])
+        return await _auth_payload(info, signed)
+
+    @strawberry.mutation(description="Sign in; the token goes in `Authorization: Bearer`.")
+    async def auth_login(self, info: Ctx, email: str, password: str) -> AuthPayload:
+        try:
+            signed = await accounts.login(info.context.now, email, password)
+        except DomainError as e:
+            return AuthPayload(token=None, user=None, errors=[UserError.of(e)])
+        return await _auth_payload(info, signed)
+
+    @strawberry.mutation(description="Send a report; the reporter must be signed in.")
+    async def report_submit(self, info: Ctx, input: ReportSubmitInput) -> ReportPayload:
+        ctx = info.context
+
+        async def use_case() -> Outcome:
+            data = reports.SubmitInput(
+                kind=input.kind,
+                title=input.title,
+                body=input.body,
+                region_id=_id(input.region_id, "Region", "regionId"),
+                category_id=_id(input.category_id, "Category", "categoryId")
+                if input.category_id
+                else None,
+                anonymous=bool(input.anonymous),
+                confidential=bool(input.confidential),
+                ombudsman_consent=bool(input.ombudsman_consent),
+                latitude=input.latitude,
+                longitude=input.longitude,
+                address=input.address,
+            )
+            return await reports.submit(ctx.actor, ctx.now, data)
+
+        return await _report_payload(info, use_case)
+
+    @strawberry.mutation(description="The reporter adds information (a report on hold resumes).")
+    async def report_add_info(
+        self, info: Ctx, report_id: strawberry.ID, message: str
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.add_info(
+                ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), message
+            ),
+        )
+
+    @strawberry.mutation(description="Support a public report (once per user).")
+    async def report_support(self, info: Ctx, report_id: strawberry.ID) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info, lambda: reports.support(ctx.actor, ctx.now, _id(report_id, "Report", "reportId"))
+        )
+
+    @strawberry.mutation(description="The reporter accepts the answer with a rating of 1-5.")
+    async def report_rate(
+        self, info: Ctx, report_id: strawberry.ID, rating: int, comment: str | None = None
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.rate(
+                ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), rating, comment
+            ),
+        )
+
+    @strawberry.mutation(description="The reporter disputes the answer within the window.")
+    async def report_dispute(
+        self, info: Ctx, report_id: strawberry.ID, reason: str
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.dispute(
+                ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), reason
+            ),
+        )
+
+    @strawberry.mutation(description="Coordinator: verify and forward to one or more agencies.")
+    async def report_verify(
+        self,
+        info: Ctx,
+        report_id: strawberry.ID,
+        agency_ids: list[strawberry.ID],
+        category_id: strawberry.ID | None = None,
+        note: str | None = None,
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.verify(
+                ctx.actor,
+                ctx.now,
+                _id(report_id, "Report", "reportId"),
+                [_id(a, "Agency", "agencyIds") for a in agency_ids],
+                _id(category_id, "Category", "categoryId") if category_id else None,
+                note,
+            ),
+        )
+
+    @strawberry.mutation(description="Coordinator: ask the reporter for more information.")
+    async def report_hold(self, info: Ctx, report_id: strawberry.ID, reason: str) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.hold(ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), reason),
+        )
+
+    @strawberry.mutation(
+        description="Coordinator: archive spam, a duplicate or out-of-scope report."
+    )
+    async def report_archive(
+        self,
+        info: Ctx,
+        report_id: strawberry.ID,
+        reason: str,
+        duplicate_of_id: strawberry.ID | None = None,
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.archive(
+                ctx.actor,
+                ctx.now,
+                _id(report_id, "Report", "reportId"),
+                reason,
+                _id(duplicate_of_id, "Report", "duplicateOfId") if duplicate_of_id else None,
+            ),
+        )
+
+    @strawberry.mutation(description="Coordinator: forward to one more agency.")
+    async def report_assign(
+        self, info: Ctx, report_id: strawberry.ID, agency_id: strawberry.ID, note: str | None = None
+    ) -> AssignmentPayload:
+        ctx = info.context
+        return await _assignment_payload(
+            info,
+            lambda: reports.assign(
+                ctx.actor,
+                ctx.now,
+                _id(report_id, "Report", "reportId"),
+                _id(agency_id, "Agency", "agencyId"),
+                note,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Coordinator: hand over to the Ombudsman (deadline missed, consent)."
+    )
+    async def report_escalate(
+        self, info: Ctx, report_id: strawberry.ID, reason: str
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.escalate(
+                ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), reason
+            ),
+        )
+
+    @strawberry.mutation(description="Ombudsman: close a report handed over to it.")
+    async def report_close(self, info: Ctx, report_id: strawberry.ID, note: str) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.close_escalated(
+                ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), note
+            ),
+        )
+
+    @strawberry.mutation(description="Agency desk: take the report on, choosing its tier.")
+    async def assignment_accept(
+        self, info: Ctx, assignment_id: strawberry.ID, tier: ResolutionTier
+    ) -> AssignmentPayload:
+        ctx = info.context
+        return await _assignment_payload(
+            info,
+            lambda: assignments.accept(
+                ctx.actor, ctx.now, _id(assignment_id, "Assignment", "assignmentId"), tier
+            ),
+        )
+
+    @strawberry.mutation(description="Agency desk: 'not our remit', naming who should act.")
+    async def assignment_return(
+        self,
+        info: Ctx,
+        assignment_id: strawberry.ID,
+        reason: str,
+        suggested_agency_id: strawberry.ID | None = None,
+    ) -> AssignmentPayload:
+        ctx = info.context
+        return await _assignment_payload(
+            info,
+            lambda: assignments.return_(
+                ctx.actor,
+                ctx.now,
+                _id(assignment_id, "Assignment", "assignmentId"),
+                reason,
+                _id(suggested_agency_id, "Agency", "suggestedAgencyId")
+                if suggested_agency_id
+                else None,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Agency desk: forward to a sub-unit; returns the new assignment."
+    )
+    async def assignment_forward(
+        self,
+        info: Ctx,
+        assignment_id: strawberry.ID,
+        agency_id: strawberry.ID,
+        note: str | None = None,
+    ) -> AssignmentPayload:
+        ctx = info.context
+        return await _assignment_payload(
+            info,
+            lambda: assignments.forward(
+                ctx.actor,
+                ctx.now,
+                _id(assignment_id, "Assignment", "assignmentId"),
+                _id(agency_id, "Agency", "agencyId"),
+                note,
+            ),
+        )
+
+    @strawberry.mutation(description="Agency desk: an interim or final written answer.")
+    async def assignment_follow_up(
+        self,
+        info: Ctx,
+        assignment_id: strawberry.ID,
+        message: str,
+        final: bool,
+        resolution: ResolutionCode | None = None,
+    ) -> AssignmentPayload:
+        ctx = info.context
+        return await _assignment_payload(
+            info,
+            lambda: assignments.follow_up(
+                ctx.actor,
+                ctx.now,
+                _id(assignment_id, "Assignment", "assignmentId"),
+                message,
+                final,
+                resolution,
+            ),
+        )
+
+    @strawberry.mutation(description="Mark notifications read (all unread when ids is null).")
+    async def notifications_mark_read(
+        self, info: Ctx, ids: list[strawberry.ID] | None = None
+    ) -> int:
+        ctx = info.context
+        try:
+            parsed = [_id(i, "Notification", "ids") for i in ids] if ids is not None else None
+            return await reading.mark_notifications_read(ctx.actor, ctx.now, parsed)
+        except DomainError as e:
+            from schema.errors import as_graphql_error
+
+            raise as_graphql_error(e) from None
+
+
+async def _auth_payload(info: Ctx, signed: accounts.SignedIn) -> AuthPayload:
+    found = await reading.users_by_ids(
+        await accounts.actor_for_user(signed.user.id), [signed.user.id]
+    )
+    return AuthPayload(token=signed.token, user=User.of(found[signed.user.id]), errors=[])

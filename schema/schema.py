@@ -1,0 +1,62 @@
+"""The Strawberry schema: roots, the node types, and the protective extensions."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from lapor.settings import Settings, get_settings
+from schema.errors import CodedErrors
+from schema.mutations import Mutation
+from schema.queries import Query
+from schema.subscriptions import Subscription
+from schema.types import (
+    Agency,
+    Assignment,
+    Category,
+    FollowUp,
+    Notification,
+    Region,
+    Report,
+    ReportEvent,
+    User,
+)
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """The schema with limits from settings; extensions are factories (fresh per operation)."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[
+            Report,
+            Assignment,
+            Agency,
+            Region,
+            Category,
+            User,
+            FollowUp,
+            ReportEvent,
+            Notification,
+        ],
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+            lambda: ParserCache(maxsize=settings.parser_cache_size),
+            lambda: ValidationCache(maxsize=settings.parser_cache_size),
+            CodedErrors,
+        ],
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+schema = build_schema(get_settings())

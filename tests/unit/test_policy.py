@@ -1,0 +1,157 @@
+"""The access policy matrix: each role x each operation x own / other region or agency."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.actor import PUBLIC, SYSTEM, Actor
+from domain.policy import (
+    Action,
+    AgencyFacts,
+    ReportFacts,
+    allowed_on_agency,
+    allowed_on_report,
+    is_public,
+)
+from models.enums import ReportStatus, Role
+
+JEMBER, JAYAPURA = 1, 2
+DINKES, DPUPR, OTHER_AGENCY = 10, 11, 12
+REPORTER, STRANGER = 100, 101
+
+ACTORS = {
+    "public": PUBLIC,
+    "reporter": Actor(user_id=REPORTER, roles=frozenset({Role.CITIZEN})),
+    "citizen": Actor(user_id=STRANGER, roles=frozenset({Role.CITIZEN})),
+    "coordinator": Actor(
+        user_id=200, roles=frozenset({Role.COORDINATOR}), coordinator_regions=frozenset({JEMBER})
+    ),
+    "coordinator_other": Actor(
+        user_id=201, roles=frozenset({Role.COORDINATOR}), coordinator_regions=frozenset({JAYAPURA})
+    ),
+    "officer": Actor(
+        user_id=300, roles=frozenset({Role.OFFICER}), officer_agencies=frozenset({DINKES})
+    ),
+    "officer_other": Actor(
+        user_id=301, roles=frozenset({Role.OFFICER}), officer_agencies=frozenset({OTHER_AGENCY})
+    ),
+    "head": Actor(
+        user_id=302, roles=frozenset({Role.AGENCY_HEAD}), head_agencies=frozenset({DINKES})
+    ),
+    "ombudsman": Actor(user_id=400, roles=frozenset({Role.OMBUDSMAN})),
+    "superadmin": Actor(user_id=500, roles=frozenset({Role.SUPERADMIN})),
+}
+
+
+def report(**overrides: object) -> ReportFacts:
+    base: dict[str, object] = dict(
+        region_id=JEMBER,
+        reporter_id=REPORTER,
+        anonymous=False,
+        confidential=False,
+        status=ReportStatus.IN_PROGRESS,
+        agency_ids=frozenset({DINKES}),
+        handed_over=False,
+    )
+    base.update(overrides)
+    return ReportFacts(**base)  # type: ignore[arg-type]
+
+
+# (action, who may) on a public, named, IN_PROGRESS Jember report assigned to DINKES.
+EXPECTED_ON_PUBLIC = {
+    Action.READ: {
+        "public",
+        "reporter",
+        "citizen",
+        "coordinator",
+        "coordinator_other",
+        "officer",
+        "officer_other",
+        "head",
+        "ombudsman",
+        "superadmin",
+    },
+    Action.SEE_REPORTER: {
+        "public",
+        "reporter",
+        "citizen",
+        "coordinator",
+        "coordinator_other",
+        "officer",
+        "officer_other",
+        "head",
+        "ombudsman",
+        "superadmin",
+    },
+    Action.READ_INTERNAL: {"coordinator", "officer", "head"},
+    Action.SUPPORT: {
+        "reporter",
+        "citizen",
+        "coordinator",
+        "coordinator_other",
+        "officer",
+        "officer_other",
+        "head",
+        "ombudsman",
+        "superadmin",
+    },
+    Action.ADD_INFO: {"reporter"},
+    Action.RATE: {"reporter"},
+    Action.DISPUTE: {"reporter"},
+    Action.VERIFY: {"coordinator"},
+    Action.HOLD: {"coordinator"},
+    Action.ARCHIVE: {"coordinator"},
+    Action.ASSIGN: {"coordinator"},
+    Action.ESCALATE: {"coordinator"},
+    Action.CLOSE_ESCALATED: set(),
+}
+
+# On a confidential AND anonymous report: who may read it, and who may know the reporter.
+EXPECTED_READ_CONFIDENTIAL = {"reporter", "coordinator", "officer", "head"}
+EXPECTED_SEE_ANONYMOUS = {"reporter", "coordinator"}
+
+
+@pytest.mark.parametrize("who", sorted(ACTORS))
+@pytest.mark.parametrize("action", sorted(EXPECTED_ON_PUBLIC, key=str))
+def test_matrix_on_a_public_report(who: str, action: Action) -> None:
+    assert allowed_on_report(ACTORS[who], action, report()) is (who in EXPECTED_ON_PUBLIC[action])
+
+
+@pytest.mark.parametrize("who", sorted(ACTORS))
+def test_confidential_anonymous_report(who: str) -> None:
+    facts = report(confidential=True, anonymous=True)
+    assert allowed_on_report(ACTORS[who], Action.READ, facts) is (who in EXPECTED_READ_CONFIDENTIAL)
+    assert allowed_on_report(ACTORS[who], Action.SEE_REPORTER, facts) is (
+        who in EXPECTED_SEE_ANONYMOUS
+    )
+
+
+@pytest.mark.parametrize("who", sorted(ACTORS))
+def test_ombudsman_reads_only_after_hand_over(who: str) -> None:
+    facts = report(confidential=True, status=ReportStatus.ESCALATED, handed_over=True)
+    expected = EXPECTED_READ_CONFIDENTIAL | {"ombudsman"}
+    assert allowed_on_report(ACTORS[who], Action.READ, facts) is (who in expected)
+    assert allowed_on_report(ACTORS[who], Action.CLOSE_ESCALATED, facts) is (who == "ombudsman")
+
+
+@pytest.mark.parametrize("status", list(ReportStatus))
+def test_unverified_reports_are_not_public(status: ReportStatus) -> None:
+    public = is_public(report(status=status))
+    assert public is (
+        status not in (ReportStatus.SUBMITTED, ReportStatus.ON_HOLD, ReportStatus.ARCHIVED)
+    )
+    assert allowed_on_report(PUBLIC, Action.READ, report(status=status)) is public
+
+
+@pytest.mark.parametrize("who", sorted(ACTORS))
+def test_agency_desk(who: str) -> None:
+    dinkes = AgencyFacts(DINKES, JEMBER)
+    may_work = {"officer", "head"}
+    may_view_inbox = {"officer", "head", "coordinator"}
+    assert allowed_on_agency(ACTORS[who], Action.WORK_ASSIGNMENT, dinkes) is (who in may_work)
+    assert allowed_on_agency(ACTORS[who], Action.VIEW_INBOX, dinkes) is (who in may_view_inbox)
+
+
+def test_system_actor_may_do_everything() -> None:
+    for action in Action:
+        assert allowed_on_report(SYSTEM, action, report(confidential=True, anonymous=True))
