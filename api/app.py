@@ -81,7 +81,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await Tortoise.init(config=tortoise_config(settings.database_url, settings.db_pool_max))
+        # uvicorn runs the lifespan in its own task: requests find the ORM via the global context.
+        await Tortoise.init(
+            config=tortoise_config(settings.database_url, settings.db_pool_max),
+            _enable_global_fallback=True,
+        )
         state["redis"] = await _connect_redis(settings)
         try:
             yield

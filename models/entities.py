@@ -131,7 +131,7 @@ class RoleGrant(Model):
     class Meta:
         table = "role_grant"
         unique_together = (("user", "role", "region", "agency"),)
-        indexes = (Index(fields=("agency", "role")), Index(fields=("region", "role")))
+        indexes = (Index(fields=("agency_id", "role")), Index(fields=("region_id", "role")))
 
 
 class Report(Model):
@@ -178,9 +178,9 @@ class Report(Model):
     class Meta:
         table = "report"
         indexes = (
-            Index(fields=("region", "status", "id")),
+            Index(fields=("region_id", "status", "id")),
             Index(fields=("status", "due_at")),
-            Index(fields=("reporter", "id")),
+            Index(fields=("reporter_id", "id")),
             Index(fields=("updated_at", "id")),
         )
 
@@ -222,11 +222,11 @@ class Assignment(Model):
     class Meta:
         table = "assignment"
         indexes = (
-            Index(fields=("agency", "status", "id")),
-            Index(fields=("agency", "id")),
-            Index(fields=("agency", "updated_at")),
+            Index(fields=("agency_id", "status", "id")),
+            Index(fields=("agency_id", "id")),
+            Index(fields=("agency_id", "updated_at")),
             Index(fields=("status", "due_at")),
-            Index(fields=("report", "id")),
+            Index(fields=("report_id", "id")),
         )
 
 
@@ -249,7 +249,7 @@ class FollowUp(Model):
 
     class Meta:
         table = "follow_up"
-        indexes = (Index(fields=("assignment", "id")),)
+        indexes = (Index(fields=("assignment_id", "id")),)
 
 
 class Support(Model):
@@ -316,7 +316,7 @@ class ReportEvent(Model):
 
     class Meta:
         table = "report_event"
-        indexes = (Index(fields=("report", "id")),)
+        indexes = (Index(fields=("report_id", "id")),)
 
 
 class OutboxMessage(Model):
@@ -364,7 +364,7 @@ class Notification(Model):
     class Meta:
         table = "notification"
         unique_together = (("event", "user", "channel"),)
-        indexes = (Index(fields=("user", "id")), Index(fields=("user", "read_at", "id")))
+        indexes = (Index(fields=("user_id", "id")), Index(fields=("user_id", "read_at", "id")))
 
 
 class Holiday(Model):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from domain.errors import DomainError
+
+log = logging.getLogger("lapor.graphql")
 
 
 def as_graphql_error(error: DomainError) -> GraphQLError:
@@ -23,20 +27,29 @@ def _domain_error(error: GraphQLError) -> DomainError | None:
     return original if isinstance(original, DomainError) else None
 
 
+def is_unexpected(error: GraphQLError) -> bool:
+    """A bug or an outage, not a refusal: it is logged with its stack and masked for clients."""
+    original = error.original_error
+    return (
+        original is not None
+        and not isinstance(original, GraphQLError)
+        and _domain_error(error) is None
+    )
+
+
+def log_unexpected(errors: list[GraphQLError]) -> None:
+    """Log what clients will see masked; refusals and validation errors are not logged."""
+    for error in errors:
+        if is_unexpected(error):
+            log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+
+
 class CodedErrors(MaskErrors):
     """Unexpected errors become 'Unexpected error.' with code INTERNAL (no stack, no message);
     domain refusals keep their message and carry their code."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=self._unexpected, error_message="Unexpected error.")
-
-    @staticmethod
-    def _unexpected(error: GraphQLError) -> bool:
-        return (
-            error.original_error is not None
-            and _domain_error(error) is None
-            and not (isinstance(error.original_error, GraphQLError))
-        )
+        super().__init__(should_mask_error=is_unexpected, error_message="Unexpected error.")
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -11,9 +12,10 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from lapor.settings import Settings, get_settings
-from schema.errors import CodedErrors
+from schema.errors import CodedErrors, log_unexpected
 from schema.mutations import Mutation
 from schema.queries import Query
 from schema.subscriptions import Subscription
@@ -30,9 +32,16 @@ from schema.types import (
 )
 
 
+class LaporSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_unexpected(errors)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with limits from settings; extensions are factories (fresh per operation)."""
-    return strawberry.Schema(
+    return LaporSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

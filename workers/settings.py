@@ -22,7 +22,10 @@ EVENTS_CHANNEL = "lapor:events"
 
 async def startup(ctx: dict[str, Any]) -> None:
     s = get_settings()
-    await Tortoise.init(config=tortoise_config(s.database_url, s.db_pool_max))
+    # Jobs run in tasks of their own: they find the ORM via the global context.
+    await Tortoise.init(
+        config=tortoise_config(s.database_url, s.db_pool_max), _enable_global_fallback=True
+    )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

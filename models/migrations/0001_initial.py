@@ -116,7 +116,7 @@ class Migration(migrations.Migration):
                 ('transfer_count', fields.IntField(default=0)),
                 ('support_count', fields.IntField(default=0)),
             ],
-            options={'table': 'report', 'app': 'models', 'indexes': [Index(fields=['region', 'status', 'id']), Index(fields=['status', 'due_at']), Index(fields=['reporter', 'id']), Index(fields=['updated_at', 'id'])], 'pk_attr': 'id', 'table_description': 'What a citizen sends, its status and current deadline are kept by the domain only.'},
+            options={'table': 'report', 'app': 'models', 'indexes': [Index(fields=['region_id', 'status', 'id']), Index(fields=['status', 'due_at']), Index(fields=['reporter_id', 'id']), Index(fields=['updated_at', 'id'])], 'pk_attr': 'id', 'table_description': 'What a citizen sends, its status and current deadline are kept by the domain only.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -141,7 +141,7 @@ class Migration(migrations.Migration):
                 ('suggested_agency', fields.ForeignKeyField('models.Agency', source_field='suggested_agency_id', null=True, db_constraint=True, to_field='id', related_name='suggested_in', on_delete=OnDelete.SET_NULL)),
                 ('updated_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'assignment', 'app': 'models', 'indexes': [Index(fields=['agency', 'status', 'id']), Index(fields=['agency', 'id']), Index(fields=['agency', 'updated_at']), Index(fields=['status', 'due_at']), Index(fields=['report', 'id'])], 'pk_attr': 'id', 'table_description': 'One report sent to one agency (disposisi), a forward makes a child assignment.'},
+            options={'table': 'assignment', 'app': 'models', 'indexes': [Index(fields=['agency_id', 'status', 'id']), Index(fields=['agency_id', 'id']), Index(fields=['agency_id', 'updated_at']), Index(fields=['status', 'due_at']), Index(fields=['report_id', 'id'])], 'pk_attr': 'id', 'table_description': 'One report sent to one agency (disposisi), a forward makes a child assignment.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -155,7 +155,7 @@ class Migration(migrations.Migration):
                 ('resolution', fields.CharEnumField(null=True, description='RESOLVED: RESOLVED\nINFORMATION_GIVEN: INFORMATION_GIVEN\nNO_ACTION_POSSIBLE: NO_ACTION_POSSIBLE\nNOT_OUR_REMIT: NOT_OUR_REMIT\nDUPLICATE: DUPLICATE', enum_type=ResolutionCode, max_length=24)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'follow_up', 'app': 'models', 'indexes': [Index(fields=['assignment', 'id'])], 'pk_attr': 'id', 'table_description': 'An agencys written answer on an assignment, interim or final (tindak lanjut).'},
+            options={'table': 'follow_up', 'app': 'models', 'indexes': [Index(fields=['assignment_id', 'id'])], 'pk_attr': 'id', 'table_description': 'An agencys written answer on an assignment, interim or final (tindak lanjut).'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -184,7 +184,7 @@ class Migration(migrations.Migration):
                 ('data', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
                 ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'report_event', 'app': 'models', 'indexes': [Index(fields=['report', 'id'])], 'pk_attr': 'id', 'table_description': 'An append-only line of a reports timeline, every change writes one.'},
+            options={'table': 'report_event', 'app': 'models', 'indexes': [Index(fields=['report_id', 'id'])], 'pk_attr': 'id', 'table_description': 'An append-only line of a reports timeline, every change writes one.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -200,7 +200,7 @@ class Migration(migrations.Migration):
                 ('read_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'notification', 'app': 'models', 'unique_together': (('event', 'user', 'channel'),), 'indexes': [Index(fields=['user', 'id']), Index(fields=['user', 'read_at', 'id'])], 'pk_attr': 'id', 'table_description': 'One notification of one event to one recipient over one channel.'},
+            options={'table': 'notification', 'app': 'models', 'unique_together': (('event', 'user', 'channel'),), 'indexes': [Index(fields=['user_id', 'id']), Index(fields=['user_id', 'read_at', 'id'])], 'pk_attr': 'id', 'table_description': 'One notification of one event to one recipient over one channel.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -227,7 +227,7 @@ class Migration(migrations.Migration):
                 ('region', fields.ForeignKeyField('models.Region', source_field='region_id', null=True, db_constraint=True, to_field='id', related_name='grants', on_delete=OnDelete.CASCADE)),
                 ('agency', fields.ForeignKeyField('models.Agency', source_field='agency_id', null=True, db_constraint=True, to_field='id', related_name='grants', on_delete=OnDelete.CASCADE)),
             ],
-            options={'table': 'role_grant', 'app': 'models', 'unique_together': (('user', 'role', 'region', 'agency'),), 'indexes': [Index(fields=['agency', 'role']), Index(fields=['region', 'role'])], 'pk_attr': 'id', 'table_description': 'One role of a user, scoped to a region (coordinator) or an agency (officer, head).'},
+            options={'table': 'role_grant', 'app': 'models', 'unique_together': (('user', 'role', 'region', 'agency'),), 'indexes': [Index(fields=['agency_id', 'role']), Index(fields=['region_id', 'role'])], 'pk_attr': 'id', 'table_description': 'One role of a user, scoped to a region (coordinator) or an agency (officer, head).'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -1,0 +1,29 @@
+# Lapor: one image for every role (migrate, api, worker); the command picks the role.
+
+# Build a wheel first so the runtime image carries neither build tools nor the source tree.
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml ./
+COPY api ./api
+COPY schema ./schema
+COPY domain ./domain
+COPY models ./models
+COPY workers ./workers
+COPY lapor ./lapor
+RUN pip wheel --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    LAPOR_HOST=0.0.0.0 \
+    LAPOR_PORT=8000
+COPY --from=build /wheels /wheels
+RUN pip install /wheels/*.whl && rm -rf /wheels \
+    && useradd --system --uid 10001 --user-group --home-dir /app --create-home lapor
+WORKDIR /app
+USER lapor
+EXPOSE 8000
+CMD ["lapor", "api"]

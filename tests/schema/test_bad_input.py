@@ -1,0 +1,315 @@
+"""Hostile or broken requests over HTTP: refused with a clear, coded answer, never a 500,
+never a stack trace, and a refused mutation stores nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from domain.auth import issue_token
+from lapor.settings import get_settings
+from models import Region, Report, User
+from schema.ids import to_global_id
+from tests.app_fixtures import GQL
+
+JEMBER = "35.09"
+TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/', '.py", line ')
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _no_traceback(response: httpx.Response) -> None:
+    for marker in TRACEBACK_MARKERS:
+        assert marker not in response.text, f"stack trace leaked: {response.text[:2000]}"
+
+
+def _graphql_errors(response: httpx.Response, *, allow_400: bool = False) -> list[dict[str, Any]]:
+    """The `errors` of a refused GraphQL request, checking the transport around them."""
+    allowed = {200, 400} if allow_400 else {200}
+    assert response.status_code in allowed, (response.status_code, response.text[:2000])
+    _no_traceback(response)
+    body = response.json()
+    errors = body.get("errors")
+    assert errors, f"expected GraphQL errors, got {body}"
+    assert body.get("data") is None, body
+    return errors  # type: ignore[no-any-return]
+
+
+def _messages(errors: list[dict[str, Any]]) -> str:
+    return " | ".join(str(e.get("message", "")) for e in errors)
+
+
+def _codes(errors: list[dict[str, Any]]) -> list[str | None]:
+    return [(e.get("extensions") or {}).get("code") for e in errors]
+
+
+async def _jember_id() -> str:
+    region = await Region.get(code=JEMBER)
+    return to_global_id("Region", region.id)
+
+
+def _submit(selection: str = "report { id } errors { code message field }") -> str:
+    return (
+        "mutation($input: ReportSubmitInput!) { reportSubmit(input: $input) { " + selection + " } }"
+    )
+
+
+async def _submit_input(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "kind": "COMPLAINT",
+        "title": "Lampu jalan mati",
+        "body": "Lampu jalan di Jalan Kalimantan mati sejak seminggu.",
+        "regionId": await _jember_id(),
+    }
+    return {"input": {**values, **overrides}}
+
+
+async def _nothing_stored() -> None:
+    assert await Report.all().count() == 0, "a refused request stored a report"
+
+
+# ------------------------------------------------------------------- malformed input
+
+
+async def test_a_syntax_error_is_a_graphql_error_not_a_crash(gql: GQL) -> None:
+    response = await gql.raw("{ regions { id ")
+    errors = _graphql_errors(response, allow_400=True)
+    assert "Syntax Error" in _messages(errors)
+
+
+async def test_a_mutation_with_a_syntax_error_stores_nothing(gql: GQL) -> None:
+    citizen = await gql.sign_in("warga@jember.demo")
+    query = _submit().replace("reportSubmit(input: $input)", "reportSubmit(input: $input")
+    response = await citizen.raw(query, await _submit_input())
+    errors = _graphql_errors(response, allow_400=True)
+    assert "Syntax Error" in _messages(errors)
+    await _nothing_stored()
+
+
+async def test_a_body_that_is_not_json_is_a_400(gql: GQL) -> None:
+    response = await gql.client.post(
+        "/graphql",
+        content=b"{ this is not json",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    _no_traceback(response)
+
+
+async def test_a_json_body_without_a_query_is_a_400(gql: GQL) -> None:
+    response = await gql.client.post("/graphql", json={"variables": {}})
+    assert response.status_code == 400, response.text
+    _no_traceback(response)
+
+
+async def test_an_unknown_field_is_a_validation_error(gql: GQL) -> None:
+    errors = _graphql_errors(await gql.raw("{ regions { id doesNotExist } }"))
+    assert "Cannot query field 'doesNotExist'" in _messages(errors)
+
+
+async def test_a_mutation_asking_an_unknown_field_stores_nothing(gql: GQL) -> None:
+    citizen = await gql.sign_in("warga@jember.demo")
+    response = await citizen.raw(
+        _submit("report { id secretField } errors { code }"), await _submit_input()
+    )
+    errors = _graphql_errors(response)
+    assert "secretField" in _messages(errors)
+    await _nothing_stored()
+
+
+async def test_a_mutation_with_an_unknown_input_field_stores_nothing(gql: GQL) -> None:
+    citizen = await gql.sign_in("warga@jember.demo")
+    response = await citizen.raw(_submit(), await _submit_input(priority="URGENT"))
+    errors = _graphql_errors(response)
+    assert "priority" in _messages(errors)
+    await _nothing_stored()
+
+
+async def test_an_input_the_domain_refuses_comes_back_in_the_payload(gql: GQL) -> None:
+    citizen = await gql.sign_in("warga@jember.demo")
+    too_long = "x" * (get_settings().title_max_length + 1)
+    data = await citizen(_submit(), await _submit_input(title=too_long))
+    payload = data["reportSubmit"]
+    assert payload["report"] is None
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("VALIDATION", ["title"])]
+    await _nothing_stored()
+
+
+# ------------------------------------------------------------------------ the limits
+
+
+def _deep_agencies(depth: int) -> str:
+    # agencies(1) + `parent` (depth - 1 times) + id: `depth` levels of selection
+    return "{ agencies { " + "parent { " * (depth - 1) + "id" + " }" * (depth - 1) + " } }"
+
+
+async def test_a_query_nested_20_deep_is_refused_for_its_depth(gql: GQL) -> None:
+    for _ in range(2):  # the second time through the parser and validation caches
+        errors = _graphql_errors(await gql.raw(_deep_agencies(20)))
+        assert "depth" in _messages(errors).lower(), errors
+
+
+async def test_the_depth_limit_is_exactly_the_setting(gql: GQL) -> None:
+    limit = get_settings().max_query_depth
+    data = await gql(_deep_agencies(limit))
+    assert data["agencies"], data
+    errors = _graphql_errors(await gql.raw(_deep_agencies(limit + 1)))
+    assert "depth" in _messages(errors).lower(), errors
+
+
+async def test_a_deep_report_assignment_cycle_is_refused(gql: GQL) -> None:
+    coordinator = await gql.sign_in("koordinator@jember.demo")
+    cycle = "{ reports { edges { node { " + "assignments { report { " * 9 + "id" + " } }" * 9
+    cycle += " } } } }"
+    errors = _graphql_errors(await coordinator.raw(cycle))
+    assert "depth" in _messages(errors).lower(), errors
+
+
+async def test_a_deep_mutation_is_refused_and_stores_nothing(gql: GQL) -> None:
+    citizen = await gql.sign_in("warga@jember.demo")
+    selection = "report { " + "assignments { report { " * 9 + "id" + " } }" * 9 + " }"
+    response = await citizen.raw(_submit(selection), await _submit_input())
+    errors = _graphql_errors(response)
+    assert "depth" in _messages(errors).lower(), errors
+    await _nothing_stored()
+
+
+async def test_fifty_aliases_are_refused(gql: GQL) -> None:
+    query = "{ " + " ".join(f"r{i}: regions {{ id }}" for i in range(50)) + " }"
+    for _ in range(2):
+        errors = _graphql_errors(await gql.raw(query))
+        assert "aliases" in _messages(errors).lower(), errors
+
+
+async def test_a_mutation_with_fifty_aliases_is_refused_and_stores_nothing(gql: GQL) -> None:
+    citizen = await gql.sign_in("warga@jember.demo")
+    fields = " ".join(f"s{i}: reportSubmit(input: $input) {{ report {{ id }} }}" for i in range(50))
+    query = "mutation($input: ReportSubmitInput!) { " + fields + " }"
+    errors = _graphql_errors(await citizen.raw(query, await _submit_input()))
+    assert "aliases" in _messages(errors).lower(), errors
+    await _nothing_stored()
+
+
+async def test_a_query_over_the_token_limit_is_refused(gql: GQL) -> None:
+    tokens = get_settings().max_query_tokens
+    query = "{ regions { " + " id" * (tokens + 100) + " } }"
+    for _ in range(2):
+        errors = _graphql_errors(await gql.raw(query), allow_400=True)
+        assert "tokens" in _messages(errors).lower(), errors
+
+
+async def test_a_mutation_over_the_token_limit_is_refused_and_stores_nothing(gql: GQL) -> None:
+    citizen = await gql.sign_in("warga@jember.demo")
+    selection = "report { " + " id" * (get_settings().max_query_tokens + 100) + " }"
+    response = await citizen.raw(_submit(selection), await _submit_input())
+    errors = _graphql_errors(response, allow_400=True)
+    assert "tokens" in _messages(errors).lower(), errors
+    await _nothing_stored()
+
+
+async def test_a_mutation_over_get_is_refused_and_stores_nothing(gql: GQL) -> None:
+    citizen = await gql.sign_in("warga@jember.demo")
+    response = await gql.client.get(
+        "/graphql",
+        params={
+            "query": _submit(),
+            "variables": json.dumps(await _submit_input()),
+        },
+        headers={"Authorization": f"Bearer {citizen.token}"},
+    )
+    assert response.status_code in {400, 405, 406}, (response.status_code, response.text)
+    _no_traceback(response)
+    await _nothing_stored()
+
+
+# ---------------------------------------------------------------- pagination and ids
+
+
+@pytest.mark.parametrize("first", [-1, 1000])
+async def test_a_page_size_out_of_bounds_is_a_validation_error(gql: GQL, first: int) -> None:
+    coordinator = await gql.sign_in("koordinator@jember.demo")
+    response = await coordinator.raw(
+        "query($first: Int) { reports(first: $first) { edges { cursor } } }", {"first": first}
+    )
+    errors = _graphql_errors(response)
+    assert _codes(errors) == ["VALIDATION"], errors
+    assert errors[0]["extensions"].get("field") == ["first"]
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "!!!", to_global_id("Report", 1), "azo"])
+async def test_a_bad_cursor_is_a_validation_error(gql: GQL, cursor: str) -> None:
+    coordinator = await gql.sign_in("koordinator@jember.demo")
+    response = await coordinator.raw(
+        "query($after: String) { reports(after: $after) { edges { cursor } } }",
+        {"after": cursor},
+    )
+    errors = _graphql_errors(response)
+    assert _codes(errors) == ["VALIDATION"], errors
+    assert errors[0]["extensions"].get("field") == ["after"]
+
+
+@pytest.mark.parametrize("node_id", ["garbage", "", "UmVwb3J0OmFiYw", to_global_id("Report", 999)])
+async def test_node_with_a_garbage_id_is_null(gql: GQL, node_id: str) -> None:
+    data = await gql("query($id: ID!) { node(id: $id) { id } }", {"id": node_id})
+    assert data == {"node": None}
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+async def _expired_token() -> str:
+    user = await User.get(email="warga@jember.demo")
+    now = datetime.now(UTC)
+    return issue_token(user.id, get_settings().secret_key, now - timedelta(days=30), 60)
+
+
+async def _assert_401(response: httpx.Response) -> None:
+    assert response.status_code == 401, (response.status_code, response.text)
+    _no_traceback(response)
+    text = response.text.lower()
+    assert "token" in text and ("expired" in text or "invalid" in text), response.text
+
+
+async def test_an_expired_token_is_a_401_with_a_clear_message(gql: GQL) -> None:
+    expired = GQL(gql.client, await _expired_token())
+    await _assert_401(await expired.raw("{ me { id } }"))
+
+
+async def test_a_forged_token_is_a_401(gql: GQL) -> None:
+    user = await User.get(email="warga@jember.demo")
+    forged = issue_token(user.id, "not-the-secret-" * 4, datetime.now(UTC), 3600)
+    await _assert_401(await GQL(gql.client, forged).raw("{ me { id } }"))
+    await _assert_401(await GQL(gql.client, "not.a.token").raw("{ me { id } }"))
+
+
+async def test_a_mutation_with_an_expired_token_is_a_401_and_stores_nothing(gql: GQL) -> None:
+    expired = GQL(gql.client, await _expired_token())
+    await _assert_401(await expired.raw(_submit(), await _submit_input()))
+    await _nothing_stored()
+
+
+# ---------------------------------------------------------------------------- masking
+
+
+async def test_an_unexpected_exception_is_masked(gql: GQL, monkeypatch: pytest.MonkeyPatch) -> None:
+    from domain.services import reading
+
+    async def broken() -> list[Any]:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(reading, "all_categories", broken)
+    response = await gql.raw("{ categories { id name } regions { code } }")
+    assert response.status_code == 200, response.text
+    _no_traceback(response)
+    assert "secret detail" not in response.text
+    assert "RuntimeError" not in response.text
+    body = response.json()
+    errors = body["errors"]
+    assert [e["message"] for e in errors] == ["Unexpected error."], errors
+    assert _codes(errors) == ["INTERNAL"], errors
+    assert errors[0].get("path") == ["categories"]

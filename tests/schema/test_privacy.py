@@ -1,0 +1,517 @@
+"""Privacy over GraphQL: who sees an anonymous reporter, who reads a confidential report.
+
+Every path that returns a report is exercised: the list (`reports`), the detail
+(`report(trackingCode:)`), `node(id:)`, nested reports (`inbox`, `Assignment.report`,
+mutation payloads) and timelines (`Report.timeline`, `node` of a ReportEvent).
+The last test checks that the SQL filter of lists and the pure policy agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from domain.actor import PUBLIC, Actor
+from domain.policy import Action, allowed_on_report
+from domain.services.accounts import actor_for_user
+from domain.services.common import report_facts
+from models import Agency, Assignment, Region, Report, User
+from schema.ids import from_global_id, to_global_id
+from tests.app_fixtures import GQL
+
+JEMBER, JAYAPURA = "35.09", "91.03"
+PASSWORD = "lapor-demo"
+DEMO = {
+    "reporter": "warga@jember.demo",
+    "coordinator": "koordinator@jember.demo",
+    "officer": "dinkes@jember.demo",
+    "head": "kepala.dinkes@jember.demo",
+    "dpupr": "pupr@jember.demo",
+    "puskesmas": "puskesmas@jember.demo",
+    "jayapura": "koordinator@jayapura.demo",
+    "admin": "admin@lapor.demo",
+    "ombudsman": "ombudsman@lapor.demo",
+}
+# Signed-in tokens by e-mail, kept for the session: users outlive the per-test truncation.
+_TOKENS: dict[str, str] = {}
+_CITIZEN_EMAIL = f"tetangga-{uuid.uuid4().hex[:8]}@example.org"
+
+People = dict[str, GQL]
+
+ERRORS = "errors { code field message }"
+SUBMIT = f"""mutation($input: ReportSubmitInput!) {{
+  reportSubmit(input: $input) {{ report {{ id trackingCode }} {ERRORS} }}
+}}"""
+VERIFY = f"""mutation($id: ID!, $agencies: [ID!]!) {{
+  reportVerify(reportId: $id, agencyIds: $agencies) {{
+    report {{ assignments {{ id status agency {{ code }} }} }} {ERRORS}
+  }}
+}}"""
+ASSIGN = f"""mutation($id: ID!, $agency: ID!) {{
+  reportAssign(reportId: $id, agencyId: $agency) {{ assignment {{ id }} {ERRORS} }}
+}}"""
+ARCHIVE = f"""mutation($id: ID!) {{
+  reportArchive(reportId: $id, reason: "spam") {{ report {{ id }} {ERRORS} }}
+}}"""
+HOLD = f"""mutation($id: ID!) {{
+  reportHold(reportId: $id, reason: "which village?") {{ report {{ id }} {ERRORS} }}
+}}"""
+ESCALATE = f"""mutation($id: ID!) {{
+  reportEscalate(reportId: $id, reason: "no answer") {{ report {{ status }} {ERRORS} }}
+}}"""
+RETURN = f"""mutation($id: ID!, $suggested: ID) {{
+  assignmentReturn(assignmentId: $id, reason: "not ours", suggestedAgencyId: $suggested) {{
+    assignment {{ id status }} {ERRORS}
+  }}
+}}"""
+ACCEPT = f"""mutation($id: ID!) {{
+  assignmentAccept(assignmentId: $id, tier: STANDARD) {{
+    assignment {{ report {{ reporter {{ name }} address latitude longitude }} }} {ERRORS}
+  }}
+}}"""
+SUPPORT = f"""mutation($id: ID!) {{
+  reportSupport(reportId: $id) {{
+    report {{ reporter {{ name }} address latitude longitude }} {ERRORS}
+  }}
+}}"""
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+async def _token(gql: GQL, email: str) -> str:
+    if email not in _TOKENS:
+        signed = await gql.sign_in(email, PASSWORD)
+        assert signed.token is not None
+        _TOKENS[email] = signed.token
+    return _TOKENS[email]
+
+
+async def _citizen_token(gql: GQL) -> str:
+    """Another citizen, registered once per session through `authRegister`."""
+    if _CITIZEN_EMAIL not in _TOKENS:
+        data = await gql(
+            "mutation($i: RegisterInput!) { authRegister(input: $i) { token errors { code } } }",
+            {"i": {"name": "Tetangga Warga", "email": _CITIZEN_EMAIL, "password": PASSWORD}},
+        )
+        assert data["authRegister"]["errors"] == [], data
+        _TOKENS[_CITIZEN_EMAIL] = data["authRegister"]["token"]
+    return _TOKENS[_CITIZEN_EMAIL]
+
+
+@pytest.fixture
+async def people(gql: GQL) -> People:
+    """Every viewer of the rules: the demo accounts, another citizen, and the public."""
+    viewers = {"public": gql, "citizen": GQL(gql.client, await _citizen_token(gql))}
+    for who, email in DEMO.items():
+        viewers[who] = GQL(gql.client, await _token(gql, email))
+    return viewers
+
+
+async def actor_of(who: str) -> Actor:
+    """The policy's Actor for a viewer name of `people`."""
+    if who == "public":
+        return PUBLIC
+    email = _CITIZEN_EMAIL if who == "citizen" else DEMO[who]
+    return await actor_for_user((await User.get(email=email)).id)
+
+
+def ok(data: dict[str, Any]) -> dict[str, Any]:
+    """The payload of a one-mutation response, which must carry no errors."""
+    (payload,) = data.values()
+    assert payload["errors"] == [], payload
+    return payload  # type: ignore[no-any-return]
+
+
+async def region_gid(code: str) -> str:
+    return to_global_id("Region", (await Region.get(code=code)).id)
+
+
+async def agency_gid(code: str, region: str = JEMBER) -> str:
+    region_id = (await Region.get(code=region)).id
+    return to_global_id("Agency", (await Agency.get(code=code, region_id=region_id)).id)
+
+
+def pk(global_id: str) -> int:
+    decoded = from_global_id(global_id)
+    assert decoded is not None, global_id
+    return decoded[1]
+
+
+async def submit(client: GQL, *, region: str = JEMBER, **fields: Any) -> dict[str, str]:
+    """A new complaint (SUBMITTED); returns its `id` and `trackingCode`."""
+    data = {
+        "kind": "COMPLAINT",
+        "title": "Antrean puskesmas terlalu lama",
+        "body": "Kami menunggu lima jam tanpa kepastian.",
+        "regionId": await region_gid(region),
+        **fields,
+    }
+    return ok(await client(SUBMIT, {"input": data}))["report"]  # type: ignore[no-any-return]
+
+
+async def verify(coord: GQL, report_id: str, *codes: str, region: str = JEMBER) -> list[str]:
+    """Verify and forward to agencies by code; returns the new assignments' ids in that order."""
+    agencies = [await agency_gid(c, region) for c in codes]
+    payload = ok(await coord(VERIFY, {"id": report_id, "agencies": agencies}))
+    by_code = {a["agency"]["code"]: a["id"] for a in payload["report"]["assignments"]}
+    return [by_code[c] for c in codes]
+
+
+async def escalate(coord: GQL, report_id: str, assignment_id: str) -> None:
+    """Hand over to the Ombudsman: the agency's deadline is moved into the past as setup."""
+    past = datetime.now(UTC) - timedelta(days=1)
+    await Assignment.filter(id=pk(assignment_id)).update(due_at=past)
+    assert ok(await coord(ESCALATE, {"id": report_id}))["report"]["status"] == "ESCALATED"
+
+
+async def listed(client: GQL) -> dict[str, dict[str, Any]]:
+    """Reports in the viewer's list, by tracking code."""
+    data = await client(
+        """{ reports(first: 100) { edges { node {
+             trackingCode reporter { name email } address latitude longitude } } } }"""
+    )
+    return {e["node"]["trackingCode"]: e["node"] for e in data["reports"]["edges"]}
+
+
+async def readable_via(client: GQL, report: dict[str, str], assignment_id: str) -> dict[str, bool]:
+    """Whether each path hands the report to the viewer."""
+    data = await client(
+        """query($code: String!, $rid: ID!, $aid: ID!) {
+             report(trackingCode: $code) { id }
+             byId: node(id: $rid) { id }
+             assignment: node(id: $aid) { ... on Assignment { report { id } } }
+             search: reports(filter: { search: $code }) { edges { node { id } } }
+           }""",
+        {"code": report["trackingCode"], "rid": report["id"], "aid": assignment_id},
+    )
+    return {
+        "list": report["trackingCode"] in await listed(client),
+        "search": bool(data["search"]["edges"]),
+        "detail": data["report"] is not None,
+        "node": data["byId"] is not None,
+        "assignment node": data["assignment"] is not None,
+    }
+
+
+IDENTITY = "reporter { name } address latitude longitude"
+
+
+def identity(report: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """What a report tells of who sent it: (reporter name, address, latitude, longitude)."""
+    if report is None:
+        return None
+    reporter = report["reporter"]
+    return (
+        reporter["name"] if reporter else None,
+        report["address"],
+        report["latitude"],
+        report["longitude"],
+    )
+
+
+async def identity_by_path(
+    client: GQL, who: str, report: dict[str, str], assignment_id: str
+) -> dict[str, Any]:
+    """The reporter's identity as each read path shows it to one viewer."""
+    data = await client(
+        f"""query($code: String!, $rid: ID!, $aid: ID!) {{
+              report(trackingCode: $code) {{
+                {IDENTITY}
+                assignments {{ report {{ {IDENTITY} }} }}
+                timeline {{ edges {{ node {{ id kind actor {{ name }} }} }} }}
+              }}
+              byId: node(id: $rid) {{ ... on Report {{ {IDENTITY} }} }}
+              assignment: node(id: $aid) {{ ... on Assignment {{ report {{ {IDENTITY} }} }} }}
+            }}""",
+        {"code": report["trackingCode"], "rid": report["id"], "aid": assignment_id},
+    )
+    detail = data["report"]
+    assert detail is not None, f"{who} cannot read the report at all"
+    submitted = next(
+        e["node"] for e in detail["timeline"]["edges"] if e["node"]["kind"] == "report.submitted"
+    )
+    event = await client(
+        "query($id: ID!) { node(id: $id) { ... on ReportEvent { actor { name } } } }",
+        {"id": submitted["id"]},
+    )
+    seen: dict[str, Any] = {
+        "list": identity((await listed(client)).get(report["trackingCode"])),
+        "detail": identity(detail),
+        "node": identity(data["byId"]),
+        "Assignment.report": identity(data["assignment"]["report"]),
+        "Report.assignments.report": identity(detail["assignments"][0]["report"]),
+        "timeline actor": (submitted["actor"] or {}).get("name"),
+        "ReportEvent node actor": (event["node"]["actor"] or {}).get("name"),
+    }
+    if who in {"officer", "head", "coordinator"}:
+        inbox = await client(
+            f"""query($ag: ID!) {{ inbox(agencyId: $ag) {{ edges {{ node {{
+                  report {{ trackingCode {IDENTITY} }} }} }} }} }}""",
+            {"ag": await agency_gid("DINKES")},
+        )
+        (row,) = [
+            e["node"]["report"]
+            for e in inbox["inbox"]["edges"]
+            if e["node"]["report"]["trackingCode"] == report["trackingCode"]
+        ]
+        seen["inbox.report"] = identity(row)
+    return seen
+
+
+WHERE = {"address": "Jl. Kenanga 12, Sumbersari", "latitude": -8.1724, "longitude": 113.7161}
+
+# ------------------------------------------------------------------------ anonymous reports
+
+SEE_ANONYMOUS = ["reporter", "coordinator"]
+BLIND_TO_ANONYMOUS = ["officer", "head", "citizen", "public", "jayapura", "admin"]
+
+
+@pytest.mark.parametrize("who", SEE_ANONYMOUS + BLIND_TO_ANONYMOUS)
+async def test_anonymous_reporter_is_shown_only_to_reporter_and_coordinator(
+    people: People, who: str
+) -> None:
+    report = await submit(people["reporter"], anonymous=True, **WHERE)
+    (assignment_id,) = await verify(people["coordinator"], report["id"], "DINKES")
+    name = (await User.get(email=DEMO["reporter"])).name
+    visible = who in SEE_ANONYMOUS
+    expected = (name, WHERE["address"], WHERE["latitude"], WHERE["longitude"])
+
+    seen = await identity_by_path(people[who], who, report, assignment_id)
+
+    want: dict[str, Any] = {
+        path: (expected if visible else (None, None, None, None)) for path in seen
+    }
+    want["timeline actor"] = want["ReportEvent node actor"] = name if visible else None
+    assert seen == want
+
+
+async def test_anonymous_reporter_is_hidden_in_mutation_payloads(people: People) -> None:
+    report = await submit(people["reporter"], anonymous=True, **WHERE)
+    (assignment_id,) = await verify(people["coordinator"], report["id"], "DINKES")
+
+    accepted = ok(await people["officer"](ACCEPT, {"id": assignment_id}))
+    supported = ok(await people["citizen"](SUPPORT, {"id": report["id"]}))
+
+    assert identity(accepted["assignment"]["report"]) == (None, None, None, None)
+    assert identity(supported["report"]) == (None, None, None, None)
+
+
+async def test_named_report_shows_reporter_but_not_email_to_others(people: People) -> None:
+    report = await submit(people["reporter"], **WHERE)
+    await verify(people["coordinator"], report["id"], "DINKES")
+    reporter = await User.get(email=DEMO["reporter"])
+    query = """query($code: String!) { report(trackingCode: $code) {
+                 reporter { name email }
+                 timeline { edges { node { kind actor { name email } } } } } }"""
+
+    for who in ("citizen", "public"):
+        data = await people[who](query, {"code": report["trackingCode"]})
+        assert data["report"]["reporter"] == {"name": reporter.name, "email": None}, who
+        actors = [e["node"]["actor"] for e in data["report"]["timeline"]["edges"]]
+        assert {"name": reporter.name, "email": None} in actors, who
+        assert all(a is None or a["email"] is None for a in actors), who
+        assert listed_email(await listed(people[who]), report["trackingCode"]) is None, who
+
+    own = await people["reporter"](query, {"code": report["trackingCode"]})
+    assert own["report"]["reporter"]["email"] == reporter.email
+
+
+def listed_email(rows: dict[str, dict[str, Any]], code: str) -> str | None:
+    return rows[code]["reporter"]["email"]  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------- confidential reports
+
+READ_CONFIDENTIAL = ["reporter", "coordinator", "officer", "head"]
+BLIND_TO_CONFIDENTIAL = ["public", "citizen", "dpupr", "jayapura", "admin", "ombudsman"]
+
+
+@pytest.mark.parametrize("who", READ_CONFIDENTIAL + BLIND_TO_CONFIDENTIAL)
+async def test_confidential_report_is_read_only_by_its_desks(people: People, who: str) -> None:
+    report = await submit(people["reporter"], confidential=True)
+    (assignment_id,) = await verify(people["coordinator"], report["id"], "DINKES")
+
+    paths = await readable_via(people[who], report, assignment_id)
+
+    readable = who in READ_CONFIDENTIAL
+    assert paths == dict.fromkeys(paths, readable)
+
+
+async def test_confidential_report_is_read_by_ombudsman_after_hand_over(people: People) -> None:
+    report = await submit(
+        people["reporter"], confidential=True, anonymous=True, ombudsmanConsent=True, **WHERE
+    )
+    (assignment_id,) = await verify(people["coordinator"], report["id"], "DINKES")
+    before = await readable_via(people["ombudsman"], report, assignment_id)
+
+    await escalate(people["coordinator"], report["id"], assignment_id)
+
+    after = await readable_via(people["ombudsman"], report, assignment_id)
+    assert before == dict.fromkeys(before, False)
+    assert after == dict.fromkeys(after, True)
+    # Anonymity holds for the Ombudsman too: only the reporter and the coordinator know.
+    seen = await identity_by_path(people["ombudsman"], "ombudsman", report, assignment_id)
+    assert set(seen.values()) == {(None, None, None, None), None}
+
+
+# ---------------------------------------------------------------- unverified public reports
+
+
+async def test_unverified_report_is_public_only_after_verification(people: People) -> None:
+    report = await submit(people["reporter"])
+    strangers = ("public", "citizen", "dpupr", "jayapura")
+    query = """query($code: String!, $id: ID!) {
+                 report(trackingCode: $code) { id } node(id: $id) { id } }"""
+
+    async def seen_by(who: str) -> tuple[bool, bool, bool]:
+        data = await people[who](query, {"code": report["trackingCode"], "id": report["id"]})
+        in_list = report["trackingCode"] in await listed(people[who])
+        return in_list, data["report"] is not None, data["node"] is not None
+
+    before = {who: await seen_by(who) for who in strangers}
+    await people["coordinator"](HOLD, {"id": report["id"]})
+    on_hold = {who: await seen_by(who) for who in strangers}
+    await people["reporter"](
+        'mutation($id: ID!) { reportAddInfo(reportId: $id, message: "Desa Kebonsari") '
+        "{ errors { code } } }",
+        {"id": report["id"]},
+    )
+    await verify(people["coordinator"], report["id"], "DINKES")
+    after = {who: await seen_by(who) for who in strangers}
+
+    assert before == dict.fromkeys(strangers, (False, False, False))
+    assert on_hold == dict.fromkeys(strangers, (False, False, False))
+    assert after == dict.fromkeys(strangers, (True, True, True))
+
+
+# ------------------------------------------------------------------ internal timeline lines
+
+
+async def test_internal_timeline_lines_are_shown_to_desks_only(people: People) -> None:
+    report = await submit(people["reporter"])
+    (wrong,) = await verify(people["coordinator"], report["id"], "DPUPR")
+    ok(await people["dpupr"](RETURN, {"id": wrong, "suggested": await agency_gid("DINKES")}))
+    ok(
+        await people["coordinator"](
+            ASSIGN, {"id": report["id"], "agency": await agency_gid("DINKES")}
+        )
+    )
+    query = """query($code: String!) { report(trackingCode: $code) {
+                 assignments { returnReason suggestedAgency { code } }
+                 timeline { edges { node { id kind } } } } }"""
+
+    seen: dict[str, tuple[bool, bool]] = {}
+    event_ids: list[str] = []
+    for who in ("public", "reporter", "citizen", "coordinator", "dpupr", "officer"):
+        detail = (await people[who](query, {"code": report["trackingCode"]}))["report"]
+        lines = {e["node"]["kind"]: e["node"]["id"] for e in detail["timeline"]["edges"]}
+        returned = detail["assignments"][0]  # DPUPR's, the first one
+        seen[who] = (
+            "assignment.returned" in lines,
+            returned["returnReason"] is not None and returned["suggestedAgency"] is not None,
+        )
+        event_ids += [lines["assignment.returned"]] if "assignment.returned" in lines else []
+
+    assert seen == {
+        "public": (False, False),
+        "reporter": (False, False),
+        "citizen": (False, False),
+        "coordinator": (True, True),
+        "dpupr": (True, True),
+        "officer": (True, True),
+    }
+    # The line is not reachable through `node(id:)` by those who may not see it either.
+    for who in ("public", "reporter"):
+        data = await people[who]("query($id: ID!) { node(id: $id) { id } }", {"id": event_ids[0]})
+        assert data["node"] is None, who
+
+
+# ------------------------------------------------------ the SQL filter and the pure policy
+
+
+async def _population(people: People) -> None:
+    """Every anonymous x confidential x status combination, plus the desks' edge cases."""
+    reporter, coord = people["reporter"], people["coordinator"]
+    for anonymous in (False, True):
+        for confidential in (False, True):
+            for status in ("SUBMITTED", "IN_PROGRESS", "ARCHIVED"):
+                r = await submit(reporter, anonymous=anonymous, confidential=confidential)
+                if status == "IN_PROGRESS":
+                    await verify(coord, r["id"], "DINKES")
+                elif status == "ARCHIVED":
+                    ok(await coord(ARCHIVE, {"id": r["id"]}))
+    # Another region: its own coordinator verifies it to its own Dinkes.
+    r = await submit(reporter, region=JAYAPURA, confidential=True)
+    await verify(people["jayapura"], r["id"], "DINKES", region=JAYAPURA)
+    await submit(people["citizen"], region=JAYAPURA)
+    # Returned by DPUPR (which keeps read access), re-assigned to DINKES.
+    r = await submit(people["citizen"], confidential=True)
+    (wrong,) = await verify(coord, r["id"], "DPUPR")
+    ok(await people["dpupr"](RETURN, {"id": wrong, "suggested": None}))
+    ok(await coord(ASSIGN, {"id": r["id"], "agency": await agency_gid("DINKES")}))
+    # Forwarded to the Puskesmas.
+    r = await submit(people["citizen"], confidential=True, anonymous=True)
+    (parent,) = await verify(coord, r["id"], "DINKES")
+    ok(await people["officer"](ACCEPT, {"id": parent}))
+    ok(
+        await people["officer"](
+            "mutation($id: ID!, $to: ID!) { assignmentForward(assignmentId: $id, agencyId: $to) "
+            "{ assignment { id } errors { code field message } } }",
+            {"id": parent, "to": await agency_gid("PKM-SUMBERSARI")},
+        )
+    )
+    # Handed over to the Ombudsman; and one waiting for more information.
+    r = await submit(reporter, confidential=True, ombudsmanConsent=True)
+    (assignment_id,) = await verify(coord, r["id"], "DPUPR")
+    await escalate(coord, r["id"], assignment_id)
+    r = await submit(reporter, confidential=True)
+    ok(await coord(HOLD, {"id": r["id"]}))
+
+
+async def _codes_by_path(client: GQL, codes: list[str], ids: list[str]) -> dict[str, set[str]]:
+    """Tracking codes the viewer gets from the list, the detail and `node(id:)`."""
+    details = " ".join(
+        f'r{i}: report(trackingCode: "{c}") {{ trackingCode }}' for i, c in enumerate(codes)
+    )
+    nodes = " ".join(
+        f'n{i}: node(id: "{n}") {{ ... on Report {{ trackingCode }} }}' for i, n in enumerate(ids)
+    )
+    by_detail = await client(f"{{ {details} }}")
+    by_node = await client(f"{{ {nodes} }}")
+    return {
+        "list": set(await listed(client)),
+        "detail": {r["trackingCode"] for r in by_detail.values() if r is not None},
+        "node": {r["trackingCode"] for r in by_node.values() if r is not None},
+    }
+
+
+async def test_list_filter_and_policy_agree_on_a_mixed_population(people: People) -> None:
+    await _population(people)
+    reports = await Report.all().order_by("id")
+    assert len(reports) >= 12
+    codes = [r.tracking_code for r in reports]
+    ids = [to_global_id("Report", r.id) for r in reports]
+    facts = [await report_facts(r) for r in reports]
+
+    disagreements: dict[str, dict[str, set[str]]] = {}
+    for who, client in people.items():
+        actor = await actor_of(who)
+        policy = {
+            r.tracking_code
+            for r, f in zip(reports, facts, strict=True)
+            if allowed_on_report(actor, Action.READ, f)
+        }
+        seen = await _codes_by_path(client, codes, ids)
+        if any(paths != policy for paths in seen.values()):
+            disagreements[who] = {"policy": policy, **seen}
+    assert disagreements == {}
+    # The population is not trivial: somebody sees each report and nobody but a few sees all.
+    public = {
+        r.tracking_code
+        for r, f in zip(reports, facts, strict=True)
+        if allowed_on_report(PUBLIC, Action.READ, f)
+    }
+    assert 0 < len(public) < len(reports)

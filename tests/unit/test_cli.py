@@ -1,0 +1,186 @@
+"""The `lapor` command against a throw-away SQLite file: migrate, seed-demo, create-user."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lapor.demo import DEMO_ACCOUNTS
+
+
+def lapor(workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m lapor ...` in `workdir` against its own SQLite file."""
+    environ = {
+        **os.environ,
+        "LAPOR_ENV": "test",
+        # An absolute path: sqlite:// followed by /abs/path.
+        "LAPOR_DATABASE_URL": f"sqlite://{workdir / 'db' / 'lapor.sqlite3'}",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "lapor", *args],
+        cwd=workdir,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@dataclass
+class Seeded:
+    """A work folder whose database was migrated twice and seeded twice, and those outputs."""
+
+    workdir: Path
+    runs: dict[str, subprocess.CompletedProcess[str]]
+
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        with contextlib.closing(sqlite3.connect(self.workdir / "db" / "lapor.sqlite3")) as db:
+            return db.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    workdir = tmp_path_factory.mktemp("lapor-cli")
+    runs = {}
+    for name, command in [
+        ("migrate1", "migrate"),
+        ("migrate2", "migrate"),
+        ("seed1", "seed-demo"),
+        ("seed2", "seed-demo"),
+    ]:
+        runs[name] = run = lapor(workdir, command)
+        assert run.returncode == 0, f"{name}: {run.stdout}\n{run.stderr}"
+    return Seeded(workdir, runs)
+
+
+def test_migrate_is_idempotent(seeded):
+    assert "applied models.0001_initial" in seeded.runs["migrate1"].stdout
+    assert "applied" not in seeded.runs["migrate2"].stdout
+    assert "up to date" in seeded.runs["migrate2"].stdout
+
+
+def test_seed_demo_runs_once(seeded):
+    assert "demo data seeded" in seeded.runs["seed1"].stdout
+    assert "already seeded" in seeded.runs["seed2"].stdout
+    assert seeded.query("SELECT count(*) FROM region WHERE code = '35.09'") == [(1,)]
+    demo_emails = [a.email for a in DEMO_ACCOUNTS]
+    marks = ", ".join("?" * len(demo_emails))
+    users = seeded.query(f"SELECT count(*) FROM app_user WHERE email IN ({marks})", *demo_emails)
+    assert users == [(len(DEMO_ACCOUNTS),)]
+    assert seeded.query("SELECT count(*) FROM holiday WHERE region_id IS NULL") == [(8,)]
+    assert seeded.query("SELECT count(*) FROM routing_rule") == [(12,)]
+
+
+def test_demo_accounts_have_their_roles_and_scopes(seeded):
+    rows = seeded.query(
+        """
+        SELECT u.email, g.role, r.code, a.code, ar.code
+        FROM app_user u
+        JOIN role_grant g ON g.user_id = u.id
+        LEFT JOIN region r ON r.id = g.region_id
+        LEFT JOIN agency a ON a.id = g.agency_id
+        LEFT JOIN region ar ON ar.id = a.region_id
+        """
+    )
+    demo_emails = {a.email for a in DEMO_ACCOUNTS}
+    demo_rows = [row for row in rows if row[0] in demo_emails]
+    grants = {email: tuple(grant) for email, *grant in demo_rows}
+    # One grant each, and every demo account there.
+    assert len(demo_rows) == len(grants) == len(demo_emails)
+    assert grants["admin@lapor.demo"] == ("SUPERADMIN", None, None, None)
+    assert grants["koordinator@jember.demo"] == ("COORDINATOR", "35.09", None, None)
+    assert grants["koordinator@jayapura.demo"] == ("COORDINATOR", "91.03", None, None)
+    assert grants["dinkes@jember.demo"] == ("OFFICER", None, "DINKES", "35.09")
+    assert grants["kepala.dinkes@jember.demo"] == ("AGENCY_HEAD", None, "DINKES", "35.09")
+    assert grants["pupr@jember.demo"] == ("OFFICER", None, "DPUPR", "35.09")
+    assert grants["puskesmas@jember.demo"] == ("OFFICER", None, "PKM-SUMBERSARI", "35.09")
+    assert grants["ombudsman@lapor.demo"] == ("OMBUDSMAN", None, None, None)
+    assert grants["warga@jember.demo"] == ("CITIZEN", None, None, None)
+
+
+def test_create_user_prints_the_new_id_with_scoped_grants(seeded):
+    run = lapor(
+        seeded.workdir,
+        "create-user",
+        "--email",
+        "Petugas.Dishub@Jember.demo",
+        "--name",
+        "Petugas Dishub",
+        "--password-env",
+        "NEW_USER_PASSWORD",
+        "--role",
+        "OFFICER",
+        "--role",
+        "AGENCY_HEAD",
+        "--region",
+        "35.09",
+        "--agency",
+        "DISHUB",
+        NEW_USER_PASSWORD="rahasia-sekali",
+    )
+    assert run.returncode == 0, run.stderr
+    user_id = int(run.stdout.strip())
+    rows = seeded.query(
+        """
+        SELECT u.email, g.role, g.region_id, a.code
+        FROM app_user u
+        JOIN role_grant g ON g.user_id = u.id
+        JOIN agency a ON a.id = g.agency_id
+        WHERE u.id = ? ORDER BY g.role
+        """,
+        user_id,
+    )
+    assert rows == [
+        ("petugas.dishub@jember.demo", "AGENCY_HEAD", None, "DISHUB"),
+        ("petugas.dishub@jember.demo", "OFFICER", None, "DISHUB"),
+    ]
+
+
+def test_create_user_with_a_taken_email_exits_2_without_traceback(seeded):
+    run = lapor(
+        seeded.workdir,
+        "create-user",
+        "--email",
+        "warga@jember.demo",
+        "--name",
+        "Siti Lain",
+        "--password",
+        "password-lain",
+        "--role",
+        "CITIZEN",
+    )
+    assert run.returncode == 2
+    assert "error: EMAIL_TAKEN: " in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stdout == ""
+
+
+def test_create_user_with_an_unknown_agency_exits_2(seeded):
+    run = lapor(
+        seeded.workdir,
+        "create-user",
+        "--email",
+        "baru@jember.demo",
+        "--name",
+        "Petugas Baru",
+        "--password",
+        "password-baru",
+        "--role",
+        "OFFICER",
+        "--region",
+        "35.09",
+        "--agency",
+        "TIDAK-ADA",
+    )
+    assert run.returncode == 2
+    assert "error: VALIDATION: " in run.stderr
+    assert "Traceback" not in run.stderr
