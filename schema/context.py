@@ -35,4 +35,4 @@ class Context:
     response: Any = None
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.actor)
+        self.loaders = Loaders(self.actor, self.settings.max_page_size)

@@ -13,6 +13,7 @@ from domain.views import (
     AgencyRecord,
     AssignmentView,
     CategoryRecord,
+    EventView,
     FollowUpView,
     RegionRecord,
     ReportView,
@@ -34,7 +35,7 @@ def _by_id(fetch: Callable[[Sequence[int]], Awaitable[dict[int, V]]]) -> DataLoa
 class Loaders:
     """One set per request; keyed loads are batched into one query per kind."""
 
-    def __init__(self, actor: Actor) -> None:
+    def __init__(self, actor: Actor, max_page_size: int) -> None:
         self.region: DataLoader[int, RegionRecord | None] = _by_id(reading.regions_by_ids)
         self.agency: DataLoader[int, AgencyRecord | None] = _by_id(reading.agencies_by_ids)
         self.category: DataLoader[int, CategoryRecord | None] = _by_id(reading.categories_by_ids)
@@ -54,3 +55,9 @@ class Loaders:
             load_fn=reading.follow_ups_of_assignments
         )
         self.rating: DataLoader[int, int | None] = DataLoader(load_fn=reading.ratings_of_reports)
+        self.suggested_agencies: DataLoader[tuple[int, int], list[AgencyRecord]] = DataLoader(
+            load_fn=reading.suggested_agencies
+        )
+        self.timeline: DataLoader[reading.TimelineKey, reading.Page[EventView]] = DataLoader(
+            load_fn=lambda keys: reading.timelines(actor, keys, max_size=max_page_size)
+        )

@@ -346,18 +346,17 @@ class Report(Node):
 
     @strawberry.field(description="Agencies the routing rules suggest (coordinators only).")
     async def suggested_agencies(self, info: Ctx) -> list[Agency]:
-        return [
-            Agency.of(a) for a in await reading.suggested_agencies(info.context.actor, self.view)
-        ]
+        if not self.view.staff_view or self.view.category_id is None:
+            return []
+        key = (self.view.category_id, self.view.region_id)
+        return [Agency.of(a) for a in await info.context.loaders.suggested_agencies.load(key)]
 
     @strawberry.field(description="The report's timeline, oldest first.")
     async def timeline(
         self, info: Ctx, first: int | None = None, after: str | None = None
     ) -> ReportEventConnection:
-        ctx = info.context
-        page = await reading.timeline(
-            ctx.actor, self.view, first, from_cursor(after), max_size=ctx.settings.max_page_size
-        )
+        key = reading.TimelineKey(self.view, first, from_cursor(after))
+        page = await info.context.loaders.timeline.load(key)
         edges = [
             ReportEventEdge(cursor=to_cursor(e.id), node=ReportEvent.of(e)) for e in page.items
         ]

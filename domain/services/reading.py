@@ -244,29 +244,57 @@ async def ratings_of_reports(ids: Sequence[int]) -> list[int | None]:
     return [scores.get(i) for i in ids]
 
 
-async def timeline(
-    actor: Actor, report: ReportView, first: int | None, after_id: int | None, *, max_size: int
-) -> Page[EventView]:
-    """A report's timeline, oldest first; internal desk lines only for the report's staff."""
-    size = _clamp(first, max_size, max_size)
-    qs = ReportEvent.filter(report_id=report.id)
-    if not report.staff_view:
-        qs = qs.filter(visibility="public")
-    if after_id is not None:
-        qs = qs.filter(id__gt=after_id)
-    rows = await qs.order_by("id").limit(size + 1)
-    hidden = await _hidden_reporter(actor, report)
-    return Page(
-        [event_view(e, hidden) for e in rows[:size]], len(rows) > size, after_id is not None
-    )
+@dataclass(frozen=True)
+class TimelineKey:
+    """One `timeline(first:, after:)` request of one report view."""
+
+    report: ReportView
+    first: int | None
+    after_id: int | None
 
 
-async def _hidden_reporter(actor: Actor, report: ReportView) -> int | None:
-    """The reporter's id when this viewer must not learn it (to strip it from the timeline)."""
-    if report.reporter_id is not None:
-        return None
-    row = await Report.get_or_none(id=report.id).only("id", "reporter_id")
-    return row.reporter_id if row else None
+async def timelines(
+    actor: Actor, keys: Sequence[TimelineKey], *, max_size: int
+) -> list[Page[EventView]]:
+    """Timelines of many reports in a constant number of queries, oldest line first;
+    internal desk lines only where the viewer is the report's staff."""
+    sizes = [_clamp(k.first, max_size, max_size) for k in keys]
+    chosen: list[list[int]] = [[] for _ in keys]
+    more: list[bool] = [False for _ in keys]
+    for staff in (True, False):
+        group = [i for i, k in enumerate(keys) if k.report.staff_view is staff]
+        if not group:
+            continue
+        qs = ReportEvent.filter(report_id__in=sorted({keys[i].report.id for i in group}))
+        if not staff:
+            qs = qs.filter(visibility="public")
+        by_report: dict[int, list[int]] = defaultdict(list)
+        for report_id, event_id in await qs.order_by("id").values_list("report_id", "id"):
+            by_report[int(str(report_id))].append(int(str(event_id)))
+        for i in group:
+            after = keys[i].after_id
+            ids = [e for e in by_report[keys[i].report.id] if after is None or e > after]
+            chosen[i], more[i] = ids[: sizes[i]], len(ids) > sizes[i]
+    all_ids = sorted({e for ids in chosen for e in ids})
+    events = {e.id: e for e in await ReportEvent.filter(id__in=all_ids)} if all_ids else {}
+    hidden = await _hidden_reporters([k.report for k in keys])
+    return [
+        Page(
+            [event_view(events[e], hidden.get(k.report.id)) for e in chosen[i]],
+            more[i],
+            k.after_id is not None,
+        )
+        for i, k in enumerate(keys)
+    ]
+
+
+async def _hidden_reporters(reports: Sequence[ReportView]) -> dict[int, int]:
+    """Report id -> reporter id, for the reports whose reporter this viewer must not learn."""
+    masked = sorted({r.id for r in reports if r.reporter_id is None})
+    if not masked:
+        return {}
+    rows = await Report.filter(id__in=masked).values_list("id", "reporter_id")
+    return {int(str(rid)): int(str(uid)) for rid, uid in rows}
 
 
 async def users_by_ids(viewer: Actor, ids: Sequence[int]) -> dict[int, UserView]:
@@ -308,15 +336,19 @@ async def all_categories() -> list[Category]:
     return list(await Category.all().order_by("code"))
 
 
-async def suggested_agencies(actor: Actor, report: ReportView) -> list[Agency]:
-    """Routing rules for the report's category and region: whom to forward to."""
-    if not report.staff_view or report.category_id is None:
-        return []
-    rules = await RoutingRule.filter(
-        category_id=report.category_id, region_id=report.region_id
-    ).order_by("-priority", "id")
+async def suggested_agencies(keys: Sequence[tuple[int, int]]) -> list[list[Agency]]:
+    """For (category id, region id) keys: the agencies routing rules suggest, best first."""
+    categories = sorted({c for c, _ in keys})
+    regions = sorted({r for _, r in keys})
+    rules = await RoutingRule.filter(category_id__in=categories, region_id__in=regions).order_by(
+        "-priority", "id"
+    )
     agencies = await agencies_by_ids([r.agency_id for r in rules])
-    return [agencies[r.agency_id] for r in rules if r.agency_id in agencies]
+    by_key: dict[tuple[int, int], list[Agency]] = defaultdict(list)
+    for rule in rules:
+        if rule.agency_id in agencies:
+            by_key[(rule.category_id, rule.region_id)].append(agencies[rule.agency_id])
+    return [by_key[k] for k in keys]
 
 
 async def notifications(
@@ -366,7 +398,8 @@ async def event_by_id(actor: Actor, eid: int) -> EventView | None:
     report = reports.get(row.report_id)
     if report is None or (row.visibility != "public" and not report.staff_view):
         return None
-    return event_view(row, await _hidden_reporter(actor, report))
+    hidden = await _hidden_reporters([report])
+    return event_view(row, hidden.get(report.id))
 
 
 async def notification_by_id(actor: Actor, nid: int) -> Notification | None:

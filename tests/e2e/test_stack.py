@@ -70,21 +70,23 @@ def stack(db: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[dict[s
         _stop(worker)
 
 
-async def _post(client: httpx.AsyncClient, query: str, variables: dict[str, Any],
-                token: str | None = None) -> dict[str, Any]:
+async def _post(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str | None = None
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await client.post("/graphql", json={"query": query, "variables": variables},
-                                 headers=headers)
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert "errors" not in body, body
     return body["data"]
 
 
-LOGIN = "mutation($e:String!){authLogin(email:$e,password:\"lapor-demo\"){token}}"
+LOGIN = 'mutation($e:String!){authLogin(email:$e,password:"lapor-demo"){token}}'
 SUBMIT = (
     "mutation($r:ID!,$t:String!){reportSubmit(input:{kind:COMPLAINT,title:$t,"
-    "body:\"Jalan berlubang di depan pasar\",regionId:$r}){report{id trackingCode} "
+    'body:"Jalan berlubang di depan pasar",regionId:$r}){report{id trackingCode} '
     "errors{code}}}"
 )
 

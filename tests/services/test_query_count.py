@@ -86,6 +86,14 @@ query Reports($first: Int, $after: String) {
 }
 """
 
+# The per-report connections and suggestions: batched too, in a number of statements that
+# depends on how the executor's waves fall (users load at several depths), never on the page.
+REPORTS_WITH_TIMELINES = REPORTS.replace(
+    "rating\n",
+    "rating suggestedAgencies { code } "
+    "timeline(first: 5) { edges { node { kind actor { name } } } pageInfo { hasNextPage } }\n",
+)
+
 
 # ---------------------------------------------------------------------- counting SQL
 
@@ -328,3 +336,24 @@ async def test_reports_keyset_pages_are_stable_under_inserts(gql: GQL) -> None:
     await _seed(desk, 40)
     coordinator = await gql.sign_in("koordinator@jember.demo")
     await _keyset_is_stable(desk, coordinator, REPORTS, {}, "reports")
+
+
+async def test_timelines_and_suggestions_in_a_list_do_not_grow_with_the_page(
+    gql: GQL, sql_log: StatementLog
+) -> None:
+    desk = await _desk()
+    await _seed(desk, SEEDED)
+    coordinator = await gql.sign_in("koordinator@jember.demo")
+
+    (small, _, sql10), (large, page100, sql100) = [
+        await _count_page(sql_log, coordinator, REPORTS_WITH_TIMELINES, {"first": n}, "reports")
+        for n in (10, 100)
+    ]
+    print(f"\nreports+timelines: first:10 -> {small} statements, first:100 -> {large}")
+
+    nodes = [e["node"] for e in page100["edges"]]
+    assert all(n["timeline"]["edges"] for n in nodes)
+    assert all(n["timeline"]["edges"][0]["node"]["kind"] == "report.submitted" for n in nodes)
+    assert any(n["suggestedAgencies"] for n in nodes)
+    # A query per report would add 90 statements; batching keeps it within a few.
+    assert large <= small + 3, _explain(sql10, sql100)
