@@ -32,9 +32,9 @@ CHURN_TABLES = (
 @pytest.fixture(scope="session")
 async def app_db(pg_url: str) -> AsyncIterator[str]:
     """A fresh PostgreSQL database, migrated by `lapor migrate`'s code path, with demo data."""
-    from lapor.demo import seed_demo
     from tortoise.migrations.api import migrate
 
+    from lapor.demo import seed_demo
     from tests.harness import create_database
 
     url = await asyncio.to_thread(create_database, pg_url, "lapor_app")
