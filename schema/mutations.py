@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import strawberry
 
 from domain.errors import DomainError
-from domain.services import accounts, assignments, reading, reports
+from domain.services import accounts, assignments, notifications, reading, reports
 from domain.services.common import Outcome
 from schema.ids import expect_id
 from schema.types import (
@@ -101,8 +101,12 @@ async def _assignment_payload(
     return AssignmentPayload(assignment=Assignment.of(view) if view else None, errors=[])
 
 
-def _id(value: str, type_name: str, field: str) -> int:
-    return expect_id(value, type_name, field)
+def _report_pk(report_id: str) -> int:
+    return expect_id(report_id, "Report", "reportId")
+
+
+def _assignment_pk(assignment_id: str) -> int:
+    return expect_id(assignment_id, "Assignment", "assignmentId")
 
 
 @strawberry.type
@@ -134,8 +138,8 @@ class Mutation:
                 kind=input.kind,
                 title=input.title,
                 body=input.body,
-                region_id=_id(input.region_id, "Region", "regionId"),
-                category_id=_id(input.category_id, "Category", "categoryId")
+                region_id=expect_id(input.region_id, "Region", "regionId"),
+                category_id=expect_id(input.category_id, "Category", "categoryId")
                 if input.category_id
                 else None,
                 anonymous=bool(input.anonymous),
@@ -156,16 +160,15 @@ class Mutation:
         ctx = info.context
         return await _report_payload(
             info,
-            lambda: reports.add_info(
-                ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), message
-            ),
+            lambda: reports.add_info(ctx.actor, ctx.now, _report_pk(report_id), message),
         )
 
     @strawberry.mutation(description="Support a public report (once per user).")
     async def report_support(self, info: Ctx, report_id: strawberry.ID) -> ReportPayload:
         ctx = info.context
         return await _report_payload(
-            info, lambda: reports.support(ctx.actor, ctx.now, _id(report_id, "Report", "reportId"))
+            info,
+            lambda: reports.support(ctx.actor, ctx.now, _report_pk(report_id)),
         )
 
     @strawberry.mutation(description="The reporter accepts the answer with a rating of 1-5.")
@@ -175,9 +178,7 @@ class Mutation:
         ctx = info.context
         return await _report_payload(
             info,
-            lambda: reports.rate(
-                ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), rating, comment
-            ),
+            lambda: reports.rate(ctx.actor, ctx.now, _report_pk(report_id), rating, comment),
         )
 
     @strawberry.mutation(description="The reporter disputes the answer within the window.")
@@ -187,9 +188,7 @@ class Mutation:
         ctx = info.context
         return await _report_payload(
             info,
-            lambda: reports.dispute(
-                ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), reason
-            ),
+            lambda: reports.dispute(ctx.actor, ctx.now, _report_pk(report_id), reason),
         )
 
     @strawberry.mutation(description="Coordinator: verify and forward to one or more agencies.")
@@ -207,9 +206,9 @@ class Mutation:
             lambda: reports.verify(
                 ctx.actor,
                 ctx.now,
-                _id(report_id, "Report", "reportId"),
-                [_id(a, "Agency", "agencyIds") for a in agency_ids],
-                _id(category_id, "Category", "categoryId") if category_id else None,
+                _report_pk(report_id),
+                [expect_id(a, "Agency", "agencyIds") for a in agency_ids],
+                expect_id(category_id, "Category", "categoryId") if category_id else None,
                 note,
             ),
         )
@@ -219,7 +218,7 @@ class Mutation:
         ctx = info.context
         return await _report_payload(
             info,
-            lambda: reports.hold(ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), reason),
+            lambda: reports.hold(ctx.actor, ctx.now, _report_pk(report_id), reason),
         )
 
     @strawberry.mutation(
@@ -238,9 +237,9 @@ class Mutation:
             lambda: reports.archive(
                 ctx.actor,
                 ctx.now,
-                _id(report_id, "Report", "reportId"),
+                _report_pk(report_id),
                 reason,
-                _id(duplicate_of_id, "Report", "duplicateOfId") if duplicate_of_id else None,
+                expect_id(duplicate_of_id, "Report", "duplicateOfId") if duplicate_of_id else None,
             ),
         )
 
@@ -254,8 +253,8 @@ class Mutation:
             lambda: reports.assign(
                 ctx.actor,
                 ctx.now,
-                _id(report_id, "Report", "reportId"),
-                _id(agency_id, "Agency", "agencyId"),
+                _report_pk(report_id),
+                expect_id(agency_id, "Agency", "agencyId"),
                 note,
             ),
         )
@@ -269,9 +268,7 @@ class Mutation:
         ctx = info.context
         return await _report_payload(
             info,
-            lambda: reports.escalate(
-                ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), reason
-            ),
+            lambda: reports.escalate(ctx.actor, ctx.now, _report_pk(report_id), reason),
         )
 
     @strawberry.mutation(description="Ombudsman: close a report handed over to it.")
@@ -279,9 +276,7 @@ class Mutation:
         ctx = info.context
         return await _report_payload(
             info,
-            lambda: reports.close_escalated(
-                ctx.actor, ctx.now, _id(report_id, "Report", "reportId"), note
-            ),
+            lambda: reports.close_escalated(ctx.actor, ctx.now, _report_pk(report_id), note),
         )
 
     @strawberry.mutation(description="Agency desk: take the report on, choosing its tier.")
@@ -291,9 +286,7 @@ class Mutation:
         ctx = info.context
         return await _assignment_payload(
             info,
-            lambda: assignments.accept(
-                ctx.actor, ctx.now, _id(assignment_id, "Assignment", "assignmentId"), tier
-            ),
+            lambda: assignments.accept(ctx.actor, ctx.now, _assignment_pk(assignment_id), tier),
         )
 
     @strawberry.mutation(description="Agency desk: 'not our remit', naming who should act.")
@@ -310,9 +303,9 @@ class Mutation:
             lambda: assignments.return_(
                 ctx.actor,
                 ctx.now,
-                _id(assignment_id, "Assignment", "assignmentId"),
+                _assignment_pk(assignment_id),
                 reason,
-                _id(suggested_agency_id, "Agency", "suggestedAgencyId")
+                expect_id(suggested_agency_id, "Agency", "suggestedAgencyId")
                 if suggested_agency_id
                 else None,
             ),
@@ -334,8 +327,8 @@ class Mutation:
             lambda: assignments.forward(
                 ctx.actor,
                 ctx.now,
-                _id(assignment_id, "Assignment", "assignmentId"),
-                _id(agency_id, "Agency", "agencyId"),
+                _assignment_pk(assignment_id),
+                expect_id(agency_id, "Agency", "agencyId"),
                 note,
             ),
         )
@@ -355,7 +348,7 @@ class Mutation:
             lambda: assignments.follow_up(
                 ctx.actor,
                 ctx.now,
-                _id(assignment_id, "Assignment", "assignmentId"),
+                _assignment_pk(assignment_id),
                 message,
                 final,
                 resolution,
@@ -368,8 +361,8 @@ class Mutation:
     ) -> int:
         ctx = info.context
         try:
-            parsed = [_id(i, "Notification", "ids") for i in ids] if ids is not None else None
-            return await reading.mark_notifications_read(ctx.actor, ctx.now, parsed)
+            parsed = [expect_id(i, "Notification", "ids") for i in ids] if ids is not None else None
+            return await notifications.mark_read(ctx.actor, ctx.now, parsed)
         except DomainError as e:
             from schema.errors import as_graphql_error
 

@@ -32,7 +32,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     await Tortoise.close_connections()
 
 
-def _publisher(ctx: dict[str, Any]) -> Any:
+def _publisher(ctx: dict[str, Any]) -> outbox.Publish:
     redis = ctx["redis"]
 
     async def publish(topic: str, payload: dict[str, Any]) -> None:

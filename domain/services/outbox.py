@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -15,7 +17,10 @@ async def pending_ids(limit: int = 500) -> list[int]:
     return [r.id for r in rows]
 
 
-async def claim(outbox_id: int, now: datetime) -> OutboxMessage | None:
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+async def _claim(outbox_id: int) -> OutboxMessage | None:
     """Lock one undelivered row for relaying (skipping rows another worker holds); None if done."""
     return (
         await OutboxMessage.filter(id=outbox_id, dispatched_at__isnull=True)
@@ -24,16 +29,15 @@ async def claim(outbox_id: int, now: datetime) -> OutboxMessage | None:
     )
 
 
-async def relay(outbox_id: int, now: datetime, publish: object) -> bool:
-    """Publish one outbox row and mark it relayed, in one transaction; False if already done.
-
-    `publish` is an async callable (channel, payload) -> None; if it fails nothing is marked."""
+async def relay(outbox_id: int, now: datetime, publish: Publish) -> bool:
+    """Publish one outbox row and mark it relayed, in one transaction; False if already done
+    or held by another worker. If publishing fails, nothing is marked (it is tried again)."""
     async with in_transaction():
-        row = await claim(outbox_id, now)
+        row = await _claim(outbox_id)
         if row is None:
             return False
         row.attempts += 1
-        await publish(row.topic, row.payload)  # type: ignore[operator]
+        await publish(row.topic, row.payload)
         row.dispatched_at = now
         await row.save(update_fields=["attempts", "dispatched_at"])
         return True

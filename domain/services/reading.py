@@ -372,17 +372,6 @@ async def notifications(
     return Page(list(rows[:size]), len(rows) > size, after_id is not None)
 
 
-async def mark_notifications_read(
-    actor: Actor, now: datetime, ids: Sequence[int | str] | None
-) -> int:
-    """Mark the user's notifications read (all when `ids` is None); returns how many changed."""
-    require_signed_in(actor)
-    qs = Notification.filter(user_id=actor.user_id, read_at__isnull=True)
-    if ids is not None:
-        qs = qs.filter(id__in=[parse_id(i, "ids") for i in ids])
-    return await qs.update(read_at=now)
-
-
 async def follow_up_by_id(actor: Actor, fid: int) -> FollowUpView | None:
     row = await FollowUp.get_or_none(id=fid)
     if row is None or not await assignments_by_ids(actor, [row.assignment_id]):
