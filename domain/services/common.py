@@ -77,6 +77,16 @@ async def lock_report(report_id: int, field_name: str = "reportId") -> Report:
         raise not_found("report", field_name) from None
 
 
+async def lock_report_for(actor: Actor, report_id: int, action: Action, refusal: str) -> Report:
+    """Lock the report; NOT_FOUND unless the actor may read it, FORBIDDEN unless it may act."""
+    report = await lock_report(report_id)
+    facts = await report_facts(report)
+    require_readable(actor, facts)
+    if not allowed_on_report(actor, action, facts):
+        raise DomainError(ErrorCode.FORBIDDEN, refusal)
+    return report
+
+
 async def lock_assignment(assignment_id: int, field_name: str = "assignmentId") -> Assignment:
     try:
         return await Assignment.filter(id=assignment_id).select_for_update().get()

@@ -12,20 +12,18 @@ from tortoise.transactions import in_transaction
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.lifecycle import OPEN_ASSIGNMENT, ReportAction, next_report_status
-from domain.policy import Action, allowed_on_report, require, require_signed_in
+from domain.policy import Action, require_signed_in
 from domain.services.assignments import reopen_responded
 from domain.services.common import (
     Outcome,
     calendar_for,
     create_assignment,
-    lock_report,
+    lock_report_for,
     optional_text,
     parse_id,
     record_event,
     refresh_report_due,
-    report_facts,
     require_aware,
-    require_readable,
     required_text,
 )
 from domain.tracking import new_tracking_code
@@ -113,11 +111,8 @@ async def add_info(actor: Actor, now: datetime, report_id: int | str, message: s
     text = required_text(message, "message", max_length=get_settings().message_max_length)
     rid = parse_id(report_id, "reportId")
     async with in_transaction():
-        report = await lock_report(rid)
-        facts = await report_facts(report)
-        require_readable(actor, facts)
-        require(
-            allowed_on_report(actor, Action.ADD_INFO, facts), "only the reporter adds information"
+        report = await lock_report_for(
+            actor, rid, Action.ADD_INFO, "only the reporter adds information"
         )
         was = report.status
         report.status = next_report_status(report.status, ReportAction.ADD_INFO)
@@ -135,11 +130,8 @@ async def support(actor: Actor, now: datetime, report_id: int | str) -> Outcome:
     require_signed_in(actor)
     rid = parse_id(report_id, "reportId")
     async with in_transaction():
-        report = await lock_report(rid)
-        facts = await report_facts(report)
-        require_readable(actor, facts)
-        require(
-            allowed_on_report(actor, Action.SUPPORT, facts), "only public reports can be supported"
+        report = await lock_report_for(
+            actor, rid, Action.SUPPORT, "only public reports can be supported"
         )
         if await Support.exists(report_id=report.id, user_id=actor.user_id):
             raise DomainError(
@@ -162,10 +154,7 @@ async def rate(
     text = optional_text(comment, "comment", max_length=get_settings().message_max_length)
     rid = parse_id(report_id, "reportId")
     async with in_transaction():
-        report = await lock_report(rid)
-        facts = await report_facts(report)
-        require_readable(actor, facts)
-        require(allowed_on_report(actor, Action.RATE, facts), "only the reporter rates a report")
+        report = await lock_report_for(actor, rid, Action.RATE, "only the reporter rates a report")
         report.status = next_report_status(report.status, ReportAction.RATE)
         report.closed_at = now
         report.updated_at = now
@@ -186,10 +175,7 @@ async def dispute(actor: Actor, now: datetime, report_id: int | str, reason: str
     text = required_text(reason, "reason", max_length=get_settings().message_max_length)
     rid = parse_id(report_id, "reportId")
     async with in_transaction():
-        report = await lock_report(rid)
-        facts = await report_facts(report)
-        require_readable(actor, facts)
-        require(allowed_on_report(actor, Action.DISPUTE, facts), "only the reporter disputes")
+        report = await lock_report_for(actor, rid, Action.DISPUTE, "only the reporter disputes")
         if report.due_at is not None and now > report.due_at:
             raise DomainError(
                 ErrorCode.INVALID_TRANSITION, "the window to dispute this answer has passed"
@@ -227,11 +213,8 @@ async def verify(
     text = optional_text(note, "note", max_length=get_settings().message_max_length)
     rid = parse_id(report_id, "reportId")
     async with in_transaction():
-        report = await lock_report(rid)
-        facts = await report_facts(report)
-        require_readable(actor, facts)
-        require(
-            allowed_on_report(actor, Action.VERIFY, facts), "only the region's coordinator verifies"
+        report = await lock_report_for(
+            actor, rid, Action.VERIFY, "only the region's coordinator verifies"
         )
         report.status = next_report_status(report.status, ReportAction.VERIFY)
         if category_id is not None:
@@ -270,11 +253,8 @@ async def assign(
     text = optional_text(note, "note", max_length=get_settings().message_max_length)
     rid = parse_id(report_id, "reportId")
     async with in_transaction():
-        report = await lock_report(rid)
-        facts = await report_facts(report)
-        require_readable(actor, facts)
-        require(
-            allowed_on_report(actor, Action.ASSIGN, facts), "only the region's coordinator assigns"
+        report = await lock_report_for(
+            actor, rid, Action.ASSIGN, "only the region's coordinator assigns"
         )
         report.status = next_report_status(report.status, ReportAction.ASSIGN)
         (agency,) = await _agencies_for(report, [aid], "agencyId")
@@ -343,12 +323,8 @@ async def escalate(actor: Actor, now: datetime, report_id: int | str, reason: st
     text = required_text(reason, "reason", max_length=get_settings().message_max_length)
     rid = parse_id(report_id, "reportId")
     async with in_transaction():
-        report = await lock_report(rid)
-        facts = await report_facts(report)
-        require_readable(actor, facts)
-        require(
-            allowed_on_report(actor, Action.ESCALATE, facts),
-            "only the region's coordinator hands over",
+        report = await lock_report_for(
+            actor, rid, Action.ESCALATE, "only the region's coordinator hands over"
         )
         target = next_report_status(report.status, ReportAction.ESCALATE)
         if not report.ombudsman_consent:
@@ -374,11 +350,8 @@ async def close_escalated(actor: Actor, now: datetime, report_id: int | str, not
     text = required_text(note, "note", max_length=get_settings().message_max_length)
     rid = parse_id(report_id, "reportId")
     async with in_transaction():
-        report = await lock_report(rid)
-        facts = await report_facts(report)
-        require_readable(actor, facts)
-        require(
-            allowed_on_report(actor, Action.CLOSE_ESCALATED, facts), "only the Ombudsman closes"
+        report = await lock_report_for(
+            actor, rid, Action.CLOSE_ESCALATED, "only the Ombudsman closes"
         )
         report.status = next_report_status(report.status, ReportAction.CLOSE_ESCALATED)
         report.closed_at = now
@@ -402,11 +375,8 @@ async def _coordinator_transition(
     text = required_text(reason, "reason", max_length=get_settings().message_max_length)
     rid = parse_id(report_id, "reportId")
     async with in_transaction():
-        report = await lock_report(rid)
-        facts = await report_facts(report)
-        require_readable(actor, facts)
-        require(
-            allowed_on_report(actor, permission, facts), "only the region's coordinator does this"
+        report = await lock_report_for(
+            actor, rid, permission, "only the region's coordinator does this"
         )
         report.status = next_report_status(report.status, action)
         report.updated_at = now
