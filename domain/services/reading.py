@@ -182,15 +182,15 @@ async def inbox(
     max_size: int,
 ) -> Page[AssignmentView]:
     """An agency desk's assignments, newest first; for its members and its region's coordinators."""
+    require_signed_in(actor)
     size = _clamp(first, default_size, max_size)
     aid = parse_id(agency_id, "agencyId")
     agency = await Agency.get_or_none(id=aid)
-    if agency is None or not allowed_on_agency(
-        actor, Action.VIEW_INBOX, AgencyFacts(agency.id, agency.region_id)
-    ):
-        if agency is not None and actor.authenticated:
-            raise DomainError(ErrorCode.FORBIDDEN, "this is not your agency's inbox", ["agencyId"])
+    if agency is None:
         raise not_found("agency", "agencyId")
+    # Agencies are public reference data: saying "not yours" reveals nothing.
+    if not allowed_on_agency(actor, Action.VIEW_INBOX, AgencyFacts(agency.id, agency.region_id)):
+        raise DomainError(ErrorCode.FORBIDDEN, "this is not your agency's inbox", ["agencyId"])
     qs = Assignment.filter(agency_id=aid)
     if statuses:
         qs = qs.filter(status__in=[s.value for s in statuses])
