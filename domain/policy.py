@@ -129,7 +129,7 @@ def allowed_on_agency(actor: Actor, action: Action, agency: AgencyFacts) -> bool
 
 
 def require(ok: bool, message: str = "you may not do this") -> None:
-    """Raise FORBIDDEN (or UNAUTHENTICATED for the public) unless `ok`."""
+    """Raise FORBIDDEN unless `ok` (callers ask the public to sign in first)."""
     if not ok:
         raise DomainError(ErrorCode.FORBIDDEN, message)
 

@@ -178,10 +178,9 @@ class UserView:
 
 
 def user_view(user: User, roles: tuple[Role, ...], viewer: Actor) -> UserView:
-    """A person as `viewer` sees them: the e-mail only to themselves and to desk staff."""
-    show_email = (
-        viewer.user_id == user.id or bool(viewer.coordinator_regions) or viewer.is_superadmin
-    )
+    """A person as `viewer` sees them: the e-mail only to themselves and to the superadmin
+    (who manages accounts); desks reach people through notifications, not addresses."""
+    show_email = viewer.user_id == user.id or viewer.is_superadmin
     return UserView(user.id, user.name, user.email if show_email else None, roles)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -33,31 +33,60 @@ def _by_id(fetch: Callable[[Sequence[int]], Awaitable[dict[int, V]]]) -> DataLoa
 
 
 class Loaders:
-    """One set per request; keyed loads are batched into one query per kind."""
+    """One set per request; keyed loads are batched into one query per kind.
+
+    People (reporters, authors, actors) are fetched by the batch that discovers their ids, not
+    by a loader of their own: a user loader would fire once per moment its callers happen to
+    become ready, so the number of statements would depend on timing. This way a request sends
+    the same statements whatever the page size and however the database answers."""
 
     def __init__(self, actor: Actor, max_page_size: int) -> None:
+        self._actor = actor
+        self._users: dict[int, UserView] = {}
         self.region: DataLoader[int, RegionRecord | None] = _by_id(reading.regions_by_ids)
         self.agency: DataLoader[int, AgencyRecord | None] = _by_id(reading.agencies_by_ids)
         self.category: DataLoader[int, CategoryRecord | None] = _by_id(reading.categories_by_ids)
-        self.user: DataLoader[int, UserView | None] = _by_id(
-            lambda ids: reading.users_by_ids(actor, ids)
-        )
-        self.report: DataLoader[int, ReportView | None] = _by_id(
-            lambda ids: reading.reports_by_ids(actor, ids)
-        )
+        self.report: DataLoader[int, ReportView | None] = _by_id(self._reports)
         self.assignment: DataLoader[int, AssignmentView | None] = _by_id(
             lambda ids: reading.assignments_by_ids(actor, ids)
         )
         self.assignments_of_report: DataLoader[tuple[int, bool], list[AssignmentView]] = DataLoader(
             load_fn=reading.assignments_of_reports
         )
-        self.follow_ups: DataLoader[int, list[FollowUpView]] = DataLoader(
-            load_fn=reading.follow_ups_of_assignments
-        )
+        self.follow_ups: DataLoader[int, list[FollowUpView]] = DataLoader(load_fn=self._follow_ups)
         self.rating: DataLoader[int, int | None] = DataLoader(load_fn=reading.ratings_of_reports)
         self.suggested_agencies: DataLoader[tuple[int, int], list[AgencyRecord]] = DataLoader(
             load_fn=reading.suggested_agencies
         )
         self.timeline: DataLoader[reading.TimelineKey, reading.Page[EventView]] = DataLoader(
-            load_fn=lambda keys: reading.timelines(actor, keys, max_size=max_page_size)
+            load_fn=self._timelines
         )
+        self._max_page_size = max_page_size
+
+    def user(self, user_id: int | None) -> UserView | None:
+        """A person fetched with the object that named them (see the class docstring)."""
+        return self._users.get(user_id) if user_id is not None else None
+
+    async def see_users(self, ids: Iterable[int | None]) -> None:
+        """Fetch the people not fetched yet, in one batch."""
+        missing = sorted({i for i in ids if i is not None and i not in self._users})
+        if missing:
+            self._users.update(await reading.users_by_ids(self._actor, missing))
+
+    async def see_reports(self, views: Iterable[ReportView]) -> None:
+        await self.see_users(v.reporter_id for v in views)
+
+    async def _reports(self, ids: Sequence[int]) -> dict[int, ReportView]:
+        found = await reading.reports_by_ids(self._actor, ids)
+        await self.see_reports(found.values())
+        return found
+
+    async def _follow_ups(self, ids: list[int]) -> list[list[FollowUpView]]:
+        found = await reading.follow_ups_of_assignments(ids)
+        await self.see_users(f.author_id for group in found for f in group)
+        return found
+
+    async def _timelines(self, keys: list[reading.TimelineKey]) -> list[reading.Page[EventView]]:
+        pages = await reading.timelines(self._actor, keys, max_size=self._max_page_size)
+        await self.see_users(e.actor_id for page in pages for e in page.items)
+        return pages

@@ -86,7 +86,10 @@ async def _report_payload(info: Ctx, use_case: Callable[[], Awaitable[Outcome]])
     # Read afresh, not through the request's loader: the change may alter what the viewer sees.
     found = await reading.reports_by_ids(info.context.actor, [result.report.id])
     view = found.get(result.report.id)
-    return ReportPayload(report=Report.of(view) if view else None, errors=[])
+    if view is None:
+        return ReportPayload(report=None, errors=[])
+    await info.context.loaders.see_reports([view])
+    return ReportPayload(report=Report.of(view), errors=[])
 
 
 async def _assignment_payload(

@@ -75,13 +75,16 @@ async def _node(info: Ctx, type_name: str, pk: int) -> Node | None:
         # People are found through what they did, never enumerated: only yourself by id.
         if ctx.actor.user_id != pk:
             return None
-        user = await loaders.user.load(pk)
+        await loaders.see_users([pk])
+        user = loaders.user(pk)
         return User.of(user) if user else None
     if type_name == "FollowUp":
         follow_up = await reading.follow_up_by_id(ctx.actor, pk)
+        await loaders.see_users([follow_up.author_id if follow_up else None])
         return FollowUp.of(follow_up) if follow_up else None
     if type_name == "ReportEvent":
         event = await reading.event_by_id(ctx.actor, pk)
+        await loaders.see_users([event.actor_id if event else None])
         return ReportEvent.of(event) if event else None
     if type_name == "Notification":
         notification = await reading.notification_by_id(ctx.actor, pk)
@@ -105,13 +108,17 @@ class Query:
         uid = info.context.actor.user_id
         if uid is None:
             return None
-        found = await info.context.loaders.user.load(uid)
+        await info.context.loaders.see_users([uid])
+        found = info.context.loaders.user(uid)
         return User.of(found) if found else None
 
     @strawberry.field(description="A report by its tracking code, if the viewer may read it.")
     async def report(self, info: Ctx, tracking_code: str) -> Report | None:
         found = await reading.report_by_tracking_code(info.context.actor, tracking_code)
-        return Report.of(found) if found else None
+        if found is None:
+            return None
+        await info.context.loaders.see_reports([found])
+        return Report.of(found)
 
     @strawberry.field(description="Reports the viewer may read, newest first.")
     async def reports(
@@ -148,6 +155,7 @@ class Query:
             )
         except DomainError as e:
             raise as_graphql_error(e) from None
+        await ctx.loaders.see_reports(page.items)
         edges = [ReportEdge(cursor=to_cursor(r.id), node=Report.of(r)) for r in page.items]
         return ReportConnection(edges=edges, page_info=page_info(edges, page))
 

@@ -71,7 +71,9 @@ class UserError:
 @strawberry.type(description="A person who signs in.")
 class User(Node):
     name: str
-    email: str | None = strawberry.field(description="Shown only to the user and to desk staff.")
+    email: str | None = strawberry.field(
+        description="Shown only to the user themselves and to the superadmin."
+    )
     roles: list[Role]
 
     @classmethod
@@ -173,8 +175,8 @@ class FollowUp(Node):
         )
 
     @strawberry.field(description="The officer who wrote it.")
-    async def author(self, info: Ctx) -> User | None:
-        return await _user(info, self.author_id)
+    def author(self, info: Ctx) -> User | None:
+        return _user(info, self.author_id)
 
 
 @strawberry.type(description="A line of a report's timeline.")
@@ -195,8 +197,8 @@ class ReportEvent(Node):
         )
 
     @strawberry.field(description="Who acted; null for the system or a hidden reporter.")
-    async def actor(self, info: Ctx) -> User | None:
-        return await _user(info, self.actor_id)
+    def actor(self, info: Ctx) -> User | None:
+        return _user(info, self.actor_id)
 
 
 @strawberry.type
@@ -330,8 +332,8 @@ class Report(Node):
         return Category.of(found) if found else None
 
     @strawberry.field(description="Null whenever the viewer may not know who reported.")
-    async def reporter(self, info: Ctx) -> User | None:
-        return await _user(info, self.view.reporter_id)
+    def reporter(self, info: Ctx) -> User | None:
+        return _user(info, self.view.reporter_id)
 
     @strawberry.field(description="The reporter's rating (1-5) once given.")
     async def rating(self, info: Ctx) -> int | None:
@@ -436,8 +438,6 @@ def page_info(edges: list, page: reading.Page) -> PageInfo:  # type: ignore[type
     )
 
 
-async def _user(info: Ctx, user_id: int | None) -> User | None:
-    if user_id is None:
-        return None
-    found = await info.context.loaders.user.load(user_id)
+def _user(info: Ctx, user_id: int | None) -> User | None:
+    found = info.context.loaders.user(user_id)
     return User.of(found) if found else None

@@ -17,7 +17,7 @@ from domain.lifecycle import (
     next_assignment_status,
     next_report_status,
 )
-from domain.policy import Action, AgencyFacts, allowed_on_agency, require
+from domain.policy import Action, AgencyFacts, allowed_on_agency, require, require_signed_in
 from domain.services.common import (
     Outcome,
     calendar_for,
@@ -42,6 +42,7 @@ from models.enums import AssignmentStatus, ReportStatus, ResolutionCode, Resolut
 
 async def _lock_for_desk(actor: Actor, assignment_id: int | str) -> tuple[Report, Assignment]:
     """Lock the report, then the assignment (always in this order), and check the desk."""
+    require_signed_in(actor)
     aid = parse_id(assignment_id, "assignmentId")
     found = await Assignment.get_or_none(id=aid).values("report_id")
     if found is None:
@@ -155,7 +156,6 @@ async def forward(
             actor,
             now,
             assignment=assignment,
-            message=text,
             data={"child_assignment_id": child.id, "agency_id": target.id},
         )
         _, oid2 = await record_event(

@@ -15,13 +15,14 @@ from domain.deadlines import (
     assignment_stage_due,
     first_response_due,
     report_stage_due,
+    resolution_due,
 )
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.lifecycle import OPEN_ASSIGNMENT
-from domain.policy import Action, ReportFacts, allowed_on_report
+from domain.policy import Action, ReportFacts, allowed_on_report, require_signed_in
 from lapor.settings import get_settings
-from models import Agency, Assignment, Holiday, OutboxMessage, Region, Report, ReportEvent
-from models.enums import AssignmentStatus
+from models import Agency, Assignment, Category, Holiday, OutboxMessage, Region, Report, ReportEvent
+from models.enums import AssignmentStatus, ResolutionTier
 
 EVENT_TOPIC = "report.event"
 
@@ -78,7 +79,9 @@ async def lock_report(report_id: int, field_name: str = "reportId") -> Report:
 
 
 async def lock_report_for(actor: Actor, report_id: int, action: Action, refusal: str) -> Report:
-    """Lock the report; NOT_FOUND unless the actor may read it, FORBIDDEN unless it may act."""
+    """Lock the report; UNAUTHENTICATED for the public, NOT_FOUND unless the actor may read it,
+    FORBIDDEN unless it may act."""
+    require_signed_in(actor)
     report = await lock_report(report_id)
     facts = await report_facts(report)
     require_readable(actor, facts)
@@ -212,7 +215,12 @@ async def create_assignment(
     note: str | None,
     parent: Assignment | None = None,
 ) -> Assignment:
-    """A new PENDING assignment with its first follow-up deadline."""
+    """A new PENDING assignment with its first follow-up deadline, and a provisional resolution
+    deadline from the category's usual tier (STANDARD when none) until the agency picks one."""
+    tier = ResolutionTier.STANDARD
+    if report.category_id is not None:
+        category = await Category.get_or_none(id=report.category_id)
+        tier = (category.default_tier if category else None) or tier
     assignment = Assignment(
         report_id=report.id,
         agency_id=agency.id,
@@ -221,6 +229,7 @@ async def create_assignment(
         note=note,
         assigned_at=now,
         first_response_due_at=first_response_due(cal, deadline_rules(), now),
+        resolution_due_at=resolution_due(cal, deadline_rules(), now, tier),
         updated_at=now,
     )
     refresh_assignment_due(assignment)

@@ -10,9 +10,10 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain.actor import Actor
+from domain.deadlines import is_overdue
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.lifecycle import OPEN_ASSIGNMENT, ReportAction, next_report_status
-from domain.policy import Action, require_signed_in
+from domain.policy import Action, allowed_on_report, require_signed_in
 from domain.services.assignments import reopen_responded
 from domain.services.common import (
     Outcome,
@@ -23,6 +24,7 @@ from domain.services.common import (
     parse_id,
     record_event,
     refresh_report_due,
+    report_facts,
     require_aware,
     required_text,
 )
@@ -225,7 +227,8 @@ async def verify(
         agencies = await _agencies_for(report, ids, "agencyIds")
         cal = await calendar_for(report.region_id)
         outbox = []
-        _, oid = await record_event(report, "report.verified", actor, now, message=text)
+        # The desk's note travels on the assignments (staff only), not on the public line.
+        _, oid = await record_event(report, "report.verified", actor, now)
         outbox.append(oid)
         for agency in agencies:
             assignment = await create_assignment(report, agency, now, cal, text)
@@ -278,7 +281,6 @@ async def assign(
             actor,
             now,
             assignment=assignment,
-            message=text,
             data={"agency_id": agency.id},
         )
         return Outcome(report, assignment, [oid])
@@ -303,8 +305,6 @@ async def archive(
     if dup is not None:
         if dup == parse_id(report_id, "reportId"):
             raise invalid("duplicateOfId", "a report cannot duplicate itself")
-        if not await Report.exists(id=dup):
-            raise not_found("report", "duplicateOfId")
     return await _coordinator_transition(
         actor,
         now,
@@ -381,6 +381,8 @@ async def _coordinator_transition(
         report.status = next_report_status(report.status, action)
         report.updated_at = now
         report.due_at = None
+        if duplicate_of_id is not None:
+            await _require_readable_report(actor, duplicate_of_id, "duplicateOfId")
         if report.status is ReportStatus.ARCHIVED:
             report.closed_at = now
             report.duplicate_of_id = duplicate_of_id
@@ -409,9 +411,16 @@ async def _agencies_for(report: Report, ids: list[int], field_name: str) -> list
     return list(agencies)
 
 
+async def _require_readable_report(actor: Actor, report_id: int, field_name: str) -> None:
+    """NOT_FOUND on `field_name` unless the report exists and the actor may read it."""
+    other = await Report.get_or_none(id=report_id)
+    if other is None or not allowed_on_report(actor, Action.READ, await report_facts(other)):
+        raise not_found("report", field_name)
+
+
 async def _resolution_deadline_missed(report: Report, now: datetime) -> bool:
-    """Has any agency let a deadline of this report pass without a final answer?"""
+    """Has an agency let its resolution deadline pass without a final answer?"""
     dues = await Assignment.filter(
         report_id=report.id, status__in=[s.value for s in OPEN_ASSIGNMENT]
-    ).values_list("due_at", flat=True)
-    return any(d is not None and now > d for d in dues)  # type: ignore[operator]
+    ).values_list("resolution_due_at", flat=True)
+    return any(is_overdue(d, now) for d in dues)  # type: ignore[arg-type]

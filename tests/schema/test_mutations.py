@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from models import Agency, Assignment, Category, Notification, Region, User
+from models import Agency, Assignment, Category, Notification, Region, Report, User
 from schema.ids import from_global_id, to_global_id
 from tests.app_fixtures import GQL
 
@@ -86,6 +86,11 @@ ASSIGN = f"""mutation($id: ID!, $agency: ID!) {{
 }}"""
 ESCALATE = f"""mutation($id: ID!) {{
   reportEscalate(reportId: $id, reason: "tenggat terlewati") {{ report {{ {REPORT} }} {ERRORS} }}
+}}"""
+CLOSE = f"""mutation($id: ID!) {{
+  reportClose(reportId: $id, note: "Sudah diselesaikan Ombudsman") {{
+    report {{ {REPORT} }} {ERRORS}
+  }}
 }}"""
 ACCEPT = f"""mutation($id: ID!, $tier: ResolutionTier!) {{
   assignmentAccept(assignmentId: $id, tier: $tier) {{ assignment {{ {ASSIGNMENT} }} {ERRORS} }}
@@ -243,9 +248,9 @@ async def responded(people: People) -> tuple[str, str]:
 
 
 async def miss_deadline(assignment_id: str) -> None:
-    """Test setup: the agency's current deadline passed yesterday."""
+    """Test setup: the agency's deadlines (current and resolution) passed yesterday."""
     past = datetime.now(UTC) - timedelta(days=1)
-    await Assignment.filter(id=pk(assignment_id)).update(due_at=past)
+    await Assignment.filter(id=pk(assignment_id)).update(due_at=past, resolution_due_at=past)
 
 
 # ------------------------------------------------------------------------- authRegister
@@ -495,6 +500,16 @@ async def test_report_dispute_reopens_the_agencys_work(people: People) -> None:
     ]
 
 
+async def test_report_dispute_is_refused_after_the_window(people: People) -> None:
+    report_id, _ = await responded(people)
+    await Report.filter(id=pk(report_id)).update(due_at=datetime.now(UTC) - timedelta(hours=1))
+    before = await state(people, report_id)
+
+    await refused(people["reporter"], DISPUTE, "INVALID_TRANSITION", id=report_id)
+
+    assert await state(people, report_id) == before
+
+
 @pytest.mark.parametrize("who", ["citizen", "officer", "coordinator"])
 async def test_report_dispute_is_refused_to_anyone_but_the_reporter(
     people: People, who: str
@@ -647,6 +662,31 @@ async def test_report_archive_refusals(people: People) -> None:
     assert await state(people, report["id"]) == before
 
 
+async def test_report_archive_refuses_a_duplicate_the_coordinator_cannot_read(
+    people: People,
+) -> None:
+    """A report the viewer may not read is "not found" (README): that holds for the report
+    named as the original too, or archiving reveals which report ids exist elsewhere."""
+    elsewhere = await ok(
+        people["citizen"],
+        SUBMIT,
+        input=report_input(await region_gid(JAYAPURA), confidential=True),
+    )
+    report = await submit(people)
+    before = await state(people, report["id"])
+
+    await refused(
+        people["coordinator"],
+        ARCHIVE,
+        "NOT_FOUND",
+        ["duplicateOfId"],
+        id=report["id"],
+        duplicateOf=elsewhere["id"],
+    )
+
+    assert await state(people, report["id"]) == before
+
+
 # -------------------------------------------------------------------------- reportAssign
 
 
@@ -722,6 +762,22 @@ async def test_report_escalate_hands_over_to_the_ombudsman(people: People) -> No
     assert seen["node"] == {"status": "ESCALATED"}
 
 
+async def test_report_close_by_the_ombudsman_after_hand_over(people: People) -> None:
+    """Not in the contract (the schema adds it): only the Ombudsman closes what it was given."""
+    report_id, (assignment_id,) = await in_progress(people, ombudsmanConsent=True)
+    await refused(people["ombudsman"], CLOSE, "FORBIDDEN", id=report_id)
+    await miss_deadline(assignment_id)
+    await ok(people["coordinator"], ESCALATE, id=report_id)
+    before = await state(people, report_id)
+    await refused(people["coordinator"], CLOSE, "FORBIDDEN", id=report_id)
+    assert await state(people, report_id) == before
+
+    closed = await ok(people["ombudsman"], CLOSE, id=report_id)
+
+    assert closed["status"] == "CLOSED"
+    assert (await state(people, report_id))["timeline"][-1] == "report.closed"
+
+
 # ---------------------------------------------------------------------- assignmentAccept
 
 
@@ -769,6 +825,7 @@ async def test_assignment_return_names_the_agency_that_should_act(people: People
     after = await state(people, report_id)
     assert after["status"] == "IN_PROGRESS"
     assert after["timeline"][-1] == "assignment.returned"
+    assert after["dueAt"] is not None  # the coordinator now owes a new forward
 
 
 async def test_assignment_return_refuses_suggesting_itself(people: People) -> None:
@@ -952,6 +1009,24 @@ async def test_assignment_follow_up_final_on_the_last_open_assignment_responds(
     assert after["timeline"][-2:] == ["assignment.final_follow_up", "report.responded"]
 
 
+async def test_assignment_follow_up_final_of_a_sub_unit_responds(people: People) -> None:
+    report_id, (parent,) = await in_progress(people)
+    await ok(people["officer"], ACCEPT, id=parent, tier="FIELD")
+    child = await ok(
+        people["officer"], FORWARD, id=parent, agency=await agency_gid("PKM-SUMBERSARI")
+    )
+    await ok(people["puskesmas"], ACCEPT, id=child["id"], tier="SIMPLE")
+
+    answered = await ok(
+        people["puskesmas"], FOLLOW_UP, id=child["id"], final=True, resolution="RESOLVED"
+    )
+
+    assert answered["status"] == "RESPONDED"
+    after = await state(people, report_id)
+    assert after["status"] == "RESPONDED"
+    assert [a["status"] for a in after["assignments"]] == ["FORWARDED", "RESPONDED"]
+
+
 # ------------------------------------------------------------------ notificationsMarkRead
 
 
@@ -994,6 +1069,39 @@ async def test_notifications_mark_read_requires_sign_in(people: People) -> None:
     body = response.json()
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+
+
+# ------------------------------------------------------------------------------ the public
+
+
+async def test_the_public_is_asked_to_sign_in(people: People) -> None:
+    """On a report anyone may read, a signed-out caller is told to sign in (UNAUTHENTICATED,
+    as reportSubmit and reportSupport do), not that the act is forbidden."""
+    report_id, assignment_id = await responded(people)
+    dlh = await agency_gid("DLH")
+    attempts = {
+        "reportAddInfo": (ADD_INFO, {"id": report_id, "message": "Tambahan"}),
+        "reportRate": (RATE, {"id": report_id, "rating": 5}),
+        "reportDispute": (DISPUTE, {"id": report_id}),
+        "reportVerify": (VERIFY, {"id": report_id, "agencies": [dlh]}),
+        "reportHold": (HOLD, {"id": report_id, "reason": "Tunggu"}),
+        "reportAssign": (ASSIGN, {"id": report_id, "agency": dlh}),
+        "reportEscalate": (ESCALATE, {"id": report_id}),
+        "assignmentAccept": (ACCEPT, {"id": assignment_id, "tier": "SIMPLE"}),
+        "assignmentFollowUp": (
+            FOLLOW_UP,
+            {"id": assignment_id, "final": False, "resolution": None},
+        ),
+    }
+    before = await state(people, report_id)
+
+    codes: dict[str, list[str]] = {}
+    for name, (mutation, variables) in attempts.items():
+        payload = await call(people["public"], mutation, **variables)
+        codes[name] = [e["code"] for e in payload["errors"]]
+
+    assert await state(people, report_id) == before
+    assert codes == {name: ["UNAUTHENTICATED"] for name in attempts}
 
 
 # --------------------------------------------------------------------------- the whole story

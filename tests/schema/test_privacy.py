@@ -72,6 +72,25 @@ ACCEPT = f"""mutation($id: ID!) {{
     assignment {{ report {{ reporter {{ name }} address latitude longitude }} }} {ERRORS}
   }}
 }}"""
+ADD_INFO = f"""mutation($id: ID!) {{
+  reportAddInfo(reportId: $id, message: "Desa Kebonsari") {{ report {{ id }} {ERRORS} }}
+}}"""
+INTERIM = f"""mutation($id: ID!) {{
+  assignmentFollowUp(assignmentId: $id, message: "Sedang dicek", final: false) {{
+    assignment {{ followUps {{ id }} }} {ERRORS}
+  }}
+}}"""
+ANSWER = f"""mutation($id: ID!) {{
+  assignmentFollowUp(assignmentId: $id, message: "Sudah", final: true, resolution: RESOLVED) {{
+    assignment {{ id }} {ERRORS}
+  }}
+}}"""
+DISPUTE = f"""mutation($id: ID!) {{
+  reportDispute(reportId: $id, reason: "Belum beres") {{ report {{ id }} {ERRORS} }}
+}}"""
+RATE = f"""mutation($id: ID!) {{
+  reportRate(reportId: $id, rating: 4) {{ report {{ id }} {ERRORS} }}
+}}"""
 SUPPORT = f"""mutation($id: ID!) {{
   reportSupport(reportId: $id) {{
     report {{ reporter {{ name }} address latitude longitude }} {ERRORS}
@@ -163,7 +182,7 @@ async def verify(coord: GQL, report_id: str, *codes: str, region: str = JEMBER) 
 async def escalate(coord: GQL, report_id: str, assignment_id: str) -> None:
     """Hand over to the Ombudsman: the agency's deadline is moved into the past as setup."""
     past = datetime.now(UTC) - timedelta(days=1)
-    await Assignment.filter(id=pk(assignment_id)).update(due_at=past)
+    await Assignment.filter(id=pk(assignment_id)).update(due_at=past, resolution_due_at=past)
     assert ok(await coord(ESCALATE, {"id": report_id}))["report"]["status"] == "ESCALATED"
 
 
@@ -176,24 +195,52 @@ async def listed(client: GQL) -> dict[str, dict[str, Any]]:
     return {e["node"]["trackingCode"]: e["node"] for e in data["reports"]["edges"]}
 
 
-async def readable_via(client: GQL, report: dict[str, str], assignment_id: str) -> dict[str, bool]:
-    """Whether each path hands the report to the viewer."""
+async def readable_via(
+    client: GQL, report: dict[str, str], nodes: dict[str, str]
+) -> dict[str, bool]:
+    """Whether each path hands the report (or an object of it, by `node(id:)`) to the viewer."""
+    aliases = " ".join(f'n{i}: node(id: "{gid}") {{ id }}' for i, gid in enumerate(nodes.values()))
     data = await client(
-        """query($code: String!, $rid: ID!, $aid: ID!) {
-             report(trackingCode: $code) { id }
-             byId: node(id: $rid) { id }
-             assignment: node(id: $aid) { ... on Assignment { report { id } } }
-             search: reports(filter: { search: $code }) { edges { node { id } } }
-           }""",
-        {"code": report["trackingCode"], "rid": report["id"], "aid": assignment_id},
+        f"""query($code: String!) {{
+              report(trackingCode: $code) {{ id }}
+              search: reports(filter: {{ search: $code }}) {{ edges {{ node {{ id }} }} }}
+              {aliases}
+            }}""",
+        {"code": report["trackingCode"]},
     )
     return {
         "list": report["trackingCode"] in await listed(client),
         "search": bool(data["search"]["edges"]),
         "detail": data["report"] is not None,
-        "node": data["byId"] is not None,
-        "assignment node": data["assignment"] is not None,
+        **{name: data[f"n{i}"] is not None for i, name in enumerate(nodes)},
     }
+
+
+async def worked_report(
+    people: People, **fields: Any
+) -> tuple[dict[str, str], str, dict[str, str]]:
+    """A report DINKES accepted and answered in the interim: the report, its assignment id, and
+    the global ids of the report and its objects, by name."""
+    coord, officer = people["coordinator"], people["officer"]
+    report = await submit(people["reporter"], **fields)
+    (assignment_id,) = await verify(coord, report["id"], "DINKES")
+    ok(await officer(ACCEPT, {"id": assignment_id}))
+    interim = ok(await officer(INTERIM, {"id": assignment_id}))
+    timeline = await coord(
+        "query($id: ID!) { node(id: $id) { ... on Report {"
+        " timeline { edges { node { id } } } } } }",
+        {"id": report["id"]},
+    )
+    return (
+        report,
+        assignment_id,
+        {
+            "node": report["id"],
+            "assignment node": assignment_id,
+            "follow-up node": interim["assignment"]["followUps"][0]["id"],
+            "event node": timeline["node"]["timeline"]["edges"][0]["node"]["id"],
+        },
+    )
 
 
 IDENTITY = "reporter { name } address latitude longitude"
@@ -299,6 +346,72 @@ async def test_anonymous_reporter_is_hidden_in_mutation_payloads(people: People)
     assert identity(supported["report"]) == (None, None, None, None)
 
 
+REPORTER_LINES = ["report.submitted", "report.info_added", "report.disputed", "report.rated"]
+TIMELINE = "trackingCode timeline { edges { node { kind actor { name } } } }"
+
+
+def authored(report: dict[str, Any], name: str) -> tuple[list[tuple[str, Any]], bool]:
+    """The reporter-authored lines (kind, actor name), and whether any line names `name`."""
+    lines = [
+        (e["node"]["kind"], (e["node"]["actor"] or {}).get("name"))
+        for e in report["timeline"]["edges"]
+    ]
+    return [line for line in lines if line[0] in REPORTER_LINES], any(a == name for _, a in lines)
+
+
+@pytest.mark.parametrize("who", SEE_ANONYMOUS + BLIND_TO_ANONYMOUS)
+async def test_anonymous_reporter_is_no_actor_of_any_timeline_line(
+    people: People, who: str
+) -> None:
+    reporter, coord, officer = people["reporter"], people["coordinator"], people["officer"]
+    named = await submit(reporter)
+    await verify(coord, named["id"], "DINKES")
+    report = await submit(reporter, anonymous=True)
+    ok(await coord(HOLD, {"id": report["id"]}))
+    ok(await reporter(ADD_INFO, {"id": report["id"]}))
+    (assignment_id,) = await verify(coord, report["id"], "DINKES")
+    ok(await officer(ACCEPT, {"id": assignment_id}))
+    ok(await officer(ANSWER, {"id": assignment_id}))
+    ok(await reporter(DISPUTE, {"id": report["id"]}))
+    ok(await officer(ANSWER, {"id": assignment_id}))
+    ok(await reporter(RATE, {"id": report["id"]}))
+    name = (await User.get(email=DEMO["reporter"])).name
+    client = people[who]
+
+    # Detail, list (both reports batched in one request) and, for the desks, the inbox.
+    found: dict[str, dict[str, Any]] = {}
+    detail = await client(
+        f"query($c: String!) {{ report(trackingCode: $c) {{ {TIMELINE} }} }}",
+        {"c": report["trackingCode"]},
+    )
+    found["detail"] = detail["report"]
+    listed_ = await client(f"{{ reports(first: 100) {{ edges {{ node {{ {TIMELINE} }} }} }} }}")
+    by_code = {e["node"]["trackingCode"]: e["node"] for e in listed_["reports"]["edges"]}
+    found["list"] = by_code[report["trackingCode"]]
+    found["list, named report"] = by_code[named["trackingCode"]]
+    if who in {"officer", "head", "coordinator"}:
+        inbox = await client(
+            f"""query($ag: ID!) {{ inbox(agencyId: $ag) {{ edges {{ node {{
+                  report {{ {TIMELINE} }} }} }} }} }}""",
+            {"ag": await agency_gid("DINKES")},
+        )
+        rows = {
+            e["node"]["report"]["trackingCode"]: e["node"]["report"]
+            for e in inbox["inbox"]["edges"]
+        }
+        found["inbox"] = rows[report["trackingCode"]]
+        found["inbox, named report"] = rows[named["trackingCode"]]
+
+    actor = name if who in SEE_ANONYMOUS else None
+    want = {
+        path: ([(kind, actor) for kind in REPORTER_LINES], actor is not None)
+        for path in found
+        if "named" not in path
+    }
+    want |= {path: ([("report.submitted", name)], True) for path in found if "named" in path}
+    assert {path: authored(r, name) for path, r in found.items()} == want
+
+
 async def test_named_report_shows_reporter_but_not_email_to_others(people: People) -> None:
     report = await submit(people["reporter"], **WHERE)
     await verify(people["coordinator"], report["id"], "DINKES")
@@ -331,25 +444,23 @@ BLIND_TO_CONFIDENTIAL = ["public", "citizen", "dpupr", "jayapura", "admin", "omb
 
 @pytest.mark.parametrize("who", READ_CONFIDENTIAL + BLIND_TO_CONFIDENTIAL)
 async def test_confidential_report_is_read_only_by_its_desks(people: People, who: str) -> None:
-    report = await submit(people["reporter"], confidential=True)
-    (assignment_id,) = await verify(people["coordinator"], report["id"], "DINKES")
+    report, _, nodes = await worked_report(people, confidential=True)
 
-    paths = await readable_via(people[who], report, assignment_id)
+    paths = await readable_via(people[who], report, nodes)
 
     readable = who in READ_CONFIDENTIAL
     assert paths == dict.fromkeys(paths, readable)
 
 
 async def test_confidential_report_is_read_by_ombudsman_after_hand_over(people: People) -> None:
-    report = await submit(
-        people["reporter"], confidential=True, anonymous=True, ombudsmanConsent=True, **WHERE
+    report, assignment_id, nodes = await worked_report(
+        people, confidential=True, anonymous=True, ombudsmanConsent=True, **WHERE
     )
-    (assignment_id,) = await verify(people["coordinator"], report["id"], "DINKES")
-    before = await readable_via(people["ombudsman"], report, assignment_id)
+    before = await readable_via(people["ombudsman"], report, nodes)
 
     await escalate(people["coordinator"], report["id"], assignment_id)
 
-    after = await readable_via(people["ombudsman"], report, assignment_id)
+    after = await readable_via(people["ombudsman"], report, nodes)
     assert before == dict.fromkeys(before, False)
     assert after == dict.fromkeys(after, True)
     # Anonymity holds for the Ombudsman too: only the reporter and the coordinator know.
@@ -399,11 +510,12 @@ async def test_internal_timeline_lines_are_shown_to_desks_only(people: People) -
             ASSIGN, {"id": report["id"], "agency": await agency_gid("DINKES")}
         )
     )
+    ok(await people["citizen"](SUPPORT, {"id": report["id"]}))
     query = """query($code: String!) { report(trackingCode: $code) {
                  assignments { returnReason suggestedAgency { code } }
                  timeline { edges { node { id kind } } } } }"""
 
-    seen: dict[str, tuple[bool, bool]] = {}
+    seen: dict[str, tuple[bool, bool, bool]] = {}
     event_ids: list[str] = []
     for who in ("public", "reporter", "citizen", "coordinator", "dpupr", "officer"):
         detail = (await people[who](query, {"code": report["trackingCode"]}))["report"]
@@ -411,22 +523,25 @@ async def test_internal_timeline_lines_are_shown_to_desks_only(people: People) -
         returned = detail["assignments"][0]  # DPUPR's, the first one
         seen[who] = (
             "assignment.returned" in lines,
+            "report.supported" in lines,
             returned["returnReason"] is not None and returned["suggestedAgency"] is not None,
         )
-        event_ids += [lines["assignment.returned"]] if "assignment.returned" in lines else []
+        event_ids += [lines[k] for k in ("assignment.returned", "report.supported") if k in lines]
 
+    outsider, desk = (False, False, False), (True, True, True)
     assert seen == {
-        "public": (False, False),
-        "reporter": (False, False),
-        "citizen": (False, False),
-        "coordinator": (True, True),
-        "dpupr": (True, True),
-        "officer": (True, True),
+        "public": outsider,
+        "reporter": outsider,
+        "citizen": outsider,
+        "coordinator": desk,
+        "dpupr": desk,
+        "officer": desk,
     }
-    # The line is not reachable through `node(id:)` by those who may not see it either.
-    for who in ("public", "reporter"):
-        data = await people[who]("query($id: ID!) { node(id: $id) { id } }", {"id": event_ids[0]})
-        assert data["node"] is None, who
+    # Nor are the lines reachable through `node(id:)` by those who may not see them.
+    for who in ("public", "reporter", "citizen"):
+        for event_id in event_ids[:2]:
+            data = await people[who]("query($id: ID!) { node(id: $id) { id } }", {"id": event_id})
+            assert data["node"] is None, who
 
 
 # ------------------------------------------------------ the SQL filter and the pure policy
@@ -506,6 +621,8 @@ async def _paged(client: GQL, size: int) -> set[str]:
             return codes
         if len(page["edges"]) < size:
             codes.add("<short page>")
+        if not page["edges"]:
+            return codes  # no cursor to go on from
         after = page["pageInfo"]["endCursor"]
 
 
