@@ -434,7 +434,11 @@ def page_info(edges: list, page: reading.Page) -> PageInfo:  # type: ignore[type
         has_next_page=page.has_next,
         has_previous_page=page.has_previous,
         start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
+        end_cursor=(
+            to_cursor(page.scanned_to)
+            if page.scanned_to is not None
+            else (edges[-1].cursor if edges else None)
+        ),
     )
 
 

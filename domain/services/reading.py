@@ -61,6 +61,9 @@ class Page(Generic[T]):
     items: list[T]
     has_next: bool
     has_previous: bool
+    # The last row scanned, when it may differ from the last item (rows the policy dropped):
+    # the next page starts after it, so a page is never stuck behind hidden rows.
+    scanned_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,8 @@ async def list_reports(
         qs = qs.filter(id__lt=after_id)
     rows = await qs.order_by("-id").limit(size + 1)
     views = [v for v in await views_of(actor, rows[:size]) if v is not None]
-    return Page(views, len(rows) > size, after_id is not None)
+    scanned_to = rows[size - 1].id if len(rows) > size else None
+    return Page(views, len(rows) > size, after_id is not None, scanned_to)
 
 
 async def inbox(

@@ -660,3 +660,33 @@ async def test_list_filter_and_policy_agree_on_a_mixed_population(people: People
         if allowed_on_report(PUBLIC, Action.READ, f)
     }
     assert 0 < len(public) < len(reports)
+
+
+async def test_paging_goes_on_past_rows_the_policy_hides(
+    people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the SQL filter ever looser than the policy, hidden rows would leave short pages,
+    but the cursor still moves past them: a client never gets stuck and never sees them."""
+    reporter, coordinator, stranger = people["reporter"], people["coordinator"], people["dpupr"]
+    public = [await submit(reporter, title=f"Publik {i}") for i in range(2)]
+    for report in public:
+        await verify(coordinator, report["id"], "DINKES")
+    hidden = [await submit(reporter, title=f"Belum diverifikasi {i}") for i in range(4)]
+    import domain.services.reading as reading
+
+    monkeypatch.setattr(reading, "readable_reports_q", lambda actor: None)
+    query = (
+        "query($a:String){reports(first:2,after:$a)"
+        "{edges{node{trackingCode}} pageInfo{hasNextPage endCursor}}}"
+    )
+    seen: list[str] = []
+    after: str | None = None
+    for _ in range(10):
+        data = (await stranger(query, {"a": after}))["reports"]
+        seen += [e["node"]["trackingCode"] for e in data["edges"]]
+        if not data["pageInfo"]["hasNextPage"]:
+            break
+        assert data["pageInfo"]["endCursor"] is not None
+        after = data["pageInfo"]["endCursor"]
+    assert sorted(seen) == sorted(r["trackingCode"] for r in public)
+    assert not {r["trackingCode"] for r in hidden} & set(seen)
