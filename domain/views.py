@@ -11,7 +11,11 @@ from datetime import datetime
 
 from domain.actor import Actor
 from domain.policy import Action, ReportFacts, allowed_on_report
+from models import Agency as AgencyRecord
 from models import Assignment, FollowUp, Report, ReportEvent, User
+from models import Category as CategoryRecord
+from models import Notification as NotificationRecord
+from models import Region as RegionRecord
 from models.enums import (
     AssignmentStatus,
     ReportKind,
@@ -20,6 +24,24 @@ from models.enums import (
     ResolutionTier,
     Role,
 )
+
+# Reference data and notifications are shown as stored: the outer layers read these records.
+__all__ = [
+    "AgencyRecord",
+    "AssignmentView",
+    "CategoryRecord",
+    "EventView",
+    "FollowUpView",
+    "NotificationRecord",
+    "RegionRecord",
+    "ReportView",
+    "UserView",
+    "assignment_view",
+    "event_view",
+    "follow_up_view",
+    "report_view",
+    "user_view",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,22 +204,3 @@ def user_view(user: User, roles: tuple[Role, ...], viewer: Actor) -> UserView:
     (who manages accounts); desks reach people through notifications, not addresses."""
     show_email = viewer.user_id == user.id or viewer.is_superadmin
     return UserView(user.id, user.name, user.email if show_email else None, roles)
-
-
-# Reference data and notifications are shown as stored: the outer layers read these records.
-from models import Agency as AgencyRecord  # noqa: E402
-from models import Category as CategoryRecord  # noqa: E402
-from models import Notification as NotificationRecord  # noqa: E402
-from models import Region as RegionRecord  # noqa: E402
-
-__all__ = [
-    "AgencyRecord",
-    "AssignmentView",
-    "CategoryRecord",
-    "EventView",
-    "FollowUpView",
-    "NotificationRecord",
-    "RegionRecord",
-    "ReportView",
-    "UserView",
-]
