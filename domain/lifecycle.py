@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import TypeVar
 
 from domain.errors import DomainError, ErrorCode
 from models.enums import AssignmentStatus, ReportStatus
 
 RS = ReportStatus
 AS = AssignmentStatus
+
+
+S = TypeVar("S", bound=StrEnum)
+A = TypeVar("A", bound=StrEnum)
 
 
 class ReportAction(StrEnum):
@@ -88,7 +94,7 @@ def _refusal(current: str, action: str, target: str | None, what: str) -> Domain
     )
 
 
-def _target_of(action: str, table: dict) -> str | None:  # type: ignore[type-arg]
+def _target_of(action: A, table: Mapping[tuple[S, A], S]) -> S | None:
     targets = {to for (_, a), to in table.items() if a == action}
     return next(iter(targets)) if len(targets) == 1 else None
 

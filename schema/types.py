@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -428,7 +430,10 @@ class NotificationConnection:
     page_info: PageInfo
 
 
-def page_info(edges: list, page: reading.Page) -> PageInfo:  # type: ignore[type-arg]
+def page_info(
+    edges: Sequence[ReportEdge | AssignmentEdge | NotificationEdge | ReportEventEdge],
+    page: reading.Page[Any],
+) -> PageInfo:
     """PageInfo of a keyset page."""
     return PageInfo(
         has_next_page=page.has_next,
