@@ -216,6 +216,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _check_production(get_settings())
     # The `arq` command configures logging itself; run_worker does not, and would be silent.
     logging.config.dictConfig(default_log_config(verbose=False))
+    # arq logs every run of every job; the relay's five-second drain would drown the rest.
+    # Our jobs log one structured line each when they do something.
+    logging.getLogger("arq.jobs").setLevel(logging.WARNING)
+    logging.getLogger("arq.worker").setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from workers.settings import WorkerSettings
 
     run_worker(WorkerSettings)  # type: ignore[arg-type]

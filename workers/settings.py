@@ -26,6 +26,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     await Tortoise.init(
         config=tortoise_config(s.database_url, s.db_pool_max), _enable_global_fallback=True
     )
+    log.info(json.dumps({"event": "worker.started", "redis": s.redis_url.split("@")[-1]}))
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
