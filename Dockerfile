@@ -12,6 +12,9 @@ COPY models ./models
 COPY workers ./workers
 COPY lapor ./lapor
 RUN pip wheel --wheel-dir /wheels .
+# GraphiQL's files from the npm registry, so the console needs no CDN at run time.
+RUN apt-get update && apt-get install -y --no-install-recommends npm \
+    && pip install /wheels/*.whl && lapor console-assets --dir /console-assets
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,8 +22,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     LAPOR_HOST=0.0.0.0 \
-    LAPOR_PORT=8000
+    LAPOR_PORT=8000 \
+    LAPOR_CONSOLE_ASSETS_DIR=/app/console-assets
 COPY --from=build /wheels /wheels
+COPY --from=build /console-assets /app/console-assets
 RUN pip install /wheels/*.whl && rm -rf /wheels \
     && useradd --system --uid 10001 --user-group --home-dir /app --create-home lapor
 WORKDIR /app

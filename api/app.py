@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,12 +14,14 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from tortoise import Tortoise, connections
 
+from api.console import ASSETS_URL, bundled_page, local_page, missing_assets
 from domain.services.accounts import actor_for_token
 from lapor.settings import Settings, get_settings
 from models.db import tortoise_config
@@ -40,10 +43,11 @@ def bearer_token(authorization: str | None) -> str | None:
 class LaporGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context: actor from the token, the request's `now`."""
 
-    def __init__(self, settings: Settings, state: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings, state: dict[str, Any], console_page: str) -> None:
         super().__init__(build_schema(settings), graphql_ide="graphiql", allow_queries_via_get=True)
         self.settings = settings
         self.state = state
+        self.console_page = console_page
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         now = datetime.now(UTC)
@@ -59,6 +63,9 @@ class LaporGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self.console_page)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -77,7 +84,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     settings.check_production()
     state: dict[str, Any] = {}
-    graphql = LaporGraphQL(settings, state)
+    assets = Path(settings.console_assets_dir)
+    page = bundled_page()
+    offline = not missing_assets(assets, page)
+    if not offline:
+        log.warning(
+            "console assets missing in %s (`lapor console-assets`): GraphiQL uses a CDN", assets
+        )
+    graphql = LaporGraphQL(settings, state, local_page(page) if offline else page)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -117,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *([Mount(ASSETS_URL, StaticFiles(directory=assets))] if offline else []),
         ],
         lifespan=lifespan,
     )

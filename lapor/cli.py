@@ -12,6 +12,7 @@ import contextlib
 import getpass
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -176,6 +177,36 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     out.write_text(sdl, encoding="utf-8")
     print(f"wrote {out}")
     return 0
+
+
+def cmd_console_assets(args: argparse.Namespace) -> int:
+    """Install GraphiQL's files from the npm registry so the console works offline."""
+    from api.console import fetch_assets
+
+    directory = Path(args.dir or get_settings().console_assets_dir)
+    if shutil.which("npm") is None:
+        raise CliError("npm is needed to install the console's files: apt-get install npm")
+    try:
+        missing = fetch_assets(directory)
+    except (subprocess.SubprocessError, OSError) as error:
+        raise CliError(f"could not install the console's files: {error}") from None
+    if missing:
+        raise CliError(f"files failed their integrity check: {', '.join(missing)}")
+    print(f"console assets installed in {directory}")
+    return 0
+
+
+def _ensure_console_assets(settings: Settings) -> None:
+    """Best effort for `run`: without the files the console falls back to a CDN."""
+    from api.console import bundled_page, missing_assets
+
+    directory = Path(settings.console_assets_dir)
+    if not missing_assets(directory, bundled_page()):
+        return
+    try:
+        cmd_console_assets(argparse.Namespace(dir=str(directory)))
+    except CliError as error:
+        print(f"warning: {error}; GraphiQL will load its scripts from a CDN", file=sys.stderr)
 
 
 def _check_production(settings: Settings) -> None:
@@ -397,6 +428,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             redis, redis_url = start_redis(VAR_DIR)
             processes.append(("redis-server", redis))
             env["LAPOR_REDIS_URL"] = redis_url
+        _ensure_console_assets(settings)
         asyncio.run(apply_migrations(settings))
         if settings.env == "production":
             print("LAPOR_ENV=production: not seeding the demo data")
@@ -498,6 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--workers", type=int, help="default LAPOR_WORKERS")
 
     add("worker", cmd_worker, "run the arq worker")
+
+    assets = add("console-assets", cmd_console_assets, "install GraphiQL's files for offline use")
+    assets.add_argument("--dir", help="default LAPOR_CONSOLE_ASSETS_DIR (var/console-assets)")
 
     run = add("run", cmd_run, "one machine: private redis, migrate, demo data, API and worker")
     run.add_argument("--host", help="default LAPOR_HOST")

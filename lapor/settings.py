@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     body_max_length: int = 20_000
     message_max_length: int = 10_000
 
+    # GraphiQL's scripts, installed from the npm registry by `lapor console-assets`.
+    console_assets_dir: str = "var/console-assets"
+
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
 
     def check_production(self) -> None:
