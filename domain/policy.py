@@ -128,6 +128,13 @@ def allowed_on_agency(actor: Actor, action: Action, agency: AgencyFacts) -> bool
     return False
 
 
+def allowed_on_calendar(actor: Actor, region_id: int | None) -> bool:
+    """Collective leave is national (superadmin); a regional holiday is also its coordinators'."""
+    if actor.system or actor.is_superadmin:
+        return True
+    return region_id is not None and region_id in actor.coordinator_regions
+
+
 def require(ok: bool, message: str = "you may not do this") -> None:
     """Raise FORBIDDEN unless `ok` (callers ask the public to sign in first)."""
     if not ok:

@@ -18,6 +18,7 @@ NODE_TYPES = frozenset(
         "FollowUp",
         "ReportEvent",
         "Notification",
+        "Holiday",
     }
 )
 

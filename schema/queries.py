@@ -8,6 +8,7 @@ import strawberry
 
 from domain.errors import DomainError
 from domain.services import reading
+from schema.calendar import CalendarQuery
 from schema.errors import as_graphql_error
 from schema.ids import expect_id, from_cursor, from_global_id, to_cursor
 from schema.types import (
@@ -93,7 +94,7 @@ async def _node(info: Ctx, type_name: str, pk: int) -> Node | None:
 
 
 @strawberry.type
-class Query:
+class Query(CalendarQuery):
     @strawberry.field(
         description="Any object by its global id; null if absent or not yours to see."
     )

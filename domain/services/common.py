@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import DoesNotExist
+from tortoise.expressions import Q
 
 from domain.actor import Actor
 from domain.calendar import WorkingCalendar
@@ -45,18 +46,28 @@ def require_aware(now: datetime) -> None:
         raise ValueError("the domain takes an aware `now`")
 
 
+async def region_lineage(region_id: int, field_name: str = "regionId") -> list[Region]:
+    """The region and its parents, nearest first (a province's holiday is its regencies' too)."""
+    lineage: list[Region] = []
+    current: int | None = region_id
+    while current is not None and current not in [r.id for r in lineage]:
+        region = await Region.get_or_none(id=current)
+        if region is None:
+            if not lineage:
+                raise not_found("region", field_name)
+            break
+        lineage.append(region)
+        current = region.parent_id
+    return lineage
+
+
 async def calendar_for(region_id: int) -> WorkingCalendar:
     """The working-day calendar of a region: national holidays plus its own and its parents'."""
-    region = await Region.get(id=region_id)
-    region_ids: list[int] = [region.id]
-    parent_id = region.parent_id
-    while parent_id is not None and parent_id not in region_ids:
-        region_ids.append(parent_id)
-        parent = await Region.get(id=parent_id)
-        parent_id = parent.parent_id
-    days = await Holiday.filter(region_id__isnull=True).values_list("day", flat=True)
-    regional = await Holiday.filter(region_id__in=region_ids).values_list("day", flat=True)
-    return WorkingCalendar(region.timezone, frozenset([*days, *regional]))  # type: ignore[list-item]
+    lineage = await region_lineage(region_id)
+    days = await Holiday.filter(
+        Q(region_id__isnull=True) | Q(region_id__in=[r.id for r in lineage])
+    ).values_list("day", flat=True)
+    return WorkingCalendar(lineage[0].timezone, frozenset(days))  # type: ignore[arg-type]
 
 
 def parse_id(raw: int | str, field_name: str) -> int:

@@ -1,0 +1,96 @@
+"""The working-day calendar in GraphQL: read by anyone, changed by the superadmin (collective
+leave) and by a region's coordinators (regional holidays)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+import strawberry
+
+from domain.errors import DomainError
+from domain.services import calendars
+from schema.errors import as_graphql_error
+from schema.ids import expect_id, to_global_id
+from schema.types import Ctx, Region, UserError
+
+DayOffSource = calendars.DayOffSource
+strawberry.enum(DayOffSource, description="Where a day off comes from.")
+
+
+@strawberry.type(description="A weekday that is not a working day.")
+class DayOff:
+    id: strawberry.ID | None = strawberry.field(
+        description="Set for days added as data (the ones that can be removed)."
+    )
+    day: date
+    name: str
+    source: DayOffSource
+    region_id: strawberry.Private[int | None]
+
+    @classmethod
+    def of(cls, d: calendars.CalendarDay) -> DayOff:
+        gid = strawberry.ID(to_global_id("Holiday", d.holiday_id)) if d.holiday_id else None
+        return cls(id=gid, day=d.day, name=d.name, source=d.source, region_id=d.region_id)
+
+    @strawberry.field(description="The region of a regional holiday.")
+    async def region(self, info: Ctx) -> Region | None:
+        if self.region_id is None:
+            return None
+        found = await info.context.loaders.region.load(self.region_id)
+        return Region.of(found) if found else None
+
+
+@strawberry.type(description="The changed day off, or why nothing changed.")
+class DayOffPayload:
+    day_off: DayOff | None
+    errors: list[UserError]
+
+
+async def _payload(use_case: Callable[[], Awaitable[calendars.CalendarDay]]) -> DayOffPayload:
+    try:
+        return DayOffPayload(day_off=DayOff.of(await use_case()), errors=[])
+    except DomainError as e:
+        return DayOffPayload(day_off=None, errors=[UserError.of(e)])
+
+
+@strawberry.type
+class CalendarQuery:
+    @strawberry.field(
+        description="Days off of a year: national holidays, collective leave and "
+        "the region's own (weekends aside)."
+    )
+    async def days_off(self, year: int, region_id: strawberry.ID | None = None) -> list[DayOff]:
+        try:
+            rid = expect_id(region_id, "Region", "regionId") if region_id else None
+            return [DayOff.of(d) for d in await calendars.days_off(year, rid)]
+        except DomainError as e:
+            raise as_graphql_error(e) from None
+
+
+@strawberry.type
+class CalendarMutation:
+    @strawberry.mutation(
+        description="Add collective leave (superadmin) or a regional holiday "
+        "(its coordinator); counts for deadlines computed from now on."
+    )
+    async def day_off_add(
+        self, info: Ctx, day: date, name: str, region_id: strawberry.ID | None = None
+    ) -> DayOffPayload:
+        ctx = info.context
+        return await _payload(
+            lambda: calendars.add_day_off(
+                ctx.actor,
+                ctx.now,
+                day,
+                name,
+                expect_id(region_id, "Region", "regionId") if region_id else None,
+            )
+        )
+
+    @strawberry.mutation(description="Remove a day off that was added as data.")
+    async def day_off_remove(self, info: Ctx, id: strawberry.ID) -> DayOffPayload:
+        ctx = info.context
+        return await _payload(
+            lambda: calendars.remove_day_off(ctx.actor, expect_id(id, "Holiday", "id"))
+        )
