@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,10 +44,10 @@ def bearer_token(authorization: str | None) -> str | None:
 class LaporGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context: actor from the token, the request's `now`."""
 
-    def __init__(self, settings: Settings, state: dict[str, Any], console_page: str) -> None:
+    def __init__(self, settings: Settings, redis: RedisLink, console_page: str) -> None:
         super().__init__(build_schema(settings), graphql_ide="graphiql", allow_queries_via_get=True)
         self.settings = settings
-        self.state = state
+        self.redis = redis
         self.console_page = console_page
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
@@ -59,7 +60,7 @@ class LaporGraphQL(GraphQL[Context, None]):
             actor=actor,
             now=now,
             settings=self.settings,
-            dispatcher=ArqOutboxDispatcher(self.state.get("redis")),
+            dispatcher=ArqOutboxDispatcher(await self.redis.get()),
             request=request,
             response=response,
         )
@@ -71,19 +72,39 @@ class LaporGraphQL(GraphQL[Context, None]):
         return orjson.dumps(data)
 
 
-async def _connect_redis(settings: Settings) -> ArqRedis | None:
-    try:
-        return await create_pool(RedisSettings.from_dsn(settings.redis_url), retry=0)
-    except Exception as exc:  # serve without Redis; the outbox keeps the work
-        log.warning("Redis unavailable at start (%s): jobs wait in the outbox", exc)
-        return None
+class RedisLink:
+    """The API's Redis pool, connected lazily and again after a failed start, at most every
+    few seconds: requests never wait on a Redis that is down, and the outbox keeps the work."""
+
+    RETRY_SECONDS = 5.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool: ArqRedis | None = None
+        self._next_try = 0.0
+
+    async def get(self) -> ArqRedis | None:
+        if self.pool is None and time.monotonic() >= self._next_try:
+            self._next_try = time.monotonic() + self.RETRY_SECONDS
+            try:
+                link = RedisSettings.from_dsn(self.settings.redis_url)
+                link.conn_retries = 0  # arq's default retries five times, a second apart
+                self.pool = await create_pool(link)
+            except Exception as exc:  # serve without Redis; the outbox keeps the work
+                log.warning("Redis unavailable (%s): jobs wait in the outbox", exc)
+        return self.pool
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.aclose()
+            self.pool = None
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     """The whole HTTP/WebSocket service for one settings object (a uvicorn factory)."""
     settings = settings or get_settings()
     settings.check_production()
-    state: dict[str, Any] = {}
+    redis = RedisLink(settings)
     assets = Path(settings.console_assets_dir)
     page = bundled_page()
     offline = not missing_assets(assets, page)
@@ -91,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         log.warning(
             "console assets missing in %s (`lapor console-assets`): GraphiQL uses a CDN", assets
         )
-    graphql = LaporGraphQL(settings, state, local_page(page) if offline else page)
+    graphql = LaporGraphQL(settings, redis, local_page(page) if offline else page)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,12 +121,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             config=tortoise_config(settings.database_url, settings.db_pool_max),
             _enable_global_fallback=True,
         )
-        state["redis"] = await _connect_redis(settings)
+        await redis.get()
         try:
             yield
         finally:
-            if state.get("redis") is not None:
-                await state["redis"].aclose()
+            await redis.close()
             await Tortoise.close_connections()
 
     async def healthz(request: Request) -> Response:
@@ -117,9 +137,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await connections.get("default").execute_query("SELECT 1")
             checks["database"] = True
         with contextlib.suppress(Exception):
-            redis = state.get("redis") or await _connect_redis(settings)
-            state["redis"] = redis
-            checks["redis"] = bool(redis is not None and await redis.ping())
+            pool = await redis.get()
+            checks["redis"] = bool(pool is not None and await pool.ping())
         ok = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503

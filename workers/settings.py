@@ -67,7 +67,9 @@ class WorkerSettings:
     cron_jobs = [cron(relay_pending, second=set(range(0, 60, 5)), unique=True, run_at_startup=True)]
     on_startup = startup
     on_shutdown = shutdown
+    # A worker started before Redis (a reboot, a compose start) waits for it up to a minute.
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
+    redis_settings.conn_retries = 60
     health_check_interval = 10
     job_timeout = 60
     max_tries = 5

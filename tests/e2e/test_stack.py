@@ -4,6 +4,7 @@ on PostgreSQL and Redis, driven over real HTTP."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -39,19 +40,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-@pytest.fixture
-def stack(db: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """An API process and a worker process on the session database and the test Redis."""
+@contextlib.contextmanager
+def running_stack(db: str, redis_url: str, logs: Path) -> Iterator[dict[str, Any]]:
+    """An API process and a worker process on the session database and the given Redis."""
     port = free_port()
     env = {
         **os.environ,
         "LAPOR_ENV": "test",
         "LAPOR_DATABASE_URL": db,
-        "LAPOR_REDIS_URL": redis_server.url,
+        "LAPOR_REDIS_URL": redis_url,
         "LAPOR_PORT": str(port),
     }
-    api = _spawn(["api", "--port", str(port)], env, tmp_path / "api.log")
-    worker = _spawn(["worker"], env, tmp_path / "worker.log")
+    api = _spawn(["api", "--port", str(port)], env, logs / "api.log")
+    worker = _spawn(["worker"], env, logs / "worker.log")
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -62,12 +63,30 @@ def stack(db: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[dict[s
             except httpx.HTTPError:
                 pass
             if api.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError((tmp_path / "api.log").read_text())
+                raise AssertionError((logs / "api.log").read_text())
             time.sleep(0.2)
-        yield {"base": base, "api": api, "worker": worker, "logs": tmp_path}
+        yield {"base": base, "api": api, "worker": worker, "logs": logs}
     finally:
         _stop(api)
         _stop(worker)
+
+
+@pytest.fixture
+def stack(db: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    with running_stack(db, redis_server.url, tmp_path) as processes:
+        yield processes
+
+
+@pytest.fixture
+def stack_started_without_redis(
+    db: str, redis_server: RedisServer, tmp_path: Path
+) -> Iterator[dict[str, Any]]:
+    redis_server.stop()
+    try:
+        with running_stack(db, redis_server.url, tmp_path) as processes:
+            yield processes
+    finally:
+        redis_server.start()
 
 
 async def _post(
@@ -161,3 +180,27 @@ async def _report_pk(tracking_code: str) -> int:
     from models import Report
 
     return (await Report.get(tracking_code=tracking_code)).id
+
+
+async def test_an_api_started_without_redis_connects_once_redis_is_up(
+    stack_started_without_redis: dict[str, Any], redis_server: RedisServer
+) -> None:
+    stack = stack_started_without_redis
+    async with httpx.AsyncClient(base_url=stack["base"], timeout=10) as client:
+        assert (await client.get("/readyz")).status_code == 503
+        token = (await _post(client, LOGIN, {"e": "warga@jember.demo"}))["authLogin"]["token"]
+        regions = await _post(client, "{regions{id code}}", {})
+        jember = next(r["id"] for r in regions["regions"] if r["code"] == "35.09")
+        stored = await _post(client, SUBMIT, {"r": jember, "t": "Tanpa Redis"}, token)
+        assert stored["reportSubmit"]["errors"] == []
+        # Longer than arq's own five retries: the worker must still be waiting, not gone.
+        await asyncio.sleep(7)
+        assert stack["worker"].poll() is None, (stack["logs"] / "worker.log").read_text()
+        redis_server.start()
+        deadline = time.monotonic() + 15
+        while (await client.get("/readyz")).status_code != 200:
+            assert time.monotonic() < deadline, "the API never reconnected to Redis"
+            await asyncio.sleep(0.5)
+        await _all_relayed(stack, 30)
+    assert stack["api"].poll() is None, (stack["logs"] / "api.log").read_text()
+    assert stack["worker"].poll() is None, (stack["logs"] / "worker.log").read_text()
