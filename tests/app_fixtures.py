@@ -4,6 +4,7 @@ clean report tables before each test, and an in-process GraphQL client."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,3 +95,50 @@ async def gql(db: str) -> AsyncIterator[GQL]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://lapor.test") as client:
         yield GQL(client)
+
+
+# ------------------------------------------------------------------ the demo's people
+
+PASSWORD = "lapor-demo"
+DEMO_VIEWERS = {
+    "reporter": "warga@jember.demo",
+    "coordinator": "koordinator@jember.demo",
+    "officer": "dinkes@jember.demo",
+    "head": "kepala.dinkes@jember.demo",
+    "dpupr": "pupr@jember.demo",
+    "puskesmas": "puskesmas@jember.demo",
+    "jayapura": "koordinator@jayapura.demo",
+    "admin": "admin@lapor.demo",
+    "ombudsman": "ombudsman@lapor.demo",
+}
+# Another citizen, registered once per session through `authRegister`.
+CITIZEN_EMAIL = f"tetangga-{uuid.uuid4().hex[:8]}@example.org"
+# Signed-in tokens by e-mail, kept for the session: users outlive the per-test truncation.
+_TOKENS: dict[str, str] = {}
+
+People = dict[str, GQL]
+
+
+async def _token(gql: GQL, email: str) -> str:
+    if email not in _TOKENS:
+        if email == CITIZEN_EMAIL:
+            data = await gql(
+                "mutation($i: RegisterInput!) { authRegister(input: $i) { token errors {code} } }",
+                {"i": {"name": "Tetangga Warga", "email": email, "password": PASSWORD}},
+            )
+            assert data["authRegister"]["errors"] == [], data
+            _TOKENS[email] = data["authRegister"]["token"]
+        else:
+            signed = await gql.sign_in(email, PASSWORD)
+            assert signed.token is not None
+            _TOKENS[email] = signed.token
+    return _TOKENS[email]
+
+
+@pytest.fixture
+async def people(gql: GQL) -> People:
+    """Every viewer of the rules: the demo accounts, another citizen, and the public."""
+    viewers = {"public": gql, "citizen": GQL(gql.client, await _token(gql, CITIZEN_EMAIL))}
+    for who, email in DEMO_VIEWERS.items():
+        viewers[who] = GQL(gql.client, await _token(gql, email))
+    return viewers

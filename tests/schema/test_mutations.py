@@ -16,26 +16,10 @@ import pytest
 
 from models import Agency, Assignment, Category, Notification, Region, Report, User
 from schema.ids import from_global_id, to_global_id
-from tests.app_fixtures import GQL
+from tests.app_fixtures import DEMO_VIEWERS, GQL, PASSWORD, People
 
 JEMBER, JAYAPURA = "35.09", "91.03"
-PASSWORD = "lapor-demo"
-DEMO = {
-    "reporter": "warga@jember.demo",
-    "coordinator": "koordinator@jember.demo",
-    "officer": "dinkes@jember.demo",
-    "head": "kepala.dinkes@jember.demo",
-    "dpupr": "pupr@jember.demo",
-    "puskesmas": "puskesmas@jember.demo",
-    "jayapura": "koordinator@jayapura.demo",
-    "ombudsman": "ombudsman@lapor.demo",
-}
-# Signed-in tokens by e-mail, kept for the session: users outlive the per-test truncation.
-_TOKENS: dict[str, str] = {}
-_CITIZEN_EMAIL = f"tetangga-{uuid.uuid4().hex[:8]}@example.org"
 TRACKING_CODE = re.compile(r"^LPR-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$")
-
-People = dict[str, GQL]
 
 ERRORS = "errors { code field message }"
 REPORT = "id trackingCode status dueAt supportCount reopenCount rating"
@@ -120,35 +104,11 @@ STATE = """query($id: ID!) { node(id: $id) { ... on Report {
 # ---------------------------------------------------------------------------------- helpers
 
 
-async def _token(gql: GQL, email: str) -> str:
-    if email not in _TOKENS:
-        signed = await gql.sign_in(email, PASSWORD)
-        assert signed.token is not None
-        _TOKENS[email] = signed.token
-    return _TOKENS[email]
-
-
 async def register(gql: GQL, email: str, password: str = PASSWORD) -> dict[str, Any]:
     """The authRegister payload for a new citizen."""
     return await call(
         gql, REGISTER, input={"name": "Tetangga", "email": email, "password": password}
     )
-
-
-async def _citizen_token(gql: GQL) -> str:
-    """Another citizen, registered once per session."""
-    if _CITIZEN_EMAIL not in _TOKENS:
-        _TOKENS[_CITIZEN_EMAIL] = (await register(gql, _CITIZEN_EMAIL))["token"]
-    return _TOKENS[_CITIZEN_EMAIL]
-
-
-@pytest.fixture
-async def people(gql: GQL) -> People:
-    """The demo accounts, another citizen, and the public, each with its own token."""
-    clients = {"public": gql, "citizen": GQL(gql.client, await _citizen_token(gql))}
-    for who, email in DEMO.items():
-        clients[who] = GQL(gql.client, await _token(gql, email))
-    return clients
 
 
 async def call(client: GQL, mutation: str, **variables: Any) -> dict[str, Any]:
@@ -339,7 +299,7 @@ async def test_report_submit_stores_a_submitted_report(people: People) -> None:
     assert report["status"] == "SUBMITTED"
     assert TRACKING_CODE.match(report["trackingCode"]), report["trackingCode"]
     assert report["dueAt"] is not None and datetime.fromisoformat(report["dueAt"]) > before
-    assert report["reporter"] == {"email": DEMO["reporter"]}
+    assert report["reporter"] == {"email": DEMO_VIEWERS["reporter"]}
     assert (report["supportCount"], report["reopenCount"], report["rating"]) == (0, 0, None)
     assert (await state(people, report["id"]))["timeline"] == ["report.submitted"]
     found = await people["reporter"](
@@ -1031,7 +991,7 @@ async def test_assignment_follow_up_final_of_a_sub_unit_responds(people: People)
 
 
 async def test_notifications_mark_read_counts_what_changed(people: People) -> None:
-    citizen = await User.get(email=DEMO["reporter"])
+    citizen = await User.get(email=DEMO_VIEWERS["reporter"])
     now = datetime.now(UTC)
     for kind in ("report.verified", "assignment.accepted"):
         await Notification.create(user_id=citizen.id, kind=kind, message=kind, created_at=now)
@@ -1049,7 +1009,7 @@ async def test_notifications_mark_read_counts_what_changed(people: People) -> No
 
 
 async def test_notifications_mark_read_by_id(people: People) -> None:
-    citizen = await User.get(email=DEMO["reporter"])
+    citizen = await User.get(email=DEMO_VIEWERS["reporter"])
     now = datetime.now(UTC)
     rows = [
         await Notification.create(user_id=citizen.id, kind="k", message="m", created_at=now)

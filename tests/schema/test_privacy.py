@@ -8,7 +8,6 @@ The last test checks that the SQL filter of lists and the pure policy agree.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,26 +19,9 @@ from domain.services.accounts import actor_for_user
 from domain.services.common import report_facts
 from models import Agency, Assignment, Region, Report, User
 from schema.ids import from_global_id, to_global_id
-from tests.app_fixtures import GQL
+from tests.app_fixtures import CITIZEN_EMAIL, DEMO_VIEWERS, GQL, People
 
 JEMBER, JAYAPURA = "35.09", "91.03"
-PASSWORD = "lapor-demo"
-DEMO = {
-    "reporter": "warga@jember.demo",
-    "coordinator": "koordinator@jember.demo",
-    "officer": "dinkes@jember.demo",
-    "head": "kepala.dinkes@jember.demo",
-    "dpupr": "pupr@jember.demo",
-    "puskesmas": "puskesmas@jember.demo",
-    "jayapura": "koordinator@jayapura.demo",
-    "admin": "admin@lapor.demo",
-    "ombudsman": "ombudsman@lapor.demo",
-}
-# Signed-in tokens by e-mail, kept for the session: users outlive the per-test truncation.
-_TOKENS: dict[str, str] = {}
-_CITIZEN_EMAIL = f"tetangga-{uuid.uuid4().hex[:8]}@example.org"
-
-People = dict[str, GQL]
 
 ERRORS = "errors { code field message }"
 SUBMIT = f"""mutation($input: ReportSubmitInput!) {{
@@ -100,40 +82,11 @@ SUPPORT = f"""mutation($id: ID!) {{
 # ---------------------------------------------------------------------------------- helpers
 
 
-async def _token(gql: GQL, email: str) -> str:
-    if email not in _TOKENS:
-        signed = await gql.sign_in(email, PASSWORD)
-        assert signed.token is not None
-        _TOKENS[email] = signed.token
-    return _TOKENS[email]
-
-
-async def _citizen_token(gql: GQL) -> str:
-    """Another citizen, registered once per session through `authRegister`."""
-    if _CITIZEN_EMAIL not in _TOKENS:
-        data = await gql(
-            "mutation($i: RegisterInput!) { authRegister(input: $i) { token errors { code } } }",
-            {"i": {"name": "Tetangga Warga", "email": _CITIZEN_EMAIL, "password": PASSWORD}},
-        )
-        assert data["authRegister"]["errors"] == [], data
-        _TOKENS[_CITIZEN_EMAIL] = data["authRegister"]["token"]
-    return _TOKENS[_CITIZEN_EMAIL]
-
-
-@pytest.fixture
-async def people(gql: GQL) -> People:
-    """Every viewer of the rules: the demo accounts, another citizen, and the public."""
-    viewers = {"public": gql, "citizen": GQL(gql.client, await _citizen_token(gql))}
-    for who, email in DEMO.items():
-        viewers[who] = GQL(gql.client, await _token(gql, email))
-    return viewers
-
-
 async def actor_of(who: str) -> Actor:
     """The policy's Actor for a viewer name of `people`."""
     if who == "public":
         return PUBLIC
-    email = _CITIZEN_EMAIL if who == "citizen" else DEMO[who]
+    email = CITIZEN_EMAIL if who == "citizen" else DEMO_VIEWERS[who]
     return await actor_for_user((await User.get(email=email)).id)
 
 
@@ -322,7 +275,7 @@ async def test_anonymous_reporter_is_shown_only_to_reporter_and_coordinator(
 ) -> None:
     report = await submit(people["reporter"], anonymous=True, **WHERE)
     (assignment_id,) = await verify(people["coordinator"], report["id"], "DINKES")
-    name = (await User.get(email=DEMO["reporter"])).name
+    name = (await User.get(email=DEMO_VIEWERS["reporter"])).name
     visible = who in SEE_ANONYMOUS
     expected = (name, WHERE["address"], WHERE["latitude"], WHERE["longitude"])
 
@@ -375,7 +328,7 @@ async def test_anonymous_reporter_is_no_actor_of_any_timeline_line(
     ok(await reporter(DISPUTE, {"id": report["id"]}))
     ok(await officer(ANSWER, {"id": assignment_id}))
     ok(await reporter(RATE, {"id": report["id"]}))
-    name = (await User.get(email=DEMO["reporter"])).name
+    name = (await User.get(email=DEMO_VIEWERS["reporter"])).name
     client = people[who]
 
     # Detail, list (both reports batched in one request) and, for the desks, the inbox.
@@ -415,7 +368,7 @@ async def test_anonymous_reporter_is_no_actor_of_any_timeline_line(
 async def test_named_report_shows_reporter_but_not_email_to_others(people: People) -> None:
     report = await submit(people["reporter"], **WHERE)
     await verify(people["coordinator"], report["id"], "DINKES")
-    reporter = await User.get(email=DEMO["reporter"])
+    reporter = await User.get(email=DEMO_VIEWERS["reporter"])
     query = """query($code: String!) { report(trackingCode: $code) {
                  reporter { name email }
                  timeline { edges { node { kind actor { name email } } } } } }"""
