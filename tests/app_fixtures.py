@@ -15,7 +15,9 @@ import pytest
 from tortoise import Tortoise, connections
 
 from lapor.settings import get_settings
+from models import Agency, Region
 from models.db import tortoise_config
+from schema.ids import from_global_id, to_global_id
 
 # Tables that tests write to; reference data and demo users stay for the whole session.
 CHURN_TABLES = (
@@ -142,3 +144,26 @@ async def people(gql: GQL) -> People:
     for who, email in DEMO_VIEWERS.items():
         viewers[who] = GQL(gql.client, await _token(gql, email))
     return viewers
+
+
+# ------------------------------------------------------------------ ids of the demo data
+
+JEMBER, JAYAPURA = "35.09", "91.03"
+
+
+async def region_gid(code: str) -> str:
+    """The global id of a demo region by its code."""
+    return to_global_id("Region", (await Region.get(code=code)).id)
+
+
+async def agency_gid(code: str, region: str = JEMBER) -> str:
+    """The global id of a demo agency by its code and its region's code."""
+    region_id = (await Region.get(code=region)).id
+    return to_global_id("Agency", (await Agency.get(code=code, region_id=region_id)).id)
+
+
+def pk(global_id: str) -> int:
+    """The database id behind a global id."""
+    decoded = from_global_id(global_id)
+    assert decoded is not None, global_id
+    return decoded[1]

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from models import Holiday, Region
-from schema.ids import to_global_id
-from tests.app_fixtures import GQL
+from models import Holiday
+from tests.app_fixtures import GQL, region_gid
 
 ADD = """mutation($day: Date!, $name: String!, $region: ID) {
   dayOffAdd(day: $day, name: $name, regionId: $region) {
@@ -19,10 +18,6 @@ REMOVE = "mutation($id: ID!) { dayOffRemove(id: $id) { dayOff { day } errors { c
 DAYS = "query($y: Int!, $r: ID) { daysOff(year: $y, regionId: $r) { day name source } }"
 SUBMIT = """mutation($r: ID!) { reportSubmit(input: {kind: COMPLAINT, title: "Banjir",
   body: "Jalan tergenang", regionId: $r}) { report { dueAt } errors { code } } }"""
-
-
-async def _region(code: str) -> str:
-    return to_global_id("Region", (await Region.get(code=code)).id)
 
 
 async def _add(client: GQL, day: str, region: str | None = None) -> dict[str, Any]:
@@ -47,11 +42,11 @@ async def test_the_superadmin_adds_collective_leave_and_it_lists(gql: GQL) -> No
     assert {"day": "2026-03-21", "name": "Eid al-Fitr", "source": "NATIONAL"} in days
 
 
-async def test_a_coordinator_adds_only_the_holidays_of_its_region(gql: GQL) -> None:
+async def test_a_coordinator_adds_only_the_holidays_of_itsregion_gid(gql: GQL) -> None:
     coordinator = await gql.sign_in("koordinator@jember.demo")
-    own = await _add(coordinator, "2026-11-30", await _region("35.09"))
+    own = await _add(coordinator, "2026-11-30", await region_gid("35.09"))
     assert own["errors"] == [] and own["dayOff"]["region"]["code"] == "35.09"
-    other = await _add(coordinator, "2026-11-30", await _region("91.03"))
+    other = await _add(coordinator, "2026-11-30", await region_gid("91.03"))
     assert other["errors"] == [{"code": "FORBIDDEN", "field": None}]
     national = await _add(coordinator, "2026-12-01")
     assert national["errors"] == [{"code": "FORBIDDEN", "field": None}]
@@ -83,7 +78,7 @@ async def test_a_new_day_off_moves_the_deadlines_computed_after_it(gql: GQL) -> 
 
     coordinator = await gql.sign_in("koordinator@jayapura.demo")
     citizen = await gql.sign_in("warga@jember.demo")
-    jayapura = await _region("91.03")
+    jayapura = await region_gid("91.03")
     before = (await citizen(SUBMIT, {"r": jayapura}))["reportSubmit"]["report"]["dueAt"]
 
     zone = ZoneInfo("Asia/Jayapura")

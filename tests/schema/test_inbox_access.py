@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from models import Agency, Region
 from schema.ids import to_global_id
-from tests.app_fixtures import GQL
+from tests.app_fixtures import GQL, agency_gid
 
 INBOX = "query($a:ID!){inbox(agencyId:$a){edges{node{id}} pageInfo{hasNextPage}}}"
-
-
-async def _dinkes_id() -> str:
-    jember = await Region.get(code="35.09")
-    return to_global_id("Agency", (await Agency.get(code="DINKES", region_id=jember.id)).id)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +26,7 @@ async def _dinkes_id() -> str:
 )
 async def test_inbox_access(gql: GQL, email: str | None, code: str | None) -> None:
     client = await gql.sign_in(email) if email else gql
-    response = await client.raw(INBOX, {"a": await _dinkes_id()})
+    response = await client.raw(INBOX, {"a": await agency_gid("DINKES")})
     body = response.json()
     if code is None:
         assert "errors" not in body, body

@@ -14,11 +14,20 @@ from typing import Any
 
 import pytest
 
-from models import Agency, Assignment, Category, Notification, Region, Report, User
-from schema.ids import from_global_id, to_global_id
-from tests.app_fixtures import DEMO_VIEWERS, GQL, PASSWORD, People
+from models import Assignment, Category, Notification, Report, User
+from schema.ids import to_global_id
+from tests.app_fixtures import (
+    DEMO_VIEWERS,
+    GQL,
+    JAYAPURA,
+    JEMBER,
+    PASSWORD,
+    People,
+    agency_gid,
+    pk,
+    region_gid,
+)
 
-JEMBER, JAYAPURA = "35.09", "91.03"
 TRACKING_CODE = re.compile(r"^LPR-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$")
 
 ERRORS = "errors { code field message }"
@@ -148,23 +157,8 @@ async def state(people: People, report_id: str) -> dict[str, Any]:
     return found  # type: ignore[no-any-return]
 
 
-async def region_gid(code: str) -> str:
-    return to_global_id("Region", (await Region.get(code=code)).id)
-
-
 async def category_gid(code: str) -> str:
     return to_global_id("Category", (await Category.get(code=code)).id)
-
-
-async def agency_gid(code: str, region: str = JEMBER) -> str:
-    region_id = (await Region.get(code=region)).id
-    return to_global_id("Agency", (await Agency.get(code=code, region_id=region_id)).id)
-
-
-def pk(global_id: str) -> int:
-    decoded = from_global_id(global_id)
-    assert decoded is not None, global_id
-    return decoded[1]
 
 
 def report_input(region_gid_: str, **fields: Any) -> dict[str, Any]:

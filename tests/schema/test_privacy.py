@@ -17,11 +17,19 @@ from domain.actor import PUBLIC, Actor
 from domain.policy import Action, allowed_on_report, readable_reports_q
 from domain.services.accounts import actor_for_user
 from domain.services.common import report_facts
-from models import Agency, Assignment, Region, Report, User
-from schema.ids import from_global_id, to_global_id
-from tests.app_fixtures import CITIZEN_EMAIL, DEMO_VIEWERS, GQL, People
-
-JEMBER, JAYAPURA = "35.09", "91.03"
+from models import Assignment, Report, User
+from schema.ids import to_global_id
+from tests.app_fixtures import (
+    CITIZEN_EMAIL,
+    DEMO_VIEWERS,
+    GQL,
+    JAYAPURA,
+    JEMBER,
+    People,
+    agency_gid,
+    pk,
+    region_gid,
+)
 
 ERRORS = "errors { code field message }"
 SUBMIT = f"""mutation($input: ReportSubmitInput!) {{
@@ -95,21 +103,6 @@ def ok(data: dict[str, Any]) -> dict[str, Any]:
     (payload,) = data.values()
     assert payload["errors"] == [], payload
     return payload  # type: ignore[no-any-return]
-
-
-async def region_gid(code: str) -> str:
-    return to_global_id("Region", (await Region.get(code=code)).id)
-
-
-async def agency_gid(code: str, region: str = JEMBER) -> str:
-    region_id = (await Region.get(code=region)).id
-    return to_global_id("Agency", (await Agency.get(code=code, region_id=region_id)).id)
-
-
-def pk(global_id: str) -> int:
-    decoded = from_global_id(global_id)
-    assert decoded is not None, global_id
-    return decoded[1]
 
 
 async def submit(client: GQL, *, region: str = JEMBER, **fields: Any) -> dict[str, str]:
