@@ -35,10 +35,11 @@ def _by_id(fetch: Callable[[Sequence[int]], Awaitable[dict[int, V]]]) -> DataLoa
 class Loaders:
     """One set per request; keyed loads are batched into one query per kind.
 
-    People (reporters, authors, actors) are fetched by the batch that discovers their ids, not
-    by a loader of their own: a user loader would fire once per moment its callers happen to
-    become ready, so the number of statements would depend on timing. This way a request sends
-    the same statements whatever the page size and however the database answers."""
+    People (reporters, authors, actors) are fetched by each batch that names them, not by a
+    loader of their own nor from what another batch happened to fetch first: either way the
+    number of statements would depend on which batch the database answered first. This way a
+    request sends the same statements whatever the page size and however the database answers,
+    at the price of fetching a person twice when two batches name them."""
 
     def __init__(self, actor: Actor, max_page_size: int) -> None:
         self._actor = actor
@@ -68,10 +69,10 @@ class Loaders:
         return self._users.get(user_id) if user_id is not None else None
 
     async def see_users(self, ids: Iterable[int | None]) -> None:
-        """Fetch the people not fetched yet, in one batch."""
-        missing = sorted({i for i in ids if i is not None and i not in self._users})
-        if missing:
-            self._users.update(await reading.users_by_ids(self._actor, missing))
+        """Fetch the people a batch names, in one query (see the class docstring)."""
+        named = sorted({i for i in ids if i is not None})
+        if named:
+            self._users.update(await reading.users_by_ids(self._actor, named))
 
     async def see_reports(self, views: Iterable[ReportView]) -> None:
         await self.see_users(v.reporter_id for v in views)
