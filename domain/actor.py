@@ -36,11 +36,6 @@ class Actor:
     def is_ombudsman(self) -> bool:
         return Role.OMBUDSMAN in self.roles
 
-    @property
-    def is_staff(self) -> bool:
-        """Works a desk (coordinator, agency, ombudsman) rather than only reporting."""
-        return bool(self.coordinator_regions or self.agencies or self.is_ombudsman)
-
 
 PUBLIC = Actor()
 SYSTEM = Actor(system=True, name="system")

@@ -135,12 +135,6 @@ def allowed_on_calendar(actor: Actor, region_id: int | None) -> bool:
     return region_id is not None and region_id in actor.coordinator_regions
 
 
-def require(ok: bool, message: str = "you may not do this") -> None:
-    """Raise FORBIDDEN unless `ok` (callers ask the public to sign in first)."""
-    if not ok:
-        raise DomainError(ErrorCode.FORBIDDEN, message)
-
-
 def require_signed_in(actor: Actor) -> None:
     if not actor.authenticated:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "sign in first")

@@ -17,19 +17,12 @@ class OutboxDispatcher(Protocol):
     async def dispatch(self, outbox_ids: list[int]) -> None: ...
 
 
-class NoDispatch:
-    """For contexts without Redis (tests of the schema alone): the relay job picks rows up."""
-
-    async def dispatch(self, outbox_ids: list[int]) -> None:
-        return None
-
-
 @dataclass
 class Context:
     actor: Actor
     now: datetime
     settings: Settings
-    dispatcher: OutboxDispatcher = field(default_factory=NoDispatch)
+    dispatcher: OutboxDispatcher
     loaders: Loaders = field(init=False)
     request: Any = None
     response: Any = None

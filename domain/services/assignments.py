@@ -17,7 +17,7 @@ from domain.lifecycle import (
     next_assignment_status,
     next_report_status,
 )
-from domain.policy import Action, AgencyFacts, allowed_on_agency, require, require_signed_in
+from domain.policy import Action, AgencyFacts, allowed_on_agency, require_signed_in
 from domain.services.common import (
     Outcome,
     calendar_for,
@@ -49,13 +49,13 @@ async def _lock_for_desk(actor: Actor, assignment_id: int | str) -> tuple[Report
         raise not_found("assignment", "assignmentId")
     report = await lock_report(found["report_id"], "assignmentId")
     assignment = await lock_assignment(aid)
-    facts = await report_facts(report)
     agency = await Agency.get(id=assignment.agency_id)
     if not allowed_on_agency(
         actor, Action.WORK_ASSIGNMENT, AgencyFacts(agency.id, agency.region_id)
     ):
-        require_readable(actor, facts)
-        require(False, "only the agency's desk works on this assignment")
+        # Those who may not read the report are not told that it exists.
+        require_readable(actor, await report_facts(report))
+        raise DomainError(ErrorCode.FORBIDDEN, "only the agency's desk works on this assignment")
     return report, assignment
 
 

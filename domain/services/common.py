@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,11 +112,22 @@ async def lock_assignment(assignment_id: int, field_name: str = "assignmentId") 
 
 async def report_facts(report: Report) -> ReportFacts:
     """The policy's view of a report, with the agencies it was ever assigned to."""
-    agency_ids = await Assignment.filter(report_id=report.id).values_list("agency_id", flat=True)
-    return facts_of(report, frozenset(int(str(a)) for a in agency_ids))
+    return (await facts_for([report]))[report.id]
 
 
-def facts_of(report: Report, agency_ids: frozenset[int]) -> ReportFacts:
+async def facts_for(reports: Sequence[Report]) -> dict[int, ReportFacts]:
+    """The policy's view of many reports, in one query."""
+    agencies: dict[int, set[int]] = defaultdict(set)
+    if reports:
+        rows = await Assignment.filter(report_id__in=[r.id for r in reports]).values_list(
+            "report_id", "agency_id"
+        )
+        for report_id, agency_id in rows:
+            agencies[int(str(report_id))].add(int(str(agency_id)))
+    return {r.id: _facts_of(r, frozenset(agencies[r.id])) for r in reports}
+
+
+def _facts_of(report: Report, agency_ids: frozenset[int]) -> ReportFacts:
     return ReportFacts(
         region_id=report.region_id,
         reporter_id=report.reporter_id,
@@ -206,10 +219,6 @@ def optional_text(value: str | None, field_name: str, *, max_length: int) -> str
     if "\x00" in text:
         raise invalid(field_name, "must not contain NUL characters")
     return text or None
-
-
-def conflict(message: str) -> DomainError:
-    return DomainError(ErrorCode.CONFLICT, message)
 
 
 def require_readable(actor: Actor, facts: ReportFacts) -> None:

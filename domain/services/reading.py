@@ -15,13 +15,12 @@ from domain.errors import DomainError, ErrorCode, not_found
 from domain.policy import (
     Action,
     AgencyFacts,
-    ReportFacts,
     allowed_on_agency,
     allowed_on_report,
     readable_reports_q,
     require_signed_in,
 )
-from domain.services.common import facts_of, parse_id
+from domain.services.common import facts_for, parse_id
 from domain.tracking import normalize_tracking_code
 from domain.views import (
     AssignmentView,
@@ -78,21 +77,9 @@ class ReportQuery:
     search: str | None = None
 
 
-async def _facts_for(reports: Sequence[Report]) -> dict[int, ReportFacts]:
-    """Policy facts for many reports in one query."""
-    agencies: dict[int, set[int]] = defaultdict(set)
-    if reports:
-        rows = await Assignment.filter(report_id__in=[r.id for r in reports]).values_list(
-            "report_id", "agency_id"
-        )
-        for report_id, agency_id in rows:
-            agencies[int(report_id)].add(int(agency_id))  # type: ignore[call-overload]
-    return {r.id: facts_of(r, frozenset(agencies[r.id])) for r in reports}
-
-
 async def views_of(actor: Actor, reports: Sequence[Report]) -> list[ReportView | None]:
     """Masked views, None where the actor may not read the report."""
-    facts = await _facts_for(reports)
+    facts = await facts_for(reports)
     return [
         report_view(actor, r, facts[r.id])
         if allowed_on_report(actor, Action.READ, facts[r.id])
