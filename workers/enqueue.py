@@ -1,10 +1,14 @@
-"""Typed enqueue helpers: what the API calls after a commit to wake the workers."""
+"""Typed enqueue helpers: what the API (and the sweep) calls after a commit to wake the workers."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from arq.connections import ArqRedis
+
+from domain.services import outbox
+from workers.channels import EVENTS_CHANNEL
 
 log = logging.getLogger("lapor.enqueue")
 
@@ -17,22 +21,22 @@ def outbox_job_id(outbox_id: int) -> str:
 
 
 class ArqOutboxDispatcher:
-    """Enqueues one job per committed outbox row; Redis being down is not an error here,
-    because the periodic relay drains whatever was not enqueued."""
+    """After a commit: publishes the committed events live, in order, then enqueues one job per
+    outbox row. Redis being down is not an error here: the periodic relay drains whatever was
+    not enqueued, and live listeners catch up with `updatedAfter`."""
 
     def __init__(self, redis: ArqRedis | None) -> None:
         self.redis = redis
 
     async def dispatch(self, outbox_ids: list[int]) -> None:
-        if self.redis is None:
+        if self.redis is None or not outbox_ids:
             return
-        for outbox_id in outbox_ids:
-            try:
+        try:
+            for topic, payload in await outbox.messages(outbox_ids):
+                await self.redis.publish(EVENTS_CHANNEL, json.dumps({"topic": topic, **payload}))
+            for outbox_id in outbox_ids:
                 await self.redis.enqueue_job(
                     RELAY_OUTBOX_MESSAGE, outbox_id, _job_id=outbox_job_id(outbox_id)
                 )
-            except Exception as exc:  # any Redis failure: leave it to the relay
-                log.warning(
-                    "outbox %s not enqueued (%s); the relay will pick it up", outbox_id, exc
-                )
-                return
+        except Exception as exc:  # any Redis failure: leave it to the relay
+            log.warning("outbox %s not dispatched (%s); the relay will pick it up", outbox_ids, exc)

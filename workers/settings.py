@@ -14,10 +14,10 @@ from tortoise import Tortoise
 from domain.services import outbox
 from lapor.settings import get_settings
 from models.db import tortoise_config
+from workers.channels import EVENTS_CHANNEL
 from workers.enqueue import RELAY_OUTBOX_MESSAGE
 
 log = logging.getLogger("lapor.worker")
-EVENTS_CHANNEL = "lapor:events"
 
 
 async def startup(ctx: dict[str, Any]) -> None:

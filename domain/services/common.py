@@ -23,6 +23,7 @@ from domain.deadlines import (
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.lifecycle import OPEN_ASSIGNMENT
 from domain.policy import Action, ReportFacts, allowed_on_report, require_signed_in
+from lapor.requestctx import request_id
 from lapor.settings import get_settings
 from models import Agency, Assignment, Category, Holiday, OutboxMessage, Region, Report, ReportEvent
 from models.enums import AssignmentStatus, ResolutionTier
@@ -170,6 +171,7 @@ async def record_event(
             "assignment_id": assignment.id if assignment else None,
             "agency_id": assignment.agency_id if assignment else None,
             "kind": kind,
+            "request_id": request_id.get(),
         },
         created_at=now,
     )

@@ -17,6 +17,14 @@ async def pending_ids(limit: int = 500) -> list[int]:
     return [r.id for r in rows]
 
 
+async def messages(outbox_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
+    """The (topic, payload) of the given outbox rows, in id order."""
+    rows = (
+        await OutboxMessage.filter(id__in=outbox_ids).order_by("id").values_list("topic", "payload")
+    )
+    return [(topic, payload) for topic, payload in rows]
+
+
 Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
