@@ -16,6 +16,8 @@ class OutboxDispatcher(Protocol):
 
     async def dispatch(self, outbox_ids: list[int]) -> None: ...
 
+    async def deliver(self, deliveries: list[tuple[int, int]]) -> None: ...
+
 
 @dataclass
 class Context:

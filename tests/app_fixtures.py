@@ -21,6 +21,7 @@ from schema.ids import from_global_id, to_global_id
 
 # Tables that tests write to; reference data and demo users stay for the whole session.
 CHURN_TABLES = (
+    "sweep_mark",
     "notification",
     "outbox_message",
     "report_event",

@@ -106,7 +106,7 @@ async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
     return view
 
 
-def _clamp(first: int | None, default: int, maximum: int) -> int:
+def page_size(first: int | None, default: int, maximum: int) -> int:
     if first is None:
         return default
     if first < 0 or first > maximum:
@@ -125,7 +125,7 @@ async def list_reports(
     max_size: int,
 ) -> Page[ReportView]:
     """Readable reports, newest first, filtered; keyset on id so inserts do not shift pages."""
-    size = _clamp(first, default_size, max_size)
+    size = page_size(first, default_size, max_size)
     qs = Report.all()
     visible = readable_reports_q(actor)
     if visible is not None:
@@ -174,7 +174,7 @@ async def inbox(
 ) -> Page[AssignmentView]:
     """An agency desk's assignments, newest first; for its members and its region's coordinators."""
     require_signed_in(actor)
-    size = _clamp(first, default_size, max_size)
+    size = page_size(first, default_size, max_size)
     aid = parse_id(agency_id, "agencyId")
     agency = await Agency.get_or_none(id=aid)
     if agency is None:
@@ -249,7 +249,7 @@ async def timelines(
 ) -> list[Page[EventView]]:
     """Timelines of many reports in a constant number of queries, oldest line first;
     internal desk lines only where the viewer is the report's staff."""
-    sizes = [_clamp(k.first, max_size, max_size) for k in keys]
+    sizes = [page_size(k.first, max_size, max_size) for k in keys]
     chosen: list[list[int]] = [[] for _ in keys]
     more: list[bool] = [False for _ in keys]
     for staff in (True, False):
@@ -353,7 +353,7 @@ async def notifications(
 ) -> Page[Notification]:
     """The signed-in user's in-app notifications, newest first."""
     require_signed_in(actor)
-    size = _clamp(first, default_size, max_size)
+    size = page_size(first, default_size, max_size)
     qs = Notification.filter(user_id=actor.user_id, channel="IN_APP")
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
@@ -385,4 +385,4 @@ async def event_by_id(actor: Actor, eid: int) -> EventView | None:
 async def notification_by_id(actor: Actor, nid: int) -> Notification | None:
     if actor.user_id is None:
         return None
-    return await Notification.get_or_none(id=nid, user_id=actor.user_id)
+    return await Notification.get_or_none(id=nid, user_id=actor.user_id, channel="IN_APP")

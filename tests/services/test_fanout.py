@@ -1,0 +1,220 @@
+"""Fan-out on PostgreSQL: every event kind reaches exactly the people (and agency webhooks)
+who must know, over the right channels, and nothing sent names an anonymous reporter or
+carries a confidential report's content."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.actor import SYSTEM, Actor
+from domain.services import assignments, deliveries, fanout, reports
+from domain.services.accounts import actor_for_user, register
+from domain.services.common import Outcome
+from domain.services.reports import SubmitInput
+from models import Agency, Assignment, Notification, Region, ReportEvent, User
+from models.enums import Channel, ReportKind, ResolutionCode, ResolutionTier
+
+NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
+COORDINATOR = "koordinator@jember.demo"
+OFFICER = "dinkes@jember.demo"
+HEAD = "kepala.dinkes@jember.demo"
+DPUPR = "pupr@jember.demo"
+REPORTER = "warga@jember.demo"
+OMBUDSMAN = "ombudsman@lapor.demo"
+
+# What one event told: {(recipient, channel)}, recipient an e-mail or "webhook:<agency code>".
+Told = set[tuple[str, str]]
+
+
+async def _actor(email: str) -> Actor:
+    return await actor_for_user((await User.get(email=email)).id)
+
+
+async def _agency(code: str) -> Agency:
+    region = await Region.get(code="35.09")
+    return await Agency.get(code=code, region_id=region.id)
+
+
+async def _fan_out(outcome: Outcome) -> dict[str, Told]:
+    """Run the fan-out of each outbox row of a use case; what each event kind told whom."""
+    told: dict[str, Told] = {}
+    for oid in outcome.outbox_ids:
+        done = await fanout.fan_out(oid, NOW, email_enabled=True)
+        assert done is not None and done.event_id is not None
+        event = await ReportEvent.get(id=done.event_id)
+        told[event.kind] = await _told(event.id)
+    return told
+
+
+async def _told(event_id: int) -> Told:
+    result: Told = set()
+    for n in await Notification.filter(event_id=event_id):
+        if n.user_id is not None:
+            result.add(((await User.get(id=n.user_id)).email, n.channel.value))
+        else:
+            result.add((f"webhook:{(await Agency.get(id=n.agency_id)).code}", n.channel.value))
+    return result
+
+
+def both(*emails: str) -> Told:
+    return {(e, c) for e in emails for c in ("IN_APP", "EMAIL")}
+
+
+def in_app(*emails: str) -> Told:
+    return {(e, "IN_APP") for e in emails}
+
+
+@pytest.fixture(autouse=True)
+async def _clean(db: str) -> None:
+    """Every test starts with no reports and no notifications."""
+
+
+@pytest.fixture
+async def follower(db: str) -> str:
+    email = f"pengikut-{uuid.uuid4().hex[:8]}@example.org"
+    await register(NOW, "Pengikut", email, "rahasia-panjang-sekali", None)
+    return email
+
+
+@pytest.fixture
+async def dinkes_webhook(db: str) -> Agency:
+    agency = await _agency("DINKES")
+    agency.webhook_url, agency.webhook_secret = "http://127.0.0.1:9/hook", "s" * 32
+    await agency.save()
+    yield agency
+    agency.webhook_url = agency.webhook_secret = None
+    await agency.save()
+
+
+async def _submit(**flags: bool) -> Outcome:
+    return await reports.submit(
+        await _actor(REPORTER),
+        NOW,
+        SubmitInput(
+            kind=ReportKind.COMPLAINT,
+            title="Puskesmas tutup siang hari",
+            body="Pelayanan berhenti jam 11, pasien Bu Sumiati ditolak.",
+            region_id=(await Region.get(code="35.09")).id,
+            **flags,
+        ),
+    )
+
+
+async def test_each_event_of_a_public_report_reaches_exactly_its_audience(
+    follower: str, dinkes_webhook: Agency
+) -> None:
+    coordinator, officer = await _actor(COORDINATOR), await _actor(OFFICER)
+    submitted = await _submit()
+    report = submitted.report
+    # The reporter did it, so only the region's desk hears of it.
+    assert (await _fan_out(submitted))["report.submitted"] == both(COORDINATOR)
+
+    verified = await reports.verify(
+        coordinator, NOW, report.id, [dinkes_webhook.id], None, "Mohon ditindaklanjuti"
+    )
+    told = await _fan_out(verified)
+    assert told["report.verified"] == both(REPORTER)
+    assert told["assignment.created"] == both(OFFICER) | {("webhook:DINKES", "WEBHOOK")}
+
+    supported = await reports.support(await _actor(follower), NOW, report.id)
+    assert (await _fan_out(supported))["report.supported"] == set()  # a staff-only line
+
+    assignment = await Assignment.get(report_id=report.id)
+    accepted = await assignments.accept(officer, NOW, assignment.id, ResolutionTier.SIMPLE)
+    assert (await _fan_out(accepted))["assignment.accepted"] == both(REPORTER, COORDINATOR)
+
+    interim = await assignments.follow_up(officer, NOW, assignment.id, "Sedang dicek", False, None)
+    # A follower hears in-app only: no bulk e-mail to people who merely pressed +1.
+    assert (await _fan_out(interim))["assignment.follow_up"] == both(
+        REPORTER, COORDINATOR
+    ) | in_app(follower)
+
+    final = await assignments.follow_up(
+        officer, NOW, assignment.id, "Jam layanan diperpanjang", True, ResolutionCode.RESOLVED
+    )
+    told = await _fan_out(final)
+    assert told["assignment.final_follow_up"] == both(REPORTER, COORDINATOR) | in_app(follower)
+    assert told["report.responded"] == both(REPORTER) | in_app(follower)
+
+    disputed = await reports.dispute(await _actor(REPORTER), NOW, report.id, "Masih tutup")
+    told = await _fan_out(disputed)
+    assert told["report.disputed"] == both(COORDINATOR, OFFICER) | {("webhook:DINKES", "WEBHOOK")}
+    assert told["assignment.reopened"] == both(OFFICER) | {("webhook:DINKES", "WEBHOOK")}
+
+    returned = await assignments.return_(
+        officer, NOW, assignment.id, "Ini urusan DPUPR", (await _agency("DPUPR")).id
+    )
+    assert (await _fan_out(returned))["assignment.returned"] == both(COORDINATOR)
+
+    assigned = await reports.assign(coordinator, NOW, report.id, (await _agency("DPUPR")).id, None)
+    assert (await _fan_out(assigned))["assignment.created"] == both(DPUPR)
+
+
+async def test_a_hand_over_reaches_the_ombudsman_the_heads_the_desk_and_the_reporter() -> None:
+    report = (await _submit(ombudsman_consent=True)).report
+    coordinator = await _actor(COORDINATOR)
+    await reports.verify(coordinator, NOW, report.id, [(await _agency("DINKES")).id], None, None)
+    late = NOW + timedelta(days=60)
+    escalated = await reports.escalate(SYSTEM, late, report.id, "tenggat terlewati")
+    assert (await _fan_out(escalated))["report.escalated"] == both(
+        REPORTER, OMBUDSMAN, COORDINATOR, HEAD
+    )
+
+
+async def test_the_fan_out_of_an_event_is_stored_once_however_often_it_runs() -> None:
+    outcome = await _submit()
+    await _fan_out(outcome)
+    event_id = (await ReportEvent.get(report_id=outcome.report.id)).id
+    before = await Notification.filter(event_id=event_id).count()
+    again = await fanout.notify_event(event_id, NOW, email_enabled=True)
+    assert await Notification.filter(event_id=event_id).count() == before == 2
+    assert len(again.in_app) == 1 and len(again.deliveries) == 1
+    # The outbox row is relayed: running its job again does nothing at all.
+    assert await fanout.fan_out(outcome.outbox_ids[0], NOW, email_enabled=True) is None
+
+
+async def test_without_smtp_no_email_is_written() -> None:
+    outcome = await _submit()
+    done = await fanout.fan_out(outcome.outbox_ids[0], NOW, email_enabled=False)
+    assert done is not None and done.deliveries == []
+    assert await Notification.filter(channel=Channel.EMAIL).count() == 0
+
+
+async def test_nothing_sent_names_an_anonymous_reporter_or_carries_confidential_content(
+    follower: str, dinkes_webhook: Agency
+) -> None:
+    submitted = await _submit(anonymous=True, confidential=True, ombudsman_consent=True)
+    report = submitted.report
+    officer = await _actor(OFFICER)
+    outcomes = [submitted]
+    outcomes.append(
+        await reports.verify(
+            await _actor(COORDINATOR), NOW, report.id, [dinkes_webhook.id], None, None
+        )
+    )
+    assignment = await Assignment.get(report_id=report.id)
+    outcomes.append(await assignments.accept(officer, NOW, assignment.id, ResolutionTier.SIMPLE))
+    outcomes.append(await assignments.follow_up(officer, NOW, assignment.id, "Dicek", False, None))
+    outcomes.append(await reports.escalate(SYSTEM, NOW + timedelta(days=30), report.id, "lewat"))
+    for outcome in outcomes:
+        await _fan_out(outcome)
+    reporter = await User.get(email=REPORTER)
+    secrets = [report.title, report.body, reporter.name, reporter.email, "Sumiati"]
+    sent = await Notification.filter(report_id=report.id)
+    assert {n.channel for n in sent} == {Channel.IN_APP, Channel.EMAIL, Channel.WEBHOOK}
+    for n in sent:
+        outgoing = await deliveries.outgoing_for(n) if n.channel != Channel.IN_APP else None
+        texts = [n.message]
+        if isinstance(outgoing, deliveries.Webhook):
+            texts.append(outgoing.body.decode())
+            assert json.loads(outgoing.body)["report"]["title"] is None
+        elif outgoing is not None:
+            texts += [outgoing.subject, outgoing.text, outgoing.html]
+        for text in texts:
+            for secret in secrets:
+                assert secret not in text, (n.kind, n.channel, text)
+        assert report.tracking_code in n.message
