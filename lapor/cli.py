@@ -252,6 +252,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # arq logs every run of every job; our jobs log one structured line each instead.
     logging.getLogger("arq.jobs").setLevel(logging.WARNING)
     logging.getLogger("arq.worker").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # each webhook POST: our job line says it
     from workers.settings import WorkerSettings
 
     run_worker(WorkerSettings)  # type: ignore[arg-type]

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     delivery_backoff_seconds: float = Field(default=5.0, gt=0)
     delivery_backoff_max: float = Field(default=3600.0, gt=0)
     sweep_batch_size: int = Field(default=500, ge=1)
+    sweep_every_seconds: int = Field(default=60, ge=1, le=60)
     worker_max_jobs: int = Field(default=10, ge=1)
     worker_health_check_seconds: int = Field(default=5, ge=1)
     worker_shutdown_grace_seconds: int = Field(default=30, ge=0)

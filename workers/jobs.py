@@ -58,7 +58,7 @@ def logged(fn: Callable[..., Awaitable[R]]) -> WorkerCoroutine:
                 "job": fn.__name__,
                 "job_id": ctx.get("job_id"),
                 "try": ctx.get("job_try"),
-                "args": list(args),
+                "job_args": list(args),
                 "outcome": outcome,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
                 "result": result,

@@ -13,6 +13,10 @@ from typing import Any
 from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import func
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise import Tortoise
 
 from lapor.settings import get_settings
@@ -51,6 +55,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 _s = get_settings()
 EVERY_5_SECONDS = set(range(0, 60, 5))
+# Once a minute by default (at :30); tests and busy deployments may sweep more often.
+SWEEP_SECONDS = set(range(0, 60, _s.sweep_every_seconds)) if _s.sweep_every_seconds < 60 else {30}
 
 
 class WorkerSettings:
@@ -69,13 +75,17 @@ class WorkerSettings:
     cron_jobs = [
         cron(jobs.relay_pending, second=EVERY_5_SECONDS, unique=True, run_at_startup=True),
         cron(jobs.deliver_due, second={17, 47}, unique=True),
-        cron(jobs.sweep_deadlines, second={30}, unique=True, timeout=600),
+        cron(jobs.sweep_deadlines, second=SWEEP_SECONDS, unique=True, timeout=600),
     ]
     on_startup = startup
     on_shutdown = shutdown
     # A worker started before Redis (a reboot, a compose start) waits for it up to a minute.
     redis_settings = RedisSettings.from_dsn(_s.redis_url)
     redis_settings.conn_retries = 60
+    # A running worker rides out a Redis outage of up to about five minutes (every call waits
+    # and retries) instead of exiting; past that it exits and its supervisor restarts it.
+    redis_settings.retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=300)
+    redis_settings.retry_on_error = [RedisConnectionError, RedisTimeoutError]
     health_check_interval = _s.worker_health_check_seconds
     health_check_key = health_key()
     max_jobs = _s.worker_max_jobs

@@ -17,6 +17,7 @@ from domain.services.common import Outcome
 from domain.services.reports import SubmitInput
 from models import Agency, Assignment, Notification, Region, ReportEvent, User
 from models.enums import Channel, ReportKind, ResolutionCode, ResolutionTier
+from tests.app_fixtures import holders
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
 COORDINATOR = "koordinator@jember.demo"
@@ -60,8 +61,23 @@ async def _told(event_id: int) -> Told:
     return result
 
 
-def both(*emails: str) -> Told:
-    return {(e, c) for e in emails for c in ("IN_APP", "EMAIL")}
+async def staff(who: str) -> set[str]:
+    """Everyone holding the role the demo account `who` holds (tests may have added more)."""
+    scope = {
+        COORDINATOR: ("COORDINATOR", {"region": "35.09"}),
+        OFFICER: ("OFFICER", {"agency": "DINKES"}),
+        HEAD: ("AGENCY_HEAD", {"agency": "DINKES"}),
+        DPUPR: ("OFFICER", {"agency": "DPUPR"}),
+        OMBUDSMAN: ("OMBUDSMAN", {}),
+    }
+    if who not in scope:
+        return {who}
+    role, where = scope[who]
+    return await holders(role, **where)
+
+
+async def both(*who: str) -> Told:
+    return {(e, c) for w in who for e in await staff(w) for c in ("IN_APP", "EMAIL")}
 
 
 def in_app(*emails: str) -> Told:
@@ -111,25 +127,25 @@ async def test_each_event_of_a_public_report_reaches_exactly_its_audience(
     submitted = await _submit()
     report = submitted.report
     # The reporter did it, so only the region's desk hears of it.
-    assert (await _fan_out(submitted))["report.submitted"] == both(COORDINATOR)
+    assert (await _fan_out(submitted))["report.submitted"] == await both(COORDINATOR)
 
     verified = await reports.verify(
         coordinator, NOW, report.id, [dinkes_webhook.id], None, "Mohon ditindaklanjuti"
     )
     told = await _fan_out(verified)
-    assert told["report.verified"] == both(REPORTER)
-    assert told["assignment.created"] == both(OFFICER) | {("webhook:DINKES", "WEBHOOK")}
+    assert told["report.verified"] == await both(REPORTER)
+    assert told["assignment.created"] == await both(OFFICER) | {("webhook:DINKES", "WEBHOOK")}
 
     supported = await reports.support(await _actor(follower), NOW, report.id)
     assert (await _fan_out(supported))["report.supported"] == set()  # a staff-only line
 
     assignment = await Assignment.get(report_id=report.id)
     accepted = await assignments.accept(officer, NOW, assignment.id, ResolutionTier.SIMPLE)
-    assert (await _fan_out(accepted))["assignment.accepted"] == both(REPORTER, COORDINATOR)
+    assert (await _fan_out(accepted))["assignment.accepted"] == await both(REPORTER, COORDINATOR)
 
     interim = await assignments.follow_up(officer, NOW, assignment.id, "Sedang dicek", False, None)
     # A follower hears in-app only: no bulk e-mail to people who merely pressed +1.
-    assert (await _fan_out(interim))["assignment.follow_up"] == both(
+    assert (await _fan_out(interim))["assignment.follow_up"] == await both(
         REPORTER, COORDINATOR
     ) | in_app(follower)
 
@@ -137,21 +153,25 @@ async def test_each_event_of_a_public_report_reaches_exactly_its_audience(
         officer, NOW, assignment.id, "Jam layanan diperpanjang", True, ResolutionCode.RESOLVED
     )
     told = await _fan_out(final)
-    assert told["assignment.final_follow_up"] == both(REPORTER, COORDINATOR) | in_app(follower)
-    assert told["report.responded"] == both(REPORTER) | in_app(follower)
+    assert told["assignment.final_follow_up"] == await both(REPORTER, COORDINATOR) | in_app(
+        follower
+    )
+    assert told["report.responded"] == await both(REPORTER) | in_app(follower)
 
     disputed = await reports.dispute(await _actor(REPORTER), NOW, report.id, "Masih tutup")
     told = await _fan_out(disputed)
-    assert told["report.disputed"] == both(COORDINATOR, OFFICER) | {("webhook:DINKES", "WEBHOOK")}
-    assert told["assignment.reopened"] == both(OFFICER) | {("webhook:DINKES", "WEBHOOK")}
+    assert told["report.disputed"] == await both(COORDINATOR, OFFICER) | {
+        ("webhook:DINKES", "WEBHOOK")
+    }
+    assert told["assignment.reopened"] == await both(OFFICER) | {("webhook:DINKES", "WEBHOOK")}
 
     returned = await assignments.return_(
         officer, NOW, assignment.id, "Ini urusan DPUPR", (await _agency("DPUPR")).id
     )
-    assert (await _fan_out(returned))["assignment.returned"] == both(COORDINATOR)
+    assert (await _fan_out(returned))["assignment.returned"] == await both(COORDINATOR)
 
     assigned = await reports.assign(coordinator, NOW, report.id, (await _agency("DPUPR")).id, None)
-    assert (await _fan_out(assigned))["assignment.created"] == both(DPUPR)
+    assert (await _fan_out(assigned))["assignment.created"] == await both(DPUPR)
 
 
 async def test_a_hand_over_reaches_the_ombudsman_the_heads_the_desk_and_the_reporter() -> None:
@@ -160,7 +180,7 @@ async def test_a_hand_over_reaches_the_ombudsman_the_heads_the_desk_and_the_repo
     await reports.verify(coordinator, NOW, report.id, [(await _agency("DINKES")).id], None, None)
     late = NOW + timedelta(days=60)
     escalated = await reports.escalate(SYSTEM, late, report.id, "tenggat terlewati")
-    assert (await _fan_out(escalated))["report.escalated"] == both(
+    assert (await _fan_out(escalated))["report.escalated"] == await both(
         REPORTER, OMBUDSMAN, COORDINATOR, HEAD
     )
 
@@ -171,8 +191,13 @@ async def test_the_fan_out_of_an_event_is_stored_once_however_often_it_runs() ->
     event_id = (await ReportEvent.get(report_id=outcome.report.id)).id
     before = await Notification.filter(event_id=event_id).count()
     again = await fanout.notify_event(event_id, NOW, email_enabled=True)
-    assert await Notification.filter(event_id=event_id).count() == before == 2
-    assert len(again.in_app) == 1 and len(again.deliveries) == 1
+    assert (
+        await Notification.filter(event_id=event_id).count()
+        == before
+        == len(await both(COORDINATOR))
+    )
+    coordinators = len(await staff(COORDINATOR))
+    assert len(again.in_app) == coordinators == len(again.deliveries)
     # The outbox row is relayed: running its job again does nothing at all.
     assert await fanout.fan_out(outcome.outbox_ids[0], NOW, email_enabled=True) is None
 
