@@ -253,9 +253,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.getLogger("arq.jobs").setLevel(logging.WARNING)
     logging.getLogger("arq.worker").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # each webhook POST: our job line says it
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     from workers.settings import WorkerSettings
 
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    try:
+        run_worker(WorkerSettings)  # type: ignore[arg-type]
+    except RedisConnectionError as exc:
+        # arq gives up when Redis goes away mid-run. Start afresh in this same process (same
+        # pid, so the same health key): the new worker waits for Redis, and whatever the old
+        # one had in hand is redone from the database.
+        logging.getLogger("lapor.worker").warning("lost Redis (%s): restarting the worker", exc)
+        time.sleep(1)
+        os.execv(sys.executable, [sys.executable, "-m", "lapor", *sys.argv[1:]])
     return 0
 
 

@@ -243,3 +243,60 @@ async def test_nothing_sent_names_an_anonymous_reporter_or_carries_confidential_
             for secret in secrets:
                 assert secret not in text, (n.kind, n.channel, text)
         assert report.tracking_code in n.message
+
+
+async def test_the_other_event_kinds_reach_exactly_their_audience(follower: str) -> None:
+    reporter, coordinator = await _actor(REPORTER), await _actor(COORDINATOR)
+    report = (await _submit()).report
+    held = await reports.hold(coordinator, NOW, report.id, "Lokasi persisnya di mana?")
+    assert (await _fan_out(held))["report.held"] == await both(REPORTER)
+    info = await reports.add_info(reporter, NOW, report.id, "Depan pasar Tanjung")
+    assert (await _fan_out(info))["report.info_added"] == await both(COORDINATOR)
+    dinkes = await _agency("DINKES")
+    await reports.verify(coordinator, NOW, report.id, [dinkes.id], None, None)
+    assignment = await Assignment.get(report_id=report.id)
+    officer = await _actor(OFFICER)
+    await assignments.accept(officer, NOW, assignment.id, ResolutionTier.SIMPLE)
+    forwarded = await assignments.forward(
+        officer, NOW, assignment.id, (await _agency("PKM-SUMBERSARI")).id, None
+    )
+    told = await _fan_out(forwarded)
+    assert told["assignment.forwarded"] == await both(COORDINATOR)
+    puskesmas = await holders("OFFICER", agency="PKM-SUMBERSARI")
+    assert told["assignment.created"] == {(e, c) for e in puskesmas for c in ("IN_APP", "EMAIL")}
+    child = await Assignment.get(report_id=report.id, parent_id=assignment.id)
+    puskesmas_desk = await _actor("puskesmas@jember.demo")
+    await assignments.accept(puskesmas_desk, NOW, child.id, ResolutionTier.SIMPLE)
+    await assignments.follow_up(
+        puskesmas_desk, NOW, child.id, "Beres", True, ResolutionCode.RESOLVED
+    )
+    rated = await reports.rate(reporter, NOW, report.id, 5, "Terima kasih")
+    # The desks that worked on it hear of the rating; nobody is working on it any more.
+    assert (await _fan_out(rated))["report.rated"] == await both(COORDINATOR)
+
+    spam = (await _submit()).report
+    archived = await reports.archive(coordinator, NOW, spam.id, "Iklan", None)
+    assert (await _fan_out(archived))["report.archived"] == await both(REPORTER)
+
+
+async def test_deadline_steps_reach_the_desk_its_head_and_the_coordinators() -> None:
+    from domain.services.sweep import sweep
+
+    report = (await _submit()).report
+    await reports.verify(
+        await _actor(COORDINATOR), NOW, report.id, [(await _agency("DINKES")).id], None, None
+    )
+    assignment = await Assignment.get(report_id=report.id)
+    assert assignment.due_at is not None
+    reminded = await sweep(assignment.due_at - timedelta(hours=1))
+    assert (await _fan_out(Outcome(report, outbox_ids=reminded.outbox_ids)))[
+        "deadline.reminder"
+    ] == await both(OFFICER)
+    breached = await sweep(assignment.due_at + timedelta(hours=1))
+    assert (await _fan_out(Outcome(report, outbox_ids=breached.outbox_ids)))[
+        "deadline.breached"
+    ] == await both(OFFICER, HEAD)
+    escalated = await sweep(assignment.due_at + timedelta(days=14))
+    assert (await _fan_out(Outcome(report, outbox_ids=escalated.outbox_ids)))[
+        "deadline.escalated"
+    ] == await both(COORDINATOR, HEAD)

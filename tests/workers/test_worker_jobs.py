@@ -318,7 +318,7 @@ async def test_a_report_submitted_while_redis_is_down_is_fanned_out_once_it_is_b
     try:
         report, outbox_ids = await _submit()
         await ArqOutboxDispatcher(None).dispatch(outbox_ids)  # what the API does without Redis
-        await asyncio.sleep(1)
+        await asyncio.sleep(3)  # long enough for the worker to notice Redis is gone
         assert await Notification.filter(report_id=report.id).count() == 0
     finally:
         clean_redis.start()
