@@ -173,6 +173,15 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
             return 1
         print(f"{out} is up to date")
         return 0
+    if out.exists() and not args.allow_breaking:
+        from schema.hygiene import breaking_changes
+
+        broken = breaking_changes(out.read_text(encoding="utf-8"), sdl)
+        if broken:
+            raise CliError(
+                f"the schema breaks {out} for its clients (deprecate instead of removing, or "
+                "pass --allow-breaking):\n" + "\n".join(broken)
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(sdl, encoding="utf-8")
     print(f"wrote {out}")
@@ -522,6 +531,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", default="schema/schema.graphql")
     export.add_argument(
         "--check", action="store_true", help="exit 1 if the file differs from the schema"
+    )
+    export.add_argument(
+        "--allow-breaking",
+        action="store_true",
+        help="overwrite even when fields, types or arguments were removed or changed",
     )
 
     api = add("api", cmd_api, "serve the GraphQL API with uvicorn")
