@@ -1,4 +1,5 @@
-"""The ASGI application: lifespan, /graphql (HTTP and WebSocket), /healthz and /readyz."""
+"""The ASGI application: lifespan, /graphql (HTTP and WebSocket), /healthz and /readyz,
+behind request ids, CORS and the body limit."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from cross_web import HTTPException
 from starlette.applications import Starlette
@@ -19,10 +19,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from tortoise import Tortoise, connections
 
 from api.console import ASSETS_URL, bundled_page, local_page, missing_assets
+from api.http import GraphQLOverHTTP
+from api.middleware import http_middleware
+from api.persisted import PersistedQueries
 from domain.services.accounts import actor_for_token
 from lapor.settings import Settings, get_settings
 from models.db import tortoise_config
@@ -41,11 +43,11 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-class LaporGraphQL(GraphQL[Context, None]):
+class LaporGraphQL(GraphQLOverHTTP):
     """Strawberry's ASGI view with our context: actor from the token, the request's `now`."""
 
     def __init__(self, settings: Settings, redis: RedisLink, console_page: str) -> None:
-        super().__init__(build_schema(settings), graphql_ide="graphiql", allow_queries_via_get=True)
+        super().__init__(build_schema(settings), PersistedQueries(settings, redis.get))
         self.settings = settings
         self.redis = redis
         self.console_page = console_page
@@ -67,9 +69,6 @@ class LaporGraphQL(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.console_page)
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
 
 
 class RedisLink:
@@ -152,5 +151,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             *([Mount(ASSETS_URL, StaticFiles(directory=assets))] if offline else []),
         ],
+        middleware=http_middleware(settings),
         lifespan=lifespan,
     )

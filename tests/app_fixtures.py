@@ -4,6 +4,7 @@ clean report tables before each test, and an in-process GraphQL client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import httpx
 import pytest
 from tortoise import Tortoise, connections
 
-from lapor.settings import get_settings
+from lapor.settings import Settings, get_settings
 from models import Agency, Region
 from models.db import tortoise_config
 from schema.ids import from_global_id, to_global_id
@@ -88,14 +89,21 @@ class GQL:
         return GQL(self.client, data["authLogin"]["token"])
 
 
+@contextlib.asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the whole app built for `settings`, in process (no lifespan: the
+    session has initialised the ORM; Redis is connected lazily)."""
+    from api.app import create_app
+
+    transport = httpx.ASGITransport(app=create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://lapor.test") as client:
+        yield client
+
+
 @pytest.fixture
 async def gql(db: str) -> AsyncIterator[GQL]:
     """The public (signed-out) client; `await gql.sign_in(email)` gives a signed-in one."""
-    from api.app import create_app
-
-    app = create_app(get_settings())
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://lapor.test") as client:
+    async with app_client(get_settings()) as client:
         yield GQL(client)
 
 
