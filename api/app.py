@@ -1,5 +1,5 @@
-"""The ASGI application: lifespan, /graphql (HTTP and WebSocket), /healthz and /readyz,
-behind request ids, CORS and the body limit."""
+"""The ASGI application: lifespan, /graphql (HTTP and WebSocket), /metrics, /healthz and
+/readyz, behind request ids, CORS and the body limit."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tortoise import Tortoise, connections
 
 from api.console import ASSETS_URL, bundled_page, local_page, missing_assets
 from api.http import GraphQLOverHTTP
+from api.metrics_route import metrics_route
 from api.middleware import http_middleware
 from api.persisted import PersistedQueries
 from domain.services.accounts import actor_for_token
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *([Mount(ASSETS_URL, StaticFiles(directory=assets))] if offline else []),
+            metrics_route(redis.get),
         ],
         middleware=http_middleware(settings),
         lifespan=lifespan,

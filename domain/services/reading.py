@@ -12,6 +12,7 @@ from tortoise.expressions import Q
 
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode, not_found
+from domain.lifecycle import FINAL_REPORT, OPEN_ASSIGNMENT
 from domain.policy import (
     Action,
     AgencyFacts,
@@ -197,6 +198,25 @@ async def inbox(
     return Page(
         [assignment_view(a, True) for a in rows[:size]], len(rows) > size, after_id is not None
     )
+
+
+@dataclass(frozen=True)
+class OverdueCounts:
+    """Open work whose current deadline has passed."""
+
+    assignments: int
+    reports: int
+
+
+async def overdue_counts(now: datetime) -> OverdueCounts:
+    """How many open assignments and unfinished reports are past `due_at` (two indexed counts
+    on (status, due_at)); for monitoring, not shown to any viewer."""
+    assignments = await Assignment.filter(
+        status__in=[s.value for s in OPEN_ASSIGNMENT], due_at__lt=now
+    ).count()
+    open_statuses = [s.value for s in ReportStatus if s not in FINAL_REPORT]
+    reports = await Report.filter(status__in=open_statuses, due_at__lt=now).count()
+    return OverdueCounts(assignments, reports)
 
 
 async def assignments_by_ids(actor: Actor, ids: Sequence[int]) -> dict[int, AssignmentView]:
