@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -87,6 +89,19 @@ class GQL:
         )
         assert data["authLogin"]["errors"] == [], data
         return GQL(self.client, data["authLogin"]["token"])
+
+
+@pytest.fixture(scope="session")
+def assets_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """GraphiQL's files, installed from the npm registry once per session."""
+    from api.console import fetch_assets
+    from tests.conftest import unavailable
+
+    if shutil.which("npm") is None:
+        unavailable("no npm: the console's files are installed with it (apt-get install npm)")
+    directory = tmp_path_factory.mktemp("console-assets")
+    assert fetch_assets(directory) == []
+    yield directory
 
 
 @contextlib.asynccontextmanager
