@@ -4,12 +4,7 @@ request id."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,51 +12,25 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.harness import RedisServer, free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.processes import lapor_api
+from tests.harness import RedisServer
 
 
 @pytest.fixture
 def two_workers(
     db: str, redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[dict[str, Path | str]]:
-    port = free_port()
     counts = tmp_path / "metrics"
     counts.mkdir()
     env = {
-        **os.environ,
         "LAPOR_ENV": "test",
         "LAPOR_DATABASE_URL": db,
         "LAPOR_REDIS_URL": redis_server.url,
         "PROMETHEUS_MULTIPROC_DIR": str(counts),
     }
     log = tmp_path / "api.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "lapor", "api", "--port", str(port), "--workers", "2"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-            yield {"base": base, "counts": counts, "log": log}
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with lapor_api(env, log, "--workers", "2") as base:
+        yield {"base": base, "counts": counts, "log": log}
 
 
 def _pings(scrape: str) -> float:
