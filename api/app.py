@@ -1,5 +1,5 @@
 """The ASGI application: lifespan, /graphql (HTTP and WebSocket), the console's sign-in,
-/metrics, /healthz and /readyz, behind request ids, CORS and the body limit."""
+Open311, /metrics, /healthz and /readyz, behind request ids, CORS and the body limit."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from api.console import Console
 from api.http import GraphQLOverHTTP
 from api.metrics_route import metrics_route
 from api.middleware import http_middleware
+from api.open311 import Open311
 from api.persisted import PersistedQueries
 from domain.services.accounts import actor_for_token
 from lapor.settings import Settings, get_settings
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *console.routes(),
+            *Open311(settings).routes(),
             metrics_route(redis.get),
         ],
         middleware=http_middleware(settings),

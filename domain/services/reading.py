@@ -76,6 +76,11 @@ class ReportQuery:
     overdue: bool | None = None
     updated_after: datetime | None = None
     search: str | None = None
+    # Any of these categories (Open311's service_code list).
+    category_ids: Sequence[int] | None = None
+    # Submitted in [created_from, created_before).
+    created_from: datetime | None = None
+    created_before: datetime | None = None
 
 
 async def views_of(actor: Actor, reports: Sequence[Report]) -> list[ReportView | None]:
@@ -137,6 +142,12 @@ async def list_reports(
         qs = qs.filter(region_id=parse_id(query.region_id, "regionId"))
     if query.category_id is not None:
         qs = qs.filter(category_id=parse_id(query.category_id, "categoryId"))
+    if query.category_ids is not None:
+        qs = qs.filter(category_id__in=list(query.category_ids))
+    if query.created_from is not None:
+        qs = qs.filter(created_at__gte=query.created_from)
+    if query.created_before is not None:
+        qs = qs.filter(created_at__lt=query.created_before)
     if query.kind is not None:
         qs = qs.filter(kind=query.kind.value)
     if query.mine:
@@ -333,6 +344,10 @@ async def categories_by_ids(ids: Iterable[int]) -> dict[int, Category]:
 
 async def all_regions() -> list[Region]:
     return list(await Region.all().order_by("code"))
+
+
+async def region_by_code(code: str) -> Region | None:
+    return await Region.get_or_none(code=code)
 
 
 async def agencies_in(region_id: int | str | None) -> list[Agency]:
