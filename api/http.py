@@ -41,8 +41,12 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 _CONTENT_TYPE = {GRAPHQL_RESPONSE: f"{GRAPHQL_RESPONSE}; charset=utf-8", JSON: f"{JSON}"}
 # The response media type a media range stands for, and how specific the range is.
-_RANGES = {GRAPHQL_RESPONSE: (GRAPHQL_RESPONSE, 2), JSON: (JSON, 2), "application/*": (JSON, 1)}
-_RANGES["*/*"] = (JSON, 0)
+_RANGES = {
+    GRAPHQL_RESPONSE: (GRAPHQL_RESPONSE, 2),
+    JSON: (JSON, 2),
+    "application/*": (JSON, 1),
+    "*/*": (JSON, 0),
+}
 # A request error's status under application/graphql-response+json, by its code.
 _REQUEST_ERROR_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "INTERNAL": 500}
 
@@ -91,8 +95,8 @@ def _codes(body: dict[str, Any]) -> list[str]:
 
 
 class GraphQLOverHTTP(GraphQL[Context, None]):
-    """Strawberry's ASGI view answering HTTP requests by the conventions above; WebSocket
-    connections and the console page go through Strawberry's own `run`."""
+    """Strawberry's ASGI view answering HTTP requests by the conventions above. A browser's
+    visit gets the console (`render_graphql_ide`); WebSockets go through Strawberry's `run`."""
 
     def __init__(self, schema: BaseSchema, persisted: PersistedQueries) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
@@ -138,7 +142,9 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             try:
                 context = await self.get_context(request, sub_response)
             except HTTPException as error:
-                raise Refusal(error.status_code, error.reason) from None
+                challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                headers = challenge if error.status_code == 401 else {}
+                raise Refusal(error.status_code, error.reason, headers=headers) from None
             status, body, headers = await self._run(request, data, context, media)
             response = self._respond(body, status, media, headers)
             response.headers.raw.extend(sub_response.headers.raw)
@@ -234,7 +240,7 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
 
     @staticmethod
     def _request_error_status(errors: list[GraphQLError] | None) -> int:
-        code = ((errors or [GraphQLError("")])[0].extensions or {}).get("code")
+        code = (errors[0].extensions or {}).get("code") if errors else None
         return _REQUEST_ERROR_STATUS.get(str(code), 400)
 
     def _respond(

@@ -21,7 +21,7 @@ access = logging.getLogger("lapor.access")
 
 REQUEST_ID_HEADER = "x-request-id"
 # An incoming id is kept when it is short and plain (safe to log and to echo); else a new one.
-_SANE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # Probes and scrapes every few seconds would drown the access log.
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -46,7 +46,7 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, REQUEST_ID_HEADER.encode())
-        rid = incoming if incoming and _SANE_ID.match(incoming) else uuid.uuid4().hex
+        rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500

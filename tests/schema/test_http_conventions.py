@@ -236,6 +236,7 @@ async def test_a_bad_token_is_a_401_with_a_coded_body(gql: GQL, accept: str) -> 
     )
     assert response.status_code == 401
     assert _codes(response) == ["UNAUTHENTICATED"]
+    assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 # ---------------------------------------------------------------------- CORS
