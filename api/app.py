@@ -1,4 +1,5 @@
-"""The ASGI application: lifespan, /graphql (HTTP and WebSocket), /healthz and /readyz."""
+"""The ASGI application: lifespan, /graphql (HTTP and WebSocket), the console's sign-in,
+Open311, /metrics, /healthz and /readyz, behind request ids, CORS and the body limit."""
 
 from __future__ import annotations
 
@@ -7,22 +8,23 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import orjson
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from tortoise import Tortoise, connections
 
-from api.console import ASSETS_URL, bundled_page, local_page, missing_assets
+from api.console import Console
+from api.http import GraphQLOverHTTP
+from api.metrics_route import metrics_route
+from api.middleware import http_middleware
+from api.open311 import Open311
+from api.persisted import PersistedQueries
 from domain.services.accounts import actor_for_token
 from lapor.settings import Settings, get_settings
 from models.db import tortoise_config
@@ -41,14 +43,14 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-class LaporGraphQL(GraphQL[Context, None]):
+class LaporGraphQL(GraphQLOverHTTP):
     """Strawberry's ASGI view with our context: actor from the token, the request's `now`."""
 
-    def __init__(self, settings: Settings, redis: RedisLink, console_page: str) -> None:
-        super().__init__(build_schema(settings), graphql_ide="graphiql", allow_queries_via_get=True)
+    def __init__(self, settings: Settings, redis: RedisLink, console: Console) -> None:
+        super().__init__(build_schema(settings), PersistedQueries(settings, redis.get))
         self.settings = settings
         self.redis = redis
-        self.console_page = console_page
+        self.console = console
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         now = datetime.now(UTC)
@@ -66,10 +68,7 @@ class LaporGraphQL(GraphQL[Context, None]):
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(self.console_page)
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        return await self.console.page(request)
 
 
 class RedisLink:
@@ -105,14 +104,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     settings.check_production()
     redis = RedisLink(settings)
-    assets = Path(settings.console_assets_dir)
-    page = bundled_page()
-    offline = not missing_assets(assets, page)
-    if not offline:
-        log.warning(
-            "console assets missing in %s (`lapor console-assets`): GraphiQL uses a CDN", assets
-        )
-    graphql = LaporGraphQL(settings, redis, local_page(page) if offline else page)
+    console = Console(settings)
+    graphql = LaporGraphQL(settings, redis, console)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -150,7 +143,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            *([Mount(ASSETS_URL, StaticFiles(directory=assets))] if offline else []),
+            *console.routes(),
+            *Open311(settings).routes(),
+            metrics_route(redis.get),
         ],
+        middleware=http_middleware(settings),
         lifespan=lifespan,
     )

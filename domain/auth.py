@@ -25,24 +25,33 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def issue_token(user_id: int, secret: str, now: datetime, ttl_seconds: int) -> str:
-    """A signed token naming the user, valid for `ttl_seconds` from `now`."""
-    claims = {
+def issue_token(
+    user_id: int, secret: str, now: datetime, ttl_seconds: int, audience: str | None = None
+) -> str:
+    """A signed token naming the user, valid for `ttl_seconds` from `now`; one with an
+    `audience` is good only where that audience is asked for (never as an API token)."""
+    claims: dict[str, object] = {
         "sub": str(user_id),
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
     }
+    if audience is not None:
+        claims["aud"] = audience
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def read_token(token: str, secret: str, now: datetime) -> int | None:
-    """The user id of a valid, unexpired token; None for anything else."""
+def read_token(token: str, secret: str, now: datetime, audience: str | None = None) -> int | None:
+    """The user id of a valid, unexpired token for `audience` (None: an API token, which
+    carries no audience); None for anything else."""
+    required = ["exp", "sub", "aud"] if audience is not None else ["exp", "sub"]
     try:
+        # Without `audience`, PyJWT refuses any token that carries one.
         claims = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
-            options={"require": ["exp", "sub"], "verify_exp": False},
+            audience=audience,
+            options={"require": required, "verify_exp": False},
         )
     except jwt.PyJWTError:
         return None

@@ -15,7 +15,7 @@ from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode
 from domain.lifecycle import PUBLIC_REPORT
 from models.entities import Assignment
-from models.enums import ReportStatus
+from models.enums import ReportStatus, Role
 
 
 class Action(StrEnum):
@@ -134,6 +134,15 @@ def allowed_on_calendar(actor: Actor, region_id: int | None) -> bool:
     if actor.system or actor.is_superadmin:
         return True
     return region_id is not None and region_id in actor.coordinator_regions
+
+
+CONSOLE_ROLES = frozenset({Role.SUPERADMIN, Role.COORDINATOR})
+
+
+def may_use_console(actor: Actor, restricted: bool) -> bool:
+    """The admin console, introspection and operations outside the persisted-query allowlist:
+    open to anyone unless `restricted` (production), then to superadmins and coordinators."""
+    return not restricted or bool(actor.roles & CONSOLE_ROLES)
 
 
 def require_signed_in(actor: Actor) -> None:

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -173,9 +174,68 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
             return 1
         print(f"{out} is up to date")
         return 0
+    if out.exists() and not args.allow_breaking:
+        from schema.hygiene import breaking_changes
+
+        broken = breaking_changes(out.read_text(encoding="utf-8"), sdl)
+        if broken:
+            raise CliError(
+                f"the schema breaks {out} for its clients (deprecate instead of removing, or "
+                "pass --allow-breaking):\n" + "\n".join(broken)
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(sdl, encoding="utf-8")
     print(f"wrote {out}")
+    return 0
+
+
+async def _with_redis(action: Callable[[Any], Any]) -> Any:
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(get_settings().redis_url)
+    try:
+        return await action(client)
+    except (RedisError, OSError) as error:
+        raise CliError(f"Redis at LAPOR_REDIS_URL did not answer: {error}") from None
+    finally:
+        await client.aclose()
+
+
+def cmd_persisted_register(args: argparse.Namespace) -> int:
+    """Register the operations of .graphql files (or Apollo manifests) for the allowlist."""
+    import json
+
+    from api.persisted import RegistrationError, manifest, operations_in, register
+    from schema.schema import schema
+
+    try:
+        operations = operations_in([Path(p) for p in args.files], schema._schema)
+    except RegistrationError as error:
+        raise CliError(f"nothing registered:\n{error}") from None
+    if args.manifest:
+        Path(args.manifest).write_text(
+            json.dumps(manifest(operations), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    if not args.dry_run:
+        new = asyncio.run(_with_redis(lambda redis: register(redis, operations)))
+    for operation in operations:
+        print(f"{operation.sha256}  {operation.kind:<8}  {operation.name}")
+    if args.dry_run:
+        print(f"{len(operations)} operations checked (--dry-run: none registered)")
+    else:
+        print(f"{len(operations)} operations registered ({new} new)")
+    return 0
+
+
+def cmd_persisted_list(args: argparse.Namespace) -> int:
+    """Print the registered operations: hash, kind, name."""
+    from api.persisted import registered
+
+    operations = asyncio.run(_with_redis(registered))
+    for operation in operations:
+        print(f"{operation.sha256}  {operation.kind:<8}  {operation.name}")
+    print(f"{len(operations)} operations registered")
     return 0
 
 
@@ -220,8 +280,17 @@ def cmd_api(args: argparse.Namespace) -> int:
     """Serve the ASGI app factory with uvicorn until stopped."""
     import uvicorn
 
+    from lapor.logs import uvicorn_log_config
+    from lapor.metrics import MULTIPROCESS_ENV
+
     settings = get_settings()
     _check_production(settings)
+    workers = args.workers or settings.workers
+    counts_dir = None
+    if workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
+        # Each worker counts into files here and /metrics adds them up, whichever worker
+        # answers the scrape. A fresh folder per start: old counts must not come back.
+        counts_dir = os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="lapor-metrics-")
     # uvloop and httptools are faster (DESIGN.md section 4), but optional.
     has_uvloop = importlib.util.find_spec("uvloop") is not None
     has_httptools = importlib.util.find_spec("httptools") is not None
@@ -230,10 +299,15 @@ def cmd_api(args: argparse.Namespace) -> int:
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers or settings.workers,
+        workers=workers,
         loop="uvloop" if has_uvloop else "asyncio",
         http="httptools" if has_httptools else "h11",
+        # JSON lines with the request id, in every worker; one access line per request.
+        log_config=uvicorn_log_config(),
+        access_log=False,
     )
+    if counts_dir is not None:
+        shutil.rmtree(counts_dir, ignore_errors=True)
     return 0
 
 
@@ -610,6 +684,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--check", action="store_true", help="exit 1 if the file differs from the schema"
     )
+    export.add_argument(
+        "--allow-breaking",
+        action="store_true",
+        help="overwrite even when fields, types or arguments were removed or changed",
+    )
 
     api = add("api", cmd_api, "serve the GraphQL API with uvicorn")
     api.add_argument("--host", help="default LAPOR_HOST")
@@ -624,6 +703,25 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = add("sweep", cmd_sweep, "run the deadline sweep once")
     sweep.add_argument("--as-of", help="ISO 8601 time with zone (default: now)")
     sweep.add_argument("--dry-run", action="store_true", help="list the steps, change nothing")
+
+    persisted = sub.add_parser(
+        "persisted-queries",
+        help="register the operations clients may run in allowlist mode",
+        description="Persisted queries (LAPOR_PERSISTED_QUERIES=auto|allowlist), in Redis.",
+    )
+    pq = persisted.add_subparsers(dest="action", required=True, metavar="ACTION")
+    reg = pq.add_parser(
+        "register",
+        help="register the named operations of .graphql files (or Apollo manifests)",
+        description="Check every named operation against the schema and register it; prints "
+        "each one's sha256, which clients send in extensions.persistedQuery.",
+    )
+    reg.set_defaults(func=cmd_persisted_register)
+    reg.add_argument("files", nargs="+", metavar="FILE", help=".graphql or manifest .json")
+    reg.add_argument("--manifest", metavar="OUT", help="also write an Apollo manifest here")
+    reg.add_argument("--dry-run", action="store_true", help="check only; register nothing")
+    listing = pq.add_parser("list", help="print the registered operations")
+    listing.set_defaults(func=cmd_persisted_list)
 
     assets = add("console-assets", cmd_console_assets, "install GraphiQL's files for offline use")
     assets.add_argument("--dir", help="default LAPOR_CONSOLE_ASSETS_DIR (var/console-assets)")

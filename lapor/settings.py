@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "lapor-development-secret-not-for-production-use"
 
@@ -73,7 +74,41 @@ class Settings(BaseSettings):
     # GraphiQL's scripts, installed from the npm registry by `lapor console-assets`.
     console_assets_dir: str = "var/console-assets"
 
+    # Frontend API conventions (issue 5).
+    # Browser origins allowed to call the API (CORS), e.g. "https://lapor.example,https://m.x".
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Larger request bodies are refused with 413 before they are read.
+    max_body_bytes: int = 1_048_576
+    # What an operation may cost before it runs: a connection counts its selection `first` times.
+    max_query_cost: int = 50_000
+    # off: no persisted queries; auto: Apollo's automatic persisted queries (APQ);
+    # allowlist: only operations registered with `lapor persisted-queries register` run
+    # (console users, SUPERADMIN and COORDINATOR, may still send any operation).
+    persisted_queries: Literal["off", "auto", "allowlist"] = "auto"
+    persisted_query_ttl_seconds: int = 30 * 24 * 3600
+    # How long the console's sign-in cookie lets a browser open the console in production.
+    console_session_seconds: int = 12 * 3600
+    # Open311 GeoReport v2: most requests per answer, and the default window in days.
+    open311_page_size: int = 100
+    open311_window_days: int = 90
+
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # The environment gives one string: origins separated by commas (or a JSON list).
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
+        return value
+
+    @property
+    def console_restricted(self) -> bool:
+        """Whether the console and introspection are closed to all but console users."""
+        return self.env == "production"
 
     def check_production(self) -> None:
         """Refuse to run in production with a default or empty secret."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import Annotated
 
 import strawberry
 
@@ -12,7 +13,7 @@ from domain.errors import DomainError
 from domain.services import calendars
 from schema.errors import as_graphql_error
 from schema.ids import expect_id, to_global_id
-from schema.types import Ctx, Region, UserError
+from schema.types import Ctx, Region, UserError, described
 
 DayOffSource = calendars.DayOffSource
 strawberry.enum(DayOffSource, description="Where a day off comes from.")
@@ -23,9 +24,9 @@ class DayOff:
     id: strawberry.ID | None = strawberry.field(
         description="Set for days added as data (the ones that can be removed)."
     )
-    day: date
-    name: str
-    source: DayOffSource
+    day: date = described("The date (in the region's calendar).")
+    name: str = described("e.g. Hari Raya Idul Fitri, Cuti Bersama.")
+    source: DayOffSource = described("National holiday, collective leave or regional holiday.")
     region_id: strawberry.Private[int | None]
 
     @classmethod
@@ -43,8 +44,8 @@ class DayOff:
 
 @strawberry.type(description="The changed day off, or why nothing changed.")
 class DayOffPayload:
-    day_off: DayOff | None
-    errors: list[UserError]
+    day_off: DayOff | None = described("The day added or removed; null when refused.")
+    errors: list[UserError] = described("Why nothing changed; empty on success.")
 
 
 async def _payload(use_case: Callable[[], Awaitable[calendars.CalendarDay]]) -> DayOffPayload:
@@ -60,7 +61,14 @@ class CalendarQuery:
         description="Days off of a year: national holidays, collective leave and "
         "the region's own (weekends aside)."
     )
-    async def days_off(self, year: int, region_id: strawberry.ID | None = None) -> list[DayOff]:
+    async def days_off(
+        self,
+        year: Annotated[int, strawberry.argument(description="e.g. 2026.")],
+        region_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Add this region's own holidays."),
+        ] = None,
+    ) -> list[DayOff]:
         try:
             rid = expect_id(region_id, "Region", "regionId") if region_id else None
             return [DayOff.of(d) for d in await calendars.days_off(year, rid)]
@@ -75,7 +83,14 @@ class CalendarMutation:
         "(its coordinator); counts for deadlines computed from now on."
     )
     async def day_off_add(
-        self, info: Ctx, day: date, name: str, region_id: strawberry.ID | None = None
+        self,
+        info: Ctx,
+        day: Annotated[date, strawberry.argument(description="The day off.")],
+        name: Annotated[str, strawberry.argument(description="What it is called.")],
+        region_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="A regional holiday's region; null: national leave."),
+        ] = None,
     ) -> DayOffPayload:
         ctx = info.context
         return await _payload(
@@ -89,7 +104,11 @@ class CalendarMutation:
         )
 
     @strawberry.mutation(description="Remove a day off that was added as data.")
-    async def day_off_remove(self, info: Ctx, id: strawberry.ID) -> DayOffPayload:
+    async def day_off_remove(
+        self,
+        info: Ctx,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The day off's id.")],
+    ) -> DayOffPayload:
         ctx = info.context
         return await _payload(
             lambda: calendars.remove_day_off(ctx.actor, expect_id(id, "Holiday", "id"))

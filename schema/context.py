@@ -28,6 +28,8 @@ class Context:
     loaders: Loaders = field(init=False)
     request: Any = None
     response: Any = None
+    # The operation being run ("" when unnamed), set once it is known: for logs and metrics.
+    operation_name: str | None = None
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.actor, self.settings.max_page_size)

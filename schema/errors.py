@@ -11,6 +11,9 @@ from domain.errors import DomainError
 
 log = logging.getLogger("lapor.graphql")
 
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+INVALID = "GRAPHQL_VALIDATION_FAILED"
+
 
 def as_graphql_error(error: DomainError) -> GraphQLError:
     """A GraphQL error carrying the domain's stable code (never masked)."""
@@ -42,6 +45,22 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
     for error in errors:
         if is_unexpected(error):
             log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+
+
+def code_request_errors(errors: list[GraphQLError]) -> None:
+    """Give a code to every error raised before execution: GRAPHQL_PARSE_FAILED for syntax
+    (and the token limit), GRAPHQL_VALIDATION_FAILED for a validation rule (unknown field,
+    depth, aliases, variable values); clients switch on codes, never on messages. A crash
+    before execution is masked here, as CodedErrors never sees it (it is logged first)."""
+    for error in errors:
+        if error.path is not None or (error.extensions or {}).get("code"):
+            continue
+        if is_unexpected(error):
+            error.message = "Unexpected error."
+            error.extensions = {"code": "INTERNAL"}
+            continue
+        code = PARSE_FAILED if error.message.startswith("Syntax Error") else INVALID
+        error.extensions = {**(error.extensions or {}), "code": code}
 
 
 class CodedErrors(MaskErrors):

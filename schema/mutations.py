@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 import strawberry
 
@@ -21,54 +22,74 @@ from schema.types import (
     ResolutionTier,
     User,
     UserError,
+    described,
 )
+
+
+def _arg(description: str) -> object:
+    return strawberry.argument(description=description)
+
+
+ReportId = Annotated[strawberry.ID, _arg("The report's global id.")]
+AssignmentId = Annotated[strawberry.ID, _arg("The assignment's global id.")]
+AgencyId = Annotated[strawberry.ID, _arg("The agency's global id.")]
+Reason = Annotated[str, _arg("Why, in a sentence the other side will read.")]
+Note = Annotated[str | None, _arg("A note for the desk that receives it.")]
 
 
 @strawberry.input(description="A citizen's new account.")
 class RegisterInput:
-    name: str
-    email: str
-    password: str
-    phone: str | None = None
+    name: str = described("Full name.")
+    email: str = described("Signs in with it; unique.")
+    password: str = described("At least 8 characters.")
+    phone: str | None = strawberry.field(default=None, description="For SMS notices, optional.")
 
 
 @strawberry.input(description="A new report.")
 class ReportSubmitInput:
-    kind: ReportKind
-    title: str
-    body: str
-    region_id: strawberry.ID
-    category_id: strawberry.ID | None = None
-    anonymous: bool | None = False
-    confidential: bool | None = False
+    kind: ReportKind = described("Complaint, aspiration or information request.")
+    title: str = described("One line, at most 200 characters.")
+    body: str = described("What happened, where and when.")
+    region_id: strawberry.ID = described("The regency or city it happened in.")
+    category_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Its subject, if the reporter knows; the desk may set it."
+    )
+    anonymous: bool | None = strawberry.field(
+        default=False, description="Hide the reporter's identity from all but the desk."
+    )
+    confidential: bool | None = strawberry.field(
+        default=False, description="Keep the content from the public."
+    )
     ombudsman_consent: bool | None = strawberry.field(
         default=False,
         description=(
             "The reporter agrees to a hand-over to the Ombudsman if agencies miss their deadline."
         ),
     )
-    latitude: float | None = None
-    longitude: float | None = None
-    address: str | None = None
+    latitude: float | None = strawberry.field(default=None, description="WGS84 latitude.")
+    longitude: float | None = strawberry.field(default=None, description="WGS84 longitude.")
+    address: str | None = strawberry.field(default=None, description="Where, in words.")
 
 
 @strawberry.type(description="The result of signing up or in.")
 class AuthPayload:
-    token: str | None
-    user: User | None
-    errors: list[UserError]
+    token: str | None = described("Send as `Authorization: Bearer <token>`; null when refused.")
+    user: User | None = described("Who signed in; null when refused.")
+    errors: list[UserError] = described("Why not; empty on success.")
 
 
 @strawberry.type(description="The changed report, or why nothing changed.")
 class ReportPayload:
-    report: Report | None
-    errors: list[UserError]
+    report: Report | None = described(
+        "The report after the change; null when refused (or no longer readable)."
+    )
+    errors: list[UserError] = described("Why nothing changed; empty on success.")
 
 
 @strawberry.type(description="The changed assignment, or why nothing changed.")
 class AssignmentPayload:
-    assignment: Assignment | None
-    errors: list[UserError]
+    assignment: Assignment | None = described("The assignment after the change; null if refused.")
+    errors: list[UserError] = described("Why nothing changed; empty on success.")
 
 
 async def _run(info: Ctx, use_case: Callable[[], Awaitable[Outcome]]) -> Outcome | UserError:
@@ -114,10 +135,12 @@ def _assignment_pk(assignment_id: str) -> int:
     return expect_id(assignment_id, "Assignment", "assignmentId")
 
 
-@strawberry.type
+@strawberry.type(description="Every change, each one use case; refusals come back in `errors`.")
 class Mutation(CalendarMutation, DeliveryMutation):
     @strawberry.mutation(description="Create a citizen account and sign in.")
-    async def auth_register(self, info: Ctx, input: RegisterInput) -> AuthPayload:
+    async def auth_register(
+        self, info: Ctx, input: Annotated[RegisterInput, _arg("The new account.")]
+    ) -> AuthPayload:
         try:
             signed = await accounts.register(
                 info.context.now, input.name, input.email, input.password, input.phone
@@ -127,7 +150,12 @@ class Mutation(CalendarMutation, DeliveryMutation):
         return await _auth_payload(info, signed)
 
     @strawberry.mutation(description="Sign in; the token goes in `Authorization: Bearer`.")
-    async def auth_login(self, info: Ctx, email: str, password: str) -> AuthPayload:
+    async def auth_login(
+        self,
+        info: Ctx,
+        email: Annotated[str, _arg("The account's e-mail.")],
+        password: Annotated[str, _arg("Its password.")],
+    ) -> AuthPayload:
         try:
             signed = await accounts.login(info.context.now, email, password)
         except DomainError as e:
@@ -135,7 +163,9 @@ class Mutation(CalendarMutation, DeliveryMutation):
         return await _auth_payload(info, signed)
 
     @strawberry.mutation(description="Send a report; the reporter must be signed in.")
-    async def report_submit(self, info: Ctx, input: ReportSubmitInput) -> ReportPayload:
+    async def report_submit(
+        self, info: Ctx, input: Annotated[ReportSubmitInput, _arg("The report.")]
+    ) -> ReportPayload:
         ctx = info.context
 
         async def use_case() -> Outcome:
@@ -160,7 +190,10 @@ class Mutation(CalendarMutation, DeliveryMutation):
 
     @strawberry.mutation(description="The reporter adds information (a report on hold resumes).")
     async def report_add_info(
-        self, info: Ctx, report_id: strawberry.ID, message: str
+        self,
+        info: Ctx,
+        report_id: ReportId,
+        message: Annotated[str, _arg("The information the desk asked for.")],
     ) -> ReportPayload:
         ctx = info.context
         return await _report_payload(
@@ -169,7 +202,7 @@ class Mutation(CalendarMutation, DeliveryMutation):
         )
 
     @strawberry.mutation(description="Support a public report (once per user).")
-    async def report_support(self, info: Ctx, report_id: strawberry.ID) -> ReportPayload:
+    async def report_support(self, info: Ctx, report_id: ReportId) -> ReportPayload:
         ctx = info.context
         return await _report_payload(
             info,
@@ -178,7 +211,11 @@ class Mutation(CalendarMutation, DeliveryMutation):
 
     @strawberry.mutation(description="The reporter accepts the answer with a rating of 1-5.")
     async def report_rate(
-        self, info: Ctx, report_id: strawberry.ID, rating: int, comment: str | None = None
+        self,
+        info: Ctx,
+        report_id: ReportId,
+        rating: Annotated[int, _arg("1 (poor) to 5 (excellent).")],
+        comment: Annotated[str | None, _arg("A word on how it was handled.")] = None,
     ) -> ReportPayload:
         ctx = info.context
         return await _report_payload(
@@ -187,9 +224,7 @@ class Mutation(CalendarMutation, DeliveryMutation):
         )
 
     @strawberry.mutation(description="The reporter disputes the answer within the window.")
-    async def report_dispute(
-        self, info: Ctx, report_id: strawberry.ID, reason: str
-    ) -> ReportPayload:
+    async def report_dispute(self, info: Ctx, report_id: ReportId, reason: Reason) -> ReportPayload:
         ctx = info.context
         return await _report_payload(
             info,
@@ -200,10 +235,10 @@ class Mutation(CalendarMutation, DeliveryMutation):
     async def report_verify(
         self,
         info: Ctx,
-        report_id: strawberry.ID,
-        agency_ids: list[strawberry.ID],
-        category_id: strawberry.ID | None = None,
-        note: str | None = None,
+        report_id: ReportId,
+        agency_ids: Annotated[list[strawberry.ID], _arg("The agencies that must act.")],
+        category_id: Annotated[strawberry.ID | None, _arg("Set or correct its category.")] = None,
+        note: Note = None,
     ) -> ReportPayload:
         ctx = info.context
         return await _report_payload(
@@ -219,7 +254,7 @@ class Mutation(CalendarMutation, DeliveryMutation):
         )
 
     @strawberry.mutation(description="Coordinator: ask the reporter for more information.")
-    async def report_hold(self, info: Ctx, report_id: strawberry.ID, reason: str) -> ReportPayload:
+    async def report_hold(self, info: Ctx, report_id: ReportId, reason: Reason) -> ReportPayload:
         ctx = info.context
         return await _report_payload(
             info,
@@ -232,9 +267,11 @@ class Mutation(CalendarMutation, DeliveryMutation):
     async def report_archive(
         self,
         info: Ctx,
-        report_id: strawberry.ID,
-        reason: str,
-        duplicate_of_id: strawberry.ID | None = None,
+        report_id: ReportId,
+        reason: Reason,
+        duplicate_of_id: Annotated[
+            strawberry.ID | None, _arg("The report this one duplicates.")
+        ] = None,
     ) -> ReportPayload:
         ctx = info.context
         return await _report_payload(
@@ -250,7 +287,7 @@ class Mutation(CalendarMutation, DeliveryMutation):
 
     @strawberry.mutation(description="Coordinator: forward to one more agency.")
     async def report_assign(
-        self, info: Ctx, report_id: strawberry.ID, agency_id: strawberry.ID, note: str | None = None
+        self, info: Ctx, report_id: ReportId, agency_id: AgencyId, note: Note = None
     ) -> AssignmentPayload:
         ctx = info.context
         return await _assignment_payload(
@@ -268,7 +305,7 @@ class Mutation(CalendarMutation, DeliveryMutation):
         description="Coordinator: hand over to the Ombudsman (deadline missed, consent)."
     )
     async def report_escalate(
-        self, info: Ctx, report_id: strawberry.ID, reason: str
+        self, info: Ctx, report_id: ReportId, reason: Reason
     ) -> ReportPayload:
         ctx = info.context
         return await _report_payload(
@@ -277,7 +314,12 @@ class Mutation(CalendarMutation, DeliveryMutation):
         )
 
     @strawberry.mutation(description="Ombudsman: close a report handed over to it.")
-    async def report_close(self, info: Ctx, report_id: strawberry.ID, note: str) -> ReportPayload:
+    async def report_close(
+        self,
+        info: Ctx,
+        report_id: ReportId,
+        note: Annotated[str, _arg("The Ombudsman's conclusion.")],
+    ) -> ReportPayload:
         ctx = info.context
         return await _report_payload(
             info,
@@ -286,7 +328,10 @@ class Mutation(CalendarMutation, DeliveryMutation):
 
     @strawberry.mutation(description="Agency desk: take the report on, choosing its tier.")
     async def assignment_accept(
-        self, info: Ctx, assignment_id: strawberry.ID, tier: ResolutionTier
+        self,
+        info: Ctx,
+        assignment_id: AssignmentId,
+        tier: Annotated[ResolutionTier, _arg("How much work it needs: sets the deadline.")],
     ) -> AssignmentPayload:
         ctx = info.context
         return await _assignment_payload(
@@ -298,9 +343,11 @@ class Mutation(CalendarMutation, DeliveryMutation):
     async def assignment_return(
         self,
         info: Ctx,
-        assignment_id: strawberry.ID,
-        reason: str,
-        suggested_agency_id: strawberry.ID | None = None,
+        assignment_id: AssignmentId,
+        reason: Reason,
+        suggested_agency_id: Annotated[
+            strawberry.ID | None, _arg("The agency that should act instead.")
+        ] = None,
     ) -> AssignmentPayload:
         ctx = info.context
         return await _assignment_payload(
@@ -322,9 +369,9 @@ class Mutation(CalendarMutation, DeliveryMutation):
     async def assignment_forward(
         self,
         info: Ctx,
-        assignment_id: strawberry.ID,
-        agency_id: strawberry.ID,
-        note: str | None = None,
+        assignment_id: AssignmentId,
+        agency_id: Annotated[strawberry.ID, _arg("The sub-unit (a child agency).")],
+        note: Note = None,
     ) -> AssignmentPayload:
         ctx = info.context
         return await _assignment_payload(
@@ -342,10 +389,12 @@ class Mutation(CalendarMutation, DeliveryMutation):
     async def assignment_follow_up(
         self,
         info: Ctx,
-        assignment_id: strawberry.ID,
-        message: str,
-        final: bool,
-        resolution: ResolutionCode | None = None,
+        assignment_id: AssignmentId,
+        message: Annotated[str, _arg("The answer the reporter will read.")],
+        final: Annotated[bool, _arg("The final answer (needs a resolution) or an interim one.")],
+        resolution: Annotated[
+            ResolutionCode | None, _arg("How it was resolved; required when final.")
+        ] = None,
     ) -> AssignmentPayload:
         ctx = info.context
         return await _assignment_payload(
@@ -362,7 +411,11 @@ class Mutation(CalendarMutation, DeliveryMutation):
 
     @strawberry.mutation(description="Mark notifications read (all unread when ids is null).")
     async def notifications_mark_read(
-        self, info: Ctx, ids: list[strawberry.ID] | None = None
+        self,
+        info: Ctx,
+        ids: Annotated[
+            list[strawberry.ID] | None, _arg("The notifications; null for all unread.")
+        ] = None,
     ) -> int:
         ctx = info.context
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -13,6 +14,7 @@ from schema.deliveries import Delivery, DeliveryQuery
 from schema.errors import as_graphql_error
 from schema.ids import expect_id, from_cursor, from_global_id, to_cursor
 from schema.types import (
+    After,
     Agency,
     AgencyRecord,
     Assignment,
@@ -21,6 +23,7 @@ from schema.types import (
     AssignmentStatus,
     Category,
     Ctx,
+    First,
     FollowUp,
     Node,
     Notification,
@@ -40,12 +43,22 @@ from schema.types import (
 
 @strawberry.input(description="Filters of `reports`; all optional, combined with AND.")
 class ReportFilter:
-    status: list[ReportStatus] | None = None
-    region_id: strawberry.ID | None = None
-    category_id: strawberry.ID | None = None
-    kind: ReportKind | None = None
-    mine: bool | None = None
-    overdue: bool | None = None
+    status: list[ReportStatus] | None = strawberry.field(
+        default=None, description="Any of these statuses."
+    )
+    region_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this region's reports."
+    )
+    category_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this category's reports."
+    )
+    kind: ReportKind | None = strawberry.field(default=None, description="Only this kind.")
+    mine: bool | None = strawberry.field(
+        default=None, description="Only the signed-in user's own reports."
+    )
+    overdue: bool | None = strawberry.field(
+        default=None, description="Only reports past (true) or within (false) their deadline."
+    )
     updated_after: datetime | None = strawberry.field(
         default=None,
         description="Only reports changed after this instant (catch-up after reconnect).",
@@ -97,12 +110,16 @@ async def _node(info: Ctx, type_name: str, pk: int) -> Node | None:
     return None
 
 
-@strawberry.type
+@strawberry.type(description="What can be read: reports, inboxes, reference data, yourself.")
 class Query(CalendarQuery, DeliveryQuery):
     @strawberry.field(
         description="Any object by its global id; null if absent or not yours to see."
     )
-    async def node(self, info: Ctx, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Ctx,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
+    ) -> Node | None:
         decoded = from_global_id(id)
         if decoded is None:
             return None
@@ -118,7 +135,13 @@ class Query(CalendarQuery, DeliveryQuery):
         return User.of(found) if found else None
 
     @strawberry.field(description="A report by its tracking code, if the viewer may read it.")
-    async def report(self, info: Ctx, tracking_code: str) -> Report | None:
+    async def report(
+        self,
+        info: Ctx,
+        tracking_code: Annotated[
+            str, strawberry.argument(description="e.g. LPR-7KQ2-9XMD; case and dashes optional.")
+        ],
+    ) -> Report | None:
         found = await reading.report_by_tracking_code(info.context.actor, tracking_code)
         if found is None:
             return None
@@ -129,9 +152,11 @@ class Query(CalendarQuery, DeliveryQuery):
     async def reports(
         self,
         info: Ctx,
-        filter: ReportFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        filter: Annotated[
+            ReportFilter | None, strawberry.argument(description="All optional, combined.")
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> ReportConnection:
         ctx = info.context
         f = filter or ReportFilter()
@@ -168,12 +193,22 @@ class Query(CalendarQuery, DeliveryQuery):
     async def inbox(
         self,
         info: Ctx,
-        agency_id: strawberry.ID,
-        status: list[AssignmentStatus] | None = None,
-        overdue: bool | None = None,
-        updated_after: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        agency_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The agency whose desk it is.")
+        ],
+        status: Annotated[
+            list[AssignmentStatus] | None, strawberry.argument(description="Any of these.")
+        ] = None,
+        overdue: Annotated[
+            bool | None,
+            strawberry.argument(description="Only past (true) or within (false) the deadline."),
+        ] = None,
+        updated_after: Annotated[
+            datetime | None,
+            strawberry.argument(description="Only what changed after this instant (catch-up)."),
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> AssignmentConnection:
         ctx = info.context
         try:
@@ -199,7 +234,13 @@ class Query(CalendarQuery, DeliveryQuery):
         return [Region.of(r) for r in await reading.all_regions()]
 
     @strawberry.field(description="Agencies serving a region (with the national ones), or all.")
-    async def agencies(self, region_id: strawberry.ID | None = None) -> list[Agency]:
+    async def agencies(
+        self,
+        region_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="A region: its agencies and the national ones."),
+        ] = None,
+    ) -> list[Agency]:
         try:
             rid = expect_id(region_id, "Region", "regionId") if region_id else None
             found: list[AgencyRecord] = await reading.agencies_in(rid)
@@ -215,9 +256,11 @@ class Query(CalendarQuery, DeliveryQuery):
     async def notifications(
         self,
         info: Ctx,
-        unread_only: bool | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        unread_only: Annotated[
+            bool | None, strawberry.argument(description="Only those not marked read.")
+        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> NotificationConnection:
         ctx = info.context
         try:

@@ -15,7 +15,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from lapor.settings import Settings, get_settings
-from schema.errors import CodedErrors, log_unexpected
+from schema.errors import CodedErrors, code_request_errors, log_unexpected
+from schema.limits import RequestGuard
 from schema.mutations import Mutation
 from schema.queries import Query
 from schema.subscriptions import Subscription
@@ -37,6 +38,7 @@ class LaporSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         log_unexpected(errors)
+        code_request_errors(errors)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -63,6 +65,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: ParserCache(maxsize=settings.parser_cache_size),
             lambda: ValidationCache(maxsize=settings.parser_cache_size),
             CodedErrors,
+            lambda: RequestGuard(settings),
         ],
         config=StrawberryConfig(auto_camel_case=True),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -43,27 +43,48 @@ strawberry.enum(Role, description="What a user may do, scoped to a region or an 
 
 Ctx = Info[Context, None]
 
+# Arguments that recur, described once.
+First = Annotated[
+    int | None,
+    strawberry.argument(description="How many items (at most 100; 20 when omitted)."),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="Continue after this cursor: the previous page's endCursor."),
+]
+
+
+def described(description: str) -> Any:
+    """A plain attribute field with its description (no resolver: no per-field work)."""
+    return strawberry.field(description=description)
+
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = described("Global id: stable, opaque; `node(id:)` fetches the object.")
 
 
 @strawberry.type(description="Relay pagination state of a connection.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = described("More items follow: ask again with after: endCursor.")
+    has_previous_page: bool = described("This page was asked for with `after`.")
+    start_cursor: str | None = described("Cursor of the first item; null on an empty page.")
+    end_cursor: str | None = described("Pass as `after` to get the next page.")
 
 
 @strawberry.type(
     description="Why a mutation was refused; `code` is stable, `field` names the input."
 )
 class UserError:
-    code: str
-    message: str
-    field: list[str] | None = None
+    code: str = described(
+        "Stable code to switch on: VALIDATION, NOT_FOUND, UNAUTHENTICATED, FORBIDDEN, "
+        "INVALID_TRANSITION, CONFLICT, TRANSFER_CAP, INVALID_CREDENTIALS, EMAIL_TAKEN, "
+        "ALREADY_DONE, DEADLINE_NOT_PASSED, CONSENT_MISSING."
+    )
+    message: str = described("A sentence for people; may change, do not parse it.")
+    field: list[str] | None = strawberry.field(
+        default=None, description='Path of the input at fault, e.g. ["title"]; null if none.'
+    )
 
     @classmethod
     def of(cls, error: DomainError) -> UserError:
@@ -72,11 +93,11 @@ class UserError:
 
 @strawberry.type(description="A person who signs in.")
 class User(Node):
-    name: str
+    name: str = described("Full name.")
     email: str | None = strawberry.field(
         description="Shown only to the user themselves and to the superadmin."
     )
-    roles: list[Role]
+    roles: list[Role] = described("The roles granted (their scopes are not shown).")
 
     @classmethod
     def of(cls, v: UserView) -> User:
@@ -90,8 +111,8 @@ class User(Node):
 
 @strawberry.type(description="A province, regency or city, with its time zone.")
 class Region(Node):
-    code: str
-    name: str
+    code: str = described("Official region code (Kemendagri), e.g. 35.09.")
+    name: str = described("e.g. Kabupaten Jember.")
     timezone: str = strawberry.field(description="IANA time zone: WIB, WITA or WIT.")
     parent_id: strawberry.Private[int | None]
 
@@ -117,8 +138,8 @@ class Region(Node):
     description="A body that acts on reports: an OPD of a regency or a national agency."
 )
 class Agency(Node):
-    code: str
-    name: str
+    code: str = described("Short code, unique within its region, e.g. DINKES.")
+    name: str = described("e.g. Dinas Kesehatan Kabupaten Jember.")
     region_id: strawberry.Private[int | None]
     parent_id: strawberry.Private[int | None]
 
@@ -149,8 +170,8 @@ class Agency(Node):
 
 @strawberry.type(description="A subject of reports.")
 class Category(Node):
-    code: str
-    name: str
+    code: str = described("Short stable code, e.g. HEALTH.")
+    name: str = described("Name shown to people.")
 
     @classmethod
     def of(cls, c: CategoryRecord) -> Category:
@@ -159,10 +180,12 @@ class Category(Node):
 
 @strawberry.type(description="An agency's written answer on an assignment (tindak lanjut).")
 class FollowUp(Node):
-    message: str
-    final: bool
-    resolution: ResolutionCode | None
-    created_at: datetime
+    message: str = described("What the agency wrote.")
+    final: bool = described("The agency's answer (true) or an interim note (false).")
+    resolution: ResolutionCode | None = described(
+        "How a final follow-up resolved it; null if interim."
+    )
+    created_at: datetime = described("When it was written.")
     author_id: strawberry.Private[int | None]
 
     @classmethod
@@ -184,8 +207,8 @@ class FollowUp(Node):
 @strawberry.type(description="A line of a report's timeline.")
 class ReportEvent(Node):
     kind: str = strawberry.field(description="e.g. report.submitted, assignment.accepted.")
-    message: str | None
-    at: datetime
+    message: str | None = described("The note, reason or answer written with it, if any.")
+    at: datetime = described("When it happened.")
     actor_id: strawberry.Private[int | None]
 
     @classmethod
@@ -203,27 +226,27 @@ class ReportEvent(Node):
         return _user(info, self.actor_id)
 
 
-@strawberry.type
+@strawberry.type(description="A timeline line and its cursor.")
 class ReportEventEdge:
-    cursor: str
-    node: ReportEvent
+    cursor: str = described("Opaque position of this line, for `after`.")
+    node: ReportEvent = described("The line.")
 
 
 @strawberry.type(description="A page of a report's timeline, oldest first.")
 class ReportEventConnection:
-    edges: list[ReportEventEdge]
-    page_info: PageInfo
+    edges: list[ReportEventEdge] = described("The lines of this page.")
+    page_info: PageInfo = described("Where this page is.")
 
 
 @strawberry.type(description="One report sent to one agency (disposisi).")
 class Assignment(Node):
-    status: AssignmentStatus
-    tier: ResolutionTier | None
-    assigned_at: datetime
+    status: AssignmentStatus = described("Where the agency's work is.")
+    tier: ResolutionTier | None = described("Chosen on acceptance; sets the resolution deadline.")
+    assigned_at: datetime = described("When the report was sent to this agency.")
     due_at: datetime | None = strawberry.field(
         description="First follow-up due while no follow-up was written; resolution due after."
     )
-    escalation_level: int
+    escalation_level: int = described("0; 1 once past the deadline; 2 once escalated to the head.")
     return_reason: str | None = strawberry.field(
         description="Why the agency returned it (desk staff only)."
     )
@@ -246,14 +269,14 @@ class Assignment(Node):
     def overdue(self, info: Ctx) -> bool:
         return is_overdue(self.due_at, info.context.now)
 
-    @strawberry.field
+    @strawberry.field(description="The report sent to the agency.")
     async def report(self, info: Ctx) -> Report:
         found = await info.context.loaders.report.load(self.view.report_id)
         if found is None:  # cannot happen for an assignment the viewer was given
             raise not_found("report")
         return Report.of(found)
 
-    @strawberry.field
+    @strawberry.field(description="The agency that must act.")
     async def agency(self, info: Ctx) -> Agency:
         found = await info.context.loaders.agency.load(self.view.agency_id)
         assert found is not None
@@ -266,32 +289,32 @@ class Assignment(Node):
         found = await info.context.loaders.agency.load(self.view.suggested_agency_id)
         return Agency.of(found) if found else None
 
-    @strawberry.field
+    @strawberry.field(description="The agency's written answers, oldest first.")
     async def follow_ups(self, info: Ctx) -> list[FollowUp]:
         return [FollowUp.of(f) for f in await info.context.loaders.follow_ups.load(self.view.id)]
 
 
 @strawberry.type(description="What a citizen sent, as the viewer may see it.")
 class Report(Node):
-    tracking_code: str
-    kind: ReportKind
-    title: str
-    body: str
-    anonymous: bool
-    confidential: bool
-    status: ReportStatus
-    created_at: datetime
-    updated_at: datetime
+    tracking_code: str = described("What the reporter is given, e.g. LPR-7KQ2-9XMD.")
+    kind: ReportKind = described("Complaint, aspiration or information request.")
+    title: str = described("One line.")
+    body: str = described("What the reporter wrote.")
+    anonymous: bool = described("The reporter's identity is hidden from all but the desk.")
+    confidential: bool = described("Not public: only the reporter, the desk and assigned agencies.")
+    status: ReportStatus = described("Where the report is in its life.")
+    created_at: datetime = described("When it was submitted.")
+    updated_at: datetime = described("When it last changed (see `updatedAfter` filters).")
     due_at: datetime | None = strawberry.field(
         description="The deadline of the stage the report is in, null when none runs."
     )
-    support_count: int
-    reopen_count: int
+    support_count: int = described("How many people support it (+1).")
+    reopen_count: int = described("How many times the reporter disputed an answer.")
     address: str | None = strawberry.field(
         description="Where it happened; hidden with the reporter when the report is anonymous."
     )
-    latitude: float | None
-    longitude: float | None
+    latitude: float | None = described("WGS84; hidden with the reporter when anonymous.")
+    longitude: float | None = described("WGS84; hidden with the reporter when anonymous.")
     view: strawberry.Private[ReportView]
 
     @classmethod
@@ -320,13 +343,13 @@ class Report(Node):
     def overdue(self, info: Ctx) -> bool:
         return is_overdue(self.due_at, info.context.now)
 
-    @strawberry.field
+    @strawberry.field(description="The regency or city it belongs to.")
     async def region(self, info: Ctx) -> Region:
         found = await info.context.loaders.region.load(self.view.region_id)
         assert found is not None
         return Region.of(found)
 
-    @strawberry.field
+    @strawberry.field(description="Its subject; null until someone chose one.")
     async def category(self, info: Ctx) -> Category | None:
         if self.view.category_id is None:
             return None
@@ -341,7 +364,7 @@ class Report(Node):
     async def rating(self, info: Ctx) -> int | None:
         return await info.context.loaders.rating.load(self.view.id)
 
-    @strawberry.field
+    @strawberry.field(description="The agencies it was sent to, oldest first.")
     async def assignments(self, info: Ctx) -> list[Assignment]:
         views = await info.context.loaders.assignments_of_report.load(
             (self.view.id, self.view.staff_view)
@@ -357,7 +380,12 @@ class Report(Node):
 
     @strawberry.field(description="The report's timeline, oldest first.")
     async def timeline(
-        self, info: Ctx, first: int | None = None, after: str | None = None
+        self,
+        info: Ctx,
+        first: Annotated[
+            int | None, strawberry.argument(description="How many lines (at most 100, default).")
+        ] = None,
+        after: After = None,
     ) -> ReportEventConnection:
         key = reading.TimelineKey(self.view, first, from_cursor(after))
         page = await info.context.loaders.timeline.load(key)
@@ -369,10 +397,10 @@ class Report(Node):
 
 @strawberry.type(description="An in-app notification of the signed-in user.")
 class Notification(Node):
-    kind: str
-    message: str
-    read: bool
-    created_at: datetime
+    kind: str = described("What happened, e.g. report.verified.")
+    message: str = described("A sentence for people.")
+    read: bool = described("Marked read with `notificationsMarkRead`.")
+    created_at: datetime = described("When it was sent.")
     report_id: strawberry.Private[int | None]
 
     @classmethod
@@ -386,7 +414,7 @@ class Notification(Node):
             report_id=n.report_id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The report it is about, if any and still readable.")
     async def report(self, info: Ctx) -> Report | None:
         if self.report_id is None:
             return None
@@ -394,40 +422,40 @@ class Notification(Node):
         return Report.of(found) if found else None
 
 
-@strawberry.type
+@strawberry.type(description="A report and its cursor.")
 class ReportEdge:
-    cursor: str
-    node: Report
+    cursor: str = described("Opaque position of this report, for `after`.")
+    node: Report = described("The report.")
 
 
 @strawberry.type(description="A page of reports, newest first.")
 class ReportConnection:
-    edges: list[ReportEdge]
-    page_info: PageInfo
+    edges: list[ReportEdge] = described("The reports of this page.")
+    page_info: PageInfo = described("Where this page is.")
 
 
-@strawberry.type
+@strawberry.type(description="An assignment and its cursor.")
 class AssignmentEdge:
-    cursor: str
-    node: Assignment
+    cursor: str = described("Opaque position of this assignment, for `after`.")
+    node: Assignment = described("The assignment.")
 
 
 @strawberry.type(description="A page of assignments, newest first.")
 class AssignmentConnection:
-    edges: list[AssignmentEdge]
-    page_info: PageInfo
+    edges: list[AssignmentEdge] = described("The assignments of this page.")
+    page_info: PageInfo = described("Where this page is.")
 
 
-@strawberry.type
+@strawberry.type(description="A notification and its cursor.")
 class NotificationEdge:
-    cursor: str
-    node: Notification
+    cursor: str = described("Opaque position of this notification, for `after`.")
+    node: Notification = described("The notification.")
 
 
 @strawberry.type(description="A page of notifications, newest first.")
 class NotificationConnection:
-    edges: list[NotificationEdge]
-    page_info: PageInfo
+    edges: list[NotificationEdge] = described("The notifications of this page.")
+    page_info: PageInfo = described("Where this page is.")
 
 
 def page_info(

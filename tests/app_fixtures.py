@@ -4,17 +4,20 @@ clean report tables before each test, and an in-process GraphQL client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from tortoise import Tortoise, connections
 
-from lapor.settings import get_settings
+from lapor.settings import Settings, get_settings
 from models import Agency, Region
 from models.db import tortoise_config
 from schema.ids import from_global_id, to_global_id
@@ -89,14 +92,34 @@ class GQL:
         return GQL(self.client, data["authLogin"]["token"])
 
 
+@pytest.fixture(scope="session")
+def assets_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """GraphiQL's files, installed from the npm registry once per session."""
+    from api.console import fetch_assets
+    from tests.conftest import unavailable
+
+    if shutil.which("npm") is None:
+        unavailable("no npm: the console's files are installed with it (apt-get install npm)")
+    directory = tmp_path_factory.mktemp("console-assets")
+    assert fetch_assets(directory) == []
+    yield directory
+
+
+@contextlib.asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the whole app built for `settings`, in process (no lifespan: the
+    session has initialised the ORM; Redis is connected lazily)."""
+    from api.app import create_app
+
+    transport = httpx.ASGITransport(app=create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://lapor.test") as client:
+        yield client
+
+
 @pytest.fixture
 async def gql(db: str) -> AsyncIterator[GQL]:
     """The public (signed-out) client; `await gql.sign_in(email)` gives a signed-in one."""
-    from api.app import create_app
-
-    app = create_app(get_settings())
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://lapor.test") as client:
+    async with app_client(get_settings()) as client:
         yield GQL(client)
 
 

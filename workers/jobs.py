@@ -20,6 +20,7 @@ from arq.typing import WorkerCoroutine
 
 from domain.services import deliveries, fanout, outbox, sweep
 from domain.services.fanout import FanOut
+from lapor.metrics import JOBS_KEY
 from lapor.requestctx import request_id
 from lapor.settings import get_settings
 from models.enums import DeliveryStatus
@@ -28,7 +29,7 @@ from workers.enqueue import DELIVER_NOTIFICATION, ArqOutboxDispatcher, deliver_j
 from workers.transports import Transports
 
 log = logging.getLogger("lapor.jobs")
-JOB_METRICS_KEY = "lapor:metrics:jobs"
+
 
 # A delivery whose own job should have run this long ago is re-enqueued by the safety net.
 LOST_JOB_GRACE = timedelta(seconds=30)
@@ -68,7 +69,7 @@ def logged(fn: Callable[..., Awaitable[R]]) -> WorkerCoroutine:
             if outcome != "complete" or args or result:
                 log.log(level, fn.__name__, extra=line)
             with contextlib.suppress(Exception):
-                await ctx["redis"].hincrby(JOB_METRICS_KEY, f"{fn.__name__}:{outcome}", 1)
+                await ctx["redis"].hincrby(JOBS_KEY, f"{fn.__name__}:{outcome}", 1)
             request_id.reset(token)
 
     return run  # type: ignore[return-value]

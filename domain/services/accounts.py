@@ -146,14 +146,25 @@ def _actor(user: User, grants: Sequence[RoleGrant]) -> Actor:
     )
 
 
-async def actor_for_token(token: str | None, now: datetime) -> Actor:
-    """The Actor a bearer token stands for; PUBLIC for none, a bad or an expired token."""
+async def actor_for_token(token: str | None, now: datetime, audience: str | None = None) -> Actor:
+    """The Actor a bearer token (or, with `audience`, a token of that audience) stands for;
+    PUBLIC for none, a bad or an expired token."""
     if not token:
         return PUBLIC
-    user_id = read_token(token, get_settings().secret_key, now)
+    user_id = read_token(token, get_settings().secret_key, now, audience)
     if user_id is None:
         return PUBLIC
     return await actor_for_user(user_id)
+
+
+# The console's sign-in cookie carries a token of its own audience: it opens the console page
+# and is refused as an API bearer token, so the cookie never authorises an API call.
+CONSOLE_AUDIENCE = "lapor-console"
+
+
+def console_token(user_id: int, now: datetime, ttl_seconds: int) -> str:
+    """A token that proves, to the console page only, who signed in."""
+    return issue_token(user_id, get_settings().secret_key, now, ttl_seconds, CONSOLE_AUDIENCE)
 
 
 async def resolve_grant(role: Role, region_code: str | None, agency_code: str | None) -> Grant:

@@ -12,6 +12,7 @@ from tortoise.expressions import Q
 
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode, not_found
+from domain.lifecycle import FINAL_REPORT, OPEN_ASSIGNMENT
 from domain.policy import (
     Action,
     AgencyFacts,
@@ -75,6 +76,11 @@ class ReportQuery:
     overdue: bool | None = None
     updated_after: datetime | None = None
     search: str | None = None
+    # Any of these categories (Open311's service_code list).
+    category_ids: Sequence[int] | None = None
+    # Submitted in [created_from, created_before).
+    created_from: datetime | None = None
+    created_before: datetime | None = None
 
 
 async def views_of(actor: Actor, reports: Sequence[Report]) -> list[ReportView | None]:
@@ -136,6 +142,12 @@ async def list_reports(
         qs = qs.filter(region_id=parse_id(query.region_id, "regionId"))
     if query.category_id is not None:
         qs = qs.filter(category_id=parse_id(query.category_id, "categoryId"))
+    if query.category_ids is not None:
+        qs = qs.filter(category_id__in=list(query.category_ids))
+    if query.created_from is not None:
+        qs = qs.filter(created_at__gte=query.created_from)
+    if query.created_before is not None:
+        qs = qs.filter(created_at__lt=query.created_before)
     if query.kind is not None:
         qs = qs.filter(kind=query.kind.value)
     if query.mine:
@@ -197,6 +209,25 @@ async def inbox(
     return Page(
         [assignment_view(a, True) for a in rows[:size]], len(rows) > size, after_id is not None
     )
+
+
+@dataclass(frozen=True)
+class OverdueCounts:
+    """Open work whose current deadline has passed."""
+
+    assignments: int
+    reports: int
+
+
+async def overdue_counts(now: datetime) -> OverdueCounts:
+    """How many open assignments and unfinished reports are past `due_at` (two indexed counts
+    on (status, due_at)); for monitoring, not shown to any viewer."""
+    assignments = await Assignment.filter(
+        status__in=[s.value for s in OPEN_ASSIGNMENT], due_at__lt=now
+    ).count()
+    open_statuses = [s.value for s in ReportStatus if s not in FINAL_REPORT]
+    reports = await Report.filter(status__in=open_statuses, due_at__lt=now).count()
+    return OverdueCounts(assignments, reports)
 
 
 async def assignments_by_ids(actor: Actor, ids: Sequence[int]) -> dict[int, AssignmentView]:
@@ -313,6 +344,10 @@ async def categories_by_ids(ids: Iterable[int]) -> dict[int, Category]:
 
 async def all_regions() -> list[Region]:
     return list(await Region.all().order_by("code"))
+
+
+async def region_by_code(code: str) -> Region | None:
+    return await Region.get_or_none(code=code)
 
 
 async def agencies_in(region_id: int | str | None) -> list[Agency]:

@@ -7,8 +7,6 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,25 +17,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from models import OutboxMessage
+from tests.e2e.processes import spawn, stop, wait_healthy
 from tests.harness import RedisServer, free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    out = log.open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "lapor", *args], cwd=ROOT, env=env, stdout=out, stderr=out
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @contextlib.contextmanager
@@ -51,24 +32,15 @@ def running_stack(db: str, redis_url: str, logs: Path) -> Iterator[dict[str, Any
         "LAPOR_REDIS_URL": redis_url,
         "LAPOR_PORT": str(port),
     }
-    api = _spawn(["api", "--port", str(port)], env, logs / "api.log")
-    worker = _spawn(["worker"], env, logs / "worker.log")
+    api = spawn(["api", "--port", str(port)], env, logs / "api.log")
+    worker = spawn(["worker"], env, logs / "worker.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if api.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError((logs / "api.log").read_text())
-            time.sleep(0.2)
+        wait_healthy(base, api, logs / "api.log")
         yield {"base": base, "api": api, "worker": worker, "logs": logs}
     finally:
-        _stop(api)
-        _stop(worker)
+        stop(api)
+        stop(worker)
 
 
 @pytest.fixture

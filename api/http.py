@@ -1,0 +1,253 @@
+"""GraphQL over HTTP, as the spec (graphql/graphql-over-http) and frontend tooling expect it.
+
+- Queries by GET or POST, mutations by POST only (a GET mutation is a 405 with `Allow: POST`).
+- `application/graphql-response+json` when the client accepts it (and when it sends no
+  Accept header): a request error (nothing executed: syntax, validation, cost, persisted
+  query refusals) is a 4xx without `data`; executed operations are 200.
+- `application/json` for older clients (`Accept: application/json` or `*/*`): every
+  well-formed request is 200, so proxies' error pages cannot pass for GraphQL answers.
+- A request that is not well-formed GraphQL over HTTP (bad JSON, no query, wrong parameter
+  types, wrong content type) is a 4xx in both, always with a coded `errors` body.
+- Persisted queries are resolved before execution (api.persisted); each request is counted
+  in the metrics and named for the access log.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from cross_web import HTTPException, StarletteRequestAdapter
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.base import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from api.errors import Refusal, RequestError, graphql_errors
+from api.persisted import PersistedQueries
+from lapor.metrics import observe_graphql
+from schema.context import Context
+from schema.errors import INVALID
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+_CONTENT_TYPE = {GRAPHQL_RESPONSE: f"{GRAPHQL_RESPONSE}; charset=utf-8", JSON: f"{JSON}"}
+# The response media type a media range stands for, and how specific the range is.
+_RANGES = {
+    GRAPHQL_RESPONSE: (GRAPHQL_RESPONSE, 2),
+    JSON: (JSON, 2),
+    "application/*": (JSON, 1),
+    "*/*": (JSON, 0),
+}
+# A request error's status under application/graphql-response+json, by its code.
+_REQUEST_ERROR_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "INTERNAL": 500}
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header: the client's preferred one of ours (a
+    wildcard means application/json, as older clients expect); None when it accepts neither.
+    No header means application/graphql-response+json (the spec, since 2025)."""
+    if accept is None or not accept.strip():
+        return GRAPHQL_RESPONSE
+    best: tuple[float, int, int] | None = None
+    chosen = None
+    for index, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        found = _RANGES.get(media.lower())
+        if found is None or quality <= 0:
+            continue
+        rank = (quality, found[1], -index)
+        if best is None or rank > best:
+            best, chosen = rank, found[0]
+    return chosen
+
+
+def _request_error(result: ExecutionResult) -> bool:
+    """Nothing was executed: errors, no data, and none of them belongs to a field."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or ())
+    )
+
+
+def _codes(body: dict[str, Any]) -> list[str]:
+    return [
+        str((error.get("extensions") or {}).get("code", "UNKNOWN"))
+        for error in body.get("errors") or ()
+    ]
+
+
+class GraphQLOverHTTP(GraphQL[Context, None]):
+    """Strawberry's ASGI view answering HTTP requests by the conventions above. A browser's
+    visit gets the console (`render_graphql_ide`); WebSockets go through Strawberry's `run`."""
+
+    def __init__(self, schema: BaseSchema, persisted: PersistedQueries) -> None:
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+        self.persisted = persisted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if request.method == "GET" and self.should_render_graphql_ide(
+            StarletteRequestAdapter(request)
+        ):
+            response = await self.render_graphql_ide(request)
+        else:
+            response = await self.answer(request)
+        await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET carrying only a persisted query's hash is an operation, not a visit.
+        return super().should_render_graphql_ide(request) and (
+            request.query_params.get("extensions") is None
+        )
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def answer(self, request: Request) -> Response:
+        """One GraphQL request over HTTP, answered by the conventions of this module."""
+        started = time.perf_counter()
+        media = negotiate(request.headers.get("accept"))
+        context: Context | None = None
+        try:
+            if media is None:
+                raise Refusal(
+                    406, f"this endpoint answers {GRAPHQL_RESPONSE} or {JSON}: accept one of them"
+                )
+            data = await self._request_data(request)
+            sub_response = await self.get_sub_response(request)
+            try:
+                context = await self.get_context(request, sub_response)
+            except HTTPException as error:
+                challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                headers = challenge if error.status_code == 401 else {}
+                raise Refusal(error.status_code, error.reason, headers=headers) from None
+            status, body, headers = await self._run(request, data, context, media)
+            response = self._respond(body, status, media, headers)
+            response.headers.raw.extend(sub_response.headers.raw)
+        except Refusal as refusal:
+            body = graphql_errors(refusal.code, refusal.message)
+            response = self._respond(body, refusal.status, media or JSON, refusal.headers)
+        operation = context.operation_name if context is not None else None
+        codes = _codes(body)
+        observe_graphql(operation, response.status_code, time.perf_counter() - started, codes)
+        request.state.graphql = {"operation": operation, "errors": codes}
+        return response
+
+    async def _request_data(self, request: Request) -> GraphQLRequestData:
+        if request.method == "POST":
+            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media_type != JSON:
+                raise Refusal(415, "send the operation as JSON (Content-Type: application/json)")
+            try:
+                data = orjson.loads(await request.body())
+            except orjson.JSONDecodeError:
+                raise Refusal(400, "the request body is not valid JSON") from None
+        else:
+            try:
+                data = self.parse_query_params(request.query_params)
+            except HTTPException:
+                raise Refusal(400, "`variables` and `extensions` must be JSON objects") from None
+        if isinstance(data, list):
+            raise Refusal(400, "batched operations are not accepted: send one per request")
+        if not isinstance(data, dict):
+            raise Refusal(400, "the request must be a JSON object with a `query`")
+        for key, kind, shape in (
+            ("query", str, "a string"),
+            ("operationName", str, "a string"),
+            ("variables", dict, "an object"),
+            ("extensions", dict, "an object"),
+        ):
+            if data.get(key) is not None and not isinstance(data[key], kind):
+                raise Refusal(400, f"`{key}` must be {shape} (or null)")
+        return GraphQLRequestData(
+            query=data.get("query"),
+            variables=data.get("variables"),
+            operation_name=data.get("operationName"),
+            extensions=data.get("extensions"),
+        )
+
+    async def _run(
+        self, request: Request, data: GraphQLRequestData, context: Context, media: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Status, body and extra headers of an operation that reached the schema."""
+        try:
+            resolved = await self.persisted.resolve(data, context.actor)
+            result = await self.schema.execute(
+                resolved.query,
+                variable_values=data.variables,
+                context_value=context,
+                operation_name=data.operation_name,
+                allowed_operation_types=(
+                    {OperationType.QUERY}
+                    if request.method == "GET"
+                    else {OperationType.QUERY, OperationType.MUTATION}
+                ),
+                operation_extensions=data.extensions,
+            )
+        except RequestError as error:
+            status = 200 if media == JSON else error.status
+            return status, graphql_errors(error.code, error.message), error.headers
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.MUTATION:
+                raise Refusal(
+                    405, "mutations are accepted over POST only", headers={"Allow": "POST"}
+                ) from None
+            raise Refusal(
+                400, "subscriptions are served over the WebSocket at this address"
+            ) from None
+        except CannotGetOperationTypeError as error:
+            message = error.as_http_error_reason()
+            return 200 if media == JSON else 400, graphql_errors(INVALID, message), {}
+        except MissingQueryError:
+            raise Refusal(
+                400, "no `query`: send the operation's text or a persisted query's hash"
+            ) from None
+        if _request_error(result):
+            body: dict[str, Any] = {"errors": [error.formatted for error in result.errors or ()]}
+            return 200 if media == JSON else self._request_error_status(result.errors), body, {}
+        if resolved.persist_as is not None and resolved.query is not None:
+            await self.persisted.persist(resolved.persist_as, resolved.query)
+        body = {"data": result.data}
+        if result.errors:
+            body["errors"] = [error.formatted for error in result.errors]
+        if result.extensions:
+            body["extensions"] = result.extensions
+        return 200, body, {}
+
+    @staticmethod
+    def _request_error_status(errors: list[GraphQLError] | None) -> int:
+        code = (errors[0].extensions or {}).get("code") if errors else None
+        return _REQUEST_ERROR_STATUS.get(str(code), 400)
+
+    def _respond(
+        self, body: dict[str, Any], status: int, media: str, headers: dict[str, str]
+    ) -> Response:
+        return Response(
+            orjson.dumps(body),
+            status_code=status,
+            headers={**headers, "Content-Type": _CONTENT_TYPE[media]},
+        )

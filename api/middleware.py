@@ -1,0 +1,164 @@
+"""ASGI middleware of the HTTP side: request ids with one access line each, the body limit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import orjson
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import PAYLOAD_TOO_LARGE, graphql_errors
+from lapor.requestctx import request_id
+from lapor.settings import Settings
+
+access = logging.getLogger("lapor.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+# An incoming id is kept when it is short and plain (safe to log and to echo); else a new one.
+_SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# Probes and scrapes every few seconds would drown the access log.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class RequestIds:
+    """Gives every HTTP request and WebSocket connection a request id (in the `request_id`
+    context variable, so logs and outbox rows carry it, and in the X-Request-Id response
+    header) and writes one JSON access line per HTTP request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, REQUEST_ID_HEADER.encode())
+        rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-Id", rid)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["type"] == "http" and scope["path"] not in QUIET_PATHS:
+                self._log(scope, status, time.perf_counter() - started)
+            request_id.reset(token)
+
+    @staticmethod
+    def _log(scope: Scope, status: int, seconds: float) -> None:
+        fields: dict[str, object] = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+        }
+        graphql = (scope.get("state") or {}).get("graphql")
+        if graphql:
+            fields["operation"] = graphql["operation"]
+            if graphql["errors"]:
+                fields["errors"] = graphql["errors"]
+        access.info("%s %s %s", scope["method"], scope["path"], status, extra=fields)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuses HTTP request bodies over `limit` bytes with 413, by Content-Length before
+    reading, or while reading one that came without it."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        # (The server has already refused a Content-Length that is not a number.)
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, tracking)
+        except _TooLarge:
+            if started:
+                raise
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = orjson.dumps(
+            graphql_errors(
+                PAYLOAD_TOO_LARGE, f"the request body is larger than {self.limit:,} bytes"
+            )
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def http_middleware(settings: Settings) -> list[Middleware]:
+    """Outermost first: request ids (every answer carries one, 413s and CORS refusals too),
+    CORS for the configured origins, then the body limit."""
+    return [
+        Middleware(RequestIds),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            # Bearer tokens, not cookies, authorise API calls: no credentials across origins.
+            allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-Id"],
+            expose_headers=["X-Request-Id"],
+            max_age=600,
+        ),
+        Middleware(BodyLimit, limit=settings.max_body_bytes),
+    ]

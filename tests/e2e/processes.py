@@ -1,0 +1,63 @@
+"""The `lapor` command as real processes for end-to-end tests: start, wait until it serves,
+stop (and kill what does not stop)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import httpx
+
+from tests.harness import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def spawn(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`python -m lapor ARGS` in the repository, its output (both streams) into `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "lapor", *args], cwd=ROOT, env=dict(env), stdout=out, stderr=out
+        )
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not stopped within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_healthy(
+    base: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 60
+) -> None:
+    """Until GET /healthz answers 200; fails with the log if the process dies or is late."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(log.read_text())
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def lapor_api(env: Mapping[str, str], log: Path, *args: str) -> Iterator[str]:
+    """`lapor api` on a free loopback port with `env` added to ours; yields its base URL."""
+    port = free_port()
+    process = spawn(["api", "--port", str(port), *args], {**os.environ, **env}, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, process, log)
+        yield base
+    finally:
+        stop(process)
