@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from argon2 import PasswordHasher
@@ -35,8 +36,16 @@ def issue_token(user_id: int, secret: str, now: datetime, ttl_seconds: int) -> s
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def read_token(token: str, secret: str, now: datetime) -> int | None:
-    """The user id of a valid, unexpired token; None for anything else."""
+@dataclass(frozen=True)
+class TokenClaims:
+    """Who a valid token names, and until when it is valid."""
+
+    user_id: int
+    expires_at: datetime
+
+
+def read_claims(token: str, secret: str, now: datetime) -> TokenClaims | None:
+    """The claims of a valid, unexpired token; None for anything else."""
     try:
         claims = jwt.decode(
             token,
@@ -46,9 +55,11 @@ def read_token(token: str, secret: str, now: datetime) -> int | None:
         )
     except jwt.PyJWTError:
         return None
-    if int(claims["exp"]) <= int(now.timestamp()):
-        return None
     try:
-        return int(claims["sub"])
+        expires = int(claims["exp"])
+        user_id = int(claims["sub"])
     except (TypeError, ValueError):
         return None
+    if expires <= int(now.timestamp()):
+        return None
+    return TokenClaims(user_id, datetime.fromtimestamp(expires, UTC))
