@@ -48,7 +48,7 @@ from models import (
     RoutingRule,
     User,
 )
-from models.enums import AssignmentStatus, ReportKind, ReportStatus, Role
+from models.enums import AssignmentStatus, Channel, ReportKind, ReportStatus, Role
 
 T = TypeVar("T")
 
@@ -86,6 +86,14 @@ async def views_of(actor: Actor, reports: Sequence[Report]) -> list[ReportView |
         else None
         for r in reports
     ]
+
+
+async def readable_report(actor: Actor, report_id: int) -> ReportView:
+    """The report as the actor may see it; NOT_FOUND when it is absent or unreadable alike."""
+    found = await reports_by_ids(actor, [report_id])
+    if report_id not in found:
+        raise not_found("report", "reportId")
+    return found[report_id]
 
 
 async def reports_by_ids(actor: Actor, ids: Sequence[int]) -> dict[int, ReportView]:
@@ -173,16 +181,9 @@ async def inbox(
     max_size: int,
 ) -> Page[AssignmentView]:
     """An agency desk's assignments, newest first; for its members and its region's coordinators."""
-    require_signed_in(actor)
+    desk = await open_inbox(actor, agency_id)
     size = _clamp(first, default_size, max_size)
-    aid = parse_id(agency_id, "agencyId")
-    agency = await Agency.get_or_none(id=aid)
-    if agency is None:
-        raise not_found("agency", "agencyId")
-    # Agencies are public reference data: saying "not yours" reveals nothing.
-    if not allowed_on_agency(actor, Action.VIEW_INBOX, AgencyFacts(agency.id, agency.region_id)):
-        raise DomainError(ErrorCode.FORBIDDEN, "this is not your agency's inbox", ["agencyId"])
-    qs = Assignment.filter(agency_id=aid)
+    qs = Assignment.filter(agency_id=desk.agency_id)
     if statuses:
         qs = qs.filter(status__in=[s.value for s in statuses])
     if overdue is True:
@@ -194,9 +195,54 @@ async def inbox(
     if after_id is not None:
         qs = qs.filter(id__lt=after_id)
     rows = await qs.order_by("-id").limit(size + 1)
-    return Page(
-        [assignment_view(a, True) for a in rows[:size]], len(rows) > size, after_id is not None
-    )
+    return Page([_inbox_view(a) for a in rows[:size]], len(rows) > size, after_id is not None)
+
+
+@dataclass(frozen=True)
+class InboxDesk:
+    """An agency inbox that `actor` was found allowed to watch (made by `open_inbox` only)."""
+
+    actor: Actor
+    agency_id: int
+
+
+async def open_inbox(actor: Actor, agency_id: int | str) -> InboxDesk:
+    """The inbox of an agency, for its members and its region's coordinators; UNAUTHENTICATED,
+    NOT_FOUND or FORBIDDEN otherwise."""
+    require_signed_in(actor)
+    aid = parse_id(agency_id, "agencyId")
+    agency = await Agency.get_or_none(id=aid)
+    if agency is None:
+        raise not_found("agency", "agencyId")
+    # Agencies are public reference data: saying "not yours" reveals nothing.
+    if not allowed_on_agency(actor, Action.VIEW_INBOX, AgencyFacts(agency.id, agency.region_id)):
+        raise DomainError(ErrorCode.FORBIDDEN, "this is not your agency's inbox", ["agencyId"])
+    return InboxDesk(actor, agency.id)
+
+
+def _inbox_view(assignment: Assignment) -> AssignmentView:
+    # Whoever may open an agency's inbox is staff of its assignments: the desk details show.
+    return assignment_view(assignment, True)
+
+
+@dataclass(frozen=True)
+class InboxEventView:
+    """A timeline event about one of a desk's assignments, with the assignment as it is now."""
+
+    kind: str
+    at: datetime
+    assignment: AssignmentView
+
+
+async def inbox_event(desk: InboxDesk, event_id: int) -> InboxEventView | None:
+    """The event as the desk's inbox shows it; None unless it is about one of its assignments."""
+    event = await ReportEvent.get_or_none(id=event_id)
+    if event is None or event.assignment_id is None:
+        return None
+    assignment = await Assignment.get_or_none(id=event.assignment_id, agency_id=desk.agency_id)
+    if assignment is None:
+        return None
+    return InboxEventView(event.kind, event.at, _inbox_view(assignment))
 
 
 async def assignments_by_ids(actor: Actor, ids: Sequence[int]) -> dict[int, AssignmentView]:
@@ -354,7 +400,7 @@ async def notifications(
     """The signed-in user's in-app notifications, newest first."""
     require_signed_in(actor)
     size = _clamp(first, default_size, max_size)
-    qs = Notification.filter(user_id=actor.user_id, channel="IN_APP")
+    qs = Notification.filter(user_id=actor.user_id, channel=Channel.IN_APP)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     if after_id is not None:
@@ -383,6 +429,7 @@ async def event_by_id(actor: Actor, eid: int) -> EventView | None:
 
 
 async def notification_by_id(actor: Actor, nid: int) -> Notification | None:
+    """One of the actor's own in-app notifications (the list's rule); None for anything else."""
     if actor.user_id is None:
         return None
-    return await Notification.get_or_none(id=nid, user_id=actor.user_id)
+    return await Notification.get_or_none(id=nid, user_id=actor.user_id, channel=Channel.IN_APP)
