@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     # GraphiQL's scripts, installed from the npm registry by `lapor console-assets`.
     console_assets_dir: str = "var/console-assets"
 
+    # Live subscriptions (issue 4).
+    # Limits are per API process: N processes let a user hold N times the connections.
+    live_max_subscriptions_per_connection: int = 20
+    live_max_connections_per_user: int = 10
+    # Events waiting for one subscriber; one more closes its connection as too slow.
+    live_queue_size: int = 256
+    # A protocol ping every so often; a connection whose pong is missing by the next is dead.
+    live_keepalive_seconds: float = 20.0
+    # How long a new WebSocket may take to send connection_init with its token.
+    live_init_timeout_seconds: float = 10.0
+
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
 
     def check_production(self) -> None:

@@ -1,9 +1,14 @@
-"""The per-request context: who asks, the request's `now`, fresh loaders, the outbox dispatcher."""
+"""The per-request context: who asks, the request's `now`, fresh loaders, the outbox dispatcher,
+and for WebSocket connections the live feed that subscriptions listen to."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from domain.actor import Actor
@@ -17,15 +22,93 @@ class OutboxDispatcher(Protocol):
     async def dispatch(self, outbox_ids: list[int]) -> None: ...
 
 
-@dataclass
-class Context:
-    actor: Actor
-    now: datetime
-    settings: Settings
-    dispatcher: OutboxDispatcher
-    loaders: Loaders = field(init=False)
-    request: Any = None
-    response: Any = None
+class LiveTopic(StrEnum):
+    """What a subscription listens to; the key is an agency, a report or a user id."""
 
-    def __post_init__(self) -> None:
-        self.loaders = Loaders(self.actor, self.settings.max_page_size)
+    INBOX = "inbox"
+    REPORT = "report"
+    NOTIFICATIONS = "notifications"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMessage:
+    """Something happened: a timeline event (INBOX, REPORT) or a notification (NOTIFICATIONS),
+    by its id, and when this process heard of it."""
+
+    id: int
+    received_at: datetime
+
+
+class LiveFeed(Protocol):
+    """The process's live relay as one WebSocket connection sees it (api/live.py)."""
+
+    def listen(
+        self, topic: LiveTopic, key: int
+    ) -> AbstractAsyncContextManager[AsyncIterator[LiveMessage]]:
+        """Messages for (topic, key) from now on, until the context is left."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _EventScope:
+    context: Context
+    now: datetime
+    loaders: Loaders
+
+
+# The subscription event being resolved in this task. A WebSocket connection has one Context
+# for all its operations; each operation runs in its own task, so a context variable gives each
+# event its own time and loaders without touching what other subscriptions are resolving.
+_event_scope: ContextVar[_EventScope | None] = ContextVar("lapor_event_scope", default=None)
+
+
+class Context:
+    """One HTTP request's or one WebSocket connection's context."""
+
+    def __init__(
+        self,
+        *,
+        actor: Actor,
+        now: datetime,
+        settings: Settings,
+        dispatcher: OutboxDispatcher,
+        request: Any = None,
+        response: Any = None,
+        live: LiveFeed | None = None,
+    ) -> None:
+        self.actor = actor
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.request = request
+        self.response = response
+        self.live = live
+        # Strawberry puts the connection_init payload here (WebSocket only).
+        self.connection_params: dict[str, object] | None = None
+        self._now = now
+        self._loaders = Loaders(actor, settings.max_page_size)
+
+    def sign_in(self, actor: Actor) -> None:
+        """Act as `actor` from now on (a WebSocket signs in after it is opened)."""
+        self.actor = actor
+        self._loaders = Loaders(actor, self.settings.max_page_size)
+
+    @property
+    def now(self) -> datetime:
+        """The request's time; while a subscription event is resolved, that event's time."""
+        scope = self._scope()
+        return scope.now if scope else self._now
+
+    @property
+    def loaders(self) -> Loaders:
+        """The request's loaders; while a subscription event is resolved, that event's own."""
+        scope = self._scope()
+        return scope.loaders if scope else self._loaders
+
+    def begin_event(self, now: datetime) -> None:
+        """Resolve what this task does next as a new subscription event: its own `now` and fresh
+        loaders, so nothing one event loaded is shown for another."""
+        _event_scope.set(_EventScope(self, now, Loaders(self.actor, self.settings.max_page_size)))
+
+    def _scope(self) -> _EventScope | None:
+        scope = _event_scope.get()
+        return scope if scope is not None and scope.context is self else None

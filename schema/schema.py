@@ -18,7 +18,7 @@ from lapor.settings import Settings, get_settings
 from schema.errors import CodedErrors, log_unexpected
 from schema.mutations import Mutation
 from schema.queries import Query
-from schema.subscriptions import Subscription
+from schema.subscriptions import Subscription, SubscriptionsOnlyOverWebSocket
 from schema.types import (
     Agency,
     Assignment,
@@ -63,6 +63,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: ParserCache(maxsize=settings.parser_cache_size),
             lambda: ValidationCache(maxsize=settings.parser_cache_size),
             CodedErrors,
+            SubscriptionsOnlyOverWebSocket,
         ],
         config=StrawberryConfig(auto_camel_case=True),
     )
