@@ -6,7 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,13 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import Tortoise, connections
 
 from api.console import ASSETS_URL, bundled_page, local_page, missing_assets
+from api.live import LiveHub, LiveSocket, TextFrames, sign_in
+from api.tokens import bearer_token
+from domain.actor import PUBLIC
 from domain.services.accounts import actor_for_token
 from lapor.settings import Settings, get_settings
 from models.db import tortoise_config
@@ -33,25 +37,43 @@ from workers.enqueue import ArqOutboxDispatcher
 log = logging.getLogger("lapor.api")
 
 
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer ...` header."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 class LaporGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context: actor from the token, the request's `now`."""
 
-    def __init__(self, settings: Settings, redis: RedisLink, console_page: str) -> None:
-        super().__init__(build_schema(settings), graphql_ide="graphiql", allow_queries_via_get=True)
+    # Live subscriptions: graphql-transport-ws only, with the rules of api/live.py.
+    graphql_transport_ws_handler_class = LiveSocket
+    websocket_adapter_class = TextFrames  # type: ignore[assignment]
+
+    def __init__(
+        self, settings: Settings, redis: RedisLink, console_page: str, live_hub: LiveHub
+    ) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql",
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.live_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.live_max_subscriptions_per_connection,
+        )
         self.settings = settings
         self.redis = redis
         self.console_page = console_page
+        self.live_hub = live_hub
+
+    async def on_ws_connect(self, context: Context) -> None:
+        await sign_in(context)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         now = datetime.now(UTC)
+        if isinstance(request, WebSocket):  # signed in by connection_init (api/live.py)
+            return Context(
+                actor=PUBLIC,
+                now=now,
+                settings=self.settings,
+                dispatcher=ArqOutboxDispatcher(None),
+                request=request,
+                response=response,
+            )
         token = bearer_token(request.headers.get("authorization"))
         actor = await actor_for_token(token, now)
         if token and not actor.authenticated:
@@ -112,7 +134,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         log.warning(
             "console assets missing in %s (`lapor console-assets`): GraphiQL uses a CDN", assets
         )
-    graphql = LaporGraphQL(settings, redis, local_page(page) if offline else page)
+    live_hub = LiveHub(settings)
+    graphql = LaporGraphQL(settings, redis, local_page(page) if offline else page, live_hub)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -122,9 +145,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             _enable_global_fallback=True,
         )
         await redis.get()
+        await live_hub.start()
         try:
             yield
         finally:
+            await live_hub.close()
             await redis.close()
             await Tortoise.close_connections()
 
@@ -144,7 +169,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             {"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503
         )
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
@@ -154,3 +179,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.state.live_hub = live_hub  # read by tests and, later, the metrics
+    return app
