@@ -109,6 +109,10 @@ class Context:
         loaders, so nothing one event loaded is shown for another."""
         _event_scope.set(_EventScope(self, now, Loaders(self.actor, self.settings.max_page_size)))
 
+    def end_event(self) -> None:
+        """Back to the request's own time and loaders, letting the event's loaders go."""
+        _event_scope.set(None)
+
     def _scope(self) -> _EventScope | None:
         scope = _event_scope.get()
         return scope if scope is not None and scope.context is self else None

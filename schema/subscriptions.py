@@ -66,9 +66,12 @@ async def _stream(
     async with listening as messages:
         async for message in messages:
             ctx.begin_event(message.received_at)
-            item = await read(message.id)
-            if item is not None:
-                yield item
+            try:
+                item = await read(message.id)
+                if item is not None:
+                    yield item  # resolved and sent before this generator is resumed
+            finally:
+                ctx.end_event()  # keep nothing of this event while waiting for the next
 
 
 class SubscriptionsOnlyOverWebSocket(SchemaExtension):
