@@ -233,6 +233,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         workers=args.workers or settings.workers,
         loop="uvloop" if has_uvloop else "asyncio",
         http="httptools" if has_httptools else "h11",
+        ws_per_message_deflate=settings.live_compression,
     )
     return 0
 

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     live_keepalive_seconds: float = 20.0
     # How long a new WebSocket may take to send connection_init with its token.
     live_init_timeout_seconds: float = 10.0
+    # permessage-deflate on WebSockets (`lapor api`): events are small, and each compressing
+    # connection holds its own zlib state (bench/README.md).
+    live_compression: bool = False
 
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
 

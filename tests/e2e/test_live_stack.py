@@ -160,7 +160,11 @@ async def test_many_subscribers_come_and_go_on_one_redis_subscription_per_proces
         token = (await _post(http, LOGIN, {"e": "dinkes@jember.demo"}))["authLogin"]["token"]
     ws_url = two_apis["bases"][0].replace("http://", "ws://") + "/graphql"
     dinkes = await agency_gid("DINKES")
-    await (await _connect(ws_url, token)).close()  # the process is subscribed to Redis
+    first = await _connect(ws_url, token)  # the process is subscribed to Redis
+    assert first.ws is not None
+    # No permessage-deflate by default (LAPOR_LIVE_COMPRESSION): zlib state per connection.
+    assert "Sec-WebSocket-Extensions" not in first.ws.response.headers
+    await first.close()
 
     async def one() -> None:
         client = LiveClient(ws_url)
