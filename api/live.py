@@ -48,11 +48,11 @@ from workers.channels import EVENTS_CHANNEL, NOTIFICATIONS_CHANNEL
 log = logging.getLogger("lapor.live")
 
 # Close codes. 4403 and 4429 are the protocol's (graphql-transport-ws); 1013 "try again later"
-# and 1011 are WebSocket's own. Reasons are short: a close frame carries at most 123 bytes.
+# is WebSocket's own, for every case where the client should reconnect and catch up (graphql-ws
+# retries it by itself). Reasons are short: a close frame carries at most 123 bytes.
 FORBIDDEN = 4403
 TOO_MANY = 4429
 TRY_AGAIN = 1013
-NO_PONG = 1011
 
 
 def utc_now() -> datetime:
@@ -368,7 +368,7 @@ class LiveConnection:
             if time.monotonic() < next_ping:
                 continue
             if self._pong_due:
-                self.close_soon(NO_PONG, "keep-alive: no pong to the last ping")
+                self.close_soon(TRY_AGAIN, "keep-alive: no pong to the last ping")
                 return
             self._pong_due = True
             next_ping += interval
