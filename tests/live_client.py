@@ -15,8 +15,9 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
-PROTOCOL = "graphql-transport-ws"
+PROTOCOL = Subprotocol("graphql-transport-ws")
 
 
 class Closed(Exception):
@@ -47,7 +48,7 @@ class LiveClient:
 
     async def open(self, init_payload: dict[str, Any] | None, *, seconds: float = 5) -> None:
         """Connect and send connection_init; wait for the ack, or raise Closed."""
-        self.ws = await connect(self.url, subprotocols=[PROTOCOL], open_timeout=seconds)  # type: ignore[list-item]
+        self.ws = await connect(self.url, subprotocols=[PROTOCOL], open_timeout=seconds)
         message: dict[str, Any] = {"type": "connection_init"}
         if init_payload is not None:
             message["payload"] = init_payload

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +16,9 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 import uvicorn
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from api.app import create_app
 from api.live import LiveHub
@@ -42,7 +45,9 @@ ACCEPT = """mutation($id: ID!) { assignmentAccept(assignmentId: $id, tier: SIMPL
   assignment { status } errors { code } } }"""
 FINAL = """mutation($id: ID!) { assignmentFollowUp(assignmentId: $id, message: "Sudah dibuka",
   final: true, resolution: RESOLVED) { assignment { status } errors { code } } }"""
-ADD_INFO = (
+CATCH_UP = """query($a: ID!, $since: DateTime) {
+  inbox(agencyId: $a, updatedAfter: $since) { edges { node { id status } } } }"""
+SUPPORT = (
     """mutation($id: ID!) { reportSupport(reportId: $id) { report { id } errors { code } } }"""
 )
 
@@ -59,9 +64,6 @@ class Live:
     def as_(self, person: GQL) -> GQL:
         """The same person, talking HTTP to this server (its dispatcher publishes to Redis)."""
         return GQL(self.http, person.token)
-
-    def client(self, person: GQL | None, **options: Any) -> LiveClient:
-        return LiveClient(self.url, **options)
 
     async def connect(self, person: GQL, **options: Any) -> LiveClient:
         client = LiveClient(self.url, **options)
@@ -200,7 +202,7 @@ async def test_a_report_timeline_is_masked_per_viewer(live: Live, people: People
     await neighbour.subscribe("t", TIMELINE, {"r": report})
     await officer.subscribe("t", TIMELINE, {"r": report})
     await until(lambda: live.hub.subscriber_count == 2)
-    await ok(live.as_(people["citizen"]), ADD_INFO, id=report)  # a support: an internal line
+    await ok(live.as_(people["citizen"]), SUPPORT, id=report)  # a support: an internal line
     await officer.wait_for(lambda: len(officer.data("t")) == 1, what="the staff-only line")
     assert officer.data("t")[0]["reportEvents"]["kind"] == "report.supported"
     await asyncio.sleep(0.3)
@@ -243,6 +245,28 @@ async def test_notifications_reach_their_user_only(
     assert theirs.data("n") == []
     await mine.close()
     await theirs.close()
+
+
+async def test_after_a_reconnect_the_inbox_catches_up_from_the_last_event(
+    live: Live, people: People
+) -> None:
+    dinkes = await agency_gid("DINKES")
+    desk = await live.connect(people["officer"])
+    await desk.subscribe("inbox", INBOX, {"a": dinkes})
+    await until(lambda: live.hub.subscriber_count == 1)
+    report = await submitted(live, people)
+    (assignment,) = await verified(live, people, report, "DINKES")
+    await desk.wait_for(lambda: len(desk.data("inbox")) == 1)
+    last_seen = desk.data("inbox")[0]["inboxEvents"]["at"]
+    await desk.close()  # away: this change is not pushed to anyone
+    await ok(live.as_(people["officer"]), ACCEPT, id=assignment)
+    desk = await live.connect(people["officer"])  # back: subscribe first, then catch up
+    await desk.subscribe("inbox", INBOX, {"a": dinkes})
+    missed = await live.as_(people["officer"])(CATCH_UP, {"a": dinkes, "since": last_seen})
+    assert [e["node"] for e in missed["inbox"]["edges"]] == [
+        {"id": assignment, "status": "ACCEPTED"}
+    ]
+    await desk.close()
 
 
 # ------------------------------------------------------------------ who may connect and watch
@@ -327,6 +351,13 @@ async def test_a_report_one_may_not_read_is_not_found(live: Live, people: People
         await client.close()
 
 
+async def test_only_graphql_transport_ws_is_spoken(live: Live) -> None:
+    async with connect(live.url, subprotocols=[Subprotocol("graphql-ws")]) as legacy:
+        with pytest.raises(ConnectionClosed) as closed:
+            await legacy.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4406
+
+
 async def test_queries_and_mutations_belong_to_http(live: Live, people: People) -> None:
     client = await live.connect(people["officer"])
     await client.subscribe("q", "{ me { name } }")
@@ -396,7 +427,7 @@ async def test_keep_alive_pings_and_closes_a_silent_client(
         polite = await live.connect(people["officer"])
         silent = await live.connect(people["head"], answer_pings=False)
         closed = await silent.wait_closed(seconds=3)
-        assert closed.code == 1011 and "no pong" in closed.reason
+        assert closed.code == 1013 and "no pong" in closed.reason
         assert polite.closed is None and polite.pings >= 2
         await polite.close()
         await silent.close()
@@ -461,6 +492,3 @@ async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
-
-
-_ = Awaitable  # (typing only)
