@@ -174,7 +174,10 @@ class LiveHub:
             confirmations = 0
             async for message in pubsub.listen():
                 if message["type"] == "message":
-                    self._route(message["channel"], message["data"])
+                    try:
+                        self._route(message["channel"], message["data"])
+                    except Exception:  # a bug on one message must not close every connection
+                        log.exception("live feed: could not route %.200r", message["data"])
                 elif message["type"] == "subscribe":
                     confirmations += 1
                     if confirmations == 2:
@@ -220,7 +223,9 @@ class LiveHub:
             return
         message = LiveMessage(item, self.now())
         for topic, key in routes:
-            for subscriber in tuple(self._routes.get((topic, key), ())) if key else ():
+            if key is None:
+                continue
+            for subscriber in tuple(self._routes.get((topic, key), ())):
                 try:
                     subscriber.queue.put_nowait(message)
                 except asyncio.QueueFull:
