@@ -236,13 +236,15 @@ class InboxEventView:
 
 async def inbox_event(desk: InboxDesk, event_id: int) -> InboxEventView | None:
     """The event as the desk's inbox shows it; None unless it is about one of its assignments."""
-    event = await ReportEvent.get_or_none(id=event_id)
-    if event is None or event.assignment_id is None:
+    # One query: each subscriber of an inbox reads each of its events.
+    event = (
+        await ReportEvent.filter(id=event_id, assignment__agency_id=desk.agency_id)
+        .select_related("assignment")
+        .first()
+    )
+    if event is None or event.assignment is None:
         return None
-    assignment = await Assignment.get_or_none(id=event.assignment_id, agency_id=desk.agency_id)
-    if assignment is None:
-        return None
-    return InboxEventView(event.kind, event.at, _inbox_view(assignment))
+    return InboxEventView(event.kind, event.at, _inbox_view(event.assignment))
 
 
 async def assignments_by_ids(actor: Actor, ids: Sequence[int]) -> dict[int, AssignmentView]:
