@@ -24,7 +24,7 @@ from api.app import create_app
 from api.live import LiveHub
 from domain.auth import issue_token
 from lapor.settings import Settings, get_settings
-from models import Notification, User
+from models import Notification, ReportEvent, User
 from models.enums import Channel
 from schema.ids import to_global_id
 from tests.app_fixtures import GQL, People, agency_gid, pk, region_gid
@@ -168,6 +168,35 @@ async def test_an_inbox_shows_only_its_own_agency(live: Live, people: People) ->
     await asyncio.sleep(0.3)
     assert [d["inboxEvents"]["assignment"]["id"] for d in officer.data("inbox")] == [assignment]
     await officer.close()
+
+
+async def test_an_inbox_trusts_the_database_not_the_message(
+    live: Live, people: People, redis_url: str
+) -> None:
+    officer = await live.connect(people["officer"])
+    dinkes = await agency_gid("DINKES")
+    await officer.subscribe("inbox", INBOX, {"a": dinkes})
+    await until(lambda: live.hub.subscriber_count == 1)
+
+    async def unheard_assignment(code: str) -> int:
+        """An assignment.created event this process never heard of: verified through the
+        other app, whose dispatcher has no Redis."""
+        report = await submitted(live, people)
+        await ok(people["coordinator"], VERIFY, id=report, a=[await agency_gid(code)])
+        event = await ReportEvent.get(report_id=pk(report), kind="assignment.created")
+        return event.id
+
+    async def announce(event_id: int) -> None:
+        """A message that names DINKES, whatever the event really is about."""
+        message = {"topic": "report.event", "event_id": event_id, "agency_id": pk(dinkes)}
+        async with aioredis.from_url(redis_url) as redis:
+            await redis.publish("lapor:events", json.dumps({**message, "report_id": 1}))
+
+    await announce(await unheard_assignment("DPUPR"))
+    await announce(await unheard_assignment("DINKES"))
+    await officer.wait_for(lambda: len(officer.messages["inbox"]) >= 1)
+    await asyncio.sleep(0.3)
+    assert len(officer.data("inbox")) == 1  # the DINKES one only
 
 
 async def test_an_anonymous_reporter_never_reaches_an_inbox(live: Live, people: People) -> None:
