@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
 
@@ -15,6 +16,7 @@ from domain.errors import DomainError, ErrorCode, not_found
 from domain.policy import (
     Action,
     AgencyFacts,
+    ReportFacts,
     allowed_on_agency,
     allowed_on_report,
     readable_reports_q,
@@ -77,9 +79,35 @@ class ReportQuery:
     search: str | None = None
 
 
+class SharedRows:
+    """Rows read once for several viewers at one moment: the subscribers of one live event in
+    one process. It holds rows and policy facts, never views: each viewer's view is still made
+    for that viewer by the functions below."""
+
+    def __init__(self) -> None:
+        self._reads: dict[Hashable, asyncio.Future[Any]] = {}
+
+    async def read(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
+        """What `fetch()` returns, fetched by the first to ask; the others wait for it. The
+        fetch goes on if the one who started it goes away."""
+        future = self._reads.get(key)
+        if future is None:
+            future = self._reads[key] = asyncio.ensure_future(fetch())
+        return await asyncio.shield(future)  # type: ignore[no-any-return]
+
+
+async def _rows(shared: SharedRows | None, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
+    return await (shared.read(key, fetch) if shared is not None else fetch())
+
+
 async def views_of(actor: Actor, reports: Sequence[Report]) -> list[ReportView | None]:
     """Masked views, None where the actor may not read the report."""
-    facts = await facts_for(reports)
+    return _views(actor, reports, await facts_for(reports))
+
+
+def _views(
+    actor: Actor, reports: Sequence[Report], facts: dict[int, ReportFacts]
+) -> list[ReportView | None]:
     return [
         report_view(actor, r, facts[r.id])
         if allowed_on_report(actor, Action.READ, facts[r.id])
@@ -96,10 +124,18 @@ async def readable_report(actor: Actor, report_id: int) -> ReportView:
     return found[report_id]
 
 
-async def reports_by_ids(actor: Actor, ids: Sequence[int]) -> dict[int, ReportView]:
-    """Readable reports among `ids`, as masked views (two queries)."""
-    reports = await Report.filter(id__in=list(set(ids)))
-    return {v.id: v for v in await views_of(actor, reports) if v is not None}
+async def reports_by_ids(
+    actor: Actor, ids: Sequence[int], shared: SharedRows | None = None
+) -> dict[int, ReportView]:
+    """Readable reports among `ids`, as masked views (two queries, or none with `shared` rows)."""
+    wanted = sorted(set(ids))
+    reports, facts = await _rows(shared, ("reports", *wanted), lambda: _report_rows(wanted))
+    return {v.id: v for v in _views(actor, reports, facts) if v is not None}
+
+
+async def _report_rows(ids: list[int]) -> tuple[list[Report], dict[int, ReportFacts]]:
+    reports = list(await Report.filter(id__in=ids))
+    return reports, await facts_for(reports)
 
 
 async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
@@ -220,6 +256,14 @@ async def open_inbox(actor: Actor, agency_id: int | str) -> InboxDesk:
     return InboxDesk(actor, agency.id)
 
 
+async def _inbox_row(desk: InboxDesk, event_id: int) -> ReportEvent | None:
+    return (
+        await ReportEvent.filter(id=event_id, assignment__agency_id=desk.agency_id)
+        .select_related("assignment")
+        .first()
+    )
+
+
 def _inbox_view(assignment: Assignment) -> AssignmentView:
     # Whoever may open an agency's inbox is staff of its assignments: the desk details show.
     return assignment_view(assignment, True)
@@ -234,28 +278,34 @@ class InboxEventView:
     assignment: AssignmentView
 
 
-async def inbox_event(desk: InboxDesk, event_id: int) -> InboxEventView | None:
+async def inbox_event(
+    desk: InboxDesk, event_id: int, shared: SharedRows | None = None
+) -> InboxEventView | None:
     """The event as the desk's inbox shows it; None unless it is about one of its assignments."""
-    # One query: each subscriber of an inbox reads each of its events.
-    event = (
-        await ReportEvent.filter(id=event_id, assignment__agency_id=desk.agency_id)
-        .select_related("assignment")
-        .first()
+    event = await _rows(
+        shared, ("inbox_event", desk.agency_id, event_id), lambda: _inbox_row(desk, event_id)
     )
     if event is None or event.assignment is None:
         return None
     return InboxEventView(event.kind, event.at, _inbox_view(event.assignment))
 
 
-async def assignments_by_ids(actor: Actor, ids: Sequence[int]) -> dict[int, AssignmentView]:
+async def assignments_by_ids(
+    actor: Actor, ids: Sequence[int], shared: SharedRows | None = None
+) -> dict[int, AssignmentView]:
     """Assignments whose report the actor may read."""
-    rows = await Assignment.filter(id__in=list(set(ids)))
-    reports = await reports_by_ids(actor, [a.report_id for a in rows])
+    wanted = sorted(set(ids))
+    rows = await _rows(shared, ("assignments", *wanted), lambda: _assignment_rows(wanted))
+    reports = await reports_by_ids(actor, [a.report_id for a in rows], shared)
     return {
         a.id: assignment_view(a, reports[a.report_id].staff_view)
         for a in rows
         if a.report_id in reports
     }
+
+
+async def _assignment_rows(ids: list[int]) -> list[Assignment]:
+    return list(await Assignment.filter(id__in=ids))
 
 
 async def assignments_of_reports(
@@ -327,24 +377,39 @@ async def timelines(
     ]
 
 
-async def _hidden_reporters(reports: Sequence[ReportView]) -> dict[int, int]:
+async def _hidden_reporters(
+    reports: Sequence[ReportView], shared: SharedRows | None = None
+) -> dict[int, int]:
     """Report id -> reporter id, for the reports whose reporter this viewer must not learn."""
     masked = sorted({r.id for r in reports if r.reporter_id is None})
     if not masked:
         return {}
-    rows = await Report.filter(id__in=masked).values_list("id", "reporter_id")
+    rows = await _rows(shared, ("reporters", *masked), lambda: _reporter_rows(masked))
     return {int(str(rid)): int(str(uid)) for rid, uid in rows}
 
 
-async def users_by_ids(viewer: Actor, ids: Sequence[int]) -> dict[int, UserView]:
-    users = await User.filter(id__in=list(set(ids)))
+async def _reporter_rows(ids: list[int]) -> list[tuple[Any, Any]]:
+    return list(await Report.filter(id__in=ids).values_list("id", "reporter_id"))
+
+
+async def users_by_ids(
+    viewer: Actor, ids: Sequence[int], shared: SharedRows | None = None
+) -> dict[int, UserView]:
+    """People as `viewer` sees them (two queries, or none with `shared` rows)."""
+    wanted = sorted(set(ids))
+    users, roles = await _rows(shared, ("users", *wanted), lambda: _user_rows(wanted))
+    return {u.id: user_view(u, tuple(sorted(roles[u.id])), viewer) for u in users}
+
+
+async def _user_rows(ids: list[int]) -> tuple[list[User], dict[int, set[Role]]]:
+    users = list(await User.filter(id__in=ids))
     grants = await RoleGrant.filter(user_id__in=[u.id for u in users]).values_list(
         "user_id", "role"
     )
     roles: dict[int, set[Role]] = defaultdict(set)
     for uid, role in grants:
         roles[int(uid)].add(Role(role))  # type: ignore[call-overload]
-    return {u.id: user_view(u, tuple(sorted(roles[u.id])), viewer) for u in users}
+    return users, roles
 
 
 async def regions_by_ids(ids: Iterable[int]) -> dict[int, Region]:
@@ -418,15 +483,17 @@ async def follow_up_by_id(actor: Actor, fid: int) -> FollowUpView | None:
     return follow_up_view(row)
 
 
-async def event_by_id(actor: Actor, eid: int) -> EventView | None:
-    row = await ReportEvent.get_or_none(id=eid)
+async def event_by_id(actor: Actor, eid: int, shared: SharedRows | None = None) -> EventView | None:
+    """A timeline line the actor may read: its report readable, an internal line only for the
+    report's staff, a hidden reporter's line without its actor."""
+    row = await _rows(shared, ("event", eid), lambda: ReportEvent.get_or_none(id=eid))
     if row is None:
         return None
-    reports = await reports_by_ids(actor, [row.report_id])
+    reports = await reports_by_ids(actor, [row.report_id], shared)
     report = reports.get(row.report_id)
     if report is None or (row.visibility != "public" and not report.staff_view):
         return None
-    hidden = await _hidden_reporters([report])
+    hidden = await _hidden_reporters([report], shared)
     return event_view(row, hidden.get(report.id))
 
 
