@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from domain.actor import Actor
+from domain.services.reading import SharedRows
 from lapor.settings import Settings
 from schema.loaders import Loaders
 
@@ -33,10 +34,12 @@ class LiveTopic(StrEnum):
 @dataclass(frozen=True, slots=True)
 class LiveMessage:
     """Something happened: a timeline event (INBOX, REPORT) or a notification (NOTIFICATIONS),
-    by its id, and when this process heard of it."""
+    by its id, and when this process heard of it. Its subscribers in this process share the
+    rows read for it (never the views)."""
 
     id: int
     received_at: datetime
+    shared: SharedRows = field(default_factory=SharedRows, compare=False)
 
 
 class LiveFeed(Protocol):
@@ -104,10 +107,12 @@ class Context:
         scope = self._scope()
         return scope.loaders if scope else self._loaders
 
-    def begin_event(self, now: datetime) -> None:
+    def begin_event(self, message: LiveMessage) -> None:
         """Resolve what this task does next as a new subscription event: its own `now` and fresh
-        loaders, so nothing one event loaded is shown for another."""
-        _event_scope.set(_EventScope(self, now, Loaders(self.actor, self.settings.max_page_size)))
+        loaders (over the rows its subscribers share), so nothing one event loaded is shown for
+        another."""
+        loaders = Loaders(self.actor, self.settings.max_page_size, message.shared)
+        _event_scope.set(_EventScope(self, message.received_at, loaders))
 
     def end_event(self) -> None:
         """Back to the request's own time and loaders, letting the event's loaders go."""

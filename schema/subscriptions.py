@@ -60,14 +60,14 @@ async def _authorised(check: Callable[[], Awaitable[T]]) -> T:
 async def _stream(
     ctx: Context,
     listening: AbstractAsyncContextManager[AsyncIterator[LiveMessage]],
-    read: Callable[[int], Awaitable[T | None]],
+    read: Callable[[LiveMessage], Awaitable[T | None]],
 ) -> AsyncGenerator[T, None]:
     """Each message heard, read afresh as a new event; None (not for this viewer) is skipped."""
     async with listening as messages:
         async for message in messages:
-            ctx.begin_event(message.received_at)
+            ctx.begin_event(message)
             try:
-                item = await read(message.id)
+                item = await read(message)
                 if item is not None:
                     yield item  # resolved and sent before this generator is resumed
             finally:
@@ -117,8 +117,8 @@ class Subscription:
             lambda: reading.open_inbox(ctx.actor, expect_id(agency_id, "Agency", "agencyId"))
         )
 
-        async def read(event_id: int) -> InboxEvent | None:
-            found = await reading.inbox_event(desk, event_id)
+        async def read(message: LiveMessage) -> InboxEvent | None:
+            found = await reading.inbox_event(desk, message.id, message.shared)
             if found is None:
                 return None
             return InboxEvent(
@@ -143,9 +143,9 @@ class Subscription:
             lambda: reading.readable_report(ctx.actor, expect_id(report_id, "Report", "reportId"))
         )
 
-        async def read(event_id: int) -> ReportEvent | None:
+        async def read(message: LiveMessage) -> ReportEvent | None:
             # The node(id) path: readable report, internal lines for staff, hidden reporters.
-            event = await reading.event_by_id(ctx.actor, event_id)
+            event = await reading.event_by_id(ctx.actor, message.id, message.shared)
             if event is None:
                 return None
             await ctx.loaders.see_users([event.actor_id])
@@ -161,8 +161,8 @@ class Subscription:
         if user_id is None:  # a live connection is always signed in; over HTTP there is no feed
             raise GraphQLError("sign in first", extensions={"code": "UNAUTHENTICATED"})
 
-        async def read(notification_id: int) -> Notification | None:
-            found = await reading.notification_by_id(ctx.actor, notification_id)
+        async def read(message: LiveMessage) -> Notification | None:
+            found = await reading.notification_by_id(ctx.actor, message.id)
             return Notification.of(found) if found else None
 
         return _stream(ctx, feed.listen(LiveTopic.NOTIFICATIONS, user_id), read)
