@@ -30,6 +30,7 @@ from schema.ids import to_global_id
 from tests.app_fixtures import GQL, People, agency_gid, pk, region_gid
 from tests.harness import free_port
 from tests.live_client import LiveClient, refused
+from tests.services.test_query_count import StatementLog, counting, sql_log
 
 INBOX = """subscription($a: ID!) { inboxEvents(agencyId: $a) {
   kind at assignment { id status report { id status title anonymous reporter { name email }
@@ -120,6 +121,9 @@ async def submitted(live: Live, people: People, *, anonymous: bool = False) -> s
     return str(payload["report"]["id"])
 
 
+__all__ = ["sql_log"]  # a fixture, used by name
+
+
 async def verified(live: Live, people: People, report: str, *codes: str) -> list[str]:
     agencies = [await agency_gid(code) for code in codes]
     payload = await ok(live.as_(people["coordinator"]), VERIFY, id=report, a=agencies)
@@ -170,33 +174,63 @@ async def test_an_inbox_shows_only_its_own_agency(live: Live, people: People) ->
     await officer.close()
 
 
+async def unheard_assignment(live: Live, people: People, code: str) -> int:
+    """The id of an assignment.created event this process never heard of: verified through the
+    other app (`people`'s), whose dispatcher has no Redis."""
+    report = await submitted(live, people, anonymous=True)
+    await ok(people["coordinator"], VERIFY, id=report, a=[await agency_gid(code)])
+    return (await ReportEvent.get(report_id=pk(report), kind="assignment.created")).id
+
+
+async def announce(redis_url: str, event_id: int, agency: str) -> None:
+    """Publish an event as the dispatcher does, naming the given agency (a global id)."""
+    message = {"topic": "report.event", "event_id": event_id, "report_id": 1}
+    async with aioredis.from_url(redis_url) as redis:
+        await redis.publish("lapor:events", json.dumps({**message, "agency_id": pk(agency)}))
+
+
 async def test_an_inbox_trusts_the_database_not_the_message(
     live: Live, people: People, redis_url: str
 ) -> None:
-    officer = await live.connect(people["officer"])
     dinkes = await agency_gid("DINKES")
+    officer = await live.connect(people["officer"])
     await officer.subscribe("inbox", INBOX, {"a": dinkes})
     await until(lambda: live.hub.subscriber_count == 1)
-
-    async def unheard_assignment(code: str) -> int:
-        """An assignment.created event this process never heard of: verified through the
-        other app, whose dispatcher has no Redis."""
-        report = await submitted(live, people)
-        await ok(people["coordinator"], VERIFY, id=report, a=[await agency_gid(code)])
-        event = await ReportEvent.get(report_id=pk(report), kind="assignment.created")
-        return event.id
-
-    async def announce(event_id: int) -> None:
-        """A message that names DINKES, whatever the event really is about."""
-        message = {"topic": "report.event", "event_id": event_id, "agency_id": pk(dinkes)}
-        async with aioredis.from_url(redis_url) as redis:
-            await redis.publish("lapor:events", json.dumps({**message, "report_id": 1}))
-
-    await announce(await unheard_assignment("DPUPR"))
-    await announce(await unheard_assignment("DINKES"))
+    await announce(redis_url, await unheard_assignment(live, people, "DPUPR"), dinkes)
+    await announce(redis_url, await unheard_assignment(live, people, "DINKES"), dinkes)
     await officer.wait_for(lambda: len(officer.messages["inbox"]) >= 1)
     await asyncio.sleep(0.3)
     assert len(officer.data("inbox")) == 1  # the DINKES one only
+
+
+async def test_the_subscribers_of_an_event_share_its_reads_not_its_views(
+    live: Live, people: People, redis_url: str, sql_log: StatementLog
+) -> None:
+    desks = ("officer", "head", "coordinator")
+    dinkes = await agency_gid("DINKES")
+
+    async def statements_for(subscribers: int) -> int:
+        clients = [await live.connect(people[desks[i % 3]]) for i in range(subscribers)]
+        for client in clients:
+            await client.subscribe("inbox", INBOX, {"a": dinkes})
+        await until(lambda: live.hub.subscriber_count == subscribers)
+        event_id = await unheard_assignment(live, people, "DINKES")
+        with counting(sql_log):
+            await announce(redis_url, event_id, dinkes)
+            for client in clients:
+                await client.wait_for(lambda c=client: len(c.data("inbox")) == 1)
+        reporters = [c.data("inbox")[0]["inboxEvents"]["assignment"]["report"] for c in clients]
+        # Masked per viewer all the same: only the coordinator desk knows who reported.
+        assert [r["reporter"] is not None for r in reporters] == [
+            desks[i % 3] == "coordinator" for i in range(subscribers)
+        ]
+        for client in clients:
+            await client.close()
+        await until(lambda: live.hub.connection_count == 0)
+        return sql_log.count
+
+    # The event with its assignment, the report and its policy facts, the reporter and roles.
+    assert await statements_for(3) == await statements_for(9) == 5
 
 
 async def test_an_anonymous_reporter_never_reaches_an_inbox(live: Live, people: People) -> None:
