@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from functools import cached_property
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -63,33 +64,52 @@ class Loaders:
         self._actor = actor
         self._shared = shared
         self._users: dict[int, UserView] = {}
-        self.region: DataLoader[int, RegionRecord | None] = _by_id(
-            _once(shared, "regions", reading.regions_by_ids)
-        )
-        self.agency: DataLoader[int, AgencyRecord | None] = _by_id(
-            _once(shared, "agencies", reading.agencies_by_ids)
-        )
-        self.category: DataLoader[int, CategoryRecord | None] = _by_id(
-            _once(shared, "categories", reading.categories_by_ids)
-        )
-        self.report: DataLoader[int, ReportView | None] = _by_id(self._reports)
-        self.assignment: DataLoader[int, AssignmentView | None] = _by_id(
-            lambda ids: reading.assignments_by_ids(actor, ids, shared)
-        )
-        self.assignments_of_report: DataLoader[tuple[int, bool], list[AssignmentView]] = DataLoader(
-            load_fn=_once(shared, "assignments_of_reports", reading.assignments_of_reports)
-        )
-        self.follow_ups: DataLoader[int, list[FollowUpView]] = DataLoader(load_fn=self._follow_ups)
-        self.rating: DataLoader[int, int | None] = DataLoader(
-            load_fn=_once(shared, "ratings", reading.ratings_of_reports)
-        )
-        self.suggested_agencies: DataLoader[tuple[int, int], list[AgencyRecord]] = DataLoader(
-            load_fn=_once(shared, "suggested_agencies", reading.suggested_agencies)
-        )
-        self.timeline: DataLoader[reading.TimelineKey, reading.Page[EventView]] = DataLoader(
-            load_fn=self._timelines
-        )
         self._max_page_size = max_page_size
+
+    # Each loader is made when first used: a subscription event makes a set for every
+    # subscriber and uses one or two of them.
+
+    @cached_property
+    def region(self) -> DataLoader[int, RegionRecord | None]:
+        return _by_id(_once(self._shared, "regions", reading.regions_by_ids))
+
+    @cached_property
+    def agency(self) -> DataLoader[int, AgencyRecord | None]:
+        return _by_id(_once(self._shared, "agencies", reading.agencies_by_ids))
+
+    @cached_property
+    def category(self) -> DataLoader[int, CategoryRecord | None]:
+        return _by_id(_once(self._shared, "categories", reading.categories_by_ids))
+
+    @cached_property
+    def report(self) -> DataLoader[int, ReportView | None]:
+        return _by_id(self._reports)
+
+    @cached_property
+    def assignment(self) -> DataLoader[int, AssignmentView | None]:
+        return _by_id(lambda ids: reading.assignments_by_ids(self._actor, ids, self._shared))
+
+    @cached_property
+    def assignments_of_report(self) -> DataLoader[tuple[int, bool], list[AssignmentView]]:
+        fetch = _once(self._shared, "assignments_of_reports", reading.assignments_of_reports)
+        return DataLoader(load_fn=fetch)
+
+    @cached_property
+    def follow_ups(self) -> DataLoader[int, list[FollowUpView]]:
+        return DataLoader(load_fn=self._follow_ups)
+
+    @cached_property
+    def rating(self) -> DataLoader[int, int | None]:
+        return DataLoader(load_fn=_once(self._shared, "ratings", reading.ratings_of_reports))
+
+    @cached_property
+    def suggested_agencies(self) -> DataLoader[tuple[int, int], list[AgencyRecord]]:
+        fetch = _once(self._shared, "suggested_agencies", reading.suggested_agencies)
+        return DataLoader(load_fn=fetch)
+
+    @cached_property
+    def timeline(self) -> DataLoader[reading.TimelineKey, reading.Page[EventView]]:
+        return DataLoader(load_fn=self._timelines)
 
     def user(self, user_id: int | None) -> UserView | None:
         """A person fetched with the object that named them (see the class docstring)."""
