@@ -32,6 +32,7 @@ class Action(StrEnum):
     ASSIGN = "assign"
     ESCALATE = "escalate"
     CLOSE_ESCALATED = "close_escalated"
+    CLOSE_BY_SILENCE = "close_by_silence"  # the system alone, when the reporter stays silent
     WORK_ASSIGNMENT = "work_assignment"
     VIEW_INBOX = "view_inbox"
     MANAGE = "manage"

@@ -239,24 +239,111 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Run the arq worker until stopped."""
-    import logging.config
+    """Run the arq worker until stopped (or, with --check, say whether workers are alive)."""
+    import logging
 
-    from arq.logs import default_log_config
     from arq.worker import run_worker
 
+    from lapor.logs import configure_logging
+
+    if args.check:
+        return asyncio.run(_check_workers(get_settings()))
     _check_production(get_settings())
-    # The `arq` command configures logging itself; run_worker does not, and would be silent.
-    logging.config.dictConfig(default_log_config(verbose=False))
-    # arq logs every run of every job; the relay's five-second drain would drown the rest.
-    # Our jobs log one structured line each when they do something.
+    configure_logging()
+    # arq logs every run of every job; our jobs log one structured line each instead.
     logging.getLogger("arq.jobs").setLevel(logging.WARNING)
     logging.getLogger("arq.worker").setLevel(logging.WARNING)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # each webhook POST: our job line says it
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     from workers.settings import WorkerSettings
 
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    try:
+        run_worker(WorkerSettings)  # type: ignore[arg-type]
+    except RedisConnectionError as exc:
+        # arq gives up when Redis goes away mid-run. Start afresh in this same process (same
+        # pid, so the same health key): the new worker waits for Redis, and whatever the old
+        # one had in hand is redone from the database.
+        logging.getLogger("lapor.worker").warning("lost Redis (%s): restarting the worker", exc)
+        time.sleep(1)
+        os.execv(sys.executable, [sys.executable, "-m", "lapor", *sys.argv[1:]])
     return 0
+
+
+async def _check_workers(settings: Settings) -> int:
+    """Exit 0 when a worker of this host recorded its health lately (a container healthcheck)."""
+    from redis.asyncio import Redis
+
+    from workers.settings import HEALTH_KEY_PREFIX
+
+    client = Redis.from_url(settings.redis_url)
+    try:
+        pattern = f"{HEALTH_KEY_PREFIX}{socket.gethostname()}:*"
+        alive = [key async for key in client.scan_iter(match=pattern)]
+        for key in alive:
+            print(f"{key.decode()}: {(await client.get(key) or b'').decode()}")
+    except OSError as exc:
+        print(f"error: Redis unreachable ({exc})", file=sys.stderr)
+        return 1
+    finally:
+        await client.aclose()
+    if not alive:
+        print("no live worker on this host", file=sys.stderr)
+    return 0 if alive else 1
+
+
+def parse_as_of(text: str | None) -> datetime:
+    """The sweep's `now`: an ISO 8601 time with its zone, or the current time."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--as-of {text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise CliError(f"--as-of {text!r} needs a time zone, e.g. {text}+07:00")
+    return moment
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run the deadline sweep once, as of now or --as-of; --dry-run only lists the steps."""
+    now = parse_as_of(args.as_of)
+    return asyncio.run(_sweep(get_settings(), now, args.dry_run))
+
+
+async def _sweep(settings: Settings, now: datetime, dry_run: bool) -> int:
+    from domain.services.sweep import sweep
+
+    async with database(settings):
+        done = await sweep(now, dry_run=dry_run, batch=settings.sweep_batch_size)
+        for a in done.actions:
+            state = "skipped" if a.skipped else ("would act" if dry_run else "acted")
+            print(f"{a.target}\t{a.stage}\t{a.level}\tdue {a.due_at.isoformat()}\t{state}")
+        taken = sum(not a.skipped for a in done.actions)
+        verb = "would take" if dry_run else "took"
+        print(f"{verb} {taken} steps ({len(done.actions) - taken} skipped) as of {now.isoformat()}")
+        if done.outbox_ids:
+            await _dispatch(settings, done.outbox_ids)
+    return 0
+
+
+async def _dispatch(settings: Settings, outbox_ids: list[int]) -> None:
+    """Wake the workers for what the sweep wrote; without Redis, their relay drains it later."""
+    from arq.connections import RedisSettings, create_pool
+
+    from workers.enqueue import ArqOutboxDispatcher
+
+    link = RedisSettings.from_dsn(settings.redis_url)
+    link.conn_retries = 0
+    try:
+        pool = await create_pool(link)
+    except Exception as exc:
+        print(f"note: Redis unreachable ({exc}); the workers' relay will fan out these events")
+        return
+    try:
+        await ArqOutboxDispatcher(pool).dispatch(outbox_ids)
+    finally:
+        await pool.aclose()
 
 
 # --------------------------------------------------------------------------- run
@@ -530,7 +617,14 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, help="default LAPOR_PORT")
     api.add_argument("--workers", type=int, help="default LAPOR_WORKERS")
 
-    add("worker", cmd_worker, "run the arq worker")
+    worker = add("worker", cmd_worker, "run the arq worker")
+    worker.add_argument(
+        "--check", action="store_true", help="exit 0 if a worker of this host is alive"
+    )
+
+    sweep = add("sweep", cmd_sweep, "run the deadline sweep once")
+    sweep.add_argument("--as-of", help="ISO 8601 time with zone (default: now)")
+    sweep.add_argument("--dry-run", action="store_true", help="list the steps, change nothing")
 
     assets = add("console-assets", cmd_console_assets, "install GraphiQL's files for offline use")
     assets.add_argument("--dir", help="default LAPOR_CONSOLE_ASSETS_DIR (var/console-assets)")

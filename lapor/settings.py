@@ -35,6 +35,29 @@ class Settings(BaseSettings):
     escalation_after_days: int = 5
     transfer_cap: int = 3
 
+    # Notifications: e-mail over SMTP (no host: no e-mail is sent), webhook deliveries, sweep.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = 15.0
+    mail_from: str = "Lapor <no-reply@lapor.localhost>"
+    webhook_timeout_seconds: float = 10.0
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_backoff_seconds: float = Field(default=5.0, gt=0)
+    delivery_backoff_max: float = Field(default=3600.0, gt=0)
+    sweep_batch_size: int = Field(default=500, ge=1)
+    sweep_every_seconds: int = Field(default=60, ge=1, le=60)
+    worker_max_jobs: int = Field(default=10, ge=1)
+    worker_health_check_seconds: int = Field(default=5, ge=1)
+    worker_shutdown_grace_seconds: int = Field(default=30, ge=0)
+
+    @property
+    def email_enabled(self) -> bool:
+        """E-mail notifications are written only when an SMTP server is configured."""
+        return bool(self.smtp_host)
+
     # GraphQL protection.
     max_query_depth: int = 12
     max_query_tokens: int = 2000

@@ -15,6 +15,7 @@ from models.entities import (
     RoleGrant,
     RoutingRule,
     Support,
+    SweepMark,
     User,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "RoleGrant",
     "RoutingRule",
     "Support",
+    "SweepMark",
     "User",
 ]

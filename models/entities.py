@@ -11,6 +11,7 @@ from tortoise.models import Model
 from models.enums import (
     AssignmentStatus,
     Channel,
+    DeliveryStatus,
     RegionLevel,
     ReportKind,
     ReportStatus,
@@ -104,6 +105,8 @@ class User(Model):
     phone = fields.CharField(max_length=32, null=True)
     password_hash = fields.CharField(max_length=200)
     is_active = fields.BooleanField(default=True)
+    # The language of e-mails: id (Indonesian) or en, falling back to English per message.
+    locale = fields.CharField(max_length=8, default="id")
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -168,6 +171,8 @@ class Report(Model):
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     due_at = fields.DatetimeField(null=True)
+    # When the deadline sweep must next look at this row (None: nothing pending).
+    sweep_at = fields.DatetimeField(null=True)
     responded_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)
@@ -182,6 +187,7 @@ class Report(Model):
             Index(fields=("status", "due_at")),
             Index(fields=("reporter_id", "id")),
             Index(fields=("updated_at", "id")),
+            Index(fields=("sweep_at", "id")),
         )
 
 
@@ -211,6 +217,8 @@ class Assignment(Model):
     first_response_due_at = fields.DatetimeField(null=True)
     resolution_due_at = fields.DatetimeField(null=True)
     due_at = fields.DatetimeField(null=True)
+    # When the deadline sweep must next look at this row (None: nothing pending).
+    sweep_at = fields.DatetimeField(null=True)
     escalation_level = fields.IntField(default=0)
     return_reason = fields.TextField(null=True)
     suggested_agency: fields.ForeignKeyNullableRelation[Agency] = fields.ForeignKeyField(
@@ -227,6 +235,7 @@ class Assignment(Model):
             Index(fields=("agency_id", "updated_at")),
             Index(fields=("status", "due_at")),
             Index(fields=("report_id", "id")),
+            Index(fields=("sweep_at", "id")),
         )
 
 
@@ -340,13 +349,18 @@ class OutboxMessage(Model):
 
 
 class Notification(Model):
-    """One notification of one event to one recipient over one channel."""
+    """One notification of one event to one recipient (a user, or an agency for webhooks) over
+    one channel, with its delivery bookkeeping. In-app rows are delivered when stored."""
 
     id = fields.BigIntField(primary_key=True)
-    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="notifications", on_delete=fields.CASCADE
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="notifications", null=True, on_delete=fields.CASCADE
     )
-    user_id: int
+    user_id: int | None
+    agency: fields.ForeignKeyNullableRelation[Agency] = fields.ForeignKeyField(
+        "models.Agency", related_name="notifications", null=True, on_delete=fields.CASCADE
+    )
+    agency_id: int | None
     event: fields.ForeignKeyNullableRelation[ReportEvent] = fields.ForeignKeyField(
         "models.ReportEvent", related_name="notifications", null=True, on_delete=fields.CASCADE
     )
@@ -360,11 +374,44 @@ class Notification(Model):
     message = fields.TextField()
     read_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
+    status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.SENT)
+    attempts = fields.IntField(default=0)
+    last_error = fields.TextField(null=True)
+    last_attempt_at = fields.DatetimeField(null=True)
+    next_attempt_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    # Bumped when an admin retries a dead delivery: a fresh job id for the fresh round.
+    round = fields.IntField(default=0)
 
     class Meta:
         table = "notification"
-        unique_together = (("event", "user", "channel"),)
-        indexes = (Index(fields=("user_id", "id")), Index(fields=("user_id", "read_at", "id")))
+        unique_together = (("event", "user", "channel"), ("event", "agency", "channel"))
+        indexes = (
+            Index(fields=("user_id", "id")),
+            Index(fields=("user_id", "read_at", "id")),
+            Index(fields=("status", "next_attempt_at")),
+        )
+
+
+class SweepMark(Model):
+    """That the deadline sweep took one step (reminder, breach, ...) on one deadline of one row,
+    unique so that the step happens once however many sweeps run."""
+
+    id = fields.BigIntField(primary_key=True)
+    target = fields.CharField(max_length=32)
+    stage = fields.CharField(max_length=24)
+    level = fields.CharField(max_length=16)
+    due_at = fields.DatetimeField()
+    report: fields.ForeignKeyRelation[Report] = fields.ForeignKeyField(
+        "models.Report", related_name="sweep_marks", on_delete=fields.CASCADE
+    )
+    report_id: int
+    acted = fields.BooleanField(default=True)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "sweep_mark"
+        unique_together = (("target", "stage", "level", "due_at"),)
 
 
 class Holiday(Model):

@@ -62,3 +62,9 @@ class Channel(StrEnum):
     IN_APP = "IN_APP"
     EMAIL = "EMAIL"
     WEBHOOK = "WEBHOOK"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    DEAD = "DEAD"

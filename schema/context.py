@@ -22,6 +22,8 @@ class OutboxDispatcher(Protocol):
 
     async def dispatch(self, outbox_ids: list[int]) -> None: ...
 
+    async def deliver(self, deliveries: list[tuple[int, int]]) -> None: ...
+
 
 class LiveTopic(StrEnum):
     """What a subscription listens to; the key is an agency, a report or a user id."""

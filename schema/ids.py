@@ -19,6 +19,7 @@ NODE_TYPES = frozenset(
         "ReportEvent",
         "Notification",
         "Holiday",
+        "Delivery",
     }
 )
 

@@ -10,6 +10,7 @@ from domain.errors import DomainError
 from domain.services import accounts, assignments, notifications, reading, reports
 from domain.services.common import Outcome
 from schema.calendar import CalendarMutation
+from schema.deliveries import DeliveryMutation
 from schema.ids import expect_id
 from schema.types import (
     Assignment,
@@ -114,7 +115,7 @@ def _assignment_pk(assignment_id: str) -> int:
 
 
 @strawberry.type
-class Mutation(CalendarMutation):
+class Mutation(CalendarMutation, DeliveryMutation):
     @strawberry.mutation(description="Create a citizen account and sign in.")
     async def auth_register(self, info: Ctx, input: RegisterInput) -> AuthPayload:
         try:

@@ -7,8 +7,9 @@ from datetime import datetime
 import strawberry
 
 from domain.errors import DomainError
-from domain.services import reading
+from domain.services import deliveries, reading
 from schema.calendar import CalendarQuery
+from schema.deliveries import Delivery, DeliveryQuery
 from schema.errors import as_graphql_error
 from schema.ids import expect_id, from_cursor, from_global_id, to_cursor
 from schema.types import (
@@ -90,11 +91,14 @@ async def _node(info: Ctx, type_name: str, pk: int) -> Node | None:
     if type_name == "Notification":
         notification = await reading.notification_by_id(ctx.actor, pk)
         return Notification.of(notification) if notification else None
+    if type_name == "Delivery":
+        delivery = await deliveries.delivery_by_id(ctx.actor, pk)
+        return Delivery.of(delivery) if delivery else None
     return None
 
 
 @strawberry.type
-class Query(CalendarQuery):
+class Query(CalendarQuery, DeliveryQuery):
     @strawberry.field(
         description="Any object by its global id; null if absent or not yours to see."
     )

@@ -431,7 +431,7 @@ class NotificationConnection:
 
 
 def page_info(
-    edges: Sequence[ReportEdge | AssignmentEdge | NotificationEdge | ReportEventEdge],
+    edges: Sequence[Any],
     page: reading.Page[Any],
 ) -> PageInfo:
     """PageInfo of a keyset page."""

@@ -21,6 +21,7 @@ from schema.ids import from_global_id, to_global_id
 
 # Tables that tests write to; reference data and demo users stay for the whole session.
 CHURN_TABLES = (
+    "sweep_mark",
     "notification",
     "outbox_message",
     "report_event",
@@ -167,3 +168,17 @@ def pk(global_id: str) -> int:
     decoded = from_global_id(global_id)
     assert decoded is not None, global_id
     return decoded[1]
+
+
+async def holders(role: str, *, region: str | None = None, agency: str | None = None) -> set[str]:
+    """E-mails of the active users holding a role (in a region, or at a DINKES-like agency code
+    of Jember): other tests may have added staff, so expectations ask the database."""
+    from models import RoleGrant, User
+
+    qs = RoleGrant.filter(role=role)
+    if region is not None:
+        qs = qs.filter(region__code=region)
+    if agency is not None:
+        qs = qs.filter(agency__code=agency, agency__region__code=JEMBER)
+    ids = await qs.values_list("user_id", flat=True)
+    return set(await User.filter(id__in=list(ids), is_active=True).values_list("email", flat=True))

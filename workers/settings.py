@@ -1,23 +1,36 @@
-"""The arq worker: relays the outbox (per row after commit, and a periodic drain)."""
+"""The arq worker: fan-out, deliveries, the outbox drain and the deadline sweep.
+
+`lapor worker` runs `WorkerSettings`; run as many workers as you like (the jobs share out
+through Redis, and every job is safe to run twice)."""
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import UTC, datetime
+import os
+import socket
 from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
+from arq.worker import func
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise import Tortoise
 
-from domain.services import outbox
 from lapor.settings import get_settings
 from models.db import tortoise_config
-from workers.channels import EVENTS_CHANNEL
-from workers.enqueue import RELAY_OUTBOX_MESSAGE
+from workers import jobs
+from workers.transports import Transports
 
 log = logging.getLogger("lapor.worker")
+HEALTH_KEY_PREFIX = "lapor:worker:"
+
+
+def health_key(host: str | None = None, pid: int | None = None) -> str:
+    """The Redis key under which one worker process records that it is alive."""
+    return f"{HEALTH_KEY_PREFIX}{host or socket.gethostname()}:{pid or os.getpid()}:health"
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -26,50 +39,59 @@ async def startup(ctx: dict[str, Any]) -> None:
     await Tortoise.init(
         config=tortoise_config(s.database_url, s.db_pool_max), _enable_global_fallback=True
     )
-    log.info(json.dumps({"event": "worker.started", "redis": s.redis_url.split("@")[-1]}))
+    ctx["transports"] = Transports(s)
+    log.info(
+        "worker started",
+        extra={"redis": s.redis_url.split("@")[-1], "email": s.email_enabled, "pid": os.getpid()},
+    )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "transports" in ctx:
+        await ctx["transports"].close()
     await Tortoise.close_connections()
+    log.info("worker stopped", extra={"pid": os.getpid()})
 
 
-def _publisher(ctx: dict[str, Any]) -> outbox.Publish:
-    redis = ctx["redis"]
-
-    async def publish(topic: str, payload: dict[str, Any]) -> None:
-        await redis.publish(EVENTS_CHANNEL, json.dumps({"topic": topic, **payload}))
-
-    return publish
-
-
-async def relay_outbox_message(ctx: dict[str, Any], outbox_id: int) -> bool:
-    """Relay one committed outbox row; running it twice relays it once."""
-    done = await outbox.relay(outbox_id, datetime.now(UTC), _publisher(ctx))
-    log.info(json.dumps({"job": RELAY_OUTBOX_MESSAGE, "outbox_id": outbox_id, "relayed": done}))
-    return done
-
-
-async def relay_pending(ctx: dict[str, Any]) -> int:
-    """Drain outbox rows that were never enqueued (Redis was down, the API crashed)."""
-    count = 0
-    for outbox_id in await outbox.pending_ids():
-        if await outbox.relay(outbox_id, datetime.now(UTC), _publisher(ctx)):
-            count += 1
-    if count:
-        log.info(json.dumps({"job": "relay_pending", "relayed": count}))
-    return count
+_s = get_settings()
+EVERY_5_SECONDS = set(range(0, 60, 5))
+# Once a minute by default (at :30); tests and busy deployments may sweep more often.
+SWEEP_SECONDS = set(range(0, 60, _s.sweep_every_seconds)) if _s.sweep_every_seconds < 60 else {30}
 
 
 class WorkerSettings:
     """arq settings; `lapor worker` runs this."""
 
-    functions = [relay_outbox_message]
-    cron_jobs = [cron(relay_pending, second=set(range(0, 60, 5)), unique=True, run_at_startup=True)]
+    functions = [
+        func(jobs.relay_outbox_message, name="relay_outbox_message", timeout=120),
+        # No result kept: a delivery's job id may be reused by the safety net at once.
+        func(
+            jobs.deliver_notification,
+            name="deliver_notification",
+            timeout=_s.webhook_timeout_seconds + _s.smtp_timeout_seconds + 30,
+            keep_result=0,
+        ),
+    ]
+    cron_jobs = [
+        cron(jobs.relay_pending, second=EVERY_5_SECONDS, unique=True, run_at_startup=True),
+        cron(jobs.deliver_due, second={17, 47}, unique=True),
+        cron(jobs.sweep_deadlines, second=SWEEP_SECONDS, unique=True, timeout=600),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     # A worker started before Redis (a reboot, a compose start) waits for it up to a minute.
-    redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
+    redis_settings = RedisSettings.from_dsn(_s.redis_url)
     redis_settings.conn_retries = 60
-    health_check_interval = 10
-    job_timeout = 60
+    # A running worker rides out a Redis outage of up to about five minutes (every call waits
+    # and retries) instead of exiting; past that it exits and its supervisor restarts it.
+    redis_settings.retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=300)
+    redis_settings.retry_on_error = [RedisConnectionError, RedisTimeoutError]
+    health_check_interval = _s.worker_health_check_seconds
+    health_check_key = health_key()
+    max_jobs = _s.worker_max_jobs
+    job_timeout = 120
     max_tries = 5
+    # Jobs are picked up within a tenth of a second of their enqueue (live in-app notices).
+    poll_delay = 0.1
+    # On SIGTERM, stop picking jobs and let the running ones finish first.
+    job_completion_wait = _s.worker_shutdown_grace_seconds

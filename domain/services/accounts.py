@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -117,23 +118,31 @@ def _token(user: User, now: datetime) -> str:
 
 async def actor_for_user(user_id: int) -> Actor:
     """The Actor of an active user with all their grants; PUBLIC if there is no such user."""
-    user = await User.get_or_none(id=user_id, is_active=True)
-    if user is None:
-        return PUBLIC
-    grants = await RoleGrant.filter(user_id=user_id)
+    return (await actors_for_users([user_id])).get(user_id, PUBLIC)
+
+
+async def actors_for_users(user_ids: Sequence[int]) -> dict[int, Actor]:
+    """The Actors of the active users among `user_ids`, with all their grants, in two queries."""
+    users = await User.filter(id__in=list(set(user_ids)), is_active=True)
+    grants: dict[int, list[RoleGrant]] = {u.id: [] for u in users}
+    for grant in await RoleGrant.filter(user_id__in=list(grants)):
+        grants[grant.user_id].append(grant)
+    return {u.id: _actor(u, grants[u.id]) for u in users}
+
+
+def _actor(user: User, grants: Sequence[RoleGrant]) -> Actor:
+    def scoped(role: Role, attr: str) -> frozenset[int]:
+        return frozenset(
+            getattr(g, attr) for g in grants if g.role is role and getattr(g, attr) is not None
+        )
+
     return Actor(
         user_id=user.id,
         name=user.name,
         roles=frozenset(g.role for g in grants),
-        coordinator_regions=frozenset(
-            g.region_id for g in grants if g.role is Role.COORDINATOR and g.region_id is not None
-        ),
-        officer_agencies=frozenset(
-            g.agency_id for g in grants if g.role is Role.OFFICER and g.agency_id is not None
-        ),
-        head_agencies=frozenset(
-            g.agency_id for g in grants if g.role is Role.AGENCY_HEAD and g.agency_id is not None
-        ),
+        coordinator_regions=scoped(Role.COORDINATOR, "region_id"),
+        officer_agencies=scoped(Role.OFFICER, "agency_id"),
+        head_agencies=scoped(Role.AGENCY_HEAD, "agency_id"),
     )
 
 

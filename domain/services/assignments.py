@@ -74,7 +74,7 @@ async def accept(
             cal, deadline_rules(), assignment.assigned_at, tier
         )
         assignment.updated_at = now
-        refresh_assignment_due(assignment)
+        refresh_assignment_due(assignment, cal)
         await assignment.save()
         await _touch_report(report, now, cal)
         _, oid = await record_event(
@@ -112,9 +112,9 @@ async def return_(
         assignment.return_reason = text
         assignment.suggested_agency_id = suggested.id if suggested else None
         assignment.updated_at = now
-        refresh_assignment_due(assignment)
-        await assignment.save()
         cal = await calendar_for(report.region_id)
+        refresh_assignment_due(assignment, cal)
+        await assignment.save()
         await _touch_report(report, now, cal)
         _, oid = await record_event(
             report,
@@ -145,9 +145,9 @@ async def forward(
             raise invalid("agencyId", "forward only to a sub-unit of your agency")
         _count_transfer(report)
         assignment.updated_at = now
-        refresh_assignment_due(assignment)
-        await assignment.save()
         cal = await calendar_for(report.region_id)
+        refresh_assignment_due(assignment, cal)
+        await assignment.save()
         child = await create_assignment(report, target, now, cal, text, parent=assignment)
         await _touch_report(report, now, cal)
         _, oid = await record_event(
@@ -201,9 +201,9 @@ async def follow_up(
         if final:
             assignment.responded_at = now
         assignment.updated_at = now
-        refresh_assignment_due(assignment)
-        await assignment.save()
         cal = await calendar_for(report.region_id)
+        refresh_assignment_due(assignment, cal)
+        await assignment.save()
         outbox = []
         _, oid = await record_event(
             report,
@@ -241,7 +241,7 @@ async def reopen_responded(
         assignment.resolution_due_at = resolution_due(cal, deadline_rules(), now, tier)
         assignment.responded_at = None
         assignment.updated_at = now
-        refresh_assignment_due(assignment)
+        refresh_assignment_due(assignment, cal)
         await assignment.save()
         _, oid = await record_event(
             report, "assignment.reopened", actor, now, assignment=assignment
@@ -279,5 +279,12 @@ async def _touch_report(report: Report, now: datetime, cal: WorkingCalendar) -> 
     report.updated_at = now
     await refresh_report_due(report, cal, now)
     await report.save(
-        update_fields=["status", "responded_at", "transfer_count", "updated_at", "due_at"]
+        update_fields=[
+            "status",
+            "responded_at",
+            "transfer_count",
+            "updated_at",
+            "due_at",
+            "sweep_at",
+        ]
     )

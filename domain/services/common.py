@@ -23,6 +23,7 @@ from domain.deadlines import (
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.lifecycle import OPEN_ASSIGNMENT
 from domain.policy import Action, ReportFacts, allowed_on_report, require_signed_in
+from domain.sweep import Stage, assignment_stage, first_sweep_at, report_stage
 from lapor.requestctx import request_id
 from lapor.settings import get_settings
 from models import Agency, Assignment, Category, Holiday, OutboxMessage, Region, Report, ReportEvent
@@ -178,22 +179,37 @@ async def record_event(
     return event, outbox.id
 
 
-def refresh_assignment_due(assignment: Assignment) -> None:
-    """Set the assignment's current due_at from its stage (not saved here)."""
-    assignment.due_at = assignment_stage_due(
+def _schedule_sweep(
+    row: Report | Assignment, due_at: datetime | None, stage: Stage | None, cal: WorkingCalendar
+) -> None:
+    """Set a row's deadline and when the sweep must look at it: afresh when the deadline moved,
+    never when no stage runs, unchanged otherwise (its steps so far stay taken)."""
+    if stage is None or due_at is None:
+        row.sweep_at = None
+    elif due_at != row.due_at or (row.sweep_at is None and row.due_at is None):
+        row.sweep_at = first_sweep_at(due_at, stage, cal, deadline_rules())
+    row.due_at = due_at
+
+
+def refresh_assignment_due(assignment: Assignment, cal: WorkingCalendar) -> None:
+    """Set the assignment's current due_at (and sweep time) from its stage (not saved here)."""
+    due = assignment_stage_due(
         assignment.status,
         assignment.first_response_at,
         assignment.first_response_due_at,
         assignment.resolution_due_at,
     )
+    stage = assignment_stage(assignment.status, assignment.first_response_at)
+    _schedule_sweep(assignment, due, stage, cal)
 
 
 async def refresh_report_due(report: Report, cal: WorkingCalendar, waiting_since: datetime) -> None:
-    """Recompute the report's stage deadline from its status and open assignments (not saved)."""
+    """Recompute the report's stage deadline (and sweep time) from its status and open
+    assignments (not saved)."""
     open_dues = await Assignment.filter(
         report_id=report.id, status__in=[s.value for s in OPEN_ASSIGNMENT]
     ).values_list("due_at", flat=True)
-    report.due_at = report_stage_due(
+    due = report_stage_due(
         report.status,
         waiting_since=waiting_since,
         responded_at=report.responded_at,
@@ -201,6 +217,13 @@ async def refresh_report_due(report: Report, cal: WorkingCalendar, waiting_since
         cal=cal,
         rules=deadline_rules(),
     )
+    _schedule_sweep(report, due, report_stage(report.status, bool(open_dues)), cal)
+
+
+def clear_report_due(report: Report) -> None:
+    """No one owes the report an answer any more (closed, archived, handed over, on hold)."""
+    report.due_at = None
+    report.sweep_at = None
 
 
 def required_text(value: str | None, field_name: str, *, max_length: int) -> str:
@@ -254,6 +277,6 @@ async def create_assignment(
         resolution_due_at=resolution_due(cal, deadline_rules(), now, tier),
         updated_at=now,
     )
-    refresh_assignment_due(assignment)
+    refresh_assignment_due(assignment, cal)
     await assignment.save()
     return assignment

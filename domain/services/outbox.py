@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise.transactions import in_transaction
 
@@ -25,7 +25,8 @@ async def messages(outbox_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
     return [(topic, payload) for topic, payload in rows]
 
 
-Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+T = TypeVar("T")
+Handle = Callable[[OutboxMessage], Awaitable[T]]
 
 
 async def _claim(outbox_id: int) -> OutboxMessage | None:
@@ -37,15 +38,15 @@ async def _claim(outbox_id: int) -> OutboxMessage | None:
     )
 
 
-async def relay(outbox_id: int, now: datetime, publish: Publish) -> bool:
-    """Publish one outbox row and mark it relayed, in one transaction; False if already done
-    or held by another worker. If publishing fails, nothing is marked (it is tried again)."""
+async def relay(outbox_id: int, now: datetime, handle: Handle[T]) -> T | None:
+    """Handle one outbox row and mark it relayed, in one transaction; None if already done or
+    held by another worker. If handling fails, nothing is kept (the row is tried again)."""
     async with in_transaction():
         row = await _claim(outbox_id)
         if row is None:
-            return False
+            return None
         row.attempts += 1
-        await publish(row.topic, row.payload)
+        result = await handle(row)
         row.dispatched_at = now
         await row.save(update_fields=["attempts", "dispatched_at"])
-        return True
+        return result

@@ -150,7 +150,7 @@ async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
     return view
 
 
-def _clamp(first: int | None, default: int, maximum: int) -> int:
+def page_size(first: int | None, default: int, maximum: int) -> int:
     if first is None:
         return default
     if first < 0 or first > maximum:
@@ -169,7 +169,7 @@ async def list_reports(
     max_size: int,
 ) -> Page[ReportView]:
     """Readable reports, newest first, filtered; keyset on id so inserts do not shift pages."""
-    size = _clamp(first, default_size, max_size)
+    size = page_size(first, default_size, max_size)
     qs = Report.all()
     visible = readable_reports_q(actor)
     if visible is not None:
@@ -218,7 +218,7 @@ async def inbox(
 ) -> Page[AssignmentView]:
     """An agency desk's assignments, newest first; for its members and its region's coordinators."""
     desk = await open_inbox(actor, agency_id)
-    size = _clamp(first, default_size, max_size)
+    size = page_size(first, default_size, max_size)
     qs = Assignment.filter(agency_id=desk.agency_id)
     if statuses:
         qs = qs.filter(status__in=[s.value for s in statuses])
@@ -347,7 +347,7 @@ async def timelines(
 ) -> list[Page[EventView]]:
     """Timelines of many reports in a constant number of queries, oldest line first;
     internal desk lines only where the viewer is the report's staff."""
-    sizes = [_clamp(k.first, max_size, max_size) for k in keys]
+    sizes = [page_size(k.first, max_size, max_size) for k in keys]
     chosen: list[list[int]] = [[] for _ in keys]
     more: list[bool] = [False for _ in keys]
     for staff in (True, False):
@@ -466,7 +466,7 @@ async def notifications(
 ) -> Page[Notification]:
     """The signed-in user's in-app notifications, newest first."""
     require_signed_in(actor)
-    size = _clamp(first, default_size, max_size)
+    size = page_size(first, default_size, max_size)
     qs = Notification.filter(user_id=actor.user_id, channel=Channel.IN_APP)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)

@@ -18,6 +18,7 @@ from domain.services.assignments import reopen_responded
 from domain.services.common import (
     Outcome,
     calendar_for,
+    clear_report_due,
     create_assignment,
     lock_report_for,
     optional_text,
@@ -98,7 +99,7 @@ async def submit(actor: Actor, now: datetime, data: SubmitInput) -> Outcome:
                     updated_at=now,
                 )
                 await refresh_report_due(report, cal, now)
-                await report.save(update_fields=["due_at"])
+                await report.save(update_fields=["due_at", "sweep_at"])
                 _, outbox_id = await record_event(report, "report.submitted", actor, now)
                 return Outcome(report, outbox_ids=[outbox_id])
         except IntegrityError:
@@ -121,7 +122,7 @@ async def add_info(actor: Actor, now: datetime, report_id: int | str, message: s
         report.updated_at = now
         if was is ReportStatus.ON_HOLD:
             await refresh_report_due(report, await calendar_for(report.region_id), now)
-        await report.save(update_fields=["status", "updated_at", "due_at"])
+        await report.save(update_fields=["status", "updated_at", "due_at", "sweep_at"])
         _, oid = await record_event(report, "report.info_added", actor, now, message=text)
         return Outcome(report, outbox_ids=[oid])
 
@@ -160,8 +161,8 @@ async def rate(
         report.status = next_report_status(report.status, ReportAction.RATE)
         report.closed_at = now
         report.updated_at = now
-        report.due_at = None
-        await report.save(update_fields=["status", "closed_at", "updated_at", "due_at"])
+        clear_report_due(report)
+        await report.save(update_fields=["status", "closed_at", "updated_at", "due_at", "sweep_at"])
         await Rating.create(
             report_id=report.id, user_id=actor.user_id, score=rating, comment=text, created_at=now
         )
@@ -191,7 +192,14 @@ async def dispute(actor: Actor, now: datetime, report_id: int | str, reason: str
         outbox += await reopen_responded(report, actor, now, cal)
         await refresh_report_due(report, cal, now)
         await report.save(
-            update_fields=["status", "reopen_count", "responded_at", "updated_at", "due_at"]
+            update_fields=[
+                "status",
+                "reopen_count",
+                "responded_at",
+                "updated_at",
+                "due_at",
+                "sweep_at",
+            ]
         )
         _, oid = await record_event(report, "report.disputed", actor, now, message=text)
         return Outcome(report, outbox_ids=[oid, *outbox])
@@ -243,7 +251,9 @@ async def verify(
             outbox.append(oid)
         report.updated_at = now
         await refresh_report_due(report, cal, now)
-        await report.save(update_fields=["status", "category_id", "updated_at", "due_at"])
+        await report.save(
+            update_fields=["status", "category_id", "updated_at", "due_at", "sweep_at"]
+        )
         return Outcome(report, outbox_ids=outbox)
 
 
@@ -274,7 +284,9 @@ async def assign(
         report.updated_at = now
         report.responded_at = None
         await refresh_report_due(report, cal, now)
-        await report.save(update_fields=["status", "updated_at", "due_at", "responded_at"])
+        await report.save(
+            update_fields=["status", "updated_at", "due_at", "sweep_at", "responded_at"]
+        )
         _, oid = await record_event(
             report,
             "assignment.created",
@@ -338,8 +350,10 @@ async def escalate(actor: Actor, now: datetime, report_id: int | str, reason: st
         report.status = target
         report.escalated_at = now
         report.updated_at = now
-        report.due_at = None
-        await report.save(update_fields=["status", "escalated_at", "updated_at", "due_at"])
+        clear_report_due(report)
+        await report.save(
+            update_fields=["status", "escalated_at", "updated_at", "due_at", "sweep_at"]
+        )
         _, oid = await record_event(report, "report.escalated", actor, now, message=text)
         return Outcome(report, outbox_ids=[oid])
 
@@ -358,6 +372,26 @@ async def close_escalated(actor: Actor, now: datetime, report_id: int | str, not
         report.updated_at = now
         await report.save(update_fields=["status", "closed_at", "updated_at"])
         _, oid = await record_event(report, "report.closed", actor, now, message=text)
+        return Outcome(report, outbox_ids=[oid])
+
+
+async def close_by_silence(actor: Actor, now: datetime, report_id: int | str) -> Outcome:
+    """The reporter let the window pass without answering: the report closes (system only)."""
+    require_aware(now)
+    rid = parse_id(report_id, "reportId")
+    async with in_transaction():
+        report = await lock_report_for(
+            actor, rid, Action.CLOSE_BY_SILENCE, "only the deadline sweep closes by silence"
+        )
+        target = next_report_status(report.status, ReportAction.CLOSE_BY_SILENCE)
+        if report.due_at is None or now <= report.due_at:
+            raise DomainError(ErrorCode.DEADLINE_NOT_PASSED, "the reporter's window is still open")
+        report.status = target
+        report.closed_at = now
+        report.updated_at = now
+        clear_report_due(report)
+        await report.save(update_fields=["status", "closed_at", "updated_at", "due_at", "sweep_at"])
+        _, oid = await record_event(report, "report.closed", actor, now, data={"by": "silence"})
         return Outcome(report, outbox_ids=[oid])
 
 
@@ -380,14 +414,21 @@ async def _coordinator_transition(
         )
         report.status = next_report_status(report.status, action)
         report.updated_at = now
-        report.due_at = None
+        clear_report_due(report)
         if duplicate_of_id is not None:
             await _require_readable_report(actor, duplicate_of_id, "duplicateOfId")
         if report.status is ReportStatus.ARCHIVED:
             report.closed_at = now
             report.duplicate_of_id = duplicate_of_id
         await report.save(
-            update_fields=["status", "updated_at", "due_at", "closed_at", "duplicate_of_id"]
+            update_fields=[
+                "status",
+                "updated_at",
+                "due_at",
+                "sweep_at",
+                "closed_at",
+                "duplicate_of_id",
+            ]
         )
         _, oid = await record_event(
             report,

@@ -184,3 +184,40 @@ def test_create_user_with_an_unknown_agency_exits_2(seeded):
     assert run.returncode == 2
     assert "error: VALIDATION: " in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_sweep_refuses_a_time_without_a_zone(seeded: Seeded) -> None:
+    run = lapor(seeded.workdir, "sweep", "--as-of", "2026-03-30T09:00", "--dry-run")
+    assert run.returncode == 2
+    assert "needs a time zone" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_sweep_dry_run_lists_steps_and_changes_nothing(seeded: Seeded) -> None:
+    # The demo has no reports: add one that is long overdue.
+    with contextlib.closing(sqlite3.connect(seeded.workdir / "db" / "lapor.sqlite3")) as db:
+        region = db.execute("SELECT id FROM region WHERE code = '35.09'").fetchone()[0]
+        reporter = db.execute(
+            "SELECT id FROM app_user WHERE email = 'warga@jember.demo'"
+        ).fetchone()[0]
+        db.execute(
+            "INSERT INTO report (tracking_code, kind, title, body, anonymous, confidential, "
+            "ombudsman_consent, status, region_id, reporter_id, created_at, updated_at, due_at, "
+            "sweep_at, reopen_count, transfer_count, support_count) VALUES ('LPR-CLI0-0001', "
+            "'COMPLAINT', 't', 'b', 0, 0, 0, 'SUBMITTED', ?, ?, '2026-03-02 02:00:00+00:00', "
+            "'2026-03-02 02:00:00+00:00', '2026-03-05 16:59:59+00:00', "
+            "'2026-03-04 16:59:59+00:00', 0, 0, 0)",
+            (region, reporter),
+        )
+        db.commit()
+    as_of = ("--as-of", "2026-03-06T09:00+07:00")
+    dry = lapor(seeded.workdir, "sweep", *as_of, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "verify\treminder" in dry.stdout and "verify\tbreach" in dry.stdout
+    assert "would take 1 steps (1 skipped)" in dry.stdout
+    assert seeded.query("SELECT count(*) FROM sweep_mark") == [(0,)]
+    done = lapor(seeded.workdir, "sweep", *as_of)
+    assert done.returncode == 0, done.stderr
+    assert "took 1 steps (1 skipped)" in done.stdout
+    assert seeded.query("SELECT count(*) FROM sweep_mark") == [(2,)]
+    again = lapor(seeded.workdir, "sweep", *as_of)
+    assert "took 0 steps (0 skipped)" in again.stdout

@@ -1,0 +1,155 @@
+"""The arq jobs: thin wrappers that call a domain service, then publish and enqueue after commit.
+
+Every job is safe to run twice (arq may): the services claim their rows with SKIP LOCKED and
+record what they did, so a rerun finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from arq.connections import ArqRedis
+from arq.typing import WorkerCoroutine
+
+from domain.services import deliveries, fanout, outbox, sweep
+from domain.services.fanout import FanOut
+from lapor.requestctx import request_id
+from lapor.settings import get_settings
+from models.enums import DeliveryStatus
+from workers.channels import NOTIFICATIONS_CHANNEL
+from workers.enqueue import DELIVER_NOTIFICATION, ArqOutboxDispatcher, deliver_job_id
+from workers.transports import Transports
+
+log = logging.getLogger("lapor.jobs")
+JOB_METRICS_KEY = "lapor:metrics:jobs"
+
+# A delivery whose own job should have run this long ago is re-enqueued by the safety net.
+LOST_JOB_GRACE = timedelta(seconds=30)
+
+Ctx = dict[str, Any]
+R = TypeVar("R")
+
+
+def logged(fn: Callable[..., Awaitable[R]]) -> WorkerCoroutine:
+    """One JSON log line per run (job, id, try, outcome, duration, request id) and a count of
+    outcomes in Redis for /metrics."""
+
+    @functools.wraps(fn)
+    async def run(ctx: Ctx, *args: Any) -> R:
+        token = request_id.set(None)
+        started = time.perf_counter()
+        outcome, result = "failed", None
+        try:
+            result = await fn(ctx, *args)
+            outcome = "complete"
+            return result
+        except BaseException as exc:
+            outcome = "cancelled" if not isinstance(exc, Exception) else "failed"
+            raise
+        finally:
+            line = {
+                "job": fn.__name__,
+                "job_id": ctx.get("job_id"),
+                "try": ctx.get("job_try"),
+                "job_args": list(args),
+                "outcome": outcome,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+                "result": result,
+            }
+            level = logging.INFO if outcome == "complete" else logging.WARNING
+            # Periodic drains that found nothing stay quiet.
+            if outcome != "complete" or args or result:
+                log.log(level, fn.__name__, extra=line)
+            with contextlib.suppress(Exception):
+                await ctx["redis"].hincrby(JOB_METRICS_KEY, f"{fn.__name__}:{outcome}", 1)
+            request_id.reset(token)
+
+    return run  # type: ignore[return-value]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _after_fan_out(redis: ArqRedis, done: FanOut) -> None:
+    """Push stored in-app notifications live and enqueue the deliveries (after commit)."""
+    if done.in_app:
+        async with redis.pipeline(transaction=False) as pipe:
+            for nid, user_id in done.in_app:
+                pipe.publish(
+                    NOTIFICATIONS_CHANNEL, json.dumps({"notification_id": nid, "user_id": user_id})
+                )
+            await pipe.execute()
+    for nid, round_ in done.deliveries:
+        await redis.enqueue_job(DELIVER_NOTIFICATION, nid, _job_id=deliver_job_id(nid, round_, 0))
+
+
+async def _fan_out_one(ctx: Ctx, outbox_id: int) -> FanOut | None:
+    done = await fanout.fan_out(outbox_id, _now(), email_enabled=get_settings().email_enabled)
+    if done is not None:
+        request_id.set(done.request_id)
+        await _after_fan_out(ctx["redis"], done)
+    return done
+
+
+@logged
+async def relay_outbox_message(ctx: Ctx, outbox_id: int) -> dict[str, int] | None:
+    """Fan one committed event out to its notifications (woken right after the commit)."""
+    done = await _fan_out_one(ctx, outbox_id)
+    if done is None:
+        return None
+    return {"in_app": len(done.in_app), "deliveries": len(done.deliveries)}
+
+
+@logged
+async def relay_pending(ctx: Ctx) -> int:
+    """Drain outbox rows never handled (Redis was down, a worker died mid-job)."""
+    count = 0
+    for outbox_id in await outbox.pending_ids():
+        if await _fan_out_one(ctx, outbox_id) is not None:
+            count += 1
+    return count
+
+
+@logged
+async def deliver_notification(ctx: Ctx, notification_id: int) -> str:
+    """Try one e-mail or webhook delivery; on failure, enqueue the next try after its backoff."""
+    transports: Transports = ctx["transports"]
+    policy = deliveries.RetryPolicy.from_settings(get_settings())
+    attempt = await deliveries.attempt_delivery(notification_id, _now(), transports.send, policy)
+    if attempt is None:
+        return "nothing to do"
+    if attempt.status is DeliveryStatus.PENDING and attempt.error is not None:
+        await ctx["redis"].enqueue_job(
+            DELIVER_NOTIFICATION,
+            notification_id,
+            _job_id=deliver_job_id(notification_id, attempt.round, attempt.attempts),
+            _defer_until=attempt.next_attempt_at,
+        )
+    return attempt.status.value
+
+
+@logged
+async def deliver_due(ctx: Ctx) -> int:
+    """Safety net: re-enqueue pending deliveries whose own job was lost."""
+    lost = await deliveries.due_ids(_now() - LOST_JOB_GRACE)
+    for nid, round_, attempts in lost:
+        await ctx["redis"].enqueue_job(
+            DELIVER_NOTIFICATION, nid, _job_id=deliver_job_id(nid, round_, attempts)
+        )
+    return len(lost)
+
+
+@logged
+async def sweep_deadlines(ctx: Ctx) -> int:
+    """Take every deadline step that has come due, then dispatch the events it wrote."""
+    done = await sweep.sweep(_now(), batch=get_settings().sweep_batch_size)
+    await ArqOutboxDispatcher(ctx["redis"]).dispatch(done.outbox_ids)
+    return sum(not a.skipped for a in done.actions)
