@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -17,15 +17,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import Tortoise, connections
 
 from api.console import Console
 from api.http import GraphQLOverHTTP
+from api.live import LiveHub, LiveSocket, TextFrames, sign_in
 from api.metrics_route import metrics_route
 from api.middleware import http_middleware
 from api.open311 import Open311
 from api.persisted import PersistedQueries
+from api.tokens import bearer_token
+from domain.actor import PUBLIC
 from domain.services.accounts import actor_for_token
+from lapor.metrics import set_live_subscriber_source
 from lapor.settings import Settings, get_settings
 from models.db import tortoise_config
 from schema.context import Context
@@ -35,25 +40,42 @@ from workers.enqueue import ArqOutboxDispatcher
 log = logging.getLogger("lapor.api")
 
 
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer ...` header."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 class LaporGraphQL(GraphQLOverHTTP):
     """Strawberry's ASGI view with our context: actor from the token, the request's `now`."""
 
-    def __init__(self, settings: Settings, redis: RedisLink, console: Console) -> None:
-        super().__init__(build_schema(settings), PersistedQueries(settings, redis.get))
+    # Live subscriptions: graphql-transport-ws only, with the rules of api/live.py.
+    graphql_transport_ws_handler_class = LiveSocket
+    websocket_adapter_class = TextFrames  # type: ignore[assignment]
+
+    def __init__(
+        self, settings: Settings, redis: RedisLink, console: Console, live_hub: LiveHub
+    ) -> None:
+        super().__init__(
+            build_schema(settings),
+            PersistedQueries(settings, redis.get),
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.live_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.live_max_subscriptions_per_connection,
+        )
         self.settings = settings
         self.redis = redis
         self.console = console
+        self.live_hub = live_hub
+
+    async def on_ws_connect(self, context: Context) -> None:
+        await sign_in(context)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         now = datetime.now(UTC)
+        if isinstance(request, WebSocket):  # signed in by connection_init (api/live.py)
+            return Context(
+                actor=PUBLIC,
+                now=now,
+                settings=self.settings,
+                dispatcher=ArqOutboxDispatcher(None),
+                request=request,
+                response=response,
+            )
         token = bearer_token(request.headers.get("authorization"))
         actor = await actor_for_token(token, now)
         if token and not actor.authenticated:
@@ -105,7 +127,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings.check_production()
     redis = RedisLink(settings)
     console = Console(settings)
-    graphql = LaporGraphQL(settings, redis, console)
+    live_hub = LiveHub(settings)
+    set_live_subscriber_source(lambda: live_hub.subscriber_count)
+    graphql = LaporGraphQL(settings, redis, console, live_hub)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -115,9 +139,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             _enable_global_fallback=True,
         )
         await redis.get()
+        await live_hub.start()
         try:
             yield
         finally:
+            await live_hub.close()
             await redis.close()
             await Tortoise.close_connections()
 
@@ -137,7 +163,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             {"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503
         )
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
@@ -150,3 +176,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=http_middleware(settings),
         lifespan=lifespan,
     )
+    app.state.live_hub = live_hub  # read by tests
+    return app

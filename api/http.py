@@ -98,8 +98,8 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
     """Strawberry's ASGI view answering HTTP requests by the conventions above. A browser's
     visit gets the console (`render_graphql_ide`); WebSockets go through Strawberry's `run`."""
 
-    def __init__(self, schema: BaseSchema, persisted: PersistedQueries) -> None:
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+    def __init__(self, schema: BaseSchema, persisted: PersistedQueries, **options: Any) -> None:
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True, **options)
         self.persisted = persisted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

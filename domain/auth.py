@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from argon2 import PasswordHasher
@@ -40,8 +41,18 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def read_token(token: str, secret: str, now: datetime, audience: str | None = None) -> int | None:
-    """The user id of a valid, unexpired token for `audience` (None: an API token, which
+@dataclass(frozen=True)
+class TokenClaims:
+    """Who a valid token names, and until when it is valid."""
+
+    user_id: int
+    expires_at: datetime
+
+
+def read_claims(
+    token: str, secret: str, now: datetime, audience: str | None = None
+) -> TokenClaims | None:
+    """The claims of a valid, unexpired token for `audience` (None: an API token, which
     carries no audience); None for anything else."""
     required = ["exp", "sub", "aud"] if audience is not None else ["exp", "sub"]
     try:
@@ -55,9 +66,17 @@ def read_token(token: str, secret: str, now: datetime, audience: str | None = No
         )
     except jwt.PyJWTError:
         return None
-    if int(claims["exp"]) <= int(now.timestamp()):
-        return None
     try:
-        return int(claims["sub"])
+        expires = int(claims["exp"])
+        user_id = int(claims["sub"])
     except (TypeError, ValueError):
         return None
+    if expires <= int(now.timestamp()):
+        return None
+    return TokenClaims(user_id, datetime.fromtimestamp(expires, UTC))
+
+
+def read_token(token: str, secret: str, now: datetime, audience: str | None = None) -> int | None:
+    """The user id of a valid, unexpired token for `audience`; None for anything else."""
+    claims = read_claims(token, secret, now, audience)
+    return claims.user_id if claims else None

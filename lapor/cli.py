@@ -305,6 +305,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         # JSON lines with the request id, in every worker; one access line per request.
         log_config=uvicorn_log_config(),
         access_log=False,
+        ws_per_message_deflate=settings.live_compression,
     )
     if counts_dir is not None:
         shutil.rmtree(counts_dir, ignore_errors=True)

@@ -92,6 +92,20 @@ class Settings(BaseSettings):
     open311_page_size: int = 100
     open311_window_days: int = 90
 
+    # Live subscriptions (issue 4).
+    # Limits are per API process: N processes let a user hold N times the connections.
+    live_max_subscriptions_per_connection: int = 20
+    live_max_connections_per_user: int = 10
+    # Events waiting for one subscriber; one more closes its connection as too slow.
+    live_queue_size: int = 256
+    # A protocol ping every so often; a connection whose pong is missing by the next is dead.
+    live_keepalive_seconds: float = 20.0
+    # How long a new WebSocket may take to send connection_init with its token.
+    live_init_timeout_seconds: float = 10.0
+    # permessage-deflate on WebSockets (`lapor api`): events are small, and each compressing
+    # connection holds its own zlib state (bench/README.md).
+    live_compression: bool = False
+
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
 
     @field_validator("cors_origins", mode="before")

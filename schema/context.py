@@ -1,12 +1,18 @@
-"""The per-request context: who asks, the request's `now`, fresh loaders, the outbox dispatcher."""
+"""The per-request context: who asks, the request's `now`, fresh loaders, the outbox dispatcher,
+and for WebSocket connections the live feed that subscriptions listen to."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from domain.actor import Actor
+from domain.services.reading import SharedRows
 from lapor.settings import Settings
 from schema.loaders import Loaders
 
@@ -19,17 +25,103 @@ class OutboxDispatcher(Protocol):
     async def deliver(self, deliveries: list[tuple[int, int]]) -> None: ...
 
 
-@dataclass
-class Context:
-    actor: Actor
-    now: datetime
-    settings: Settings
-    dispatcher: OutboxDispatcher
-    loaders: Loaders = field(init=False)
-    request: Any = None
-    response: Any = None
-    # The operation being run ("" when unnamed), set once it is known: for logs and metrics.
-    operation_name: str | None = None
+class LiveTopic(StrEnum):
+    """What a subscription listens to; the key is an agency, a report or a user id."""
 
-    def __post_init__(self) -> None:
-        self.loaders = Loaders(self.actor, self.settings.max_page_size)
+    INBOX = "inbox"
+    REPORT = "report"
+    NOTIFICATIONS = "notifications"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMessage:
+    """Something happened: a timeline event (INBOX, REPORT) or a notification (NOTIFICATIONS),
+    by its id, and when this process heard of it. Its subscribers in this process share the
+    rows read for it (never the views)."""
+
+    id: int
+    received_at: datetime
+    shared: SharedRows = field(default_factory=SharedRows, compare=False)
+
+
+class LiveFeed(Protocol):
+    """The process's live relay as one WebSocket connection sees it (api/live.py)."""
+
+    def listen(
+        self, topic: LiveTopic, key: int
+    ) -> AbstractAsyncContextManager[AsyncIterator[LiveMessage]]:
+        """Messages for (topic, key) from now on, until the context is left."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _EventScope:
+    context: Context
+    now: datetime
+    loaders: Loaders
+
+
+# The subscription event being resolved in this task. A WebSocket connection has one Context
+# for all its operations; each operation runs in its own task, so a context variable gives each
+# event its own time and loaders without touching what other subscriptions are resolving.
+_event_scope: ContextVar[_EventScope | None] = ContextVar("lapor_event_scope", default=None)
+
+
+class Context:
+    """One HTTP request's or one WebSocket connection's context."""
+
+    def __init__(
+        self,
+        *,
+        actor: Actor,
+        now: datetime,
+        settings: Settings,
+        dispatcher: OutboxDispatcher,
+        request: Any = None,
+        response: Any = None,
+        live: LiveFeed | None = None,
+    ) -> None:
+        self.actor = actor
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.request = request
+        self.response = response
+        self.live = live
+        # Strawberry puts the connection_init payload here (WebSocket only).
+        self.connection_params: dict[str, object] | None = None
+        # The operation being run ("" when unnamed), set once it is known: for logs and metrics.
+        self.operation_name: str | None = None
+        self._now = now
+        self._loaders = Loaders(actor, settings.max_page_size)
+
+    def sign_in(self, actor: Actor) -> None:
+        """Act as `actor` from now on (a WebSocket signs in after it is opened)."""
+        self.actor = actor
+        self._loaders = Loaders(actor, self.settings.max_page_size)
+
+    @property
+    def now(self) -> datetime:
+        """The request's time; while a subscription event is resolved, that event's time."""
+        scope = self._scope()
+        return scope.now if scope else self._now
+
+    @property
+    def loaders(self) -> Loaders:
+        """The request's loaders; while a subscription event is resolved, that event's own."""
+        scope = self._scope()
+        return scope.loaders if scope else self._loaders
+
+    def begin_event(self, message: LiveMessage) -> None:
+        """Resolve what this task does next as a new subscription event: its own `now` and fresh
+        loaders (over the rows its subscribers share), so nothing one event loaded is shown for
+        another."""
+        loaders = Loaders(self.actor, self.settings.max_page_size, message.shared)
+        _event_scope.set(_EventScope(self, message.received_at, loaders))
+
+    def end_event(self) -> None:
+        """Back to the request's own time and loaders, letting the event's loaders go."""
+        _event_scope.set(None)
+
+    def _scope(self) -> _EventScope | None:
+        scope = _event_scope.get()
+        return scope if scope is not None and scope.context is self else None

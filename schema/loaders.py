@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from functools import cached_property
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -24,12 +25,25 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-def _by_id(fetch: Callable[[Sequence[int]], Awaitable[dict[int, V]]]) -> DataLoader[int, V | None]:
+def _by_id(fetch: Callable[[list[int]], Awaitable[dict[int, V]]]) -> DataLoader[int, V | None]:
     async def load(keys: list[int]) -> list[V | None]:
         found = await fetch(keys)
         return [found.get(k) for k in keys]
 
     return DataLoader(load_fn=load)
+
+
+def _once(
+    shared: reading.SharedRows | None, name: str, fetch: Callable[[list[K]], Awaitable[V]]
+) -> Callable[[list[K]], Awaitable[V]]:
+    """A batch function that gives the same to every viewer, read once per `shared` rows."""
+    if shared is None:
+        return fetch
+
+    async def read(keys: list[K]) -> V:
+        return await shared.read((name, *keys), lambda: fetch(keys))
+
+    return read
 
 
 class Loaders:
@@ -39,30 +53,63 @@ class Loaders:
     loader of their own nor from what another batch happened to fetch first: either way the
     number of statements would depend on which batch the database answered first. This way a
     request sends the same statements whatever the page size and however the database answers,
-    at the price of fetching a person twice when two batches name them."""
+    at the price of fetching a person twice when two batches name them.
 
-    def __init__(self, actor: Actor, max_page_size: int) -> None:
+    The subscribers of one live event each get their own Loaders, and `shared` rows: what is
+    the same for every viewer is read once for all of them; views are still made per viewer."""
+
+    def __init__(
+        self, actor: Actor, max_page_size: int, shared: reading.SharedRows | None = None
+    ) -> None:
         self._actor = actor
+        self._shared = shared
         self._users: dict[int, UserView] = {}
-        self.region: DataLoader[int, RegionRecord | None] = _by_id(reading.regions_by_ids)
-        self.agency: DataLoader[int, AgencyRecord | None] = _by_id(reading.agencies_by_ids)
-        self.category: DataLoader[int, CategoryRecord | None] = _by_id(reading.categories_by_ids)
-        self.report: DataLoader[int, ReportView | None] = _by_id(self._reports)
-        self.assignment: DataLoader[int, AssignmentView | None] = _by_id(
-            lambda ids: reading.assignments_by_ids(actor, ids)
-        )
-        self.assignments_of_report: DataLoader[tuple[int, bool], list[AssignmentView]] = DataLoader(
-            load_fn=reading.assignments_of_reports
-        )
-        self.follow_ups: DataLoader[int, list[FollowUpView]] = DataLoader(load_fn=self._follow_ups)
-        self.rating: DataLoader[int, int | None] = DataLoader(load_fn=reading.ratings_of_reports)
-        self.suggested_agencies: DataLoader[tuple[int, int], list[AgencyRecord]] = DataLoader(
-            load_fn=reading.suggested_agencies
-        )
-        self.timeline: DataLoader[reading.TimelineKey, reading.Page[EventView]] = DataLoader(
-            load_fn=self._timelines
-        )
         self._max_page_size = max_page_size
+
+    # Each loader is made when first used: a subscription event makes a set for every
+    # subscriber and uses one or two of them.
+
+    @cached_property
+    def region(self) -> DataLoader[int, RegionRecord | None]:
+        return _by_id(_once(self._shared, "regions", reading.regions_by_ids))
+
+    @cached_property
+    def agency(self) -> DataLoader[int, AgencyRecord | None]:
+        return _by_id(_once(self._shared, "agencies", reading.agencies_by_ids))
+
+    @cached_property
+    def category(self) -> DataLoader[int, CategoryRecord | None]:
+        return _by_id(_once(self._shared, "categories", reading.categories_by_ids))
+
+    @cached_property
+    def report(self) -> DataLoader[int, ReportView | None]:
+        return _by_id(self._reports)
+
+    @cached_property
+    def assignment(self) -> DataLoader[int, AssignmentView | None]:
+        return _by_id(lambda ids: reading.assignments_by_ids(self._actor, ids, self._shared))
+
+    @cached_property
+    def assignments_of_report(self) -> DataLoader[tuple[int, bool], list[AssignmentView]]:
+        fetch = _once(self._shared, "assignments_of_reports", reading.assignments_of_reports)
+        return DataLoader(load_fn=fetch)
+
+    @cached_property
+    def follow_ups(self) -> DataLoader[int, list[FollowUpView]]:
+        return DataLoader(load_fn=self._follow_ups)
+
+    @cached_property
+    def rating(self) -> DataLoader[int, int | None]:
+        return DataLoader(load_fn=_once(self._shared, "ratings", reading.ratings_of_reports))
+
+    @cached_property
+    def suggested_agencies(self) -> DataLoader[tuple[int, int], list[AgencyRecord]]:
+        fetch = _once(self._shared, "suggested_agencies", reading.suggested_agencies)
+        return DataLoader(load_fn=fetch)
+
+    @cached_property
+    def timeline(self) -> DataLoader[reading.TimelineKey, reading.Page[EventView]]:
+        return DataLoader(load_fn=self._timelines)
 
     def user(self, user_id: int | None) -> UserView | None:
         """A person fetched with the object that named them (see the class docstring)."""
@@ -72,18 +119,18 @@ class Loaders:
         """Fetch the people a batch names, in one query (see the class docstring)."""
         named = sorted({i for i in ids if i is not None})
         if named:
-            self._users.update(await reading.users_by_ids(self._actor, named))
+            self._users.update(await reading.users_by_ids(self._actor, named, self._shared))
 
     async def see_reports(self, views: Iterable[ReportView]) -> None:
         await self.see_users(v.reporter_id for v in views)
 
     async def _reports(self, ids: Sequence[int]) -> dict[int, ReportView]:
-        found = await reading.reports_by_ids(self._actor, ids)
+        found = await reading.reports_by_ids(self._actor, ids, self._shared)
         await self.see_reports(found.values())
         return found
 
     async def _follow_ups(self, ids: list[int]) -> list[list[FollowUpView]]:
-        found = await reading.follow_ups_of_assignments(ids)
+        found = await _once(self._shared, "follow_ups", reading.follow_ups_of_assignments)(ids)
         await self.see_users(f.author_id for group in found for f in group)
         return found
 

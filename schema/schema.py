@@ -19,7 +19,7 @@ from schema.errors import CodedErrors, code_request_errors, log_unexpected
 from schema.limits import RequestGuard
 from schema.mutations import Mutation
 from schema.queries import Query
-from schema.subscriptions import Subscription
+from schema.subscriptions import Subscription, SubscriptionsOnlyOverWebSocket
 from schema.types import (
     Agency,
     Assignment,
@@ -66,6 +66,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=settings.parser_cache_size),
             CodedErrors,
             lambda: RequestGuard(settings),
+            SubscriptionsOnlyOverWebSocket,
         ],
         config=StrawberryConfig(auto_camel_case=True),
     )

@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from domain.actor import PUBLIC, Actor
-from domain.auth import hash_password, issue_token, read_token, verify_password
+from domain.auth import hash_password, issue_token, read_claims, verify_password
 from domain.errors import DomainError, ErrorCode, invalid
 from domain.services.common import optional_text, require_aware, required_text
 from lapor.settings import get_settings
@@ -149,12 +149,30 @@ def _actor(user: User, grants: Sequence[RoleGrant]) -> Actor:
 async def actor_for_token(token: str | None, now: datetime, audience: str | None = None) -> Actor:
     """The Actor a bearer token (or, with `audience`, a token of that audience) stands for;
     PUBLIC for none, a bad or an expired token."""
+    session = await session_for_token(token, now, audience)
+    return session.actor if session else PUBLIC
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in actor and the instant their token stops being valid."""
+
+    actor: Actor
+    expires_at: datetime
+
+
+async def session_for_token(
+    token: str | None, now: datetime, audience: str | None = None
+) -> Session | None:
+    """The session a bearer token opens; None for none, a bad or an expired token, or a user
+    who is gone or disabled."""
     if not token:
-        return PUBLIC
-    user_id = read_token(token, get_settings().secret_key, now, audience)
-    if user_id is None:
-        return PUBLIC
-    return await actor_for_user(user_id)
+        return None
+    claims = read_claims(token, get_settings().secret_key, now, audience)
+    if claims is None:
+        return None
+    actor = await actor_for_user(claims.user_id)
+    return Session(actor, claims.expires_at) if actor.authenticated else None
 
 
 # The console's sign-in cookie carries a token of its own audience: it opens the console page

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
 
@@ -16,6 +17,7 @@ from domain.lifecycle import FINAL_REPORT, OPEN_ASSIGNMENT
 from domain.policy import (
     Action,
     AgencyFacts,
+    ReportFacts,
     allowed_on_agency,
     allowed_on_report,
     readable_reports_q,
@@ -49,7 +51,7 @@ from models import (
     RoutingRule,
     User,
 )
-from models.enums import AssignmentStatus, ReportKind, ReportStatus, Role
+from models.enums import AssignmentStatus, Channel, ReportKind, ReportStatus, Role
 
 T = TypeVar("T")
 
@@ -83,9 +85,35 @@ class ReportQuery:
     created_before: datetime | None = None
 
 
+class SharedRows:
+    """Rows read once for several viewers at one moment: the subscribers of one live event in
+    one process. It holds rows and policy facts, never views: each viewer's view is still made
+    for that viewer by the functions below."""
+
+    def __init__(self) -> None:
+        self._reads: dict[Hashable, asyncio.Future[Any]] = {}
+
+    async def read(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
+        """What `fetch()` returns, fetched by the first to ask; the others wait for it. The
+        fetch goes on if the one who started it goes away."""
+        future = self._reads.get(key)
+        if future is None:
+            future = self._reads[key] = asyncio.ensure_future(fetch())
+        return await asyncio.shield(future)  # type: ignore[no-any-return]
+
+
+async def _rows(shared: SharedRows | None, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
+    return await (shared.read(key, fetch) if shared is not None else fetch())
+
+
 async def views_of(actor: Actor, reports: Sequence[Report]) -> list[ReportView | None]:
     """Masked views, None where the actor may not read the report."""
-    facts = await facts_for(reports)
+    return _views(actor, reports, await facts_for(reports))
+
+
+def _views(
+    actor: Actor, reports: Sequence[Report], facts: dict[int, ReportFacts]
+) -> list[ReportView | None]:
     return [
         report_view(actor, r, facts[r.id])
         if allowed_on_report(actor, Action.READ, facts[r.id])
@@ -94,10 +122,26 @@ async def views_of(actor: Actor, reports: Sequence[Report]) -> list[ReportView |
     ]
 
 
-async def reports_by_ids(actor: Actor, ids: Sequence[int]) -> dict[int, ReportView]:
-    """Readable reports among `ids`, as masked views (two queries)."""
-    reports = await Report.filter(id__in=list(set(ids)))
-    return {v.id: v for v in await views_of(actor, reports) if v is not None}
+async def readable_report(actor: Actor, report_id: int) -> ReportView:
+    """The report as the actor may see it; NOT_FOUND when it is absent or unreadable alike."""
+    found = await reports_by_ids(actor, [report_id])
+    if report_id not in found:
+        raise not_found("report", "reportId")
+    return found[report_id]
+
+
+async def reports_by_ids(
+    actor: Actor, ids: Sequence[int], shared: SharedRows | None = None
+) -> dict[int, ReportView]:
+    """Readable reports among `ids`, as masked views (two queries, or none with `shared` rows)."""
+    wanted = sorted(set(ids))
+    reports, facts = await _rows(shared, ("reports", *wanted), lambda: _report_rows(wanted))
+    return {v.id: v for v in _views(actor, reports, facts) if v is not None}
+
+
+async def _report_rows(ids: list[int]) -> tuple[list[Report], dict[int, ReportFacts]]:
+    reports = list(await Report.filter(id__in=ids))
+    return reports, await facts_for(reports)
 
 
 async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
@@ -185,16 +229,9 @@ async def inbox(
     max_size: int,
 ) -> Page[AssignmentView]:
     """An agency desk's assignments, newest first; for its members and its region's coordinators."""
-    require_signed_in(actor)
+    desk = await open_inbox(actor, agency_id)
     size = page_size(first, default_size, max_size)
-    aid = parse_id(agency_id, "agencyId")
-    agency = await Agency.get_or_none(id=aid)
-    if agency is None:
-        raise not_found("agency", "agencyId")
-    # Agencies are public reference data: saying "not yours" reveals nothing.
-    if not allowed_on_agency(actor, Action.VIEW_INBOX, AgencyFacts(agency.id, agency.region_id)):
-        raise DomainError(ErrorCode.FORBIDDEN, "this is not your agency's inbox", ["agencyId"])
-    qs = Assignment.filter(agency_id=aid)
+    qs = Assignment.filter(agency_id=desk.agency_id)
     if statuses:
         qs = qs.filter(status__in=[s.value for s in statuses])
     if overdue is True:
@@ -206,8 +243,36 @@ async def inbox(
     if after_id is not None:
         qs = qs.filter(id__lt=after_id)
     rows = await qs.order_by("-id").limit(size + 1)
-    return Page(
-        [assignment_view(a, True) for a in rows[:size]], len(rows) > size, after_id is not None
+    return Page([_inbox_view(a) for a in rows[:size]], len(rows) > size, after_id is not None)
+
+
+@dataclass(frozen=True)
+class InboxDesk:
+    """An agency inbox that `actor` was found allowed to watch (made by `open_inbox` only)."""
+
+    actor: Actor
+    agency_id: int
+
+
+async def open_inbox(actor: Actor, agency_id: int | str) -> InboxDesk:
+    """The inbox of an agency, for its members and its region's coordinators; UNAUTHENTICATED,
+    NOT_FOUND or FORBIDDEN otherwise."""
+    require_signed_in(actor)
+    aid = parse_id(agency_id, "agencyId")
+    agency = await Agency.get_or_none(id=aid)
+    if agency is None:
+        raise not_found("agency", "agencyId")
+    # Agencies are public reference data: saying "not yours" reveals nothing.
+    if not allowed_on_agency(actor, Action.VIEW_INBOX, AgencyFacts(agency.id, agency.region_id)):
+        raise DomainError(ErrorCode.FORBIDDEN, "this is not your agency's inbox", ["agencyId"])
+    return InboxDesk(actor, agency.id)
+
+
+async def _inbox_row(desk: InboxDesk, event_id: int) -> ReportEvent | None:
+    return (
+        await ReportEvent.filter(id=event_id, assignment__agency_id=desk.agency_id)
+        .select_related("assignment")
+        .first()
     )
 
 
@@ -230,15 +295,48 @@ async def overdue_counts(now: datetime) -> OverdueCounts:
     return OverdueCounts(assignments, reports)
 
 
-async def assignments_by_ids(actor: Actor, ids: Sequence[int]) -> dict[int, AssignmentView]:
+def _inbox_view(assignment: Assignment) -> AssignmentView:
+    # Whoever may open an agency's inbox is staff of its assignments: the desk details show.
+    return assignment_view(assignment, True)
+
+
+@dataclass(frozen=True)
+class InboxEventView:
+    """A timeline event about one of a desk's assignments, with the assignment as it is now."""
+
+    kind: str
+    at: datetime
+    assignment: AssignmentView
+
+
+async def inbox_event(
+    desk: InboxDesk, event_id: int, shared: SharedRows | None = None
+) -> InboxEventView | None:
+    """The event as the desk's inbox shows it; None unless it is about one of its assignments."""
+    event = await _rows(
+        shared, ("inbox_event", desk.agency_id, event_id), lambda: _inbox_row(desk, event_id)
+    )
+    if event is None or event.assignment is None:
+        return None
+    return InboxEventView(event.kind, event.at, _inbox_view(event.assignment))
+
+
+async def assignments_by_ids(
+    actor: Actor, ids: Sequence[int], shared: SharedRows | None = None
+) -> dict[int, AssignmentView]:
     """Assignments whose report the actor may read."""
-    rows = await Assignment.filter(id__in=list(set(ids)))
-    reports = await reports_by_ids(actor, [a.report_id for a in rows])
+    wanted = sorted(set(ids))
+    rows = await _rows(shared, ("assignments", *wanted), lambda: _assignment_rows(wanted))
+    reports = await reports_by_ids(actor, [a.report_id for a in rows], shared)
     return {
         a.id: assignment_view(a, reports[a.report_id].staff_view)
         for a in rows
         if a.report_id in reports
     }
+
+
+async def _assignment_rows(ids: list[int]) -> list[Assignment]:
+    return list(await Assignment.filter(id__in=ids))
 
 
 async def assignments_of_reports(
@@ -310,24 +408,39 @@ async def timelines(
     ]
 
 
-async def _hidden_reporters(reports: Sequence[ReportView]) -> dict[int, int]:
+async def _hidden_reporters(
+    reports: Sequence[ReportView], shared: SharedRows | None = None
+) -> dict[int, int]:
     """Report id -> reporter id, for the reports whose reporter this viewer must not learn."""
     masked = sorted({r.id for r in reports if r.reporter_id is None})
     if not masked:
         return {}
-    rows = await Report.filter(id__in=masked).values_list("id", "reporter_id")
+    rows = await _rows(shared, ("reporters", *masked), lambda: _reporter_rows(masked))
     return {int(str(rid)): int(str(uid)) for rid, uid in rows}
 
 
-async def users_by_ids(viewer: Actor, ids: Sequence[int]) -> dict[int, UserView]:
-    users = await User.filter(id__in=list(set(ids)))
+async def _reporter_rows(ids: list[int]) -> list[tuple[Any, Any]]:
+    return list(await Report.filter(id__in=ids).values_list("id", "reporter_id"))
+
+
+async def users_by_ids(
+    viewer: Actor, ids: Sequence[int], shared: SharedRows | None = None
+) -> dict[int, UserView]:
+    """People as `viewer` sees them (two queries, or none with `shared` rows)."""
+    wanted = sorted(set(ids))
+    users, roles = await _rows(shared, ("users", *wanted), lambda: _user_rows(wanted))
+    return {u.id: user_view(u, tuple(sorted(roles[u.id])), viewer) for u in users}
+
+
+async def _user_rows(ids: list[int]) -> tuple[list[User], dict[int, set[Role]]]:
+    users = list(await User.filter(id__in=ids))
     grants = await RoleGrant.filter(user_id__in=[u.id for u in users]).values_list(
         "user_id", "role"
     )
     roles: dict[int, set[Role]] = defaultdict(set)
     for uid, role in grants:
         roles[int(uid)].add(Role(role))  # type: ignore[call-overload]
-    return {u.id: user_view(u, tuple(sorted(roles[u.id])), viewer) for u in users}
+    return users, roles
 
 
 async def regions_by_ids(ids: Iterable[int]) -> dict[int, Region]:
@@ -389,7 +502,7 @@ async def notifications(
     """The signed-in user's in-app notifications, newest first."""
     require_signed_in(actor)
     size = page_size(first, default_size, max_size)
-    qs = Notification.filter(user_id=actor.user_id, channel="IN_APP")
+    qs = Notification.filter(user_id=actor.user_id, channel=Channel.IN_APP)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     if after_id is not None:
@@ -405,19 +518,22 @@ async def follow_up_by_id(actor: Actor, fid: int) -> FollowUpView | None:
     return follow_up_view(row)
 
 
-async def event_by_id(actor: Actor, eid: int) -> EventView | None:
-    row = await ReportEvent.get_or_none(id=eid)
+async def event_by_id(actor: Actor, eid: int, shared: SharedRows | None = None) -> EventView | None:
+    """A timeline line the actor may read: its report readable, an internal line only for the
+    report's staff, a hidden reporter's line without its actor."""
+    row = await _rows(shared, ("event", eid), lambda: ReportEvent.get_or_none(id=eid))
     if row is None:
         return None
-    reports = await reports_by_ids(actor, [row.report_id])
+    reports = await reports_by_ids(actor, [row.report_id], shared)
     report = reports.get(row.report_id)
     if report is None or (row.visibility != "public" and not report.staff_view):
         return None
-    hidden = await _hidden_reporters([report])
+    hidden = await _hidden_reporters([report], shared)
     return event_view(row, hidden.get(report.id))
 
 
 async def notification_by_id(actor: Actor, nid: int) -> Notification | None:
+    """One of the actor's own in-app notifications (the list's rule); None for anything else."""
     if actor.user_id is None:
         return None
-    return await Notification.get_or_none(id=nid, user_id=actor.user_id, channel="IN_APP")
+    return await Notification.get_or_none(id=nid, user_id=actor.user_id, channel=Channel.IN_APP)

@@ -22,25 +22,44 @@ from tests.harness import RedisServer, free_port
 
 
 @contextlib.contextmanager
-def running_stack(db: str, redis_url: str, logs: Path) -> Iterator[dict[str, Any]]:
-    """An API process and a worker process on the session database and the given Redis."""
-    port = free_port()
-    env = {
+def running_stack(
+    db: str, redis_url: str, logs: Path, *, apis: int = 1, env: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """`apis` API processes and a worker process on the session database and the given Redis;
+    "base" and "api" are the first API's, "bases" and "apis" all of them."""
+    ports = [free_port() for _ in range(apis)]
+    common = {
         **os.environ,
         "LAPOR_ENV": "test",
         "LAPOR_DATABASE_URL": db,
         "LAPOR_REDIS_URL": redis_url,
-        "LAPOR_PORT": str(port),
+        **(env or {}),
     }
-    api = spawn(["api", "--port", str(port)], env, logs / "api.log")
-    worker = spawn(["worker"], env, logs / "worker.log")
-    base = f"http://127.0.0.1:{port}"
+    procs = [
+        spawn(["api", "--port", str(port)], {**common, "LAPOR_PORT": str(port)}, _api_log(logs, i))
+        for i, port in enumerate(ports)
+    ]
+    worker = spawn(["worker"], common, logs / "worker.log")
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        wait_healthy(base, api, logs / "api.log")
-        yield {"base": base, "api": api, "worker": worker, "logs": logs}
+        for i, (api, base) in enumerate(zip(procs, bases, strict=True)):
+            wait_healthy(base, api, _api_log(logs, i))
+        yield {
+            "base": bases[0],
+            "api": procs[0],
+            "bases": bases,
+            "apis": procs,
+            "worker": worker,
+            "logs": logs,
+        }
     finally:
-        stop(api)
+        for api in procs:
+            stop(api)
         stop(worker)
+
+
+def _api_log(logs: Path, i: int) -> Path:
+    return logs / ("api.log" if i == 0 else f"api{i + 1}.log")
 
 
 @pytest.fixture

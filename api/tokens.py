@@ -1,0 +1,28 @@
+"""Bearer tokens as clients send them: in the Authorization header, or in a WebSocket's
+connection_init payload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer ...` header."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def init_token(payload: Mapping[str, object] | None) -> str | None:
+    """The token of a connection_init payload: `{"Authorization": "Bearer <token>"}` (what
+    GraphiQL sends from its Headers pane; the key in any case) or `{"token": "<token>"}`."""
+    if not payload:
+        return None
+    for key, value in payload.items():
+        if key.lower() == "authorization" and isinstance(value, str):
+            return bearer_token(value)
+    token = payload.get("token")
+    if isinstance(token, str) and token.strip():
+        return token.strip()
+    return None

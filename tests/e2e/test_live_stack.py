@@ -1,0 +1,183 @@
+"""Live inboxes across processes: two `lapor api` processes and a worker on PostgreSQL and
+Redis. Desks subscribe over real WebSockets on one API; everything is done over HTTP on the
+other; each event must arrive once, in order, within a second of the mutation's response."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from models import OutboxMessage, User
+from tests.app_fixtures import agency_gid, region_gid
+from tests.e2e.test_stack import LOGIN, _post, running_stack
+from tests.harness import RedisServer
+from tests.live_client import LiveClient, refused
+
+INBOX = """subscription($a: ID!) { inboxEvents(agencyId: $a) { kind at
+  assignment { id status report { id title anonymous address reporter { name email } } } } }"""
+TIMELINE = "subscription($r: ID!) { reportEvents(reportId: $r) { kind actor { name } } }"
+SUBMIT = """mutation($r: ID!) { reportSubmit(input: {kind: COMPLAINT, anonymous: true,
+  title: "Puskesmas tutup", body: "Tutup jam 10 pagi", regionId: $r, address: "Jl. Mawar 7"})
+  { report { id } errors { code } } }"""
+VERIFY = """mutation($id: ID!, $a: [ID!]!) { reportVerify(reportId: $id, agencyIds: $a) {
+  report { assignments { id } } errors { code } } }"""
+ACCEPT = """mutation($id: ID!) { assignmentAccept(assignmentId: $id, tier: SIMPLE) {
+  assignment { id } errors { code } } }"""
+FINAL = """mutation($id: ID!) { assignmentFollowUp(assignmentId: $id, message: "Sudah dibuka",
+  final: true, resolution: RESOLVED) { assignment { id } errors { code } } }"""
+# Who does each step.
+_WHO = {SUBMIT: "reporter", VERIFY: "coordinator", ACCEPT: "officer", FINAL: "officer"}
+
+
+@pytest.fixture
+def two_apis(db: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    env = {"LAPOR_LIVE_MAX_CONNECTIONS_PER_USER": "300"}
+    with running_stack(db, redis_server.url, tmp_path, apis=2, env=env) as processes:
+        yield processes
+
+
+async def _connect(url: str, token: str, seconds: float = 15) -> LiveClient:
+    """A signed-in connection; retried while the process is still subscribing to Redis (1013)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        client = LiveClient(url)
+        try:
+            await client.open({"Authorization": f"Bearer {token}"})
+            return client
+        except Exception:
+            await client.close()
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def _subscribed(client: LiveClient, sid: str, query: str, variables: dict[str, Any]) -> None:
+    """Subscribe, and give the process a moment to authorise and file the subscription."""
+    await client.subscribe(sid, query, variables)
+    await asyncio.sleep(0.3)
+    assert client.messages[sid] == [], client.messages[sid]
+
+
+async def test_events_cross_processes_once_in_order_within_a_second(
+    two_apis: dict[str, Any], redis_server: RedisServer
+) -> None:
+    async with httpx.AsyncClient(base_url=two_apis["bases"][1], timeout=10) as http:
+        tokens = {
+            who: (await _post(http, LOGIN, {"e": email}))["authLogin"]["token"]
+            for who, email in {
+                "reporter": "warga@jember.demo",
+                "coordinator": "koordinator@jember.demo",
+                "officer": "dinkes@jember.demo",
+                "dpupr": "pupr@jember.demo",
+            }.items()
+        }
+        ws_url = two_apis["bases"][0].replace("http://", "ws://") + "/graphql"
+        dinkes = await agency_gid("DINKES")
+
+        # Refused: no token at all, and an officer of another agency.
+        assert (await refused(ws_url, {})).code == 4403
+        stranger = await _connect(ws_url, tokens["dpupr"])
+        await stranger.subscribe("inbox", INBOX, {"a": dinkes})
+        await stranger.wait_for(lambda: stranger.messages["inbox"], what="a refusal")
+        assert stranger.messages["inbox"][0]["type"] == "error"
+        assert stranger.messages["inbox"][0]["payload"][0]["extensions"]["code"] == "FORBIDDEN"
+
+        officer = await _connect(ws_url, tokens["officer"])
+        await _subscribed(officer, "inbox", INBOX, {"a": dinkes})
+
+        async def act_on_b(query: str, **variables: Any) -> tuple[dict[str, Any], float]:
+            data = await _post(http, query, variables, tokens[_WHO[query]])
+            payload = next(iter(data.values()))
+            assert payload["errors"] == [], data
+            return payload, time.monotonic()
+
+        report = (await act_on_b(SUBMIT, r=await region_gid("35.09")))[0]["report"]["id"]
+        reporter = await _connect(ws_url, tokens["reporter"])
+        await _subscribed(reporter, "timeline", TIMELINE, {"r": report})
+
+        answered: list[float] = []
+        payload, at = await act_on_b(VERIFY, id=report, a=[dinkes])
+        answered.append(at)
+        assignment = payload["report"]["assignments"][0]["id"]
+        for query in (ACCEPT, FINAL):
+            await officer.wait_for(lambda n=len(answered): len(officer.data("inbox")) == n)
+            answered.append((await act_on_b(query, id=assignment))[1])
+        await officer.wait_for(lambda: len(officer.data("inbox")) == 3, what="three events")
+        await reporter.wait_for(lambda: len(reporter.data("timeline")) == 5, what="five lines")
+
+        # The worker relays every outbox row and publishes each event a second time.
+        deadline = time.monotonic() + 30
+        while await OutboxMessage.filter(dispatched_at__isnull=True).count():
+            assert time.monotonic() < deadline, (two_apis["logs"] / "worker.log").read_text()
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+
+    events = [d["inboxEvents"] for d in officer.data("inbox")]
+    assert [e["kind"] for e in events] == [
+        "assignment.created",
+        "assignment.accepted",
+        "assignment.final_follow_up",
+    ]
+    assert [e["assignment"]["status"] for e in events] == ["PENDING", "ACCEPTED", "RESPONDED"]
+    delays = [
+        arrived - sent
+        for (arrived, _), sent in zip(officer.arrivals["inbox"], answered, strict=True)
+    ]
+    assert all(d < 1.0 for d in delays), delays
+    assert [d["reportEvents"]["kind"] for d in reporter.data("timeline")] == [
+        "report.verified",
+        "assignment.created",
+        "assignment.accepted",
+        "assignment.final_follow_up",
+        "report.responded",
+    ]
+
+    # The anonymous reporter's identity, address included, is in no inbox message.
+    person = await User.get(email="warga@jember.demo")
+    raw = json.dumps(officer.messages["inbox"])
+    for secret in (person.name, person.email, "Jl. Mawar"):
+        assert secret not in raw
+    assert all(e["assignment"]["report"]["reporter"] is None for e in events)
+
+    for client in (officer, reporter, stranger):
+        await client.close()
+    for api in two_apis["apis"]:
+        assert api.poll() is None
+
+
+async def test_many_subscribers_come_and_go_on_one_redis_subscription_per_process(
+    two_apis: dict[str, Any], redis_server: RedisServer
+) -> None:
+    async with httpx.AsyncClient(base_url=two_apis["bases"][1], timeout=10) as http:
+        token = (await _post(http, LOGIN, {"e": "dinkes@jember.demo"}))["authLogin"]["token"]
+    ws_url = two_apis["bases"][0].replace("http://", "ws://") + "/graphql"
+    dinkes = await agency_gid("DINKES")
+    first = await _connect(ws_url, token)  # the process is subscribed to Redis
+    assert first.ws is not None
+    # No permessage-deflate by default (LAPOR_LIVE_COMPRESSION): zlib state per connection.
+    assert "Sec-WebSocket-Extensions" not in first.ws.response.headers
+    await first.close()
+
+    async def one() -> None:
+        client = LiveClient(ws_url)
+        await client.open({"token": token})
+        await client.subscribe("inbox", INBOX, {"a": dinkes})
+        await client.close()
+
+    for _ in range(4):
+        await asyncio.gather(*(one() for _ in range(50)))
+    async with aioredis.from_url(redis_server.url) as redis:
+        assert await redis.pubsub_numsub("lapor:events") == [(b"lapor:events", 2)]
+        assert await redis.pubsub_numsub("lapor:notifications") == [(b"lapor:notifications", 2)]
+        clients = (await redis.execute_command("CLIENT", "LIST")).decode()
+        assert clients.count("name=lapor-live:") == 2, clients
+    for api in two_apis["apis"]:
+        assert api.poll() is None
