@@ -113,7 +113,7 @@ async def test_events_cross_processes_once_in_order_within_a_second(
         await officer.wait_for(lambda: len(officer.data("inbox")) == 3, what="three events")
         await reporter.wait_for(lambda: len(reporter.data("timeline")) == 5, what="five lines")
 
-        # The worker relays every outbox row and publishes each event a second time.
+        # The worker fans every outbox row out; the test waits until it has.
         deadline = time.monotonic() + 30
         while await OutboxMessage.filter(dispatched_at__isnull=True).count():
             assert time.monotonic() < deadline, (two_apis["logs"] / "worker.log").read_text()
