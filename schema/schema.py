@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -41,6 +44,16 @@ class LaporSchema(strawberry.Schema):
         code_request_errors(errors)
 
 
+@functools.cache
+def limit_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRule]]:
+    """The depth and alias rules, built once per limit: Strawberry's limiters make new rule
+    classes per operation, and a new class in the key would make every validation a miss."""
+    return [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with limits from settings; extensions are factories (fresh per operation)."""
     return LaporSchema(
@@ -59,9 +72,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             Notification,
         ],
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: AddValidationRules(
+                limit_rules(settings.max_query_depth, settings.max_query_aliases)
+            ),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
             lambda: ParserCache(maxsize=settings.parser_cache_size),
             lambda: ValidationCache(maxsize=settings.parser_cache_size),
             CodedErrors,

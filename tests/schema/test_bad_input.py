@@ -313,3 +313,21 @@ async def test_an_unexpected_exception_is_masked(gql: GQL, monkeypatch: pytest.M
     assert [e["message"] for e in errors] == ["Unexpected error."], errors
     assert _codes(errors) == ["INTERNAL"], errors
     assert errors[0].get("path") == ["categories"]
+
+
+async def test_a_repeated_operation_is_parsed_and_validated_once(gql: GQL) -> None:
+    from strawberry.extensions.parser_cache import _get_parse_cache
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    size = get_settings().parser_cache_size
+    query = "{ regions { id code } agencies { id } }"
+    await gql(query)
+    parsed, validated = _get_parse_cache(size).cache_info(), _get_validate_cache(size).cache_info()
+    for _ in range(3):
+        await gql(query)
+    assert _get_parse_cache(size).cache_info().hits == parsed.hits + 3
+    assert _get_validate_cache(size).cache_info().hits == validated.hits + 3
+    # Limits still apply to a cached document.
+    for _ in range(2):
+        errors = _graphql_errors(await gql.raw(_deep_agencies(20)))
+        assert "depth" in _messages(errors).lower(), errors
