@@ -104,9 +104,7 @@ async def _fan_out_one(ctx: Ctx, outbox_id: int) -> FanOut | None:
 async def relay_outbox_message(ctx: Ctx, outbox_id: int) -> dict[str, int] | None:
     """Fan one committed event out to its notifications (woken right after the commit)."""
     done = await _fan_out_one(ctx, outbox_id)
-    if done is None:
-        return None
-    return {"in_app": len(done.in_app), "deliveries": len(done.deliveries)}
+    return _counts(done) if done is not None else None
 
 
 @logged
@@ -114,9 +112,20 @@ async def relay_pending(ctx: Ctx) -> int:
     """Drain outbox rows never handled (Redis was down, a worker died mid-job)."""
     count = 0
     for outbox_id in await outbox.pending_ids():
-        if await _fan_out_one(ctx, outbox_id) is not None:
+        done = await _fan_out_one(ctx, outbox_id)
+        if done is not None:
             count += 1
+            # One line per row, with the request id of the change it carries.
+            log.info(
+                "relayed from the outbox",
+                extra={"job": "relay_pending", "outbox_id": outbox_id, **_counts(done)},
+            )
+            request_id.set(None)
     return count
+
+
+def _counts(done: FanOut) -> dict[str, int]:
+    return {"in_app": len(done.in_app), "deliveries": len(done.deliveries)}
 
 
 @logged
