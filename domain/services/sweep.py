@@ -15,6 +15,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.actor import SYSTEM
+from domain.calendar import WorkingCalendar
 from domain.lifecycle import OPEN_ASSIGNMENT
 from domain.services import reports
 from domain.services.common import calendar_for, deadline_rules, record_event, require_aware
@@ -60,80 +61,89 @@ class SweepResult:
     rows_seen: int = 0
 
 
+@dataclass
+class _Run:
+    """One sweep run: its time, whether it only looks, what it did, the calendars it read."""
+
+    now: datetime
+    dry_run: bool
+    out: SweepResult = field(default_factory=SweepResult)
+    calendars: dict[int, WorkingCalendar] = field(default_factory=dict)
+
+    async def calendar(self, region_id: int) -> WorkingCalendar:
+        """A region's calendar, read once per run (it does not change within a run)."""
+        if region_id not in self.calendars:
+            self.calendars[region_id] = await calendar_for(region_id)
+        return self.calendars[region_id]
+
+
 async def sweep(now: datetime, *, dry_run: bool = False, batch: int = 500) -> SweepResult:
     """Take every step whose time has come by `now`; in a dry run, only say which."""
     require_aware(now)
-    result = SweepResult()
-    for model, handle in ((Assignment, _sweep_assignment), (Report, _sweep_report)):
+    run = _Run(now, dry_run)
+    for model, handle, report_of in (
+        (Assignment, _sweep_assignment, "report_id"),
+        (Report, _sweep_report, "id"),
+    ):
         after: tuple[datetime, int] | None = None
         while True:
             qs = model.filter(sweep_at__lte=now)
             if after is not None:
                 qs = qs.filter(Q(sweep_at__gt=after[0]) | Q(sweep_at=after[0], id__gt=after[1]))
-            page = await qs.order_by("sweep_at", "id").limit(batch).values_list("id", "sweep_at")
-            for row_id, _ in page:
-                result.rows_seen += 1
-                await handle(row_id, now, dry_run, result)
+            page = (
+                await qs.order_by("sweep_at", "id")
+                .limit(batch)
+                .values_list("id", "sweep_at", report_of)
+            )
+            for row_id, _, report_id in page:
+                run.out.rows_seen += 1
+                await handle(row_id, report_id, run)
             if len(page) < batch:
                 break
             after = (page[-1][1], page[-1][0])
-    return result
+    return run.out
 
 
-async def _sweep_assignment(row_id: int, now: datetime, dry_run: bool, out: SweepResult) -> None:
-    found = await Assignment.filter(id=row_id).values_list("report_id", flat=True)
-    if not found:
-        return
-    report_id = int(found[0])  # type: ignore[call-overload]
+async def _sweep_assignment(row_id: int, report_id: int, run: _Run) -> None:
     async with in_transaction():
-        report = await _lock(report_id, dry_run)
+        report = await _lock(report_id, run.dry_run)
         query = Assignment.filter(id=row_id)
-        assignment = await (query if dry_run else query.select_for_update()).first()
-        if report is None or assignment is None or not _still_due(assignment.sweep_at, now):
+        assignment = await (query if run.dry_run else query.select_for_update()).first()
+        if report is None or assignment is None or not _still_due(assignment.sweep_at, run.now):
             return
         stage = assignment_stage(assignment.status, assignment.first_response_at)
         if report.status in SETTLED or stage is None or assignment.due_at is None:
-            await _stop(assignment, dry_run)
+            await _stop(assignment, run.dry_run)
             return
-        target = f"assignment:{assignment.id}"
-        cal = await calendar_for(report.region_id)
-        steps, next_at = due_steps(assignment.due_at, stage, now, cal, deadline_rules())
-        for step in steps:
-            action = await _take(
-                target, report, assignment, stage, step, assignment.due_at, now, dry_run, out
-            )
-            if action is not None and action.level is Level.HANDOVER and not action.skipped:
+        deadline = _Deadline(f"assignment:{assignment.id}", stage, assignment.due_at)
+        cal = await run.calendar(report.region_id)
+        steps, next_at = due_steps(deadline.due_at, stage, run.now, cal, deadline_rules())
+        for level in await _take_steps(deadline, steps, report, assignment, run):
+            if level is Level.HANDOVER:
                 next_at = None  # handed over: the agencies' deadlines no longer run
-                break
-        if not dry_run:
+        if not run.dry_run:
             await Assignment.filter(id=assignment.id).update(
                 sweep_at=next_at, escalation_level=assignment.escalation_level
             )
 
 
-async def _sweep_report(row_id: int, now: datetime, dry_run: bool, out: SweepResult) -> None:
+async def _sweep_report(row_id: int, report_id: int, run: _Run) -> None:
     async with in_transaction():
-        report = await _lock(row_id, dry_run)
-        if report is None or not _still_due(report.sweep_at, now):
+        report = await _lock(report_id, run.dry_run)
+        if report is None or not _still_due(report.sweep_at, run.now):
             return
         has_open = await Assignment.filter(
             report_id=report.id, status__in=[s.value for s in OPEN_ASSIGNMENT]
         ).exists()
         stage = report_stage(report.status, has_open)
         if stage is None or report.due_at is None:
-            await _stop(report, dry_run)
+            await _stop(report, run.dry_run)
             return
-        cal = await calendar_for(report.region_id)
-        steps, next_at = due_steps(report.due_at, stage, now, cal, deadline_rules())
-        closed = False
-        for step in steps:
-            action = await _take(
-                f"report:{report.id}", report, None, stage, step, report.due_at, now, dry_run, out
-            )
-            closed = closed or (
-                action is not None and action.level is Level.CLOSE and not action.skipped
-            )
-        if not dry_run and not closed:  # closing cleared sweep_at itself
+        deadline = _Deadline(f"report:{report.id}", stage, report.due_at)
+        cal = await run.calendar(report.region_id)
+        steps, next_at = due_steps(deadline.due_at, stage, run.now, cal, deadline_rules())
+        acted = await _take_steps(deadline, steps, report, None, run)
+        if not run.dry_run and Level.CLOSE not in acted:  # closing clears sweep_at itself
             await Report.filter(id=report.id).update(sweep_at=next_at)
 
 
@@ -155,41 +165,60 @@ async def _stop(row: Report | Assignment, dry_run: bool) -> None:
         await type(row).filter(id=row.id).update(sweep_at=None)
 
 
-async def _take(
-    target: str,
+@dataclass(frozen=True)
+class _Deadline:
+    """One deadline of one row: what its sweep marks are keyed by."""
+
+    target: str
+    stage: Stage
+    due_at: datetime
+
+
+async def _take_steps(
+    deadline: _Deadline,
+    steps: list[Step],
     report: Report,
     assignment: Assignment | None,
-    stage: Stage,
-    step: Step,
-    due_at: datetime,
-    now: datetime,
-    dry_run: bool,
-    out: SweepResult,
-) -> SweepAction | None:
-    """Take one step once: None when a mark says it was taken already."""
-    if await SweepMark.exists(
-        target=target, stage=stage.value, level=step.level.value, due_at=due_at
-    ):
-        return None
-    skipped = is_stale_reminder(step, due_at, now) or (
-        step.level is Level.HANDOVER and not _may_hand_over(report)
+    run: _Run,
+) -> list[Level]:
+    """Take each step once, in order (a mark says which were taken already); returns the
+    levels acted on (or, in a dry run, that would be). A hand-over ends the row's steps."""
+    taken = set(
+        await SweepMark.filter(
+            target=deadline.target, stage=deadline.stage.value, due_at=deadline.due_at
+        ).values_list("level", flat=True)
     )
-    action = SweepAction(target, report.id, stage, step.level, due_at, skipped)
-    out.actions.append(action)
-    if dry_run:
-        return action
-    if not skipped:
-        out.outbox_ids += await _act(report, assignment, stage, step.level, due_at, now)
-    await SweepMark.create(
-        target=target,
-        stage=stage.value,
-        level=step.level.value,
-        due_at=due_at,
-        report_id=report.id,
-        acted=not skipped,
-        at=now,
-    )
-    return action
+    acted: list[Level] = []
+    for step in steps:
+        if step.level.value in taken:
+            continue
+        skipped = is_stale_reminder(step, deadline.due_at, run.now) or (
+            step.level is Level.HANDOVER and not _may_hand_over(report)
+        )
+        run.out.actions.append(
+            SweepAction(
+                deadline.target, report.id, deadline.stage, step.level, deadline.due_at, skipped
+            )
+        )
+        if not run.dry_run:
+            if not skipped:
+                run.out.outbox_ids += await _act(
+                    report, assignment, deadline.stage, step.level, deadline.due_at, run.now
+                )
+            await SweepMark.create(
+                target=deadline.target,
+                stage=deadline.stage.value,
+                level=step.level.value,
+                due_at=deadline.due_at,
+                report_id=report.id,
+                acted=not skipped,
+                at=run.now,
+            )
+        if not skipped:
+            acted.append(step.level)
+            if step.level is Level.HANDOVER:
+                break
+    return acted
 
 
 def _may_hand_over(report: Report) -> bool:

@@ -1,0 +1,191 @@
+"""How fast events become notifications: one event to many recipients, and what one worker
+sustains.
+
+On a throwaway PostgreSQL and Redis (tests/harness.py), with the demo data:
+
+1. One event to `--recipients` people: a public report with that many followers gets an
+   interim follow-up (through the real use case); the fan-out that stores one notification
+   per (event, recipient, channel) is timed, then the after-commit part (each in-app
+   notification published on Redis, the e-mail deliveries enqueued), `--repeat` times.
+2. One worker, sustained: `--events` follow-ups on reports with `--audience` followers each
+   are enqueued as the API does after commit, then one real `lapor worker` process (no SMTP:
+   in-app notifications only) drains them; notifications stored per second, from the first
+   to the last, is its throughput.
+
+    .venv/bin/python -m bench.fanout [--recipients 1000] [--repeat 5] [--events 300]
+                                     [--audience 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from arq.connections import RedisSettings, create_pool
+from tortoise import Tortoise
+from tortoise.functions import Max, Min
+from tortoise.migrations.api import migrate
+
+from domain.auth import hash_password
+from domain.services import assignments, fanout, reports
+from domain.services.accounts import actor_for_user
+from domain.services.reports import SubmitInput
+from lapor.demo import seed_demo
+from models import Agency, Assignment, Notification, OutboxMessage, Region, Support, User
+from models.db import tortoise_config
+from models.enums import ReportKind, ResolutionTier
+from tests.harness import PostgresCluster, RedisServer
+from workers.enqueue import ArqOutboxDispatcher
+from workers.jobs import _after_fan_out
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def _public_report_with_followers(followers: int) -> int:
+    """A verified, accepted report with `followers` supporters; returns its assignment id."""
+    now = datetime.now(UTC)
+    region = await Region.get(code="35.09")
+    dinkes = await Agency.get(code="DINKES", region_id=region.id)
+    citizen = await actor_for_user((await User.get(email="warga@jember.demo")).id)
+    coordinator = await actor_for_user((await User.get(email="koordinator@jember.demo")).id)
+    officer = await actor_for_user((await User.get(email="dinkes@jember.demo")).id)
+    submitted = await reports.submit(
+        citizen,
+        now,
+        SubmitInput(ReportKind.COMPLAINT, "Jalan rusak", "Berlubang.", region.id),
+    )
+    report = submitted.report
+    await reports.verify(coordinator, now, report.id, [dinkes.id], None, None)
+    assignment = await Assignment.get(report_id=report.id)
+    await assignments.accept(officer, now, assignment.id, ResolutionTier.STANDARD)
+    tag = uuid.uuid4().hex[:8]
+    password = hash_password("pengikut-bench")
+    await User.bulk_create(
+        [
+            User(name=f"P{i}", email=f"p{i}-{tag}@bench", password_hash=password, created_at=now)
+            for i in range(followers)
+        ],
+        batch_size=1000,
+    )
+    ids = await User.filter(email__endswith=f"-{tag}@bench").values_list("id", flat=True)
+    await Support.bulk_create(
+        [Support(report_id=report.id, user_id=uid, created_at=now) for uid in ids],
+        batch_size=1000,
+    )
+    return assignment.id
+
+
+async def _follow_up(assignment_id: int) -> list[int]:
+    officer = await actor_for_user((await User.get(email="dinkes@jember.demo")).id)
+    done = await assignments.follow_up(
+        officer, datetime.now(UTC), assignment_id, "Sedang dikerjakan", False, None
+    )
+    return done.outbox_ids
+
+
+async def one_event(recipients: int, repeat: int, redis_url: str) -> None:
+    assignment_id = await _public_report_with_followers(recipients)
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    store, after, rows = [], [], 0
+    try:
+        for _ in range(repeat):
+            [outbox_id] = await _follow_up(assignment_id)
+            t0 = time.perf_counter()
+            done = await fanout.fan_out(outbox_id, datetime.now(UTC), email_enabled=True)
+            t1 = time.perf_counter()
+            assert done is not None
+            await _after_fan_out(pool, done)
+            t2 = time.perf_counter()
+            store.append(t1 - t0)
+            after.append(t2 - t1)
+            rows = await Notification.filter(event_id=done.event_id).count()
+    finally:
+        await pool.aclose()
+    s, a = statistics.median(store), statistics.median(after)
+    print(
+        f"one event to {recipients:,} followers (+ reporter and coordinators): {rows:,} "
+        f"notifications per event"
+    )
+    print(f"  store (one transaction): {s * 1000:7.1f} ms   = {rows / s:8.0f} notifications/s")
+    print(f"  publish + enqueue:       {a * 1000:7.1f} ms   (in-app pushed live, e-mails queued)")
+    print(f"  whole fan-out:           {(s + a) * 1000:7.1f} ms   median of {repeat}")
+
+
+async def sustained(events: int, audience: int, db_url: str, redis_url: str, logs: Path) -> None:
+    outbox_ids: list[int] = []
+    per_report = 10
+    for _ in range(max(1, events // per_report)):
+        assignment_id = await _public_report_with_followers(audience)
+        for _ in range(per_report):
+            outbox_ids += await _follow_up(assignment_id)
+    first_id = min(outbox_ids)
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    await ArqOutboxDispatcher(pool).dispatch(outbox_ids)  # what the API does after commit
+    await pool.aclose()
+    env = {**os.environ, "LAPOR_DATABASE_URL": db_url, "LAPOR_REDIS_URL": redis_url}
+    env.pop("LAPOR_SMTP_HOST", None)
+    with (logs / "worker.log").open("wb") as log:
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "lapor", "worker", cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 600
+        while await OutboxMessage.filter(id__gte=first_id, dispatched_at__isnull=True).exists():
+            assert time.monotonic() < deadline and worker.returncode is None, "the worker stopped"
+            await asyncio.sleep(0.2)
+    finally:
+        worker.terminate()
+        await asyncio.wait_for(worker.wait(), 60)
+    event_ids = await OutboxMessage.filter(id__in=outbox_ids).values_list("event_id", flat=True)
+    span = (
+        await Notification.filter(event_id__in=list(event_ids))
+        .annotate(first=Min("created_at"), last=Max("created_at"))
+        .first()
+        .values("first", "last")
+    )
+    count = await Notification.filter(event_id__in=list(event_ids)).count()
+    seconds = (span["last"] - span["first"]).total_seconds() if span else 0.0
+    print(
+        f"one worker, {len(outbox_ids):,} events of about {audience + 2} recipients each "
+        f"(in-app only): {count:,} notifications in {seconds:.1f} s = "
+        f"{count / seconds if seconds else float('nan'):,.0f} notifications/s, "
+        f"{len(outbox_ids) / seconds if seconds else float('nan'):,.0f} events/s"
+    )
+
+
+async def run(recipients: int, repeat: int, events: int, audience: int) -> None:
+    with PostgresCluster() as cluster, RedisServer() as redis:
+        url = cluster.create_database("lapor_bench_fanout")
+        config = tortoise_config(url, pool_max=10)
+        await migrate(config=config)
+        await Tortoise.close_connections()
+        await Tortoise.init(config=config)
+        try:
+            await seed_demo(datetime.now(UTC))
+            await one_event(recipients, repeat, redis.url)
+            with tempfile.TemporaryDirectory(prefix="lapor-bench-") as logs:
+                await sustained(events, audience, url, redis.url, Path(logs))
+        finally:
+            await Tortoise.close_connections()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--audience", type=int, default=20)
+    args = parser.parse_args()
+    asyncio.run(run(args.recipients, args.repeat, args.events, args.audience))
+
+
+if __name__ == "__main__":
+    main()
