@@ -226,6 +226,9 @@ async def test_an_admin_signs_in_and_runs_a_query_in_the_offline_console(
         await _run_in_console(page, SUBSCRIPTION)
         init = await _connection_init(page)
         assert init == {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        # The service signs the socket in and takes the subscription (no error comes back).
+        received = await _frames_received(page, "connection_ack")
+        assert not [f for f in received if f.get("type") == "error"], received
 
         loaded = [r["request"]["url"] for r in page.seen("Network.requestWillBeSent")]
         assert any(url.endswith("/console/assets/graphiql/graphiql.min.js") for url in loaded)
@@ -236,6 +239,25 @@ async def test_an_admin_signs_in_and_runs_a_query_in_the_offline_console(
     ran = [line for line in lines if line.get("operation") == "Me"]
     assert ran and ran[0]["status"] == 200 and ran[0]["path"] == "/graphql"
     assert len(ran[0]["request_id"]) == 32 and ran[0]["logger"] == "lapor.access"
+
+
+async def _frames_received(page: DevTools, wanted: str) -> list[dict[str, Any]]:
+    """The WebSocket messages the page has received, once one of type `wanted` is among them."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        frames = [
+            json.loads(f["response"]["payloadData"])
+            for f in page.seen("Network.webSocketFrameReceived")
+        ]
+        if any(f.get("type") == wanted for f in frames):
+            await asyncio.sleep(0.5)  # room for an error to follow, were the subscription refused
+            return [
+                json.loads(f["response"]["payloadData"])
+                for f in page.seen("Network.webSocketFrameReceived")
+            ]
+        await page.evaluate("1")
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no {wanted} received")
 
 
 async def _connection_init(page: DevTools) -> dict[str, Any]:
