@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     smtp_security: Literal["none", "starttls", "tls"] = "none"
     smtp_username: str = ""
     smtp_password: str = ""
+    # A CA bundle to verify the SMTP server's certificate by (a private relay); empty: the system's.
+    smtp_ca_file: str = ""
     smtp_timeout_seconds: float = 15.0
     mail_from: str = "Lapor <no-reply@lapor.localhost>"
     webhook_timeout_seconds: float = 10.0

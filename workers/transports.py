@@ -94,6 +94,7 @@ class Transports:
                 password=s.smtp_password or None,
                 use_tls=s.smtp_security == "tls",
                 start_tls=s.smtp_security == "starttls",
+                cert_bundle=s.smtp_ca_file or None,
                 timeout=s.smtp_timeout_seconds,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:

@@ -3,6 +3,7 @@ HTTP server that records webhook POSTs and answers as a test tells it to."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,12 +44,20 @@ class _Sink:
 
 
 class SmtpServer:
-    """aiosmtpd on a free loopback port, keeping every message it accepts."""
+    """aiosmtpd on a free loopback port, keeping every message it accepts; with `tls`, over
+    implicit TLS, with `starttls`, requiring STARTTLS before anything else."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, tls: ssl.SSLContext | None = None, starttls: ssl.SSLContext | None = None
+    ) -> None:
         self.mails: list[Mail] = []
         self.port = free_port()
-        self.controller = Controller(_Sink(self.mails), hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if starttls is not None:
+            options = {"tls_context": starttls, "require_starttls": True}
+        self.controller = Controller(
+            _Sink(self.mails), hostname="127.0.0.1", port=self.port, ssl_context=tls, **options
+        )
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()
