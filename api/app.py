@@ -159,8 +159,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             pool = await redis.get()
             checks["redis"] = bool(pool is not None and await pool.ping())
         ok = all(checks.values())
+        # Said, not required: without its subscription the process still serves HTTP, and its
+        # WebSocket clients were closed to reconnect and catch up (docs/adr/0008).
+        live = live_hub.connected
         return JSONResponse(
-            {"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503
+            {"status": "ready" if ok else "unavailable", **checks, "live": live},
+            status_code=200 if ok else 503,
         )
 
     app = Starlette(

@@ -133,6 +133,7 @@ async def test_submit_is_relayed_and_survives_a_redis_outage(
     async with httpx.AsyncClient(base_url=stack["base"], timeout=10) as client:
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
+        assert ready.json()["database"] is True and ready.json()["redis"] is True
         token = (await _post(client, LOGIN, {"e": "warga@jember.demo"}))["authLogin"]["token"]
         regions = await _post(client, "{regions{id code}}", {})
         jember = next(r["id"] for r in regions["regions"] if r["code"] == "35.09")
@@ -146,7 +147,7 @@ async def test_submit_is_relayed_and_survives_a_redis_outage(
         redis_server.stop()
         try:
             down = await client.get("/readyz")
-            assert down.status_code == 503
+            assert down.status_code == 503 and down.json()["redis"] is False
             second = await _post(client, SUBMIT, {"r": jember, "t": "Jalan rusak 2"}, token)
             assert second["reportSubmit"]["errors"] == []
             assert await OutboxMessage.filter(dispatched_at__isnull=True).count() == 1
@@ -156,6 +157,11 @@ async def test_submit_is_relayed_and_survives_a_redis_outage(
         # the outbox row being marked relayed is the guarantee.
         await _all_relayed(stack, 30)
         assert stack["worker"].poll() is None, (stack["logs"] / "worker.log").read_text()
+        # The live relay subscribed again too, and readiness says so.
+        deadline = time.monotonic() + 30
+        while not (await client.get("/readyz")).json()["live"]:
+            assert time.monotonic() < deadline, "the live relay never resubscribed"
+            await asyncio.sleep(0.2)
     assert stack["api"].poll() is None, (stack["logs"] / "api.log").read_text()
 
 
