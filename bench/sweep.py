@@ -1,11 +1,12 @@
 """How long the deadline sweep takes as open work grows while what is due stays the same.
 
 For each size, a throwaway PostgreSQL (tests/harness.py) is filled, by set-based SQL, with
-that many open assignments (each with its report) whose next sweep step lies weeks ahead, plus
-`--due` assignments whose resolution deadline passed an hour ago (each due for a real breach,
+that many open assignments (each with its report; half PENDING, owing a first response, half
+ACCEPTED, owing a resolution) whose next sweep step lies weeks ahead, plus the same `--due`
+assignments for every size, whose deadline passed an hour ago (each due for a real breach,
 written through the domain: an event, its outbox row and a sweep mark). Then one sweep runs
-over it, and a second that finds nothing left. The point: the time follows the rows that are
-due, not all the open ones.
+over it, and a sweep that finds nothing left (the median of five). The point: the time follows
+the rows that are due, not all the open ones.
 
     .venv/bin/python -m bench.sweep [--open 10000,1000000] [--due 1000]
 """
@@ -14,20 +15,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 from datetime import UTC, datetime
 
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 
+from domain.calendar import national_holidays
 from domain.services.sweep import sweep
 from lapor.demo import seed_demo
 from models import Agency, Region, User
 from models.db import tortoise_config
 from tests.harness import PostgresCluster
 
-# One report and one ACCEPTED assignment per row of generate_series; {ids} is the range,
-# {due} and {sweep} SQL expressions of the series value i.
+IDLE_RUNS = 5  # sweeps with nothing due, timed after the first; the median is printed
+
+# One report and one assignment per value i of generate_series({first}, {last}): odd i PENDING
+# (its deadline is the first response's), even i ACCEPTED and answered (its deadline is the
+# resolution's); {due} and {sweep} are SQL expressions of i.
 FILL = """
 INSERT INTO report (id, tracking_code, kind, title, body, anonymous, confidential,
     ombudsman_consent, status, region_id, reporter_id, created_at, updated_at, due_at,
@@ -39,10 +45,16 @@ FROM generate_series({first}, {last}) AS i;
 INSERT INTO assignment (id, report_id, agency_id, status, tier, assigned_at, accepted_at,
     first_response_at, first_response_due_at, resolution_due_at, due_at, sweep_at,
     escalation_level, updated_at)
-SELECT i, i, {agency}, 'ACCEPTED', 'STANDARD', {now} - interval '20 days',
-    {now} - interval '19 days', {now} - interval '18 days', {now} - interval '13 days', {due},
-    {due}, {sweep}, 0, {now} - interval '18 days'
-FROM generate_series({first}, {last}) AS i;
+SELECT i, i, {agency}, a.status, a.tier, {now} - interval '20 days', a.accepted_at,
+    a.accepted_at + interval '1 day', CASE WHEN a.accepted THEN {now} - interval '13 days'
+    ELSE {due} END, CASE WHEN a.accepted THEN {due} END, {due}, {sweep}, 0,
+    {now} - interval '18 days'
+FROM generate_series({first}, {last}) AS i, LATERAL (
+    SELECT i % 2 = 0 AS accepted,
+        CASE WHEN i % 2 = 0 THEN 'ACCEPTED' ELSE 'PENDING' END AS status,
+        CASE WHEN i % 2 = 0 THEN 'STANDARD' END AS tier,
+        CASE WHEN i % 2 = 0 THEN {now} - interval '19 days' END AS accepted_at
+) AS a;
 """
 
 
@@ -100,21 +112,30 @@ async def one_size(cluster: PostgresCluster, open_rows: int, due_rows: int) -> d
             await db.execute_script(f"VACUUM ANALYZE {table}")
         built = time.perf_counter() - t0
 
+        # A worker that sweeps every minute has the national holidays loaded (the `holidays`
+        # package imports its countries on first use, about 40 ms): load them before timing.
+        for year in (now.year - 1, now.year, now.year + 1):
+            national_holidays(year)
+
         t0 = time.perf_counter()
         done = await sweep(now)
         first_run = time.perf_counter() - t0
         steps = sum(not a.skipped for a in done.actions)
-        t0 = time.perf_counter()
-        again = await sweep(now)
-        idle_run = time.perf_counter() - t0
-        assert again.rows_seen == 0, again.rows_seen
+        idle_runs = []
+        for _ in range(IDLE_RUNS):
+            t0 = time.perf_counter()
+            again = await sweep(now)
+            idle_runs.append(time.perf_counter() - t0)
+            if again.rows_seen:
+                print(f"  (a sweep after the first still saw {again.rows_seen:,} rows)")
+        idle_run = statistics.median(idle_runs)
     finally:
         await Tortoise.close_connections()
     print(
-        f"{open_rows + due_rows:>9,} open assignments, {due_rows:,} due: "
-        f"built in {built:6.1f} s; sweep saw {done.rows_seen:,} rows, took {steps:,} steps "
+        f"{open_rows:>9,} open + {due_rows:,} due assignments: built in {built:6.1f} s; "
+        f"sweep saw {done.rows_seen:,} rows, took {steps:,} steps "
         f"({len(done.actions) - steps:,} skipped) in {first_run:6.2f} s = "
-        f"{steps / first_run:7.0f} steps/s; a sweep with nothing due: {idle_run * 1000:6.1f} ms"
+        f"{steps / first_run:5.0f} steps/s; nothing due: {idle_run * 1000:5.1f} ms"
     )
     return {"sweep": first_run, "idle": idle_run}
 
