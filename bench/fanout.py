@@ -46,7 +46,7 @@ from models.db import tortoise_config
 from models.enums import ReportKind, ResolutionTier
 from tests.harness import PostgresCluster, RedisServer
 from workers.enqueue import ArqOutboxDispatcher
-from workers.jobs import _after_fan_out
+from workers.jobs import after_fan_out
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,7 +104,7 @@ async def one_event(recipients: int, repeat: int, redis_url: str) -> None:
             done = await fanout.fan_out(outbox_id, datetime.now(UTC), email_enabled=True)
             t1 = time.perf_counter()
             assert done is not None
-            await _after_fan_out(pool, done)
+            await after_fan_out(pool, done)
             t2 = time.perf_counter()
             store.append(t1 - t0)
             after.append(t2 - t1)

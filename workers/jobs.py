@@ -79,7 +79,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _after_fan_out(redis: ArqRedis, done: FanOut) -> None:
+async def after_fan_out(redis: ArqRedis, done: FanOut) -> None:
     """Push stored in-app notifications live and enqueue the deliveries (after commit)."""
     if done.in_app:
         async with redis.pipeline(transaction=False) as pipe:
@@ -88,15 +88,14 @@ async def _after_fan_out(redis: ArqRedis, done: FanOut) -> None:
                     NOTIFICATIONS_CHANNEL, json.dumps({"notification_id": nid, "user_id": user_id})
                 )
             await pipe.execute()
-    for nid, round_ in done.deliveries:
-        await redis.enqueue_job(DELIVER_NOTIFICATION, nid, _job_id=deliver_job_id(nid, round_, 0))
+    await ArqOutboxDispatcher(redis).deliver(done.deliveries)
 
 
 async def _fan_out_one(ctx: Ctx, outbox_id: int) -> FanOut | None:
     done = await fanout.fan_out(outbox_id, _now(), email_enabled=get_settings().email_enabled)
     if done is not None:
         request_id.set(done.request_id)
-        await _after_fan_out(ctx["redis"], done)
+        await after_fan_out(ctx["redis"], done)
     return done
 
 

@@ -123,11 +123,16 @@ async def actor_for_user(user_id: int) -> Actor:
 
 async def actors_for_users(user_ids: Sequence[int]) -> dict[int, Actor]:
     """The Actors of the active users among `user_ids`, with all their grants, in two queries."""
+    return {uid: actor for uid, (_, actor) in (await users_with_actors(user_ids)).items()}
+
+
+async def users_with_actors(user_ids: Sequence[int]) -> dict[int, tuple[User, Actor]]:
+    """The active users among `user_ids` with their Actors, in two queries."""
     users = await User.filter(id__in=list(set(user_ids)), is_active=True)
     grants: dict[int, list[RoleGrant]] = {u.id: [] for u in users}
     for grant in await RoleGrant.filter(user_id__in=list(grants)):
         grants[grant.user_id].append(grant)
-    return {u.id: _actor(u, grants[u.id]) for u in users}
+    return {u.id: (u, _actor(u, grants[u.id])) for u in users}
 
 
 def _actor(user: User, grants: Sequence[RoleGrant]) -> Actor:

@@ -186,7 +186,7 @@ def _schedule_sweep(
     never when no stage runs, unchanged otherwise (its steps so far stay taken)."""
     if stage is None or due_at is None:
         row.sweep_at = None
-    elif due_at != row.due_at or (row.sweep_at is None and row.due_at is None):
+    elif due_at != row.due_at:
         row.sweep_at = first_sweep_at(due_at, stage, cal, deadline_rules())
     row.due_at = due_at
 

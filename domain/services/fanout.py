@@ -6,13 +6,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from domain.actor import Actor
 from domain.fanout import AGENCY_AUDIENCES, Audience, audiences_for, user_channels
 from domain.lifecycle import OPEN_ASSIGNMENT
 from domain.messages import MessageFacts, render
 from domain.policy import Action, allowed_on_report
 from domain.services import outbox
-from domain.services.accounts import actors_for_users
+from domain.services.accounts import users_with_actors
 from domain.services.common import EVENT_TOPIC, region_lineage, report_facts
 from models import (
     Agency,
@@ -29,6 +28,13 @@ from models import (
 from models.enums import Channel, DeliveryStatus, Role
 
 INSERT_BATCH = 500
+# The role that makes someone part of an agency audience.
+AGENCY_ROLE = {
+    Audience.OFFICERS: Role.OFFICER,
+    Audience.ASSIGNED_OFFICERS: Role.OFFICER,
+    Audience.HEADS: Role.AGENCY_HEAD,
+    Audience.ASSIGNED_HEADS: Role.AGENCY_HEAD,
+}
 
 
 @dataclass
@@ -83,8 +89,10 @@ async def notify_event(event_id: int, now: datetime, *, email_enabled: bool) -> 
             created_at=now,
             **_delivery_state(channel, now),
         )
-        for user in await User.filter(id__in=sorted(people))
-        for channel in user_channels(frozenset(people[user.id]), email_enabled and bool(user.email))
+        for user, audiences_of_user in people
+        for channel in user_channels(
+            frozenset(audiences_of_user), email_enabled and bool(user.email)
+        )
     ]
     for agency in await _webhook_agencies(audiences, report, assignment):
         rows.append(
@@ -150,9 +158,8 @@ async def _members(
         elif audience is Audience.OMBUDSMAN:
             add(audience, await _granted(Role.OMBUDSMAN))
         else:
-            role = Role.AGENCY_HEAD if "heads" in audience.value else Role.OFFICER
             agencies = await _audience_agencies(audience, report, assignment)
-            add(audience, await _granted(role, agency_ids=agencies))
+            add(audience, await _granted(AGENCY_ROLE[audience], agency_ids=agencies))
     return found
 
 
@@ -200,17 +207,18 @@ async def _ids(qs: object, column: str) -> list[int]:
 
 async def _allowed(
     members: dict[int, set[Audience]], report: Report, need: Action
-) -> dict[int, set[Audience]]:
-    """Only active people the access policy lets read the report (or its staff side)."""
+) -> list[tuple[User, set[Audience]]]:
+    """Only active people the access policy lets read the report (or its staff side), in id
+    order, each with the audiences they are in."""
     if not members:
-        return {}
+        return []
     facts = await report_facts(report)
-    actors: dict[int, Actor] = await actors_for_users(list(members))
-    return {
-        uid: audiences
-        for uid, audiences in members.items()
-        if uid in actors and allowed_on_report(actors[uid], need, facts)
-    }
+    found = await users_with_actors(list(members))
+    return [
+        (user, members[uid])
+        for uid, (user, actor) in sorted(found.items())
+        if allowed_on_report(actor, need, facts)
+    ]
 
 
 async def message_facts(

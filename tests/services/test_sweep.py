@@ -177,13 +177,18 @@ async def test_a_missed_resolution_deadline_hands_a_consenting_report_over() -> 
     assert await _steps_of(silent, later.actions) == {("resolution", "escalation", False)}
 
 
-async def test_a_responded_report_closes_when_the_reporter_stays_silent() -> None:
+async def _forwarded_to_dinkes() -> tuple[Report, Assignment]:
+    """A report submitted Monday 1 June 2026, 09:00 WIB, forwarded to DINKES an hour later."""
     coordinator = await _actor("koordinator@jember.demo")
-    officer = await _actor("dinkes@jember.demo")
     dinkes = await Agency.get(code="DINKES", region__code="35.09")
     report = await _submit("35.09", utc(2026, 6, 1, 2, 0))
     await reports.verify(coordinator, utc(2026, 6, 1, 3, 0), report.id, [dinkes.id], None, None)
-    assignment = await Assignment.get(report_id=report.id)
+    return report, await Assignment.get(report_id=report.id)
+
+
+async def test_a_responded_report_closes_when_the_reporter_stays_silent() -> None:
+    officer = await _actor("dinkes@jember.demo")
+    report, assignment = await _forwarded_to_dinkes()
     await assignments.accept(officer, utc(2026, 6, 2, 2, 0), assignment.id, ResolutionTier.SIMPLE)
     await assignments.follow_up(
         officer, utc(2026, 6, 2, 3, 0), assignment.id, "Selesai", True, ResolutionCode.RESOLVED
@@ -210,12 +215,8 @@ async def test_a_responded_report_closes_when_the_reporter_stays_silent() -> Non
 
 
 async def test_a_moved_deadline_is_swept_afresh() -> None:
-    coordinator = await _actor("koordinator@jember.demo")
     officer = await _actor("dinkes@jember.demo")
-    dinkes = await Agency.get(code="DINKES", region__code="35.09")
-    report = await _submit("35.09", utc(2026, 6, 1, 2, 0))
-    await reports.verify(coordinator, utc(2026, 6, 1, 3, 0), report.id, [dinkes.id], None, None)
-    assignment = await Assignment.get(report_id=report.id)
+    _, assignment = await _forwarded_to_dinkes()
     await assignments.accept(officer, utc(2026, 6, 1, 4, 0), assignment.id, ResolutionTier.FIELD)
     first_due = (await Assignment.get(id=assignment.id)).due_at
     assert first_due is not None

@@ -35,6 +35,12 @@ def _server_context(authority: trustme.CA):  # type: ignore[no-untyped-def]
     return context
 
 
+def _server(authority: trustme.CA, security: str) -> SmtpServer:
+    """An SMTP server on implicit TLS ("tls") or requiring STARTTLS, its cert by `authority`."""
+    context = _server_context(authority)
+    return SmtpServer(tls=context) if security == "tls" else SmtpServer(starttls=context)
+
+
 async def _send(server: SmtpServer, security: str, ca_file: str) -> None:
     settings = get_settings().model_copy(
         update={
@@ -57,9 +63,7 @@ async def test_mail_goes_over_tls_to_a_server_the_ca_vouches_for(
     ca: tuple[trustme.CA, Path], security: str
 ) -> None:
     authority, bundle = ca
-    context = _server_context(authority)
-    kind = {"tls": context} if security == "tls" else {"starttls": context}
-    with SmtpServer(**kind) as server:  # type: ignore[arg-type]
+    with _server(authority, security) as server:
         await _send(server, security, str(bundle))
         assert [m.recipients for m in server.mails] == [["warga@x.org"]]
         assert "LPR-TLS0-0001" in server.mails[0].part("text/plain")
@@ -70,9 +74,7 @@ async def test_an_unverifiable_certificate_is_a_failed_delivery(
     ca: tuple[trustme.CA, Path], security: str
 ) -> None:
     authority, _ = ca
-    context = _server_context(authority)
-    kind = {"tls": context} if security == "tls" else {"starttls": context}
-    with SmtpServer(**kind) as server:  # type: ignore[arg-type]
+    with _server(authority, security) as server:
         with pytest.raises(DeliveryFailed):
             await _send(server, security, "")  # the system's CAs do not know ours
         assert server.mails == []
