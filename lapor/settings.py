@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     env: Literal["development", "production", "test"] = "development"
     host: str = "127.0.0.1"
     port: int = 8000
-    database_url: str = "sqlite://var/lapor.sqlite3"
+    # A PostgreSQL URL; empty: the embedded cluster in var/postgres (lapor/embedded.py).
+    database_url: str = ""
     db_pool_max: int = 10
     redis_url: str = "redis://127.0.0.1:6379/0"
     secret_key: str = DEFAULT_SECRET

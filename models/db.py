@@ -1,24 +1,39 @@
-"""How Tortoise is configured for a database URL; the one place that knows the app label."""
+"""The database set-up, once for every entry point (API, worker, commands, tests, benches):
+how Tortoise is configured for a URL, connecting, and applying the migrations."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from tortoise import Tortoise
+
 MODELS_MODULES = ["models.entities"]
+POSTGRES_SCHEMES = ("postgres://", "postgresql://", "asyncpg://")
+
+
+async def _keep_session(connection: object) -> None:
+    """What a pooled connection does when it goes back to the pool, beyond rolling back an open
+    transaction (asyncpg does that anyway): nothing. asyncpg's default sends `SELECT
+    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` after every statement made
+    outside a transaction, which doubled a request's round trips; Lapor sets no session state
+    (no advisory locks, cursors, LISTEN or SET on pooled connections), so there is nothing to
+    reset (docs/adr/0014-embedded-postgresql.md)."""
 
 
 def tortoise_config(database_url: str, pool_max: int = 10) -> dict[str, Any]:
-    """The Tortoise config dict for one database URL (postgres:// or sqlite://)."""
-    credentials: dict[str, Any] = {}
-    connection: str | dict[str, Any] = database_url
-    if database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
-        from tortoise.backends.base.config_generator import expand_db_url
+    """The Tortoise config dict for a PostgreSQL URL."""
+    if not database_url.startswith(POSTGRES_SCHEMES):
+        raise ValueError(
+            f"LAPOR_DATABASE_URL must be a PostgreSQL URL (postgres://...), not {database_url!r}"
+        )
+    from tortoise.backends.base.config_generator import expand_db_url
 
-        expanded = expand_db_url(database_url)
-        credentials = expanded["credentials"]
-        credentials["maxsize"] = pool_max
-        connection = expanded
+    connection = expand_db_url(database_url)
+    connection["credentials"]["maxsize"] = pool_max
+    connection["credentials"]["reset"] = _keep_session
     return {
         "connections": {"default": connection},
         "apps": {
@@ -33,8 +48,45 @@ def tortoise_config(database_url: str, pool_max: int = 10) -> dict[str, Any]:
     }
 
 
+async def connect(database_url: str, pool_max: int = 10) -> None:
+    """Initialise Tortoise on the database; every task of the process finds it (servers run
+    requests and jobs in tasks of their own)."""
+    await Tortoise.init(
+        config=tortoise_config(database_url, pool_max), _enable_global_fallback=True
+    )
+
+
+async def disconnect() -> None:
+    await Tortoise.close_connections()
+
+
+@contextlib.asynccontextmanager
+async def database(database_url: str, pool_max: int = 10) -> AsyncIterator[None]:
+    """Tortoise connected to the database for the block, closed afterwards."""
+    await connect(database_url, pool_max)
+    try:
+        yield
+    finally:
+        await disconnect()
+
+
+async def apply_migrations(
+    database_url: str, progress: Callable[[str, str, str], None] | None = None
+) -> None:
+    """Apply the migrations not yet applied (none on an up-to-date database); `progress` hears
+    (event, app, migration) as Tortoise works."""
+    from tortoise.migrations.api.migrate import migrate
+
+    try:
+        await migrate(config=tortoise_config(database_url), progress=progress)
+    finally:
+        await Tortoise.close_connections()
+
+
 def _env_config() -> dict[str, Any]:
-    url = os.environ.get("LAPOR_DATABASE_URL", "sqlite://var/lapor.sqlite3")
+    # `tortoise makemigrations` only compares the models with the migrations: any PostgreSQL
+    # URL will do when none is set.
+    url = os.environ.get("LAPOR_DATABASE_URL") or "postgres://lapor@127.0.0.1:5439/lapor"
     return tortoise_config(url)
 
 

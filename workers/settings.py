@@ -17,10 +17,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from tortoise import Tortoise
 
 from lapor.settings import get_settings
-from models.db import tortoise_config
+from models.db import connect as connect_database
+from models.db import disconnect as disconnect_database
 from workers import jobs
 from workers.transports import Transports
 
@@ -36,9 +36,7 @@ def health_key(host: str | None = None, pid: int | None = None) -> str:
 async def startup(ctx: dict[str, Any]) -> None:
     s = get_settings()
     # Jobs run in tasks of their own: they find the ORM via the global context.
-    await Tortoise.init(
-        config=tortoise_config(s.database_url, s.db_pool_max), _enable_global_fallback=True
-    )
+    await connect_database(s.database_url, s.db_pool_max)
     ctx["transports"] = Transports(s)
     log.info(
         "worker started",
@@ -49,7 +47,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 async def shutdown(ctx: dict[str, Any]) -> None:
     if "transports" in ctx:
         await ctx["transports"].close()
-    await Tortoise.close_connections()
+    await disconnect_database()
     log.info("worker stopped", extra={"pid": os.getpid()})
 
 

