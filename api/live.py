@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -43,7 +42,12 @@ from api.tokens import init_token
 from domain.services.accounts import session_for_token
 from lapor.settings import Settings
 from schema.context import Context, LiveMessage, LiveTopic
-from workers.channels import EVENTS_CHANNEL, NOTIFICATIONS_CHANNEL
+from workers.channels import (
+    EVENTS_CHANNEL,
+    NOTIFICATIONS_CHANNEL,
+    EventMessage,
+    NotificationsMessage,
+)
 
 log = logging.getLogger("lapor.live")
 
@@ -201,25 +205,23 @@ class LiveHub:
     # ------------------------------------------------------------------ routing
 
     def _route(self, channel: str, data: str) -> None:
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            log.warning("live feed: not JSON on %s: %.200r", channel, data)
-            return
-        if not isinstance(payload, dict):
-            return
         if channel == EVENTS_CHANNEL:
-            item = _id(payload, "event_id")
-            routes = [
-                (LiveTopic.INBOX, _id(payload, "agency_id")),
-                (LiveTopic.REPORT, _id(payload, "report_id")),
-            ]
+            event = EventMessage.decode(data)
+            if event is None:
+                log.warning("live feed: not an event on %s: %.200r", channel, data)
+                return
+            routes = [(LiveTopic.INBOX, event.agency_id), (LiveTopic.REPORT, event.report_id)]
+            self._deliver(channel, event.event_id, routes)
         elif channel == NOTIFICATIONS_CHANNEL:
-            item = _id(payload, "notification_id")
-            routes = [(LiveTopic.NOTIFICATIONS, _id(payload, "user_id"))]
-        else:
-            return
-        if item is None or self._repeat(channel, item):
+            stored = NotificationsMessage.decode(data)
+            if stored is None:
+                log.warning("live feed: not notifications on %s: %.200r", channel, data)
+                return
+            for notification_id, user_id in stored.notifications:
+                self._deliver(channel, notification_id, [(LiveTopic.NOTIFICATIONS, user_id)])
+
+    def _deliver(self, channel: str, item: int, routes: list[tuple[LiveTopic, int | None]]) -> None:
+        if self._repeat(channel, item):
             return
         message = LiveMessage(item, self.now())
         for topic, key in routes:
@@ -308,11 +310,6 @@ class LiveHub:
 async def _drain(queue: asyncio.Queue[LiveMessage]) -> AsyncIterator[LiveMessage]:
     while True:
         yield await queue.get()
-
-
-def _id(payload: Mapping[str, Any], name: str) -> int | None:
-    value = payload.get(name)
-    return value if type(value) is int and value > 0 else None
 
 
 def _keepalive_options() -> dict[int, int]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from domain.actor import Actor
 from domain.policy import Action, ReportFacts, allowed_on_report
 from models import Agency as AgencyRecord
-from models import Assignment, FollowUp, Report, ReportEvent, User
+from models import Assignment, FollowUp, Report, ReportEvent
 from models import Category as CategoryRecord
 from models import Notification as NotificationRecord
 from models import Region as RegionRecord
@@ -199,8 +200,22 @@ class UserView:
     roles: tuple[Role, ...]
 
 
-def user_view(user: User, roles: tuple[Role, ...], viewer: Actor) -> UserView:
+class Named(Protocol):
+    """Whom a UserView shows (a person of domain.services.accounts)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def roles(self) -> frozenset[Role]: ...
+
+
+def user_view(person: Named, viewer: Actor) -> UserView:
     """A person as `viewer` sees them: the e-mail only to themselves and to the superadmin
     (who manages accounts); desks reach people through notifications, not addresses."""
-    show_email = viewer.user_id == user.id or viewer.is_superadmin
-    return UserView(user.id, user.name, user.email if show_email else None, roles)
+    show_email = viewer.user_id == person.id or viewer.is_superadmin
+    email = person.email if show_email else None
+    return UserView(person.id, person.name, email, tuple(sorted(person.roles)))

@@ -21,11 +21,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lapor.settings import Settings, get_settings
 from models.db import apply_migrations, database
 from models.enums import Role
+
+if TYPE_CHECKING:
+    from domain.services.outbox import OutboxEntry
 
 
 class CliError(Exception):
@@ -330,6 +333,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from workers.settings import WorkerSettings
 
+    # uvloop, as under uvicorn: about a third less CPU per job than asyncio's own loop.
+    if importlib.util.find_spec("uvloop") is not None:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     try:
         run_worker(WorkerSettings)  # type: ignore[arg-type]
     except RedisConnectionError as exc:
@@ -396,12 +404,12 @@ async def _sweep(settings: Settings, url: str, now: datetime, dry_run: bool) -> 
         taken = sum(not a.skipped for a in done.actions)
         verb = "would take" if dry_run else "took"
         print(f"{verb} {taken} steps ({len(done.actions) - taken} skipped) as of {now.isoformat()}")
-        if done.outbox_ids:
-            await _dispatch(settings, done.outbox_ids)
+        if done.outbox:
+            await _dispatch(settings, done.outbox)
     return 0
 
 
-async def _dispatch(settings: Settings, outbox_ids: list[int]) -> None:
+async def _dispatch(settings: Settings, entries: list[OutboxEntry]) -> None:
     """Wake the workers for what the sweep wrote; without Redis, their relay drains it later."""
     from arq.connections import RedisSettings, create_pool
 
@@ -415,7 +423,7 @@ async def _dispatch(settings: Settings, outbox_ids: list[int]) -> None:
         print(f"note: Redis unreachable ({exc}); the workers' relay will fan out these events")
         return
     try:
-        await ArqOutboxDispatcher(pool).dispatch(outbox_ids)
+        await ArqOutboxDispatcher(pool).dispatch(entries)
     finally:
         await pool.aclose()
 

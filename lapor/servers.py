@@ -458,9 +458,16 @@ def create_database(server_url: str, name: str, *, replace: bool = True) -> str:
 
 class ThrowawayPostgres(PostgresServer):
     """A PostgreSQL cluster in a fresh folder under /tmp (trust on loopback, superuser
-    `lapor`, no fsync), removed with everything in it by `close()`."""
+    `lapor`; without fsync unless `durable`), removed with everything in it by `close()`."""
 
-    def __init__(self, *, bindir: Path | None = None, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        bindir: Path | None = None,
+        startup_timeout: float = 60.0,
+        durable: bool = False,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         found = bindir or system_pg_bindir() or wheel_pg_bindir()
         if found is None:
             raise ServerError(
@@ -469,7 +476,11 @@ class ThrowawayPostgres(PostgresServer):
             )
         self.dir = Path(tempfile.mkdtemp(prefix="lapor-pg-", dir=TMP_ROOT))
         super().__init__(
-            self.dir / "data", bindir=found, fast=True, startup_timeout=startup_timeout
+            self.dir / "data",
+            bindir=found,
+            fast=not durable,
+            startup_timeout=startup_timeout,
+            settings=settings,
         )
 
     def close(self) -> None:

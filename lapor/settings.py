@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(default=10, ge=1)
     worker_health_check_seconds: int = Field(default=5, ge=1)
     worker_shutdown_grace_seconds: int = Field(default=30, ge=0)
+    # The outbox relay of each worker: rows relayed at once, and how often it looks for rows
+    # when no published event woke it (Redis down, an event published before it listened).
+    relay_concurrency: int = Field(default=4, ge=1, le=50)
+    relay_poll_seconds: float = Field(default=2.0, gt=0, le=60)
 
     @property
     def email_enabled(self) -> bool:

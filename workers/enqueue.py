@@ -1,24 +1,25 @@
-"""Typed enqueue helpers: what the API (and the sweep) calls after a commit to wake the workers."""
+"""What the API, the sweep and the workers do with Redis after a commit: publish the committed
+events (which the live inboxes push and the workers' outbox relays wake on), and enqueue the
+deliveries of e-mails and webhooks."""
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Sequence
 
 from arq.connections import ArqRedis
 
-from domain.services import outbox
-from workers.channels import EVENTS_CHANNEL
+from domain.services.outbox import OutboxEntry
+from workers.channels import (
+    EVENTS_CHANNEL,
+    NOTIFICATIONS_CHANNEL,
+    EventMessage,
+    NotificationsMessage,
+)
 
 log = logging.getLogger("lapor.enqueue")
 
-RELAY_OUTBOX_MESSAGE = "relay_outbox_message"
 DELIVER_NOTIFICATION = "deliver_notification"
-
-
-def outbox_job_id(outbox_id: int) -> str:
-    """Deterministic: enqueuing the same outbox row twice runs it once."""
-    return f"outbox:{outbox_id}"
 
 
 def deliver_job_id(notification_id: int, round_: int, attempts: int) -> str:
@@ -27,25 +28,37 @@ def deliver_job_id(notification_id: int, round_: int, attempts: int) -> str:
 
 
 class ArqOutboxDispatcher:
-    """After a commit: publishes the committed events live, in order, then enqueues one job per
-    outbox row. Redis being down is not an error here: the periodic relay drains whatever was
-    not enqueued, and live listeners catch up with `updatedAfter`."""
+    """After a commit: publishes the committed events, in order, in one round trip. Redis being
+    down is not an error here: the outbox keeps the work (the relays find it by polling), and
+    live listeners catch up with `updatedAfter`."""
 
     def __init__(self, redis: ArqRedis | None) -> None:
         self.redis = redis
 
-    async def dispatch(self, outbox_ids: list[int]) -> None:
-        if self.redis is None or not outbox_ids:
+    async def dispatch(self, entries: Sequence[OutboxEntry]) -> None:
+        if self.redis is None or not entries:
+            return
+        messages = [EventMessage.of(entry.payload) for entry in entries]
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    if message is not None:
+                        pipe.publish(EVENTS_CHANNEL, message.encode())
+                await pipe.execute()
+        except Exception as exc:  # any Redis failure: the relays poll the outbox anyway
+            ids = [entry.id for entry in entries]
+            log.warning("outbox %s not published (%s); the relays will find it", ids, exc)
+
+    async def notify(self, in_app: Sequence[tuple[int, int]]) -> None:
+        """Push stored in-app notifications, as (notification id, user id), to live listeners."""
+        if self.redis is None or not in_app:
             return
         try:
-            for topic, payload in await outbox.messages(outbox_ids):
-                await self.redis.publish(EVENTS_CHANNEL, json.dumps({"topic": topic, **payload}))
-            for outbox_id in outbox_ids:
-                await self.redis.enqueue_job(
-                    RELAY_OUTBOX_MESSAGE, outbox_id, _job_id=outbox_job_id(outbox_id)
-                )
-        except Exception as exc:  # any Redis failure: leave it to the relay
-            log.warning("outbox %s not dispatched (%s); the relay will pick it up", outbox_ids, exc)
+            await self.redis.publish(
+                NOTIFICATIONS_CHANNEL, NotificationsMessage(tuple(in_app)).encode()
+            )
+        except Exception as exc:
+            log.warning("notifications not pushed live (%s); clients catch up", exc)
 
     async def deliver(self, deliveries: list[tuple[int, int]]) -> None:
         """Enqueue fresh rounds of deliveries, as (id, round); the safety net covers failures."""

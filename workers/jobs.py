@@ -8,23 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from arq.connections import ArqRedis
 from arq.typing import WorkerCoroutine
 
-from domain.services import deliveries, fanout, outbox, sweep
-from domain.services.fanout import FanOut
+from domain.services import deliveries, sweep
 from lapor.metrics import JOBS_KEY
 from lapor.requestctx import request_id
 from lapor.settings import get_settings
 from models.enums import DeliveryStatus
-from workers.channels import NOTIFICATIONS_CHANNEL
 from workers.enqueue import DELIVER_NOTIFICATION, ArqOutboxDispatcher, deliver_job_id
 from workers.transports import Transports
 
@@ -79,54 +75,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def after_fan_out(redis: ArqRedis, done: FanOut) -> None:
-    """Push stored in-app notifications live and enqueue the deliveries (after commit)."""
-    if done.in_app:
-        async with redis.pipeline(transaction=False) as pipe:
-            for nid, user_id in done.in_app:
-                pipe.publish(
-                    NOTIFICATIONS_CHANNEL, json.dumps({"notification_id": nid, "user_id": user_id})
-                )
-            await pipe.execute()
-    await ArqOutboxDispatcher(redis).deliver(done.deliveries)
-
-
-async def _fan_out_one(ctx: Ctx, outbox_id: int) -> FanOut | None:
-    done = await fanout.fan_out(outbox_id, _now(), email_enabled=get_settings().email_enabled)
-    if done is not None:
-        request_id.set(done.request_id)
-        await after_fan_out(ctx["redis"], done)
-    return done
-
-
-@logged
-async def relay_outbox_message(ctx: Ctx, outbox_id: int) -> dict[str, int] | None:
-    """Fan one committed event out to its notifications (woken right after the commit)."""
-    done = await _fan_out_one(ctx, outbox_id)
-    return _counts(done) if done is not None else None
-
-
-@logged
-async def relay_pending(ctx: Ctx) -> int:
-    """Drain outbox rows never handled (Redis was down, a worker died mid-job)."""
-    count = 0
-    for outbox_id in await outbox.pending_ids():
-        done = await _fan_out_one(ctx, outbox_id)
-        if done is not None:
-            count += 1
-            # One line per row, with the request id of the change it carries.
-            log.info(
-                "relayed from the outbox",
-                extra={"job": "relay_pending", "outbox_id": outbox_id, **_counts(done)},
-            )
-            request_id.set(None)
-    return count
-
-
-def _counts(done: FanOut) -> dict[str, int]:
-    return {"in_app": len(done.in_app), "deliveries": len(done.deliveries)}
-
-
 @logged
 async def deliver_notification(ctx: Ctx, notification_id: int) -> str:
     """Try one e-mail or webhook delivery; on failure, enqueue the next try after its backoff."""
@@ -160,5 +108,5 @@ async def deliver_due(ctx: Ctx) -> int:
 async def sweep_deadlines(ctx: Ctx) -> int:
     """Take every deadline step that has come due, then dispatch the events it wrote."""
     done = await sweep.sweep(_now(), batch=get_settings().sweep_batch_size)
-    await ArqOutboxDispatcher(ctx["redis"]).dispatch(done.outbox_ids)
+    await ArqOutboxDispatcher(ctx["redis"]).dispatch(done.outbox)
     return sum(not a.skipped for a in done.actions)

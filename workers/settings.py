@@ -18,10 +18,12 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from domain.services import caching
 from lapor.settings import get_settings
 from models.db import connect as connect_database
 from models.db import disconnect as disconnect_database
 from workers import jobs
+from workers.relay import OutboxRelay
 from workers.transports import Transports
 
 log = logging.getLogger("lapor.worker")
@@ -37,7 +39,16 @@ async def startup(ctx: dict[str, Any]) -> None:
     s = get_settings()
     # Jobs run in tasks of their own: they find the ORM via the global context.
     await connect_database(s.database_url, s.db_pool_max)
+    await caching.start(s.database_url)
     ctx["transports"] = Transports(s)
+    relay = ctx["relay"] = OutboxRelay(
+        s.redis_url,
+        ctx["redis"],
+        email_enabled=s.email_enabled,
+        concurrency=s.relay_concurrency,
+        poll_seconds=s.relay_poll_seconds,
+    )
+    relay.start()
     log.info(
         "worker started",
         extra={"redis": s.redis_url.split("@")[-1], "email": s.email_enabled, "pid": os.getpid()},
@@ -45,14 +56,16 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "relay" in ctx:
+        await ctx["relay"].stop(get_settings().worker_shutdown_grace_seconds)
     if "transports" in ctx:
         await ctx["transports"].close()
+    await caching.stop()
     await disconnect_database()
     log.info("worker stopped", extra={"pid": os.getpid()})
 
 
 _s = get_settings()
-EVERY_5_SECONDS = set(range(0, 60, 5))
 # Once a minute by default (at :30); tests and busy deployments may sweep more often.
 SWEEP_SECONDS = set(range(0, 60, _s.sweep_every_seconds)) if _s.sweep_every_seconds < 60 else {30}
 
@@ -61,7 +74,6 @@ class WorkerSettings:
     """arq settings; `lapor worker` runs this."""
 
     functions = [
-        func(jobs.relay_outbox_message, name="relay_outbox_message", timeout=120),
         # No result kept: a delivery's job id may be reused by the safety net at once.
         func(
             jobs.deliver_notification,
@@ -71,7 +83,6 @@ class WorkerSettings:
         ),
     ]
     cron_jobs = [
-        cron(jobs.relay_pending, second=EVERY_5_SECONDS, unique=True, run_at_startup=True),
         cron(jobs.deliver_due, second={17, 47}, unique=True),
         cron(jobs.sweep_deadlines, second=SWEEP_SECONDS, unique=True, timeout=600),
     ]

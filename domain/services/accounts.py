@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 from domain.actor import PUBLIC, Actor
 from domain.auth import hash_password, issue_token, read_claims, verify_password
 from domain.errors import DomainError, ErrorCode, invalid
+from domain.services.caching import Cache
 from domain.services.common import optional_text, require_aware, required_text
 from lapor.settings import get_settings
 from models import Agency, Region, RoleGrant, User
@@ -116,23 +117,58 @@ def _token(user: User, now: datetime) -> str:
     return issue_token(user.id, s.secret_key, now, s.token_ttl_seconds)
 
 
+@dataclass(frozen=True)
+class Person:
+    """A user as the services need them: who they are, how to reach them, what they may do
+    (`actor` is PUBLIC for a disabled account)."""
+
+    id: int
+    name: str
+    email: str
+    locale: str
+    active: bool
+    roles: frozenset[Role]
+    actor: Actor
+
+
+PEOPLE: Cache[int, Person] = Cache("people", {"app_user", "role_grant"}, keyed=int)
+
+
+async def people(user_ids: Iterable[int]) -> dict[int, Person]:
+    """The users among `user_ids` that exist, active or not, with their roles (cached: two
+    queries for those not cached)."""
+    return await PEOPLE.get_many(user_ids, _fetch_people)
+
+
+async def _fetch_people(user_ids: list[int]) -> dict[int, Person]:
+    users = await User.filter(id__in=user_ids)
+    grants: dict[int, list[RoleGrant]] = {u.id: [] for u in users}
+    for grant in await RoleGrant.filter(user_id__in=list(grants)):
+        grants[grant.user_id].append(grant)
+    return {u.id: _person(u, grants[u.id]) for u in users}
+
+
+def _person(user: User, grants: Sequence[RoleGrant]) -> Person:
+    actor = _actor(user, grants) if user.is_active else PUBLIC
+    return Person(
+        id=user.id,
+        name=user.name,
+        email=user.email,
+        locale=user.locale,
+        active=user.is_active,
+        roles=frozenset(g.role for g in grants),
+        actor=actor,
+    )
+
+
 async def actor_for_user(user_id: int) -> Actor:
     """The Actor of an active user with all their grants; PUBLIC if there is no such user."""
     return (await actors_for_users([user_id])).get(user_id, PUBLIC)
 
 
 async def actors_for_users(user_ids: Sequence[int]) -> dict[int, Actor]:
-    """The Actors of the active users among `user_ids`, with all their grants, in two queries."""
-    return {uid: actor for uid, (_, actor) in (await users_with_actors(user_ids)).items()}
-
-
-async def users_with_actors(user_ids: Sequence[int]) -> dict[int, tuple[User, Actor]]:
-    """The active users among `user_ids` with their Actors, in two queries."""
-    users = await User.filter(id__in=list(set(user_ids)), is_active=True)
-    grants: dict[int, list[RoleGrant]] = {u.id: [] for u in users}
-    for grant in await RoleGrant.filter(user_id__in=list(grants)):
-        grants[grant.user_id].append(grant)
-    return {u.id: (u, _actor(u, grants[u.id])) for u in users}
+    """The Actors of the active users among `user_ids`, with all their grants."""
+    return {uid: p.actor for uid, p in (await people(user_ids)).items() if p.active}
 
 
 def _actor(user: User, grants: Sequence[RoleGrant]) -> Actor:

@@ -18,9 +18,9 @@ from domain.lifecycle import (
     next_report_status,
 )
 from domain.policy import Action, AgencyFacts, allowed_on_agency, require_signed_in
+from domain.services import reference
 from domain.services.common import (
     Outcome,
-    calendar_for,
     create_assignment,
     deadline_rules,
     lock_assignment,
@@ -35,6 +35,8 @@ from domain.services.common import (
     require_readable,
     required_text,
 )
+from domain.services.outbox import OutboxEntry
+from domain.services.reference import calendar_for
 from lapor.settings import get_settings
 from models import Agency, Assignment, FollowUp, Report
 from models.enums import AssignmentStatus, ReportStatus, ResolutionCode, ResolutionTier
@@ -49,7 +51,8 @@ async def _lock_for_desk(actor: Actor, assignment_id: int | str) -> tuple[Report
         raise not_found("assignment", "assignmentId")
     report = await lock_report(found["report_id"], "assignmentId")
     assignment = await lock_assignment(aid)
-    agency = await Agency.get(id=assignment.agency_id)
+    agency = await reference.agency(assignment.agency_id)
+    assert agency is not None  # an assignment's agency cannot be removed (RESTRICT)
     if not allowed_on_agency(
         actor, Action.WORK_ASSIGNMENT, AgencyFacts(agency.id, agency.region_id)
     ):
@@ -100,7 +103,7 @@ async def return_(
     text = required_text(reason, "reason", max_length=get_settings().message_max_length)
     suggested = None
     if suggested_agency_id is not None:
-        suggested = await Agency.get_or_none(id=parse_id(suggested_agency_id, "suggestedAgencyId"))
+        suggested = await reference.agency(parse_id(suggested_agency_id, "suggestedAgencyId"))
         if suggested is None:
             raise not_found("agency", "suggestedAgencyId")
     async with in_transaction():
@@ -135,7 +138,7 @@ async def forward(
     """Forward to a sub-unit (a Puskesmas under its Dinas); a child assignment carries on."""
     require_aware(now)
     text = optional_text(note, "note", max_length=get_settings().message_max_length)
-    target = await Agency.get_or_none(id=parse_id(agency_id, "agencyId"))
+    target = await reference.agency(parse_id(agency_id, "agencyId"))
     if target is None:
         raise not_found("agency", "agencyId")
     async with in_transaction():
@@ -229,7 +232,7 @@ async def follow_up(
 
 async def reopen_responded(
     report: Report, actor: Actor, now: datetime, cal: WorkingCalendar
-) -> list[int]:
+) -> list[OutboxEntry]:
     """After a dispute: answered assignments reopen with a fresh resolution deadline."""
     outbox = []
     answered = await Assignment.filter(
@@ -269,7 +272,7 @@ async def _is_descendant(agency: Agency, ancestor_id: int) -> bool:
         if parent_id == ancestor_id:
             return True
         seen.add(parent_id)
-        parent = await Agency.get_or_none(id=parent_id)
+        parent = await reference.agency(parent_id)
         parent_id = parent.parent_id if parent else None
     return False
 

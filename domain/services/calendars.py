@@ -16,8 +16,10 @@ from domain.actor import Actor
 from domain.calendar import national_holidays
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.policy import allowed_on_calendar, require_signed_in
-from domain.services.common import parse_id, region_lineage, require_aware, required_text
-from models import Holiday, Region
+from domain.services import reference
+from domain.services.common import parse_id, require_aware, required_text
+from domain.services.reference import region_lineage
+from models import Holiday
 
 
 class DayOffSource(StrEnum):
@@ -69,7 +71,7 @@ async def add_day_off(
     require_signed_in(actor)
     text = required_text(name, "name", max_length=200)
     rid = parse_id(region_id, "regionId") if region_id is not None else None
-    if rid is not None and not await Region.exists(id=rid):
+    if rid is not None and await reference.region(rid) is None:
         raise not_found("region", "regionId")
     if not allowed_on_calendar(actor, rid):
         raise DomainError(ErrorCode.FORBIDDEN, "you may not change this calendar")

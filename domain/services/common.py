@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import DoesNotExist
-from tortoise.expressions import Q
 
 from domain.actor import Actor
 from domain.calendar import WorkingCalendar
@@ -23,10 +22,12 @@ from domain.deadlines import (
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.lifecycle import OPEN_ASSIGNMENT
 from domain.policy import Action, ReportFacts, allowed_on_report, require_signed_in
+from domain.services import reference
+from domain.services.outbox import OutboxEntry
 from domain.sweep import Stage, assignment_stage, first_sweep_at, report_stage
 from lapor.requestctx import request_id
 from lapor.settings import get_settings
-from models import Agency, Assignment, Category, Holiday, OutboxMessage, Region, Report, ReportEvent
+from models import Agency, Assignment, OutboxMessage, Report, ReportEvent
 from models.enums import AssignmentStatus, ResolutionTier
 
 EVENT_TOPIC = "report.event"
@@ -38,7 +39,14 @@ class Outcome:
 
     report: Report
     assignment: Assignment | None = None
-    outbox_ids: list[int] = field(default_factory=list)
+    outbox: list[OutboxEntry] = field(default_factory=list)
+    # The policy's facts of `report` as committed, when the use case knows them without a read
+    # (a new report): its view is then made without reading the report back.
+    facts: ReportFacts | None = None
+
+    @property
+    def outbox_ids(self) -> list[int]:
+        return [entry.id for entry in self.outbox]
 
 
 def deadline_rules() -> DeadlineRules:
@@ -48,30 +56,6 @@ def deadline_rules() -> DeadlineRules:
 def require_aware(now: datetime) -> None:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("the domain takes an aware `now`")
-
-
-async def region_lineage(region_id: int, field_name: str = "regionId") -> list[Region]:
-    """The region and its parents, nearest first (a province's holiday is its regencies' too)."""
-    lineage: list[Region] = []
-    current: int | None = region_id
-    while current is not None and current not in [r.id for r in lineage]:
-        region = await Region.get_or_none(id=current)
-        if region is None:
-            if not lineage:
-                raise not_found("region", field_name)
-            break
-        lineage.append(region)
-        current = region.parent_id
-    return lineage
-
-
-async def calendar_for(region_id: int) -> WorkingCalendar:
-    """The working-day calendar of a region: national holidays plus its own and its parents'."""
-    lineage = await region_lineage(region_id)
-    days = await Holiday.filter(
-        Q(region_id__isnull=True) | Q(region_id__in=[r.id for r in lineage])
-    ).values_list("day", flat=True)
-    return WorkingCalendar(lineage[0].timezone, frozenset(days))  # type: ignore[arg-type]
 
 
 def parse_id(raw: int | str, field_name: str) -> int:
@@ -126,10 +110,11 @@ async def facts_for(reports: Sequence[Report]) -> dict[int, ReportFacts]:
         )
         for report_id, agency_id in rows:
             agencies[int(str(report_id))].add(int(str(agency_id)))
-    return {r.id: _facts_of(r, frozenset(agencies[r.id])) for r in reports}
+    return {r.id: facts_of(r, frozenset(agencies[r.id])) for r in reports}
 
 
-def _facts_of(report: Report, agency_ids: frozenset[int]) -> ReportFacts:
+def facts_of(report: Report, agency_ids: frozenset[int]) -> ReportFacts:
+    """The policy's view of a report whose assignments went to `agency_ids`."""
     return ReportFacts(
         region_id=report.region_id,
         reporter_id=report.reporter_id,
@@ -151,8 +136,8 @@ async def record_event(
     assignment: Assignment | None = None,
     internal: bool = False,
     data: dict[str, Any] | None = None,
-) -> tuple[ReportEvent, int]:
-    """Append a timeline line and its outbox row; returns the event and the outbox id."""
+) -> tuple[ReportEvent, OutboxEntry]:
+    """Append a timeline line and its outbox row; returns the event and the outbox entry."""
     event = await ReportEvent.create(
         report_id=report.id,
         assignment_id=assignment.id if assignment else None,
@@ -163,20 +148,18 @@ async def record_event(
         data=data or {},
         at=now,
     )
-    outbox = await OutboxMessage.create(
-        topic=EVENT_TOPIC,
-        event_id=event.id,
-        payload={
-            "event_id": event.id,
-            "report_id": report.id,
-            "assignment_id": assignment.id if assignment else None,
-            "agency_id": assignment.agency_id if assignment else None,
-            "kind": kind,
-            "request_id": request_id.get(),
-        },
-        created_at=now,
+    payload = {
+        "event_id": event.id,
+        "report_id": report.id,
+        "assignment_id": assignment.id if assignment else None,
+        "agency_id": assignment.agency_id if assignment else None,
+        "kind": kind,
+        "request_id": request_id.get(),
+    }
+    row = await OutboxMessage.create(
+        topic=EVENT_TOPIC, event_id=event.id, payload=payload, created_at=now
     )
-    return event, outbox.id
+    return event, OutboxEntry(row.id, EVENT_TOPIC, payload)
 
 
 def _schedule_sweep(
@@ -209,15 +192,26 @@ async def refresh_report_due(report: Report, cal: WorkingCalendar, waiting_since
     open_dues = await Assignment.filter(
         report_id=report.id, status__in=[s.value for s in OPEN_ASSIGNMENT]
     ).values_list("due_at", flat=True)
+    set_report_due(report, cal, waiting_since, list(open_dues))  # type: ignore[arg-type]
+
+
+def set_report_due(
+    report: Report,
+    cal: WorkingCalendar,
+    waiting_since: datetime,
+    open_assignment_dues: list[datetime | None],
+) -> None:
+    """Set the report's stage deadline (and sweep time) from its status and the deadlines of
+    its open assignments (not saved)."""
     due = report_stage_due(
         report.status,
         waiting_since=waiting_since,
         responded_at=report.responded_at,
-        open_assignment_dues=list(open_dues),  # type: ignore[arg-type]
+        open_assignment_dues=open_assignment_dues,
         cal=cal,
         rules=deadline_rules(),
     )
-    _schedule_sweep(report, due, report_stage(report.status, bool(open_dues)), cal)
+    _schedule_sweep(report, due, report_stage(report.status, bool(open_assignment_dues)), cal)
 
 
 def clear_report_due(report: Report) -> None:
@@ -264,7 +258,7 @@ async def create_assignment(
     deadline from the category's usual tier (STANDARD when none) until the agency picks one."""
     tier = ResolutionTier.STANDARD
     if report.category_id is not None:
-        category = await Category.get_or_none(id=report.category_id)
+        category = await reference.category(report.category_id)
         tier = (category.default_tier if category else None) or tier
     assignment = Assignment(
         report_id=report.id,

@@ -18,11 +18,12 @@ from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode
 from domain.messages import Email, email_for
 from domain.policy import require_signed_in
+from domain.services import reference
 from domain.services.common import parse_id, require_aware
 from domain.services.fanout import message_facts
 from domain.services.reading import Page, page_size
 from lapor.settings import Settings
-from models import Agency, Assignment, Notification, Region, Report, ReportEvent, User
+from models import Agency, Assignment, Notification, Report, ReportEvent, User
 from models.enums import Channel, DeliveryStatus
 
 ERROR_MAX_LENGTH = 1000
@@ -141,7 +142,9 @@ async def outgoing_for(row: Notification) -> Outgoing:
         user = await User.get_or_none(id=row.user_id, is_active=True)
         if user is None or not user.email:
             raise DeliveryFailed("the recipient has no active e-mail address")
-        facts = await message_facts(event, report, assignment)
+        facts = await message_facts(
+            event.kind, event.data, report, assignment.agency_id if assignment else None
+        )
         return email_for(facts, user.locale, user.email)
     agency = await Agency.get_or_none(id=row.agency_id)
     if agency is None or not agency.webhook_url or not agency.webhook_secret:
@@ -155,8 +158,9 @@ async def webhook_body(
 ) -> bytes:
     """The JSON an agency receives: what its desk may see, never the reporter's identity and
     never a confidential report's content."""
-    region = await Region.get(id=report.region_id)
-    agency = await Agency.get_or_none(id=assignment.agency_id) if assignment else None
+    region = await reference.region(report.region_id)
+    assert region is not None
+    agency = await reference.agency(assignment.agency_id) if assignment else None
     doc = {
         "delivery_id": row.id,
         "event_id": event.id,

@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
 from domain.fanout import AGENCY_AUDIENCES, Audience, audiences_for, user_channels
-from domain.lifecycle import OPEN_ASSIGNMENT
 from domain.messages import MessageFacts, render
-from domain.policy import Action, allowed_on_report
-from domain.services import outbox
-from domain.services.accounts import users_with_actors
-from domain.services.common import EVENT_TOPIC, region_lineage, report_facts
-from models import (
-    Agency,
-    Assignment,
-    Notification,
-    OutboxMessage,
-    Region,
-    Report,
-    ReportEvent,
-    RoleGrant,
-    Support,
-    User,
+from domain.policy import Action, ReportFacts, allowed_on_report
+from domain.services import outbox, reference
+from domain.services.accounts import Person, people
+from domain.services.common import EVENT_TOPIC
+from domain.services.reference import region_lineage
+from models import Agency
+from models.bulk import (
+    ClaimedOutbox,
+    EventContext,
+    NewNotification,
+    insert_notifications,
+    load_event,
 )
-from models.enums import Channel, DeliveryStatus, Role
+from models.enums import Channel, DeliveryStatus, ReportStatus, Role
 
-INSERT_BATCH = 500
 # The role that makes someone part of an agency audience.
 AGENCY_ROLE = {
     Audience.OFFICERS: Role.OFFICER,
@@ -42,197 +39,195 @@ class FanOut:
     """What one fan-out stored: in-app notifications to push live, deliveries to enqueue."""
 
     event_id: int | None = None
+    outbox_id: int | None = None
     in_app: list[tuple[int, int]] = field(default_factory=list)  # (notification id, user id)
     deliveries: list[tuple[int, int]] = field(default_factory=list)  # (notification id, round)
     request_id: str | None = None  # of the request whose change this event records
 
 
-async def fan_out(outbox_id: int, now: datetime, *, email_enabled: bool) -> FanOut | None:
-    """Write the notifications of one committed outbox row and mark the row relayed, in one
-    transaction; None when it was relayed already (or another worker holds it)."""
+async def fan_out(
+    now: datetime,
+    *,
+    email_enabled: bool,
+    outbox_id: int | None = None,
+    skip: Sequence[int] = (),
+) -> FanOut | None:
+    """Write the notifications of one committed outbox row (`outbox_id`, or else the oldest
+    pending one not in `skip`) and mark the row relayed, in one transaction; None when there is
+    none to relay (done already, or held by another worker). A failure raises RelayFailed."""
 
-    async def handle(row: OutboxMessage) -> FanOut:
-        if row.topic != EVENT_TOPIC or row.event_id is None:
-            return FanOut()
-        done = await notify_event(row.event_id, now, email_enabled=email_enabled)
+    async def handle(row: ClaimedOutbox) -> FanOut:
+        if row.topic != EVENT_TOPIC or row.event is None:
+            return FanOut(outbox_id=row.id)
+        done = await _notify(row.event, now, email_enabled=email_enabled)
+        done.outbox_id = row.id
         done.request_id = row.payload.get("request_id")
         return done
 
-    return await outbox.relay(outbox_id, now, handle)
+    relayed = await outbox.relay(now, handle, outbox_id, skip)
+    return relayed[1] if relayed is not None else None
 
 
 async def notify_event(event_id: int, now: datetime, *, email_enabled: bool) -> FanOut:
     """Store the notifications of one event (idempotent: rows that exist are kept) and return
-    all of them. Call inside the transaction that marks the event's outbox row relayed."""
-    event = await ReportEvent.get_or_none(id=event_id)
+    all of them."""
+    event = await load_event(event_id, outbox.OPEN_STATUSES)
     if event is None:
         return FanOut(event_id)
-    report = await Report.get(id=event.report_id)
-    assignment = (
-        await Assignment.get_or_none(id=event.assignment_id) if event.assignment_id else None
-    )
-    internal = event.visibility != "public"
-    stage = event.data.get("stage") if isinstance(event.data, dict) else None
-    audiences = audiences_for(event.kind, stage, internal)
-    members = await _members(audiences, report, assignment)
+    return await _notify(event, now, email_enabled=email_enabled)
+
+
+async def _notify(event: EventContext, now: datetime, *, email_enabled: bool) -> FanOut:
+    """Store the notifications of one event and return all of them. Call inside the transaction
+    that marks the event's outbox row relayed."""
+    audiences = audiences_for(event.kind, event.data.get("stage"), event.internal)
+    members = await _members(audiences, event)
     members.pop(event.actor_id or 0, None)  # nobody is told of what they did themselves
-    people = await _allowed(members, report, Action.READ_INTERNAL if internal else Action.READ)
-    facts = await message_facts(event, report, assignment)
-    rows = [
-        Notification(
-            user_id=user.id,
-            event_id=event.id,
-            report_id=report.id,
+    need = Action.READ_INTERNAL if event.internal else Action.READ
+    recipients = await _allowed(members, _facts(event), need)
+    facts = await message_facts(event.kind, event.data, event, event.assignment_agency_id)
+    texts: dict[str | None, str] = {}
+
+    def text(locale: str | None) -> str:
+        if locale not in texts:
+            texts[locale] = render(facts, locale)
+        return texts[locale]
+
+    def row(
+        channel: Channel, message: str, *, user: int | None, agency: int | None
+    ) -> NewNotification:
+        pending = channel is not Channel.IN_APP
+        return NewNotification(
+            user_id=user,
+            agency_id=agency,
+            event_id=event.event_id,
+            report_id=event.report_id,
             channel=channel,
             kind=event.kind,
-            message=render(facts, user.locale),
+            message=message,
             created_at=now,
-            **_delivery_state(channel, now),
+            # In-app notifications are delivered by being stored; the others wait for a job.
+            status=DeliveryStatus.PENDING if pending else DeliveryStatus.SENT,
+            delivered_at=None if pending else now,
+            next_attempt_at=now if pending else None,
         )
-        for user, audiences_of_user in people
+
+    rows = [
+        row(channel, text(person.locale), user=person.id, agency=None)
+        for person, audiences_of_person in recipients
         for channel in user_channels(
-            frozenset(audiences_of_user), email_enabled and bool(user.email)
+            frozenset(audiences_of_person), email_enabled and bool(person.email)
         )
     ]
-    for agency in await _webhook_agencies(audiences, report, assignment):
-        rows.append(
-            Notification(
-                agency_id=agency.id,
-                event_id=event.id,
-                report_id=report.id,
-                channel=Channel.WEBHOOK,
-                kind=event.kind,
-                message=render(facts, None),
-                created_at=now,
-                **_delivery_state(Channel.WEBHOOK, now),
-            )
-        )
-    if rows:
-        await Notification.bulk_create(rows, batch_size=INSERT_BATCH, ignore_conflicts=True)
-    return await stored_fan_out(event.id)
-
-
-async def stored_fan_out(event_id: int) -> FanOut:
-    """Every notification stored for an event, as the jobs that follow need them."""
-    result = FanOut(event_id)
-    stored = (
-        await Notification.filter(event_id=event_id)
-        .order_by("id")
-        .values_list("id", "user_id", "channel", "round", "status")
-    )
-    for nid, user_id, channel, round_, status in stored:
-        if channel == Channel.IN_APP:
-            result.in_app.append((nid, user_id))
-        elif status == DeliveryStatus.PENDING:
-            result.deliveries.append((nid, round_))
+    rows += [
+        row(Channel.WEBHOOK, text(None), user=None, agency=agency.id)
+        for agency in await _webhook_agencies(audiences, event)
+    ]
+    result = FanOut(event.event_id)
+    for stored in await insert_notifications(event.event_id, rows) if rows else []:
+        if stored.channel is Channel.IN_APP:
+            assert stored.user_id is not None
+            result.in_app.append((stored.id, stored.user_id))
+        elif stored.status is DeliveryStatus.PENDING:
+            result.deliveries.append((stored.id, stored.round))
     return result
 
 
-def _delivery_state(channel: Channel, now: datetime) -> dict[str, object]:
-    """In-app notifications are delivered by being stored; the others wait for their job."""
-    if channel is Channel.IN_APP:
-        return {"status": DeliveryStatus.SENT, "delivered_at": now}
-    return {"status": DeliveryStatus.PENDING, "next_attempt_at": now}
+def _facts(event: EventContext) -> ReportFacts:
+    return ReportFacts(
+        region_id=event.region_id,
+        reporter_id=event.reporter_id,
+        anonymous=event.anonymous,
+        confidential=event.confidential,
+        status=ReportStatus(event.status),
+        agency_ids=event.agency_ids,
+        handed_over=event.handed_over,
+    )
 
 
-async def _members(
-    audiences: frozenset[Audience], report: Report, assignment: Assignment | None
-) -> dict[int, set[Audience]]:
+async def _members(audiences: frozenset[Audience], event: EventContext) -> dict[int, set[Audience]]:
     """The people in each audience of an event, user id -> the audiences they are in."""
     found: dict[int, set[Audience]] = defaultdict(set)
 
-    def add(audience: Audience, user_ids: list[int]) -> None:
+    def add(audience: Audience, user_ids: Iterable[int]) -> None:
         for uid in user_ids:
             found[uid].add(audience)
 
     for audience in sorted(audiences):
         if audience is Audience.REPORTER:
-            add(audience, [report.reporter_id])
+            add(audience, [event.reporter_id])
         elif audience is Audience.FOLLOWERS:
-            add(audience, await _ids(Support.filter(report_id=report.id), "user_id"))
+            add(audience, event.follower_ids)
         elif audience is Audience.COORDINATORS:
-            add(audience, await _granted(Role.COORDINATOR, region_ids=[report.region_id]))
+            add(audience, await reference.holders(Role.COORDINATOR, region_ids=[event.region_id]))
         elif audience is Audience.UPPER_COORDINATORS:
-            upper = [r.id for r in (await region_lineage(report.region_id))[1:]]
-            add(audience, await _granted(Role.COORDINATOR, region_ids=upper))
+            upper = [r.id for r in (await region_lineage(event.region_id))[1:]]
+            add(audience, await reference.holders(Role.COORDINATOR, region_ids=upper))
         elif audience is Audience.OMBUDSMAN:
-            add(audience, await _granted(Role.OMBUDSMAN))
+            add(audience, await reference.holders(Role.OMBUDSMAN))
         else:
-            agencies = await _audience_agencies(audience, report, assignment)
-            add(audience, await _granted(AGENCY_ROLE[audience], agency_ids=agencies))
+            agencies = _audience_agencies(audience, event)
+            add(audience, await reference.holders(AGENCY_ROLE[audience], agency_ids=agencies))
     return found
 
 
-async def _audience_agencies(
-    audience: Audience, report: Report, assignment: Assignment | None
-) -> list[int]:
+def _audience_agencies(audience: Audience, event: EventContext) -> list[int]:
     """The agencies an agency audience stands for: the event's one, or all still working on it."""
     if audience in (Audience.OFFICERS, Audience.HEADS):
-        return [assignment.agency_id] if assignment else []
-    return await _ids(
-        Assignment.filter(report_id=report.id, status__in=[s.value for s in OPEN_ASSIGNMENT]),
-        "agency_id",
-    )
+        return [event.assignment_agency_id] if event.assignment_agency_id is not None else []
+    return sorted(event.open_agency_ids)
 
 
-async def _webhook_agencies(
-    audiences: frozenset[Audience], report: Report, assignment: Assignment | None
-) -> list[Agency]:
+async def _webhook_agencies(audiences: frozenset[Audience], event: EventContext) -> list[Agency]:
     """The agencies told of an event by webhook: those an agency audience stands for, with a URL."""
     ids: set[int] = set()
     for audience in audiences & AGENCY_AUDIENCES:
-        ids.update(await _audience_agencies(audience, report, assignment))
-    if not ids:
-        return []
-    return list(
-        await Agency.filter(id__in=sorted(ids), webhook_url__isnull=False).exclude(webhook_url="")
-    )
-
-
-async def _granted(
-    role: Role, *, region_ids: list[int] | None = None, agency_ids: list[int] | None = None
-) -> list[int]:
-    """The users holding `role` (in one of the regions or agencies, when given)."""
-    qs = RoleGrant.filter(role=role)
-    if region_ids is not None:
-        qs = qs.filter(region_id__in=region_ids)
-    if agency_ids is not None:
-        qs = qs.filter(agency_id__in=agency_ids)
-    return await _ids(qs, "user_id")
-
-
-async def _ids(qs: object, column: str) -> list[int]:
-    return list(await qs.values_list(column, flat=True))  # type: ignore[attr-defined]
+        ids.update(_audience_agencies(audience, event))
+    found = await reference.agencies(sorted(ids))
+    return [found[i] for i in sorted(found) if found[i].webhook_url]
 
 
 async def _allowed(
-    members: dict[int, set[Audience]], report: Report, need: Action
-) -> list[tuple[User, set[Audience]]]:
+    members: dict[int, set[Audience]], facts: ReportFacts, need: Action
+) -> list[tuple[Person, set[Audience]]]:
     """Only active people the access policy lets read the report (or its staff side), in id
     order, each with the audiences they are in."""
     if not members:
         return []
-    facts = await report_facts(report)
-    found = await users_with_actors(list(members))
+    found = await people(members)
     return [
-        (user, members[uid])
-        for uid, (user, actor) in sorted(found.items())
-        if allowed_on_report(actor, need, facts)
+        (person, members[uid])
+        for uid, person in sorted(found.items())
+        if person.active and allowed_on_report(person.actor, need, facts)
     ]
 
 
+class _AboutReport(Protocol):
+    @property
+    def tracking_code(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def confidential(self) -> bool: ...
+    @property
+    def region_id(self) -> int: ...
+
+
 async def message_facts(
-    event: ReportEvent, report: Report, assignment: Assignment | None
+    kind: str, data: dict[str, Any], report: _AboutReport, agency_id: int | None
 ) -> MessageFacts:
-    agency = await Agency.get_or_none(id=assignment.agency_id) if assignment else None
-    region = await Region.get(id=report.region_id)
-    due = event.data.get("due_at") if isinstance(event.data, dict) else None
+    """What a message about an event may say (domain/messages.py)."""
+    agency = await reference.agency(agency_id) if agency_id is not None else None
+    region = await reference.region(report.region_id)
+    assert region is not None
+    due = data.get("due_at")
+    stage = data.get("stage")
     return MessageFacts(
-        kind=event.kind,
+        kind=kind,
         tracking_code=report.tracking_code,
         title=None if report.confidential else report.title,
         agency=agency.name if agency else None,
-        stage=event.data.get("stage") if isinstance(event.data, dict) else None,
+        stage=stage if isinstance(stage, str) else None,
         due_at=datetime.fromisoformat(due) if isinstance(due, str) else None,
         timezone=region.timezone,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -23,6 +23,8 @@ from domain.policy import (
     readable_reports_q,
     require_signed_in,
 )
+from domain.services import reference
+from domain.services.accounts import people
 from domain.services.common import facts_for, parse_id
 from domain.tracking import normalize_tracking_code
 from domain.views import (
@@ -47,11 +49,9 @@ from models import (
     Region,
     Report,
     ReportEvent,
-    RoleGrant,
     RoutingRule,
-    User,
 )
-from models.enums import AssignmentStatus, Channel, ReportKind, ReportStatus, Role
+from models.enums import AssignmentStatus, Channel, ReportKind, ReportStatus
 
 T = TypeVar("T")
 
@@ -142,6 +142,16 @@ async def reports_by_ids(
 async def _report_rows(ids: list[int]) -> tuple[list[Report], dict[int, ReportFacts]]:
     reports = list(await Report.filter(id__in=ids))
     return reports, await facts_for(reports)
+
+
+async def committed_view(
+    actor: Actor, report: Report, facts: ReportFacts | None
+) -> ReportView | None:
+    """A report a use case just committed, as the actor may see it now: made from the row in
+    hand when the use case gave its `facts`, else read back; None when no longer readable."""
+    if facts is None:
+        return (await reports_by_ids(actor, [report.id])).get(report.id)
+    return _views(actor, [report], {report.id: facts})[0]
 
 
 async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
@@ -259,7 +269,7 @@ async def open_inbox(actor: Actor, agency_id: int | str) -> InboxDesk:
     NOT_FOUND or FORBIDDEN otherwise."""
     require_signed_in(actor)
     aid = parse_id(agency_id, "agencyId")
-    agency = await Agency.get_or_none(id=aid)
+    agency = await reference.agency(aid)
     if agency is None:
         raise not_found("agency", "agencyId")
     # Agencies are public reference data: saying "not yours" reveals nothing.
@@ -426,33 +436,16 @@ async def _reporter_rows(ids: list[int]) -> list[tuple[Any, Any]]:
 async def users_by_ids(
     viewer: Actor, ids: Sequence[int], shared: SharedRows | None = None
 ) -> dict[int, UserView]:
-    """People as `viewer` sees them (two queries, or none with `shared` rows)."""
+    """People as `viewer` sees them (cached; two queries for those not cached, or none with
+    `shared` rows)."""
     wanted = sorted(set(ids))
-    users, roles = await _rows(shared, ("users", *wanted), lambda: _user_rows(wanted))
-    return {u.id: user_view(u, tuple(sorted(roles[u.id])), viewer) for u in users}
+    found = await _rows(shared, ("users", *wanted), lambda: people(wanted))
+    return {p.id: user_view(p, viewer) for p in found.values()}
 
 
-async def _user_rows(ids: list[int]) -> tuple[list[User], dict[int, set[Role]]]:
-    users = list(await User.filter(id__in=ids))
-    grants = await RoleGrant.filter(user_id__in=[u.id for u in users]).values_list(
-        "user_id", "role"
-    )
-    roles: dict[int, set[Role]] = defaultdict(set)
-    for uid, role in grants:
-        roles[int(uid)].add(Role(role))  # type: ignore[call-overload]
-    return users, roles
-
-
-async def regions_by_ids(ids: Iterable[int]) -> dict[int, Region]:
-    return {r.id: r for r in await Region.filter(id__in=list(set(ids)))}
-
-
-async def agencies_by_ids(ids: Iterable[int]) -> dict[int, Agency]:
-    return {a.id: a for a in await Agency.filter(id__in=list(set(ids)))}
-
-
-async def categories_by_ids(ids: Iterable[int]) -> dict[int, Category]:
-    return {c.id: c for c in await Category.filter(id__in=list(set(ids)))}
+regions_by_ids = reference.regions
+agencies_by_ids = reference.agencies
+categories_by_ids = reference.categories
 
 
 async def all_regions() -> list[Region]:

@@ -14,12 +14,13 @@ from domain.deadlines import is_overdue
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.lifecycle import OPEN_ASSIGNMENT, ReportAction, next_report_status
 from domain.policy import Action, allowed_on_report, require_signed_in
+from domain.services import reference
 from domain.services.assignments import reopen_responded
 from domain.services.common import (
     Outcome,
-    calendar_for,
     clear_report_due,
     create_assignment,
+    facts_of,
     lock_report_for,
     optional_text,
     parse_id,
@@ -28,10 +29,12 @@ from domain.services.common import (
     report_facts,
     require_aware,
     required_text,
+    set_report_due,
 )
+from domain.services.reference import calendar_for
 from domain.tracking import new_tracking_code
 from lapor.settings import get_settings
-from models import Agency, Assignment, Category, Rating, Region, Report, Support
+from models import Agency, Assignment, Rating, Report, Support
 from models.enums import RegionLevel, ReportKind, ReportStatus
 
 
@@ -66,7 +69,7 @@ async def submit(actor: Actor, now: datetime, data: SubmitInput) -> Outcome:
         raise invalid("latitude", "must be between -90 and 90")
     if data.longitude is not None and not -180 <= data.longitude <= 180:
         raise invalid("longitude", "must be between -180 and 180")
-    region = await Region.get_or_none(id=parse_id(data.region_id, "regionId"))
+    region = await reference.region(parse_id(data.region_id, "regionId"))
     if region is None:
         raise not_found("region", "regionId")
     if region.level is RegionLevel.PROVINCE:
@@ -74,13 +77,13 @@ async def submit(actor: Actor, now: datetime, data: SubmitInput) -> Outcome:
     category_id = None
     if data.category_id is not None:
         category_id = parse_id(data.category_id, "categoryId")
-        if not await Category.exists(id=category_id):
+        if await reference.category(category_id) is None:
             raise not_found("category", "categoryId")
     cal = await calendar_for(region.id)
     for _attempt in range(5):
         try:
             async with in_transaction():
-                report = await Report.create(
+                report = Report(
                     tracking_code=new_tracking_code(),
                     kind=data.kind,
                     title=title,
@@ -98,10 +101,10 @@ async def submit(actor: Actor, now: datetime, data: SubmitInput) -> Outcome:
                     created_at=now,
                     updated_at=now,
                 )
-                await refresh_report_due(report, cal, now)
-                await report.save(update_fields=["due_at", "sweep_at"])
-                _, outbox_id = await record_event(report, "report.submitted", actor, now)
-                return Outcome(report, outbox_ids=[outbox_id])
+                set_report_due(report, cal, now, open_assignment_dues=[])
+                await report.save()
+                _, entry = await record_event(report, "report.submitted", actor, now)
+                return Outcome(report, outbox=[entry], facts=facts_of(report, frozenset()))
         except IntegrityError:
             # A tracking-code collision (about 1 in 10^12): draw again.
             continue
@@ -124,7 +127,7 @@ async def add_info(actor: Actor, now: datetime, report_id: int | str, message: s
             await refresh_report_due(report, await calendar_for(report.region_id), now)
         await report.save(update_fields=["status", "updated_at", "due_at", "sweep_at"])
         _, oid = await record_event(report, "report.info_added", actor, now, message=text)
-        return Outcome(report, outbox_ids=[oid])
+        return Outcome(report, outbox=[oid])
 
 
 async def support(actor: Actor, now: datetime, report_id: int | str) -> Outcome:
@@ -144,7 +147,7 @@ async def support(actor: Actor, now: datetime, report_id: int | str) -> Outcome:
         await Report.filter(id=report.id).update(support_count=F("support_count") + 1)
         report.support_count += 1
         _, oid = await record_event(report, "report.supported", actor, now, internal=True)
-        return Outcome(report, outbox_ids=[oid])
+        return Outcome(report, outbox=[oid])
 
 
 async def rate(
@@ -169,7 +172,7 @@ async def rate(
         _, oid = await record_event(
             report, "report.rated", actor, now, message=text, data={"rating": rating}
         )
-        return Outcome(report, outbox_ids=[oid])
+        return Outcome(report, outbox=[oid])
 
 
 async def dispute(actor: Actor, now: datetime, report_id: int | str, reason: str) -> Outcome:
@@ -202,7 +205,7 @@ async def dispute(actor: Actor, now: datetime, report_id: int | str, reason: str
             ]
         )
         _, oid = await record_event(report, "report.disputed", actor, now, message=text)
-        return Outcome(report, outbox_ids=[oid, *outbox])
+        return Outcome(report, outbox=[oid, *outbox])
 
 
 async def verify(
@@ -229,7 +232,7 @@ async def verify(
         report.status = next_report_status(report.status, ReportAction.VERIFY)
         if category_id is not None:
             cid = parse_id(category_id, "categoryId")
-            if not await Category.exists(id=cid):
+            if await reference.category(cid) is None:
                 raise not_found("category", "categoryId")
             report.category_id = cid
         agencies = await _agencies_for(report, ids, "agencyIds")
@@ -254,7 +257,7 @@ async def verify(
         await report.save(
             update_fields=["status", "category_id", "updated_at", "due_at", "sweep_at"]
         )
-        return Outcome(report, outbox_ids=outbox)
+        return Outcome(report, outbox=outbox)
 
 
 async def assign(
@@ -355,7 +358,7 @@ async def escalate(actor: Actor, now: datetime, report_id: int | str, reason: st
             update_fields=["status", "escalated_at", "updated_at", "due_at", "sweep_at"]
         )
         _, oid = await record_event(report, "report.escalated", actor, now, message=text)
-        return Outcome(report, outbox_ids=[oid])
+        return Outcome(report, outbox=[oid])
 
 
 async def close_escalated(actor: Actor, now: datetime, report_id: int | str, note: str) -> Outcome:
@@ -372,7 +375,7 @@ async def close_escalated(actor: Actor, now: datetime, report_id: int | str, not
         report.updated_at = now
         await report.save(update_fields=["status", "closed_at", "updated_at"])
         _, oid = await record_event(report, "report.closed", actor, now, message=text)
-        return Outcome(report, outbox_ids=[oid])
+        return Outcome(report, outbox=[oid])
 
 
 async def close_by_silence(actor: Actor, now: datetime, report_id: int | str) -> Outcome:
@@ -392,7 +395,7 @@ async def close_by_silence(actor: Actor, now: datetime, report_id: int | str) ->
         clear_report_due(report)
         await report.save(update_fields=["status", "closed_at", "updated_at", "due_at", "sweep_at"])
         _, oid = await record_event(report, "report.closed", actor, now, data={"by": "silence"})
-        return Outcome(report, outbox_ids=[oid])
+        return Outcome(report, outbox=[oid])
 
 
 async def _coordinator_transition(
@@ -438,7 +441,7 @@ async def _coordinator_transition(
             message=text,
             data={"duplicate_of_id": duplicate_of_id} if duplicate_of_id else None,
         )
-        return Outcome(report, outbox_ids=[oid])
+        return Outcome(report, outbox=[oid])
 
 
 async def _agencies_for(report: Report, ids: list[int], field_name: str) -> list[Agency]:

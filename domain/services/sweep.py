@@ -18,7 +18,9 @@ from domain.actor import SYSTEM
 from domain.calendar import WorkingCalendar
 from domain.lifecycle import OPEN_ASSIGNMENT
 from domain.services import reports
-from domain.services.common import calendar_for, deadline_rules, record_event, require_aware
+from domain.services.common import deadline_rules, record_event, require_aware
+from domain.services.outbox import OutboxEntry
+from domain.services.reference import calendar_for
 from domain.sweep import (
     Level,
     Stage,
@@ -57,7 +59,7 @@ class SweepResult:
     """What one sweep run did, and the outbox rows to dispatch."""
 
     actions: list[SweepAction] = field(default_factory=list)
-    outbox_ids: list[int] = field(default_factory=list)
+    outbox: list[OutboxEntry] = field(default_factory=list)
     rows_seen: int = 0
 
 
@@ -202,7 +204,7 @@ async def _take_steps(
         )
         if not run.dry_run:
             if not skipped:
-                run.out.outbox_ids += await _act(
+                run.out.outbox += await _act(
                     report, assignment, deadline.stage, step.level, deadline.due_at, run.now
                 )
             await SweepMark.create(
@@ -235,13 +237,13 @@ async def _act(
     level: Level,
     due_at: datetime,
     now: datetime,
-) -> list[int]:
+) -> list[OutboxEntry]:
     """Do what a step means, through the domain's own use cases and events."""
     if level is Level.HANDOVER:
         reason = "the resolution deadline passed and the reporter consented to a hand-over"
-        return (await reports.escalate(SYSTEM, now, report.id, reason)).outbox_ids
+        return (await reports.escalate(SYSTEM, now, report.id, reason)).outbox
     if level is Level.CLOSE:
-        return (await reports.close_by_silence(SYSTEM, now, report.id)).outbox_ids
+        return (await reports.close_by_silence(SYSTEM, now, report.id)).outbox
     if assignment is not None and level in (Level.BREACH, Level.ESCALATION):
         assignment.escalation_level = max(
             assignment.escalation_level, 1 if level is Level.BREACH else 2

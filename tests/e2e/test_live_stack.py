@@ -175,9 +175,11 @@ async def test_many_subscribers_come_and_go_on_one_redis_subscription_per_proces
     for _ in range(4):
         await asyncio.gather(*(one() for _ in range(50)))
     async with aioredis.from_url(redis_server.url) as redis:
-        assert await redis.pubsub_numsub("lapor:events") == [(b"lapor:events", 2)]
+        # One per API process, and the worker's outbox relay, which wakes on every event.
+        assert await redis.pubsub_numsub("lapor:events") == [(b"lapor:events", 3)]
         assert await redis.pubsub_numsub("lapor:notifications") == [(b"lapor:notifications", 2)]
         clients = (await redis.execute_command("CLIENT", "LIST")).decode()
         assert clients.count("name=lapor-live:") == 2, clients
+        assert clients.count("name=lapor-relay:") == 1, clients
     for api in two_apis["apis"]:
         assert api.poll() is None

@@ -31,6 +31,7 @@ from tests.app_fixtures import GQL, People, agency_gid, pk, region_gid
 from tests.harness import free_port
 from tests.live_client import LiveClient, refused
 from tests.services.test_query_count import StatementLog, counting, sql_log
+from workers.channels import NotificationsMessage
 
 INBOX = """subscription($a: ID!) { inboxEvents(agencyId: $a) {
   kind at assignment { id status report { id status title anonymous reporter { name email }
@@ -292,7 +293,7 @@ async def test_notifications_reach_their_user_only(
     )
     async with aioredis.from_url(redis_url) as client:
         for n in (email, in_app, in_app):  # an e-mail row, then one row published twice
-            body = json.dumps({"notification_id": n.id, "user_id": officer.id})
+            body = NotificationsMessage(((n.id, officer.id),)).encode()
             await client.publish("lapor:notifications", body)
     await mine.wait_for(lambda: len(mine.data("n")) >= 1)
     await asyncio.sleep(0.3)

@@ -44,7 +44,7 @@ async def _fan_out(outcome: Outcome) -> dict[str, Told]:
     """Run the fan-out of each outbox row of a use case; what each event kind told whom."""
     told: dict[str, Told] = {}
     for oid in outcome.outbox_ids:
-        done = await fanout.fan_out(oid, NOW, email_enabled=True)
+        done = await fanout.fan_out(NOW, email_enabled=True, outbox_id=oid)
         assert done is not None and done.event_id is not None
         event = await ReportEvent.get(id=done.event_id)
         told[event.kind] = await _told(event.id)
@@ -199,12 +199,12 @@ async def test_the_fan_out_of_an_event_is_stored_once_however_often_it_runs() ->
     coordinators = len(await staff(COORDINATOR))
     assert len(again.in_app) == coordinators == len(again.deliveries)
     # The outbox row is relayed: running its job again does nothing at all.
-    assert await fanout.fan_out(outcome.outbox_ids[0], NOW, email_enabled=True) is None
+    assert await fanout.fan_out(NOW, email_enabled=True, outbox_id=outcome.outbox_ids[0]) is None
 
 
 async def test_without_smtp_no_email_is_written() -> None:
     outcome = await _submit()
-    done = await fanout.fan_out(outcome.outbox_ids[0], NOW, email_enabled=False)
+    done = await fanout.fan_out(NOW, email_enabled=False, outbox_id=outcome.outbox_ids[0])
     assert done is not None and done.deliveries == []
     assert await Notification.filter(channel=Channel.EMAIL).count() == 0
 
@@ -289,14 +289,14 @@ async def test_deadline_steps_reach_the_desk_its_head_and_the_coordinators() -> 
     assignment = await Assignment.get(report_id=report.id)
     assert assignment.due_at is not None
     reminded = await sweep(assignment.due_at - timedelta(hours=1))
-    assert (await _fan_out(Outcome(report, outbox_ids=reminded.outbox_ids)))[
+    assert (await _fan_out(Outcome(report, outbox=reminded.outbox)))[
         "deadline.reminder"
     ] == await both(OFFICER)
     breached = await sweep(assignment.due_at + timedelta(hours=1))
-    assert (await _fan_out(Outcome(report, outbox_ids=breached.outbox_ids)))[
+    assert (await _fan_out(Outcome(report, outbox=breached.outbox)))[
         "deadline.breached"
     ] == await both(OFFICER, HEAD)
     escalated = await sweep(assignment.due_at + timedelta(days=14))
-    assert (await _fan_out(Outcome(report, outbox_ids=escalated.outbox_ids)))[
+    assert (await _fan_out(Outcome(report, outbox=escalated.outbox)))[
         "deadline.escalated"
     ] == await both(COORDINATOR, HEAD)

@@ -113,7 +113,7 @@ async def test_rerunning_the_sweep_takes_no_step_twice() -> None:
     # Force the row back into the sweep, as a crash between steps could leave it.
     await Report.filter(id=report.id).update(sweep_at=utc(2026, 3, 1))
     again = await sweep(as_of)
-    assert again.actions == [] and again.outbox_ids == []
+    assert again.actions == [] and again.outbox == []
     assert await ReportEvent.filter(report_id=report.id).count() == events
 
 

@@ -1,0 +1,356 @@
+"""The write path under load: `reportSubmit` from concurrent clients against one `lapor api`
+and one `lapor worker`, as deployed (separate processes, uvicorn with uvloop and httptools).
+
+By default it starts its own PostgreSQL (durable: fsync and synchronous commit on, as in
+production; `--fast` turns them off as the tests do) and Redis, migrates and seeds the demo,
+and starts the API and the worker, each under a database role of its own so that
+pg_stat_statements can count their statements apart. Then `--clients` keep-alive connections
+submit reports as the demo citizen for `--warmup` + `--seconds` seconds (bench/load.py), and
+it prints:
+
+- submits/s and latency (p50, p99, max) over the measured seconds, and every error: an HTTP
+  status other than 200, a GraphQL error, a refusal in `errors`;
+- statements per submit in the API and per event in the worker (pg_stat_statements, counting
+  BEGIN/COMMIT and asyncpg's connection resets as statements);
+- how long after the load the worker's queue and the outbox were empty;
+- whether every submitted report's event has exactly one in-app notification per recipient
+  (the region's coordinators), no more, no less;
+- error and warning lines, and tracebacks, in the API's and the worker's logs.
+
+    .venv/bin/python -m bench.submit [--clients 32] [--seconds 20] [--warmup 3] [--fast]
+
+Against a service that runs already (e.g. `make run`, whose output went to run.log):
+
+    .venv/bin/python -m bench.submit --url http://127.0.0.1:8000 --log run.log
+
+which finds the embedded database through var/postgres/server.json for the checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+
+from bench import load
+from lapor.servers import free_port
+from models.db import apply_migrations, database
+from tests.harness import PostgresCluster, RedisServer
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMIT = (
+    "mutation Submit($i: ReportSubmitInput!) { reportSubmit(input: $i) { "
+    "report { id trackingCode status dueAt } errors { code message field } } }"
+)
+LOGIN = "mutation($e:String!,$p:String!){authLogin(email:$e,password:$p){token errors{code}}}"
+
+
+def check_submit(status: int, body: bytes) -> str | None:
+    """Why an answer is not a stored report, or None when it is."""
+    if status != 200:
+        return f"HTTP {status}"
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "not JSON"
+    if doc.get("errors"):
+        return str(doc["errors"][0].get("extensions", {}).get("code", "GraphQL error"))
+    payload = (doc.get("data") or {}).get("reportSubmit") or {}
+    if payload.get("errors"):
+        return str(payload["errors"][0]["code"])
+    if not (payload.get("report") or {}).get("trackingCode"):
+        return "no report"
+    return None
+
+
+@dataclass
+class Target:
+    """The service under load and what the bench may inspect of it."""
+
+    base: str
+    database_url: str | None
+    logs: list[Path]
+    # API and worker under roles of their own, with pg_stat_statements loaded.
+    statements: bool = False
+
+
+def _login(base: str, email: str) -> str:
+    answer = httpx.post(
+        f"{base}/graphql",
+        json={"query": LOGIN, "variables": {"e": email, "p": "lapor-demo"}},
+        timeout=30,
+    ).json()
+    return str(answer["data"]["authLogin"]["token"])
+
+
+def _region(base: str, code: str) -> str:
+    answer = httpx.post(f"{base}/graphql", json={"query": "{ regions { id code } }"}, timeout=30)
+    return next(r["id"] for r in answer.json()["data"]["regions"] if r["code"] == code)
+
+
+def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the API did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+def _with_user(url: str, user: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
+
+
+@contextlib.contextmanager
+def own_service(fast: bool, logs: Path) -> Iterator[Target]:
+    """PostgreSQL, Redis, the demo, one API and one worker, each under its own role."""
+    settings = {"shared_preload_libraries": "pg_stat_statements", "max_connections": "100"}
+    with PostgresCluster(durable=not fast, settings=settings) as cluster, RedisServer() as redis:
+        url = cluster.create_database("lapor_bench_submit")
+        asyncio.run(_prepare(url))
+        common = {
+            **os.environ,
+            "LAPOR_ENV": "production",
+            "LAPOR_SECRET_KEY": secrets.token_urlsafe(32),
+            "LAPOR_REDIS_URL": redis.url,
+        }
+        common.pop("LAPOR_SMTP_HOST", None)
+        port = free_port()
+        api_log, worker_log = logs / "api.log", logs / "worker.log"
+        with api_log.open("wb") as out:
+            api = subprocess.Popen(
+                [sys.executable, "-m", "lapor", "api", "--port", str(port)],
+                cwd=ROOT,
+                env={**common, "LAPOR_DATABASE_URL": _with_user(url, "lapor_api")},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        with worker_log.open("wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "lapor", "worker"],
+                cwd=ROOT,
+                env={**common, "LAPOR_DATABASE_URL": _with_user(url, "lapor_worker")},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(base, api, api_log)
+            yield Target(base, url, [api_log, worker_log], statements=True)
+        finally:
+            for process in (api, worker):
+                process.terminate()
+                try:
+                    process.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+async def _prepare(url: str) -> None:
+    from datetime import UTC, datetime
+
+    from lapor.demo import seed_demo
+
+    await apply_migrations(url)
+    async with database(url):
+        await seed_demo(datetime.now(UTC))
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        for role in ("lapor_api", "lapor_worker"):
+            await conn.execute(f"CREATE ROLE {role} LOGIN SUPERUSER")
+    finally:
+        await conn.close()
+
+
+async def _statements(url: str) -> dict[str, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT r.rolname, sum(s.calls)::bigint AS calls FROM pg_stat_statements s "
+            "JOIN pg_roles r ON r.oid = s.userid WHERE s.dbid = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) GROUP BY 1"
+        )
+        return {row["rolname"]: int(row["calls"]) for row in rows}
+    finally:
+        await conn.close()
+
+
+async def _top_statements(url: str, role: str, limit: int = 12) -> list[tuple[int, str]]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT s.calls, s.query FROM pg_stat_statements s JOIN pg_roles r ON r.oid = "
+            "s.userid WHERE r.rolname = $1 ORDER BY s.calls DESC LIMIT $2",
+            role,
+            limit,
+        )
+        return [(int(r["calls"]), " ".join(r["query"].split())[:110]) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def _scalar(url: str, sql: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+async def _reset_statements(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SELECT pg_stat_statements_reset()")
+    finally:
+        await conn.close()
+
+
+def _log_problems(logs: list[Path]) -> list[str]:
+    problems = []
+    for path in logs:
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                level = json.loads(line).get("level")
+            except ValueError:
+                level = "error" if "Traceback" in line or "Error" in line else None
+            if level in ("error", "warning", "critical") or "Traceback" in line:
+                problems.append(f"{path.name}: {line[:300]}")
+    return problems
+
+
+async def measure(target: Target, clients: int, seconds: float, warmup: float) -> None:
+    token = _login(target.base, "warga@jember.demo")
+    region = _region(target.base, "35.09")
+    variables = {
+        "kind": "COMPLAINT",
+        "title": "Lampu jalan padam",
+        "body": "Lampu jalan di depan pasar padam sejak seminggu.",
+        "regionId": region,
+        "ombudsmanConsent": True,
+    }
+    body = orjson.dumps({"query": SUBMIT, "variables": {"i": variables}})
+    request = load.post(f"{target.base}/graphql", body, {"Authorization": f"Bearer {token}"})
+    url = target.database_url
+    stats = target.statements
+
+    async def counts() -> tuple[int, int]:
+        assert url is not None
+        return await _scalar(url, "SELECT count(*) FROM report"), await _scalar(
+            url, "SELECT count(*) FROM outbox_message WHERE dispatched_at IS NOT NULL"
+        )
+
+    async def reset_after_warmup() -> tuple[int, int] | None:
+        await asyncio.sleep(warmup)
+        if url is None:
+            return None
+        if stats:
+            await _reset_statements(url)
+        return await counts()
+
+    before_task = asyncio.create_task(reset_after_warmup())
+    result = await load.run(
+        f"{target.base}/graphql",
+        [request],
+        connections=clients,
+        seconds=seconds,
+        warmup=warmup,
+        check=check_submit,
+    )
+    ended = time.monotonic()
+    before = await before_task
+    print(f"reportSubmit, {clients} clients, {seconds:.0f} s after {warmup:.0f} s of warm-up:")
+    print(f"  {result.summary()}")
+    for problem, count in sorted(result.errors.items()):
+        print(f"  error {problem}: {count}")
+    if result.first_error:
+        print(f"  first error body: {result.first_error}")
+    if url is None or before is None:
+        return
+    api_submits = (await counts())[0] - before[0]
+    if stats:
+        api_calls = (await _statements(url)).get("lapor_api", 0)
+        print(f"  statements per submit in the API: {api_calls / max(api_submits, 1):.2f}")
+    drained = None
+    while time.monotonic() - ended < 120:
+        if await _scalar(url, "SELECT count(*) FROM outbox_message WHERE dispatched_at IS NULL"):
+            await asyncio.sleep(0.1)
+            continue
+        drained = time.monotonic() - ended
+        break
+    print(
+        "  outbox drained "
+        + (f"{drained:.1f} s after the load" if drained is not None else "NOT within 120 s")
+    )
+    if stats:
+        relayed = (await counts())[1] - before[1]
+        worker_calls = (await _statements(url)).get("lapor_worker", 0)
+        print(f"  statements per event in the worker: {worker_calls / max(relayed, 1):.2f}")
+        for role in ("lapor_api", "lapor_worker"):
+            print(f"  most frequent statements of {role}:")
+            for calls, query in await _top_statements(url, role):
+                print(f"    {calls:8d}  {query}")
+    coordinators = await _scalar(
+        url,
+        "SELECT count(DISTINCT g.user_id) FROM role_grant g JOIN region r ON r.id = g.region_id "
+        "JOIN app_user u ON u.id = g.user_id WHERE g.role = 'COORDINATOR' AND r.code = '35.09' "
+        "AND u.is_active",
+    )
+    wrong = await _scalar(
+        url,
+        "SELECT count(*) FROM report_event e WHERE e.kind = 'report.submitted' AND "
+        f"(SELECT count(*) FROM notification n WHERE n.event_id = e.id) <> {coordinators}",
+    )
+    events = await _scalar(url, "SELECT count(*) FROM report_event WHERE kind = 'report.submitted'")
+    print(
+        f"  notifications: {events - wrong:,} of {events:,} submitted events have exactly one "
+        f"per recipient ({coordinators} coordinators)"
+    )
+    problems = _log_problems(target.logs)
+    print(f"  log lines at warning or error, and tracebacks: {len(problems)}")
+    for line in problems[:10]:
+        print(f"    {line}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--fast", action="store_true", help="PostgreSQL without fsync")
+    parser.add_argument("--url", help="a running service instead of one started here")
+    parser.add_argument("--database-url", help="its database (default: the embedded one)")
+    parser.add_argument("--log", action="append", default=[], help="its log, to scan for errors")
+    args = parser.parse_args()
+    if args.url:
+        from lapor.embedded import running_url
+
+        target = Target(
+            args.url.rstrip("/"), args.database_url or running_url(), [Path(p) for p in args.log]
+        )
+        asyncio.run(measure(target, args.clients, args.seconds, args.warmup))
+        return
+    with tempfile.TemporaryDirectory(prefix="lapor-bench-") as logs:
+        with own_service(args.fast, Path(logs)) as target:
+            asyncio.run(measure(target, args.clients, args.seconds, args.warmup))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""The outbox relay of a worker process: it turns committed events into their notifications.
+
+A few loops claim the oldest pending outbox row, one row per transaction (SKIP LOCKED, so the
+loops of every worker share the rows), fan it out, and after the commit push its in-app
+notifications live and enqueue its deliveries. They drain the outbox whenever an event is
+published on `lapor:events` (the API does so right after each commit) and, whatever Redis
+does, every `poll_seconds`: the outbox in the database is the only record of the work
+(docs/adr/0016-outbox-relay-loop.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+from arq.connections import ArqRedis
+
+from domain.services import fanout, outbox
+from domain.services.fanout import FanOut
+from lapor.metrics import JOBS_KEY
+from lapor.requestctx import request_id
+from workers.channels import EVENTS_CHANNEL
+from workers.enqueue import ArqOutboxDispatcher
+
+log = logging.getLogger("lapor.relay")
+# The name its lines and counts go by, as if it were a job.
+RELAY = "relay_outbox"
+
+
+class OutboxRelay:
+    """`concurrency` loops draining the outbox of one worker process."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        redis: ArqRedis | None,
+        *,
+        email_enabled: bool,
+        concurrency: int = 4,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self.redis_url = redis_url
+        self.redis = redis
+        self.dispatcher = ArqOutboxDispatcher(redis)
+        self.email_enabled = email_enabled
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        # Rows relayed and failed since the last flush to the metrics hash (/metrics reads it).
+        self.outcomes: Counter[str] = Counter()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listener: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen(), name="relay-wake")
+        self._tasks = [
+            asyncio.create_task(self._loop(), name=f"relay-{i}") for i in range(self.concurrency)
+        ]
+        self._wake.set()  # drain what was left while no worker ran
+
+    async def stop(self, grace: float) -> None:
+        """Take no new rows; let the rows being relayed finish (up to `grace` seconds)."""
+        self._stopping = True
+        self._wake.set()
+        if self._listener is not None:
+            self._listener.cancel()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+        for task in [*self._tasks, *([self._listener] if self._listener else [])]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.flush_counts()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:  # the database went away: the next poll tries again
+                log.exception("outbox relay: drain failed")
+                await asyncio.sleep(self.poll_seconds)
+            await self.flush_counts()
+
+    async def flush_counts(self) -> None:
+        """Add the outcomes counted since the last flush to the shared metrics hash."""
+        counted, self.outcomes = self.outcomes, Counter()
+        if self.redis is None or not counted:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for outcome, n in counted.items():
+                    pipe.hincrby(JOBS_KEY, f"{RELAY}:{outcome}", n)
+                await pipe.execute()
+        except Exception:  # counts are best effort: keep them for the next flush
+            self.outcomes.update(counted)
+
+    async def drain(self) -> int:
+        """Relay pending rows until there is none (a row that fails is left for the next
+        drain); returns how many were relayed."""
+        failed: list[int] = []
+        relayed = 0
+        while not self._stopping:
+            started = time.perf_counter()
+            try:
+                done = await fanout.fan_out(
+                    datetime.now(UTC), email_enabled=self.email_enabled, skip=failed
+                )
+            except outbox.RelayFailed as failure:
+                failed.append(failure.outbox_id)
+                log.error("outbox relay: row %s failed", failure.outbox_id, exc_info=failure.cause)
+                self.outcomes["failed"] += 1
+                with contextlib.suppress(Exception):
+                    await outbox.record_failure(failure.outbox_id, str(failure.cause))
+                continue
+            if done is None:
+                return relayed
+            relayed += 1
+            await self._after_commit(done, time.perf_counter() - started)
+        return relayed
+
+    async def _after_commit(self, done: FanOut, seconds: float) -> None:
+        token = request_id.set(done.request_id)
+        try:
+            await self.dispatcher.notify(done.in_app)
+            await self.dispatcher.deliver(done.deliveries)
+            log.info(
+                "relayed",
+                extra={
+                    "job": RELAY,
+                    "outbox_id": done.outbox_id,
+                    "event_id": done.event_id,
+                    "in_app": len(done.in_app),
+                    "deliveries": len(done.deliveries),
+                    "ms": round(seconds * 1000, 2),
+                },
+            )
+            self.outcomes["complete"] += 1
+        finally:
+            request_id.reset(token)
+
+    async def _listen(self) -> None:
+        """Wake the loops on every published event; reconnect when Redis comes back."""
+        while not self._stopping:
+            client = aioredis.Redis.from_url(
+                self.redis_url, socket_connect_timeout=5, client_name=f"lapor-relay:{os.getpid()}"
+            )
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(EVENTS_CHANNEL)
+                async for _message in pubsub.listen():
+                    self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: the loops keep polling the outbox meanwhile
+                await asyncio.sleep(self.poll_seconds)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                with contextlib.suppress(Exception):
+                    await client.aclose()
