@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -33,9 +34,17 @@ from strawberry.types.graphql import OperationType
 
 from api.errors import Refusal, RequestError, graphql_errors
 from api.persisted import PersistedQueries
+from domain.services.health import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE,
+    UNAVAILABLE_MESSAGE,
+    database_unavailable,
+)
 from lapor.metrics import observe_graphql
 from schema.context import Context
 from schema.errors import INVALID
+
+log = logging.getLogger("lapor.http")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -48,7 +57,13 @@ _RANGES = {
     "*/*": (JSON, 0),
 }
 # A request error's status under application/graphql-response+json, by its code.
-_REQUEST_ERROR_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "INTERNAL": 500}
+_REQUEST_ERROR_STATUS = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "INTERNAL": 500,
+    UNAVAILABLE: 503,
+}
+_RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -145,6 +160,13 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
                 challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
                 headers = challenge if error.status_code == 401 else {}
                 raise Refusal(error.status_code, error.reason, headers=headers) from None
+            except Exception as error:  # the token's user could not be read
+                if not database_unavailable(error):
+                    raise
+                log.warning("database unavailable while signing a request in: %s", error)
+                # Like an operation that ran into it: 503 by the spec, 200 for older clients.
+                status = 200 if media == JSON else 503
+                raise Refusal(status, UNAVAILABLE_MESSAGE, UNAVAILABLE, _RETRY) from None
             status, body, headers = await self._run(request, data, context, media)
             response = self._respond(body, status, media, headers)
             response.headers.raw.extend(sub_response.headers.raw)
@@ -226,9 +248,14 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             raise Refusal(
                 400, "no `query`: send the operation's text or a persisted query's hash"
             ) from None
+        unavailable = any(
+            (error.extensions or {}).get("code") == UNAVAILABLE for error in result.errors or ()
+        )
+        retry = _RETRY if unavailable else {}
         if _request_error(result):
             body: dict[str, Any] = {"errors": [error.formatted for error in result.errors or ()]}
-            return 200 if media == JSON else self._request_error_status(result.errors), body, {}
+            status = 200 if media == JSON else self._request_error_status(result.errors)
+            return status, body, retry
         if resolved.persist_as is not None and resolved.query is not None:
             await self.persisted.persist(resolved.persist_as, resolved.query)
         body = {"data": result.data}
@@ -236,7 +263,8 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             body["errors"] = [error.formatted for error in result.errors]
         if result.extensions:
             body["extensions"] = result.extensions
-        return 200, body, {}
+        # The operation ran, but the database did not answer: not a success to retry later.
+        return 503 if unavailable and media != JSON else 200, body, retry
 
     @staticmethod
     def _request_error_status(errors: list[GraphQLError] | None) -> int:

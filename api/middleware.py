@@ -14,10 +14,17 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PAYLOAD_TOO_LARGE, graphql_errors
+from domain.services.health import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE,
+    UNAVAILABLE_MESSAGE,
+    database_unavailable,
+)
 from lapor.requestctx import request_id
 from lapor.settings import Settings
 
 access = logging.getLogger("lapor.access")
+log = logging.getLogger("lapor.api")
 
 REQUEST_ID_HEADER = "x-request-id"
 # An incoming id is kept when it is short and plain (safe to log and to echo); else a new one.
@@ -81,6 +88,59 @@ class RequestIds:
         access.info("%s %s %s", scope["method"], scope["path"], status, extra=fields)
 
 
+class Failures:
+    """Answers an HTTP request that failed (an exception escaped its route) with a coded JSON
+    error instead of a bare 500: 503 UNAVAILABLE with Retry-After when the database cannot be
+    reached, else 500 INTERNAL, logged with its stack. The exception goes no further, so the
+    server keeps the connection (a 500 from the server itself would drop it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as error:
+            if database_unavailable(error):
+                log.warning("database unavailable at %s: %s", scope["path"], error)
+                status, code, text = 503, UNAVAILABLE, UNAVAILABLE_MESSAGE
+                headers = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+            else:
+                log.error("unexpected error at %s", scope["path"], exc_info=error)
+                status, code, text, headers = 500, "INTERNAL", "Unexpected error.", []
+            if started:  # too late for an answer of our own: the server closes the connection
+                raise
+            await _send_json(send, status, graphql_errors(code, text), headers)
+
+
+async def _send_json(
+    send: Send, status: int, doc: object, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = orjson.dumps(doc)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class _TooLarge(Exception):
     pass
 
@@ -127,30 +187,17 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = orjson.dumps(
-            graphql_errors(
-                PAYLOAD_TOO_LARGE, f"the request body is larger than {self.limit:,} bytes"
-            )
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        message = f"the request body is larger than {self.limit:,} bytes"
+        doc = graphql_errors(PAYLOAD_TOO_LARGE, message)
+        await _send_json(send, 413, doc, [(b"connection", b"close")])
 
 
 def http_middleware(settings: Settings) -> list[Middleware]:
     """Outermost first: request ids (every answer carries one, 413s and CORS refusals too),
-    CORS for the configured origins, then the body limit."""
+    coded answers to failures, CORS for the configured origins, then the body limit."""
     return [
         Middleware(RequestIds),
+        Middleware(Failures),
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,

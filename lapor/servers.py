@@ -58,8 +58,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether nothing is bound to 127.0.0.1:port."""
+    """Whether nothing listens on 127.0.0.1:port (connections of a server that stopped may
+    linger in TIME_WAIT: servers bind with SO_REUSEADDR, and so does this check)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError:
@@ -430,6 +432,14 @@ class PostgresServer:
     def poll(self) -> int | None:
         """The exit status once the server has exited, like Popen.poll()."""
         return None if self._proc is None else self._proc.poll()
+
+    def restart(self) -> None:
+        """Start again on the port it had (after `stop()`): its clients' URLs stay valid."""
+        if self.port:
+            self.preferred_port = self.port
+        self.start()
+        if self.port != self.preferred_port:
+            raise ServerError(f"PostgreSQL came back on {self.port}, not {self.preferred_port}")
 
 
 def create_database(server_url: str, name: str, *, replace: bool = True) -> str:

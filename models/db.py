@@ -33,6 +33,9 @@ def tortoise_config(database_url: str, pool_max: int = 10) -> dict[str, Any]:
 
     connection = expand_db_url(database_url)
     connection["credentials"]["maxsize"] = pool_max
+    # No floor of idle connections: asyncpg would keep reconnecting one (and logging a stack
+    # each time) while the database is down; connections are made on demand and kept.
+    connection["credentials"]["minsize"] = 0
     connection["credentials"]["reset"] = _keep_session
     return {
         "connections": {"default": connection},
@@ -92,3 +95,32 @@ def _env_config() -> dict[str, Any]:
 
 # Read by the `tortoise` command (pyproject.toml [tool.tortoise]) for makemigrations.
 TORTOISE_ORM = _env_config()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) says the database cannot be reached right now (down,
+    restarting, refusing connections), as opposed to a query that is wrong."""
+    import asyncpg
+    from tortoise.exceptions import DBConnectionError
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            OSError
+            | TimeoutError
+            | DBConnectionError
+            | asyncpg.PostgresConnectionError
+            | asyncpg.AdminShutdownError
+            | asyncpg.CrashShutdownError
+            | asyncpg.CannotConnectNowError
+            | asyncpg.TooManyConnectionsError,
+        ):
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and "connection" in str(current).lower():
+            # "connection is closed", "cannot acquire: the pool is closing (connection lost)"
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -8,6 +8,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from domain.errors import DomainError
+from domain.services.health import UNAVAILABLE, UNAVAILABLE_MESSAGE, database_unavailable
 
 log = logging.getLogger("lapor.graphql")
 
@@ -30,21 +31,39 @@ def _domain_error(error: GraphQLError) -> DomainError | None:
     return original if isinstance(original, DomainError) else None
 
 
-def is_unexpected(error: GraphQLError) -> bool:
-    """A bug or an outage, not a refusal: it is logged with its stack and masked for clients."""
+def _failure(error: GraphQLError) -> BaseException | None:
+    """What went wrong beneath a GraphQL error that is not a refusal, if anything did."""
     original = error.original_error
-    return (
-        original is not None
-        and not isinstance(original, GraphQLError)
-        and _domain_error(error) is None
-    )
+    if original is None or isinstance(original, GraphQLError) or _domain_error(error):
+        return None
+    return original
+
+
+def is_unavailable(error: GraphQLError) -> bool:
+    """The database did not answer: the client is told to try again, nothing is wrong."""
+    failure = _failure(error)
+    return failure is not None and database_unavailable(failure)
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """A bug, not a refusal nor an outage: it is logged with its stack and masked for clients."""
+    failure = _failure(error)
+    return failure is not None and not database_unavailable(failure)
 
 
 def log_unexpected(errors: list[GraphQLError]) -> None:
-    """Log what clients will see masked; refusals and validation errors are not logged."""
+    """Log what clients will see masked; refusals and validation errors are not logged, and an
+    unreachable database with one line and no stack."""
     for error in errors:
         if is_unexpected(error):
             log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+        elif is_unavailable(error):
+            log.warning("database unavailable at %s: %s", error.path, error.original_error)
+
+
+def mark_unavailable(error: GraphQLError) -> None:
+    error.message = UNAVAILABLE_MESSAGE
+    error.extensions = {"code": UNAVAILABLE}
 
 
 def code_request_errors(errors: list[GraphQLError]) -> None:
@@ -54,6 +73,9 @@ def code_request_errors(errors: list[GraphQLError]) -> None:
     before execution is masked here, as CodedErrors never sees it (it is logged first)."""
     for error in errors:
         if error.path is not None or (error.extensions or {}).get("code"):
+            continue
+        if is_unavailable(error):
+            mark_unavailable(error)
             continue
         if is_unexpected(error):
             error.message = "Unexpected error."
@@ -65,7 +87,7 @@ def code_request_errors(errors: list[GraphQLError]) -> None:
 
 class CodedErrors(MaskErrors):
     """Unexpected errors become 'Unexpected error.' with code INTERNAL (no stack, no message);
-    domain refusals keep their message and carry their code."""
+    an unreachable database is UNAVAILABLE; domain refusals keep their message and code."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=is_unexpected, error_message="Unexpected error.")
@@ -79,7 +101,9 @@ class CodedErrors(MaskErrors):
         processed = []
         for error in super()._process_errors(errors):
             domain = _domain_error(error)
-            if domain is not None:
+            if is_unavailable(error):
+                mark_unavailable(error)
+            elif domain is not None:
                 error.extensions = {**(error.extensions or {}), "code": domain.code.value}
                 if domain.field:
                     error.extensions["field"] = domain.field

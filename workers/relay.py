@@ -23,6 +23,7 @@ from arq.connections import ArqRedis
 
 from domain.services import fanout, outbox
 from domain.services.fanout import FanOut
+from domain.services.health import database_unavailable
 from lapor.metrics import JOBS_KEY
 from lapor.requestctx import request_id
 from workers.channels import EVENTS_CHANNEL
@@ -31,6 +32,9 @@ from workers.enqueue import ArqOutboxDispatcher
 log = logging.getLogger("lapor.relay")
 # The name its lines and counts go by, as if it were a job.
 RELAY = "relay_outbox"
+# Drains that fail in a row, for reasons other than an unreachable database, before the
+# failure is logged as an error with its stack.
+PERSISTENT_FAILURES = 3
 
 
 class OutboxRelay:
@@ -81,14 +85,23 @@ class OutboxRelay:
         await self.flush_counts()
 
     async def _loop(self) -> None:
+        failures = 0
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             self._wake.clear()
             try:
                 await self.drain()
-            except Exception:  # the database went away: the next poll tries again
-                log.exception("outbox relay: drain failed")
+                failures = 0
+            except Exception as exc:  # the next poll tries again
+                failures += 1
+                if database_unavailable(exc):
+                    log.warning("outbox relay: the database is unavailable (%s)", exc)
+                elif failures < PERSISTENT_FAILURES:
+                    # A connection that broke mid-statement can leave odd errors once.
+                    log.warning("outbox relay: drain failed (%s: %s)", type(exc).__name__, exc)
+                else:
+                    log.exception("outbox relay: drain keeps failing")
                 await asyncio.sleep(self.poll_seconds)
             await self.flush_counts()
 
@@ -117,6 +130,8 @@ class OutboxRelay:
                     datetime.now(UTC), email_enabled=self.email_enabled, skip=failed
                 )
             except outbox.RelayFailed as failure:
+                if database_unavailable(failure.cause):
+                    raise failure.cause from None
                 failed.append(failure.outbox_id)
                 log.error("outbox relay: row %s failed", failure.outbox_id, exc_info=failure.cause)
                 self.outcomes["failed"] += 1
