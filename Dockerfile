@@ -11,6 +11,7 @@ COPY domain ./domain
 COPY models ./models
 COPY workers ./workers
 COPY lapor ./lapor
+COPY core ./core
 RUN pip wheel --wheel-dir /wheels .
 # GraphiQL's files from the npm registry, so the console needs no CDN at run time.
 RUN apt-get update && apt-get install -y --no-install-recommends npm \

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 # Folders that ruff format checks (those that exist).
-FORMAT_PATHS := $(wildcard api schema domain models workers lapor tests bench)
+FORMAT_PATHS := $(wildcard api schema domain models workers lapor core tests bench)
 
 .DEFAULT_GOAL := test
 .PHONY: venv lint test run migrate seed schema format clean

@@ -29,16 +29,15 @@ from api.middleware import http_middleware
 from api.open311 import Open311
 from api.persisted import PersistedQueries
 from api.tokens import bearer_token
+from core.dispatch import ArqOutboxDispatcher
+from core.metrics import set_live_subscriber_source
+from core.settings import Settings, get_settings
 from domain.actor import PUBLIC
 from domain.services import caching
 from domain.services.accounts import actor_for_token
-from lapor.metrics import set_live_subscriber_source
-from lapor.settings import Settings, get_settings
-from models.db import connect as connect_database
-from models.db import disconnect as disconnect_database
+from models.db import connect_database, disconnect_database
 from schema.context import Context
 from schema.schema import build_schema
-from workers.enqueue import ArqOutboxDispatcher
 
 log = logging.getLogger("lapor.api")
 

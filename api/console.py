@@ -32,10 +32,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.http.ides import get_graphql_ide_html
 
+from core.settings import Settings
 from domain.errors import DomainError
 from domain.policy import may_use_console
 from domain.services import accounts
-from lapor.settings import Settings
 
 log = logging.getLogger("lapor.console")
 

@@ -34,13 +34,13 @@ from strawberry.types.graphql import OperationType
 
 from api.errors import Refusal, RequestError, graphql_errors
 from api.persisted import PersistedQueries
+from core.metrics import observe_graphql
 from domain.services.health import (
     RETRY_AFTER_SECONDS,
     UNAVAILABLE,
     UNAVAILABLE_MESSAGE,
     database_unavailable,
 )
-from lapor.metrics import observe_graphql
 from schema.context import Context
 from schema.errors import INVALID
 

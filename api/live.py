@@ -39,15 +39,15 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from api.tokens import init_token
-from domain.services.accounts import session_for_token
-from lapor.settings import Settings
-from schema.context import Context, LiveMessage, LiveTopic
-from workers.channels import (
+from core.channels import (
     EVENTS_CHANNEL,
     NOTIFICATIONS_CHANNEL,
     EventMessage,
     NotificationsMessage,
 )
+from core.settings import Settings
+from domain.services.accounts import session_for_token
+from schema.context import Context, LiveMessage, LiveTopic
 
 log = logging.getLogger("lapor.live")
 

@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.metrics import JOBS_KEY, Shared, jobs_from_hash, render
 from domain.services import reading
-from lapor.metrics import JOBS_KEY, Shared, jobs_from_hash, render
 
-log = logging.getLogger("lapor.metrics")
+log = logging.getLogger("core.metrics")
 
 
 def metrics_route(redis: Callable[[], Awaitable[ArqRedis | None]]) -> Route:

@@ -14,14 +14,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PAYLOAD_TOO_LARGE, graphql_errors
+from core.requestctx import request_id
+from core.settings import Settings
 from domain.services.health import (
     RETRY_AFTER_SECONDS,
     UNAVAILABLE,
     UNAVAILABLE_MESSAGE,
     database_unavailable,
 )
-from lapor.requestctx import request_id
-from lapor.settings import Settings
 
 access = logging.getLogger("lapor.access")
 log = logging.getLogger("lapor.api")

@@ -20,12 +20,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from core.settings import Settings
 from domain.actor import PUBLIC
 from domain.errors import DomainError
 from domain.lifecycle import FINAL_REPORT, PUBLIC_REPORT
 from domain.services import reading
 from domain.views import AssignmentView, ReportView
-from lapor.settings import Settings
 from models.enums import AssignmentStatus
 from schema.ids import from_cursor, to_cursor
 

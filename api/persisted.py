@@ -37,9 +37,9 @@ from redis.asyncio import Redis
 from strawberry.http import GraphQLRequestData
 
 from api.errors import Refusal, RequestError
+from core.settings import Settings
 from domain.actor import Actor
 from domain.policy import may_use_console
-from lapor.settings import Settings
 
 log = logging.getLogger("lapor.persisted")
 

@@ -33,21 +33,20 @@ from pathlib import Path
 
 import asyncpg
 from arq.connections import RedisSettings, create_pool
-from tortoise import Tortoise
-from tortoise.migrations.api import migrate
+from tortoise import connections
 
+from core.dispatch import ArqOutboxDispatcher
+from core.settings import get_settings
 from domain.auth import hash_password
 from domain.services import assignments, fanout, reports
 from domain.services.accounts import actor_for_user
 from domain.services.outbox import OutboxEntry
 from domain.services.reports import SubmitInput
 from lapor.demo import seed_demo
-from lapor.settings import get_settings
 from models import Agency, Assignment, Notification, OutboxMessage, Region, Support, User
-from models.db import tortoise_config
+from models.db import apply_migrations, connect_database, disconnect_database
 from models.enums import ReportKind, ResolutionTier
 from tests.harness import PostgresCluster, RedisServer
-from workers.enqueue import ArqOutboxDispatcher
 from workers.relay import RELAY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,11 +275,9 @@ async def run(recipients: int, repeat: int, events: int, audience: int) -> None:
     settings = {"shared_preload_libraries": "pg_stat_statements"}
     with PostgresCluster(settings=settings) as cluster, RedisServer() as redis:
         url = cluster.create_database("lapor_bench_fanout")
-        config = tortoise_config(url, pool_max=10)
-        await migrate(config=config)
-        await Tortoise.close_connections()
-        await Tortoise.init(config=config)
-        await Tortoise.get_connection("default").execute_script(
+        await apply_migrations(url)
+        await connect_database(url, 10)
+        await connections.get("default").execute_script(
             "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
         )
         try:
@@ -289,7 +286,7 @@ async def run(recipients: int, repeat: int, events: int, audience: int) -> None:
             with tempfile.TemporaryDirectory(prefix="lapor-bench-") as logs:
                 await sustained(events, audience, url, redis.url, Path(logs))
         finally:
-            await Tortoise.close_connections()
+            await disconnect_database()
 
 
 def main() -> None:

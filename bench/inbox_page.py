@@ -17,17 +17,15 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from tortoise import Tortoise
-from tortoise.migrations.api import migrate
 
 from api.app import create_app
+from core.settings import get_settings
 from domain.services import assignments, reading, reports
 from domain.services.accounts import actor_for_user
 from domain.services.reports import SubmitInput
 from lapor.demo import seed_demo
-from lapor.settings import get_settings
 from models import Agency, Assignment, Region, User
-from models.db import tortoise_config
+from models.db import apply_migrations, connect_database, disconnect_database
 from models.enums import ReportKind, ResolutionTier
 from schema.ids import to_global_id
 from tests.harness import PostgresCluster
@@ -82,10 +80,8 @@ async def _seed(count: int) -> tuple[int, str]:
 async def run(reports_count: int, size: int, pages: int) -> None:
     with PostgresCluster() as cluster:
         url = cluster.create_database("lapor_bench")
-        config = tortoise_config(url, pool_max=10)
-        await migrate(config=config)
-        await Tortoise.close_connections()
-        await Tortoise.init(config=config)
+        await apply_migrations(url)
+        await connect_database(url, 10)
         try:
             agency_id, email = await _seed(reports_count)
             app = create_app(get_settings())
@@ -131,7 +127,7 @@ async def run(reports_count: int, size: int, pages: int) -> None:
                 await reading.reports_by_ids(officer, [a.report_id for a in page.items])
                 db_timings.append(time.perf_counter() - t0)
         finally:
-            await Tortoise.close_connections()
+            await disconnect_database()
 
     mean = statistics.mean(timings)
     db_mean = statistics.mean(db_timings)

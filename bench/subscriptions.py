@@ -25,12 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tortoise import Tortoise
-from tortoise.migrations.api import migrate
 
 from lapor.demo import seed_demo
 from models import Agency, Region
-from models.db import tortoise_config
+from models.db import apply_migrations, connect_database, disconnect_database
 from schema.ids import to_global_id
 from tests.harness import PostgresCluster, RedisServer, free_port
 from tests.live_client import LiveClient
@@ -125,15 +123,13 @@ async def _until(clients: list[LiveClient], count: int, seconds: float) -> None:
 async def run(subscribers: int, rounds: int) -> None:
     with PostgresCluster() as pg, RedisServer() as redis:
         url = pg.create_database("lapor_bench_live")
-        config = tortoise_config(url, pool_max=5)
-        await migrate(config=config)
-        await Tortoise.close_connections()
-        await Tortoise.init(config=config)
+        await apply_migrations(url)
+        await connect_database(url, 5)
         await seed_demo(datetime.now(UTC))
         jember = await Region.get(code="35.09")
         agency = to_global_id("Agency", (await Agency.get(code="DINKES", region_id=jember.id)).id)
         region = to_global_id("Region", jember.id)
-        await Tortoise.close_connections()
+        await disconnect_database()
 
         log = Path(pg.dir or "/tmp") / "bench-api.log"
         with _api(url, redis.url, subscribers, log) as (pid, base):

@@ -19,14 +19,13 @@ import statistics
 import time
 from datetime import UTC, datetime
 
-from tortoise import Tortoise, connections
-from tortoise.migrations.api import migrate
+from tortoise import connections
 
 from domain.calendar import national_holidays
 from domain.services.sweep import sweep
 from lapor.demo import seed_demo
 from models import Agency, Region, User
-from models.db import tortoise_config
+from models.db import apply_migrations, connect_database, disconnect_database
 from tests.harness import PostgresCluster
 
 IDLE_RUNS = 5  # sweeps with nothing due, timed after the first; the median is printed
@@ -77,10 +76,8 @@ async def _fill(first: int, last: int, now: datetime, due: str, sweep_at: str) -
 
 async def one_size(cluster: PostgresCluster, open_rows: int, due_rows: int) -> dict[str, float]:
     url = cluster.create_database(f"lapor_sweep_{open_rows}")
-    config = tortoise_config(url, pool_max=10)
-    await migrate(config=config)
-    await Tortoise.close_connections()
-    await Tortoise.init(config=config)
+    await apply_migrations(url)
+    await connect_database(url, 10)
     try:
         now = datetime.now(UTC)
         await seed_demo(now)
@@ -130,7 +127,7 @@ async def one_size(cluster: PostgresCluster, open_rows: int, due_rows: int) -> d
                 print(f"  (a sweep after the first still saw {again.rows_seen:,} rows)")
         idle_run = statistics.median(idle_runs)
     finally:
-        await Tortoise.close_connections()
+        await disconnect_database()
     print(
         f"{open_rows:>9,} open + {due_rows:,} due assignments: built in {built:6.1f} s; "
         f"sweep saw {done.rows_seen:,} rows, took {steps:,} steps "

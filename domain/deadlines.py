@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.settings import Settings
 from domain.calendar import WorkingCalendar
-from lapor.settings import Settings
 from models.enums import AssignmentStatus, ReportStatus, ResolutionTier
 
 

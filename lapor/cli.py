@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lapor.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from models.db import apply_migrations, database
 from models.enums import Role
 
@@ -280,8 +280,8 @@ def cmd_api(args: argparse.Namespace) -> int:
     """Serve the ASGI app factory with uvicorn until stopped."""
     import uvicorn
 
-    from lapor.logs import uvicorn_log_config
-    from lapor.metrics import MULTIPROCESS_ENV
+    from core.logs import uvicorn_log_config
+    from core.metrics import MULTIPROCESS_ENV
 
     _check_production(get_settings())
     settings = _pin_database(get_settings())
@@ -318,7 +318,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from arq.worker import run_worker
 
-    from lapor.logs import configure_logging
+    from core.logs import configure_logging
 
     if args.check:
         return asyncio.run(_check_workers(get_settings()))
@@ -413,7 +413,7 @@ async def _dispatch(settings: Settings, entries: list[OutboxEntry]) -> None:
     """Wake the workers for what the sweep wrote; without Redis, their relay drains it later."""
     from arq.connections import RedisSettings, create_pool
 
-    from workers.enqueue import ArqOutboxDispatcher
+    from core.dispatch import ArqOutboxDispatcher
 
     link = RedisSettings.from_dsn(settings.redis_url)
     link.conn_retries = 0

@@ -51,7 +51,7 @@ def tortoise_config(database_url: str, pool_max: int = 10) -> dict[str, Any]:
     }
 
 
-async def connect(database_url: str, pool_max: int = 10) -> None:
+async def connect_database(database_url: str, pool_max: int = 10) -> None:
     """Initialise Tortoise on the database; every task of the process finds it (servers run
     requests and jobs in tasks of their own)."""
     await Tortoise.init(
@@ -59,18 +59,19 @@ async def connect(database_url: str, pool_max: int = 10) -> None:
     )
 
 
-async def disconnect() -> None:
+async def disconnect_database() -> None:
+    """Close every connection Tortoise holds."""
     await Tortoise.close_connections()
 
 
 @contextlib.asynccontextmanager
 async def database(database_url: str, pool_max: int = 10) -> AsyncIterator[None]:
     """Tortoise connected to the database for the block, closed afterwards."""
-    await connect(database_url, pool_max)
+    await connect_database(database_url, pool_max)
     try:
         yield
     finally:
-        await disconnect()
+        await disconnect_database()
 
 
 async def apply_migrations(

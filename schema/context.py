@@ -11,17 +11,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from core.dispatch import Committed
+from core.settings import Settings
 from domain.actor import Actor
-from domain.services.outbox import OutboxEntry
 from domain.services.reading import SharedRows
-from lapor.settings import Settings
 from schema.loaders import Loaders
 
 
 class OutboxDispatcher(Protocol):
     """Enqueues committed outbox rows for the workers (best effort: the relay drains the rest)."""
 
-    async def dispatch(self, entries: Sequence[OutboxEntry]) -> None: ...
+    async def dispatch(self, entries: Sequence[Committed]) -> None: ...
 
     async def deliver(self, deliveries: list[tuple[int, int]]) -> None: ...
 

@@ -30,8 +30,8 @@ from graphql import (
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.extensions import SchemaExtension
 
+from core.settings import Settings
 from domain.policy import may_use_console
-from lapor.settings import Settings
 from schema.errors import INVALID
 
 COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"

@@ -17,7 +17,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from lapor.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from schema.errors import CodedErrors, code_request_errors, log_unexpected
 from schema.limits import RequestGuard
 from schema.mutations import Mutation

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tortoise import Tortoise, connections
+from tortoise import connections
 
-from lapor.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from models import Agency, Region
-from models.db import tortoise_config
+from models.db import apply_migrations, connect_database, disconnect_database
 from schema.ids import from_global_id, to_global_id
 
 # Tables that tests write to; reference data and demo users stay for the whole session.
@@ -39,19 +39,16 @@ CHURN_TABLES = (
 @pytest.fixture(scope="session")
 async def app_db(pg_url: str) -> AsyncIterator[str]:
     """A fresh PostgreSQL database, migrated by `lapor migrate`'s code path, with demo data."""
-    from tortoise.migrations.api import migrate
 
     from lapor.demo import seed_demo
     from tests.harness import create_database
 
     url = await asyncio.to_thread(create_database, pg_url, "lapor_app")
-    config = tortoise_config(url, pool_max=20)
-    await migrate(config=config)
-    await Tortoise.close_connections()
-    await Tortoise.init(config=config)
+    await apply_migrations(url)
+    await connect_database(url, 20)
     await seed_demo(datetime(2026, 1, 5, tzinfo=UTC))
     yield url
-    await Tortoise.close_connections()
+    await disconnect_database()
 
 
 @pytest.fixture

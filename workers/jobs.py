@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 
 from arq.typing import WorkerCoroutine
 
+from core.dispatch import DELIVER_NOTIFICATION, ArqOutboxDispatcher, deliver_job_id
+from core.metrics import JOBS_KEY
+from core.requestctx import request_id
+from core.settings import get_settings
 from domain.services import deliveries, sweep
-from lapor.metrics import JOBS_KEY
-from lapor.requestctx import request_id
-from lapor.settings import get_settings
 from models.enums import DeliveryStatus
-from workers.enqueue import DELIVER_NOTIFICATION, ArqOutboxDispatcher, deliver_job_id
 from workers.transports import Transports
 
 log = logging.getLogger("lapor.jobs")

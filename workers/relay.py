@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
+from core.channels import EVENTS_CHANNEL
+from core.dispatch import ArqOutboxDispatcher
+from core.metrics import JOBS_KEY
+from core.requestctx import request_id
 from domain.services import fanout, outbox
 from domain.services.fanout import FanOut
 from domain.services.health import database_unavailable
-from lapor.metrics import JOBS_KEY
-from lapor.requestctx import request_id
-from workers.channels import EVENTS_CHANNEL
-from workers.enqueue import ArqOutboxDispatcher
 
 log = logging.getLogger("lapor.relay")
 # The name its lines and counts go by, as if it were a job.

@@ -18,10 +18,9 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core.settings import get_settings
 from domain.services import caching
-from lapor.settings import get_settings
-from models.db import connect as connect_database
-from models.db import disconnect as disconnect_database
+from models.db import connect_database, disconnect_database
 from workers import jobs
 from workers.relay import OutboxRelay
 from workers.transports import Transports

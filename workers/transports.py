@@ -17,9 +17,9 @@ from email.utils import make_msgid
 import aiosmtplib
 import httpx
 
+from core.settings import Settings
 from domain.messages import Email
 from domain.services.deliveries import DeliveryFailed, Outgoing, Send, Webhook
-from lapor.settings import Settings
 
 SIGNATURE_VERSION = "v1"
 

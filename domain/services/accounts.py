@@ -10,12 +10,12 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from core.settings import get_settings
 from domain.actor import PUBLIC, Actor
 from domain.auth import hash_password, issue_token, read_claims, verify_password
 from domain.errors import DomainError, ErrorCode, invalid
 from domain.services.caching import Cache
 from domain.services.common import optional_text, require_aware, required_text
-from lapor.settings import get_settings
 from models import Agency, Region, RoleGrant, User
 from models.enums import Role
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+from core.settings import get_settings
 from domain.actor import Actor
 from domain.calendar import WorkingCalendar
 from domain.deadlines import resolution_due
@@ -37,7 +38,6 @@ from domain.services.common import (
 )
 from domain.services.outbox import OutboxEntry
 from domain.services.reference import calendar_for
-from lapor.settings import get_settings
 from models import Agency, Assignment, FollowUp, Report
 from models.enums import AssignmentStatus, ReportStatus, ResolutionCode, ResolutionTier
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from tortoise.exceptions import DoesNotExist
 
+from core.requestctx import request_id
+from core.settings import get_settings
 from domain.actor import Actor
 from domain.calendar import WorkingCalendar
 from domain.deadlines import (
@@ -25,8 +27,6 @@ from domain.policy import Action, ReportFacts, allowed_on_report, require_signed
 from domain.services import reference
 from domain.services.outbox import OutboxEntry
 from domain.sweep import Stage, assignment_stage, first_sweep_at, report_stage
-from lapor.requestctx import request_id
-from lapor.settings import get_settings
 from models import Agency, Assignment, OutboxMessage, Report, ReportEvent
 from models.enums import AssignmentStatus, ResolutionTier
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
+from core.settings import Settings
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode
 from domain.messages import Email, email_for
@@ -22,7 +23,6 @@ from domain.services import reference
 from domain.services.common import parse_id, require_aware
 from domain.services.fanout import message_facts
 from domain.services.reading import Page, page_size
-from lapor.settings import Settings
 from models import Agency, Assignment, Notification, Report, ReportEvent, User
 from models.enums import Channel, DeliveryStatus
 

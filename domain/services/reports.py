@@ -9,6 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from core.settings import get_settings
 from domain.actor import Actor
 from domain.deadlines import is_overdue
 from domain.errors import DomainError, ErrorCode, invalid, not_found
@@ -33,7 +34,6 @@ from domain.services.common import (
 )
 from domain.services.reference import calendar_for
 from domain.tracking import new_tracking_code
-from lapor.settings import get_settings
 from models import Agency, Assignment, Rating, Report, Support
 from models.enums import RegionLevel, ReportKind, ReportStatus
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from core.settings import get_settings
 from domain.auth import issue_token
-from lapor.settings import get_settings
 from models import Region, Report, User
 from schema.ids import to_global_id
 from tests.app_fixtures import GQL

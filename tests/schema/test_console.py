@@ -17,9 +17,9 @@ import pytest
 
 from api.app import create_app
 from api.console import ASSETS_URL, COOKIE, bundled_page, cdn_assets, missing_assets
+from core.settings import Settings, get_settings
 from domain.auth import issue_token
 from domain.services import accounts
-from lapor.settings import Settings, get_settings
 from models import User
 from tests.app_fixtures import app_client
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from api.http import GRAPHQL_RESPONSE, negotiate
-from lapor.settings import get_settings
+from core.settings import get_settings
 from models import OutboxMessage, Report
 from tests.app_fixtures import GQL, JEMBER, app_client, region_gid
 

@@ -22,8 +22,9 @@ from websockets.typing import Subprotocol
 
 from api.app import create_app
 from api.live import LiveHub
+from core.channels import NotificationsMessage
+from core.settings import Settings, get_settings
 from domain.auth import issue_token
-from lapor.settings import Settings, get_settings
 from models import Notification, ReportEvent, User
 from models.enums import Channel
 from schema.ids import to_global_id
@@ -31,7 +32,6 @@ from tests.app_fixtures import GQL, People, agency_gid, pk, region_gid
 from tests.harness import free_port
 from tests.live_client import LiveClient, refused
 from tests.services.test_query_count import StatementLog, counting, sql_log
-from workers.channels import NotificationsMessage
 
 INBOX = """subscription($a: ID!) { inboxEvents(agencyId: $a) {
   kind at assignment { id status report { id status title anonymous reporter { name email }

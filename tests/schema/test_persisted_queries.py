@@ -18,8 +18,8 @@ import redis
 
 from api.http import GRAPHQL_RESPONSE
 from api.persisted import APQ_PREFIX, REGISTERED_KEY, operations_in, sha256_hex
+from core.settings import Settings, get_settings
 from domain.services import accounts
-from lapor.settings import Settings, get_settings
 from models import Report
 from tests.app_fixtures import JEMBER, PASSWORD, app_client, region_gid
 

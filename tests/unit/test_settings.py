@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lapor.settings import DEFAULT_SECRET, Settings
+from core.settings import DEFAULT_SECRET, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import trustme
 
+from core.settings import get_settings
 from domain.messages import MessageFacts, email_for
 from domain.services.deliveries import DeliveryFailed
-from lapor.settings import get_settings
 from tests.workers.receivers import SmtpServer
 from workers.transports import Transports
 

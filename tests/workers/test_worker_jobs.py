@@ -20,13 +20,15 @@ import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
+from core.channels import NotificationsMessage
+from core.dispatch import ArqOutboxDispatcher
+from core.settings import get_settings
 from domain.actor import Actor
 from domain.auth import hash_password
 from domain.services import assignments, reports
 from domain.services.accounts import actor_for_user
 from domain.services.outbox import OutboxEntry
 from domain.services.reports import SubmitInput
-from lapor.settings import get_settings
 from models import (
     Agency,
     Assignment,
@@ -44,8 +46,6 @@ from tests.app_fixtures import holders
 from tests.harness import RedisServer
 from tests.workers.conftest import ROOT, Workers, eventually
 from tests.workers.receivers import SmtpServer, WebhookReceiver
-from workers.channels import NotificationsMessage
-from workers.enqueue import ArqOutboxDispatcher
 
 SECRET = "webhook-secret-" + "x" * 24
 COORDINATOR = "koordinator@jember.demo"

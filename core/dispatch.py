@@ -5,12 +5,12 @@ deliveries of e-mails and webhooks."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from arq.connections import ArqRedis
 
-from domain.services.outbox import OutboxEntry
-from workers.channels import (
+from core.channels import (
     EVENTS_CHANNEL,
     NOTIFICATIONS_CHANNEL,
     EventMessage,
@@ -18,6 +18,17 @@ from workers.channels import (
 )
 
 log = logging.getLogger("lapor.enqueue")
+
+
+class Committed(Protocol):
+    """An outbox row that was committed (domain.services.outbox.OutboxEntry)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+
 
 DELIVER_NOTIFICATION = "deliver_notification"
 
@@ -35,7 +46,7 @@ class ArqOutboxDispatcher:
     def __init__(self, redis: ArqRedis | None) -> None:
         self.redis = redis
 
-    async def dispatch(self, entries: Sequence[OutboxEntry]) -> None:
+    async def dispatch(self, entries: Sequence[Committed]) -> None:
         if self.redis is None or not entries:
             return
         messages = [EventMessage.of(entry.payload) for entry in entries]
