@@ -12,8 +12,8 @@ import redis
 from arq.constants import default_queue_name
 from prometheus_client.parser import text_string_to_metric_families
 
+from core import metrics
 from core.settings import get_settings
-from lapor import metrics
 from models import Assignment, Report
 from tests.app_fixtures import GQL, People, app_client, pk
 from tests.schema.test_privacy import submit, verify
