@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core.metrics import JOBS_KEY, Shared, jobs_from_hash, render
-from domain.services import reading
+from domain.services import deadlines
 
 log = logging.getLogger("core.metrics")
 
@@ -40,7 +40,7 @@ def metrics_route(redis: Callable[[], Awaitable[ArqRedis | None]]) -> Route:
             except Exception as exc:
                 log.warning("metrics: Redis did not answer (%s)", exc)
         try:
-            overdue = await reading.overdue_counts(datetime.now(UTC))
+            overdue = await deadlines.overdue_counts(datetime.now(UTC))
             figures = replace(
                 figures,
                 overdue_assignments=overdue.assignments,

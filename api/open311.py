@@ -24,8 +24,9 @@ from core.settings import Settings
 from domain.actor import PUBLIC
 from domain.errors import DomainError
 from domain.lifecycle import FINAL_REPORT, PUBLIC_REPORT
-from domain.services import reading
-from domain.views import AssignmentView, ReportView
+from domain.services import assignments, reference, reports
+from domain.services.reading import PageRequest
+from domain.services.views import AssignmentView, ReportView
 from models.enums import AssignmentStatus
 from schema.ids import from_cursor, to_cursor
 
@@ -117,7 +118,7 @@ class Open311:
         code = request.query_params.get("jurisdiction_id")
         if not code:
             return None
-        region = await reading.region_by_code(code)
+        region = await reference.region_by_code(code)
         if region is None:
             raise Open311Error(404, f"no jurisdiction {code}: jurisdiction_id is a region code")
         return region.id
@@ -155,14 +156,14 @@ class Open311:
                     "keywords": "",
                     "group": "",
                 }
-                for c in await reading.all_categories()
+                for c in await reference.all_categories()
             ]
         )
 
     async def request(self, request: Request) -> Response:
         """One public report by its tracking code, as a one-element list (as the spec says)."""
         await self._jurisdiction(request)
-        view = await reading.report_by_tracking_code(PUBLIC, request.path_params["request_id"])
+        view = await reports.report_by_tracking_code(PUBLIC, request.path_params["request_id"])
         if view is None:
             raise Open311Error(404, "no public service request with this id")
         return _json(await self._present([view]))
@@ -177,7 +178,7 @@ class Open311:
         if codes is not None:
             if len(codes) > _MAX_IDS:
                 raise Open311Error(400, f"at most {_MAX_IDS} service_request_id values at once")
-            found = [await reading.report_by_tracking_code(PUBLIC, code) for code in codes]
+            found = [await reports.report_by_tracking_code(PUBLIC, code) for code in codes]
             return _json(await self._present([v for v in found if v is not None]))
         now = datetime.now(UTC)
         window = timedelta(days=self.settings.open311_window_days)
@@ -201,22 +202,26 @@ class Open311:
         service_codes = _listed(request, "service_code")
         if service_codes is not None:
             wanted_codes = set(service_codes)
-            category_ids = [c.id for c in await reading.all_categories() if c.code in wanted_codes]
+            category_ids = [
+                c.id for c in await reference.all_categories() if c.code in wanted_codes
+            ]
         size = self._page_size(request)
-        page = await reading.list_reports(
+        page = await reports.list_reports(
             PUBLIC,
             now,
-            reading.ReportQuery(
+            reports.ReportQuery(
                 statuses=statuses,
                 region_id=region_id,
                 category_ids=category_ids,
                 created_from=start,
                 created_before=end,
             ),
-            size,
-            from_cursor(request.query_params.get("after")),
-            default_size=size,
-            max_size=self.settings.open311_page_size,
+            PageRequest(
+                size,
+                from_cursor(request.query_params.get("after")),
+                default_size=size,
+                max_size=self.settings.open311_page_size,
+            ),
         )
         headers = {}
         if page.has_next:
@@ -236,19 +241,21 @@ class Open311:
 
     async def _present(self, views: Sequence[ReportView]) -> list[dict[str, Any]]:
         """GeoReport service requests of masked public views (constant number of queries)."""
-        assignments = await reading.assignments_of_reports([(v.id, v.staff_view) for v in views])
+        sent = await assignments.assignments_of_reports([(v.id, v.staff_view) for v in views])
         acting: list[list[AssignmentView]] = [
-            [a for a in found if a.status not in _NOT_RESPONSIBLE] for found in assignments
+            [a for a in found if a.status not in _NOT_RESPONSIBLE] for found in sent
         ]
-        every = [a.id for found in assignments for a in found]
-        follow_ups = dict(zip(every, await reading.follow_ups_of_assignments(every), strict=True))
-        agencies = await reading.agencies_by_ids({a.agency_id for found in acting for a in found})
-        categories = await reading.categories_by_ids(
+        every = [a.id for found in sent for a in found]
+        follow_ups = dict(
+            zip(every, await assignments.follow_ups_of_assignments(every), strict=True)
+        )
+        agencies = await reference.agencies({a.agency_id for found in acting for a in found})
+        categories = await reference.categories(
             {v.category_id for v in views if v.category_id is not None}
         )
-        regions = await reading.regions_by_ids({v.region_id for v in views})
+        regions = await reference.regions({v.region_id for v in views})
         presented = []
-        for view, found, active in zip(views, assignments, acting, strict=True):
+        for view, found, active in zip(views, sent, acting, strict=True):
             timezone = regions[view.region_id].timezone
             category = categories.get(view.category_id) if view.category_id else None
             answers = sorted(

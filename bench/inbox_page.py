@@ -20,8 +20,9 @@ import httpx
 
 from api.app import create_app
 from core.settings import get_settings
-from domain.services import assignments, reading, reports
+from domain.services import assignments, reports
 from domain.services.accounts import actor_for_user
+from domain.services.reading import PageRequest
 from domain.services.reports import SubmitInput
 from lapor.demo import seed_demo
 from models import Agency, Assignment, Region, User
@@ -112,19 +113,10 @@ async def run(reports_count: int, size: int, pages: int) -> None:
             db_timings = []
             for _ in range(pages):
                 t0 = time.perf_counter()
-                page = await reading.inbox(
-                    officer,
-                    now,
-                    agency_id,
-                    None,
-                    None,
-                    None,
-                    size,
-                    None,
-                    default_size=size,
-                    max_size=100,
+                page = await assignments.inbox(
+                    officer, now, agency_id, None, None, None, PageRequest(size, None, size, 100)
                 )
-                await reading.reports_by_ids(officer, [a.report_id for a in page.items])
+                await reports.reports_by_ids(officer, [a.report_id for a in page.items])
                 db_timings.append(time.perf_counter() - t0)
         finally:
             await disconnect_database()

@@ -1,40 +1,42 @@
-"""Deadlines (service-level targets) in working days of the report's region."""
+"""Deadlines (service-level targets) in working days of the report's region: which stage a row
+is in, when that stage is due, and whether it has passed (docs/design.md, "Deadlines").
+
+Pure: the calendar and the rules are passed in, and so is `now`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
-from core.settings import Settings
 from domain.calendar import WorkingCalendar
+from domain.lifecycle import OPEN_ASSIGNMENT
 from models.enums import AssignmentStatus, ReportStatus, ResolutionTier
+
+
+class Stage(StrEnum):
+    """What a row is waiting for; each stage has one deadline at a time."""
+
+    VERIFY = "verify"  # the coordinator verifies and forwards (report)
+    AGENCIES = "agencies"  # the agencies answer, on their own rows (report; swept there)
+    FIRST_RESPONSE = "first_response"  # the agency's first follow-up (assignment)
+    RESOLUTION = "resolution"  # the agency's final answer (assignment)
+    REPORTER_WINDOW = "reporter_window"  # the reporter accepts or disputes (report)
 
 
 @dataclass(frozen=True)
 class DeadlineRules:
-    """How many working days each stage gets (DESIGN.md section 2), from settings."""
+    """How many working days each stage gets; the values come from settings."""
 
-    verify_days: int = 3
-    first_response_days: int = 5
-    resolution_simple: int = 5
-    resolution_standard: int = 14
-    resolution_field: int = 60
-    reporter_window_days: int = 10
-    escalation_after_days: int = 5
-    transfer_cap: int = 3
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> DeadlineRules:
-        return cls(
-            verify_days=s.verify_days,
-            first_response_days=s.first_response_days,
-            resolution_simple=s.resolution_days_simple,
-            resolution_standard=s.resolution_days_standard,
-            resolution_field=s.resolution_days_field,
-            reporter_window_days=s.reporter_window_days,
-            escalation_after_days=s.escalation_after_days,
-            transfer_cap=s.transfer_cap,
-        )
+    verify_days: int
+    first_response_days: int
+    resolution_simple: int
+    resolution_standard: int
+    resolution_field: int
+    reporter_window_days: int
+    escalation_after_days: int
+    transfer_cap: int
 
     def resolution_days(self, tier: ResolutionTier) -> int:
         return {
@@ -73,22 +75,38 @@ def reporter_window_due(
     return cal.add_working_days(responded_at, rules.reporter_window_days)
 
 
-def assignment_stage_due(
-    status: AssignmentStatus,
-    first_response_at: datetime | None,
-    first_due: datetime | None,
-    resolution_due_at: datetime | None,
-) -> datetime | None:
-    """The deadline of the stage an assignment is in: first follow-up, then resolution."""
-    if status not in (AssignmentStatus.PENDING, AssignmentStatus.ACCEPTED):
+def assignment_stage(status: AssignmentStatus, first_response_at: datetime | None) -> Stage | None:
+    """The agency stage an assignment is in; None once it owes no answer."""
+    if status not in OPEN_ASSIGNMENT:
         return None
-    if first_response_at is None:
-        return first_due
-    return resolution_due_at
+    return Stage.FIRST_RESPONSE if first_response_at is None else Stage.RESOLUTION
 
 
-def report_stage_due(
-    status: ReportStatus,
+def assignment_due(
+    stage: Stage | None, first_response_due_at: datetime | None, resolution_due_at: datetime | None
+) -> datetime | None:
+    """The deadline of an assignment's stage: first follow-up, then resolution."""
+    if stage is Stage.FIRST_RESPONSE:
+        return first_response_due_at
+    if stage is Stage.RESOLUTION:
+        return resolution_due_at
+    return None
+
+
+def report_stage(status: ReportStatus, has_open_assignment: bool) -> Stage | None:
+    """The stage a report is in; None when no one owes it an answer."""
+    if status is ReportStatus.SUBMITTED:
+        return Stage.VERIFY
+    if status is ReportStatus.IN_PROGRESS:
+        # With nothing open (everything was returned) the coordinator must forward it again.
+        return Stage.AGENCIES if has_open_assignment else Stage.VERIFY
+    if status is ReportStatus.RESPONDED:
+        return Stage.REPORTER_WINDOW
+    return None
+
+
+def report_due(
+    stage: Stage | None,
     *,
     waiting_since: datetime,
     responded_at: datetime | None,
@@ -96,15 +114,11 @@ def report_stage_due(
     cal: WorkingCalendar,
     rules: DeadlineRules,
 ) -> datetime | None:
-    """The deadline of the stage a report is in, or None when no one owes it an answer."""
-    if status is ReportStatus.SUBMITTED:
+    """The deadline of a report's stage (for AGENCIES: the earliest of its open assignments')."""
+    if stage is Stage.VERIFY:
         return verify_due(cal, rules, waiting_since)
-    if status is ReportStatus.IN_PROGRESS:
-        dues = [d for d in open_assignment_dues if d is not None]
-        if dues:
-            return min(dues)
-        # Nothing open (all returned): the coordinator must forward it again.
-        return verify_due(cal, rules, waiting_since)
-    if status is ReportStatus.RESPONDED and responded_at is not None:
+    if stage is Stage.AGENCIES:
+        return min((d for d in open_assignment_dues if d is not None), default=None)
+    if stage is Stage.REPORTER_WINDOW and responded_at is not None:
         return reporter_window_due(cal, rules, responded_at)
     return None

@@ -2,6 +2,8 @@
 
 from models.enums import (
     AssignmentStatus,
+    Channel,
+    DeliveryStatus,
     ReportKind,
     ReportStatus,
     ResolutionCode,
@@ -11,6 +13,8 @@ from models.enums import (
 
 __all__ = [
     "AssignmentStatus",
+    "Channel",
+    "DeliveryStatus",
     "ReportKind",
     "ReportStatus",
     "ResolutionCode",

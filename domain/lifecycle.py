@@ -27,7 +27,7 @@ class ReportAction(StrEnum):
     RATE = "rate"
     DISPUTE = "dispute"
     CLOSE_BY_SILENCE = "close_by_silence"
-    ESCALATE = "escalate"
+    HAND_OVER = "hand_over"  # to the Ombudsman; the report becomes ESCALATED
     CLOSE_ESCALATED = "close_escalated"
     RETURN_TO_DESK = "return_to_desk"
 
@@ -53,13 +53,13 @@ REPORT_TRANSITIONS: dict[tuple[ReportStatus, ReportAction], ReportStatus] = {
     (RS.IN_PROGRESS, ReportAction.ADD_INFO): RS.IN_PROGRESS,
     (RS.IN_PROGRESS, ReportAction.ASSIGN): RS.IN_PROGRESS,
     (RS.IN_PROGRESS, ReportAction.RESPOND): RS.RESPONDED,
-    (RS.IN_PROGRESS, ReportAction.ESCALATE): RS.ESCALATED,
+    (RS.IN_PROGRESS, ReportAction.HAND_OVER): RS.ESCALATED,
     # every assignment came back "not our remit": the report waits at the coordinator again
     (RS.IN_PROGRESS, ReportAction.RETURN_TO_DESK): RS.IN_PROGRESS,
     (RS.RESPONDED, ReportAction.RATE): RS.CLOSED,
     (RS.RESPONDED, ReportAction.DISPUTE): RS.IN_PROGRESS,
     (RS.RESPONDED, ReportAction.CLOSE_BY_SILENCE): RS.CLOSED,
-    (RS.RESPONDED, ReportAction.ESCALATE): RS.ESCALATED,
+    (RS.RESPONDED, ReportAction.HAND_OVER): RS.ESCALATED,
     (RS.RESPONDED, ReportAction.ASSIGN): RS.IN_PROGRESS,
     (RS.ESCALATED, ReportAction.CLOSE_ESCALATED): RS.CLOSED,
 }
@@ -75,10 +75,20 @@ ASSIGNMENT_TRANSITIONS: dict[tuple[AssignmentStatus, AssignmentAction], Assignme
     (AS.RESPONDED, AssignmentAction.REOPEN): AS.ACCEPTED,
 }
 
+# Assignments whose agency still owes an answer.
 OPEN_ASSIGNMENT = frozenset({AS.PENDING, AS.ACCEPTED})
+# Reports nothing more happens to.
 FINAL_REPORT = frozenset({RS.CLOSED, RS.ARCHIVED})
+# Reports whose deadlines no longer run: finished, or handed over to the Ombudsman.
+SETTLED = FINAL_REPORT | {RS.ESCALATED}
 # Statuses in which a non-confidential report is shown to the public: it has been verified.
 PUBLIC_REPORT = frozenset({RS.IN_PROGRESS, RS.RESPONDED, RS.CLOSED, RS.ESCALATED})
+
+
+def may_hand_over(status: ReportStatus, consented: bool) -> bool:
+    """Whether a report may be handed over to the Ombudsman now, deadlines aside: its status
+    allows it and the reporter agreed to it."""
+    return consented and (status, ReportAction.HAND_OVER) in REPORT_TRANSITIONS
 
 
 def _refusal(current: str, action: str, target: str | None, what: str) -> DomainError:

@@ -1,7 +1,8 @@
-"""The access policy: a pure function of (actor, action, object), plus its SQL twin for lists.
+"""The access policy: pure functions of (actor, action, object).
 
-Schema permission checks and the services both call `allowed`; the list queries use
-`readable_reports_q`, whose agreement with `allowed(..., READ, ...)` is tested.
+The services call them for every decision; the lists use their SQL twin
+(`domain/services/reading.py`, `readable_reports_q`), whose agreement with
+`allowed_on_report(..., READ, ...)` is tested.
 """
 
 from __future__ import annotations
@@ -9,12 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tortoise.expressions import Q, Subquery
-
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode
 from domain.lifecycle import PUBLIC_REPORT
-from models.entities import Assignment
 from models.enums import ReportStatus, Role
 
 
@@ -30,7 +28,7 @@ class Action(StrEnum):
     HOLD = "hold"
     ARCHIVE = "archive"
     ASSIGN = "assign"
-    ESCALATE = "escalate"
+    HAND_OVER = "hand_over"
     CLOSE_ESCALATED = "close_escalated"
     CLOSE_BY_SILENCE = "close_by_silence"  # the system alone, when the reporter stays silent
     WORK_ASSIGNMENT = "work_assignment"
@@ -61,7 +59,7 @@ class AgencyFacts:
 
 REPORTER_ACTIONS = frozenset({Action.ADD_INFO, Action.RATE, Action.DISPUTE})
 COORDINATOR_ACTIONS = frozenset(
-    {Action.VERIFY, Action.HOLD, Action.ARCHIVE, Action.ASSIGN, Action.ESCALATE}
+    {Action.VERIFY, Action.HOLD, Action.ARCHIVE, Action.ASSIGN, Action.HAND_OVER}
 )
 
 
@@ -148,20 +146,3 @@ def may_use_console(actor: Actor, restricted: bool) -> bool:
 def require_signed_in(actor: Actor) -> None:
     if not actor.authenticated:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "sign in first")
-
-
-def readable_reports_q(actor: Actor) -> Q | None:
-    """The SQL twin of READ: a filter on Report, or None when every report is readable."""
-    if actor.system:
-        return None
-    q = Q(confidential=False, status__in=[s.value for s in PUBLIC_REPORT])
-    if actor.user_id is not None:
-        q |= Q(reporter_id=actor.user_id)
-    if actor.coordinator_regions:
-        q |= Q(region_id__in=sorted(actor.coordinator_regions))
-    if actor.agencies:
-        assigned = Assignment.filter(agency_id__in=sorted(actor.agencies)).values("report_id")
-        q |= Q(id__in=Subquery(assigned))
-    if actor.is_ombudsman:
-        q |= Q(escalated_at__isnull=False)
-    return q

@@ -13,15 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from domain.calendar import WorkingCalendar
-from domain.deadlines import DeadlineRules
-from models.enums import AssignmentStatus, ReportStatus
-
-
-class Stage(StrEnum):
-    VERIFY = "verify"
-    FIRST_RESPONSE = "first_response"
-    RESOLUTION = "resolution"
-    REPORTER_WINDOW = "reporter_window"
+from domain.deadlines import DeadlineRules, Stage
 
 
 class Level(StrEnum):
@@ -52,6 +44,8 @@ def _steps(escalation_after: int) -> dict[Stage, tuple[Step, ...]]:
         # The hand-over follows the breach of a resolution deadline (if the reporter consented).
         Stage.RESOLUTION: (*desk[:2], Step(Level.HANDOVER, 0), desk[2]),
         Stage.REPORTER_WINDOW: (Step(Level.REMINDER, -1), Step(Level.CLOSE, 0)),
+        # The agencies' deadlines are swept on their assignments, not on the report.
+        Stage.AGENCIES: (),
     }
 
 
@@ -72,31 +66,15 @@ def step_time(due_at: datetime, step: Step, cal: WorkingCalendar) -> datetime:
     return cal.add_working_days(due_at, step.offset)
 
 
-def report_stage(status: ReportStatus, has_open_assignment: bool) -> Stage | None:
-    """The stage whose deadline a report's own row carries (agency stages live on assignments)."""
-    if status is ReportStatus.SUBMITTED:
-        return Stage.VERIFY
-    if status is ReportStatus.IN_PROGRESS and not has_open_assignment:
-        return Stage.VERIFY  # everything was returned: the coordinator must forward it again
-    if status is ReportStatus.RESPONDED:
-        return Stage.REPORTER_WINDOW
-    return None
-
-
-def assignment_stage(status: AssignmentStatus, first_response_at: datetime | None) -> Stage | None:
-    """The agency stage an assignment is in, None once it no longer owes an answer."""
-    if status not in (AssignmentStatus.PENDING, AssignmentStatus.ACCEPTED):
-        return None
-    return Stage.FIRST_RESPONSE if first_response_at is None else Stage.RESOLUTION
-
-
 def first_sweep_at(
     due_at: datetime | None, stage: Stage | None, cal: WorkingCalendar, rules: DeadlineRules
 ) -> datetime | None:
-    """When the sweep must first look at a fresh deadline: the time of its first step."""
-    if due_at is None or stage is None:
+    """When the sweep must first look at a fresh deadline: the time of its first step (None
+    when the stage takes no steps)."""
+    steps = steps_of(stage, rules) if stage is not None else ()
+    if due_at is None or not steps:
         return None
-    return step_time(due_at, steps_of(stage, rules)[0], cal)
+    return step_time(due_at, steps[0], cal)
 
 
 def due_steps(

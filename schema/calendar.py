@@ -11,9 +11,10 @@ import strawberry
 
 from domain.errors import DomainError
 from domain.services import calendars
+from schema.common import Ctx, UserError, described
 from schema.errors import as_graphql_error
 from schema.ids import expect_id, to_global_id
-from schema.types import Ctx, Region, UserError, described
+from schema.reference import Region
 
 DayOffSource = calendars.DayOffSource
 strawberry.enum(DayOffSource, description="Where a day off comes from.")
@@ -36,10 +37,7 @@ class DayOff:
 
     @strawberry.field(description="The region of a regional holiday.")
     async def region(self, info: Ctx) -> Region | None:
-        if self.region_id is None:
-            return None
-        found = await info.context.loaders.region.load(self.region_id)
-        return Region.of(found) if found else None
+        return await Region.load(info, self.region_id) if self.region_id is not None else None
 
 
 @strawberry.type(description="The changed day off, or why nothing changed.")

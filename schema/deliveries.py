@@ -8,17 +8,19 @@ from typing import Annotated
 
 import strawberry
 
+import schema.reports as report_schema
+from domain.enums import Channel, DeliveryStatus
 from domain.errors import DomainError
 from domain.services import deliveries
-from models.enums import Channel, DeliveryStatus
+from schema.common import Ctx, Node, UserError, connection, fetchable, page_request
 from schema.errors import as_graphql_error
-from schema.ids import expect_id, from_cursor, to_cursor, to_global_id
-from schema.types import Ctx, Node, PageInfo, Report, UserError, page_info
+from schema.ids import expect_id
 
 strawberry.enum(Channel, name="NotificationChannel", description="How a notification travels.")
 strawberry.enum(DeliveryStatus, description="Where a delivery stands.")
 
 
+@fetchable
 @strawberry.type(description="A notification sent by e-mail or webhook, with its bookkeeping.")
 class Delivery(Node):
     channel: Channel = strawberry.field(description="EMAIL or WEBHOOK.")
@@ -34,7 +36,7 @@ class Delivery(Node):
     @classmethod
     def of(cls, v: deliveries.DeliveryView) -> Delivery:
         return cls(
-            id=strawberry.ID(to_global_id("Delivery", v.id)),
+            id=cls.global_id(v.id),
             channel=v.channel,
             status=v.status,
             kind=v.kind,
@@ -46,24 +48,31 @@ class Delivery(Node):
             report_id=v.report_id,
         )
 
+    @classmethod
+    async def load(cls, info: Ctx, pk: int) -> Delivery | None:
+        found = await deliveries.delivery_by_id(info.context.actor, pk)
+        return cls.of(found) if found else None
+
     @strawberry.field(description="The report the event belongs to, as the viewer may see it.")
-    async def report(self, info: Ctx) -> Report | None:
+    async def report(self, info: Ctx) -> report_schema.Report | None:
         if self.report_id is None:
             return None
-        found = await info.context.loaders.report.load(self.report_id)
-        return Report.of(found) if found else None
+        return await report_schema.Report.load(info, self.report_id)
 
 
-@strawberry.type(description="One dead delivery in a page.")
-class DeliveryEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to read on from here.")
-    node: Delivery = strawberry.field(description="The delivery.")
-
-
-@strawberry.type(description="A page of dead deliveries, newest first.")
-class DeliveryConnection:
-    edges: list[DeliveryEdge] = strawberry.field(description="The deliveries of this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+DeliveryConnection = connection(
+    Delivery,
+    a_node="A delivery",
+    noun="delivery",
+    nouns="deliveries",
+    page_of="dead deliveries",
+    order="newest first",
+    texts={
+        "edge": "One dead delivery in a page.",
+        "cursor": "Pass as `after` to read on from here.",
+        "page_info": "Where this page stands.",
+    },
+)
 
 
 @strawberry.type(description="How many dead deliveries were given a fresh round, or why none.")
@@ -82,20 +91,14 @@ class DeliveryQuery:
         info: Ctx,
         first: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
         after: Annotated[str | None, strawberry.argument(description="A cursor.")] = None,
-    ) -> DeliveryConnection:
-        ctx = info.context
+    ) -> DeliveryConnection:  # type: ignore[valid-type]
         try:
             page = await deliveries.dead_deliveries(
-                ctx.actor,
-                first,
-                from_cursor(after),
-                default_size=ctx.settings.default_page_size,
-                max_size=ctx.settings.max_page_size,
+                info.context.actor, page_request(info, first, after)
             )
         except DomainError as e:
             raise as_graphql_error(e) from None
-        edges = [DeliveryEdge(cursor=to_cursor(d.id), node=Delivery.of(d)) for d in page.items]
-        return DeliveryConnection(edges=edges, page_info=page_info(edges, page))
+        return DeliveryConnection.of(page, Delivery.of, lambda d: d.id)
 
 
 @strawberry.type

@@ -6,22 +6,7 @@ import base64
 import binascii
 
 from domain.errors import DomainError, ErrorCode
-
-NODE_TYPES = frozenset(
-    {
-        "Report",
-        "Assignment",
-        "Agency",
-        "Region",
-        "Category",
-        "User",
-        "FollowUp",
-        "ReportEvent",
-        "Notification",
-        "Holiday",
-        "Delivery",
-    }
-)
+from domain.ids import valid_id
 
 
 def to_global_id(type_name: str, pk: int) -> str:
@@ -36,7 +21,7 @@ def from_global_id(value: str) -> tuple[str, int] | None:
         pk = int(raw)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    if type_name not in NODE_TYPES or pk <= 0 or pk > 2**63 - 1:
+    if not type_name or not valid_id(pk):
         return None
     return type_name, pk
 
@@ -60,7 +45,7 @@ def from_cursor(value: str | None) -> int | None:
     try:
         padded = value + "=" * (-len(value) % 4)
         prefix, _, raw = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-        if prefix == "k":
+        if prefix == "k" and valid_id(int(raw)):
             return int(raw)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

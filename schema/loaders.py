@@ -9,8 +9,10 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 
 from domain.actor import Actor
-from domain.services import reading
-from domain.views import (
+from domain.services import accounts, assignments, reference, reports, timeline
+from domain.services.reading import Page, SharedRows
+from domain.services.timeline import TimelineKey
+from domain.services.views import (
     AgencyRecord,
     AssignmentView,
     CategoryRecord,
@@ -34,7 +36,7 @@ def _by_id(fetch: Callable[[list[int]], Awaitable[dict[int, V]]]) -> DataLoader[
 
 
 def _once(
-    shared: reading.SharedRows | None, name: str, fetch: Callable[[list[K]], Awaitable[V]]
+    shared: SharedRows | None, name: str, fetch: Callable[[list[K]], Awaitable[V]]
 ) -> Callable[[list[K]], Awaitable[V]]:
     """A batch function that gives the same to every viewer, read once per `shared` rows."""
     if shared is None:
@@ -58,9 +60,7 @@ class Loaders:
     The subscribers of one live event each get their own Loaders, and `shared` rows: what is
     the same for every viewer is read once for all of them; views are still made per viewer."""
 
-    def __init__(
-        self, actor: Actor, max_page_size: int, shared: reading.SharedRows | None = None
-    ) -> None:
+    def __init__(self, actor: Actor, max_page_size: int, shared: SharedRows | None = None) -> None:
         self._actor = actor
         self._shared = shared
         self._users: dict[int, UserView] = {}
@@ -71,15 +71,15 @@ class Loaders:
 
     @cached_property
     def region(self) -> DataLoader[int, RegionRecord | None]:
-        return _by_id(_once(self._shared, "regions", reading.regions_by_ids))
+        return _by_id(_once(self._shared, "regions", reference.regions))
 
     @cached_property
     def agency(self) -> DataLoader[int, AgencyRecord | None]:
-        return _by_id(_once(self._shared, "agencies", reading.agencies_by_ids))
+        return _by_id(_once(self._shared, "agencies", reference.agencies))
 
     @cached_property
     def category(self) -> DataLoader[int, CategoryRecord | None]:
-        return _by_id(_once(self._shared, "categories", reading.categories_by_ids))
+        return _by_id(_once(self._shared, "categories", reference.categories))
 
     @cached_property
     def report(self) -> DataLoader[int, ReportView | None]:
@@ -87,11 +87,11 @@ class Loaders:
 
     @cached_property
     def assignment(self) -> DataLoader[int, AssignmentView | None]:
-        return _by_id(lambda ids: reading.assignments_by_ids(self._actor, ids, self._shared))
+        return _by_id(lambda ids: assignments.assignments_by_ids(self._actor, ids, self._shared))
 
     @cached_property
     def assignments_of_report(self) -> DataLoader[tuple[int, bool], list[AssignmentView]]:
-        fetch = _once(self._shared, "assignments_of_reports", reading.assignments_of_reports)
+        fetch = _once(self._shared, "assignments_of_reports", assignments.assignments_of_reports)
         return DataLoader(load_fn=fetch)
 
     @cached_property
@@ -100,15 +100,15 @@ class Loaders:
 
     @cached_property
     def rating(self) -> DataLoader[int, int | None]:
-        return DataLoader(load_fn=_once(self._shared, "ratings", reading.ratings_of_reports))
+        return DataLoader(load_fn=_once(self._shared, "ratings", reports.ratings_of_reports))
 
     @cached_property
     def suggested_agencies(self) -> DataLoader[tuple[int, int], list[AgencyRecord]]:
-        fetch = _once(self._shared, "suggested_agencies", reading.suggested_agencies)
+        fetch = _once(self._shared, "suggested_agencies", reference.suggested_agencies)
         return DataLoader(load_fn=fetch)
 
     @cached_property
-    def timeline(self) -> DataLoader[reading.TimelineKey, reading.Page[EventView]]:
+    def timeline(self) -> DataLoader[TimelineKey, Page[EventView]]:
         return DataLoader(load_fn=self._timelines)
 
     def user(self, user_id: int | None) -> UserView | None:
@@ -119,22 +119,22 @@ class Loaders:
         """Fetch the people a batch names, in one query (see the class docstring)."""
         named = sorted({i for i in ids if i is not None})
         if named:
-            self._users.update(await reading.users_by_ids(self._actor, named, self._shared))
+            self._users.update(await accounts.users_by_ids(self._actor, named, self._shared))
 
     async def see_reports(self, views: Iterable[ReportView]) -> None:
         await self.see_users(v.reporter_id for v in views)
 
     async def _reports(self, ids: Sequence[int]) -> dict[int, ReportView]:
-        found = await reading.reports_by_ids(self._actor, ids, self._shared)
+        found = await reports.reports_by_ids(self._actor, ids, self._shared)
         await self.see_reports(found.values())
         return found
 
     async def _follow_ups(self, ids: list[int]) -> list[list[FollowUpView]]:
-        found = await _once(self._shared, "follow_ups", reading.follow_ups_of_assignments)(ids)
+        found = await _once(self._shared, "follow_ups", assignments.follow_ups_of_assignments)(ids)
         await self.see_users(f.author_id for group in found for f in group)
         return found
 
-    async def _timelines(self, keys: list[reading.TimelineKey]) -> list[reading.Page[EventView]]:
-        pages = await reading.timelines(self._actor, keys, max_size=self._max_page_size)
+    async def _timelines(self, keys: list[TimelineKey]) -> list[Page[EventView]]:
+        pages = await timeline.timelines(self._actor, keys, max_size=self._max_page_size)
         await self.see_users(e.actor_id for page in pages for e in page.items)
         return pages

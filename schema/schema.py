@@ -18,21 +18,45 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from core.settings import Settings, get_settings
+from schema.assignments import AssignmentMutation, AssignmentQuery
+from schema.calendar import CalendarMutation, CalendarQuery
+from schema.common import Node, merged
+from schema.deliveries import DeliveryMutation, DeliveryQuery
 from schema.errors import CodedErrors, code_request_errors, log_unexpected
 from schema.limits import RequestGuard
-from schema.mutations import Mutation
-from schema.queries import Query
+from schema.nodes import NodeQuery
+from schema.notifications import NotificationMutation, NotificationQuery
+from schema.people import PeopleMutation, PeopleQuery
+from schema.reference import ReferenceQuery
+from schema.reports import ReportMutation, ReportQuery
 from schema.subscriptions import Subscription, SubscriptionsOnlyOverWebSocket
-from schema.types import (
-    Agency,
-    Assignment,
-    Category,
-    FollowUp,
-    Notification,
-    Region,
-    Report,
-    ReportEvent,
-    User,
+
+# The roots, merged from each subject's part; a part's fields keep their place in its root.
+Query = merged(
+    "Query",
+    "What can be read: reports, inboxes, reference data, yourself.",
+    (
+        CalendarQuery,
+        DeliveryQuery,
+        NodeQuery,
+        PeopleQuery,
+        ReportQuery,
+        AssignmentQuery,
+        ReferenceQuery,
+        NotificationQuery,
+    ),
+)
+Mutation = merged(
+    "Mutation",
+    "Every change, each one use case; refusals come back in `errors`.",
+    (
+        CalendarMutation,
+        DeliveryMutation,
+        PeopleMutation,
+        ReportMutation,
+        AssignmentMutation,
+        NotificationMutation,
+    ),
 )
 
 
@@ -60,17 +84,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[
-            Report,
-            Assignment,
-            Agency,
-            Region,
-            Category,
-            User,
-            FollowUp,
-            ReportEvent,
-            Notification,
-        ],
+        types=list(Node.registry.values()),
         extensions=[
             lambda: AddValidationRules(
                 limit_rules(settings.max_query_depth, settings.max_query_aliases)

@@ -18,11 +18,14 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from domain.errors import DomainError
-from domain.services import reading
+from domain.services import assignments, notifications, reports, timeline
+from schema.assignments import Assignment
+from schema.common import Ctx
 from schema.context import Context, LiveFeed, LiveMessage, LiveTopic
 from schema.errors import as_graphql_error
 from schema.ids import expect_id
-from schema.types import Assignment, Ctx, Notification, ReportEvent
+from schema.notifications import Notification
+from schema.reports import ReportEvent
 
 T = TypeVar("T")
 
@@ -114,11 +117,11 @@ class Subscription:
         ctx = info.context
         feed = _feed(ctx)
         desk = await _authorised(
-            lambda: reading.open_inbox(ctx.actor, expect_id(agency_id, "Agency", "agencyId"))
+            lambda: assignments.open_inbox(ctx.actor, expect_id(agency_id, "Agency", "agencyId"))
         )
 
         async def read(message: LiveMessage) -> InboxEvent | None:
-            found = await reading.inbox_event(desk, message.id, message.shared)
+            found = await assignments.inbox_event(desk, message.id, message.shared)
             if found is None:
                 return None
             return InboxEvent(
@@ -140,12 +143,12 @@ class Subscription:
         ctx = info.context
         feed = _feed(ctx)
         report = await _authorised(
-            lambda: reading.readable_report(ctx.actor, expect_id(report_id, "Report", "reportId"))
+            lambda: reports.readable_report(ctx.actor, expect_id(report_id, "Report", "reportId"))
         )
 
         async def read(message: LiveMessage) -> ReportEvent | None:
             # The node(id) path: readable report, internal lines for staff, hidden reporters.
-            event = await reading.event_by_id(ctx.actor, message.id, message.shared)
+            event = await timeline.event_by_id(ctx.actor, message.id, message.shared)
             if event is None:
                 return None
             await ctx.loaders.see_users([event.actor_id])
@@ -162,7 +165,7 @@ class Subscription:
             raise GraphQLError("sign in first", extensions={"code": "UNAUTHENTICATED"})
 
         async def read(message: LiveMessage) -> Notification | None:
-            found = await reading.notification_by_id(ctx.actor, message.id)
+            found = await notifications.notification_by_id(ctx.actor, message.id)
             return Notification.of(found) if found else None
 
         return _stream(ctx, feed.listen(LiveTopic.NOTIFICATIONS, user_id), read)

@@ -16,7 +16,17 @@ from domain.auth import hash_password, issue_token, read_claims, verify_password
 from domain.errors import DomainError, ErrorCode, invalid
 from domain.services.caching import Cache
 from domain.services.common import optional_text, require_aware, required_text
-from models import Agency, Region, RoleGrant, User
+from domain.services.reading import SharedRows, shared_rows
+from domain.services.views import (
+    UserView,
+    user_view,
+)
+from models import (
+    Agency,
+    Region,
+    RoleGrant,
+    User,
+)
 from models.enums import Role
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -245,3 +255,13 @@ async def resolve_grant(role: Role, region_code: str | None, agency_code: str | 
         if role is not Role.COORDINATOR:
             region_id = None
     return Grant(role, region_id, agency_id)
+
+
+async def users_by_ids(
+    viewer: Actor, ids: Sequence[int], shared: SharedRows | None = None
+) -> dict[int, UserView]:
+    """People as `viewer` sees them (cached; two queries for those not cached, or none with
+    `shared` rows)."""
+    wanted = sorted(set(ids))
+    found = await shared_rows(shared, ("users", *wanted), lambda: people(wanted))
+    return {p.id: user_view(p, viewer) for p in found.values()}

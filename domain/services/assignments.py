@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.transactions import in_transaction
@@ -9,8 +12,9 @@ from tortoise.transactions import in_transaction
 from core.settings import get_settings
 from domain.actor import Actor
 from domain.calendar import WorkingCalendar
-from domain.deadlines import resolution_due
+from domain.deadlines import first_response_due, resolution_due
 from domain.errors import DomainError, ErrorCode, invalid, not_found
+from domain.ids import parse_id
 from domain.lifecycle import (
     OPEN_ASSIGNMENT,
     AssignmentAction,
@@ -18,28 +22,52 @@ from domain.lifecycle import (
     next_assignment_status,
     next_report_status,
 )
-from domain.policy import Action, AgencyFacts, allowed_on_agency, require_signed_in
-from domain.services import reference
+from domain.policy import (
+    Action,
+    AgencyFacts,
+    allowed_on_agency,
+    require_signed_in,
+)
+from domain.services import reference, reports
 from domain.services.common import (
     Outcome,
-    create_assignment,
-    deadline_rules,
     lock_assignment,
     lock_report,
     optional_text,
-    parse_id,
     record_event,
-    refresh_assignment_due,
-    refresh_report_due,
     report_facts,
     require_aware,
     require_readable,
     required_text,
 )
+from domain.services.deadlines import (
+    deadline_rules,
+    overdue_filter,
+    refresh_assignment_due,
+    refresh_report_due,
+)
 from domain.services.outbox import OutboxEntry
+from domain.services.reading import Page, PageRequest, SharedRows, newest_first, shared_rows
 from domain.services.reference import calendar_for
-from models import Agency, Assignment, FollowUp, Report
-from models.enums import AssignmentStatus, ReportStatus, ResolutionCode, ResolutionTier
+from domain.services.views import (
+    AssignmentView,
+    FollowUpView,
+    assignment_view,
+    follow_up_view,
+)
+from models import (
+    Agency,
+    Assignment,
+    FollowUp,
+    Report,
+    ReportEvent,
+)
+from models.enums import (
+    AssignmentStatus,
+    ReportStatus,
+    ResolutionCode,
+    ResolutionTier,
+)
 
 
 async def _lock_for_desk(actor: Actor, assignment_id: int | str) -> tuple[Report, Assignment]:
@@ -291,3 +319,156 @@ async def _touch_report(report: Report, now: datetime, cal: WorkingCalendar) -> 
             "sweep_at",
         ]
     )
+
+
+async def create_assignment(
+    report: Report,
+    agency: Agency,
+    now: datetime,
+    cal: WorkingCalendar,
+    note: str | None,
+    parent: Assignment | None = None,
+) -> Assignment:
+    """A new PENDING assignment with its first follow-up deadline, and a provisional resolution
+    deadline from the category's usual tier (STANDARD when none) until the agency picks one."""
+    tier = ResolutionTier.STANDARD
+    if report.category_id is not None:
+        category = await reference.category(report.category_id)
+        tier = (category.default_tier if category else None) or tier
+    assignment = Assignment(
+        report_id=report.id,
+        agency_id=agency.id,
+        parent_id=parent.id if parent else None,
+        status=AssignmentStatus.PENDING,
+        note=note,
+        assigned_at=now,
+        first_response_due_at=first_response_due(cal, deadline_rules(), now),
+        resolution_due_at=resolution_due(cal, deadline_rules(), now, tier),
+        updated_at=now,
+    )
+    refresh_assignment_due(assignment, cal)
+    await assignment.save()
+    return assignment
+
+
+async def inbox(
+    actor: Actor,
+    now: datetime,
+    agency_id: int | str,
+    statuses: Sequence[AssignmentStatus] | None,
+    overdue: bool | None,
+    updated_after: datetime | None,
+    page: PageRequest,
+) -> Page[AssignmentView]:
+    """An agency desk's assignments, newest first; for its members and its region's coordinators."""
+    desk = await open_inbox(actor, agency_id)
+    qs = Assignment.filter(agency_id=desk.agency_id)
+    if statuses:
+        qs = qs.filter(status__in=[s.value for s in statuses])
+    late = overdue_filter(overdue, now)
+    if late is not None:
+        qs = qs.filter(late)
+    if updated_after is not None:
+        qs = qs.filter(updated_at__gt=updated_after)
+    rows = await newest_first(qs, page)
+    return rows.with_items([_inbox_view(a) for a in rows.items])
+
+
+@dataclass(frozen=True)
+class InboxDesk:
+    """An agency inbox that `actor` was found allowed to watch (made by `open_inbox` only)."""
+
+    actor: Actor
+    agency_id: int
+
+
+async def open_inbox(actor: Actor, agency_id: int | str) -> InboxDesk:
+    """The inbox of an agency, for its members and its region's coordinators; UNAUTHENTICATED,
+    NOT_FOUND or FORBIDDEN otherwise."""
+    require_signed_in(actor)
+    aid = parse_id(agency_id, "agencyId")
+    agency = await reference.agency(aid)
+    if agency is None:
+        raise not_found("agency", "agencyId")
+    # Agencies are public reference data: saying "not yours" reveals nothing.
+    if not allowed_on_agency(actor, Action.VIEW_INBOX, AgencyFacts(agency.id, agency.region_id)):
+        raise DomainError(ErrorCode.FORBIDDEN, "this is not your agency's inbox", ["agencyId"])
+    return InboxDesk(actor, agency.id)
+
+
+async def _inbox_row(desk: InboxDesk, event_id: int) -> ReportEvent | None:
+    return (
+        await ReportEvent.filter(id=event_id, assignment__agency_id=desk.agency_id)
+        .select_related("assignment")
+        .first()
+    )
+
+
+def _inbox_view(assignment: Assignment) -> AssignmentView:
+    # Whoever may open an agency's inbox is staff of its assignments: the desk details show.
+    return assignment_view(assignment, True)
+
+
+@dataclass(frozen=True)
+class InboxEventView:
+    """A timeline event about one of a desk's assignments, with the assignment as it is now."""
+
+    kind: str
+    at: datetime
+    assignment: AssignmentView
+
+
+async def inbox_event(
+    desk: InboxDesk, event_id: int, shared: SharedRows | None = None
+) -> InboxEventView | None:
+    """The event as the desk's inbox shows it; None unless it is about one of its assignments."""
+    event = await shared_rows(
+        shared, ("inbox_event", desk.agency_id, event_id), lambda: _inbox_row(desk, event_id)
+    )
+    if event is None or event.assignment is None:
+        return None
+    return InboxEventView(event.kind, event.at, _inbox_view(event.assignment))
+
+
+async def assignments_by_ids(
+    actor: Actor, ids: Sequence[int], shared: SharedRows | None = None
+) -> dict[int, AssignmentView]:
+    """Assignments whose report the actor may read."""
+    wanted = sorted(set(ids))
+    rows = await shared_rows(shared, ("assignments", *wanted), lambda: _assignment_rows(wanted))
+    readable = await reports.reports_by_ids(actor, [a.report_id for a in rows], shared)
+    return {
+        a.id: assignment_view(a, readable[a.report_id].staff_view)
+        for a in rows
+        if a.report_id in readable
+    }
+
+
+async def _assignment_rows(ids: list[int]) -> list[Assignment]:
+    return list(await Assignment.filter(id__in=ids))
+
+
+async def assignments_of_reports(
+    keys: Sequence[tuple[int, bool]],
+) -> list[list[AssignmentView]]:
+    """For (report id, staff view) keys of readable reports: their assignments, oldest first."""
+    rows = await Assignment.filter(report_id__in=list({k[0] for k in keys})).order_by("id")
+    by_report: dict[int, list[Assignment]] = defaultdict(list)
+    for a in rows:
+        by_report[a.report_id].append(a)
+    return [[assignment_view(a, staff) for a in by_report[rid]] for rid, staff in keys]
+
+
+async def follow_ups_of_assignments(ids: Sequence[int]) -> list[list[FollowUpView]]:
+    rows = await FollowUp.filter(assignment_id__in=list(set(ids))).order_by("id")
+    grouped: dict[int, list[FollowUpView]] = defaultdict(list)
+    for f in rows:
+        grouped[f.assignment_id].append(follow_up_view(f))
+    return [grouped[i] for i in ids]
+
+
+async def follow_up_by_id(actor: Actor, fid: int) -> FollowUpView | None:
+    row = await FollowUp.get_or_none(id=fid)
+    if row is None or not await assignments_by_ids(actor, [row.assignment_id]):
+        return None
+    return follow_up_view(row)

@@ -15,9 +15,10 @@ from tortoise.expressions import Q
 from domain.actor import Actor
 from domain.calendar import national_holidays
 from domain.errors import DomainError, ErrorCode, invalid, not_found
+from domain.ids import parse_id
 from domain.policy import allowed_on_calendar, require_signed_in
 from domain.services import reference
-from domain.services.common import parse_id, require_aware, required_text
+from domain.services.common import require_aware, required_text
 from domain.services.reference import region_lineage
 from models import Holiday
 

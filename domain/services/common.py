@@ -11,24 +11,11 @@ from typing import Any
 from tortoise.exceptions import DoesNotExist
 
 from core.requestctx import request_id
-from core.settings import get_settings
 from domain.actor import Actor
-from domain.calendar import WorkingCalendar
-from domain.deadlines import (
-    DeadlineRules,
-    assignment_stage_due,
-    first_response_due,
-    report_stage_due,
-    resolution_due,
-)
 from domain.errors import DomainError, ErrorCode, invalid, not_found
-from domain.lifecycle import OPEN_ASSIGNMENT
 from domain.policy import Action, ReportFacts, allowed_on_report, require_signed_in
-from domain.services import reference
 from domain.services.outbox import OutboxEntry
-from domain.sweep import Stage, assignment_stage, first_sweep_at, report_stage
-from models import Agency, Assignment, OutboxMessage, Report, ReportEvent
-from models.enums import AssignmentStatus, ResolutionTier
+from models import Assignment, OutboxMessage, Report, ReportEvent
 
 EVENT_TOPIC = "report.event"
 
@@ -49,24 +36,9 @@ class Outcome:
         return [entry.id for entry in self.outbox]
 
 
-def deadline_rules() -> DeadlineRules:
-    return DeadlineRules.from_settings(get_settings())
-
-
 def require_aware(now: datetime) -> None:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("the domain takes an aware `now`")
-
-
-def parse_id(raw: int | str, field_name: str) -> int:
-    """A database id from client input, or a VALIDATION error naming the field."""
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise invalid(field_name, "not a valid id") from None
-    if value <= 0 or value > 2**63 - 1:
-        raise invalid(field_name, "not a valid id")
-    return value
 
 
 async def lock_report(report_id: int, field_name: str = "reportId") -> Report:
@@ -162,64 +134,6 @@ async def record_event(
     return event, OutboxEntry(row.id, EVENT_TOPIC, payload)
 
 
-def _schedule_sweep(
-    row: Report | Assignment, due_at: datetime | None, stage: Stage | None, cal: WorkingCalendar
-) -> None:
-    """Set a row's deadline and when the sweep must look at it: afresh when the deadline moved,
-    never when no stage runs, unchanged otherwise (its steps so far stay taken)."""
-    if stage is None or due_at is None:
-        row.sweep_at = None
-    elif due_at != row.due_at:
-        row.sweep_at = first_sweep_at(due_at, stage, cal, deadline_rules())
-    row.due_at = due_at
-
-
-def refresh_assignment_due(assignment: Assignment, cal: WorkingCalendar) -> None:
-    """Set the assignment's current due_at (and sweep time) from its stage (not saved here)."""
-    due = assignment_stage_due(
-        assignment.status,
-        assignment.first_response_at,
-        assignment.first_response_due_at,
-        assignment.resolution_due_at,
-    )
-    stage = assignment_stage(assignment.status, assignment.first_response_at)
-    _schedule_sweep(assignment, due, stage, cal)
-
-
-async def refresh_report_due(report: Report, cal: WorkingCalendar, waiting_since: datetime) -> None:
-    """Recompute the report's stage deadline (and sweep time) from its status and open
-    assignments (not saved)."""
-    open_dues = await Assignment.filter(
-        report_id=report.id, status__in=[s.value for s in OPEN_ASSIGNMENT]
-    ).values_list("due_at", flat=True)
-    set_report_due(report, cal, waiting_since, list(open_dues))  # type: ignore[arg-type]
-
-
-def set_report_due(
-    report: Report,
-    cal: WorkingCalendar,
-    waiting_since: datetime,
-    open_assignment_dues: list[datetime | None],
-) -> None:
-    """Set the report's stage deadline (and sweep time) from its status and the deadlines of
-    its open assignments (not saved)."""
-    due = report_stage_due(
-        report.status,
-        waiting_since=waiting_since,
-        responded_at=report.responded_at,
-        open_assignment_dues=open_assignment_dues,
-        cal=cal,
-        rules=deadline_rules(),
-    )
-    _schedule_sweep(report, due, report_stage(report.status, bool(open_assignment_dues)), cal)
-
-
-def clear_report_due(report: Report) -> None:
-    """No one owes the report an answer any more (closed, archived, handed over, on hold)."""
-    report.due_at = None
-    report.sweep_at = None
-
-
 def required_text(value: str | None, field_name: str, *, max_length: int) -> str:
     """Trimmed, non-empty text within bounds, or a VALIDATION error naming the field."""
     text = optional_text(value, field_name, max_length=max_length)
@@ -244,33 +158,3 @@ def require_readable(actor: Actor, facts: ReportFacts) -> None:
     """NOT_FOUND unless the actor may read the report: never reveal that it exists."""
     if not allowed_on_report(actor, Action.READ, facts):
         raise not_found("report", "reportId")
-
-
-async def create_assignment(
-    report: Report,
-    agency: Agency,
-    now: datetime,
-    cal: WorkingCalendar,
-    note: str | None,
-    parent: Assignment | None = None,
-) -> Assignment:
-    """A new PENDING assignment with its first follow-up deadline, and a provisional resolution
-    deadline from the category's usual tier (STANDARD when none) until the agency picks one."""
-    tier = ResolutionTier.STANDARD
-    if report.category_id is not None:
-        category = await reference.category(report.category_id)
-        tier = (category.default_tier if category else None) or tier
-    assignment = Assignment(
-        report_id=report.id,
-        agency_id=agency.id,
-        parent_id=parent.id if parent else None,
-        status=AssignmentStatus.PENDING,
-        note=note,
-        assigned_at=now,
-        first_response_due_at=first_response_due(cal, deadline_rules(), now),
-        resolution_due_at=resolution_due(cal, deadline_rules(), now, tier),
-        updated_at=now,
-    )
-    refresh_assignment_due(assignment, cal)
-    await assignment.save()
-    return assignment

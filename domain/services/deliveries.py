@@ -17,12 +17,13 @@ from tortoise.transactions import in_transaction
 from core.settings import Settings
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode
+from domain.ids import parse_id
 from domain.messages import Email, email_for
 from domain.policy import require_signed_in
 from domain.services import reference
-from domain.services.common import parse_id, require_aware
+from domain.services.common import require_aware
 from domain.services.fanout import message_facts
-from domain.services.reading import Page, page_size
+from domain.services.reading import Page, PageRequest, newest_first
 from models import Agency, Assignment, Notification, Report, ReportEvent, User
 from models.enums import Channel, DeliveryStatus
 
@@ -250,17 +251,11 @@ async def _views(rows: Sequence[Notification]) -> list[DeliveryView]:
     ]
 
 
-async def dead_deliveries(
-    actor: Actor, first: int | None, after_id: int | None, *, default_size: int, max_size: int
-) -> Page[DeliveryView]:
+async def dead_deliveries(actor: Actor, page: PageRequest) -> Page[DeliveryView]:
     """Deliveries that ran out of attempts, newest first (superadmin only)."""
     _require_admin(actor)
-    size = page_size(first, default_size, max_size)
-    qs = Notification.filter(status=DeliveryStatus.DEAD)
-    if after_id is not None:
-        qs = qs.filter(id__lt=after_id)
-    rows = list(await qs.order_by("-id").limit(size + 1))
-    return Page(await _views(rows[:size]), len(rows) > size, after_id is not None)
+    rows = await newest_first(Notification.filter(status=DeliveryStatus.DEAD), page)
+    return rows.with_items(await _views(rows.items))
 
 
 async def delivery_by_id(actor: Actor, delivery_id: int) -> DeliveryView | None:

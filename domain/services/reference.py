@@ -7,7 +7,8 @@ Cached rows are shared by every request of the process: read them, never change 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
 from tortoise.expressions import Q
@@ -15,8 +16,17 @@ from tortoise.models import Model
 
 from domain.calendar import WorkingCalendar
 from domain.errors import not_found
+from domain.ids import parse_id
+from domain.services import reference
 from domain.services.caching import Cache
-from models import Agency, Category, Holiday, Region, RoleGrant
+from models import (
+    Agency,
+    Category,
+    Holiday,
+    Region,
+    RoleGrant,
+    RoutingRule,
+)
 from models.enums import Role
 
 REGIONS: Cache[int, Region] = Cache("regions", {"region"})
@@ -106,3 +116,47 @@ async def holders(
         return sorted({int(uid) for uid in await qs.values_list("user_id", flat=True)})  # type: ignore[call-overload]
 
     return await HOLDERS.get((role, regions_, agencies_), fetch)
+
+
+regions_by_ids = reference.regions
+
+
+agencies_by_ids = reference.agencies
+
+
+categories_by_ids = reference.categories
+
+
+async def all_regions() -> list[Region]:
+    return list(await Region.all().order_by("code"))
+
+
+async def region_by_code(code: str) -> Region | None:
+    return await Region.get_or_none(code=code)
+
+
+async def agencies_in(region_id: int | str | None) -> list[Agency]:
+    """Agencies serving a region (its own and the national ones), or all of them."""
+    if region_id is None:
+        return list(await Agency.all().order_by("region_id", "code"))
+    rid = parse_id(region_id, "regionId")
+    return list(await Agency.filter(Q(region_id=rid) | Q(region_id__isnull=True)).order_by("code"))
+
+
+async def all_categories() -> list[Category]:
+    return list(await Category.all().order_by("code"))
+
+
+async def suggested_agencies(keys: Sequence[tuple[int, int]]) -> list[list[Agency]]:
+    """For (category id, region id) keys: the agencies routing rules suggest, best first."""
+    categories = sorted({c for c, _ in keys})
+    regions = sorted({r for _, r in keys})
+    rules = await RoutingRule.filter(category_id__in=categories, region_id__in=regions).order_by(
+        "-priority", "id"
+    )
+    agencies = await agencies_by_ids([r.agency_id for r in rules])
+    by_key: dict[tuple[int, int], list[Agency]] = defaultdict(list)
+    for rule in rules:
+        if rule.agency_id in agencies:
+            by_key[(rule.category_id, rule.region_id)].append(agencies[rule.agency_id])
+    return [by_key[k] for k in keys]

@@ -2,39 +2,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
 from core.settings import get_settings
 from domain.actor import Actor
 from domain.deadlines import is_overdue
 from domain.errors import DomainError, ErrorCode, invalid, not_found
-from domain.lifecycle import OPEN_ASSIGNMENT, ReportAction, next_report_status
-from domain.policy import Action, allowed_on_report, require_signed_in
-from domain.services import reference
-from domain.services.assignments import reopen_responded
+from domain.ids import parse_id
+from domain.lifecycle import OPEN_ASSIGNMENT, PUBLIC_REPORT, ReportAction, next_report_status
+from domain.policy import (
+    Action,
+    ReportFacts,
+    allowed_on_report,
+    require_signed_in,
+)
+from domain.services import assignments, reference
 from domain.services.common import (
     Outcome,
-    clear_report_due,
-    create_assignment,
+    facts_for,
     facts_of,
     lock_report_for,
     optional_text,
-    parse_id,
     record_event,
-    refresh_report_due,
     report_facts,
     require_aware,
     required_text,
+)
+from domain.services.deadlines import (
+    clear_report_due,
+    overdue_filter,
+    refresh_report_due,
     set_report_due,
 )
+from domain.services.reading import Page, PageRequest, SharedRows, newest_first, shared_rows
 from domain.services.reference import calendar_for
-from domain.tracking import new_tracking_code
-from models import Agency, Assignment, Rating, Report, Support
+from domain.services.views import (
+    ReportView,
+    report_view,
+)
+from domain.tracking import new_tracking_code, normalize_tracking_code
+from models import (
+    Agency,
+    Assignment,
+    Rating,
+    Report,
+    Support,
+)
 from models.enums import RegionLevel, ReportKind, ReportStatus
 
 
@@ -182,7 +201,7 @@ async def dispute(actor: Actor, now: datetime, report_id: int | str, reason: str
     rid = parse_id(report_id, "reportId")
     async with in_transaction():
         report = await lock_report_for(actor, rid, Action.DISPUTE, "only the reporter disputes")
-        if report.due_at is not None and now > report.due_at:
+        if is_overdue(report.due_at, now):
             raise DomainError(
                 ErrorCode.INVALID_TRANSITION, "the window to dispute this answer has passed"
             )
@@ -192,7 +211,7 @@ async def dispute(actor: Actor, now: datetime, report_id: int | str, reason: str
         report.updated_at = now
         cal = await calendar_for(report.region_id)
         outbox = []
-        outbox += await reopen_responded(report, actor, now, cal)
+        outbox += await assignments.reopen_responded(report, actor, now, cal)
         await refresh_report_due(report, cal, now)
         await report.save(
             update_fields=[
@@ -242,7 +261,7 @@ async def verify(
         _, oid = await record_event(report, "report.verified", actor, now)
         outbox.append(oid)
         for agency in agencies:
-            assignment = await create_assignment(report, agency, now, cal, text)
+            assignment = await assignments.create_assignment(report, agency, now, cal, text)
             _, oid = await record_event(
                 report,
                 "assignment.created",
@@ -283,7 +302,7 @@ async def assign(
                 ErrorCode.ALREADY_DONE, "this agency already has the report open", ["agencyId"]
             )
         cal = await calendar_for(report.region_id)
-        assignment = await create_assignment(report, agency, now, cal, text)
+        assignment = await assignments.create_assignment(report, agency, now, cal, text)
         report.updated_at = now
         report.responded_at = None
         await refresh_report_due(report, cal, now)
@@ -332,16 +351,16 @@ async def archive(
     )
 
 
-async def escalate(actor: Actor, now: datetime, report_id: int | str, reason: str) -> Outcome:
+async def hand_over(actor: Actor, now: datetime, report_id: int | str, reason: str) -> Outcome:
     """Hand over to the Ombudsman: an agency deadline passed and the reporter consented."""
     require_aware(now)
     text = required_text(reason, "reason", max_length=get_settings().message_max_length)
     rid = parse_id(report_id, "reportId")
     async with in_transaction():
         report = await lock_report_for(
-            actor, rid, Action.ESCALATE, "only the region's coordinator hands over"
+            actor, rid, Action.HAND_OVER, "only the region's coordinator hands over"
         )
-        target = next_report_status(report.status, ReportAction.ESCALATE)
+        target = next_report_status(report.status, ReportAction.HAND_OVER)
         if not report.ombudsman_consent:
             raise DomainError(
                 ErrorCode.CONSENT_MISSING, "the reporter did not consent to a hand-over"
@@ -387,7 +406,7 @@ async def close_by_silence(actor: Actor, now: datetime, report_id: int | str) ->
             actor, rid, Action.CLOSE_BY_SILENCE, "only the deadline sweep closes by silence"
         )
         target = next_report_status(report.status, ReportAction.CLOSE_BY_SILENCE)
-        if report.due_at is None or now <= report.due_at:
+        if not is_overdue(report.due_at, now):
             raise DomainError(ErrorCode.DEADLINE_NOT_PASSED, "the reporter's window is still open")
         report.status = target
         report.closed_at = now
@@ -468,3 +487,144 @@ async def _resolution_deadline_missed(report: Report, now: datetime) -> bool:
         report_id=report.id, status__in=[s.value for s in OPEN_ASSIGNMENT]
     ).values_list("resolution_due_at", flat=True)
     return any(is_overdue(d, now) for d in dues)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    statuses: Sequence[ReportStatus] | None = None
+    region_id: int | str | None = None
+    category_id: int | str | None = None
+    kind: ReportKind | None = None
+    mine: bool = False
+    overdue: bool | None = None
+    updated_after: datetime | None = None
+    search: str | None = None
+    # Any of these categories (Open311's service_code list).
+    category_ids: Sequence[int] | None = None
+    # Submitted in [created_from, created_before).
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+
+
+async def views_of(actor: Actor, reports: Sequence[Report]) -> list[ReportView | None]:
+    """Masked views, None where the actor may not read the report."""
+    return _views(actor, reports, await facts_for(reports))
+
+
+def _views(
+    actor: Actor, reports: Sequence[Report], facts: dict[int, ReportFacts]
+) -> list[ReportView | None]:
+    return [
+        report_view(actor, r, facts[r.id])
+        if allowed_on_report(actor, Action.READ, facts[r.id])
+        else None
+        for r in reports
+    ]
+
+
+async def readable_report(actor: Actor, report_id: int) -> ReportView:
+    """The report as the actor may see it; NOT_FOUND when it is absent or unreadable alike."""
+    found = await reports_by_ids(actor, [report_id])
+    if report_id not in found:
+        raise not_found("report", "reportId")
+    return found[report_id]
+
+
+async def reports_by_ids(
+    actor: Actor, ids: Sequence[int], shared: SharedRows | None = None
+) -> dict[int, ReportView]:
+    """Readable reports among `ids`, as masked views (two queries, or none with `shared` rows)."""
+    wanted = sorted(set(ids))
+    reports, facts = await shared_rows(shared, ("reports", *wanted), lambda: _report_rows(wanted))
+    return {v.id: v for v in _views(actor, reports, facts) if v is not None}
+
+
+async def _report_rows(ids: list[int]) -> tuple[list[Report], dict[int, ReportFacts]]:
+    reports = list(await Report.filter(id__in=ids))
+    return reports, await facts_for(reports)
+
+
+async def committed_view(
+    actor: Actor, report: Report, facts: ReportFacts | None
+) -> ReportView | None:
+    """A report a use case just committed, as the actor may see it now: made from the row in
+    hand when the use case gave its `facts`, else read back; None when no longer readable."""
+    if facts is None:
+        return (await reports_by_ids(actor, [report.id])).get(report.id)
+    return _views(actor, [report], {report.id: facts})[0]
+
+
+async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
+    """The report with this code if the actor may read it; None otherwise (never tells which)."""
+    canonical = normalize_tracking_code(code)
+    if canonical is None:
+        return None
+    report = await Report.get_or_none(tracking_code=canonical)
+    if report is None:
+        return None
+    (view,) = await views_of(actor, [report])
+    return view
+
+
+async def list_reports(
+    actor: Actor,
+    now: datetime,
+    query: ReportQuery,
+    page: PageRequest,
+) -> Page[ReportView]:
+    """Readable reports, newest first, filtered; keyset on id so inserts do not shift pages."""
+    qs = Report.all()
+    visible = readable_reports_q(actor)
+    if visible is not None:
+        qs = qs.filter(visible)
+    if query.statuses:
+        qs = qs.filter(status__in=[s.value for s in query.statuses])
+    if query.region_id is not None:
+        qs = qs.filter(region_id=parse_id(query.region_id, "regionId"))
+    if query.category_id is not None:
+        qs = qs.filter(category_id=parse_id(query.category_id, "categoryId"))
+    if query.category_ids is not None:
+        qs = qs.filter(category_id__in=list(query.category_ids))
+    if query.created_from is not None:
+        qs = qs.filter(created_at__gte=query.created_from)
+    if query.created_before is not None:
+        qs = qs.filter(created_at__lt=query.created_before)
+    if query.kind is not None:
+        qs = qs.filter(kind=query.kind.value)
+    if query.mine:
+        require_signed_in(actor)
+        qs = qs.filter(reporter_id=actor.user_id)
+    late = overdue_filter(query.overdue, now)
+    if late is not None:
+        qs = qs.filter(late)
+    if query.updated_after is not None:
+        qs = qs.filter(updated_at__gt=query.updated_after)
+    if query.search:
+        term = query.search.strip()[:200]
+        code = normalize_tracking_code(term)
+        qs = qs.filter(tracking_code=code) if code else qs.filter(title__icontains=term)
+    rows = await newest_first(qs, page)
+    return rows.with_items([v for v in await views_of(actor, rows.items) if v is not None])
+
+
+async def ratings_of_reports(ids: Sequence[int]) -> list[int | None]:
+    rows = await Rating.filter(report_id__in=list(set(ids))).values_list("report_id", "score")
+    scores = {int(r): int(s) for r, s in rows}  # type: ignore[call-overload]
+    return [scores.get(i) for i in ids]
+
+
+def readable_reports_q(actor: Actor) -> Q | None:
+    """The SQL twin of READ: a filter on Report, or None when every report is readable."""
+    if actor.system:
+        return None
+    q = Q(confidential=False, status__in=[s.value for s in PUBLIC_REPORT])
+    if actor.user_id is not None:
+        q |= Q(reporter_id=actor.user_id)
+    if actor.coordinator_regions:
+        q |= Q(region_id__in=sorted(actor.coordinator_regions))
+    if actor.agencies:
+        assigned = Assignment.filter(agency_id__in=sorted(actor.agencies)).values("report_id")
+        q |= Q(id__in=Subquery(assigned))
+    if actor.is_ombudsman:
+        q |= Q(escalated_at__isnull=False)
+    return q

@@ -16,25 +16,16 @@ from tortoise.transactions import in_transaction
 
 from domain.actor import SYSTEM
 from domain.calendar import WorkingCalendar
-from domain.lifecycle import OPEN_ASSIGNMENT
+from domain.deadlines import Stage, assignment_stage, report_stage
+from domain.lifecycle import OPEN_ASSIGNMENT, SETTLED, may_hand_over
 from domain.services import reports
-from domain.services.common import deadline_rules, record_event, require_aware
+from domain.services.common import record_event, require_aware
+from domain.services.deadlines import deadline_rules
 from domain.services.outbox import OutboxEntry
 from domain.services.reference import calendar_for
-from domain.sweep import (
-    Level,
-    Stage,
-    Step,
-    assignment_stage,
-    due_steps,
-    is_stale_reminder,
-    report_stage,
-)
+from domain.sweep import Level, Step, due_steps, is_stale_reminder, steps_of
 from models import Assignment, Report, SweepMark
-from models.enums import ReportStatus
 
-# Reports in these states owe no one anything: their rows leave the sweep.
-SETTLED = frozenset({ReportStatus.CLOSED, ReportStatus.ARCHIVED, ReportStatus.ESCALATED})
 EVENT_OF_LEVEL = {
     Level.REMINDER: "deadline.reminder",
     Level.BREACH: "deadline.breached",
@@ -138,8 +129,8 @@ async def _sweep_report(row_id: int, report_id: int, run: _Run) -> None:
             report_id=report.id, status__in=[s.value for s in OPEN_ASSIGNMENT]
         ).exists()
         stage = report_stage(report.status, has_open)
-        if stage is None or report.due_at is None:
-            await _stop(report, run.dry_run)
+        if stage is None or not steps_of(stage, deadline_rules()) or report.due_at is None:
+            await _stop(report, run.dry_run)  # the agencies' deadlines run on their rows
             return
         deadline = _Deadline(f"report:{report.id}", stage, report.due_at)
         cal = await run.calendar(report.region_id)
@@ -195,7 +186,8 @@ async def _take_steps(
         if step.level.value in taken:
             continue
         skipped = is_stale_reminder(step, deadline.due_at, run.now) or (
-            step.level is Level.HANDOVER and not _may_hand_over(report)
+            step.level is Level.HANDOVER
+            and not may_hand_over(report.status, report.ombudsman_consent)
         )
         run.out.actions.append(
             SweepAction(
@@ -223,13 +215,6 @@ async def _take_steps(
     return acted
 
 
-def _may_hand_over(report: Report) -> bool:
-    return report.ombudsman_consent and report.status in (
-        ReportStatus.IN_PROGRESS,
-        ReportStatus.RESPONDED,
-    )
-
-
 async def _act(
     report: Report,
     assignment: Assignment | None,
@@ -241,7 +226,7 @@ async def _act(
     """Do what a step means, through the domain's own use cases and events."""
     if level is Level.HANDOVER:
         reason = "the resolution deadline passed and the reporter consented to a hand-over"
-        return (await reports.escalate(SYSTEM, now, report.id, reason)).outbox
+        return (await reports.hand_over(SYSTEM, now, report.id, reason)).outbox
     if level is Level.CLOSE:
         return (await reports.close_by_silence(SYSTEM, now, report.id)).outbox
     if assignment is not None and level in (Level.BREACH, Level.ESCALATION):

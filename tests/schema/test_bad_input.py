@@ -297,12 +297,12 @@ async def test_a_mutation_with_an_expired_token_is_a_401_and_stores_nothing(gql:
 
 
 async def test_an_unexpected_exception_is_masked(gql: GQL, monkeypatch: pytest.MonkeyPatch) -> None:
-    from domain.services import reading
+    from domain.services import reference
 
     async def broken() -> list[Any]:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(reading, "all_categories", broken)
+    monkeypatch.setattr(reference, "all_categories", broken)
     response = await gql.raw("{ categories { id name } regions { code } }")
     assert response.status_code == 200, response.text
     _no_traceback(response)

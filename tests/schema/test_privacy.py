@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from domain.actor import PUBLIC, Actor
-from domain.policy import Action, allowed_on_report, readable_reports_q
+from domain.policy import Action, allowed_on_report
 from domain.services.accounts import actor_for_user
 from domain.services.common import report_facts
+from domain.services.reports import readable_reports_q
 from models import Assignment, Report, User
 from schema.ids import to_global_id
 from tests.app_fixtures import (
@@ -618,9 +619,9 @@ async def test_paging_goes_on_past_rows_the_policy_hides(
     for report in public:
         await verify(coordinator, report["id"], "DINKES")
     hidden = [await submit(reporter, title=f"Belum diverifikasi {i}") for i in range(4)]
-    import domain.services.reading as reading
+    import domain.services.reports as reports
 
-    monkeypatch.setattr(reading, "readable_reports_q", lambda actor: None)
+    monkeypatch.setattr(reports, "readable_reports_q", lambda actor: None)
     query = (
         "query($a:String){reports(first:2,after:$a)"
         "{edges{node{trackingCode}} pageInfo{hasNextPage endCursor}}}"

@@ -179,7 +179,7 @@ async def test_a_hand_over_reaches_the_ombudsman_the_heads_the_desk_and_the_repo
     coordinator = await _actor(COORDINATOR)
     await reports.verify(coordinator, NOW, report.id, [(await _agency("DINKES")).id], None, None)
     late = NOW + timedelta(days=60)
-    escalated = await reports.escalate(SYSTEM, late, report.id, "tenggat terlewati")
+    escalated = await reports.hand_over(SYSTEM, late, report.id, "tenggat terlewati")
     assert (await _fan_out(escalated))["report.escalated"] == await both(
         REPORTER, OMBUDSMAN, COORDINATOR, HEAD
     )
@@ -224,7 +224,7 @@ async def test_nothing_sent_names_an_anonymous_reporter_or_carries_confidential_
     assignment = await Assignment.get(report_id=report.id)
     outcomes.append(await assignments.accept(officer, NOW, assignment.id, ResolutionTier.SIMPLE))
     outcomes.append(await assignments.follow_up(officer, NOW, assignment.id, "Dicek", False, None))
-    outcomes.append(await reports.escalate(SYSTEM, NOW + timedelta(days=30), report.id, "lewat"))
+    outcomes.append(await reports.hand_over(SYSTEM, NOW + timedelta(days=30), report.id, "lewat"))
     for outcome in outcomes:
         await _fan_out(outcome)
     reporter = await User.get(email=REPORTER)

@@ -10,16 +10,17 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.calendar import WorkingCalendar
-from domain.deadlines import DeadlineRules
+from domain.deadlines import Stage
 from domain.fanout import Audience, audiences_for, user_channels
 from domain.messages import MessageFacts, email_for, render, text
+from domain.services.deadlines import deadline_rules
 from domain.services.deliveries import RetryPolicy
-from domain.sweep import Level, Stage, due_steps, first_sweep_at, is_stale_reminder, steps_of
+from domain.sweep import Level, due_steps, first_sweep_at, is_stale_reminder, steps_of
 from models.enums import Channel
 from workers.transports import signature
 
 JEMBER = WorkingCalendar("Asia/Jakarta")
-RULES = DeadlineRules()
+RULES = deadline_rules()  # the defaults of settings
 
 
 def test_staff_only_lines_never_reach_citizens() -> None:

@@ -102,7 +102,7 @@ EXPECTED_ON_PUBLIC = {
     Action.HOLD: {"coordinator"},
     Action.ARCHIVE: {"coordinator"},
     Action.ASSIGN: {"coordinator"},
-    Action.ESCALATE: {"coordinator"},
+    Action.HAND_OVER: {"coordinator"},
     Action.CLOSE_ESCALATED: set(),
 }
 

@@ -1,0 +1,288 @@
+"""Assignments in GraphQL: the Assignment and FollowUp types, an agency desk's inbox, and every
+change an agency desk makes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+import schema.reports as report_schema
+from domain.deadlines import is_overdue
+from domain.errors import DomainError
+from domain.services import assignments
+from domain.services.common import Outcome
+from domain.services.views import AssignmentView, FollowUpView
+from schema.common import (
+    After,
+    AssignmentStatus,
+    Ctx,
+    First,
+    Node,
+    ResolutionCode,
+    ResolutionTier,
+    UserError,
+    arg,
+    connection,
+    described,
+    fetchable,
+    page_request,
+)
+from schema.errors import as_graphql_error
+from schema.ids import expect_id
+from schema.people import User, person
+from schema.reference import Agency
+
+if TYPE_CHECKING:
+    from schema.reports import Report
+
+LazyReport = Annotated["Report", strawberry.lazy("schema.reports")]
+AssignmentId = Annotated[strawberry.ID, arg("The assignment's global id.")]
+
+
+@fetchable
+@strawberry.type(description="An agency's written answer on an assignment (tindak lanjut).")
+class FollowUp(Node):
+    message: str = described("What the agency wrote.")
+    final: bool = described("The agency's answer (true) or an interim note (false).")
+    resolution: ResolutionCode | None = described(
+        "How a final follow-up resolved it; null if interim."
+    )
+    created_at: datetime = described("When it was written.")
+    author_id: strawberry.Private[int | None]
+
+    @classmethod
+    def of(cls, f: FollowUpView) -> FollowUp:
+        return cls(
+            id=cls.global_id(f.id),
+            message=f.message,
+            final=f.final,
+            resolution=f.resolution,
+            created_at=f.created_at,
+            author_id=f.author_id,
+        )
+
+    @classmethod
+    async def load(cls, info: Ctx, pk: int) -> FollowUp | None:
+        found = await assignments.follow_up_by_id(info.context.actor, pk)
+        if found is None:
+            return None
+        await info.context.loaders.see_users([found.author_id])
+        return cls.of(found)
+
+    @strawberry.field(description="The officer who wrote it.")
+    def author(self, info: Ctx) -> User | None:
+        return person(info, self.author_id)
+
+
+@fetchable
+@strawberry.type(description="One report sent to one agency (disposisi).")
+class Assignment(Node):
+    status: AssignmentStatus = described("Where the agency's work is.")
+    tier: ResolutionTier | None = described("Chosen on acceptance; sets the resolution deadline.")
+    assigned_at: datetime = described("When the report was sent to this agency.")
+    due_at: datetime | None = strawberry.field(
+        description="First follow-up due while no follow-up was written; resolution due after."
+    )
+    escalation_level: int = described("0; 1 once past the deadline; 2 once escalated to the head.")
+    return_reason: str | None = strawberry.field(
+        description="Why the agency returned it (desk staff only)."
+    )
+    view: strawberry.Private[AssignmentView]
+
+    @classmethod
+    def of(cls, v: AssignmentView) -> Assignment:
+        return cls(
+            id=cls.global_id(v.id),
+            status=v.status,
+            tier=v.tier,
+            assigned_at=v.assigned_at,
+            due_at=v.due_at,
+            escalation_level=v.escalation_level,
+            return_reason=v.return_reason,
+            view=v,
+        )
+
+    @classmethod
+    async def load(cls, info: Ctx, pk: int) -> Assignment | None:
+        found = await info.context.loaders.assignment.load(pk)
+        return cls.of(found) if found else None
+
+    @strawberry.field(description="True when the current deadline has passed.")
+    def overdue(self, info: Ctx) -> bool:
+        return is_overdue(self.due_at, info.context.now)
+
+    @strawberry.field(description="The report sent to the agency.")
+    async def report(self, info: Ctx) -> LazyReport:
+        # Cannot be unreadable for an assignment the viewer was given.
+        return report_schema.report_of(await info.context.loaders.report.load(self.view.report_id))
+
+    @strawberry.field(description="The agency that must act.")
+    async def agency(self, info: Ctx) -> Agency:
+        found = await Agency.load(info, self.view.agency_id)
+        assert found is not None
+        return found
+
+    @strawberry.field(description="The agency the returning desk says should act instead.")
+    async def suggested_agency(self, info: Ctx) -> Agency | None:
+        if self.view.suggested_agency_id is None:
+            return None
+        return await Agency.load(info, self.view.suggested_agency_id)
+
+    @strawberry.field(description="The agency's written answers, oldest first.")
+    async def follow_ups(self, info: Ctx) -> list[FollowUp]:
+        return [FollowUp.of(f) for f in await info.context.loaders.follow_ups.load(self.view.id)]
+
+
+AssignmentConnection = connection(
+    Assignment,
+    a_node="An assignment",
+    noun="assignment",
+    nouns="assignments",
+    page_of="assignments",
+    order="newest first",
+)
+
+
+@strawberry.type
+class AssignmentQuery:
+    @strawberry.field(description="An agency desk's inbox, newest first.")
+    async def inbox(
+        self,
+        info: Ctx,
+        agency_id: Annotated[strawberry.ID, arg("The agency whose desk it is.")],
+        status: Annotated[list[AssignmentStatus] | None, arg("Any of these.")] = None,
+        overdue: Annotated[
+            bool | None, arg("Only past (true) or within (false) the deadline.")
+        ] = None,
+        updated_after: Annotated[
+            datetime | None, arg("Only what changed after this instant (catch-up).")
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> AssignmentConnection:  # type: ignore[valid-type]
+        ctx = info.context
+        try:
+            page = await assignments.inbox(
+                ctx.actor,
+                ctx.now,
+                expect_id(agency_id, "Agency", "agencyId"),
+                status,
+                overdue,
+                updated_after,
+                page_request(info, first, after),
+            )
+        except DomainError as e:
+            raise as_graphql_error(e) from None
+        return AssignmentConnection.of(page, Assignment.of, lambda a: a.id)
+
+
+@strawberry.type(description="The changed assignment, or why nothing changed.")
+class AssignmentPayload:
+    assignment: Assignment | None = described("The assignment after the change; null if refused.")
+    errors: list[UserError] = described("Why nothing changed; empty on success.")
+
+
+async def assignment_payload(
+    info: Ctx, use_case: Callable[[], Awaitable[Outcome]]
+) -> AssignmentPayload:
+    """Run a use case that changed an assignment; the assignment as the viewer sees it now."""
+    result = await report_schema.run_use_case(info, use_case)
+    if isinstance(result, UserError):
+        return AssignmentPayload(assignment=None, errors=[result])
+    assert result.assignment is not None
+    found = await assignments.assignments_by_ids(info.context.actor, [result.assignment.id])
+    view = found.get(result.assignment.id)
+    return AssignmentPayload(assignment=Assignment.of(view) if view else None, errors=[])
+
+
+def _assignment_pk(assignment_id: str) -> int:
+    return expect_id(assignment_id, "Assignment", "assignmentId")
+
+
+@strawberry.type
+class AssignmentMutation:
+    @strawberry.mutation(description="Agency desk: take the report on, choosing its tier.")
+    async def assignment_accept(
+        self,
+        info: Ctx,
+        assignment_id: AssignmentId,
+        tier: Annotated[ResolutionTier, arg("How much work it needs: sets the deadline.")],
+    ) -> AssignmentPayload:
+        ctx = info.context
+        return await assignment_payload(
+            info,
+            lambda: assignments.accept(ctx.actor, ctx.now, _assignment_pk(assignment_id), tier),
+        )
+
+    @strawberry.mutation(description="Agency desk: 'not our remit', naming who should act.")
+    async def assignment_return(
+        self,
+        info: Ctx,
+        assignment_id: AssignmentId,
+        reason: report_schema.Reason,
+        suggested_agency_id: Annotated[
+            strawberry.ID | None, arg("The agency that should act instead.")
+        ] = None,
+    ) -> AssignmentPayload:
+        ctx = info.context
+        return await assignment_payload(
+            info,
+            lambda: assignments.return_(
+                ctx.actor,
+                ctx.now,
+                _assignment_pk(assignment_id),
+                reason,
+                expect_id(suggested_agency_id, "Agency", "suggestedAgencyId")
+                if suggested_agency_id
+                else None,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Agency desk: forward to a sub-unit; returns the new assignment."
+    )
+    async def assignment_forward(
+        self,
+        info: Ctx,
+        assignment_id: AssignmentId,
+        agency_id: Annotated[strawberry.ID, arg("The sub-unit (a child agency).")],
+        note: report_schema.Note = None,
+    ) -> AssignmentPayload:
+        ctx = info.context
+        return await assignment_payload(
+            info,
+            lambda: assignments.forward(
+                ctx.actor,
+                ctx.now,
+                _assignment_pk(assignment_id),
+                expect_id(agency_id, "Agency", "agencyId"),
+                note,
+            ),
+        )
+
+    @strawberry.mutation(description="Agency desk: an interim or final written answer.")
+    async def assignment_follow_up(
+        self,
+        info: Ctx,
+        assignment_id: AssignmentId,
+        message: Annotated[str, arg("The answer the reporter will read.")],
+        final: Annotated[bool, arg("The final answer (needs a resolution) or an interim one.")],
+        resolution: Annotated[
+            ResolutionCode | None, arg("How it was resolved; required when final.")
+        ] = None,
+    ) -> AssignmentPayload:
+        ctx = info.context
+        return await assignment_payload(
+            info,
+            lambda: assignments.follow_up(
+                ctx.actor,
+                ctx.now,
+                _assignment_pk(assignment_id),
+                message,
+                final,
+                resolution,
+            ),
+        )

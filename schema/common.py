@@ -1,0 +1,183 @@
+"""What every subject of the schema uses: the resolver context's type, described fields and
+arguments, the Node interface and its registry, coded refusals, and Relay connections (one
+factory for every one of them).
+
+No `from __future__ import annotations` here: the connection factory builds classes whose
+annotations must be the node types themselves, not their names.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Annotated, Any, ClassVar, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from domain import enums
+from domain.errors import DomainError, ErrorCode
+from domain.services.reading import Page, PageRequest
+from schema.context import Context
+from schema.ids import from_cursor, to_cursor, to_global_id
+
+Ctx = Info[Context, None]
+T = TypeVar("T")
+
+# The domain's enums, registered as GraphQL enums (strawberry.enum marks the class itself).
+ReportKind = enums.ReportKind
+ReportStatus = enums.ReportStatus
+AssignmentStatus = enums.AssignmentStatus
+ResolutionTier = enums.ResolutionTier
+ResolutionCode = enums.ResolutionCode
+Role = enums.Role
+strawberry.enum(ReportKind, description="What a citizen sends.")
+strawberry.enum(ReportStatus, description="Where a report is in its life.")
+strawberry.enum(AssignmentStatus, description="Where one agency's work on a report is.")
+strawberry.enum(ResolutionTier, description="How much work a report needs: sets its deadline.")
+strawberry.enum(ResolutionCode, description="How a final follow-up resolved its assignment.")
+strawberry.enum(Role, description="What a user may do, scoped to a region or an agency.")
+
+# Arguments that recur, described once.
+First = Annotated[
+    int | None,
+    strawberry.argument(description="How many items (at most 100; 20 when omitted)."),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="Continue after this cursor: the previous page's endCursor."),
+]
+
+
+def described(description: str) -> Any:
+    """A plain attribute field with its description (no resolver: no per-field work)."""
+    return strawberry.field(description=description)
+
+
+def arg(description: str) -> Any:
+    """An argument's description."""
+    return strawberry.argument(description=description)
+
+
+def page_request(info: Ctx, first: int | None, after: str | None) -> PageRequest:
+    """What a connection field was asked for, within the service's page sizes."""
+    s = info.context.settings
+    return PageRequest(first, from_cursor(after), s.default_page_size, s.max_page_size)
+
+
+@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID = described("Global id: stable, opaque; `node(id:)` fetches the object.")
+
+    # The types `node(id:)` can fetch, by name; each loads its own ids as its viewer may see.
+    registry: ClassVar[dict[str, type["Node"]]] = {}
+
+    @classmethod
+    async def load(cls, info: Ctx, pk: int) -> "Node | None":
+        """The object with this database id, if the viewer may see it."""
+        raise NotImplementedError
+
+    @classmethod
+    def global_id(cls, pk: int) -> strawberry.ID:
+        return strawberry.ID(to_global_id(cls.__name__, pk))
+
+
+N = TypeVar("N", bound=type[Node])
+
+
+def fetchable(cls: N) -> N:
+    """Register a Node type for `node(id:)`."""
+    Node.registry[cls.__name__] = cls
+    return cls
+
+
+@strawberry.type(description="Relay pagination state of a connection.")
+class PageInfo:
+    has_next_page: bool = described("More items follow: ask again with after: endCursor.")
+    has_previous_page: bool = described("This page was asked for with `after`.")
+    start_cursor: str | None = described("Cursor of the first item; null on an empty page.")
+    end_cursor: str | None = described("Pass as `after` to get the next page.")
+
+
+def page_info(edges: Sequence[Any], page: Page[Any]) -> PageInfo:
+    """PageInfo of a keyset page."""
+    return PageInfo(
+        has_next_page=page.has_next,
+        has_previous_page=page.has_previous,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=(
+            to_cursor(page.scanned_to)
+            if page.scanned_to is not None
+            else (edges[-1].cursor if edges else None)
+        ),
+    )
+
+
+@strawberry.type(
+    description="Why a mutation was refused; `code` is stable, `field` names the input."
+)
+class UserError:
+    code: str = described(
+        "Stable code to switch on: " + ", ".join(code.value for code in ErrorCode) + "."
+    )
+    message: str = described("A sentence for people; may change, do not parse it.")
+    field: list[str] | None = strawberry.field(
+        default=None, description='Path of the input at fault, e.g. ["title"]; null if none.'
+    )
+
+    @classmethod
+    def of(cls, error: DomainError) -> "UserError":
+        return cls(code=error.code.value, message=error.message, field=error.field)
+
+
+class _Connection:
+    """What every connection type does: be made from a keyset page of items."""
+
+    edge: ClassVar[type]
+
+    @classmethod
+    def of(cls, page: Page[T], node: Callable[[T], Any], key: Callable[[T], int]) -> Any:
+        edges = [cls.edge(cursor=to_cursor(key(item)), node=node(item)) for item in page.items]
+        return cls(edges=edges, page_info=page_info(edges, page))  # type: ignore[call-arg]
+
+
+def connection(
+    node: type,
+    *,
+    a_node: str,
+    noun: str,
+    nouns: str,
+    page_of: str,
+    order: str,
+    texts: dict[str, str] | None = None,
+) -> type[Any]:
+    """A Relay connection of `node` (named after it: ReportConnection, with ReportEdge), its
+    descriptions worded for its items; `texts` replaces any of them ("edge", "cursor",
+    "node", "connection", "edges", "page_info")."""
+    words = {
+        "edge": f"{a_node} and its cursor.",
+        "cursor": f"Opaque position of this {noun}, for `after`.",
+        "node": f"The {noun}.",
+        "connection": f"A page of {page_of}, {order}.",
+        "edges": f"The {nouns} of this page.",
+        "page_info": "Where this page is.",
+        **(texts or {}),
+    }
+    name = node.__name__
+
+    class Edge:
+        cursor: str = described(words["cursor"])
+        node: Any = described(words["node"])
+
+    Edge.__annotations__["node"] = node
+    edge = strawberry.type(Edge, name=f"{name}Edge", description=words["edge"])
+
+    class Connection(_Connection):
+        edges: Any = described(words["edges"])
+        page_info: PageInfo = described(words["page_info"])
+
+    Connection.__annotations__["edges"] = list[edge]  # type: ignore[valid-type]
+    Connection.edge = edge
+    return strawberry.type(Connection, name=f"{name}Connection", description=words["connection"])
+
+
+def merged(name: str, description: str, parts: Iterable[type]) -> type:
+    """One root type (Query, Mutation) made of the subjects' parts, their fields in that order."""
+    return strawberry.type(type(name, tuple(parts), {}), name=name, description=description)

@@ -1,0 +1,98 @@
+"""People in GraphQL: the User type, who is signed in, and signing up and in."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from domain.errors import DomainError
+from domain.services import accounts
+from domain.services.views import UserView
+from schema.common import Ctx, Node, Role, UserError, arg, described, fetchable
+
+
+@fetchable
+@strawberry.type(description="A person who signs in.")
+class User(Node):
+    name: str = described("Full name.")
+    email: str | None = strawberry.field(
+        description="Shown only to the user themselves and to the superadmin."
+    )
+    roles: list[Role] = described("The roles granted (their scopes are not shown).")
+
+    @classmethod
+    def of(cls, v: UserView) -> User:
+        return cls(id=cls.global_id(v.id), name=v.name, email=v.email, roles=list(v.roles))
+
+    @classmethod
+    async def load(cls, info: Ctx, pk: int) -> User | None:
+        # People are found through what they did, never enumerated: only yourself by id.
+        if info.context.actor.user_id != pk:
+            return None
+        await info.context.loaders.see_users([pk])
+        return person(info, pk)
+
+
+def person(info: Ctx, user_id: int | None) -> User | None:
+    """A person the request's loaders fetched with the object that named them."""
+    found = info.context.loaders.user(user_id)
+    return User.of(found) if found else None
+
+
+@strawberry.input(description="A citizen's new account.")
+class RegisterInput:
+    name: str = described("Full name.")
+    email: str = described("Signs in with it; unique.")
+    password: str = described("At least 8 characters.")
+    phone: str | None = strawberry.field(default=None, description="For SMS notices, optional.")
+
+
+@strawberry.type(description="The result of signing up or in.")
+class AuthPayload:
+    token: str | None = described("Send as `Authorization: Bearer <token>`; null when refused.")
+    user: User | None = described("Who signed in; null when refused.")
+    errors: list[UserError] = described("Why not; empty on success.")
+
+
+async def _auth_payload(signed: accounts.SignedIn) -> AuthPayload:
+    found = await accounts.users_by_ids(
+        await accounts.actor_for_user(signed.user.id), [signed.user.id]
+    )
+    return AuthPayload(token=signed.token, user=User.of(found[signed.user.id]), errors=[])
+
+
+@strawberry.type
+class PeopleQuery:
+    @strawberry.field(description="The signed-in user; null for the public.")
+    async def me(self, info: Ctx) -> User | None:
+        uid = info.context.actor.user_id
+        return await User.load(info, uid) if uid is not None else None
+
+
+@strawberry.type
+class PeopleMutation:
+    @strawberry.mutation(description="Create a citizen account and sign in.")
+    async def auth_register(
+        self, info: Ctx, input: Annotated[RegisterInput, arg("The new account.")]
+    ) -> AuthPayload:
+        try:
+            signed = await accounts.register(
+                info.context.now, input.name, input.email, input.password, input.phone
+            )
+        except DomainError as e:
+            return AuthPayload(token=None, user=None, errors=[UserError.of(e)])
+        return await _auth_payload(signed)
+
+    @strawberry.mutation(description="Sign in; the token goes in `Authorization: Bearer`.")
+    async def auth_login(
+        self,
+        info: Ctx,
+        email: Annotated[str, arg("The account's e-mail.")],
+        password: Annotated[str, arg("Its password.")],
+    ) -> AuthPayload:
+        try:
+            signed = await accounts.login(info.context.now, email, password)
+        except DomainError as e:
+            return AuthPayload(token=None, user=None, errors=[UserError.of(e)])
+        return await _auth_payload(signed)

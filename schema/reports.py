@@ -1,0 +1,507 @@
+"""Reports in GraphQL: the Report type and its timeline, the lists and lookups, and every
+change to a report (the reporter's and the coordinator desk's)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+import schema.assignments as assignment_schema
+from domain.deadlines import is_overdue
+from domain.errors import DomainError, not_found
+from domain.services import reports, timeline
+from domain.services.common import Outcome
+from domain.services.views import EventView, ReportView
+from schema.common import (
+    After,
+    Ctx,
+    First,
+    Node,
+    ReportKind,
+    ReportStatus,
+    UserError,
+    arg,
+    connection,
+    described,
+    fetchable,
+    page_request,
+)
+from schema.errors import as_graphql_error
+from schema.ids import expect_id, from_cursor
+from schema.people import User, person
+from schema.reference import Agency, Category, Region
+
+if TYPE_CHECKING:
+    from schema.assignments import Assignment, AssignmentPayload
+
+LazyAssignment = Annotated["Assignment", strawberry.lazy("schema.assignments")]
+LazyAssignmentPayload = Annotated["AssignmentPayload", strawberry.lazy("schema.assignments")]
+
+ReportId = Annotated[strawberry.ID, arg("The report's global id.")]
+AgencyId = Annotated[strawberry.ID, arg("The agency's global id.")]
+Reason = Annotated[str, arg("Why, in a sentence the other side will read.")]
+Note = Annotated[str | None, arg("A note for the desk that receives it.")]
+
+
+@fetchable
+@strawberry.type(description="A line of a report's timeline.")
+class ReportEvent(Node):
+    kind: str = strawberry.field(description="e.g. report.submitted, assignment.accepted.")
+    message: str | None = described("The note, reason or answer written with it, if any.")
+    at: datetime = described("When it happened.")
+    actor_id: strawberry.Private[int | None]
+
+    @classmethod
+    def of(cls, e: EventView) -> ReportEvent:
+        return cls(
+            id=cls.global_id(e.id), kind=e.kind, message=e.message, at=e.at, actor_id=e.actor_id
+        )
+
+    @classmethod
+    async def load(cls, info: Ctx, pk: int) -> ReportEvent | None:
+        event = await timeline.event_by_id(info.context.actor, pk)
+        if event is None:
+            return None
+        await info.context.loaders.see_users([event.actor_id])
+        return cls.of(event)
+
+    @strawberry.field(description="Who acted; null for the system or a hidden reporter.")
+    def actor(self, info: Ctx) -> User | None:
+        return person(info, self.actor_id)
+
+
+ReportEventConnection = connection(
+    ReportEvent,
+    a_node="A timeline line",
+    noun="line",
+    nouns="lines",
+    page_of="a report's timeline",
+    order="oldest first",
+)
+
+
+@fetchable
+@strawberry.type(description="What a citizen sent, as the viewer may see it.")
+class Report(Node):
+    tracking_code: str = described("What the reporter is given, e.g. LPR-7KQ2-9XMD.")
+    kind: ReportKind = described("Complaint, aspiration or information request.")
+    title: str = described("One line.")
+    body: str = described("What the reporter wrote.")
+    anonymous: bool = described("The reporter's identity is hidden from all but the desk.")
+    confidential: bool = described("Not public: only the reporter, the desk and assigned agencies.")
+    status: ReportStatus = described("Where the report is in its life.")
+    created_at: datetime = described("When it was submitted.")
+    updated_at: datetime = described("When it last changed (see `updatedAfter` filters).")
+    due_at: datetime | None = strawberry.field(
+        description="The deadline of the stage the report is in, null when none runs."
+    )
+    support_count: int = described("How many people support it (+1).")
+    reopen_count: int = described("How many times the reporter disputed an answer.")
+    address: str | None = strawberry.field(
+        description="Where it happened; hidden with the reporter when the report is anonymous."
+    )
+    latitude: float | None = described("WGS84; hidden with the reporter when anonymous.")
+    longitude: float | None = described("WGS84; hidden with the reporter when anonymous.")
+    view: strawberry.Private[ReportView]
+
+    @classmethod
+    def of(cls, v: ReportView) -> Report:
+        return cls(
+            id=cls.global_id(v.id),
+            tracking_code=v.tracking_code,
+            kind=v.kind,
+            title=v.title,
+            body=v.body,
+            anonymous=v.anonymous,
+            confidential=v.confidential,
+            status=v.status,
+            created_at=v.created_at,
+            updated_at=v.updated_at,
+            due_at=v.due_at,
+            support_count=v.support_count,
+            reopen_count=v.reopen_count,
+            address=v.address,
+            latitude=v.latitude,
+            longitude=v.longitude,
+            view=v,
+        )
+
+    @classmethod
+    async def load(cls, info: Ctx, pk: int) -> Report | None:
+        found = await info.context.loaders.report.load(pk)
+        return cls.of(found) if found else None
+
+    @strawberry.field(description="True when the current stage's deadline has passed.")
+    def overdue(self, info: Ctx) -> bool:
+        return is_overdue(self.due_at, info.context.now)
+
+    @strawberry.field(description="The regency or city it belongs to.")
+    async def region(self, info: Ctx) -> Region:
+        found = await Region.load(info, self.view.region_id)
+        assert found is not None
+        return found
+
+    @strawberry.field(description="Its subject; null until someone chose one.")
+    async def category(self, info: Ctx) -> Category | None:
+        if self.view.category_id is None:
+            return None
+        return await Category.load(info, self.view.category_id)
+
+    @strawberry.field(description="Null whenever the viewer may not know who reported.")
+    def reporter(self, info: Ctx) -> User | None:
+        return person(info, self.view.reporter_id)
+
+    @strawberry.field(description="The reporter's rating (1-5) once given.")
+    async def rating(self, info: Ctx) -> int | None:
+        return await info.context.loaders.rating.load(self.view.id)
+
+    @strawberry.field(description="The agencies it was sent to, oldest first.")
+    async def assignments(self, info: Ctx) -> list[LazyAssignment]:
+        views = await info.context.loaders.assignments_of_report.load(
+            (self.view.id, self.view.staff_view)
+        )
+        return [assignment_schema.Assignment.of(a) for a in views]
+
+    @strawberry.field(description="Agencies the routing rules suggest (coordinators only).")
+    async def suggested_agencies(self, info: Ctx) -> list[Agency]:
+        if not self.view.staff_view or self.view.category_id is None:
+            return []
+        key = (self.view.category_id, self.view.region_id)
+        return [Agency.of(a) for a in await info.context.loaders.suggested_agencies.load(key)]
+
+    @strawberry.field(description="The report's timeline, oldest first.")
+    async def timeline(
+        self,
+        info: Ctx,
+        first: Annotated[int | None, arg("How many lines (at most 100, default).")] = None,
+        after: After = None,
+    ) -> ReportEventConnection:  # type: ignore[valid-type]
+        key = timeline.TimelineKey(self.view, first, from_cursor(after))
+        page = await info.context.loaders.timeline.load(key)
+        return ReportEventConnection.of(page, ReportEvent.of, lambda e: e.id)
+
+
+ReportConnection = connection(
+    Report, a_node="A report", noun="report", nouns="reports", page_of="reports",
+    order="newest first",
+)  # fmt: skip
+
+
+@strawberry.input(description="Filters of `reports`; all optional, combined with AND.")
+class ReportFilter:
+    status: list[ReportStatus] | None = strawberry.field(
+        default=None, description="Any of these statuses."
+    )
+    region_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this region's reports."
+    )
+    category_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this category's reports."
+    )
+    kind: ReportKind | None = strawberry.field(default=None, description="Only this kind.")
+    mine: bool | None = strawberry.field(
+        default=None, description="Only the signed-in user's own reports."
+    )
+    overdue: bool | None = strawberry.field(
+        default=None, description="Only reports past (true) or within (false) their deadline."
+    )
+    updated_after: datetime | None = strawberry.field(
+        default=None,
+        description="Only reports changed after this instant (catch-up after reconnect).",
+    )
+    search: str | None = strawberry.field(
+        default=None, description="A tracking code, or words of the title."
+    )
+
+
+@strawberry.type
+class ReportQuery:
+    @strawberry.field(description="A report by its tracking code, if the viewer may read it.")
+    async def report(
+        self,
+        info: Ctx,
+        tracking_code: Annotated[str, arg("e.g. LPR-7KQ2-9XMD; case and dashes optional.")],
+    ) -> Report | None:
+        found = await reports.report_by_tracking_code(info.context.actor, tracking_code)
+        if found is None:
+            return None
+        await info.context.loaders.see_reports([found])
+        return Report.of(found)
+
+    @strawberry.field(description="Reports the viewer may read, newest first.")
+    async def reports(
+        self,
+        info: Ctx,
+        filter: Annotated[ReportFilter | None, arg("All optional, combined.")] = None,
+        first: First = None,
+        after: After = None,
+    ) -> ReportConnection:  # type: ignore[valid-type]
+        ctx = info.context
+        f = filter or ReportFilter()
+        try:
+            page = await reports.list_reports(
+                ctx.actor,
+                ctx.now,
+                reports.ReportQuery(
+                    statuses=f.status,
+                    region_id=expect_id(f.region_id, "Region", "regionId") if f.region_id else None,
+                    category_id=(
+                        expect_id(f.category_id, "Category", "categoryId")
+                        if f.category_id
+                        else None
+                    ),
+                    kind=f.kind,
+                    mine=bool(f.mine),
+                    overdue=f.overdue,
+                    updated_after=f.updated_after,
+                    search=f.search,
+                ),
+                page_request(info, first, after),
+            )
+        except DomainError as e:
+            raise as_graphql_error(e) from None
+        await ctx.loaders.see_reports(page.items)
+        return ReportConnection.of(page, Report.of, lambda r: r.id)
+
+
+@strawberry.input(description="A new report.")
+class ReportSubmitInput:
+    kind: ReportKind = described("Complaint, aspiration or information request.")
+    title: str = described("One line, at most 200 characters.")
+    body: str = described("What happened, where and when.")
+    region_id: strawberry.ID = described("The regency or city it happened in.")
+    category_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Its subject, if the reporter knows; the desk may set it."
+    )
+    anonymous: bool | None = strawberry.field(
+        default=False, description="Hide the reporter's identity from all but the desk."
+    )
+    confidential: bool | None = strawberry.field(
+        default=False, description="Keep the content from the public."
+    )
+    ombudsman_consent: bool | None = strawberry.field(
+        default=False,
+        description=(
+            "The reporter agrees to a hand-over to the Ombudsman if agencies miss their deadline."
+        ),
+    )
+    latitude: float | None = strawberry.field(default=None, description="WGS84 latitude.")
+    longitude: float | None = strawberry.field(default=None, description="WGS84 longitude.")
+    address: str | None = strawberry.field(default=None, description="Where, in words.")
+
+
+@strawberry.type(description="The changed report, or why nothing changed.")
+class ReportPayload:
+    report: Report | None = described(
+        "The report after the change; null when refused (or no longer readable)."
+    )
+    errors: list[UserError] = described("Why nothing changed; empty on success.")
+
+
+async def run_use_case(
+    info: Ctx, use_case: Callable[[], Awaitable[Outcome]]
+) -> Outcome | UserError:
+    """Run a use case; after its commit, hand its outbox rows to the dispatcher."""
+    try:
+        outcome = await use_case()
+    except DomainError as e:
+        return UserError.of(e)
+    await info.context.dispatcher.dispatch(outcome.outbox)
+    return outcome
+
+
+async def _report_payload(info: Ctx, use_case: Callable[[], Awaitable[Outcome]]) -> ReportPayload:
+    result = await run_use_case(info, use_case)
+    if isinstance(result, UserError):
+        return ReportPayload(report=None, errors=[result])
+    # Read afresh, not through the request's loader: the change may alter what the viewer sees
+    # (unless the use case knows the committed report whole: a new one).
+    view = await reports.committed_view(info.context.actor, result.report, result.facts)
+    if view is None:
+        return ReportPayload(report=None, errors=[])
+    await info.context.loaders.see_reports([view])
+    return ReportPayload(report=Report.of(view), errors=[])
+
+
+def _report_pk(report_id: str) -> int:
+    return expect_id(report_id, "Report", "reportId")
+
+
+@strawberry.type
+class ReportMutation:
+    @strawberry.mutation(description="Send a report; the reporter must be signed in.")
+    async def report_submit(
+        self, info: Ctx, input: Annotated[ReportSubmitInput, arg("The report.")]
+    ) -> ReportPayload:
+        ctx = info.context
+
+        async def use_case() -> Outcome:
+            data = reports.SubmitInput(
+                kind=input.kind,
+                title=input.title,
+                body=input.body,
+                region_id=expect_id(input.region_id, "Region", "regionId"),
+                category_id=expect_id(input.category_id, "Category", "categoryId")
+                if input.category_id
+                else None,
+                anonymous=bool(input.anonymous),
+                confidential=bool(input.confidential),
+                ombudsman_consent=bool(input.ombudsman_consent),
+                latitude=input.latitude,
+                longitude=input.longitude,
+                address=input.address,
+            )
+            return await reports.submit(ctx.actor, ctx.now, data)
+
+        return await _report_payload(info, use_case)
+
+    @strawberry.mutation(description="The reporter adds information (a report on hold resumes).")
+    async def report_add_info(
+        self,
+        info: Ctx,
+        report_id: ReportId,
+        message: Annotated[str, arg("The information the desk asked for.")],
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.add_info(ctx.actor, ctx.now, _report_pk(report_id), message),
+        )
+
+    @strawberry.mutation(description="Support a public report (once per user).")
+    async def report_support(self, info: Ctx, report_id: ReportId) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.support(ctx.actor, ctx.now, _report_pk(report_id)),
+        )
+
+    @strawberry.mutation(description="The reporter accepts the answer with a rating of 1-5.")
+    async def report_rate(
+        self,
+        info: Ctx,
+        report_id: ReportId,
+        rating: Annotated[int, arg("1 (poor) to 5 (excellent).")],
+        comment: Annotated[str | None, arg("A word on how it was handled.")] = None,
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.rate(ctx.actor, ctx.now, _report_pk(report_id), rating, comment),
+        )
+
+    @strawberry.mutation(description="The reporter disputes the answer within the window.")
+    async def report_dispute(self, info: Ctx, report_id: ReportId, reason: Reason) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.dispute(ctx.actor, ctx.now, _report_pk(report_id), reason),
+        )
+
+    @strawberry.mutation(description="Coordinator: verify and forward to one or more agencies.")
+    async def report_verify(
+        self,
+        info: Ctx,
+        report_id: ReportId,
+        agency_ids: Annotated[list[strawberry.ID], arg("The agencies that must act.")],
+        category_id: Annotated[strawberry.ID | None, arg("Set or correct its category.")] = None,
+        note: Note = None,
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.verify(
+                ctx.actor,
+                ctx.now,
+                _report_pk(report_id),
+                [expect_id(a, "Agency", "agencyIds") for a in agency_ids],
+                expect_id(category_id, "Category", "categoryId") if category_id else None,
+                note,
+            ),
+        )
+
+    @strawberry.mutation(description="Coordinator: ask the reporter for more information.")
+    async def report_hold(self, info: Ctx, report_id: ReportId, reason: Reason) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.hold(ctx.actor, ctx.now, _report_pk(report_id), reason),
+        )
+
+    @strawberry.mutation(
+        description="Coordinator: archive spam, a duplicate or out-of-scope report."
+    )
+    async def report_archive(
+        self,
+        info: Ctx,
+        report_id: ReportId,
+        reason: Reason,
+        duplicate_of_id: Annotated[
+            strawberry.ID | None, arg("The report this one duplicates.")
+        ] = None,
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.archive(
+                ctx.actor,
+                ctx.now,
+                _report_pk(report_id),
+                reason,
+                expect_id(duplicate_of_id, "Report", "duplicateOfId") if duplicate_of_id else None,
+            ),
+        )
+
+    @strawberry.mutation(description="Coordinator: forward to one more agency.")
+    async def report_assign(
+        self, info: Ctx, report_id: ReportId, agency_id: AgencyId, note: Note = None
+    ) -> LazyAssignmentPayload:
+        ctx = info.context
+        return await assignment_schema.assignment_payload(
+            info,
+            lambda: reports.assign(
+                ctx.actor,
+                ctx.now,
+                _report_pk(report_id),
+                expect_id(agency_id, "Agency", "agencyId"),
+                note,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Coordinator: hand over to the Ombudsman (deadline missed, consent)."
+    )
+    async def report_escalate(
+        self, info: Ctx, report_id: ReportId, reason: Reason
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.hand_over(ctx.actor, ctx.now, _report_pk(report_id), reason),
+        )
+
+    @strawberry.mutation(description="Ombudsman: close a report handed over to it.")
+    async def report_close(
+        self,
+        info: Ctx,
+        report_id: ReportId,
+        note: Annotated[str, arg("The Ombudsman's conclusion.")],
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: reports.close_escalated(ctx.actor, ctx.now, _report_pk(report_id), note),
+        )
+
+
+def report_of(view: ReportView | None) -> Report:
+    """The report of an object the viewer was given (it cannot be unreadable)."""
+    if view is None:
+        raise not_found("report")
+    return Report.of(view)
+
+
+__all__: list[Any] = []
