@@ -1,4 +1,4 @@
-"""How many inbox pages per second one API process serves (DESIGN.md section 4).
+"""How many inbox pages per second one API process serves (docs/design.md, "Performance").
 
 Starts a throwaway PostgreSQL (tests/harness.py), migrates, seeds the demo data and
 `--reports` verified reports assigned to DINKES, then asks for `--pages` inbox pages of

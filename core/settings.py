@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET
     token_ttl_seconds: int = 7 * 24 * 3600
 
-    # Deadlines, in working days of the report's region (DESIGN.md section 2).
+    # Deadlines, in working days of the report's region (docs/design.md, "Deadlines").
     verify_days: int = 3
     first_response_days: int = 5
     resolution_days_simple: int = 5

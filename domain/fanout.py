@@ -1,4 +1,4 @@
-"""Who must hear of each event, and over which channels (pure rules, DESIGN.md section 2).
+"""Who must hear of each event, and over which channels (pure rules, docs/design.md, "Notifications").
 
 An event kind names audiences (the reporter, the region's coordinators, the desk of the
 assignment's agency, ...). The services turn audiences into people; the access policy then
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from domain.events import EventKind
 from domain.sweep import Stage
 from models.enums import Channel
 
@@ -32,43 +33,48 @@ CITIZEN_AUDIENCES = frozenset({A.REPORTER, A.FOLLOWERS})
 # Audiences that stand for an agency desk: the agency's webhook is told too.
 AGENCY_AUDIENCES = frozenset({A.OFFICERS, A.HEADS, A.ASSIGNED_OFFICERS, A.ASSIGNED_HEADS})
 
-EVENT_AUDIENCES: dict[str, frozenset[Audience]] = {
-    "report.submitted": frozenset({A.REPORTER, A.COORDINATORS}),
-    "report.info_added": frozenset({A.COORDINATORS}),
-    "report.verified": frozenset({A.REPORTER}),
-    "report.held": frozenset({A.REPORTER}),
-    "report.archived": frozenset({A.REPORTER}),
-    "report.supported": frozenset({A.REPORTER}),
-    "assignment.created": frozenset({A.OFFICERS}),
-    "assignment.accepted": frozenset({A.REPORTER, A.COORDINATORS}),
-    "assignment.follow_up": frozenset({A.REPORTER, A.FOLLOWERS, A.COORDINATORS}),
-    "assignment.final_follow_up": frozenset({A.REPORTER, A.FOLLOWERS, A.COORDINATORS}),
-    "assignment.returned": frozenset({A.COORDINATORS}),
-    "assignment.forwarded": frozenset({A.COORDINATORS}),
-    "assignment.reopened": frozenset({A.OFFICERS}),
-    "report.responded": frozenset({A.REPORTER, A.FOLLOWERS}),
-    "report.disputed": frozenset({A.COORDINATORS, A.ASSIGNED_OFFICERS}),
-    "report.rated": frozenset({A.COORDINATORS, A.ASSIGNED_OFFICERS}),
-    "report.closed": frozenset({A.REPORTER, A.FOLLOWERS}),
-    "report.escalated": frozenset({A.REPORTER, A.OMBUDSMAN, A.COORDINATORS, A.ASSIGNED_HEADS}),
+EVENT_AUDIENCES: dict[EventKind, frozenset[Audience]] = {
+    EventKind.REPORT_SUBMITTED: frozenset({A.REPORTER, A.COORDINATORS}),
+    EventKind.REPORT_INFO_ADDED: frozenset({A.COORDINATORS}),
+    EventKind.REPORT_VERIFIED: frozenset({A.REPORTER}),
+    EventKind.REPORT_HELD: frozenset({A.REPORTER}),
+    EventKind.REPORT_ARCHIVED: frozenset({A.REPORTER}),
+    EventKind.REPORT_SUPPORTED: frozenset({A.REPORTER}),
+    EventKind.ASSIGNMENT_CREATED: frozenset({A.OFFICERS}),
+    EventKind.ASSIGNMENT_ACCEPTED: frozenset({A.REPORTER, A.COORDINATORS}),
+    EventKind.ASSIGNMENT_FOLLOW_UP: frozenset({A.REPORTER, A.FOLLOWERS, A.COORDINATORS}),
+    EventKind.ASSIGNMENT_FINAL_FOLLOW_UP: frozenset({A.REPORTER, A.FOLLOWERS, A.COORDINATORS}),
+    EventKind.ASSIGNMENT_RETURNED: frozenset({A.COORDINATORS}),
+    EventKind.ASSIGNMENT_FORWARDED: frozenset({A.COORDINATORS}),
+    EventKind.ASSIGNMENT_REOPENED: frozenset({A.OFFICERS}),
+    EventKind.REPORT_RESPONDED: frozenset({A.REPORTER, A.FOLLOWERS}),
+    EventKind.REPORT_DISPUTED: frozenset({A.COORDINATORS, A.ASSIGNED_OFFICERS}),
+    EventKind.REPORT_RATED: frozenset({A.COORDINATORS, A.ASSIGNED_OFFICERS}),
+    EventKind.REPORT_CLOSED: frozenset({A.REPORTER, A.FOLLOWERS}),
+    EventKind.REPORT_HANDED_OVER: frozenset(
+        {A.REPORTER, A.OMBUDSMAN, A.COORDINATORS, A.ASSIGNED_HEADS}
+    ),
 }
 
-DEADLINE_AUDIENCES: dict[tuple[str, Stage], frozenset[Audience]] = {
-    ("deadline.reminder", Stage.VERIFY): frozenset({A.COORDINATORS}),
-    ("deadline.reminder", Stage.FIRST_RESPONSE): frozenset({A.OFFICERS}),
-    ("deadline.reminder", Stage.RESOLUTION): frozenset({A.OFFICERS}),
-    ("deadline.reminder", Stage.REPORTER_WINDOW): frozenset({A.REPORTER}),
-    ("deadline.breached", Stage.VERIFY): frozenset({A.COORDINATORS}),
-    ("deadline.breached", Stage.FIRST_RESPONSE): frozenset({A.OFFICERS, A.HEADS}),
-    ("deadline.breached", Stage.RESOLUTION): frozenset({A.OFFICERS, A.HEADS}),
-    ("deadline.escalated", Stage.VERIFY): frozenset({A.COORDINATORS, A.UPPER_COORDINATORS}),
-    ("deadline.escalated", Stage.FIRST_RESPONSE): frozenset({A.COORDINATORS, A.HEADS}),
-    ("deadline.escalated", Stage.RESOLUTION): frozenset({A.COORDINATORS, A.HEADS}),
+DEADLINE_AUDIENCES: dict[tuple[EventKind, Stage], frozenset[Audience]] = {
+    (EventKind.DEADLINE_REMINDER, Stage.VERIFY): frozenset({A.COORDINATORS}),
+    (EventKind.DEADLINE_REMINDER, Stage.FIRST_RESPONSE): frozenset({A.OFFICERS}),
+    (EventKind.DEADLINE_REMINDER, Stage.RESOLUTION): frozenset({A.OFFICERS}),
+    (EventKind.DEADLINE_REMINDER, Stage.REPORTER_WINDOW): frozenset({A.REPORTER}),
+    (EventKind.DEADLINE_BREACHED, Stage.VERIFY): frozenset({A.COORDINATORS}),
+    (EventKind.DEADLINE_BREACHED, Stage.FIRST_RESPONSE): frozenset({A.OFFICERS, A.HEADS}),
+    (EventKind.DEADLINE_BREACHED, Stage.RESOLUTION): frozenset({A.OFFICERS, A.HEADS}),
+    (EventKind.DEADLINE_ESCALATED, Stage.VERIFY): frozenset({A.COORDINATORS, A.UPPER_COORDINATORS}),
+    (EventKind.DEADLINE_ESCALATED, Stage.FIRST_RESPONSE): frozenset({A.COORDINATORS, A.HEADS}),
+    (EventKind.DEADLINE_ESCALATED, Stage.RESOLUTION): frozenset({A.COORDINATORS, A.HEADS}),
 }
 
 
-def audiences_for(kind: str, stage: str | None, internal: bool) -> frozenset[Audience]:
-    """The audiences of an event; staff-only lines never reach the reporter or followers."""
+def audiences_for(kind: EventKind | None, stage: str | None, internal: bool) -> frozenset[Audience]:
+    """The audiences of an event (none for a kind this code does not know); staff-only lines
+    never reach the reporter or followers."""
+    if kind is None:
+        return frozenset()
     found = EVENT_AUDIENCES.get(kind, frozenset())
     if stage is not None and stage in Stage.__members__.values():
         found = DEADLINE_AUDIENCES.get((kind, Stage(stage)), found)

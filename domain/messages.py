@@ -11,34 +11,66 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from domain.events import EventKind, event_kind
+
 DEFAULT_LOCALE = "id"
 FALLBACK_LOCALE = "en"
 
+K = EventKind
+_EVENT_TEXTS: dict[str, dict[EventKind, str]] = {
+    "id": {
+        K.REPORT_SUBMITTED: "Laporan {code}{title} telah diterima.",
+        K.REPORT_INFO_ADDED: "Pelapor menambahkan informasi pada laporan {code}{title}.",
+        K.REPORT_VERIFIED: "Laporan {code}{title} telah diverifikasi dan diteruskan.",
+        K.REPORT_HELD: "Laporan {code}{title} ditunda: informasi tambahan diperlukan.",
+        K.REPORT_ARCHIVED: "Laporan {code}{title} diarsipkan.",
+        K.REPORT_SUPPORTED: "Seseorang mendukung laporan {code}{title}.",
+        K.ASSIGNMENT_CREATED: "Laporan {code}{title} didisposisikan ke {agency}.",
+        K.ASSIGNMENT_ACCEPTED: "{agency} menerima laporan {code}{title}.",
+        K.ASSIGNMENT_FOLLOW_UP: "{agency} menindaklanjuti laporan {code}{title}.",
+        K.ASSIGNMENT_FINAL_FOLLOW_UP: "{agency} memberi jawaban akhir atas laporan {code}{title}.",
+        K.ASSIGNMENT_RETURNED: "{agency} mengembalikan laporan {code}{title}.",
+        K.ASSIGNMENT_FORWARDED: "{agency} meneruskan laporan {code}{title} ke unit di bawahnya.",
+        K.ASSIGNMENT_REOPENED: "Laporan {code}{title} dibuka kembali untuk {agency}.",
+        K.REPORT_RESPONDED: "Laporan {code}{title} telah dijawab.",
+        K.REPORT_DISPUTED: "Pelapor menyanggah jawaban atas laporan {code}{title}.",
+        K.REPORT_RATED: "Pelapor memberi penilaian pada laporan {code}{title}.",
+        K.REPORT_CLOSED: "Laporan {code}{title} ditutup.",
+        K.REPORT_HANDED_OVER: "Laporan {code}{title} dilimpahkan ke Ombudsman.",
+        K.DEADLINE_REMINDER: "Pengingat: batas waktu {stage} laporan {code}{title} jatuh "
+        "pada {due}.",
+        K.DEADLINE_BREACHED: "Batas waktu {stage} laporan {code}{title} terlewati ({due}).",
+        K.DEADLINE_ESCALATED: "Eskalasi: batas waktu {stage} laporan {code}{title} terlewati "
+        "sejak {due}.",
+    },
+    "en": {
+        K.REPORT_SUBMITTED: "Report {code}{title} was received.",
+        K.REPORT_INFO_ADDED: "The reporter added information to report {code}{title}.",
+        K.REPORT_VERIFIED: "Report {code}{title} was verified and forwarded.",
+        K.REPORT_HELD: "Report {code}{title} is on hold: more information is needed.",
+        K.REPORT_ARCHIVED: "Report {code}{title} was archived.",
+        K.REPORT_SUPPORTED: "Someone supported report {code}{title}.",
+        K.ASSIGNMENT_CREATED: "Report {code}{title} was assigned to {agency}.",
+        K.ASSIGNMENT_ACCEPTED: "{agency} accepted report {code}{title}.",
+        K.ASSIGNMENT_FOLLOW_UP: "{agency} posted a follow-up on report {code}{title}.",
+        K.ASSIGNMENT_FINAL_FOLLOW_UP: "{agency} gave its final answer on report {code}{title}.",
+        K.ASSIGNMENT_RETURNED: "{agency} returned report {code}{title}.",
+        K.ASSIGNMENT_FORWARDED: "{agency} forwarded report {code}{title} to a sub-unit.",
+        K.ASSIGNMENT_REOPENED: "Report {code}{title} was reopened for {agency}.",
+        K.REPORT_RESPONDED: "Report {code}{title} has been answered.",
+        K.REPORT_DISPUTED: "The reporter disputed the answer on report {code}{title}.",
+        K.REPORT_RATED: "The reporter rated report {code}{title}.",
+        K.REPORT_CLOSED: "Report {code}{title} was closed.",
+        K.REPORT_HANDED_OVER: "Report {code}{title} was handed over to the Ombudsman.",
+        K.DEADLINE_REMINDER: "Reminder: the {stage} deadline of report {code}{title} is {due}.",
+        K.DEADLINE_BREACHED: "The {stage} deadline of report {code}{title} was missed ({due}).",
+        K.DEADLINE_ESCALATED: "Escalation: the {stage} deadline of report {code}{title} was "
+        "missed on {due}.",
+    },
+}
+
 _TEXTS: dict[str, dict[str, str]] = {
     "id": {
-        "report.submitted": "Laporan {code}{title} telah diterima.",
-        "report.info_added": "Pelapor menambahkan informasi pada laporan {code}{title}.",
-        "report.verified": "Laporan {code}{title} telah diverifikasi dan diteruskan.",
-        "report.held": "Laporan {code}{title} ditunda: informasi tambahan diperlukan.",
-        "report.archived": "Laporan {code}{title} diarsipkan.",
-        "report.supported": "Seseorang mendukung laporan {code}{title}.",
-        "assignment.created": "Laporan {code}{title} didisposisikan ke {agency}.",
-        "assignment.accepted": "{agency} menerima laporan {code}{title}.",
-        "assignment.follow_up": "{agency} menindaklanjuti laporan {code}{title}.",
-        "assignment.final_follow_up": "{agency} memberi jawaban akhir atas laporan {code}{title}.",
-        "assignment.returned": "{agency} mengembalikan laporan {code}{title}.",
-        "assignment.forwarded": "{agency} meneruskan laporan {code}{title} ke unit di bawahnya.",
-        "assignment.reopened": "Laporan {code}{title} dibuka kembali untuk {agency}.",
-        "report.responded": "Laporan {code}{title} telah dijawab.",
-        "report.disputed": "Pelapor menyanggah jawaban atas laporan {code}{title}.",
-        "report.rated": "Pelapor memberi penilaian pada laporan {code}{title}.",
-        "report.closed": "Laporan {code}{title} ditutup.",
-        "report.escalated": "Laporan {code}{title} dilimpahkan ke Ombudsman.",
-        "deadline.reminder": "Pengingat: batas waktu {stage} laporan {code}{title} jatuh "
-        "pada {due}.",
-        "deadline.breached": "Batas waktu {stage} laporan {code}{title} terlewati ({due}).",
-        "deadline.escalated": "Eskalasi: batas waktu {stage} laporan {code}{title} terlewati "
-        "sejak {due}.",
         "other": "Ada pembaruan pada laporan {code}{title}.",
         "stage.verify": "verifikasi",
         "stage.first_response": "tindak lanjut pertama",
@@ -48,28 +80,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "footer": "Pesan ini dikirim otomatis oleh Lapor. Jangan membalas e-mail ini.",
     },
     "en": {
-        "report.submitted": "Report {code}{title} was received.",
-        "report.info_added": "The reporter added information to report {code}{title}.",
-        "report.verified": "Report {code}{title} was verified and forwarded.",
-        "report.held": "Report {code}{title} is on hold: more information is needed.",
-        "report.archived": "Report {code}{title} was archived.",
-        "report.supported": "Someone supported report {code}{title}.",
-        "assignment.created": "Report {code}{title} was assigned to {agency}.",
-        "assignment.accepted": "{agency} accepted report {code}{title}.",
-        "assignment.follow_up": "{agency} posted a follow-up on report {code}{title}.",
-        "assignment.final_follow_up": "{agency} gave its final answer on report {code}{title}.",
-        "assignment.returned": "{agency} returned report {code}{title}.",
-        "assignment.forwarded": "{agency} forwarded report {code}{title} to a sub-unit.",
-        "assignment.reopened": "Report {code}{title} was reopened for {agency}.",
-        "report.responded": "Report {code}{title} has been answered.",
-        "report.disputed": "The reporter disputed the answer on report {code}{title}.",
-        "report.rated": "The reporter rated report {code}{title}.",
-        "report.closed": "Report {code}{title} was closed.",
-        "report.escalated": "Report {code}{title} was handed over to the Ombudsman.",
-        "deadline.reminder": "Reminder: the {stage} deadline of report {code}{title} is {due}.",
-        "deadline.breached": "The {stage} deadline of report {code}{title} was missed ({due}).",
-        "deadline.escalated": "Escalation: the {stage} deadline of report {code}{title} was "
-        "missed on {due}.",
         "other": "Report {code}{title} was updated.",
         "stage.verify": "verification",
         "stage.first_response": "first follow-up",
@@ -94,10 +104,23 @@ class MessageFacts:
     timezone: str = "Asia/Jakarta"
 
 
+LOCALES = tuple(_TEXTS)
+
+
 def text(locale: str | None, key: str) -> str:
     """A text of the catalog in `locale`, in English when that locale lacks it."""
     found = _TEXTS.get(locale or DEFAULT_LOCALE, {}).get(key)
     return found if found is not None else _TEXTS[FALLBACK_LOCALE][key]
+
+
+def event_text(locale: str | None, kind: EventKind) -> str:
+    """The sentence telling of an event of `kind`, in `locale` (else English)."""
+    found = _EVENT_TEXTS.get(locale or DEFAULT_LOCALE, {}).get(kind)
+    return found if found is not None else _EVENT_TEXTS[FALLBACK_LOCALE][kind]
+
+
+def has_event_text(locale: str, kind: EventKind) -> bool:
+    return kind in _EVENT_TEXTS.get(locale, {})
 
 
 def _has(key: str) -> bool:
@@ -106,7 +129,7 @@ def _has(key: str) -> bool:
 
 def render(facts: MessageFacts, locale: str | None) -> str:
     """The one-line message of an event for a reader of `locale`."""
-    key = facts.kind if _has(facts.kind) else "other"
+    kind = event_kind(facts.kind)
     due = ""
     if facts.due_at is not None:
         local = facts.due_at.astimezone(ZoneInfo(facts.timezone))
@@ -114,7 +137,8 @@ def render(facts: MessageFacts, locale: str | None) -> str:
     stage = (
         text(locale, f"stage.{facts.stage}") if facts.stage and _has(f"stage.{facts.stage}") else ""
     )
-    return text(locale, key).format(
+    sentence = event_text(locale, kind) if kind is not None else text(locale, "other")
+    return sentence.format(
         code=facts.tracking_code,
         title=f' "{facts.title}"' if facts.title else "",
         agency=facts.agency or "",

@@ -291,7 +291,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         # Each worker counts into files here and /metrics adds them up, whichever worker
         # answers the scrape. A fresh folder per start: old counts must not come back.
         counts_dir = os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="lapor-metrics-")
-    # uvloop and httptools are faster (DESIGN.md section 4), but optional.
+    # uvloop and httptools are faster (docs/design.md, "Performance"), but optional.
     has_uvloop = importlib.util.find_spec("uvloop") is not None
     has_httptools = importlib.util.find_spec("httptools") is not None
     uvicorn.run(

@@ -1,7 +1,7 @@
 """What an operation may ask before it runs: its cost, and (in production) introspection.
 
-Both are decided once per operation from the parsed document, never per field (DESIGN.md
-section 4): the guard is a schema extension with only an `on_execute` hook.
+Both are decided once per operation from the parsed document, never per field (docs/design.md,
+"Performance"): the guard is a schema extension with only an `on_execute` hook.
 """
 
 from __future__ import annotations

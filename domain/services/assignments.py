@@ -14,6 +14,7 @@ from domain.actor import Actor
 from domain.calendar import WorkingCalendar
 from domain.deadlines import first_response_due, resolution_due
 from domain.errors import DomainError, ErrorCode, invalid, not_found
+from domain.events import EventKind
 from domain.ids import parse_id
 from domain.lifecycle import (
     OPEN_ASSIGNMENT,
@@ -110,7 +111,7 @@ async def accept(
         await _touch_report(report, now, cal)
         _, oid = await record_event(
             report,
-            "assignment.accepted",
+            EventKind.ASSIGNMENT_ACCEPTED,
             actor,
             now,
             assignment=assignment,
@@ -149,7 +150,7 @@ async def return_(
         await _touch_report(report, now, cal)
         _, oid = await record_event(
             report,
-            "assignment.returned",
+            EventKind.ASSIGNMENT_RETURNED,
             actor,
             now,
             assignment=assignment,
@@ -183,7 +184,7 @@ async def forward(
         await _touch_report(report, now, cal)
         _, oid = await record_event(
             report,
-            "assignment.forwarded",
+            EventKind.ASSIGNMENT_FORWARDED,
             actor,
             now,
             assignment=assignment,
@@ -191,7 +192,7 @@ async def forward(
         )
         _, oid2 = await record_event(
             report,
-            "assignment.created",
+            EventKind.ASSIGNMENT_CREATED,
             actor,
             now,
             assignment=child,
@@ -238,7 +239,7 @@ async def follow_up(
         outbox = []
         _, oid = await record_event(
             report,
-            "assignment.final_follow_up" if final else "assignment.follow_up",
+            EventKind.ASSIGNMENT_FINAL_FOLLOW_UP if final else EventKind.ASSIGNMENT_FOLLOW_UP,
             actor,
             now,
             assignment=assignment,
@@ -252,7 +253,7 @@ async def follow_up(
         if final and not still_open and report.status is ReportStatus.IN_PROGRESS:
             report.status = next_report_status(report.status, ReportAction.RESPOND)
             report.responded_at = now
-            _, oid = await record_event(report, "report.responded", actor, now)
+            _, oid = await record_event(report, EventKind.REPORT_RESPONDED, actor, now)
             outbox.append(oid)
         await _touch_report(report, now, cal)
         return Outcome(report, assignment, outbox)
@@ -275,7 +276,7 @@ async def reopen_responded(
         refresh_assignment_due(assignment, cal)
         await assignment.save()
         _, oid = await record_event(
-            report, "assignment.reopened", actor, now, assignment=assignment
+            report, EventKind.ASSIGNMENT_REOPENED, actor, now, assignment=assignment
         )
         outbox.append(oid)
     return outbox

@@ -13,6 +13,7 @@ from tortoise.exceptions import DoesNotExist
 from core.requestctx import request_id
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode, invalid, not_found
+from domain.events import EventKind
 from domain.policy import Action, ReportFacts, allowed_on_report, require_signed_in
 from domain.services.outbox import OutboxEntry
 from models import Assignment, OutboxMessage, Report, ReportEvent
@@ -100,7 +101,7 @@ def facts_of(report: Report, agency_ids: frozenset[int]) -> ReportFacts:
 
 async def record_event(
     report: Report,
-    kind: str,
+    kind: EventKind,
     actor: Actor,
     now: datetime,
     *,

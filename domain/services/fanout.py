@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.events import event_kind
 from domain.fanout import AGENCY_AUDIENCES, Audience, audiences_for, user_channels
 from domain.messages import MessageFacts, render
 from domain.policy import Action, ReportFacts, allowed_on_report
@@ -80,7 +81,7 @@ async def notify_event(event_id: int, now: datetime, *, email_enabled: bool) -> 
 async def _notify(event: EventContext, now: datetime, *, email_enabled: bool) -> FanOut:
     """Store the notifications of one event and return all of them. Call inside the transaction
     that marks the event's outbox row relayed."""
-    audiences = audiences_for(event.kind, event.data.get("stage"), event.internal)
+    audiences = audiences_for(event_kind(event.kind), event.data.get("stage"), event.internal)
     members = await _members(audiences, event)
     members.pop(event.actor_id or 0, None)  # nobody is told of what they did themselves
     need = Action.READ_INTERNAL if event.internal else Action.READ

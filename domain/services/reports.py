@@ -14,6 +14,7 @@ from core.settings import get_settings
 from domain.actor import Actor
 from domain.deadlines import is_overdue
 from domain.errors import DomainError, ErrorCode, invalid, not_found
+from domain.events import EventKind
 from domain.ids import parse_id
 from domain.lifecycle import OPEN_ASSIGNMENT, PUBLIC_REPORT, ReportAction, next_report_status
 from domain.policy import (
@@ -122,7 +123,7 @@ async def submit(actor: Actor, now: datetime, data: SubmitInput) -> Outcome:
                 )
                 set_report_due(report, cal, now, open_assignment_dues=[])
                 await report.save()
-                _, entry = await record_event(report, "report.submitted", actor, now)
+                _, entry = await record_event(report, EventKind.REPORT_SUBMITTED, actor, now)
                 return Outcome(report, outbox=[entry], facts=facts_of(report, frozenset()))
         except IntegrityError:
             # A tracking-code collision (about 1 in 10^12): draw again.
@@ -145,7 +146,7 @@ async def add_info(actor: Actor, now: datetime, report_id: int | str, message: s
         if was is ReportStatus.ON_HOLD:
             await refresh_report_due(report, await calendar_for(report.region_id), now)
         await report.save(update_fields=["status", "updated_at", "due_at", "sweep_at"])
-        _, oid = await record_event(report, "report.info_added", actor, now, message=text)
+        _, oid = await record_event(report, EventKind.REPORT_INFO_ADDED, actor, now, message=text)
         return Outcome(report, outbox=[oid])
 
 
@@ -165,7 +166,7 @@ async def support(actor: Actor, now: datetime, report_id: int | str) -> Outcome:
         await Support.create(report_id=report.id, user_id=actor.user_id, created_at=now)
         await Report.filter(id=report.id).update(support_count=F("support_count") + 1)
         report.support_count += 1
-        _, oid = await record_event(report, "report.supported", actor, now, internal=True)
+        _, oid = await record_event(report, EventKind.REPORT_SUPPORTED, actor, now, internal=True)
         return Outcome(report, outbox=[oid])
 
 
@@ -189,7 +190,7 @@ async def rate(
             report_id=report.id, user_id=actor.user_id, score=rating, comment=text, created_at=now
         )
         _, oid = await record_event(
-            report, "report.rated", actor, now, message=text, data={"rating": rating}
+            report, EventKind.REPORT_RATED, actor, now, message=text, data={"rating": rating}
         )
         return Outcome(report, outbox=[oid])
 
@@ -223,7 +224,7 @@ async def dispute(actor: Actor, now: datetime, report_id: int | str, reason: str
                 "sweep_at",
             ]
         )
-        _, oid = await record_event(report, "report.disputed", actor, now, message=text)
+        _, oid = await record_event(report, EventKind.REPORT_DISPUTED, actor, now, message=text)
         return Outcome(report, outbox=[oid, *outbox])
 
 
@@ -258,13 +259,13 @@ async def verify(
         cal = await calendar_for(report.region_id)
         outbox = []
         # The desk's note travels on the assignments (staff only), not on the public line.
-        _, oid = await record_event(report, "report.verified", actor, now)
+        _, oid = await record_event(report, EventKind.REPORT_VERIFIED, actor, now)
         outbox.append(oid)
         for agency in agencies:
             assignment = await assignments.create_assignment(report, agency, now, cal, text)
             _, oid = await record_event(
                 report,
-                "assignment.created",
+                EventKind.ASSIGNMENT_CREATED,
                 actor,
                 now,
                 assignment=assignment,
@@ -311,7 +312,7 @@ async def assign(
         )
         _, oid = await record_event(
             report,
-            "assignment.created",
+            EventKind.ASSIGNMENT_CREATED,
             actor,
             now,
             assignment=assignment,
@@ -323,7 +324,7 @@ async def assign(
 async def hold(actor: Actor, now: datetime, report_id: int | str, reason: str) -> Outcome:
     """The coordinator asks the reporter for more information; no deadline runs meanwhile."""
     return await _coordinator_transition(
-        actor, now, report_id, reason, ReportAction.HOLD, Action.HOLD, "report.held"
+        actor, now, report_id, reason, ReportAction.HOLD, Action.HOLD, EventKind.REPORT_HELD
     )
 
 
@@ -346,7 +347,7 @@ async def archive(
         reason,
         ReportAction.ARCHIVE,
         Action.ARCHIVE,
-        "report.archived",
+        EventKind.REPORT_ARCHIVED,
         duplicate_of_id=dup,
     )
 
@@ -376,7 +377,7 @@ async def hand_over(actor: Actor, now: datetime, report_id: int | str, reason: s
         await report.save(
             update_fields=["status", "escalated_at", "updated_at", "due_at", "sweep_at"]
         )
-        _, oid = await record_event(report, "report.escalated", actor, now, message=text)
+        _, oid = await record_event(report, EventKind.REPORT_HANDED_OVER, actor, now, message=text)
         return Outcome(report, outbox=[oid])
 
 
@@ -393,7 +394,7 @@ async def close_escalated(actor: Actor, now: datetime, report_id: int | str, not
         report.closed_at = now
         report.updated_at = now
         await report.save(update_fields=["status", "closed_at", "updated_at"])
-        _, oid = await record_event(report, "report.closed", actor, now, message=text)
+        _, oid = await record_event(report, EventKind.REPORT_CLOSED, actor, now, message=text)
         return Outcome(report, outbox=[oid])
 
 
@@ -413,7 +414,9 @@ async def close_by_silence(actor: Actor, now: datetime, report_id: int | str) ->
         report.updated_at = now
         clear_report_due(report)
         await report.save(update_fields=["status", "closed_at", "updated_at", "due_at", "sweep_at"])
-        _, oid = await record_event(report, "report.closed", actor, now, data={"by": "silence"})
+        _, oid = await record_event(
+            report, EventKind.REPORT_CLOSED, actor, now, data={"by": "silence"}
+        )
         return Outcome(report, outbox=[oid])
 
 
@@ -424,7 +427,7 @@ async def _coordinator_transition(
     reason: str,
     action: ReportAction,
     permission: Action,
-    kind: str,
+    kind: EventKind,
     duplicate_of_id: int | None = None,
 ) -> Outcome:
     require_aware(now)

@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 from domain.actor import SYSTEM
 from domain.calendar import WorkingCalendar
 from domain.deadlines import Stage, assignment_stage, report_stage
+from domain.events import EventKind
 from domain.lifecycle import OPEN_ASSIGNMENT, SETTLED, may_hand_over
 from domain.services import reports
 from domain.services.common import record_event, require_aware
@@ -27,9 +28,9 @@ from domain.sweep import Level, Step, due_steps, is_stale_reminder, steps_of
 from models import Assignment, Report, SweepMark
 
 EVENT_OF_LEVEL = {
-    Level.REMINDER: "deadline.reminder",
-    Level.BREACH: "deadline.breached",
-    Level.ESCALATION: "deadline.escalated",
+    Level.REMINDER: EventKind.DEADLINE_REMINDER,
+    Level.BREACH: EventKind.DEADLINE_BREACHED,
+    Level.ESCALATION: EventKind.DEADLINE_ESCALATED,
 }
 
 

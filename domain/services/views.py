@@ -1,7 +1,7 @@
 """Masked views: what one viewer may see of an object, decided once when the view is built.
 
 The GraphQL types read plain attributes of these views, so no per-field permission work
-runs on hot paths (DESIGN.md section 4).
+runs on hot paths (docs/design.md, "Performance").
 """
 
 from __future__ import annotations

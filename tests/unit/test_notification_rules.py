@@ -11,8 +11,9 @@ import pytest
 
 from domain.calendar import WorkingCalendar
 from domain.deadlines import Stage
+from domain.events import EventKind, event_kind
 from domain.fanout import Audience, audiences_for, user_channels
-from domain.messages import MessageFacts, email_for, render, text
+from domain.messages import MessageFacts, email_for, event_text, render
 from domain.services.deadlines import deadline_rules
 from domain.services.deliveries import RetryPolicy
 from domain.sweep import Level, due_steps, first_sweep_at, is_stale_reminder, steps_of
@@ -24,22 +25,23 @@ RULES = deadline_rules()  # the defaults of settings
 
 
 def test_staff_only_lines_never_reach_citizens() -> None:
-    public = audiences_for("assignment.follow_up", None, internal=False)
+    public = audiences_for(EventKind.ASSIGNMENT_FOLLOW_UP, None, internal=False)
     assert {Audience.REPORTER, Audience.FOLLOWERS} <= public
-    assert not audiences_for("assignment.follow_up", None, internal=True) & {
+    assert not audiences_for(EventKind.ASSIGNMENT_FOLLOW_UP, None, internal=True) & {
         Audience.REPORTER,
         Audience.FOLLOWERS,
     }
 
 
 def test_deadline_audiences_depend_on_the_stage() -> None:
-    assert audiences_for("deadline.breached", "verify", True) == {Audience.COORDINATORS}
-    assert audiences_for("deadline.breached", "resolution", True) == {
+    assert audiences_for(EventKind.DEADLINE_BREACHED, "verify", True) == {Audience.COORDINATORS}
+    assert audiences_for(EventKind.DEADLINE_BREACHED, "resolution", True) == {
         Audience.OFFICERS,
         Audience.HEADS,
     }
-    assert audiences_for("deadline.reminder", "reporter_window", False) == {Audience.REPORTER}
-    assert audiences_for("no.such.kind", None, False) == frozenset()
+    reminded = audiences_for(EventKind.DEADLINE_REMINDER, "reporter_window", False)
+    assert reminded == {Audience.REPORTER}
+    assert audiences_for(event_kind("no.such.kind"), None, False) == frozenset()
 
 
 def test_followers_alone_are_not_mailed() -> None:
@@ -54,7 +56,7 @@ def test_words_are_indonesian_with_english_for_the_rest() -> None:
     assert render(facts, "id") == 'Laporan LPR-AAAA-BBBB "Jalan rusak" ditutup.'
     assert render(facts, "en") == 'Report LPR-AAAA-BBBB "Jalan rusak" was closed.'
     assert render(facts, "jv") == render(facts, "en")  # a language we lack: English
-    assert text(None, "report.closed") == text("id", "report.closed")
+    assert event_text(None, EventKind.REPORT_CLOSED) == event_text("id", EventKind.REPORT_CLOSED)
     unknown = MessageFacts("something.new", "LPR-AAAA-BBBB", None)
     assert render(unknown, "id") == "Ada pembaruan pada laporan LPR-AAAA-BBBB."
 
