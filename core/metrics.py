@@ -51,6 +51,14 @@ GRAPHQL_ERRORS = Counter(
     registry=REGISTRY,
 )
 
+GRAPHQL_EXECUTIONS = Counter(
+    "lapor_graphql_executions",
+    "Operations executed (HTTP requests and subscription events), by executor: compiled from "
+    "a plan, or generic.",
+    ["executor"],
+    registry=REGISTRY,
+)
+
 # Operation names come from clients: a bounded set keeps the series count bounded.
 MAX_OPERATION_NAMES = 200
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,99}$")
@@ -81,6 +89,11 @@ def observe_graphql(
     GRAPHQL_LATENCY.labels(label).observe(seconds)
     for code in error_codes:
         GRAPHQL_ERRORS.labels(code).inc()
+
+
+def count_execution(executor: str) -> None:
+    """Count one operation (or subscription event) run by `executor`: compiled or generic."""
+    GRAPHQL_EXECUTIONS.labels(executor).inc()
 
 
 _live_subscribers: Callable[[], int] = lambda: 0  # noqa: E731  (replaced by the WebSocket hub)

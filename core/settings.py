@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     max_page_size: int = 100
     default_page_size: int = 20
     parser_cache_size: int = 256
+    # Run operations from compiled plans (schema/compiled/); off: graphql-core's generic
+    # executor runs everything, as a switch to rule the compiler out.
+    compiled_execution: bool = True
 
     title_max_length: int = 200
     body_max_length: int = 20_000

@@ -1,4 +1,5 @@
-"""Who must hear of each event, and over which channels (pure rules, docs/design.md, "Notifications").
+"""Who must hear of each event, and over which channels (pure rules; docs/design.md,
+"Notifications").
 
 An event kind names audiences (the reporter, the region's coordinators, the desk of the
 assignment's agency, ...). The services turn audiences into people; the access policy then

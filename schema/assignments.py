@@ -32,7 +32,7 @@ from schema.common import (
 )
 from schema.errors import as_graphql_error
 from schema.ids import expect_id
-from schema.people import User, person
+from schema.people import person_field
 from schema.reference import Agency
 
 if TYPE_CHECKING:
@@ -72,9 +72,7 @@ class FollowUp(Node):
         await info.context.loaders.see_users([found.author_id])
         return cls.of(found)
 
-    @strawberry.field(description="The officer who wrote it.")
-    def author(self, info: Ctx) -> User | None:
-        return person(info, self.author_id)
+    author = person_field(lambda follow_up: follow_up.author_id, "The officer who wrote it.")
 
 
 @fetchable

@@ -3,8 +3,8 @@ and for WebSocket connections the live feed that subscriptions listen to."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +15,7 @@ from core.dispatch import Committed
 from core.settings import Settings
 from domain.actor import Actor
 from domain.services.reading import SharedRows
+from domain.services.views import UserView
 from schema.loaders import Loaders
 
 
@@ -60,6 +61,7 @@ class _EventScope:
     context: Context
     now: datetime
     loaders: Loaders
+    shared: SharedRows
 
 
 # The subscription event being resolved in this task. A WebSocket connection has one Context
@@ -117,7 +119,29 @@ class Context:
         loaders (over the rows its subscribers share), so nothing one event loaded is shown for
         another."""
         loaders = Loaders(self.actor, self.settings.max_page_size, message.shared)
-        _event_scope.set(_EventScope(self, message.received_at, loaders))
+        _event_scope.set(_EventScope(self, message.received_at, loaders, message.shared))
+
+    @contextmanager
+    def own_loaders(self, people: dict[int, UserView]) -> Iterator[None]:
+        """Resolve what runs inside with loaders of its own, holding only `people` (what the
+        root of a subscription event fetched before it was resolved): the compiled executor's
+        check runs the generic executor this way."""
+        scope = self._scope()
+        fresh = Loaders(self.actor, self.settings.max_page_size, scope.shared if scope else None)
+        fresh.know_people(people)
+        if scope is not None:
+            token = _event_scope.set(_EventScope(self, scope.now, fresh, scope.shared))
+            try:
+                yield
+            finally:
+                _event_scope.reset(token)
+            return
+        kept = self._loaders
+        self._loaders = fresh
+        try:
+            yield
+        finally:
+            self._loaders = kept
 
     def end_event(self) -> None:
         """Back to the request's own time and loaders, letting the event's loaders go."""

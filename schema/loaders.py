@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from functools import cached_property
 from typing import TypeVar
 
@@ -22,6 +23,10 @@ from domain.services.views import (
     ReportView,
     UserView,
 )
+
+# Set while a compiled plan runs (schema/compiled/): it fetches the people its fields show,
+# a level at a time, so the loaders need not fetch everyone their rows name.
+people_on_demand: ContextVar[bool] = ContextVar("lapor_people_on_demand", default=False)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -55,7 +60,8 @@ class Loaders:
     loader of their own nor from what another batch happened to fetch first: either way the
     number of statements would depend on which batch the database answered first. This way a
     request sends the same statements whatever the page size and however the database answers,
-    at the price of fetching a person twice when two batches name them.
+    at the price of fetching a person twice when two batches name them. Under a compiled plan
+    (`people_on_demand`) the plan fetches the people it shows instead, once per level.
 
     The subscribers of one live event each get their own Loaders, and `shared` rows: what is
     the same for every viewer is read once for all of them; views are still made per viewer."""
@@ -111,6 +117,14 @@ class Loaders:
     def timeline(self) -> DataLoader[TimelineKey, Page[EventView]]:
         return DataLoader(load_fn=self._timelines)
 
+    def known_people(self) -> dict[int, UserView]:
+        """The people fetched so far (a copy)."""
+        return dict(self._users)
+
+    def know_people(self, people: dict[int, UserView]) -> None:
+        """Hold these people as fetched (another set of loaders' `known_people`)."""
+        self._users.update(people)
+
     def user(self, user_id: int | None) -> UserView | None:
         """A person fetched with the object that named them (see the class docstring)."""
         return self._users.get(user_id) if user_id is not None else None
@@ -122,7 +136,12 @@ class Loaders:
             self._users.update(await accounts.users_by_ids(self._actor, named, self._shared))
 
     async def see_reports(self, views: Iterable[ReportView]) -> None:
-        await self.see_users(v.reporter_id for v in views)
+        await self._named(v.reporter_id for v in views)
+
+    async def _named(self, ids: Iterable[int | None]) -> None:
+        """The people a batch of rows names, unless a compiled plan fetches those it shows."""
+        if not people_on_demand.get():
+            await self.see_users(ids)
 
     async def _reports(self, ids: Sequence[int]) -> dict[int, ReportView]:
         found = await reports.reports_by_ids(self._actor, ids, self._shared)
@@ -131,10 +150,10 @@ class Loaders:
 
     async def _follow_ups(self, ids: list[int]) -> list[list[FollowUpView]]:
         found = await _once(self._shared, "follow_ups", assignments.follow_ups_of_assignments)(ids)
-        await self.see_users(f.author_id for group in found for f in group)
+        await self._named(f.author_id for group in found for f in group)
         return found
 
     async def _timelines(self, keys: list[TimelineKey]) -> list[Page[EventView]]:
         pages = await timeline.timelines(self._actor, keys, max_size=self._max_page_size)
-        await self.see_users(e.actor_id for page in pages for e in page.items)
+        await self._named(e.actor_id for page in pages for e in page.items)
         return pages

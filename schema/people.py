@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 import strawberry
 
@@ -10,6 +11,8 @@ from domain.errors import DomainError
 from domain.services import accounts
 from domain.services.views import UserView
 from schema.common import Ctx, Node, Role, UserError, arg, described, fetchable
+from schema.compiled.hints import prefetched_by
+from schema.context import Context
 
 
 @fetchable
@@ -38,6 +41,21 @@ def person(info: Ctx, user_id: int | None) -> User | None:
     """A person the request's loaders fetched with the object that named them."""
     found = info.context.loaders.user(user_id)
     return User.of(found) if found else None
+
+
+def person_field(person_id: Callable[[Any], int | None], description: str) -> Any:
+    """A field showing the person `person_id(object)` names, as the viewer may see them
+    (the id is already masked by the object's view). Under a compiled plan the people a whole
+    level names are fetched in one query before the field is resolved."""
+
+    async def fetch(context: Context, objects: Sequence[Any]) -> None:
+        await context.loaders.see_users(person_id(o) for o in objects)
+
+    @prefetched_by(fetch)
+    def resolve(self: Any, info: Ctx) -> User | None:
+        return person(info, person_id(self))
+
+    return strawberry.field(resolver=resolve, description=description)
 
 
 @strawberry.input(description="A citizen's new account.")

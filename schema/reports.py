@@ -31,7 +31,7 @@ from schema.common import (
 )
 from schema.errors import as_graphql_error
 from schema.ids import expect_id, from_cursor
-from schema.people import User, person
+from schema.people import person_field
 from schema.reference import Agency, Category, Region
 
 if TYPE_CHECKING:
@@ -68,9 +68,9 @@ class ReportEvent(Node):
         await info.context.loaders.see_users([event.actor_id])
         return cls.of(event)
 
-    @strawberry.field(description="Who acted; null for the system or a hidden reporter.")
-    def actor(self, info: Ctx) -> User | None:
-        return person(info, self.actor_id)
+    actor = person_field(
+        lambda event: event.actor_id, "Who acted; null for the system or a hidden reporter."
+    )
 
 
 ReportEventConnection = connection(
@@ -150,9 +150,10 @@ class Report(Node):
             return None
         return await Category.load(info, self.view.category_id)
 
-    @strawberry.field(description="Null whenever the viewer may not know who reported.")
-    def reporter(self, info: Ctx) -> User | None:
-        return person(info, self.view.reporter_id)
+    reporter = person_field(
+        lambda report: report.view.reporter_id,
+        "Null whenever the viewer may not know who reported.",
+    )
 
     @strawberry.field(description="The reporter's rating (1-5) once given.")
     async def rating(self, info: Ctx) -> int | None:

@@ -21,6 +21,7 @@ from core.settings import Settings, get_settings
 from schema.assignments import AssignmentMutation, AssignmentQuery
 from schema.calendar import CalendarMutation, CalendarQuery
 from schema.common import Node, merged
+from schema.compiled.executor import compiling_executor
 from schema.deliveries import DeliveryMutation, DeliveryQuery
 from schema.errors import CodedErrors, code_request_errors, log_unexpected
 from schema.limits import RequestGuard
@@ -97,6 +98,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             SubscriptionsOnlyOverWebSocket,
         ],
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=compiling_executor(
+            settings.compiled_execution, settings.parser_cache_size
+        ),
     )
 
 

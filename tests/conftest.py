@@ -14,6 +14,7 @@ from typing import NoReturn
 
 import pytest
 
+from schema.compiled.executor import Mismatch, check_against_generic
 from tests.harness import PostgresCluster, RedisServer, find_pg_bindir, find_redis_server
 
 pytest_plugins = ["tests.app_fixtures"]
@@ -29,6 +30,36 @@ def unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: not skipping)", pytrace=False)
     pytest.skip(reason)
+
+
+# ------------------------------------------------------------------ compiled execution
+
+
+@pytest.fixture(autouse=True)
+def compiled_matches_generic() -> Iterator[list[Mismatch]]:
+    """Every compiled query and subscription event a test runs is run again on the generic
+    executor (schema/compiled/executor.py); the test fails if an answer differed. Tests that
+    count statements turn it off with `unchecked_execution`."""
+    found: list[Mismatch] = []
+    check_against_generic(found.append)
+    yield found
+    check_against_generic(None)
+    if found:
+        pytest.fail(
+            "compiled and generic execution answered differently:\n"
+            + "\n".join(
+                f"{m.document}\nvariables {m.variables}\ncompiled {m.compiled!r}\n"
+                f"generic  {m.generic!r}"
+                for m in found
+            ),
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def unchecked_execution(compiled_matches_generic: list[Mismatch]) -> None:
+    """Run compiled operations once (a test that counts statements)."""
+    check_against_generic(None)
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -1,0 +1,214 @@
+"""The executor Strawberry runs every operation with: operations it has seen run from their
+compiled plans; what the compiler does not support, and everything when the switch is off,
+runs on graphql-core's generic executor, unchanged.
+
+Strawberry's extensions (parsing and validation caches, the request guard, error coding) run
+around it as before. A subscription's plan serves each of its events (graphql-core copies the
+executor per event).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from copy import copy
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+from graphql import (
+    ExecutionResult,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    print_ast,
+)
+from graphql.execution.executor import CollectedErrors
+from graphql.pyutils import AwaitableOrValue
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.arguments import convert_arguments
+from strawberry.types.field import StrawberryField
+
+from core.metrics import count_execution
+from schema.compiled.plan import Compiler, FieldPlan, Plan, Unsupported, condition_variables
+from schema.compiled.run import PlanRun
+from schema.loaders import people_on_demand
+
+_Key = tuple[Any, ...]
+
+
+class _Entry:
+    """One operation's plans, by the values of the variables its `@skip`/`@include` read;
+    None where it is left to the generic executor."""
+
+    __slots__ = ("conditions", "operation", "plans")
+
+    def __init__(self, operation: OperationDefinitionNode, conditions: list[str]) -> None:
+        self.operation = operation  # held: the cache is keyed by its id
+        self.conditions = conditions
+        self.plans: dict[_Key, Plan | None] = {}
+
+
+class PlanCache:
+    """The plans of the operations seen lately (a bounded LRU, like the parser's cache, whose
+    documents it follows: a document parsed once is one operation object)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
+
+    def plan(self, executor: CompilingExecutor) -> Plan | None:
+        operation = executor.operation
+        entry = self._entries.get(id(operation))
+        if entry is None or entry.operation is not operation:
+            entry = _Entry(operation, condition_variables(operation, executor.fragments))
+            self._entries[id(operation)] = entry
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(id(operation))
+        coerced = executor.variable_values.coerced
+        key = tuple(coerced.get(name) for name in entry.conditions)
+        if key not in entry.plans:
+            try:
+                entry.plans[key] = executor.compiler().compile()
+            except Unsupported:
+                entry.plans[key] = None
+        return entry.plans[key]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def _argument_converter(
+    schema: GraphQLSchema,
+) -> Callable[[StrawberryField, dict[str, Any]], dict[str, Any]]:
+    """GraphQL argument values to the Python values a resolver takes, as Strawberry makes them."""
+    strawberry_schema = schema._strawberry_schema  # type: ignore[attr-defined]
+    registry = strawberry_schema.schema_converter.scalar_registry
+    config = strawberry_schema.config
+
+    def convert(field: StrawberryField, raw: dict[str, Any]) -> dict[str, Any]:
+        return convert_arguments(raw, field.arguments, scalar_registry=registry, config=config)
+
+    return convert
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """An operation whose compiled and generic answers differed (`CompilingExecutor.check`)."""
+
+    document: str
+    variables: dict[str, Any]
+    compiled: bytes
+    generic: bytes
+
+
+def _answer(result: ExecutionResult) -> bytes:
+    """An execution's data and errors as comparable bytes (errors in a stable order)."""
+    errors = sorted(
+        orjson.dumps(e.formatted, option=orjson.OPT_SORT_KEYS) for e in result.errors or ()
+    )
+    return orjson.dumps({"data": result.data}) + b"\n" + b"\n".join(errors)
+
+
+class _Check:
+    report: Callable[[Mismatch], None] | None = None
+
+
+_check = _Check()
+
+
+def check_against_generic(report: Callable[[Mismatch], None] | None) -> None:
+    """From now on, also run every compiled query and subscription event on the generic
+    executor (with loaders of its own) and `report` any difference; None stops it. The test
+    suite runs this way (tests/conftest.py)."""
+    _check.report = report
+
+
+class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, running operations from their plans when it can."""
+
+    compiled: ClassVar[bool] = True
+    plans: ClassVar[PlanCache] = PlanCache(256)
+
+    def execute_operation(  # type: ignore[override]
+        self, serially: bool | None = None
+    ) -> AwaitableOrValue[ExecutionResult]:
+        plan = self.plans.plan(self) if self.compiled else None
+        if plan is None:
+            count_execution("generic")
+            return super().execute_operation(serially)  # type: ignore[return-value]
+        count_execution("compiled")
+        report = _check.report
+        if report is not None and self.operation.operation is not OperationType.MUTATION:
+            return self._run_checked(plan, serially, report)
+        return self._run(plan)
+
+    async def _run_checked(
+        self, plan: Plan, serially: bool | None, report: Callable[[Mismatch], None]
+    ) -> ExecutionResult:
+        people = self.context_value.loaders.known_people()
+        compiled = await self._run(plan)
+        generic = await self._twin()._generic(serially, people)
+        if _answer(compiled) != _answer(generic):
+            # Data may have changed in between (another request's commit): a second compiled
+            # run that agrees with the generic one says so.
+            again = await self._twin()._run(plan)
+            if _answer(again) != _answer(generic):
+                report(
+                    Mismatch(
+                        print_ast(self.operation),
+                        dict(self.variable_values.coerced),
+                        _answer(compiled),
+                        _answer(generic),
+                    )
+                )
+        return compiled
+
+    def _twin(self) -> CompilingExecutor:
+        twin = copy(self)
+        twin.collected_errors = CollectedErrors()
+        return twin
+
+    async def _generic(self, serially: bool | None, people: dict[int, Any]) -> ExecutionResult:
+        with self.context_value.own_loaders(people):
+            result = super().execute_operation(serially)
+            if self.is_awaitable(result):
+                result = await result
+        assert isinstance(result, ExecutionResult)
+        return result
+
+    async def _run(self, plan: Plan) -> ExecutionResult:
+        # The plan fetches the people its fields show, level by level: the loaders need not
+        # fetch everyone their rows name (schema/loaders.py).
+        on_demand = people_on_demand.set(True)
+        try:
+            data = await PlanRun(self, plan).execute()
+        finally:
+            people_on_demand.reset(on_demand)
+        result = self.build_response(data)
+        assert isinstance(result, ExecutionResult)
+        return result
+
+    def compiler(self) -> Compiler:
+        return Compiler(
+            self.schema,
+            self.fragments,
+            self.variable_values,
+            self.operation,
+            _argument_converter(self.schema),
+        )
+
+    def arguments(self, plan: FieldPlan) -> dict[str, Any]:
+        """A field's arguments that read variables, in Python, for this execution."""
+        return self.compiler().arguments(plan, self.variable_values)
+
+
+def compiling_executor(enabled: bool, plans: int) -> type[CompilingExecutor]:
+    """The executor class for one schema: compiling or not, with its own plan cache."""
+    return type(
+        "CompilingExecutor",
+        (CompilingExecutor,),
+        {"compiled": enabled, "plans": PlanCache(plans), "__module__": __name__},
+    )

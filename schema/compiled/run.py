@@ -1,0 +1,424 @@
+"""Running a plan: level by level, each field resolved for all the objects of its level at once.
+
+No task per field and no per-field hooks: a level's objects go through each field's resolver
+in turn; an async resolver is stepped by hand, and those that wait (for a loader, which then
+gets every key of the level in one batch) are finished one after the other. Values are
+completed straight into the response's dicts. Errors and nulls follow the spec as the
+generic executor applies them: a field error is located at its path; a null or an error in a
+non-null position nulls the nearest nullable position above it, where the error is recorded
+(once per nulled position, graphql-core's `CollectedErrors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLError, located_error
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path, inspect, is_iterable
+
+from schema.compiled.plan import Abstract, FieldPlan, How, Leaf, ListOf, Obj, Out, Plan
+
+if TYPE_CHECKING:
+    from schema.compiled.executor import CompilingExecutor
+
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+class Failed:
+    """A resolver's exception for one object."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class Bubble:
+    """A non-null position that failed: the nearest nullable position above records `error`
+    and becomes null."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: GraphQLError) -> None:
+        self.error = error
+
+
+class CompiledInfo:
+    """The `info` a resolver gets from the compiled executor: the context only, the one part
+    of `info` the project's resolvers read (the differential test holds them to it)."""
+
+    __slots__ = ("context",)
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+
+class _Positions:
+    """The paths of one field on many objects, made only when an error needs one."""
+
+    __slots__ = ("key", "parents", "typename")
+
+    def __init__(self, parents: Sequence[Path], key: str, typename: str) -> None:
+        self.parents = parents
+        self.key = key
+        self.typename = typename
+
+    def __getitem__(self, index: int) -> Path:
+        return Path(self.parents[index], self.key, self.typename)
+
+
+class PlanRun:
+    """One execution of a plan, for one operation or one subscription event."""
+
+    def __init__(self, executor: CompilingExecutor, plan: Plan) -> None:
+        self.executor = executor
+        self.plan = plan
+        self.errors = executor.collected_errors
+        self.info = CompiledInfo(executor.context_value)
+
+    async def execute(self) -> dict[str, Any] | None:
+        """The response's data; None when a non-null root field failed."""
+        root = self.plan.root
+        data: dict[str, Any] = {}
+        for plan in root.fields:
+            path = Path(None, plan.key, root.type.name)
+            if plan.how is How.TYPENAME:
+                data[plan.key] = root.type.name
+                continue
+            value = await self._resolve_root(plan, path)
+            (completed,) = await self._complete(plan, plan.out, [value], [path])
+            if type(completed) is Bubble:
+                self.errors.add(completed.error, None)
+                return None
+            data[plan.key] = completed
+        return data
+
+    async def _resolve_root(self, plan: FieldPlan, path: Path) -> Any:
+        executor = self.executor
+        definition = plan.definition
+        node = plan.details[0].node
+        try:
+            info = executor.build_resolve_info(definition, plan.nodes, plan.parent, path)
+            arguments = (
+                get_argument_values(definition, node, executor.variable_values)
+                if definition.args or node.arguments
+                else {}
+            )
+            resolve = definition.resolve or executor.field_resolver
+            value = resolve(executor.root_value, info, **arguments)
+            if executor.is_awaitable(value):
+                value = await value
+        except Exception as error:
+            return Failed(error)
+        return value
+
+    async def _objects(self, obj: Obj, sources: list[Any], paths: list[Path]) -> list[Any]:
+        """Each object's dict, or a Bubble where a non-null field of it failed."""
+        results: list[Any] = [{} for _ in sources]
+        bubbles: dict[int, Bubble] = {}
+        typename = obj.type.name
+        for plan in obj.fields:
+            values = await self._resolve(plan, sources)
+            out = plan.out
+            if type(out) is Leaf:
+                completed = self._leaves(plan, out, values, _Positions(paths, plan.key, typename))
+            else:
+                positions = [Path(p, plan.key, typename) for p in paths]
+                completed = await self._complete(plan, out, values, positions)
+            key = plan.key
+            for index, value in enumerate(completed):
+                if type(value) is Bubble:
+                    results[index][key] = None
+                    bubbles.setdefault(index, value)
+                else:
+                    results[index][key] = value
+        for index, bubble in bubbles.items():
+            results[index] = bubble
+        return results
+
+    async def _resolve(self, plan: FieldPlan, sources: list[Any]) -> list[Any]:
+        how = plan.how
+        if how is How.ATTRIBUTE:
+            get = plan.get
+            assert get is not None
+            try:
+                return [get(source) for source in sources]
+            except Exception:
+                return [_attribute(get, source) for source in sources]
+        if how is How.TYPENAME:
+            return [plan.parent.name] * len(sources)
+        context = self.info.context
+        try:
+            if plan.prefetch is not None:
+                await plan.prefetch(context, sources)
+            kwargs = (
+                (
+                    plan.constant_arguments
+                    if plan.constant_arguments is not None
+                    else self.executor.arguments(plan)
+                )
+                if plan.has_arguments
+                else {}
+            )
+        except Exception as error:
+            return [Failed(error)] * len(sources)
+        if plan.info_name is not None:
+            kwargs = {**kwargs, plan.info_name: self.info}
+        resolver = plan.resolver
+        assert resolver is not None
+        if not plan.is_async:
+            values: list[Any] = []
+            for source in sources:
+                try:
+                    values.append(
+                        resolver(source, **kwargs) if plan.takes_self else resolver(**kwargs)
+                    )
+                except Exception as error:
+                    values.append(Failed(error))
+            return values
+        return await _step_all(resolver, sources, kwargs, plan.takes_self)
+
+    def _leaves(self, plan: FieldPlan, out: Leaf, values: list[Any], positions: Any) -> list[Any]:
+        same = out.same
+        completed: list[Any] = []
+        append = completed.append
+        for index, value in enumerate(values):
+            kind = type(value)
+            if kind is same and (same is not int or _INT_MIN <= value <= _INT_MAX):
+                append(value)
+            elif value is None:
+                append(self._null(plan, out, positions[index]))
+            elif kind is Failed:
+                append(self._failed(plan, out, value.error, positions[index]))
+            else:
+                try:
+                    coerced = out.type.coerce_output_value(value)
+                    if coerced is None:
+                        raise TypeError(
+                            f"Expected `{inspect(out.type)}.coerce_output_value("
+                            f"{inspect(value)})` to return non-nullable value, returned:"
+                            f" {inspect(coerced)}"
+                        )
+                    append(coerced)
+                except Exception as error:
+                    append(self._failed(plan, out, error, positions[index]))
+        return completed
+
+    async def _complete(
+        self, plan: FieldPlan, out: Out, values: list[Any], positions: Sequence[Path]
+    ) -> list[Any]:
+        """The values of one field (or one list's items) completed for output: each a value,
+        None, or a Bubble where a non-null position failed."""
+        if type(out) is Leaf:
+            return self._leaves(plan, out, values, positions)
+        completed: list[Any] = [None] * len(values)
+        live: list[int] = []
+        for index, value in enumerate(values):
+            if value is None:
+                completed[index] = self._null(plan, out, positions[index])
+            elif type(value) is Failed:
+                completed[index] = self._failed(plan, out, value.error, positions[index])
+            else:
+                live.append(index)
+        if not live:
+            return completed
+        if type(out) is ListOf:
+            await self._lists(plan, out, values, positions, live, completed)
+        elif type(out) is Obj:
+            await self._typed(plan, out, [(i, values[i]) for i in live], positions, completed)
+        else:
+            assert type(out) is Abstract
+            groups: dict[str, list[tuple[int, Any]]] = {}
+            for index in live:
+                try:
+                    name = self._runtime_type(plan, out, values[index], positions[index])
+                except Exception as error:
+                    completed[index] = self._failed(plan, out, error, positions[index])
+                    continue
+                groups.setdefault(name, []).append((index, values[index]))
+            for name, members in groups.items():
+                await self._typed(plan, out.objects[name], members, positions, completed, out)
+        return completed
+
+    async def _typed(
+        self,
+        plan: FieldPlan,
+        obj: Obj,
+        members: list[tuple[int, Any]],
+        positions: Sequence[Path],
+        completed: list[Any],
+        position_type: Obj | Abstract | None = None,
+    ) -> None:
+        """Complete objects of one object type into `completed` at their indices."""
+        holder = position_type or obj
+        is_type_of = obj.type.is_type_of
+        checked: type | None = None
+        sources: list[Any] = []
+        indices: list[int] = []
+        for index, value in members:
+            if is_type_of is not None and type(value) is not checked:
+                info = self.executor.build_resolve_info(
+                    plan.definition, plan.nodes, plan.parent, positions[index]
+                )
+                if not is_type_of(value, info):
+                    error = GraphQLError(
+                        f"Expected value of type '{obj.type.name}' but got: {inspect(value)}.",
+                        plan.nodes,
+                    )
+                    completed[index] = self._failed(plan, holder, error, positions[index])
+                    continue
+                checked = type(value)
+            sources.append(value)
+            indices.append(index)
+        if not sources:
+            return
+        children = await self._objects(obj, sources, [positions[i] for i in indices])
+        for index, child in zip(indices, children, strict=True):
+            completed[index] = (
+                self._settle(holder, child, positions[index]) if type(child) is Bubble else child
+            )
+
+    async def _lists(
+        self,
+        plan: FieldPlan,
+        out: ListOf,
+        values: list[Any],
+        positions: Sequence[Path],
+        live: list[int],
+        completed: list[Any],
+    ) -> None:
+        items: list[Any] = []
+        item_positions: list[Path] = []
+        spans: list[tuple[int, int, int]] = []
+        for index in live:
+            value = values[index]
+            if not is_iterable(value):
+                error = GraphQLError(
+                    "Expected Iterable, but did not find one for field"
+                    f" '{plan.parent.name}.{plan.name}'."
+                )
+                completed[index] = self._failed(plan, out, error, positions[index])
+                continue
+            start = len(items)
+            items.extend(value)
+            position = positions[index]
+            item_positions.extend(Path(position, i, None) for i in range(len(items) - start))
+            spans.append((index, start, len(items)))
+        done = await self._complete(plan, out.item, items, item_positions)
+        for index, start, end in spans:
+            chunk = done[start:end]
+            bubble = next((c for c in chunk if type(c) is Bubble), None)
+            completed[index] = (
+                chunk if bubble is None else self._settle(out, bubble, positions[index])
+            )
+
+    def _runtime_type(self, plan: FieldPlan, out: Abstract, value: Any, position: Path) -> str:
+        executor = self.executor
+        info = executor.build_resolve_info(plan.definition, plan.nodes, plan.parent, position)
+        resolve_type = out.type.resolve_type or executor.type_resolver
+        name = resolve_type(value, info, out.type)
+        if executor.is_awaitable(name):
+            raise GraphQLError("asynchronous type resolution is left to the generic executor")
+        runtime = executor.ensure_valid_runtime_type(name, out.type, plan.details, info, value)
+        return runtime.name
+
+    def _null(self, plan: FieldPlan, out: Out, position: Path) -> Bubble | None:
+        if not out.nonnull:
+            return None
+        error = TypeError(
+            f"Cannot return null for non-nullable field {plan.parent.name}.{plan.name}."
+        )
+        return Bubble(located_error(error, plan.nodes, position.as_list()))
+
+    def _failed(self, plan: FieldPlan, out: Out, error: Exception, position: Path) -> Bubble | None:
+        located = located_error(error, plan.nodes, position.as_list())
+        if out.nonnull:
+            return Bubble(located)
+        self.errors.add(located, position)
+        return None
+
+    def _settle(self, out: Out, bubble: Bubble, position: Path) -> Bubble | None:
+        """A failure from below: passed on where `out` is non-null, else recorded here."""
+        if out.nonnull:
+            return bubble
+        self.errors.add(bubble.error, position)
+        return None
+
+
+def _attribute(get: Any, source: Any) -> Any:
+    try:
+        return get(source)
+    except Exception as error:
+        return Failed(error)
+
+
+async def _step_all(
+    resolver: Any, sources: list[Any], kwargs: dict[str, Any], takes_self: bool
+) -> list[Any]:
+    """Run an async resolver on every source: each is stepped until it first waits; those
+    waiting are then finished in turn (a loader they wait on dispatches all their keys at
+    once). No task is made for any of them."""
+    values: list[Any] = [None] * len(sources)
+    waiting: list[tuple[int, Coroutine[Any, Any, Any], Any]] = []
+    for index, source in enumerate(sources):
+        try:
+            coroutine = resolver(source, **kwargs) if takes_self else resolver(**kwargs)
+        except Exception as error:
+            values[index] = Failed(error)
+            continue
+        ended, outcome = _step(coroutine)
+        if ended:
+            values[index] = outcome
+        else:
+            waiting.append((index, coroutine, outcome))
+    finished = 0
+    try:
+        for index, coroutine, waits_on in waiting:
+            values[index] = await _finish(coroutine, waits_on)
+            finished += 1
+    finally:
+        for _, coroutine, _ in waiting[finished:]:  # only when cancelled midway
+            coroutine.close()
+    return values
+
+
+def _step(coroutine: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
+    """One step of a coroutine, taken as a task takes it: (True, its result, or Failed) when
+    it ended, else (False, the future it waits on, or None for a bare yield)."""
+    try:
+        waits_on = coroutine.send(None)
+    except StopIteration as stop:
+        return True, stop.value
+    except Exception as error:
+        return True, Failed(error)
+    if getattr(waits_on, "_asyncio_future_blocking", False):
+        # As a task does with the future it is handed: otherwise another coroutine awaiting
+        # the same future (a loader's cached key) would be refused ("await wasn't used").
+        waits_on._asyncio_future_blocking = False
+    return False, waits_on
+
+
+async def _finish(coroutine: Coroutine[Any, Any, Any], waits_on: Any) -> Any:
+    """Drive a coroutine that waits on `waits_on` to its end; its result, or Failed."""
+    try:
+        while True:
+            if waits_on is None:
+                await asyncio.sleep(0)
+            elif asyncio.isfuture(waits_on):
+                try:
+                    await waits_on
+                except Exception:  # the coroutine meets the outcome when resumed
+                    pass
+            else:
+                coroutine.close()
+                return Failed(RuntimeError(f"a resolver waited on {waits_on!r}, not a future"))
+            ended, outcome = _step(coroutine)
+            if ended:
+                return outcome
+            waits_on = outcome
+    except BaseException:
+        coroutine.close()
+        raise
