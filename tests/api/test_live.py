@@ -29,9 +29,9 @@ from models import Notification, ReportEvent, User
 from models.enums import Channel
 from schema.ids import to_global_id
 from tests.app_fixtures import GQL, People, agency_gid, pk, region_gid
+from tests.domain.services.test_query_count import StatementLog, counting, sql_log
 from tests.harness import free_port
 from tests.live_client import LiveClient, refused
-from tests.services.test_query_count import StatementLog, counting, sql_log
 
 INBOX = """subscription($a: ID!) { inboxEvents(agencyId: $a) {
   kind at assignment { id status report { id status title anonymous reporter { name email }
