@@ -16,7 +16,7 @@ import pytest
 
 from tests.harness import PostgresCluster, RedisServer, find_pg_bindir, find_redis_server
 
-pytest_plugins = ["tests.app_fixtures"]
+pytest_plugins = ["tests.app_fixtures", "tests.statements"]
 
 
 def in_ci() -> bool:

@@ -28,30 +28,21 @@ from domain.auth import issue_token
 from models import Notification, ReportEvent, User
 from models.enums import Channel
 from schema.ids import to_global_id
-from tests.app_fixtures import GQL, People, agency_gid, pk, region_gid
-from tests.domain.services.test_query_count import StatementLog, counting, sql_log
+from tests.app_fixtures import GQL, People, agency_gid, pk
+from tests.factories import ACCEPT, FOLLOW_UP, SUPPORT, ok, submit, verify
 from tests.harness import free_port
 from tests.live_client import LiveClient, refused
+from tests.statements import StatementLog, counting
 
 INBOX = """subscription($a: ID!) { inboxEvents(agencyId: $a) {
   kind at assignment { id status report { id status title anonymous reporter { name email }
   address latitude longitude } } } }"""
 TIMELINE = "subscription($r: ID!) { reportEvents(reportId: $r) { id kind message actor { name } } }"
 NOTIFIED = "subscription { notificationAdded { id kind message read report { id } } }"
-SUBMIT = """mutation($r: ID!, $anon: Boolean) { reportSubmit(input: {kind: COMPLAINT,
-  title: "Puskesmas tutup", body: "Tutup jam 10 pagi", regionId: $r, anonymous: $anon,
-  address: "Jl. Mawar 7", latitude: -8.17, longitude: 113.7}) { report { id } errors { code } } }"""
-VERIFY = """mutation($id: ID!, $a: [ID!]!) { reportVerify(reportId: $id, agencyIds: $a) {
-  report { assignments { id agency { code } } } errors { code } } }"""
-ACCEPT = """mutation($id: ID!) { assignmentAccept(assignmentId: $id, tier: SIMPLE) {
-  assignment { status } errors { code } } }"""
-FINAL = """mutation($id: ID!) { assignmentFollowUp(assignmentId: $id, message: "Sudah dibuka",
-  final: true, resolution: RESOLVED) { assignment { status } errors { code } } }"""
 CATCH_UP = """query($a: ID!, $since: DateTime) {
   inbox(agencyId: $a, updatedAfter: $since) { edges { node { id status } } } }"""
-SUPPORT = (
-    """mutation($id: ID!) { reportSupport(reportId: $id) { report { id } errors { code } } }"""
-)
+# Where every report of these tests is: an anonymous one's place must reach no inbox.
+MAWAR = {"address": "Jl. Mawar 7", "latitude": -8.17, "longitude": 113.7}
 
 
 @dataclass
@@ -108,27 +99,15 @@ async def live(db: str, redis_url: str) -> AsyncIterator[Live]:
         yield server
 
 
-async def ok(client: GQL, query: str, **variables: Any) -> dict[str, Any]:
-    data = await client(query, variables)
-    payload = next(iter(data.values()))
-    assert payload["errors"] == [], data
-    return payload
-
-
 async def submitted(live: Live, people: People, *, anonymous: bool = False) -> str:
-    payload = await ok(
-        live.as_(people["reporter"]), SUBMIT, r=await region_gid("35.09"), anon=anonymous
-    )
-    return str(payload["report"]["id"])
-
-
-__all__ = ["sql_log"]  # a fixture, used by name
+    """A report of the demo citizen in Jember, through this server: its global id."""
+    report = await submit(live.as_(people["reporter"]), anonymous=anonymous, **MAWAR)
+    return str(report["id"])
 
 
 async def verified(live: Live, people: People, report: str, *codes: str) -> list[str]:
-    agencies = [await agency_gid(code) for code in codes]
-    payload = await ok(live.as_(people["coordinator"]), VERIFY, id=report, a=agencies)
-    return [a["id"] for a in payload["report"]["assignments"]]
+    """The report forwarded to `codes` by the Jember coordinator, through this server."""
+    return await verify(live.as_(people["coordinator"]), report, *codes)
 
 
 # ------------------------------------------------------------------------------ delivery
@@ -141,8 +120,10 @@ async def test_an_officer_sees_the_inbox_change_as_it_happens(live: Live, people
     report = await submitted(live, people)
     (assignment,) = await verified(live, people, report, "DINKES")
     await officer.wait_for(lambda: len(officer.data("inbox")) == 1, what="assignment.created")
-    await ok(live.as_(people["officer"]), ACCEPT, id=assignment)
-    await ok(live.as_(people["officer"]), FINAL, id=assignment)
+    await ok(live.as_(people["officer"]), ACCEPT, id=assignment, tier="SIMPLE")
+    await ok(
+        live.as_(people["officer"]), FOLLOW_UP, id=assignment, final=True, resolution="RESOLVED"
+    )
     await officer.wait_for(lambda: len(officer.data("inbox")) == 3, what="accepted, responded")
     events = [d["inboxEvents"] for d in officer.data("inbox")]
     assert [e["kind"] for e in events] == [
@@ -179,7 +160,7 @@ async def unheard_assignment(live: Live, people: People, code: str) -> int:
     """The id of an assignment.created event this process never heard of: verified through the
     other app (`people`'s), whose dispatcher has no Redis."""
     report = await submitted(live, people, anonymous=True)
-    await ok(people["coordinator"], VERIFY, id=report, a=[await agency_gid(code)])
+    await verify(people["coordinator"], report, code)
     return (await ReportEvent.get(report_id=pk(report), kind="assignment.created")).id
 
 
@@ -323,7 +304,7 @@ async def test_after_a_reconnect_the_inbox_catches_up_from_the_last_event(
     await desk.wait_for(lambda: len(desk.data("inbox")) == 1)
     last_seen = desk.data("inbox")[0]["inboxEvents"]["at"]
     await desk.close()  # away: this change is not pushed to anyone
-    await ok(live.as_(people["officer"]), ACCEPT, id=assignment)
+    await ok(live.as_(people["officer"]), ACCEPT, id=assignment, tier="SIMPLE")
     desk = await live.connect(people["officer"])  # back: subscribe first, then catch up
     await desk.subscribe("inbox", INBOX, {"a": dinkes})
     missed = await live.as_(people["officer"])(CATCH_UP, {"a": dinkes, "since": last_seen})

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from models import Assignment, Category, Notification, Report, User
+from models import Category, Notification, Report, User
 from schema.ids import to_global_id
 from tests.app_fixtures import (
     DEMO_VIEWERS,
@@ -27,88 +27,38 @@ from tests.app_fixtures import (
     pk,
     region_gid,
 )
+from tests.factories import (
+    ACCEPT,
+    ADD_INFO,
+    ARCHIVE,
+    ASSIGN,
+    CLOSE,
+    DISPUTE,
+    ESCALATE,
+    FOLLOW_UP,
+    FORWARD,
+    HOLD,
+    LOGIN,
+    MARK_READ,
+    RATE,
+    REGISTER,
+    RETURN,
+    SUBMIT,
+    SUPPORT,
+    VERIFY,
+    call,
+    in_progress,
+    miss_deadline,
+    ok,
+    refused,
+    report_input,
+    responded,
+    state,
+    submit,
+    verify,
+)
 
 TRACKING_CODE = re.compile(r"^LPR-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$")
-
-ERRORS = "errors { code field message }"
-REPORT = "id trackingCode status dueAt supportCount reopenCount rating"
-ASSIGNMENT = "id status tier dueAt returnReason agency { code } suggestedAgency { code }"
-
-REGISTER = f"""mutation($input: RegisterInput!) {{
-  authRegister(input: $input) {{ token user {{ name email roles }} {ERRORS} }}
-}}"""
-LOGIN = f"""mutation($email: String!, $password: String!) {{
-  authLogin(email: $email, password: $password) {{ token user {{ email roles }} {ERRORS} }}
-}}"""
-SUBMIT = f"""mutation($input: ReportSubmitInput!) {{
-  reportSubmit(input: $input) {{ report {{ {REPORT} reporter {{ email }} }} {ERRORS} }}
-}}"""
-ADD_INFO = f"""mutation($id: ID!, $message: String!) {{
-  reportAddInfo(reportId: $id, message: $message) {{ report {{ {REPORT} }} {ERRORS} }}
-}}"""
-SUPPORT = f"""mutation($id: ID!) {{
-  reportSupport(reportId: $id) {{ report {{ {REPORT} }} {ERRORS} }}
-}}"""
-RATE = f"""mutation($id: ID!, $rating: Int!) {{
-  reportRate(reportId: $id, rating: $rating, comment: "Terima kasih") {{
-    report {{ {REPORT} }} {ERRORS}
-  }}
-}}"""
-DISPUTE = f"""mutation($id: ID!) {{
-  reportDispute(reportId: $id, reason: "Masih antre lima jam") {{
-    report {{ {REPORT} assignments {{ status }} }} {ERRORS}
-  }}
-}}"""
-VERIFY = f"""mutation($id: ID!, $agencies: [ID!]!) {{
-  reportVerify(reportId: $id, agencyIds: $agencies, note: "mohon ditindaklanjuti") {{
-    report {{ {REPORT} assignments {{ {ASSIGNMENT} }} }} {ERRORS}
-  }}
-}}"""
-HOLD = f"""mutation($id: ID!, $reason: String!) {{
-  reportHold(reportId: $id, reason: $reason) {{ report {{ {REPORT} }} {ERRORS} }}
-}}"""
-ARCHIVE = f"""mutation($id: ID!, $duplicateOf: ID) {{
-  reportArchive(reportId: $id, reason: "duplikat", duplicateOfId: $duplicateOf) {{
-    report {{ {REPORT} }} {ERRORS}
-  }}
-}}"""
-ASSIGN = f"""mutation($id: ID!, $agency: ID!) {{
-  reportAssign(reportId: $id, agencyId: $agency, note: "sesuai saran") {{
-    assignment {{ {ASSIGNMENT} }} {ERRORS}
-  }}
-}}"""
-ESCALATE = f"""mutation($id: ID!) {{
-  reportEscalate(reportId: $id, reason: "tenggat terlewati") {{ report {{ {REPORT} }} {ERRORS} }}
-}}"""
-CLOSE = f"""mutation($id: ID!) {{
-  reportClose(reportId: $id, note: "Sudah diselesaikan Ombudsman") {{
-    report {{ {REPORT} }} {ERRORS}
-  }}
-}}"""
-ACCEPT = f"""mutation($id: ID!, $tier: ResolutionTier!) {{
-  assignmentAccept(assignmentId: $id, tier: $tier) {{ assignment {{ {ASSIGNMENT} }} {ERRORS} }}
-}}"""
-RETURN = f"""mutation($id: ID!, $suggested: ID) {{
-  assignmentReturn(assignmentId: $id, reason: "bukan kewenangan kami",
-                   suggestedAgencyId: $suggested) {{
-    assignment {{ {ASSIGNMENT} }} {ERRORS}
-  }}
-}}"""
-FORWARD = f"""mutation($id: ID!, $agency: ID!) {{
-  assignmentForward(assignmentId: $id, agencyId: $agency, note: "cek lapangan") {{
-    assignment {{ {ASSIGNMENT} }} {ERRORS}
-  }}
-}}"""
-FOLLOW_UP = f"""mutation($id: ID!, $final: Boolean!, $resolution: ResolutionCode) {{
-  assignmentFollowUp(assignmentId: $id, message: "Sudah kami tangani", final: $final,
-                     resolution: $resolution) {{
-    assignment {{ {ASSIGNMENT} followUps {{ final resolution }} }} {ERRORS}
-  }}
-}}"""
-MARK_READ = "mutation($ids: [ID!]) { notificationsMarkRead(ids: $ids) }"
-STATE = """query($id: ID!) { node(id: $id) { ... on Report {
-  status dueAt supportCount reopenCount assignments { status tier agency { code } }
-  timeline(first: 100) { edges { node { kind } } } } } }"""
 
 # ---------------------------------------------------------------------------------- helpers
 
@@ -120,91 +70,8 @@ async def register(gql: GQL, email: str, password: str = PASSWORD) -> dict[str, 
     )
 
 
-async def call(client: GQL, mutation: str, **variables: Any) -> dict[str, Any]:
-    """The payload of a one-mutation document (GraphQL-level errors fail the test)."""
-    (payload,) = (await client(mutation, variables)).values()
-    return payload  # type: ignore[no-any-return]
-
-
-async def ok(client: GQL, mutation: str, **variables: Any) -> dict[str, Any]:
-    """The report or assignment of an accepted mutation."""
-    payload = await call(client, mutation, **variables)
-    assert payload["errors"] == [], payload["errors"]
-    (result,) = (v for k, v in payload.items() if k != "errors")
-    assert result is not None, payload
-    return result  # type: ignore[no-any-return]
-
-
-async def refused(
-    client: GQL, mutation: str, code: str, field: list[str] | None = None, **variables: Any
-) -> dict[str, Any]:
-    """Assert the mutation is refused with `code` (and `field`, when given); return the error."""
-    payload = await call(client, mutation, **variables)
-    assert [e["code"] for e in payload["errors"]] == [code], payload["errors"]
-    assert all(v is None for k, v in payload.items() if k != "errors"), payload
-    error: dict[str, Any] = payload["errors"][0]
-    if field is not None:
-        assert error["field"] == field, error
-    assert error["message"], error
-    return error
-
-
-async def state(people: People, report_id: str) -> dict[str, Any]:
-    """The report as the Jember coordinator sees it (every timeline line included)."""
-    found = (await people["coordinator"](STATE, {"id": report_id}))["node"]
-    assert found is not None
-    found["timeline"] = [e["node"]["kind"] for e in found["timeline"]["edges"]]
-    return found  # type: ignore[no-any-return]
-
-
 async def category_gid(code: str) -> str:
     return to_global_id("Category", (await Category.get(code=code)).id)
-
-
-def report_input(region_gid_: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "kind": "COMPLAINT",
-        "title": "Antrean puskesmas terlalu lama",
-        "body": "Kami menunggu lima jam di Puskesmas Sumbersari tanpa kepastian.",
-        "regionId": region_gid_,
-        **fields,
-    }
-
-
-async def submit(people: People, **fields: Any) -> dict[str, Any]:
-    """The demo citizen's new report (SUBMITTED in Jember)."""
-    return await ok(
-        people["reporter"], SUBMIT, input=report_input(await region_gid(JEMBER), **fields)
-    )
-
-
-async def verify(people: People, report_id: str, *codes: str) -> list[str]:
-    """The Jember coordinator forwards the report; returns the assignment ids in `codes` order."""
-    agencies = [await agency_gid(c) for c in codes]
-    report = await ok(people["coordinator"], VERIFY, id=report_id, agencies=agencies)
-    by_code = {a["agency"]["code"]: a["id"] for a in report["assignments"]}
-    return [by_code[c] for c in codes]
-
-
-async def in_progress(people: People, *codes: str, **fields: Any) -> tuple[str, list[str]]:
-    """A verified report forwarded to `codes` (DINKES by default): its id and assignment ids."""
-    report = await submit(people, **fields)
-    return report["id"], await verify(people, report["id"], *(codes or ("DINKES",)))
-
-
-async def responded(people: People) -> tuple[str, str]:
-    """A report DINKES accepted and answered finally (RESPONDED): its id and the assignment's."""
-    report_id, (assignment_id,) = await in_progress(people)
-    await ok(people["officer"], ACCEPT, id=assignment_id, tier="STANDARD")
-    await ok(people["officer"], FOLLOW_UP, id=assignment_id, final=True, resolution="RESOLVED")
-    assert (await state(people, report_id))["status"] == "RESPONDED"
-    return report_id, assignment_id
-
-
-async def miss_deadline(assignment_id: str) -> None:
-    """Test setup: the agency's deadlines (current and resolution) passed yesterday."""
-    past = datetime.now(UTC) - timedelta(days=1)
-    await Assignment.filter(id=pk(assignment_id)).update(due_at=past, resolution_due_at=past)
 
 
 # ------------------------------------------------------------------------- authRegister
@@ -288,7 +155,9 @@ async def test_auth_login_refuses_wrong_credentials(gql: GQL, email: str, passwo
 async def test_report_submit_stores_a_submitted_report(people: People) -> None:
     before = datetime.now(UTC)
 
-    report = await submit(people, address="Jl. Kenanga 12", latitude=-8.17, longitude=113.72)
+    report = await submit(
+        people["reporter"], address="Jl. Kenanga 12", latitude=-8.17, longitude=113.72
+    )
 
     assert report["status"] == "SUBMITTED"
     assert TRACKING_CODE.match(report["trackingCode"]), report["trackingCode"]
@@ -348,7 +217,7 @@ async def test_report_submit_refuses_a_malformed_region_id(people: People, kind:
 
 
 async def test_report_add_info_resumes_a_report_on_hold(people: People) -> None:
-    report = await submit(people)
+    report = await submit(people["reporter"])
     held = await ok(people["coordinator"], HOLD, id=report["id"], reason="Di desa mana?")
     assert (held["status"], held["dueAt"]) == ("ON_HOLD", None)
 
@@ -365,11 +234,11 @@ async def test_report_add_info_resumes_a_report_on_hold(people: People) -> None:
 async def test_report_add_info_is_refused_to_a_stranger(
     people: People, stage: str, code: str
 ) -> None:
-    report = await submit(people)
+    report = await submit(people["reporter"])
     if stage == "ON_HOLD":
         await ok(people["coordinator"], HOLD, id=report["id"], reason="Di desa mana?")
     else:
-        await verify(people, report["id"], "DINKES")
+        await verify(people["coordinator"], report["id"], "DINKES")
     before = await state(people, report["id"])
 
     # A stranger cannot read an unverified report (NOT_FOUND), nor add to a public one.
@@ -395,7 +264,7 @@ async def test_report_support_counts_once_per_user(people: People) -> None:
 
 
 async def test_report_support_refuses_an_unverified_report(people: People) -> None:
-    report = await submit(people)
+    report = await submit(people["reporter"])
     before = await state(people, report["id"])
 
     await refused(people["citizen"], SUPPORT, "NOT_FOUND", ["reportId"], id=report["id"])
@@ -480,7 +349,7 @@ async def test_report_dispute_is_refused_to_anyone_but_the_reporter(
 
 
 async def test_report_verify_forwards_to_the_agencies(people: People) -> None:
-    report = await submit(people)
+    report = await submit(people["reporter"])
     agencies = [await agency_gid("DINKES"), await agency_gid("DPUPR")]
 
     verified = await ok(people["coordinator"], VERIFY, id=report["id"], agencies=agencies)
@@ -501,7 +370,7 @@ async def test_report_verify_forwards_to_the_agencies(people: People) -> None:
 
 
 async def test_report_verify_is_refused_to_non_coordinators(people: People) -> None:
-    report = await submit(people)
+    report = await submit(people["reporter"])
     dinkes = [await agency_gid("DINKES")]
     before = await state(people, report["id"])
 
@@ -513,14 +382,14 @@ async def test_report_verify_is_refused_to_non_coordinators(people: People) -> N
     assert await state(people, report["id"]) == before
 
     # An officer who can read the report (it is public now) is refused for what they are.
-    await verify(people, report["id"], "DPUPR")
+    await verify(people["coordinator"], report["id"], "DPUPR")
     before = await state(people, report["id"])
     await refused(people["officer"], VERIFY, "FORBIDDEN", id=report["id"], agencies=dinkes)
     assert await state(people, report["id"]) == before
 
 
 async def test_report_verify_refuses_an_agency_of_another_region(people: People) -> None:
-    report = await submit(people)
+    report = await submit(people["reporter"])
     before = await state(people, report["id"])
     jayapura_dinkes = await agency_gid("DINKES", JAYAPURA)
 
@@ -552,7 +421,7 @@ async def test_report_verify_twice_is_a_conflict(people: People) -> None:
 
 
 async def test_report_hold_stops_the_clock(people: People) -> None:
-    report = await submit(people)
+    report = await submit(people["reporter"])
 
     held = await ok(people["coordinator"], HOLD, id=report["id"], reason="Di desa mana?")
 
@@ -561,7 +430,7 @@ async def test_report_hold_stops_the_clock(people: People) -> None:
 
 
 async def test_report_hold_refusals(people: People) -> None:
-    report = await submit(people)
+    report = await submit(people["reporter"])
     before = await state(people, report["id"])
 
     await refused(people["reporter"], HOLD, "FORBIDDEN", id=report["id"], reason="Tunggu")
@@ -580,8 +449,8 @@ async def test_report_hold_refusals(people: People) -> None:
 
 
 async def test_report_archive_marks_a_duplicate(people: People) -> None:
-    original = await submit(people)
-    duplicate = await submit(people)
+    original = await submit(people["reporter"])
+    duplicate = await submit(people["reporter"])
 
     archived = await ok(
         people["coordinator"], ARCHIVE, id=duplicate["id"], duplicateOf=original["id"]
@@ -593,7 +462,7 @@ async def test_report_archive_marks_a_duplicate(people: People) -> None:
 
 
 async def test_report_archive_refusals(people: People) -> None:
-    report = await submit(people)
+    report = await submit(people["reporter"])
     before = await state(people, report["id"])
     coord = people["coordinator"]
 
@@ -626,7 +495,7 @@ async def test_report_archive_refuses_a_duplicate_the_coordinator_cannot_read(
         SUBMIT,
         input=report_input(await region_gid(JAYAPURA), confidential=True),
     )
-    report = await submit(people)
+    report = await submit(people["reporter"])
     before = await state(people, report["id"])
 
     await refused(
@@ -1063,9 +932,9 @@ async def test_the_public_is_asked_to_sign_in(people: People) -> None:
 
 async def test_the_whole_story_of_a_complaint(people: People) -> None:
     """The README's story: a wrong first forward, a return, the right agency, a rating."""
-    health = (await submit(people, categoryId=await category_gid("KESEHATAN")))["id"]
+    health = (await submit(people["reporter"], categoryId=await category_gid("KESEHATAN")))["id"]
 
-    (wrong,) = await verify(people, health, "DPUPR")
+    (wrong,) = await verify(people["coordinator"], health, "DPUPR")
     returned = await ok(people["dpupr"], RETURN, id=wrong, suggested=await agency_gid("DINKES"))
     assert returned["suggestedAgency"] == {"code": "DINKES"}
     right = await ok(people["coordinator"], ASSIGN, id=health, agency=await agency_gid("DINKES"))

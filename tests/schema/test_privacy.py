@@ -8,7 +8,6 @@ The last test checks that the SQL filter of lists and the pure policy agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,29 +17,11 @@ from domain.policy import Action, allowed_on_report
 from domain.services.accounts import actor_for_user
 from domain.services.common import report_facts
 from domain.services.reports import readable_reports_q
-from models import Assignment, Report, User
+from models import Report, User
 from schema.ids import to_global_id
-from tests.app_fixtures import (
-    CITIZEN_EMAIL,
-    DEMO_VIEWERS,
-    GQL,
-    JAYAPURA,
-    JEMBER,
-    People,
-    agency_gid,
-    pk,
-    region_gid,
-)
+from tests.app_fixtures import CITIZEN_EMAIL, DEMO_VIEWERS, GQL, JAYAPURA, People, agency_gid
+from tests.factories import ERRORS, miss_deadline, ok, submit, verify
 
-ERRORS = "errors { code field message }"
-SUBMIT = f"""mutation($input: ReportSubmitInput!) {{
-  reportSubmit(input: $input) {{ report {{ id trackingCode }} {ERRORS} }}
-}}"""
-VERIFY = f"""mutation($id: ID!, $agencies: [ID!]!) {{
-  reportVerify(reportId: $id, agencyIds: $agencies) {{
-    report {{ assignments {{ id status agency {{ code }} }} }} {ERRORS}
-  }}
-}}"""
 ASSIGN = f"""mutation($id: ID!, $agency: ID!) {{
   reportAssign(reportId: $id, agencyId: $agency) {{ assignment {{ id }} {ERRORS} }}
 }}"""
@@ -99,38 +80,10 @@ async def actor_of(who: str) -> Actor:
     return await actor_for_user((await User.get(email=email)).id)
 
 
-def ok(data: dict[str, Any]) -> dict[str, Any]:
-    """The payload of a one-mutation response, which must carry no errors."""
-    (payload,) = data.values()
-    assert payload["errors"] == [], payload
-    return payload  # type: ignore[no-any-return]
-
-
-async def submit(client: GQL, *, region: str = JEMBER, **fields: Any) -> dict[str, str]:
-    """A new complaint (SUBMITTED); returns its `id` and `trackingCode`."""
-    data = {
-        "kind": "COMPLAINT",
-        "title": "Antrean puskesmas terlalu lama",
-        "body": "Kami menunggu lima jam tanpa kepastian.",
-        "regionId": await region_gid(region),
-        **fields,
-    }
-    return ok(await client(SUBMIT, {"input": data}))["report"]  # type: ignore[no-any-return]
-
-
-async def verify(coord: GQL, report_id: str, *codes: str, region: str = JEMBER) -> list[str]:
-    """Verify and forward to agencies by code; returns the new assignments' ids in that order."""
-    agencies = [await agency_gid(c, region) for c in codes]
-    payload = ok(await coord(VERIFY, {"id": report_id, "agencies": agencies}))
-    by_code = {a["agency"]["code"]: a["id"] for a in payload["report"]["assignments"]}
-    return [by_code[c] for c in codes]
-
-
 async def escalate(coord: GQL, report_id: str, assignment_id: str) -> None:
     """Hand over to the Ombudsman: the agency's deadline is moved into the past as setup."""
-    past = datetime.now(UTC) - timedelta(days=1)
-    await Assignment.filter(id=pk(assignment_id)).update(due_at=past, resolution_due_at=past)
-    assert ok(await coord(ESCALATE, {"id": report_id}))["report"]["status"] == "ESCALATED"
+    await miss_deadline(assignment_id)
+    assert (await ok(coord, ESCALATE, id=report_id))["status"] == "ESCALATED"
 
 
 async def listed(client: GQL) -> dict[str, dict[str, Any]]:
@@ -171,8 +124,8 @@ async def worked_report(
     coord, officer = people["coordinator"], people["officer"]
     report = await submit(people["reporter"], **fields)
     (assignment_id,) = await verify(coord, report["id"], "DINKES")
-    ok(await officer(ACCEPT, {"id": assignment_id}))
-    interim = ok(await officer(INTERIM, {"id": assignment_id}))
+    await ok(officer, ACCEPT, id=assignment_id)
+    interim = await ok(officer, INTERIM, id=assignment_id)
     timeline = await coord(
         "query($id: ID!) { node(id: $id) { ... on Report {"
         " timeline { edges { node { id } } } } } }",
@@ -184,7 +137,7 @@ async def worked_report(
         {
             "node": report["id"],
             "assignment node": assignment_id,
-            "follow-up node": interim["assignment"]["followUps"][0]["id"],
+            "follow-up node": interim["followUps"][0]["id"],
             "event node": timeline["node"]["timeline"]["edges"][0]["node"]["id"],
         },
     )
@@ -286,11 +239,11 @@ async def test_anonymous_reporter_is_hidden_in_mutation_payloads(people: People)
     report = await submit(people["reporter"], anonymous=True, **WHERE)
     (assignment_id,) = await verify(people["coordinator"], report["id"], "DINKES")
 
-    accepted = ok(await people["officer"](ACCEPT, {"id": assignment_id}))
-    supported = ok(await people["citizen"](SUPPORT, {"id": report["id"]}))
+    accepted = await ok(people["officer"], ACCEPT, id=assignment_id)
+    supported = await ok(people["citizen"], SUPPORT, id=report["id"])
 
-    assert identity(accepted["assignment"]["report"]) == (None, None, None, None)
-    assert identity(supported["report"]) == (None, None, None, None)
+    assert identity(accepted["report"]) == (None, None, None, None)
+    assert identity(supported) == (None, None, None, None)
 
 
 REPORTER_LINES = ["report.submitted", "report.info_added", "report.disputed", "report.rated"]
@@ -314,14 +267,14 @@ async def test_anonymous_reporter_is_no_actor_of_any_timeline_line(
     named = await submit(reporter)
     await verify(coord, named["id"], "DINKES")
     report = await submit(reporter, anonymous=True)
-    ok(await coord(HOLD, {"id": report["id"]}))
-    ok(await reporter(ADD_INFO, {"id": report["id"]}))
+    await ok(coord, HOLD, id=report["id"])
+    await ok(reporter, ADD_INFO, id=report["id"])
     (assignment_id,) = await verify(coord, report["id"], "DINKES")
-    ok(await officer(ACCEPT, {"id": assignment_id}))
-    ok(await officer(ANSWER, {"id": assignment_id}))
-    ok(await reporter(DISPUTE, {"id": report["id"]}))
-    ok(await officer(ANSWER, {"id": assignment_id}))
-    ok(await reporter(RATE, {"id": report["id"]}))
+    await ok(officer, ACCEPT, id=assignment_id)
+    await ok(officer, ANSWER, id=assignment_id)
+    await ok(reporter, DISPUTE, id=report["id"])
+    await ok(officer, ANSWER, id=assignment_id)
+    await ok(reporter, RATE, id=report["id"])
     name = (await User.get(email=DEMO_VIEWERS["reporter"])).name
     client = people[who]
 
@@ -451,13 +404,9 @@ async def test_unverified_report_is_public_only_after_verification(people: Peopl
 async def test_internal_timeline_lines_are_shown_to_desks_only(people: People) -> None:
     report = await submit(people["reporter"])
     (wrong,) = await verify(people["coordinator"], report["id"], "DPUPR")
-    ok(await people["dpupr"](RETURN, {"id": wrong, "suggested": await agency_gid("DINKES")}))
-    ok(
-        await people["coordinator"](
-            ASSIGN, {"id": report["id"], "agency": await agency_gid("DINKES")}
-        )
-    )
-    ok(await people["citizen"](SUPPORT, {"id": report["id"]}))
+    await ok(people["dpupr"], RETURN, id=wrong, suggested=await agency_gid("DINKES"))
+    await ok(people["coordinator"], ASSIGN, id=report["id"], agency=await agency_gid("DINKES"))
+    await ok(people["citizen"], SUPPORT, id=report["id"])
     query = """query($code: String!) { report(trackingCode: $code) {
                  assignments { returnReason suggestedAgency { code } }
                  timeline { edges { node { id kind } } } } }"""
@@ -504,7 +453,7 @@ async def _population(people: People) -> None:
                 if status == "IN_PROGRESS":
                     await verify(coord, r["id"], "DINKES")
                 elif status == "ARCHIVED":
-                    ok(await coord(ARCHIVE, {"id": r["id"]}))
+                    await ok(coord, ARCHIVE, id=r["id"])
     # Another region: its own coordinator verifies it to its own Dinkes.
     r = await submit(reporter, region=JAYAPURA, confidential=True)
     await verify(people["jayapura"], r["id"], "DINKES", region=JAYAPURA)
@@ -512,25 +461,25 @@ async def _population(people: People) -> None:
     # Returned by DPUPR (which keeps read access), re-assigned to DINKES.
     r = await submit(people["citizen"], confidential=True)
     (wrong,) = await verify(coord, r["id"], "DPUPR")
-    ok(await people["dpupr"](RETURN, {"id": wrong, "suggested": None}))
-    ok(await coord(ASSIGN, {"id": r["id"], "agency": await agency_gid("DINKES")}))
+    await ok(people["dpupr"], RETURN, id=wrong, suggested=None)
+    await ok(coord, ASSIGN, id=r["id"], agency=await agency_gid("DINKES"))
     # Forwarded to the Puskesmas.
     r = await submit(people["citizen"], confidential=True, anonymous=True)
     (parent,) = await verify(coord, r["id"], "DINKES")
-    ok(await people["officer"](ACCEPT, {"id": parent}))
-    ok(
-        await people["officer"](
-            "mutation($id: ID!, $to: ID!) { assignmentForward(assignmentId: $id, agencyId: $to) "
-            "{ assignment { id } errors { code field message } } }",
-            {"id": parent, "to": await agency_gid("PKM-SUMBERSARI")},
-        )
+    await ok(people["officer"], ACCEPT, id=parent)
+    await ok(
+        people["officer"],
+        "mutation($id: ID!, $to: ID!) { assignmentForward(assignmentId: $id, agencyId: $to) "
+        "{ assignment { id } errors { code field message } } }",
+        id=parent,
+        to=await agency_gid("PKM-SUMBERSARI"),
     )
     # Handed over to the Ombudsman; and one waiting for more information.
     r = await submit(reporter, confidential=True, ombudsmanConsent=True)
     (assignment_id,) = await verify(coord, r["id"], "DPUPR")
     await escalate(coord, r["id"], assignment_id)
     r = await submit(reporter, confidential=True)
-    ok(await coord(HOLD, {"id": r["id"]}))
+    await ok(coord, HOLD, id=r["id"])
 
 
 async def _codes_by_path(client: GQL, codes: list[str], ids: list[str]) -> dict[str, set[str]]:
