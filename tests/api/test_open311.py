@@ -13,7 +13,7 @@ from models import Category, User
 from schema.ids import to_global_id
 from tests.app_fixtures import GQL, JAYAPURA, JEMBER, People
 from tests.factories import ok, submit, verify
-from tests.schema.test_privacy import ANSWER
+from tests.schema.privacy import ANSWER
 
 BASE = "/open311/v2"
 REQUEST_FIELDS = {

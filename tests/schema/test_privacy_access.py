@@ -1,9 +1,7 @@
-"""Privacy over GraphQL: who sees an anonymous reporter, who reads a confidential report.
-
-Every path that returns a report is exercised: the list (`reports`), the detail
-(`report(trackingCode:)`), `node(id:)`, nested reports (`inbox`, `Assignment.report`,
-mutation payloads) and timelines (`Report.timeline`, `node` of a ReportEvent).
-The last test checks that the SQL filter of lists and the pure policy agree.
+"""Privacy over GraphQL, who reads a report: a confidential one only its desks (and the
+Ombudsman once handed over), an unverified one only its reporter and coordinators, the
+internal timeline lines only the desks. Every path is tried (tests/schema/privacy.py); the
+last tests check that the SQL filter of lists and the pure policy agree.
 """
 
 from __future__ import annotations
@@ -14,62 +12,25 @@ import pytest
 
 from domain.actor import PUBLIC, Actor
 from domain.policy import Action, allowed_on_report
-from domain.services.accounts import actor_for_user
 from domain.services.common import report_facts
 from domain.services.reports import readable_reports_q
-from models import Report, User
+from models import Report
 from schema.ids import to_global_id
 from tests.app_fixtures import CITIZEN_EMAIL, DEMO_VIEWERS, GQL, JAYAPURA, People, agency_gid
-from tests.factories import ERRORS, miss_deadline, ok, submit, verify
-
-ASSIGN = f"""mutation($id: ID!, $agency: ID!) {{
-  reportAssign(reportId: $id, agencyId: $agency) {{ assignment {{ id }} {ERRORS} }}
-}}"""
-ARCHIVE = f"""mutation($id: ID!) {{
-  reportArchive(reportId: $id, reason: "spam") {{ report {{ id }} {ERRORS} }}
-}}"""
-HOLD = f"""mutation($id: ID!) {{
-  reportHold(reportId: $id, reason: "which village?") {{ report {{ id }} {ERRORS} }}
-}}"""
-ESCALATE = f"""mutation($id: ID!) {{
-  reportEscalate(reportId: $id, reason: "no answer") {{ report {{ status }} {ERRORS} }}
-}}"""
-RETURN = f"""mutation($id: ID!, $suggested: ID) {{
-  assignmentReturn(assignmentId: $id, reason: "not ours", suggestedAgencyId: $suggested) {{
-    assignment {{ id status }} {ERRORS}
-  }}
-}}"""
-ACCEPT = f"""mutation($id: ID!) {{
-  assignmentAccept(assignmentId: $id, tier: STANDARD) {{
-    assignment {{ report {{ reporter {{ name }} address latitude longitude }} }} {ERRORS}
-  }}
-}}"""
-ADD_INFO = f"""mutation($id: ID!) {{
-  reportAddInfo(reportId: $id, message: "Desa Kebonsari") {{ report {{ id }} {ERRORS} }}
-}}"""
-INTERIM = f"""mutation($id: ID!) {{
-  assignmentFollowUp(assignmentId: $id, message: "Sedang dicek", final: false) {{
-    assignment {{ followUps {{ id }} }} {ERRORS}
-  }}
-}}"""
-ANSWER = f"""mutation($id: ID!) {{
-  assignmentFollowUp(assignmentId: $id, message: "Sudah", final: true, resolution: RESOLVED) {{
-    assignment {{ id }} {ERRORS}
-  }}
-}}"""
-DISPUTE = f"""mutation($id: ID!) {{
-  reportDispute(reportId: $id, reason: "Belum beres") {{ report {{ id }} {ERRORS} }}
-}}"""
-RATE = f"""mutation($id: ID!) {{
-  reportRate(reportId: $id, rating: 4) {{ report {{ id }} {ERRORS} }}
-}}"""
-SUPPORT = f"""mutation($id: ID!) {{
-  reportSupport(reportId: $id) {{
-    report {{ reporter {{ name }} address latitude longitude }} {ERRORS}
-  }}
-}}"""
-
-# ---------------------------------------------------------------------------------- helpers
+from tests.factories import actor_for, ok, submit, verify
+from tests.schema.privacy import (
+    ACCEPT,
+    ARCHIVE,
+    ASSIGN,
+    HOLD,
+    INTERIM,
+    RETURN,
+    SUPPORT,
+    WHERE,
+    escalate,
+    identity_by_path,
+    listed,
+)
 
 
 async def actor_of(who: str) -> Actor:
@@ -77,22 +38,7 @@ async def actor_of(who: str) -> Actor:
     if who == "public":
         return PUBLIC
     email = CITIZEN_EMAIL if who == "citizen" else DEMO_VIEWERS[who]
-    return await actor_for_user((await User.get(email=email)).id)
-
-
-async def escalate(coord: GQL, report_id: str, assignment_id: str) -> None:
-    """Hand over to the Ombudsman: the agency's deadline is moved into the past as setup."""
-    await miss_deadline(assignment_id)
-    assert (await ok(coord, ESCALATE, id=report_id))["status"] == "ESCALATED"
-
-
-async def listed(client: GQL) -> dict[str, dict[str, Any]]:
-    """Reports in the viewer's list, by tracking code."""
-    data = await client(
-        """{ reports(first: 100) { edges { node {
-             trackingCode reporter { name email } address latitude longitude } } } }"""
-    )
-    return {e["node"]["trackingCode"]: e["node"] for e in data["reports"]["edges"]}
+    return await actor_for(email)
 
 
 async def readable_via(
@@ -141,199 +87,6 @@ async def worked_report(
             "event node": timeline["node"]["timeline"]["edges"][0]["node"]["id"],
         },
     )
-
-
-IDENTITY = "reporter { name } address latitude longitude"
-
-
-def identity(report: dict[str, Any] | None) -> tuple[Any, ...] | None:
-    """What a report tells of who sent it: (reporter name, address, latitude, longitude)."""
-    if report is None:
-        return None
-    reporter = report["reporter"]
-    return (
-        reporter["name"] if reporter else None,
-        report["address"],
-        report["latitude"],
-        report["longitude"],
-    )
-
-
-async def identity_by_path(
-    client: GQL, who: str, report: dict[str, str], assignment_id: str
-) -> dict[str, Any]:
-    """The reporter's identity as each read path shows it to one viewer."""
-    data = await client(
-        f"""query($code: String!, $rid: ID!, $aid: ID!) {{
-              report(trackingCode: $code) {{
-                {IDENTITY}
-                assignments {{ report {{ {IDENTITY} }} }}
-                timeline {{ edges {{ node {{ id kind actor {{ name }} }} }} }}
-              }}
-              byId: node(id: $rid) {{ ... on Report {{ {IDENTITY} }} }}
-              assignment: node(id: $aid) {{ ... on Assignment {{ report {{ {IDENTITY} }} }} }}
-            }}""",
-        {"code": report["trackingCode"], "rid": report["id"], "aid": assignment_id},
-    )
-    detail = data["report"]
-    assert detail is not None, f"{who} cannot read the report at all"
-    submitted = next(
-        e["node"] for e in detail["timeline"]["edges"] if e["node"]["kind"] == "report.submitted"
-    )
-    event = await client(
-        "query($id: ID!) { node(id: $id) { ... on ReportEvent { actor { name } } } }",
-        {"id": submitted["id"]},
-    )
-    seen: dict[str, Any] = {
-        "list": identity((await listed(client)).get(report["trackingCode"])),
-        "detail": identity(detail),
-        "node": identity(data["byId"]),
-        "Assignment.report": identity(data["assignment"]["report"]),
-        "Report.assignments.report": identity(detail["assignments"][0]["report"]),
-        "timeline actor": (submitted["actor"] or {}).get("name"),
-        "ReportEvent node actor": (event["node"]["actor"] or {}).get("name"),
-    }
-    if who in {"officer", "head", "coordinator"}:
-        inbox = await client(
-            f"""query($ag: ID!) {{ inbox(agencyId: $ag) {{ edges {{ node {{
-                  report {{ trackingCode {IDENTITY} }} }} }} }} }}""",
-            {"ag": await agency_gid("DINKES")},
-        )
-        (row,) = [
-            e["node"]["report"]
-            for e in inbox["inbox"]["edges"]
-            if e["node"]["report"]["trackingCode"] == report["trackingCode"]
-        ]
-        seen["inbox.report"] = identity(row)
-    return seen
-
-
-WHERE = {"address": "Jl. Kenanga 12, Sumbersari", "latitude": -8.1724, "longitude": 113.7161}
-
-# ------------------------------------------------------------------------ anonymous reports
-
-SEE_ANONYMOUS = ["reporter", "coordinator"]
-BLIND_TO_ANONYMOUS = ["officer", "head", "citizen", "public", "jayapura", "admin"]
-
-
-@pytest.mark.parametrize("who", SEE_ANONYMOUS + BLIND_TO_ANONYMOUS)
-async def test_anonymous_reporter_is_shown_only_to_reporter_and_coordinator(
-    people: People, who: str
-) -> None:
-    report = await submit(people["reporter"], anonymous=True, **WHERE)
-    (assignment_id,) = await verify(people["coordinator"], report["id"], "DINKES")
-    name = (await User.get(email=DEMO_VIEWERS["reporter"])).name
-    visible = who in SEE_ANONYMOUS
-    expected = (name, WHERE["address"], WHERE["latitude"], WHERE["longitude"])
-
-    seen = await identity_by_path(people[who], who, report, assignment_id)
-
-    want: dict[str, Any] = {
-        path: (expected if visible else (None, None, None, None)) for path in seen
-    }
-    want["timeline actor"] = want["ReportEvent node actor"] = name if visible else None
-    assert seen == want
-
-
-async def test_anonymous_reporter_is_hidden_in_mutation_payloads(people: People) -> None:
-    report = await submit(people["reporter"], anonymous=True, **WHERE)
-    (assignment_id,) = await verify(people["coordinator"], report["id"], "DINKES")
-
-    accepted = await ok(people["officer"], ACCEPT, id=assignment_id)
-    supported = await ok(people["citizen"], SUPPORT, id=report["id"])
-
-    assert identity(accepted["report"]) == (None, None, None, None)
-    assert identity(supported) == (None, None, None, None)
-
-
-REPORTER_LINES = ["report.submitted", "report.info_added", "report.disputed", "report.rated"]
-TIMELINE = "trackingCode timeline { edges { node { kind actor { name } } } }"
-
-
-def authored(report: dict[str, Any], name: str) -> tuple[list[tuple[str, Any]], bool]:
-    """The reporter-authored lines (kind, actor name), and whether any line names `name`."""
-    lines = [
-        (e["node"]["kind"], (e["node"]["actor"] or {}).get("name"))
-        for e in report["timeline"]["edges"]
-    ]
-    return [line for line in lines if line[0] in REPORTER_LINES], any(a == name for _, a in lines)
-
-
-@pytest.mark.parametrize("who", SEE_ANONYMOUS + BLIND_TO_ANONYMOUS)
-async def test_anonymous_reporter_is_no_actor_of_any_timeline_line(
-    people: People, who: str
-) -> None:
-    reporter, coord, officer = people["reporter"], people["coordinator"], people["officer"]
-    named = await submit(reporter)
-    await verify(coord, named["id"], "DINKES")
-    report = await submit(reporter, anonymous=True)
-    await ok(coord, HOLD, id=report["id"])
-    await ok(reporter, ADD_INFO, id=report["id"])
-    (assignment_id,) = await verify(coord, report["id"], "DINKES")
-    await ok(officer, ACCEPT, id=assignment_id)
-    await ok(officer, ANSWER, id=assignment_id)
-    await ok(reporter, DISPUTE, id=report["id"])
-    await ok(officer, ANSWER, id=assignment_id)
-    await ok(reporter, RATE, id=report["id"])
-    name = (await User.get(email=DEMO_VIEWERS["reporter"])).name
-    client = people[who]
-
-    # Detail, list (both reports batched in one request) and, for the desks, the inbox.
-    found: dict[str, dict[str, Any]] = {}
-    detail = await client(
-        f"query($c: String!) {{ report(trackingCode: $c) {{ {TIMELINE} }} }}",
-        {"c": report["trackingCode"]},
-    )
-    found["detail"] = detail["report"]
-    listed_ = await client(f"{{ reports(first: 100) {{ edges {{ node {{ {TIMELINE} }} }} }} }}")
-    by_code = {e["node"]["trackingCode"]: e["node"] for e in listed_["reports"]["edges"]}
-    found["list"] = by_code[report["trackingCode"]]
-    found["list, named report"] = by_code[named["trackingCode"]]
-    if who in {"officer", "head", "coordinator"}:
-        inbox = await client(
-            f"""query($ag: ID!) {{ inbox(agencyId: $ag) {{ edges {{ node {{
-                  report {{ {TIMELINE} }} }} }} }} }}""",
-            {"ag": await agency_gid("DINKES")},
-        )
-        rows = {
-            e["node"]["report"]["trackingCode"]: e["node"]["report"]
-            for e in inbox["inbox"]["edges"]
-        }
-        found["inbox"] = rows[report["trackingCode"]]
-        found["inbox, named report"] = rows[named["trackingCode"]]
-
-    actor = name if who in SEE_ANONYMOUS else None
-    want = {
-        path: ([(kind, actor) for kind in REPORTER_LINES], actor is not None)
-        for path in found
-        if "named" not in path
-    }
-    want |= {path: ([("report.submitted", name)], True) for path in found if "named" in path}
-    assert {path: authored(r, name) for path, r in found.items()} == want
-
-
-async def test_named_report_shows_reporter_but_not_email_to_others(people: People) -> None:
-    report = await submit(people["reporter"], **WHERE)
-    await verify(people["coordinator"], report["id"], "DINKES")
-    reporter = await User.get(email=DEMO_VIEWERS["reporter"])
-    query = """query($code: String!) { report(trackingCode: $code) {
-                 reporter { name email }
-                 timeline { edges { node { kind actor { name email } } } } } }"""
-
-    for who in ("citizen", "public"):
-        data = await people[who](query, {"code": report["trackingCode"]})
-        assert data["report"]["reporter"] == {"name": reporter.name, "email": None}, who
-        actors = [e["node"]["actor"] for e in data["report"]["timeline"]["edges"]]
-        assert {"name": reporter.name, "email": None} in actors, who
-        assert all(a is None or a["email"] is None for a in actors), who
-        assert listed_email(await listed(people[who]), report["trackingCode"]) is None, who
-
-    own = await people["reporter"](query, {"code": report["trackingCode"]})
-    assert own["report"]["reporter"]["email"] == reporter.email
-
-
-def listed_email(rows: dict[str, dict[str, Any]], code: str) -> str | None:
-    return rows[code]["reporter"]["email"]  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------- confidential reports
