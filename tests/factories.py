@@ -198,7 +198,12 @@ async def ok(client: GQL, mutation: str, **variables: Any) -> dict[str, Any]:
 async def refused(
     client: GQL, mutation: str, code: str, field: list[str] | None = None, **variables: Any
 ) -> dict[str, Any]:
-    """Assert the mutation is refused with `code` (and `field`, when given); return the error."""
+    """Assert the mutation is refused with `code` (and `field`, when given); return the error.
+
+    A refusal carries a stable `errors[].code` (domain/errors.py) and, when an input is at
+    fault, its `field`, and no result. That it changed nothing is for the test to show, by
+    re-reading the report with `state` before and after.
+    """
     payload = await call(client, mutation, **variables)
     assert [e["code"] for e in payload["errors"]] == [code], payload["errors"]
     assert all(v is None for k, v in payload.items() if k != "errors"), payload

@@ -1,9 +1,7 @@
 """The agency desk's mutations over HTTP: assignmentAccept, assignmentReturn,
 assignmentForward and assignmentFollowUp.
 
-Each refusal carries a stable `errors[].code` (domain/errors.py) and, when an input is at
-fault, its `field`; a refused mutation changes nothing, which each refusal test checks by
-re-reading the report (tests.factories.state) before and after.
+A refused mutation changes nothing: each refusal test compares `state` before and after.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """The coordinator desk's mutations over HTTP: reportVerify, reportHold, reportArchive,
 reportAssign and reportEscalate, and the Ombudsman's reportClose after a hand-over.
 
-Each refusal carries a stable `errors[].code` (domain/errors.py) and, when an input is at
-fault, its `field`; a refused mutation changes nothing, which each refusal test checks by
-re-reading the report (tests.factories.state) before and after.
+A refused mutation changes nothing: each refusal test compares `state` before and after.
 """
 
 from __future__ import annotations

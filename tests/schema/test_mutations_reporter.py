@@ -1,9 +1,7 @@
 """The reporter's mutations over HTTP: reportSubmit, reportAddInfo, reportSupport, reportRate,
 reportDispute and notificationsMarkRead, and the whole story of a complaint.
 
-Each refusal carries a stable `errors[].code` (domain/errors.py) and, when an input is at
-fault, its `field`; a refused mutation changes nothing, which each refusal test checks by
-re-reading the report (tests.factories.state) before and after.
+A refused mutation changes nothing: each refusal test compares `state` before and after.
 """
 
 from __future__ import annotations
