@@ -17,7 +17,7 @@ import pytest
 from schema.compiled.executor import Mismatch, check_against_generic
 from tests.harness import PostgresCluster, RedisServer, find_pg_bindir, find_redis_server
 
-pytest_plugins = ["tests.app_fixtures"]
+pytest_plugins = ["tests.app_fixtures", "tests.statements"]
 
 
 def in_ci() -> bool:

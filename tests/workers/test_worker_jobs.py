@@ -23,26 +23,23 @@ from arq.connections import ArqRedis
 from core.channels import NotificationsMessage
 from core.dispatch import ArqOutboxDispatcher
 from core.settings import get_settings
-from domain.actor import Actor
 from domain.auth import hash_password
 from domain.services import assignments, reports
-from domain.services.accounts import actor_for_user
 from domain.services.outbox import OutboxEntry
-from domain.services.reports import SubmitInput
 from models import (
     Agency,
     Assignment,
     Notification,
     OutboxMessage,
-    Region,
     Report,
     ReportEvent,
     Support,
     SweepMark,
     User,
 )
-from models.enums import Channel, DeliveryStatus, ReportKind, ResolutionTier
-from tests.app_fixtures import holders
+from models.enums import Channel, DeliveryStatus, ResolutionTier
+from tests.app_fixtures import GQL, holders
+from tests.factories import actor_for, demo_agency, new_complaint, submit_complaint
 from tests.harness import RedisServer
 from tests.workers.conftest import ROOT, Workers, eventually
 from tests.workers.receivers import SmtpServer, WebhookReceiver
@@ -56,12 +53,8 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _actor(email: str) -> Actor:
-    return await actor_for_user((await User.get(email=email)).id)
-
-
 async def _dinkes(webhook: str | None) -> Agency:
-    agency = await Agency.get(code="DINKES", region__code="35.09")
+    agency = await demo_agency("DINKES")
     agency.webhook_url, agency.webhook_secret = webhook, SECRET if webhook else None
     await agency.save()
     return agency
@@ -73,24 +66,9 @@ async def _no_webhook_left(db: str):  # type: ignore[no-untyped-def]
     await _dinkes(None)
 
 
-async def _submit(at: datetime | None = None, **flags: bool) -> tuple[Report, list[OutboxEntry]]:
-    outcome = await reports.submit(
-        await _actor("warga@jember.demo"),
-        at or now(),
-        SubmitInput(
-            kind=ReportKind.COMPLAINT,
-            title="Jalan berlubang",
-            body="Di depan pasar Tanjung.",
-            region_id=(await Region.get(code="35.09")).id,
-            **flags,
-        ),
-    )
-    return outcome.report, outcome.outbox
-
-
 async def _forward_to_dinkes(report: Report, agency: Agency) -> list[OutboxEntry]:
     done = await reports.verify(
-        await _actor(COORDINATOR), now(), report.id, [agency.id], None, None
+        await actor_for(COORDINATOR), now(), report.id, [agency.id], None, None
     )
     return done.outbox
 
@@ -111,9 +89,10 @@ async def test_events_reach_inboxes_mailboxes_and_a_webhook_that_fails_twice_onc
     with WebhookReceiver(fail_first=2) as hook:
         dinkes = await _dinkes(hook.url)
         workers.start()
-        report, submitted = await _submit()
+        submitted = await submit_complaint(now())
+        report = submitted.report
         forwarded = await _forward_to_dinkes(report, dinkes)
-        await ArqOutboxDispatcher(arq).dispatch(submitted + forwarded)
+        await ArqOutboxDispatcher(arq).dispatch(submitted.outbox + forwarded)
 
         async def webhook_sent() -> bool:
             row = await Notification.get_or_none(channel=Channel.WEBHOOK)
@@ -173,7 +152,7 @@ async def test_a_webhook_that_always_fails_ends_dead_listed_and_retryable(
     with WebhookReceiver(always_fail=True) as hook:
         dinkes = await _dinkes(hook.url)
         workers.start()
-        report, _ = await _submit()
+        report = await new_complaint(now())
         await ArqOutboxDispatcher(arq).dispatch(await _forward_to_dinkes(report, dinkes))
 
         async def dead() -> Notification | None:
@@ -189,12 +168,12 @@ async def test_a_webhook_that_always_fails_ends_dead_listed_and_retryable(
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://lapor.test"
         ) as client:
-            admin = await _token(client, "admin@lapor.demo")
-            officer = await _token(client, OFFICER)
+            admin = await GQL(client).sign_in("admin@lapor.demo")
+            officer = await GQL(client).sign_in(OFFICER)
             query = "{deadDeliveries{edges{node{id channel recipient attempts lastError status}}}}"
-            refused = await _gql(client, query, officer)
+            refused = (await officer.raw(query)).json()
             assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-            listed = (await _gql(client, query, admin))["data"]["deadDeliveries"]["edges"]
+            listed = (await admin(query))["deadDeliveries"]["edges"]
             assert [e["node"]["recipient"] for e in listed] == [hook.url]
             node = listed[0]["node"]
             assert (node["channel"], node["status"], node["attempts"]) == ("WEBHOOK", "DEAD", 4)
@@ -202,8 +181,8 @@ async def test_a_webhook_that_always_fails_ends_dead_listed_and_retryable(
 
             hook.always_fail = False
             retry = "mutation($i:[ID!]!){deliveryRetry(ids:$i){retried errors{code}}}"
-            done = await _gql(client, retry, admin, {"i": [node["id"]]})
-            assert done["data"]["deliveryRetry"] == {"retried": 1, "errors": []}
+            done = await admin(retry, {"i": [node["id"]]})
+            assert done["deliveryRetry"] == {"retried": 1, "errors": []}
 
         async def sent() -> bool:
             return (await Notification.get(id=row.id)).status is DeliveryStatus.SENT
@@ -212,30 +191,12 @@ async def test_a_webhook_that_always_fails_ends_dead_listed_and_retryable(
         assert [h.status for h in hook.hits][-1] == 200 and len(hook.hits) == 5
 
 
-async def _token(client: httpx.AsyncClient, email: str) -> str:
-    login = 'mutation($e:String!){authLogin(email:$e,password:"lapor-demo"){token}}'
-    return str((await _gql(client, login, None, {"e": email}))["data"]["authLogin"]["token"])
-
-
-async def _gql(
-    client: httpx.AsyncClient,
-    query: str,
-    token: str | None,
-    variables: dict[str, object] | None = None,
-) -> dict[str, object]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await client.post(
-        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-    )
-    return response.json()  # type: ignore[no-any-return]
-
-
 async def test_a_worker_killed_mid_fan_out_leaves_one_notification_per_recipient_and_channel(
     workers: Workers, arq: ArqRedis, db: str
 ) -> None:
-    officer = await _actor(OFFICER)
+    officer = await actor_for(OFFICER)
     dinkes = await _dinkes(None)
-    report, _ = await _submit()
+    report = await new_complaint(now())
     await _forward_to_dinkes(report, dinkes)
     followers = await _followers(report, 600)
     assignment = await Assignment.get(report_id=report.id)
@@ -320,8 +281,9 @@ async def test_a_report_submitted_while_redis_is_down_is_fanned_out_once_it_is_b
     workers.start()
     clean_redis.stop()
     try:
-        report, entries = await _submit()
-        await ArqOutboxDispatcher(None).dispatch(entries)  # what the API does without Redis
+        submitted = await submit_complaint(now())
+        report = submitted.report
+        await ArqOutboxDispatcher(None).dispatch(submitted.outbox)  # what the API does, no Redis
         await asyncio.sleep(3)  # long enough for the worker to notice Redis is gone
     finally:
         clean_redis.start()
@@ -337,7 +299,7 @@ async def test_a_report_submitted_while_redis_is_down_is_fanned_out_once_it_is_b
 async def test_two_workers_and_two_sweep_commands_take_each_step_once(workers: Workers) -> None:
     long_ago = now() - timedelta(days=40)
     for i in range(15):
-        await _submit(long_ago + timedelta(minutes=i))
+        await new_complaint(long_ago + timedelta(minutes=i))
     workers.start()
     workers.start()
     sweeps = [workers.sweep(), workers.sweep()]
@@ -369,7 +331,7 @@ async def test_sigterm_lets_the_running_delivery_finish(workers: Workers, arq: A
     with WebhookReceiver(delay=3) as hook:
         dinkes = await _dinkes(hook.url)
         worker = workers.start()
-        report, _ = await _submit()
+        report = await new_complaint(now())
         await ArqOutboxDispatcher(arq).dispatch(await _forward_to_dinkes(report, dinkes))
 
         async def in_flight() -> bool:

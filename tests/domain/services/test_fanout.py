@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.actor import SYSTEM, Actor
+from domain.actor import SYSTEM
 from domain.services import assignments, deliveries, fanout, reports
-from domain.services.accounts import actor_for_user, register
+from domain.services.accounts import register
 from domain.services.common import Outcome
-from domain.services.reports import SubmitInput
-from models import Agency, Assignment, Notification, Region, ReportEvent, User
-from models.enums import Channel, ReportKind, ResolutionCode, ResolutionTier
+from models import Agency, Assignment, Notification, ReportEvent, User
+from models.enums import Channel, ResolutionCode, ResolutionTier
 from tests.app_fixtures import holders
+from tests.factories import actor_for, demo_agency, submit_complaint
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
 COORDINATOR = "koordinator@jember.demo"
@@ -29,15 +29,6 @@ OMBUDSMAN = "ombudsman@lapor.demo"
 
 # What one event told: {(recipient, channel)}, recipient an e-mail or "webhook:<agency code>".
 Told = set[tuple[str, str]]
-
-
-async def _actor(email: str) -> Actor:
-    return await actor_for_user((await User.get(email=email)).id)
-
-
-async def _agency(code: str) -> Agency:
-    region = await Region.get(code="35.09")
-    return await Agency.get(code=code, region_id=region.id)
 
 
 async def _fan_out(outcome: Outcome) -> dict[str, Told]:
@@ -98,7 +89,7 @@ async def follower(db: str) -> str:
 
 @pytest.fixture
 async def dinkes_webhook(db: str) -> Agency:
-    agency = await _agency("DINKES")
+    agency = await demo_agency("DINKES")
     agency.webhook_url, agency.webhook_secret = "http://127.0.0.1:9/hook", "s" * 32
     await agency.save()
     yield agency
@@ -106,25 +97,11 @@ async def dinkes_webhook(db: str) -> Agency:
     await agency.save()
 
 
-async def _submit(**flags: bool) -> Outcome:
-    return await reports.submit(
-        await _actor(REPORTER),
-        NOW,
-        SubmitInput(
-            kind=ReportKind.COMPLAINT,
-            title="Puskesmas tutup siang hari",
-            body="Pelayanan berhenti jam 11, pasien Bu Sumiati ditolak.",
-            region_id=(await Region.get(code="35.09")).id,
-            **flags,
-        ),
-    )
-
-
 async def test_each_event_of_a_public_report_reaches_exactly_its_audience(
     follower: str, dinkes_webhook: Agency
 ) -> None:
-    coordinator, officer = await _actor(COORDINATOR), await _actor(OFFICER)
-    submitted = await _submit()
+    coordinator, officer = await actor_for(COORDINATOR), await actor_for(OFFICER)
+    submitted = await submit_complaint(NOW)
     report = submitted.report
     # The reporter did it, so only the region's desk hears of it.
     assert (await _fan_out(submitted))["report.submitted"] == await both(COORDINATOR)
@@ -136,7 +113,7 @@ async def test_each_event_of_a_public_report_reaches_exactly_its_audience(
     assert told["report.verified"] == await both(REPORTER)
     assert told["assignment.created"] == await both(OFFICER) | {("webhook:DINKES", "WEBHOOK")}
 
-    supported = await reports.support(await _actor(follower), NOW, report.id)
+    supported = await reports.support(await actor_for(follower), NOW, report.id)
     assert (await _fan_out(supported))["report.supported"] == set()  # a staff-only line
 
     assignment = await Assignment.get(report_id=report.id)
@@ -158,7 +135,7 @@ async def test_each_event_of_a_public_report_reaches_exactly_its_audience(
     )
     assert told["report.responded"] == await both(REPORTER) | in_app(follower)
 
-    disputed = await reports.dispute(await _actor(REPORTER), NOW, report.id, "Masih tutup")
+    disputed = await reports.dispute(await actor_for(REPORTER), NOW, report.id, "Masih tutup")
     told = await _fan_out(disputed)
     assert told["report.disputed"] == await both(COORDINATOR, OFFICER) | {
         ("webhook:DINKES", "WEBHOOK")
@@ -166,18 +143,22 @@ async def test_each_event_of_a_public_report_reaches_exactly_its_audience(
     assert told["assignment.reopened"] == await both(OFFICER) | {("webhook:DINKES", "WEBHOOK")}
 
     returned = await assignments.return_(
-        officer, NOW, assignment.id, "Ini urusan DPUPR", (await _agency("DPUPR")).id
+        officer, NOW, assignment.id, "Ini urusan DPUPR", (await demo_agency("DPUPR")).id
     )
     assert (await _fan_out(returned))["assignment.returned"] == await both(COORDINATOR)
 
-    assigned = await reports.assign(coordinator, NOW, report.id, (await _agency("DPUPR")).id, None)
+    assigned = await reports.assign(
+        coordinator, NOW, report.id, (await demo_agency("DPUPR")).id, None
+    )
     assert (await _fan_out(assigned))["assignment.created"] == await both(DPUPR)
 
 
 async def test_a_hand_over_reaches_the_ombudsman_the_heads_the_desk_and_the_reporter() -> None:
-    report = (await _submit(ombudsman_consent=True)).report
-    coordinator = await _actor(COORDINATOR)
-    await reports.verify(coordinator, NOW, report.id, [(await _agency("DINKES")).id], None, None)
+    report = (await submit_complaint(NOW, ombudsman_consent=True)).report
+    coordinator = await actor_for(COORDINATOR)
+    await reports.verify(
+        coordinator, NOW, report.id, [(await demo_agency("DINKES")).id], None, None
+    )
     late = NOW + timedelta(days=60)
     escalated = await reports.hand_over(SYSTEM, late, report.id, "tenggat terlewati")
     assert (await _fan_out(escalated))["report.escalated"] == await both(
@@ -186,7 +167,7 @@ async def test_a_hand_over_reaches_the_ombudsman_the_heads_the_desk_and_the_repo
 
 
 async def test_the_fan_out_of_an_event_is_stored_once_however_often_it_runs() -> None:
-    outcome = await _submit()
+    outcome = await submit_complaint(NOW)
     await _fan_out(outcome)
     event_id = (await ReportEvent.get(report_id=outcome.report.id)).id
     before = await Notification.filter(event_id=event_id).count()
@@ -203,7 +184,7 @@ async def test_the_fan_out_of_an_event_is_stored_once_however_often_it_runs() ->
 
 
 async def test_without_smtp_no_email_is_written() -> None:
-    outcome = await _submit()
+    outcome = await submit_complaint(NOW)
     done = await fanout.fan_out(NOW, email_enabled=False, outbox_id=outcome.outbox_ids[0])
     assert done is not None and done.deliveries == []
     assert await Notification.filter(channel=Channel.EMAIL).count() == 0
@@ -212,13 +193,15 @@ async def test_without_smtp_no_email_is_written() -> None:
 async def test_nothing_sent_names_an_anonymous_reporter_or_carries_confidential_content(
     follower: str, dinkes_webhook: Agency
 ) -> None:
-    submitted = await _submit(anonymous=True, confidential=True, ombudsman_consent=True)
+    submitted = await submit_complaint(
+        NOW, anonymous=True, confidential=True, ombudsman_consent=True
+    )
     report = submitted.report
-    officer = await _actor(OFFICER)
+    officer = await actor_for(OFFICER)
     outcomes = [submitted]
     outcomes.append(
         await reports.verify(
-            await _actor(COORDINATOR), NOW, report.id, [dinkes_webhook.id], None, None
+            await actor_for(COORDINATOR), NOW, report.id, [dinkes_webhook.id], None, None
         )
     )
     assignment = await Assignment.get(report_id=report.id)
@@ -246,26 +229,26 @@ async def test_nothing_sent_names_an_anonymous_reporter_or_carries_confidential_
 
 
 async def test_the_other_event_kinds_reach_exactly_their_audience(follower: str) -> None:
-    reporter, coordinator = await _actor(REPORTER), await _actor(COORDINATOR)
-    report = (await _submit()).report
+    reporter, coordinator = await actor_for(REPORTER), await actor_for(COORDINATOR)
+    report = (await submit_complaint(NOW)).report
     held = await reports.hold(coordinator, NOW, report.id, "Lokasi persisnya di mana?")
     assert (await _fan_out(held))["report.held"] == await both(REPORTER)
     info = await reports.add_info(reporter, NOW, report.id, "Depan pasar Tanjung")
     assert (await _fan_out(info))["report.info_added"] == await both(COORDINATOR)
-    dinkes = await _agency("DINKES")
+    dinkes = await demo_agency("DINKES")
     await reports.verify(coordinator, NOW, report.id, [dinkes.id], None, None)
     assignment = await Assignment.get(report_id=report.id)
-    officer = await _actor(OFFICER)
+    officer = await actor_for(OFFICER)
     await assignments.accept(officer, NOW, assignment.id, ResolutionTier.SIMPLE)
     forwarded = await assignments.forward(
-        officer, NOW, assignment.id, (await _agency("PKM-SUMBERSARI")).id, None
+        officer, NOW, assignment.id, (await demo_agency("PKM-SUMBERSARI")).id, None
     )
     told = await _fan_out(forwarded)
     assert told["assignment.forwarded"] == await both(COORDINATOR)
     puskesmas = await holders("OFFICER", agency="PKM-SUMBERSARI")
     assert told["assignment.created"] == {(e, c) for e in puskesmas for c in ("IN_APP", "EMAIL")}
     child = await Assignment.get(report_id=report.id, parent_id=assignment.id)
-    puskesmas_desk = await _actor("puskesmas@jember.demo")
+    puskesmas_desk = await actor_for("puskesmas@jember.demo")
     await assignments.accept(puskesmas_desk, NOW, child.id, ResolutionTier.SIMPLE)
     await assignments.follow_up(
         puskesmas_desk, NOW, child.id, "Beres", True, ResolutionCode.RESOLVED
@@ -274,7 +257,7 @@ async def test_the_other_event_kinds_reach_exactly_their_audience(follower: str)
     # The desks that worked on it hear of the rating; nobody is working on it any more.
     assert (await _fan_out(rated))["report.rated"] == await both(COORDINATOR)
 
-    spam = (await _submit()).report
+    spam = (await submit_complaint(NOW)).report
     archived = await reports.archive(coordinator, NOW, spam.id, "Iklan", None)
     assert (await _fan_out(archived))["report.archived"] == await both(REPORTER)
 
@@ -282,9 +265,9 @@ async def test_the_other_event_kinds_reach_exactly_their_audience(follower: str)
 async def test_deadline_steps_reach_the_desk_its_head_and_the_coordinators() -> None:
     from domain.services.sweep import sweep
 
-    report = (await _submit()).report
+    report = (await submit_complaint(NOW)).report
     await reports.verify(
-        await _actor(COORDINATOR), NOW, report.id, [(await _agency("DINKES")).id], None, None
+        await actor_for(COORDINATOR), NOW, report.id, [(await demo_agency("DINKES")).id], None, None
     )
     assignment = await Assignment.get(report_id=report.id)
     assert assignment.due_at is not None

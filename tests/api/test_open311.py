@@ -12,7 +12,8 @@ import pytest
 from models import Category, User
 from schema.ids import to_global_id
 from tests.app_fixtures import GQL, JAYAPURA, JEMBER, People
-from tests.schema.test_privacy import ANSWER, ok, submit, verify
+from tests.factories import ok, submit, verify
+from tests.schema.privacy import ANSWER
 
 BASE = "/open311/v2"
 REQUEST_FIELDS = {
@@ -64,14 +65,13 @@ async def reports(people: People) -> dict[str, dict[str, str]]:
     for name in ("public", "anonymous", "confidential"):
         (assignment,) = await verify(coordinator, made[name]["id"], "DINKES")
         made[name]["assignment"] = assignment
-    ok(
-        await officer(
-            """mutation($id: ID!) { assignmentAccept(assignmentId: $id, tier: SIMPLE) {
-             assignment { id } errors { code field message } } }""",
-            {"id": made["public"]["assignment"]},
-        )
+    await ok(
+        officer,
+        """mutation($id: ID!) { assignmentAccept(assignmentId: $id, tier: SIMPLE) {
+         assignment { id } errors { code field message } } }""",
+        id=made["public"]["assignment"],
     )
-    ok(await officer(ANSWER, {"id": made["public"]["assignment"]}))
+    await ok(officer, ANSWER, id=made["public"]["assignment"])
     return made
 
 
@@ -161,12 +161,11 @@ async def test_the_filters_of_the_spec(gql: GQL, reports: dict[str, dict[str, st
 async def test_a_closed_report_is_closed(
     gql: GQL, people: People, reports: dict[str, dict[str, str]]
 ) -> None:
-    ok(
-        await people["reporter"](
-            """mutation($id: ID!) { reportRate(reportId: $id, rating: 5) {
-             report { id } errors { code field message } } }""",
-            {"id": reports["public"]["id"]},
-        )
+    await ok(
+        people["reporter"],
+        """mutation($id: ID!) { reportRate(reportId: $id, rating: 5) {
+         report { id } errors { code field message } } }""",
+        id=reports["public"]["id"],
     )
     (closed,) = await _get(gql, "/requests.json", status="closed")
     assert closed["service_request_id"] == reports["public"]["trackingCode"]

@@ -6,22 +6,16 @@ rows that are due."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from domain.actor import Actor
 from domain.services import assignments, reports
-from domain.services.accounts import actor_for_user
-from domain.services.reports import SubmitInput
 from domain.services.sweep import SweepAction, SweepResult, sweep
-from models import Agency, Assignment, Region, Report, ReportEvent, SweepMark, User
-from models.enums import ReportKind, ReportStatus, ResolutionCode, ResolutionTier
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
+from models import Assignment, Report, ReportEvent, SweepMark
+from models.enums import ReportStatus, ResolutionCode, ResolutionTier
+from tests.app_fixtures import JAYAPURA
+from tests.factories import actor_for, demo_agency, new_complaint, utc
 
 # Tuesday 17 March 2026, 10:00 WIB: the verify deadline is Friday 27 March (see
 # test_deadlines.py), the reminder the end of Thursday 26 March, and the escalation five
@@ -35,26 +29,6 @@ async def _clean(db: str) -> None:
     """Every test starts with no reports, events or sweep marks."""
 
 
-async def _actor(email: str) -> Actor:
-    return await actor_for_user((await User.get(email=email)).id)
-
-
-async def _submit(region_code: str, now: datetime, **flags: bool) -> Report:
-    region = await Region.get(code=region_code)
-    outcome = await reports.submit(
-        await _actor("warga@jember.demo"),
-        now,
-        SubmitInput(
-            kind=ReportKind.COMPLAINT,
-            title="Lampu jalan padam",
-            body="Gelap sejak seminggu.",
-            region_id=region.id,
-            **flags,
-        ),
-    )
-    return outcome.report
-
-
 def steps(actions: list[SweepAction]) -> set[tuple[str, str, str, bool]]:
     return {(a.target.split(":")[0], a.stage.value, a.level.value, a.skipped) for a in actions}
 
@@ -64,8 +38,8 @@ async def _steps_of(report: Report, actions: list[SweepAction]) -> set[tuple[str
 
 
 async def test_the_sweep_after_idul_fitri_picks_exactly_the_steps_the_calendar_says() -> None:
-    jember = await _submit("35.09", SUBMITTED)
-    jayapura = await _submit("91.03", utc(2026, 3, 17, 1, 0))
+    jember = await new_complaint(SUBMITTED)
+    jayapura = await new_complaint(utc(2026, 3, 17, 1, 0), region=JAYAPURA)
     assert jember.due_at == utc(2026, 3, 27, 16, 59, 59)
     assert jayapura.due_at == utc(2026, 3, 27, 14, 59, 59)
 
@@ -102,7 +76,7 @@ async def test_the_sweep_after_idul_fitri_picks_exactly_the_steps_the_calendar_s
 
 
 async def test_rerunning_the_sweep_takes_no_step_twice() -> None:
-    report = await _submit("35.09", SUBMITTED)
+    report = await new_complaint(SUBMITTED)
     as_of = utc(2026, 4, 10, 0, 0)
     first = await sweep(as_of)
     assert (
@@ -119,7 +93,7 @@ async def test_rerunning_the_sweep_takes_no_step_twice() -> None:
 
 async def test_two_sweeps_at_once_take_each_step_once() -> None:
     for i in range(12):
-        await _submit("35.09", SUBMITTED + timedelta(minutes=i))
+        await new_complaint(SUBMITTED + timedelta(minutes=i))
     as_of = utc(2026, 4, 10, 0, 0)
     results = await asyncio.gather(sweep(as_of, batch=5), sweep(as_of, batch=5))
     taken = [a for r in results for a in r.actions]
@@ -132,19 +106,19 @@ async def test_two_sweeps_at_once_take_each_step_once() -> None:
 
 async def test_the_sweep_reads_only_the_rows_that_are_due() -> None:
     for i in range(3):
-        await _submit("35.09", SUBMITTED + timedelta(minutes=i))
+        await new_complaint(SUBMITTED + timedelta(minutes=i))
     for i in range(20):  # open, but due long after the sweep's time
-        await _submit("35.09", utc(2026, 5, 4, 3, 0) + timedelta(minutes=i))
+        await new_complaint(utc(2026, 5, 4, 3, 0) + timedelta(minutes=i))
     done = await sweep(utc(2026, 3, 28, 0, 0))
     assert done.rows_seen == 3
 
 
 async def test_a_missed_resolution_deadline_hands_a_consenting_report_over() -> None:
-    coordinator = await _actor("koordinator@jember.demo")
-    officer = await _actor("dinkes@jember.demo")
-    dinkes = await Agency.get(code="DINKES", region__code="35.09")
-    consenting = await _submit("35.09", utc(2026, 6, 1, 2, 0), ombudsman_consent=True)
-    silent = await _submit("35.09", utc(2026, 6, 1, 2, 0))
+    coordinator = await actor_for("koordinator@jember.demo")
+    officer = await actor_for("dinkes@jember.demo")
+    dinkes = await demo_agency("DINKES")
+    consenting = await new_complaint(utc(2026, 6, 1, 2, 0), ombudsman_consent=True)
+    silent = await new_complaint(utc(2026, 6, 1, 2, 0))
     for report in (consenting, silent):
         await reports.verify(coordinator, utc(2026, 6, 1, 3, 0), report.id, [dinkes.id], None, None)
         assignment = await Assignment.get(report_id=report.id)
@@ -179,15 +153,15 @@ async def test_a_missed_resolution_deadline_hands_a_consenting_report_over() -> 
 
 async def _forwarded_to_dinkes() -> tuple[Report, Assignment]:
     """A report submitted Monday 1 June 2026, 09:00 WIB, forwarded to DINKES an hour later."""
-    coordinator = await _actor("koordinator@jember.demo")
-    dinkes = await Agency.get(code="DINKES", region__code="35.09")
-    report = await _submit("35.09", utc(2026, 6, 1, 2, 0))
+    coordinator = await actor_for("koordinator@jember.demo")
+    dinkes = await demo_agency("DINKES")
+    report = await new_complaint(utc(2026, 6, 1, 2, 0))
     await reports.verify(coordinator, utc(2026, 6, 1, 3, 0), report.id, [dinkes.id], None, None)
     return report, await Assignment.get(report_id=report.id)
 
 
 async def test_a_responded_report_closes_when_the_reporter_stays_silent() -> None:
-    officer = await _actor("dinkes@jember.demo")
+    officer = await actor_for("dinkes@jember.demo")
     report, assignment = await _forwarded_to_dinkes()
     await assignments.accept(officer, utc(2026, 6, 2, 2, 0), assignment.id, ResolutionTier.SIMPLE)
     await assignments.follow_up(
@@ -215,7 +189,7 @@ async def test_a_responded_report_closes_when_the_reporter_stays_silent() -> Non
 
 
 async def test_a_moved_deadline_is_swept_afresh() -> None:
-    officer = await _actor("dinkes@jember.demo")
+    officer = await actor_for("dinkes@jember.demo")
     _, assignment = await _forwarded_to_dinkes()
     await assignments.accept(officer, utc(2026, 6, 1, 4, 0), assignment.id, ResolutionTier.FIELD)
     first_due = (await Assignment.get(id=assignment.id)).due_at

@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.app import create_app
 from api.console import ASSETS_URL, COOKIE, bundled_page, cdn_assets, missing_assets
 from core.settings import Settings, get_settings
 from domain.auth import issue_token
@@ -24,16 +23,9 @@ from models import User
 from tests.app_fixtures import app_client
 
 
-async def _client(directory: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(console_assets_dir=str(directory)))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://lapor.test") as client:
-        yield client
-
-
 @pytest.fixture
 async def console(db: str, assets_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _client(assets_dir):
+    async with app_client(Settings(console_assets_dir=str(assets_dir))) as client:
         yield client
 
 
@@ -53,7 +45,7 @@ async def test_the_console_page_loads_everything_from_the_service(
 
 
 async def test_without_the_files_the_page_falls_back_to_the_cdn(db: str, tmp_path: Path) -> None:
-    async for client in _client(tmp_path / "none"):
+    async with app_client(Settings(console_assets_dir=str(tmp_path / "none"))) as client:
         page = await client.get("/graphql", headers={"Accept": "text/html"})
         assert "https://unpkg.com/graphiql@" in page.text
         assert (await client.get("/console/assets/graphiql/graphiql.min.js")).status_code == 404

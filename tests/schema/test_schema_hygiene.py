@@ -17,7 +17,7 @@ from graphql import build_schema, print_schema
 from lapor.cli import main
 from schema.hygiene import breaking_changes, missing_descriptions
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SNAPSHOT = REPO / "schema" / "schema.graphql"
 
 

@@ -16,7 +16,8 @@ from domain.lifecycle import (
 from models.enums import AssignmentStatus as AS
 from models.enums import ReportStatus as RS
 
-# The report lifecycle of docs/design.md ("Reports and assignments"), written out independently of the code's table.
+# The report lifecycle of docs/design.md ("Reports and assignments"), written out independently
+# of the code's table.
 REPORT_ALLOWED = {
     (RS.SUBMITTED, ReportAction.VERIFY): RS.IN_PROGRESS,
     (RS.SUBMITTED, ReportAction.ASSIGN): RS.IN_PROGRESS,

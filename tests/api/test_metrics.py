@@ -16,7 +16,7 @@ from core import metrics
 from core.settings import get_settings
 from models import Assignment, Report
 from tests.app_fixtures import GQL, People, app_client, pk
-from tests.schema.test_privacy import submit, verify
+from tests.factories import submit, verify
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -1,43 +1,25 @@
-"""No N+1: a page of 10 and a page of 100 send the same number of SQL statements; keyset
-pages neither repeat nor skip items when new rows arrive between two pages.
-
-Statements are counted by wrapping the execution methods of Tortoise's asyncpg client (and
-of its transaction wrapper), so every statement the ORM sends is seen, whatever issues it.
+"""No N+1: a page of 10 and a page of 100 send the same number of SQL statements (counted by
+the `sql_log` fixture, tests/statements.py); keyset pages neither repeat nor skip items when
+new rows arrive between two pages.
 """
 
 from __future__ import annotations
 
-import contextvars
-import functools
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
-
 from domain.actor import Actor
 from domain.services import assignments, reports
-from domain.services.accounts import actor_for_user
-from domain.services.reports import SubmitInput
-from models import Agency, Assignment, Category, Region, Report, User
-from models.enums import ReportKind, ResolutionCode, ResolutionTier
+from models import Agency, Assignment, Category, Region, Report
+from models.enums import ResolutionCode, ResolutionTier
 from schema.ids import to_global_id
 from tests.app_fixtures import GQL
+from tests.factories import actor_for, demo_agency, demo_region, new_complaint
+from tests.statements import StatementLog, counting
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday morning in Jember
-JEMBER = "35.09"
 SEEDED = 120
-
-EXECUTION_METHODS = (
-    "execute_query",
-    "execute_query_dict",
-    "execute_insert",
-    "execute_many",
-    "execute_script",
-)
 
 INBOX = """
 query Inbox($agency: ID!, $first: Int, $after: String) {
@@ -94,64 +76,6 @@ REPORTS_WITH_TIMELINES = REPORTS.replace(
 )
 
 
-# ---------------------------------------------------------------------- counting SQL
-
-
-@dataclass
-class StatementLog:
-    statements: list[str] = field(default_factory=list)
-    active: bool = False
-
-    @property
-    def count(self) -> int:
-        return len(self.statements)
-
-
-_inside = contextvars.ContextVar("inside_sql_execution", default=False)
-
-
-@pytest.fixture
-def sql_log(monkeypatch: pytest.MonkeyPatch) -> StatementLog:
-    """Counts statements while `log.active`; nested calls (one method delegating to another)
-    count once."""
-    log = StatementLog()
-
-    def wrap(original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        @functools.wraps(original)
-        async def counted(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-            if _inside.get():
-                return await original(self, query, *args, **kwargs)
-            if log.active:
-                log.statements.append(" ".join(str(query).split()))
-            token = _inside.set(True)
-            try:
-                return await original(self, query, *args, **kwargs)
-            finally:
-                _inside.reset(token)
-
-        return counted
-
-    for cls in (AsyncpgDBClient, TransactionWrapper):
-        for name in EXECUTION_METHODS:
-            if name in vars(cls):
-                monkeypatch.setattr(cls, name, wrap(vars(cls)[name]))
-    # Methods inherited from the base classes (execute_script) are patched on the client.
-    for name in EXECUTION_METHODS:
-        if name not in vars(AsyncpgDBClient):
-            monkeypatch.setattr(AsyncpgDBClient, name, wrap(getattr(AsyncpgDBClient, name)))
-    return log
-
-
-@contextmanager
-def counting(log: StatementLog) -> Iterator[StatementLog]:
-    log.statements.clear()
-    log.active = True
-    try:
-        yield log
-    finally:
-        log.active = False
-
-
 # ----------------------------------------------------------------------------- data
 
 
@@ -166,19 +90,14 @@ class Desk:
     categories: list[Category]
 
 
-async def _actor(email: str) -> Actor:
-    return await actor_for_user((await User.get(email=email)).id)
-
-
 async def _desk() -> Desk:
-    region = await Region.get(code=JEMBER)
     return Desk(
-        citizen=await _actor("warga@jember.demo"),
-        coordinator=await _actor("koordinator@jember.demo"),
-        officer=await _actor("dinkes@jember.demo"),
-        dinkes=await Agency.get(code="DINKES", region_id=region.id),
-        dpupr=await Agency.get(code="DPUPR", region_id=region.id),
-        region=region,
+        citizen=await actor_for("warga@jember.demo"),
+        coordinator=await actor_for("koordinator@jember.demo"),
+        officer=await actor_for("dinkes@jember.demo"),
+        dinkes=await demo_agency("DINKES"),
+        dpupr=await demo_agency("DPUPR"),
+        region=await demo_region(),
         categories=list(await Category.all().order_by("id")),
     )
 
@@ -186,19 +105,14 @@ async def _desk() -> Desk:
 async def _report_to_dinkes(desk: Desk, i: int, at: datetime) -> Report:
     """A verified report assigned to DINKES (every third also to DPUPR), with variety:
     anonymous ones, categories, interim follow-ups, answered and rated ones."""
-    outcome = await reports.submit(
-        desk.citizen,
+    report = await new_complaint(
         at,
-        SubmitInput(
-            kind=ReportKind.COMPLAINT,
-            title=f"Laporan nomor {i}",
-            body="Antrean di puskesmas terlalu panjang.",
-            region_id=desk.region.id,
-            category_id=desk.categories[i % len(desk.categories)].id if i % 5 else None,
-            anonymous=i % 7 == 0,
-        ),
+        by=desk.citizen,
+        title=f"Laporan nomor {i}",
+        body="Antrean di puskesmas terlalu panjang.",
+        category_id=desk.categories[i % len(desk.categories)].id if i % 5 else None,
+        anonymous=i % 7 == 0,
     )
-    report = outcome.report
     targets = [desk.dinkes.id, desk.dpupr.id] if i % 3 == 0 else [desk.dinkes.id]
     await reports.verify(desk.coordinator, at, report.id, targets, None, None)
     if i % 2 == 0:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.calendar import WorkingCalendar, national_holidays
+from tests.factories import utc
 
 WIB = ZoneInfo("Asia/Jakarta")  # UTC+7
 WITA = ZoneInfo("Asia/Makassar")  # UTC+8
@@ -26,10 +27,6 @@ JAKARTA_CUTI = WorkingCalendar("Asia/Jakarta", CUTI_BERSAMA_2026)
 
 def wib(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, us: int = 0) -> datetime:
     return datetime(y, mo, d, h, mi, s, us, tzinfo=WIB)
-
-
-def utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
-    return datetime(y, mo, d, h, mi, s, tzinfo=UTC)
 
 
 # -- the holiday data the other tests rely on ------------------------------------------------

@@ -3,40 +3,15 @@ with the 2026 collective-leave days): weekends, Idul Fitri 2026, WIB against WIT
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
-from domain.actor import Actor
 from domain.services import assignments, reports
-from domain.services.accounts import actor_for_user
-from domain.services.reports import SubmitInput
-from models import Agency, Assignment, Region, Report, User
-from models.enums import ReportKind, ReportStatus, ResolutionTier
-
-
-async def _actor(email: str) -> Actor:
-    return await actor_for_user((await User.get(email=email)).id)
-
-
-async def _submit(region_code: str, now: datetime) -> Report:
-    region = await Region.get(code=region_code)
-    citizen = await _actor("warga@jember.demo")
-    outcome = await reports.submit(
-        citizen,
-        now,
-        SubmitInput(
-            kind=ReportKind.COMPLAINT,
-            title="Air PDAM mati",
-            body="Sudah 3 hari.",
-            region_id=region.id,
-        ),
-    )
-    return outcome.report
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+from models import Assignment, Report
+from models.enums import ReportStatus, ResolutionTier
+from tests.app_fixtures import JAYAPURA
+from tests.factories import actor_for, demo_agency, demo_region, new_complaint, utc
 
 
 @pytest.mark.parametrize(
@@ -64,7 +39,7 @@ def utc(*args: int) -> datetime:
 async def test_verify_deadline_of_a_new_report(
     db: str, region_code: str, submitted: datetime, due: datetime
 ) -> None:
-    report = await _submit(region_code, submitted)
+    report = await new_complaint(submitted, region=region_code)
     stored = await Report.get(id=report.id)
     assert stored.status is ReportStatus.SUBMITTED
     assert stored.due_at == due
@@ -74,17 +49,16 @@ async def test_assignment_deadlines_after_idul_fitri(db: str) -> None:
     """Verified on Wednesday 25 March 2026 in Jember: the first follow-up is due 5 working days
     later (26, 27, 30, 31 March, 1 April), a FIELD resolution 60 working days after the
     assignment, and the report's deadline is its open assignment's."""
-    report = await _submit("35.09", utc(2026, 3, 17, 3, 0))
-    coordinator = await _actor("koordinator@jember.demo")
-    jember = await Region.get(code="35.09")
-    dinkes = await Agency.get(code="DINKES", region_id=jember.id)
+    report = await new_complaint(utc(2026, 3, 17, 3, 0))
+    coordinator = await actor_for("koordinator@jember.demo")
+    dinkes = await demo_agency("DINKES")
     verified_at = utc(2026, 3, 25, 2, 0)
     await reports.verify(coordinator, verified_at, report.id, [dinkes.id], None, None)
     assignment = await Assignment.get(report_id=report.id)
     assert assignment.due_at == utc(2026, 4, 1, 16, 59, 59)
     assert (await Report.get(id=report.id)).due_at == assignment.due_at
 
-    officer = await _actor("dinkes@jember.demo")
+    officer = await actor_for("dinkes@jember.demo")
     await assignments.accept(officer, utc(2026, 3, 26, 2, 0), assignment.id, ResolutionTier.SIMPLE)
     accepted = await Assignment.get(id=assignment.id)
     # 5 working days from 25 March: 26, 27, 30, 31 March, 1 April (Good Friday is 3 April).
@@ -103,14 +77,14 @@ async def test_a_holiday_added_as_data_moves_the_deadline(db: str) -> None:
     """A regional holiday of Jayapura (data) counts there and not in Jember."""
     from models import Holiday
 
-    jayapura = await Region.get(code="91.03")
+    jayapura = await demo_region(JAYAPURA)
     holiday = await Holiday.create(
         day=datetime(2026, 3, 4).date(), name="Hari jadi", region_id=jayapura.id
     )
     try:
         monday = utc(2026, 3, 2, 2, 0)
-        in_jayapura = await _submit("91.03", monday)
-        in_jember = await _submit("35.09", monday)
+        in_jayapura = await new_complaint(monday, region=JAYAPURA)
+        in_jember = await new_complaint(monday)
         assert in_jember.due_at == utc(2026, 3, 5, 16, 59, 59)
         assert in_jayapura.due_at == utc(2026, 3, 6, 14, 59, 59)
     finally:

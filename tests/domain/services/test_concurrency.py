@@ -23,30 +23,16 @@ from domain.errors import DomainError, ErrorCode
 from domain.services import assignments, reports
 from domain.services.accounts import Grant, actor_for_user, create_user
 from domain.services.common import Outcome
-from domain.services.reports import SubmitInput
-from models import Agency, Assignment, OutboxMessage, Region, Report, ReportEvent, User
-from models.enums import ReportKind, ResolutionTier, Role
+from models import Assignment, OutboxMessage, Report, ReportEvent
+from models.enums import ResolutionTier, Role
+from tests.factories import actor_for, demo_agency, demo_region, new_complaint
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 09:00 in Jember
-JEMBER = "35.09"
 ROUNDS = 5
 LOCK_WAIT_TIMEOUT = 15.0
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-async def _actor(email: str) -> Actor:
-    user = await User.get(email=email)
-    return await actor_for_user(user.id)
-
-
-async def _jember() -> Region:
-    return await Region.get(code=JEMBER)
-
-
-async def _agency(code: str) -> Agency:
-    return await Agency.get(code=code, region_id=(await _jember()).id)
 
 
 async def _new_user(role: Role, **scope: int) -> Actor:
@@ -59,20 +45,6 @@ async def _new_user(role: Role, **scope: int) -> Actor:
         grants=[Grant(role, **scope)],
     )
     return await actor_for_user(user.id)
-
-
-async def _submit(citizen: Actor, title: str = "Puskesmas tutup di jam kerja") -> Report:
-    outcome = await reports.submit(
-        citizen,
-        NOW,
-        SubmitInput(
-            kind=ReportKind.COMPLAINT,
-            title=title,
-            body="Puskesmas Sumbersari tutup pada hari Senin pukul 10.00.",
-            region_id=(await _jember()).id,
-        ),
-    )
-    return outcome.report
 
 
 def _error_code(result: object) -> ErrorCode | None:
@@ -157,13 +129,13 @@ def _split(results: list[Any]) -> tuple[list[Outcome], list[BaseException]]:
 async def test_two_coordinators_verifying_one_report_at_once(
     db: str, watcher: asyncpg.Connection
 ) -> None:
-    citizen = await _actor("warga@jember.demo")
-    first = await _actor("koordinator@jember.demo")
-    second = await _new_user(Role.COORDINATOR, region_id=(await _jember()).id)
-    targets = [(await _agency("DINKES")).id, (await _agency("DPUPR")).id]
+    citizen = await actor_for("warga@jember.demo")
+    first = await actor_for("koordinator@jember.demo")
+    second = await _new_user(Role.COORDINATOR, region_id=(await demo_region()).id)
+    targets = [(await demo_agency("DINKES")).id, (await demo_agency("DPUPR")).id]
 
     for round_no in range(ROUNDS):
-        report = await _submit(citizen, f"Laporan ke-{round_no}")
+        report = await new_complaint(NOW, by=citizen, title=f"Laporan ke-{round_no}")
         at = NOW + timedelta(minutes=5 + round_no)
 
         def verify_as(actor: Actor, report_id: int = report.id, at: datetime = at) -> Any:
@@ -194,14 +166,14 @@ async def test_two_coordinators_verifying_one_report_at_once(
 async def test_two_officers_accepting_one_assignment_at_once(
     db: str, watcher: asyncpg.Connection
 ) -> None:
-    citizen = await _actor("warga@jember.demo")
-    coordinator = await _actor("koordinator@jember.demo")
-    dinkes = await _agency("DINKES")
-    first = await _actor("dinkes@jember.demo")
+    citizen = await actor_for("warga@jember.demo")
+    coordinator = await actor_for("koordinator@jember.demo")
+    dinkes = await demo_agency("DINKES")
+    first = await actor_for("dinkes@jember.demo")
     second = await _new_user(Role.OFFICER, agency_id=dinkes.id)
 
     for round_no in range(ROUNDS):
-        report = await _submit(citizen, f"Antrean obat ke-{round_no}")
+        report = await new_complaint(NOW, by=citizen, title=f"Antrean obat ke-{round_no}")
         await reports.verify(
             coordinator, NOW + timedelta(minutes=1), report.id, [dinkes.id], None, None
         )
@@ -233,7 +205,10 @@ async def _citizens(n: int) -> list[Actor]:
 async def test_twenty_concurrent_submissions_get_distinct_tracking_codes(db: str) -> None:
     citizens = await _citizens(20)
     results = await asyncio.gather(
-        *(_submit(c, f"Jalan berlubang nomor {i}") for i, c in enumerate(citizens)),
+        *(
+            new_complaint(NOW, by=c, title=f"Jalan berlubang nomor {i}")
+            for i, c in enumerate(citizens)
+        ),
         return_exceptions=True,
     )
     failures = [r for r in results if isinstance(r, BaseException)]
@@ -264,7 +239,9 @@ async def test_concurrent_submissions_survive_tracking_code_collisions(
 
     monkeypatch.setattr(reports, "new_tracking_code", colliding)
     citizens = await _citizens(10)
-    results = await asyncio.gather(*(_submit(c) for c in citizens), return_exceptions=True)
+    results = await asyncio.gather(
+        *(new_complaint(NOW, by=c) for c in citizens), return_exceptions=True
+    )
     failures = [r for r in results if isinstance(r, BaseException)]
     assert not failures, failures
     codes = [r.tracking_code for r in results if isinstance(r, Report)]

@@ -20,7 +20,7 @@ from graphql import (
     build_schema,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SNAPSHOT = REPO / "schema" / "schema.graphql"
 SHARED = REPO.parent / "shared"
 CONTRACT = SHARED / "contract.graphql"

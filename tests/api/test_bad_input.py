@@ -12,11 +12,10 @@ import pytest
 
 from core.settings import get_settings
 from domain.auth import issue_token
-from models import Region, Report, User
+from models import Report, User
 from schema.ids import to_global_id
-from tests.app_fixtures import GQL
+from tests.app_fixtures import GQL, JEMBER, region_gid
 
-JEMBER = "35.09"
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/', '.py", line ')
 
 
@@ -48,11 +47,6 @@ def _codes(errors: list[dict[str, Any]]) -> list[str | None]:
     return [(e.get("extensions") or {}).get("code") for e in errors]
 
 
-async def _jember_id() -> str:
-    region = await Region.get(code=JEMBER)
-    return to_global_id("Region", region.id)
-
-
 def _submit(selection: str = "report { id } errors { code message field }") -> str:
     return (
         "mutation($input: ReportSubmitInput!) { reportSubmit(input: $input) { " + selection + " } }"
@@ -64,7 +58,7 @@ async def _submit_input(**overrides: Any) -> dict[str, Any]:
         "kind": "COMPLAINT",
         "title": "Lampu jalan mati",
         "body": "Lampu jalan di Jalan Kalimantan mati sejak seminggu.",
-        "regionId": await _jember_id(),
+        "regionId": await region_gid(JEMBER),
     }
     return {"input": {**values, **overrides}}
 

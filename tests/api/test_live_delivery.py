@@ -1,0 +1,226 @@
+"""Live subscriptions deliver: an inbox, a report's timeline and a user's notifications get
+what happens as it happens, each event read afresh and masked for each viewer, and a client
+back from a break catches up (tests/api/live_server.py serves the app in this process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+
+from core.channels import NotificationsMessage
+from models import Notification, ReportEvent, User
+from models.enums import Channel
+from schema.ids import to_global_id
+from tests.api.live_server import INBOX, TIMELINE, Live, submitted, until, verified
+from tests.app_fixtures import People, agency_gid, pk
+from tests.factories import ACCEPT, FOLLOW_UP, SUPPORT, ok, verify
+from tests.statements import StatementLog, counting
+
+NOTIFIED = "subscription { notificationAdded { id kind message read report { id } } }"
+CATCH_UP = """query($a: ID!, $since: DateTime) {
+  inbox(agencyId: $a, updatedAfter: $since) { edges { node { id status } } } }"""
+
+
+async def test_an_officer_sees_the_inbox_change_as_it_happens(live: Live, people: People) -> None:
+    officer = await live.connect(people["officer"])
+    await officer.subscribe("inbox", INBOX, {"a": await agency_gid("DINKES")})
+    await until(lambda: live.hub.subscriber_count == 1)
+    report = await submitted(live, people)
+    (assignment,) = await verified(live, people, report, "DINKES")
+    await officer.wait_for(lambda: len(officer.data("inbox")) == 1, what="assignment.created")
+    await ok(live.as_(people["officer"]), ACCEPT, id=assignment, tier="SIMPLE")
+    await ok(
+        live.as_(people["officer"]), FOLLOW_UP, id=assignment, final=True, resolution="RESOLVED"
+    )
+    await officer.wait_for(lambda: len(officer.data("inbox")) == 3, what="accepted, responded")
+    events = [d["inboxEvents"] for d in officer.data("inbox")]
+    assert [e["kind"] for e in events] == [
+        "assignment.created",
+        "assignment.accepted",
+        "assignment.final_follow_up",
+    ]
+    assert {e["assignment"]["id"] for e in events} == {assignment}
+    # Each event is read with fresh loaders: the report's status is not the first event's.
+    assert [e["assignment"]["report"]["status"] for e in events] == [
+        "IN_PROGRESS",
+        "IN_PROGRESS",
+        "RESPONDED",
+    ]
+    assert [e["assignment"]["status"] for e in events] == ["PENDING", "ACCEPTED", "RESPONDED"]
+    await officer.close()
+
+
+async def test_an_inbox_shows_only_its_own_agency(live: Live, people: People) -> None:
+    officer = await live.connect(people["officer"])
+    await officer.subscribe("inbox", INBOX, {"a": await agency_gid("DINKES")})
+    await until(lambda: live.hub.subscriber_count == 1)
+    other = await submitted(live, people)
+    await verified(live, people, other, "DPUPR")
+    mine = await submitted(live, people)
+    (assignment,) = await verified(live, people, mine, "DINKES")
+    await officer.wait_for(lambda: len(officer.data("inbox")) >= 1)
+    await asyncio.sleep(0.3)
+    assert [d["inboxEvents"]["assignment"]["id"] for d in officer.data("inbox")] == [assignment]
+    await officer.close()
+
+
+async def unheard_assignment(live: Live, people: People, code: str) -> int:
+    """The id of an assignment.created event this process never heard of: verified through the
+    other app (`people`'s), whose dispatcher has no Redis."""
+    report = await submitted(live, people, anonymous=True)
+    await verify(people["coordinator"], report, code)
+    return (await ReportEvent.get(report_id=pk(report), kind="assignment.created")).id
+
+
+async def announce(redis_url: str, event_id: int, agency: str) -> None:
+    """Publish an event as the dispatcher does, naming the given agency (a global id)."""
+    message = {"topic": "report.event", "event_id": event_id, "report_id": 1}
+    async with aioredis.from_url(redis_url) as redis:
+        await redis.publish("lapor:events", json.dumps({**message, "agency_id": pk(agency)}))
+
+
+async def test_an_inbox_trusts_the_database_not_the_message(
+    live: Live, people: People, redis_url: str
+) -> None:
+    dinkes = await agency_gid("DINKES")
+    officer = await live.connect(people["officer"])
+    await officer.subscribe("inbox", INBOX, {"a": dinkes})
+    await until(lambda: live.hub.subscriber_count == 1)
+    await announce(redis_url, await unheard_assignment(live, people, "DPUPR"), dinkes)
+    await announce(redis_url, await unheard_assignment(live, people, "DINKES"), dinkes)
+    await officer.wait_for(lambda: len(officer.messages["inbox"]) >= 1)
+    await asyncio.sleep(0.3)
+    assert len(officer.data("inbox")) == 1  # the DINKES one only
+
+
+async def test_the_subscribers_of_an_event_share_its_reads_not_its_views(
+    live: Live, people: People, redis_url: str, sql_log: StatementLog
+) -> None:
+    desks = ("officer", "head", "coordinator")
+    dinkes = await agency_gid("DINKES")
+
+    async def statements_for(subscribers: int) -> int:
+        clients = [await live.connect(people[desks[i % 3]]) for i in range(subscribers)]
+        for client in clients:
+            await client.subscribe("inbox", INBOX, {"a": dinkes})
+        await until(lambda: live.hub.subscriber_count == subscribers)
+        event_id = await unheard_assignment(live, people, "DINKES")
+        with counting(sql_log):
+            await announce(redis_url, event_id, dinkes)
+            for client in clients:
+                await client.wait_for(lambda c=client: len(c.data("inbox")) == 1)
+        reporters = [c.data("inbox")[0]["inboxEvents"]["assignment"]["report"] for c in clients]
+        # Masked per viewer all the same: only the coordinator desk knows who reported.
+        assert [r["reporter"] is not None for r in reporters] == [
+            desks[i % 3] == "coordinator" for i in range(subscribers)
+        ]
+        for client in clients:
+            await client.close()
+        await until(lambda: live.hub.connection_count == 0)
+        return sql_log.count
+
+    # The event with its assignment, the report and its policy facts, the reporter and roles.
+    assert await statements_for(3) == await statements_for(9) == 5
+
+
+async def test_an_anonymous_reporter_never_reaches_an_inbox(live: Live, people: People) -> None:
+    reporter = await User.get(email="warga@jember.demo")
+    officer = await live.connect(people["officer"])
+    coordinator = await live.connect(people["coordinator"])
+    dinkes = await agency_gid("DINKES")
+    await officer.subscribe("inbox", INBOX, {"a": dinkes})
+    await coordinator.subscribe("inbox", INBOX, {"a": dinkes})
+    await until(lambda: live.hub.subscriber_count == 2)
+    report = await submitted(live, people, anonymous=True)
+    await verified(live, people, report, "DINKES")
+    await officer.wait_for(lambda: len(officer.data("inbox")) == 1)
+    await coordinator.wait_for(lambda: len(coordinator.data("inbox")) == 1)
+    seen = json.dumps(officer.messages["inbox"])
+    for secret in (reporter.name, reporter.email, "Jl. Mawar", "113.7"):
+        assert secret not in seen
+    shown = officer.data("inbox")[0]["inboxEvents"]["assignment"]["report"]
+    assert shown["anonymous"] is True and shown["reporter"] is None and shown["address"] is None
+    # The coordinator desk may know who reported: the same event, masked for that viewer.
+    known = coordinator.data("inbox")[0]["inboxEvents"]["assignment"]["report"]
+    assert known["reporter"]["name"] == reporter.name and known["address"] == "Jl. Mawar 7"
+    await officer.close()
+    await coordinator.close()
+
+
+async def test_a_report_timeline_is_masked_per_viewer(live: Live, people: People) -> None:
+    report = await submitted(live, people)
+    await verified(live, people, report, "DINKES")
+    neighbour = await live.connect(people["citizen"])  # the report is public now
+    officer = await live.connect(people["officer"])
+    await neighbour.subscribe("t", TIMELINE, {"r": report})
+    await officer.subscribe("t", TIMELINE, {"r": report})
+    await until(lambda: live.hub.subscriber_count == 2)
+    await ok(live.as_(people["citizen"]), SUPPORT, id=report)  # a support: an internal line
+    await officer.wait_for(lambda: len(officer.data("t")) == 1, what="the staff-only line")
+    assert officer.data("t")[0]["reportEvents"]["kind"] == "report.supported"
+    await asyncio.sleep(0.3)
+    assert neighbour.data("t") == []
+    await neighbour.close()
+    await officer.close()
+
+
+async def test_notifications_reach_their_user_only(
+    live: Live, people: People, redis_url: str
+) -> None:
+    officer = await User.get(email="dinkes@jember.demo")
+    mine = await live.connect(people["officer"])
+    theirs = await live.connect(people["dpupr"])
+    await mine.subscribe("n", NOTIFIED)
+    await theirs.subscribe("n", NOTIFIED)
+    await until(lambda: live.hub.subscriber_count == 2)
+    now = datetime.now(UTC)
+    email = await Notification.create(
+        user_id=officer.id, channel=Channel.EMAIL, kind="x", message="by mail", created_at=now
+    )
+    in_app = await Notification.create(
+        user_id=officer.id, kind="assignment.created", message="Disposisi baru", created_at=now
+    )
+    async with aioredis.from_url(redis_url) as client:
+        for n in (email, in_app, in_app):  # an e-mail row, then one row published twice
+            body = NotificationsMessage(((n.id, officer.id),)).encode()
+            await client.publish("lapor:notifications", body)
+    await mine.wait_for(lambda: len(mine.data("n")) >= 1)
+    await asyncio.sleep(0.3)
+    assert [d["notificationAdded"] for d in mine.data("n")] == [
+        {
+            "id": to_global_id("Notification", in_app.id),
+            "kind": "assignment.created",
+            "message": "Disposisi baru",
+            "read": False,
+            "report": None,
+        }
+    ]
+    assert theirs.data("n") == []
+    await mine.close()
+    await theirs.close()
+
+
+async def test_after_a_reconnect_the_inbox_catches_up_from_the_last_event(
+    live: Live, people: People
+) -> None:
+    dinkes = await agency_gid("DINKES")
+    desk = await live.connect(people["officer"])
+    await desk.subscribe("inbox", INBOX, {"a": dinkes})
+    await until(lambda: live.hub.subscriber_count == 1)
+    report = await submitted(live, people)
+    (assignment,) = await verified(live, people, report, "DINKES")
+    await desk.wait_for(lambda: len(desk.data("inbox")) == 1)
+    last_seen = desk.data("inbox")[0]["inboxEvents"]["at"]
+    await desk.close()  # away: this change is not pushed to anyone
+    await ok(live.as_(people["officer"]), ACCEPT, id=assignment, tier="SIMPLE")
+    desk = await live.connect(people["officer"])  # back: subscribe first, then catch up
+    await desk.subscribe("inbox", INBOX, {"a": dinkes})
+    missed = await live.as_(people["officer"])(CATCH_UP, {"a": dinkes, "since": last_seen})
+    assert [e["node"] for e in missed["inbox"]["edges"]] == [
+        {"id": assignment, "status": "ACCEPTED"}
+    ]
+    await desk.close()

@@ -1,0 +1,146 @@
+"""The mutations of accounts over HTTP: signing up (authRegister) and in (authLogin), and a
+signed-out caller asked to sign in by every mutation that acts on a report.
+
+A refused mutation changes nothing: each refusal test compares `state` before and after.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.app_fixtures import GQL, PASSWORD, People, agency_gid
+from tests.factories import (
+    ACCEPT,
+    ADD_INFO,
+    ASSIGN,
+    DISPUTE,
+    ESCALATE,
+    FOLLOW_UP,
+    HOLD,
+    LOGIN,
+    RATE,
+    REGISTER,
+    VERIFY,
+    call,
+    refused,
+    responded,
+    state,
+)
+
+
+async def register(gql: GQL, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    """The authRegister payload for a new citizen."""
+    return await call(
+        gql, REGISTER, input={"name": "Tetangga", "email": email, "password": password}
+    )
+
+
+# ------------------------------------------------------------------------- authRegister
+
+
+async def test_auth_register_signs_a_new_citizen_in(gql: GQL) -> None:
+    email = f"baru-{uuid.uuid4().hex[:8]}@example.org"
+
+    payload = await register(gql, email.upper())
+
+    assert payload["errors"] == []
+    assert payload["user"] == {"name": "Tetangga", "email": email, "roles": ["CITIZEN"]}
+    me = await GQL(gql.client, payload["token"])("{ me { email roles } }")
+    assert me["me"] == {"email": email, "roles": ["CITIZEN"]}
+
+
+@pytest.mark.parametrize("email", ["warga@jember.demo", "  Warga@Jember.DEMO "])
+async def test_auth_register_refuses_a_taken_email(gql: GQL, email: str) -> None:
+    await refused(
+        gql,
+        REGISTER,
+        "EMAIL_TAKEN",
+        ["email"],
+        input={"name": "X", "email": email, "password": "p" * 12},
+    )
+    # The existing account still signs in with its own password.
+    await gql.sign_in("warga@jember.demo", PASSWORD)
+
+
+async def test_auth_register_refuses_a_short_password(gql: GQL) -> None:
+    email = f"pendek-{uuid.uuid4().hex[:8]}@example.org"
+
+    await refused(
+        gql,
+        REGISTER,
+        "VALIDATION",
+        ["password"],
+        input={"name": "X", "email": email, "password": "1234567"},
+    )
+
+    # No account was made: signing in fails, and the address is still free.
+    await refused(gql, LOGIN, "INVALID_CREDENTIALS", email=email, password="1234567")
+    assert (await register(gql, email))["errors"] == []
+
+
+async def test_auth_register_refuses_a_malformed_email(gql: GQL) -> None:
+    await refused(
+        gql,
+        REGISTER,
+        "VALIDATION",
+        ["email"],
+        input={"name": "X", "email": "warga@", "password": "p" * 12},
+    )
+
+
+# ---------------------------------------------------------------------------- authLogin
+
+
+async def test_auth_login_returns_a_working_token(gql: GQL) -> None:
+    payload = await call(gql, LOGIN, email="koordinator@jember.demo", password=PASSWORD)
+
+    assert payload["errors"] == []
+    assert payload["user"] == {"email": "koordinator@jember.demo", "roles": ["COORDINATOR"]}
+    me = await GQL(gql.client, payload["token"])("{ me { email } }")
+    assert me["me"] == {"email": "koordinator@jember.demo"}
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("warga@jember.demo", "lapor-demo-salah"), ("tidak-ada@jember.demo", PASSWORD)],
+    ids=["wrong password", "unknown email"],
+)
+async def test_auth_login_refuses_wrong_credentials(gql: GQL, email: str, password: str) -> None:
+    error = await refused(gql, LOGIN, "INVALID_CREDENTIALS", email=email, password=password)
+    assert error["field"] is None  # the same answer whether the e-mail exists or not
+
+
+# ------------------------------------------------------------------------------ the public
+
+
+async def test_the_public_is_asked_to_sign_in(people: People) -> None:
+    """On a report anyone may read, a signed-out caller is told to sign in (UNAUTHENTICATED,
+    as reportSubmit and reportSupport do), not that the act is forbidden."""
+    report_id, assignment_id = await responded(people)
+    dlh = await agency_gid("DLH")
+    attempts = {
+        "reportAddInfo": (ADD_INFO, {"id": report_id, "message": "Tambahan"}),
+        "reportRate": (RATE, {"id": report_id, "rating": 5}),
+        "reportDispute": (DISPUTE, {"id": report_id}),
+        "reportVerify": (VERIFY, {"id": report_id, "agencies": [dlh]}),
+        "reportHold": (HOLD, {"id": report_id, "reason": "Tunggu"}),
+        "reportAssign": (ASSIGN, {"id": report_id, "agency": dlh}),
+        "reportEscalate": (ESCALATE, {"id": report_id}),
+        "assignmentAccept": (ACCEPT, {"id": assignment_id, "tier": "SIMPLE"}),
+        "assignmentFollowUp": (
+            FOLLOW_UP,
+            {"id": assignment_id, "final": False, "resolution": None},
+        ),
+    }
+    before = await state(people, report_id)
+
+    codes: dict[str, list[str]] = {}
+    for name, (mutation, variables) in attempts.items():
+        payload = await call(people["public"], mutation, **variables)
+        codes[name] = [e["code"] for e in payload["errors"]]
+
+    assert await state(people, report_id) == before
+    assert codes == {name: ["UNAUTHENTICATED"] for name in attempts}
