@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.app_fixtures import GQL, agency_gid
-from tests.factories import ERRORS, miss_deadline, ok
+from tests.app_fixtures import GQL, JAYAPURA, People, agency_gid
+from tests.factories import ERRORS, miss_deadline, ok, submit, verify
 
 ASSIGN = f"""mutation($id: ID!, $agency: ID!) {{
   reportAssign(reportId: $id, agencyId: $agency) {{ assignment {{ id }} {ERRORS} }}
@@ -144,3 +144,42 @@ async def identity_by_path(
 
 
 WHERE = {"address": "Jl. Kenanga 12, Sumbersari", "latitude": -8.1724, "longitude": 113.7161}
+
+
+async def population(people: People) -> None:
+    """Every anonymous x confidential x status combination, plus the desks' edge cases."""
+    reporter, coord = people["reporter"], people["coordinator"]
+    for anonymous in (False, True):
+        for confidential in (False, True):
+            for status in ("SUBMITTED", "IN_PROGRESS", "ARCHIVED"):
+                r = await submit(reporter, anonymous=anonymous, confidential=confidential)
+                if status == "IN_PROGRESS":
+                    await verify(coord, r["id"], "DINKES")
+                elif status == "ARCHIVED":
+                    await ok(coord, ARCHIVE, id=r["id"])
+    # Another region: its own coordinator verifies it to its own Dinkes.
+    r = await submit(reporter, region=JAYAPURA, confidential=True)
+    await verify(people["jayapura"], r["id"], "DINKES", region=JAYAPURA)
+    await submit(people["citizen"], region=JAYAPURA)
+    # Returned by DPUPR (which keeps read access), re-assigned to DINKES.
+    r = await submit(people["citizen"], confidential=True)
+    (wrong,) = await verify(coord, r["id"], "DPUPR")
+    await ok(people["dpupr"], RETURN, id=wrong, suggested=None)
+    await ok(coord, ASSIGN, id=r["id"], agency=await agency_gid("DINKES"))
+    # Forwarded to the Puskesmas.
+    r = await submit(people["citizen"], confidential=True, anonymous=True)
+    (parent,) = await verify(coord, r["id"], "DINKES")
+    await ok(people["officer"], ACCEPT, id=parent)
+    await ok(
+        people["officer"],
+        "mutation($id: ID!, $to: ID!) { assignmentForward(assignmentId: $id, agencyId: $to) "
+        "{ assignment { id } errors { code field message } } }",
+        id=parent,
+        to=await agency_gid("PKM-SUMBERSARI"),
+    )
+    # Handed over to the Ombudsman; and one waiting for more information.
+    r = await submit(reporter, confidential=True, ombudsmanConsent=True)
+    (assignment_id,) = await verify(coord, r["id"], "DPUPR")
+    await escalate(coord, r["id"], assignment_id)
+    r = await submit(reporter, confidential=True)
+    await ok(coord, HOLD, id=r["id"])

@@ -16,11 +16,10 @@ from domain.services.common import report_facts
 from domain.services.reports import readable_reports_q
 from models import Report
 from schema.ids import to_global_id
-from tests.app_fixtures import CITIZEN_EMAIL, DEMO_VIEWERS, GQL, JAYAPURA, People, agency_gid
+from tests.app_fixtures import CITIZEN_EMAIL, DEMO_VIEWERS, GQL, People, agency_gid
 from tests.factories import actor_for, ok, submit, verify
 from tests.schema.privacy import (
     ACCEPT,
-    ARCHIVE,
     ASSIGN,
     HOLD,
     INTERIM,
@@ -30,6 +29,7 @@ from tests.schema.privacy import (
     escalate,
     identity_by_path,
     listed,
+    population,
 )
 
 
@@ -196,45 +196,6 @@ async def test_internal_timeline_lines_are_shown_to_desks_only(people: People) -
 # ------------------------------------------------------ the SQL filter and the pure policy
 
 
-async def _population(people: People) -> None:
-    """Every anonymous x confidential x status combination, plus the desks' edge cases."""
-    reporter, coord = people["reporter"], people["coordinator"]
-    for anonymous in (False, True):
-        for confidential in (False, True):
-            for status in ("SUBMITTED", "IN_PROGRESS", "ARCHIVED"):
-                r = await submit(reporter, anonymous=anonymous, confidential=confidential)
-                if status == "IN_PROGRESS":
-                    await verify(coord, r["id"], "DINKES")
-                elif status == "ARCHIVED":
-                    await ok(coord, ARCHIVE, id=r["id"])
-    # Another region: its own coordinator verifies it to its own Dinkes.
-    r = await submit(reporter, region=JAYAPURA, confidential=True)
-    await verify(people["jayapura"], r["id"], "DINKES", region=JAYAPURA)
-    await submit(people["citizen"], region=JAYAPURA)
-    # Returned by DPUPR (which keeps read access), re-assigned to DINKES.
-    r = await submit(people["citizen"], confidential=True)
-    (wrong,) = await verify(coord, r["id"], "DPUPR")
-    await ok(people["dpupr"], RETURN, id=wrong, suggested=None)
-    await ok(coord, ASSIGN, id=r["id"], agency=await agency_gid("DINKES"))
-    # Forwarded to the Puskesmas.
-    r = await submit(people["citizen"], confidential=True, anonymous=True)
-    (parent,) = await verify(coord, r["id"], "DINKES")
-    await ok(people["officer"], ACCEPT, id=parent)
-    await ok(
-        people["officer"],
-        "mutation($id: ID!, $to: ID!) { assignmentForward(assignmentId: $id, agencyId: $to) "
-        "{ assignment { id } errors { code field message } } }",
-        id=parent,
-        to=await agency_gid("PKM-SUMBERSARI"),
-    )
-    # Handed over to the Ombudsman; and one waiting for more information.
-    r = await submit(reporter, confidential=True, ombudsmanConsent=True)
-    (assignment_id,) = await verify(coord, r["id"], "DPUPR")
-    await escalate(coord, r["id"], assignment_id)
-    r = await submit(reporter, confidential=True)
-    await ok(coord, HOLD, id=r["id"])
-
-
 async def _codes_by_path(client: GQL, codes: list[str], ids: list[str]) -> dict[str, set[str]]:
     """Tracking codes the viewer gets from the list, the detail and `node(id:)`."""
     details = " ".join(
@@ -283,7 +244,7 @@ async def _sql_codes(actor: Actor) -> set[str]:
 
 
 async def test_list_filter_and_policy_agree_on_a_mixed_population(people: People) -> None:
-    await _population(people)
+    await population(people)
     reports = await Report.all().order_by("id")
     assert len(reports) >= 12
     codes = [r.tracking_code for r in reports]

@@ -23,7 +23,8 @@ from core.metrics import GRAPHQL_EXECUTIONS
 from core.settings import get_settings
 from schema.schema import schema as compiled_schema
 from tests.app_fixtures import GQL, People, agency_gid, app_client
-from tests.schema.test_privacy import ACCEPT, INTERIM, _population, ok, submit, verify
+from tests.factories import ok, submit, verify
+from tests.schema.privacy import ACCEPT, INTERIM, population
 
 VIEWERS = ("public", "reporter", "citizen", "coordinator", "officer", "dpupr", "admin", "ombudsman")
 
@@ -147,11 +148,11 @@ async def _same(
 async def _world(people: People) -> dict[str, Any]:
     """Reports in every state (tests/schema/test_privacy.py), an answered one, and the ids the
     operations ask for."""
-    await _population(people)
+    await population(people)
     report = await submit(people["reporter"], anonymous=False)
     (assignment_id,) = await verify(people["coordinator"], report["id"], "DINKES")
-    ok(await people["officer"](ACCEPT, {"id": assignment_id}))
-    interim = ok(await people["officer"](INTERIM, {"id": assignment_id}))
+    await ok(people["officer"], ACCEPT, id=assignment_id)
+    interim = await ok(people["officer"], INTERIM, id=assignment_id)
     detail = await people["coordinator"](
         "query($c: String!) { report(trackingCode: $c) { region { id } category { id }"
         " timeline(first: 1) { edges { node { id } } } } }",
@@ -161,7 +162,7 @@ async def _world(people: People) -> dict[str, Any]:
     ids = [
         report["id"],
         assignment_id,
-        interim["assignment"]["followUps"][0]["id"],
+        interim["followUps"][0]["id"],
         detail["report"]["timeline"]["edges"][0]["node"]["id"],
         detail["report"]["region"]["id"],
         await agency_gid("DINKES"),
