@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The whole HTTP/WebSocket service for one settings object (a uvicorn factory)."""
     settings = settings or get_settings()
     settings.check_production()
+    settings.check_secret()
     redis = RedisLink(settings)
     console = Console(settings)
     live_hub = LiveHub(settings)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import secrets
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -46,6 +48,9 @@ query Inbox($agency: ID!, $first: Int) {
   }
 }
 """
+
+# There is no built-in secret (docs/adr/0018): the bench signs its user in with a random one.
+os.environ.setdefault("LAPOR_SECRET_KEY", secrets.token_urlsafe(32))
 
 
 async def _seed(count: int) -> tuple[int, str]:

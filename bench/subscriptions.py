@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -56,6 +57,7 @@ def _api(db: str, redis: str, subscribers: int, log: Path) -> Iterator[tuple[int
     env = {
         **os.environ,
         "LAPOR_ENV": "test",
+        "LAPOR_SECRET_KEY": secrets.token_urlsafe(32),  # there is no built-in one
         "LAPOR_DATABASE_URL": db,
         "LAPOR_REDIS_URL": redis,
         "LAPOR_LIVE_MAX_CONNECTIONS_PER_USER": str(subscribers + 10),

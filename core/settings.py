@@ -9,7 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_SECRET = "lapor-development-secret-not-for-production-use"
+# The constant that signed development tokens until issue 12: refused wherever it is set, since
+# anyone who read the code could sign tokens with it.
+RETIRED_SECRETS = frozenset({"lapor-development-secret-not-for-production-use"})
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -24,7 +27,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     db_pool_max: int = 10
     redis_url: str = "redis://127.0.0.1:6379/0"
-    secret_key: str = DEFAULT_SECRET
+    # Signs the bearer tokens. There is no built-in one: `lapor run` keeps a random one in
+    # var/secret_key; everywhere else it must be set (docs/adr/0018).
+    secret_key: str = ""
     token_ttl_seconds: int = 7 * 24 * 3600
 
     # Deadlines, in working days of the report's region (docs/design.md, "Deadlines").
@@ -134,15 +139,19 @@ class Settings(BaseSettings):
         """Whether the console and introspection are closed to all but console users."""
         return self.env == "production"
 
-    def check_production(self) -> None:
-        """Refuse to run in production with a default or empty secret."""
-        if self.env == "production" and (
-            not self.secret_key or self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
-        ):
+    def check_secret(self) -> None:
+        """Refuse to sign or read tokens without a random secret of at least 32 characters (any
+        environment: a built-in secret would let anyone who read the code sign tokens)."""
+        if len(self.secret_key) < MIN_SECRET_LENGTH or self.secret_key in RETIRED_SECRETS:
             raise RuntimeError(
-                "LAPOR_SECRET_KEY must be set to a random value of at least 32 characters "
-                "in production (LAPOR_ENV=production)"
+                f"LAPOR_SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                "characters (`lapor run` keeps one in var/secret_key)"
             )
+
+    def check_production(self) -> None:
+        """Refuse to run in production with a missing or weak secret."""
+        if self.env == "production":
+            self.check_secret()
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,9 +23,28 @@ from typing import NoReturn, Protocol
 from lapor.servers import RedisServer, ServerError, tcp_open
 
 VAR_DIR = Path("var")
+# The random secret that signs this machine's tokens, made on the first `lapor run`.
+SECRET_FILE = "secret_key"
 PREFERRED_REDIS_PORT = 6390
 STOP_TIMEOUT = 10.0
 START_TIMEOUT = 60.0
+
+
+def run_secret(var_dir: Path) -> str:
+    """The secret of `lapor run`'s tokens: read from `var_dir/secret_key`, made random on the first
+    run; the file is readable by its owner only (tightened if it was not)."""
+    path = var_dir / SECRET_FILE
+    var_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_urlsafe(48) + "\n")
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise ServerError(f"{path} holds no usable secret: remove it and run again")
+    return secret
 
 
 class Child(Protocol):

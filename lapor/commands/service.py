@@ -51,6 +51,10 @@ def cmd_api(args: argparse.Namespace) -> int:
     from core.metrics import MULTIPROCESS_ENV
 
     _check_production(get_settings())
+    try:
+        get_settings().check_secret()
+    except RuntimeError as error:
+        raise CliError(str(error)) from None
     settings = _pin_database(get_settings())
     workers = args.workers or settings.workers
     counts_dir = None
@@ -226,6 +230,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError(f"{host}:{port} is in use: choose another with --port or LAPOR_PORT")
     supervisor.VAR_DIR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    if not settings.secret_key:
+        try:
+            env["LAPOR_SECRET_KEY"] = supervisor.run_secret(supervisor.VAR_DIR)
+        except ServerError as error:
+            raise CliError(str(error)) from None
     children: list[supervisor.Child] = []
     redis_url: str | None = None
     try:

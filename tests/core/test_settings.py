@@ -1,4 +1,5 @@
-"""Production refuses a default or weak secret; the development default still runs."""
+"""No built-in secret is accepted anywhere (issue 12, finding "tokens can be forged"): the API
+refuses to start without a random secret of 32 characters or more, in every environment."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import DEFAULT_SECRET, Settings
+from core.settings import RETIRED_SECRETS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+OLD_CONSTANT = next(iter(RETIRED_SECRETS))
 
 
-@pytest.mark.parametrize("secret", ["", DEFAULT_SECRET, "short-secret"])
-def test_production_refuses_a_default_empty_or_short_secret(secret: str) -> None:
+@pytest.mark.parametrize("secret", ["", OLD_CONSTANT, "short-secret"])
+def test_production_refuses_a_missing_retired_or_short_secret(secret: str) -> None:
     with pytest.raises(RuntimeError, match="LAPOR_SECRET_KEY"):
         Settings(env="production", secret_key=secret).check_production()
 
@@ -24,24 +26,36 @@ def test_production_accepts_a_long_random_secret() -> None:
     Settings(env="production", secret_key="x7" * 20).check_production()
 
 
-def test_development_runs_on_the_default_secret() -> None:
-    Settings(env="development").check_production()
+@pytest.mark.parametrize("env", ["development", "test", "production"])
+@pytest.mark.parametrize("secret", ["", OLD_CONSTANT, "short-secret"])
+def test_no_environment_signs_tokens_with_a_built_in_or_weak_secret(env: str, secret: str) -> None:
+    """Before issue 12 development and test ran on a constant written in the code."""
+    with pytest.raises(RuntimeError, match="LAPOR_SECRET_KEY"):
+        Settings(env=env, secret_key=secret).check_secret()
 
 
-def test_the_api_app_refuses_to_build_in_production_with_the_default_secret() -> None:
+def test_settings_carry_no_secret_of_their_own() -> None:
+    assert Settings.model_fields["secret_key"].default == ""
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_the_api_app_refuses_to_build_without_a_secret(env: str) -> None:
     from api.app import create_app
 
     with pytest.raises(RuntimeError, match="LAPOR_SECRET_KEY"):
-        create_app(Settings(env="production"))
+        create_app(Settings(env=env, secret_key=""))
 
 
-@pytest.mark.parametrize("command", ["api", "worker"])
-def test_the_commands_refuse_to_start(command: str) -> None:
-    env = {**os.environ, "LAPOR_ENV": "production", "LAPOR_SECRET_KEY": ""}
+@pytest.mark.parametrize(
+    ("command", "env"),
+    [("api", "production"), ("worker", "production"), ("api", "development")],
+)
+def test_the_commands_refuse_to_start(command: str, env: str) -> None:
+    environ = {**os.environ, "LAPOR_ENV": env, "LAPOR_SECRET_KEY": ""}
     done = subprocess.run(
         [sys.executable, "-m", "lapor", command],
         cwd=ROOT,
-        env=env,
+        env=environ,
         capture_output=True,
         text=True,
         timeout=60,

