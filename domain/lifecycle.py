@@ -77,6 +77,9 @@ ASSIGNMENT_TRANSITIONS: dict[tuple[AssignmentStatus, AssignmentAction], Assignme
 
 # Assignments whose agency still owes an answer.
 OPEN_ASSIGNMENT = frozenset({AS.PENDING, AS.ACCEPTED})
+# Assignments whose agency let the report go ("not our remit"): it is no longer involved, and
+# keeps only the record of its own assignment (domain/policy.py, docs/adr/0019).
+LET_GO = frozenset({AS.RETURNED})
 # Reports nothing more happens to.
 FINAL_REPORT = frozenset({RS.CLOSED, RS.ARCHIVED})
 # Reports whose deadlines no longer run: finished, or handed over to the Ombudsman.

@@ -7,13 +7,14 @@ The services call them for every decision; the lists use their SQL twin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode
-from domain.lifecycle import PUBLIC_REPORT
-from models.enums import ReportStatus, Role
+from domain.lifecycle import LET_GO, PUBLIC_REPORT
+from models.enums import AssignmentStatus, ReportStatus, Role
 
 
 class Action(StrEnum):
@@ -45,8 +46,24 @@ class ReportFacts:
     anonymous: bool
     confidential: bool
     status: ReportStatus
+    # The agencies involved now: with an assignment they have not let go (see `involvement`).
     agency_ids: frozenset[int] = frozenset()
     handed_over: bool = False
+    # The agencies that let the report go: they keep only the record of their own assignment.
+    former_agency_ids: frozenset[int] = frozenset()
+
+
+def involvement(
+    assignments: Iterable[tuple[int, AssignmentStatus]],
+) -> tuple[frozenset[int], frozenset[int]]:
+    """(agencies involved now, agencies no longer involved) of a report whose assignments are
+    these (agency id, status) pairs. Access follows current involvement: an agency that let
+    the report go (returned it) no longer reads it, unless it holds another assignment."""
+    held: set[int] = set()
+    let_go: set[int] = set()
+    for agency_id, status in assignments:
+        (let_go if status in LET_GO else held).add(agency_id)
+    return frozenset(held), frozenset(let_go - held)
 
 
 @dataclass(frozen=True)
@@ -110,6 +127,12 @@ def allowed_on_report(actor: Actor, action: Action, report: ReportFacts) -> bool
     if action is Action.CLOSE_ESCALATED:
         return actor.is_ombudsman and report.handed_over
     return False
+
+
+def keeps_record(actor: Actor, assignment_agency_id: int) -> bool:
+    """An agency desk keeps the record of its own assignments (tracking code, dates, its
+    reason, its follow-ups) whatever became of the report, even once it no longer reads it."""
+    return actor.system or assignment_agency_id in actor.agencies
 
 
 def allowed_on_agency(actor: Actor, action: Action, agency: AgencyFacts) -> bool:

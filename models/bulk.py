@@ -39,9 +39,9 @@ class EventContext:
     handed_over: bool
     assignment_id: int | None
     assignment_agency_id: int | None
-    # Every agency the report was ever assigned to (the access policy's facts) and those whose
-    # assignment is still open, as `open_statuses` says.
-    agency_ids: frozenset[int]
+    # Every assignment of the report as (agency id, status), for the access policy's facts,
+    # and the agencies whose assignment is still open, as `open_statuses` says.
+    assignments: tuple[tuple[int, str], ...]
     open_agency_ids: frozenset[int]
     follower_ids: tuple[int, ...]
 
@@ -68,7 +68,10 @@ _EVENT_COLUMNS = """
     r.id AS report_id, r.tracking_code, r.title, r.confidential, r.anonymous, r.status,
     r.region_id, r.reporter_id, r.escalated_at IS NOT NULL AS handed_over,
     a.id AS assignment_id, a.agency_id AS assignment_agency_id,
-    ARRAY(SELECT x.agency_id FROM assignment x WHERE x.report_id = r.id) AS agency_ids,
+    ARRAY(SELECT x.agency_id FROM assignment x WHERE x.report_id = r.id ORDER BY x.id)
+        AS assigned_agency_ids,
+    ARRAY(SELECT x.status FROM assignment x WHERE x.report_id = r.id ORDER BY x.id)
+        AS assigned_statuses,
     ARRAY(SELECT x.agency_id FROM assignment x
           WHERE x.report_id = r.id AND x.status = ANY({open_statuses}::text[])) AS open_agency_ids,
     ARRAY(SELECT s.user_id FROM support s WHERE s.report_id = r.id ORDER BY s.user_id)
@@ -114,7 +117,7 @@ def _event(row: dict[str, Any]) -> EventContext | None:
         handed_over=row["handed_over"],
         assignment_id=row["assignment_id"],
         assignment_agency_id=row["assignment_agency_id"],
-        agency_ids=frozenset(row["agency_ids"]),
+        assignments=tuple(zip(row["assigned_agency_ids"], row["assigned_statuses"], strict=True)),
         open_agency_ids=frozenset(row["open_agency_ids"]),
         follower_ids=tuple(row["follower_ids"]),
     )

@@ -92,6 +92,11 @@ class Loaders:
         return _by_id(self._reports)
 
     @cached_property
+    def report_record(self) -> DataLoader[int, ReportView | None]:
+        """What a desk keeps of reports it let go (`reports.report_records`): no people."""
+        return _by_id(lambda ids: reports.report_records(self._actor, ids, self._shared))
+
+    @cached_property
     def assignment(self) -> DataLoader[int, AssignmentView | None]:
         return _by_id(lambda ids: assignments.assignments_by_ids(self._actor, ids, self._shared))
 

@@ -105,6 +105,11 @@ class Report(Node):
     )
     latitude: float | None = described("WGS84; hidden with the reporter when anonymous.")
     longitude: float | None = described("WGS84; hidden with the reporter when anonymous.")
+    withheld: bool = described(
+        "Only the record of the viewer's former assignment (its agency returned the report): "
+        "title and body are empty; the place, the reporter, the deadline, the rating, the "
+        "assignments and the timeline are withheld."
+    )
     view: strawberry.Private[ReportView]
 
     @classmethod
@@ -126,6 +131,7 @@ class Report(Node):
             address=v.address,
             latitude=v.latitude,
             longitude=v.longitude,
+            withheld=v.withheld,
             view=v,
         )
 
@@ -157,10 +163,14 @@ class Report(Node):
 
     @strawberry.field(description="The reporter's rating (1-5) once given.")
     async def rating(self, info: Ctx) -> int | None:
+        if self.view.withheld:
+            return None
         return await info.context.loaders.rating.load(self.view.id)
 
     @strawberry.field(description="The agencies it was sent to, oldest first.")
     async def assignments(self, info: Ctx) -> list[LazyAssignment]:
+        if self.view.withheld:  # what others did since the viewer let it go
+            return []
         views = await info.context.loaders.assignments_of_report.load(
             (self.view.id, self.view.staff_view)
         )

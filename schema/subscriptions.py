@@ -147,8 +147,12 @@ class Subscription:
         )
 
         async def read(message: LiveMessage) -> ReportEvent | None:
-            # The node(id) path: readable report, internal lines for staff, hidden reporters.
-            event = await timeline.event_by_id(ctx.actor, message.id, message.shared)
+            # The node(id) path: readable report, internal lines for staff, hidden reporters;
+            # a viewer who may no longer read the report (it let it go) is refused, which ends
+            # the subscription and drops it from the hub.
+            event = await _authorised(
+                lambda: timeline.watched_event(ctx.actor, report.id, message.id, message.shared)
+            )
             if event is None:
                 return None
             await ctx.loaders.see_users([event.actor_id])

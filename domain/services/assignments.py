@@ -27,6 +27,7 @@ from domain.policy import (
     Action,
     AgencyFacts,
     allowed_on_agency,
+    keeps_record,
     require_signed_in,
 )
 from domain.services import reference, reports
@@ -434,15 +435,18 @@ async def inbox_event(
 async def assignments_by_ids(
     actor: Actor, ids: Sequence[int], shared: SharedRows | None = None
 ) -> dict[int, AssignmentView]:
-    """Assignments whose report the actor may read."""
+    """Assignments whose report the actor may read, and those of the actor's own agency desk
+    whatever became of the report (`policy.keeps_record`)."""
     wanted = sorted(set(ids))
     rows = await shared_rows(shared, ("assignments", *wanted), lambda: _assignment_rows(wanted))
     readable = await reports.reports_by_ids(actor, [a.report_id for a in rows], shared)
-    return {
-        a.id: assignment_view(a, readable[a.report_id].staff_view)
-        for a in rows
-        if a.report_id in readable
-    }
+    found: dict[int, AssignmentView] = {}
+    for a in rows:
+        own = keeps_record(actor, a.agency_id)  # its own desk's details show to it
+        if a.report_id in readable or own:
+            staff = own or readable[a.report_id].staff_view
+            found[a.id] = assignment_view(a, staff)
+    return found
 
 
 async def _assignment_rows(ids: list[int]) -> list[Assignment]:

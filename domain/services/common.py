@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,9 +14,10 @@ from core.requestctx import request_id
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.events import EventKind
-from domain.policy import Action, ReportFacts, allowed_on_report, require_signed_in
+from domain.policy import Action, ReportFacts, allowed_on_report, involvement, require_signed_in
 from domain.services.outbox import OutboxEntry
 from models import Assignment, OutboxMessage, Report, ReportEvent
+from models.enums import AssignmentStatus
 
 EVENT_TOPIC = "report.event"
 
@@ -70,32 +71,36 @@ async def lock_assignment(assignment_id: int, field_name: str = "assignmentId") 
 
 
 async def report_facts(report: Report) -> ReportFacts:
-    """The policy's view of a report, with the agencies it was ever assigned to."""
+    """The policy's view of a report, with the agencies involved in it now and before."""
     return (await facts_for([report]))[report.id]
 
 
 async def facts_for(reports: Sequence[Report]) -> dict[int, ReportFacts]:
     """The policy's view of many reports, in one query."""
-    agencies: dict[int, set[int]] = defaultdict(set)
+    assigned: dict[int, list[tuple[int, AssignmentStatus]]] = defaultdict(list)
     if reports:
         rows = await Assignment.filter(report_id__in=[r.id for r in reports]).values_list(
-            "report_id", "agency_id"
+            "report_id", "agency_id", "status"
         )
-        for report_id, agency_id in rows:
-            agencies[int(str(report_id))].add(int(str(agency_id)))
-    return {r.id: facts_of(r, frozenset(agencies[r.id])) for r in reports}
+        for report_id, agency_id, status in rows:
+            assigned[int(str(report_id))].append((int(str(agency_id)), AssignmentStatus(status)))
+    return {r.id: facts_of(r, assigned[r.id]) for r in reports}
 
 
-def facts_of(report: Report, agency_ids: frozenset[int]) -> ReportFacts:
-    """The policy's view of a report whose assignments went to `agency_ids`."""
+def facts_of(
+    report: Report, assignments: Iterable[tuple[int, AssignmentStatus]] = ()
+) -> ReportFacts:
+    """The policy's view of a report whose assignments are these (agency id, status) pairs."""
+    involved, former = involvement(assignments)
     return ReportFacts(
         region_id=report.region_id,
         reporter_id=report.reporter_id,
         anonymous=report.anonymous,
         confidential=report.confidential,
         status=report.status,
-        agency_ids=agency_ids,
+        agency_ids=involved,
         handed_over=report.escalated_at is not None,
+        former_agency_ids=former,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from domain.events import event_kind
 from domain.fanout import AGENCY_AUDIENCES, Audience, audiences_for, user_channels
 from domain.messages import MessageFacts, render
-from domain.policy import Action, ReportFacts, allowed_on_report
+from domain.policy import Action, ReportFacts, allowed_on_report, involvement
 from domain.services import outbox, reference
 from domain.services.accounts import Person, people
 from domain.services.common import EVENT_TOPIC
@@ -24,7 +24,7 @@ from models.bulk import (
     insert_notifications,
     load_event,
 )
-from models.enums import Channel, DeliveryStatus, ReportStatus, Role
+from models.enums import AssignmentStatus, Channel, DeliveryStatus, ReportStatus, Role
 
 # The role that makes someone part of an agency audience.
 AGENCY_ROLE = {
@@ -135,14 +135,16 @@ async def _notify(event: EventContext, now: datetime, *, email_enabled: bool) ->
 
 
 def _facts(event: EventContext) -> ReportFacts:
+    involved, former = involvement((a, AssignmentStatus(s)) for a, s in event.assignments)
     return ReportFacts(
         region_id=event.region_id,
         reporter_id=event.reporter_id,
         anonymous=event.anonymous,
         confidential=event.confidential,
         status=ReportStatus(event.status),
-        agency_ids=event.agency_ids,
+        agency_ids=involved,
         handed_over=event.handed_over,
+        former_agency_ids=former,
     )
 
 

@@ -16,11 +16,18 @@ from domain.deadlines import is_overdue
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.events import EventKind
 from domain.ids import parse_id
-from domain.lifecycle import OPEN_ASSIGNMENT, PUBLIC_REPORT, ReportAction, next_report_status
+from domain.lifecycle import (
+    LET_GO,
+    OPEN_ASSIGNMENT,
+    PUBLIC_REPORT,
+    ReportAction,
+    next_report_status,
+)
 from domain.policy import (
     Action,
     ReportFacts,
     allowed_on_report,
+    keeps_record,
     require_signed_in,
 )
 from domain.services import assignments, reference
@@ -45,6 +52,7 @@ from domain.services.reading import Page, PageRequest, SharedRows, newest_first,
 from domain.services.reference import calendar_for
 from domain.services.views import (
     ReportView,
+    record_view,
     report_view,
 )
 from domain.tracking import new_tracking_code, normalize_tracking_code
@@ -124,7 +132,7 @@ async def submit(actor: Actor, now: datetime, data: SubmitInput) -> Outcome:
                 set_report_due(report, cal, now, open_assignment_dues=[])
                 await report.save()
                 _, entry = await record_event(report, EventKind.REPORT_SUBMITTED, actor, now)
-                return Outcome(report, outbox=[entry], facts=facts_of(report, frozenset()))
+                return Outcome(report, outbox=[entry], facts=facts_of(report))
         except IntegrityError:
             # A tracking-code collision (about 1 in 10^12): draw again.
             continue
@@ -542,6 +550,21 @@ async def reports_by_ids(
     return {v.id: v for v in _views(actor, reports, facts) if v is not None}
 
 
+async def report_records(
+    actor: Actor, ids: Sequence[int], shared: SharedRows | None = None
+) -> dict[int, ReportView]:
+    """The record an agency desk keeps of reports among `ids` that it let go and no longer
+    reads (`record_view`); reports it reads, or never held, are not among them."""
+    wanted = sorted(set(ids))
+    reports, facts = await shared_rows(shared, ("reports", *wanted), lambda: _report_rows(wanted))
+    return {
+        r.id: record_view(actor, r, facts[r.id])
+        for r in reports
+        if not allowed_on_report(actor, Action.READ, facts[r.id])
+        and any(keeps_record(actor, agency) for agency in facts[r.id].former_agency_ids)
+    }
+
+
 async def _report_rows(ids: list[int]) -> tuple[list[Report], dict[int, ReportFacts]]:
     reports = list(await Report.filter(id__in=ids))
     return reports, await facts_for(reports)
@@ -626,7 +649,12 @@ def readable_reports_q(actor: Actor) -> Q | None:
     if actor.coordinator_regions:
         q |= Q(region_id__in=sorted(actor.coordinator_regions))
     if actor.agencies:
-        assigned = Assignment.filter(agency_id__in=sorted(actor.agencies)).values("report_id")
+        # Current involvement (policy.involvement): an assignment the agency has not let go.
+        assigned = (
+            Assignment.filter(agency_id__in=sorted(actor.agencies))
+            .exclude(status__in=[s.value for s in LET_GO])
+            .values("report_id")
+        )
         q |= Q(id__in=Subquery(assigned))
     if actor.is_ombudsman:
         q |= Q(escalated_at__isnull=False)

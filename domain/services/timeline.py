@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.actor import Actor
+from domain.errors import not_found
 from domain.services.reading import Page, SharedRows, page_size, shared_rows
 from domain.services.reports import reports_by_ids
 from domain.services.views import (
@@ -34,12 +35,15 @@ async def timelines(
     actor: Actor, keys: Sequence[TimelineKey], *, max_size: int
 ) -> list[Page[EventView]]:
     """Timelines of many reports in a constant number of queries, oldest line first;
-    internal desk lines only where the viewer is the report's staff."""
+    internal desk lines only where the viewer is the report's staff, none for a withheld
+    report (the record a desk keeps of a report it let go)."""
     sizes = [page_size(k.first, max_size, max_size) for k in keys]
     chosen: list[list[int]] = [[] for _ in keys]
     more: list[bool] = [False for _ in keys]
     for staff in (True, False):
-        group = [i for i, k in enumerate(keys) if k.report.staff_view is staff]
+        group = [
+            i for i, k in enumerate(keys) if k.report.staff_view is staff and not k.report.withheld
+        ]
         if not group:
             continue
         qs = ReportEvent.filter(report_id__in=sorted({keys[i].report.id for i in group}))
@@ -78,6 +82,17 @@ async def _hidden_reporters(
 
 async def _reporter_rows(ids: list[int]) -> list[tuple[Any, Any]]:
     return list(await Report.filter(id__in=ids).values_list("id", "reporter_id"))
+
+
+async def watched_event(
+    actor: Actor, report_id: int, eid: int, shared: SharedRows | None = None
+) -> EventView | None:
+    """A line of a report's timeline that `actor` watches live, as `event_by_id` reads it (None
+    when the line is not for this viewer); NOT_FOUND once the actor may no longer read the
+    report (its agency let it go): the watch ends there, access follows current involvement."""
+    if report_id not in await reports_by_ids(actor, [report_id], shared):
+        raise not_found("report", "reportId")
+    return await event_by_id(actor, eid, shared)
 
 
 async def event_by_id(actor: Actor, eid: int, shared: SharedRows | None = None) -> EventView | None:

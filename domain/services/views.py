@@ -6,7 +6,7 @@ runs on hot paths (docs/design.md, "Performance").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -40,6 +40,7 @@ __all__ = [
     "assignment_view",
     "event_view",
     "follow_up_view",
+    "record_view",
     "report_view",
     "user_view",
 ]
@@ -70,6 +71,8 @@ class ReportView:
     # The viewer works on this report (coordinator, agency, ombudsman): internal lines show.
     staff_view: bool
     duplicate_of_id: int | None
+    # Only the record of the viewer's former assignment (`record_view`): the content is withheld.
+    withheld: bool = False
 
 
 def report_view(actor: Actor, report: Report, facts: ReportFacts) -> ReportView:
@@ -98,6 +101,28 @@ def report_view(actor: Actor, report: Report, facts: ReportFacts) -> ReportView:
         address=report.address if see_reporter else None,
         staff_view=allowed_on_report(actor, Action.READ_INTERNAL, facts),
         duplicate_of_id=report.duplicate_of_id,
+    )
+
+
+def record_view(actor: Actor, report: Report, facts: ReportFacts) -> ReportView:
+    """What an agency desk keeps of a report it let go, beside its own assignment: the tracking
+    code, kind, region, status and dates; the title and body are empty, and the place, the
+    reporter, the deadline and what others did since are withheld (policy.keeps_record)."""
+    return replace(
+        report_view(actor, report, facts),
+        title="",
+        body="",
+        reporter_id=None,
+        due_at=None,
+        support_count=0,
+        reopen_count=0,
+        transfer_count=0,
+        latitude=None,
+        longitude=None,
+        address=None,
+        staff_view=False,
+        duplicate_of_id=None,
+        withheld=True,
     )
 
 

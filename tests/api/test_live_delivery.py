@@ -15,9 +15,9 @@ from core.channels import NotificationsMessage
 from models import Notification, ReportEvent, User
 from models.enums import Channel
 from schema.ids import to_global_id
-from tests.api.live_server import INBOX, TIMELINE, Live, submitted, until, verified
+from tests.api.live_server import INBOX, MAWAR, TIMELINE, Live, submitted, until, verified
 from tests.app_fixtures import People, agency_gid, pk
-from tests.factories import ACCEPT, FOLLOW_UP, SUPPORT, ok, verify
+from tests.factories import ACCEPT, ASSIGN, FOLLOW_UP, RETURN, SUPPORT, ok, submit, verify
 from tests.statements import StatementLog, counting
 
 NOTIFIED = "subscription { notificationAdded { id kind message read report { id } } }"
@@ -224,3 +224,44 @@ async def test_after_a_reconnect_the_inbox_catches_up_from_the_last_event(
         {"id": assignment, "status": "ACCEPTED"}
     ]
     await desk.close()
+
+
+async def test_a_desk_that_returns_a_report_stops_hearing_its_timeline(
+    live: Live, people: People
+) -> None:
+    """Issue 12, finding 2 (high): after DPUPR returned a confidential report, `reportEvents`
+    kept delivering what DINKES did next. The return now ends DPUPR's subscription at once."""
+    report = str((await submit(live.as_(people["reporter"]), confidential=True, **MAWAR))["id"])
+    (wrong,) = await verified(live, people, report, "DPUPR")
+    dpupr = await live.connect(people["dpupr"])
+    coordinator = await live.connect(people["coordinator"])
+    await dpupr.subscribe("timeline", TIMELINE, {"r": report})
+    await coordinator.subscribe("timeline", TIMELINE, {"r": report})
+    await until(lambda: live.hub.subscriber_count == 2)
+
+    await ok(live.as_(people["dpupr"]), RETURN, id=wrong)
+    await dpupr.wait_for(lambda: any(m["type"] == "complete" for m in dpupr.messages["timeline"]))
+    await until(lambda: live.hub.subscriber_count == 1)
+    right = (
+        await ok(
+            live.as_(people["coordinator"]),
+            ASSIGN,
+            id=report,
+            agency=await agency_gid("DINKES"),
+        )
+    )["id"]
+    await ok(live.as_(people["officer"]), ACCEPT, id=right, tier="SIMPLE")
+    await coordinator.wait_for(
+        lambda: (
+            "assignment.accepted"
+            in [d["reportEvents"]["kind"] for d in coordinator.data("timeline")]
+        )
+    )
+
+    heard = [d["reportEvents"]["kind"] for d in dpupr.data("timeline") if d]
+    assert "assignment.accepted" not in heard and "assignment.created" not in heard
+    (refusal,) = [m for m in dpupr.messages["timeline"] if m["type"] == "next"][-1:]
+    assert refusal["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert dpupr.closed is None  # the connection stays; only that subscription ended
+    await dpupr.close()
+    await coordinator.close()

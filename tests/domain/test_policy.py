@@ -11,9 +11,11 @@ from domain.policy import (
     ReportFacts,
     allowed_on_agency,
     allowed_on_report,
+    involvement,
     is_public,
+    keeps_record,
 )
-from models.enums import ReportStatus, Role
+from models.enums import AssignmentStatus, ReportStatus, Role
 
 JEMBER, JAYAPURA = 1, 2
 DINKES, DPUPR, OTHER_AGENCY = 10, 11, 12
@@ -155,3 +157,42 @@ def test_agency_desk(who: str) -> None:
 def test_system_actor_may_do_everything() -> None:
     for action in Action:
         assert allowed_on_report(SYSTEM, action, report(confidential=True, anonymous=True))
+
+
+# ------------------------------------------------- access follows current involvement (issue 12)
+
+AS = AssignmentStatus
+
+
+@pytest.mark.parametrize(
+    ("assignments", "involved", "former"),
+    [
+        ([(DINKES, AS.PENDING)], {DINKES}, set()),
+        ([(DPUPR, AS.RETURNED), (DINKES, AS.ACCEPTED)], {DINKES}, {DPUPR}),
+        # Answered or forwarded to a sub-unit: still the agency's report.
+        ([(DINKES, AS.RESPONDED), (DPUPR, AS.FORWARDED)], {DINKES, DPUPR}, set()),
+        # Returned once, assigned again: involved again.
+        ([(DPUPR, AS.RETURNED), (DPUPR, AS.PENDING)], {DPUPR}, set()),
+    ],
+)
+def test_involvement_is_an_assignment_not_let_go(
+    assignments: list[tuple[int, AssignmentStatus]], involved: set[int], former: set[int]
+) -> None:
+    assert involvement(assignments) == (frozenset(involved), frozenset(former))
+
+
+@pytest.mark.parametrize("confidential", [False, True])
+def test_an_agency_that_returned_a_report_no_longer_reads_it(confidential: bool) -> None:
+    current, former = involvement([(OTHER_AGENCY, AS.RETURNED), (DINKES, AS.ACCEPTED)])
+    facts = report(
+        confidential=confidential, anonymous=True, agency_ids=current, former_agency_ids=former
+    )
+    returned = ACTORS["officer_other"]  # the desk of OTHER_AGENCY
+
+    assert allowed_on_report(returned, Action.READ, facts) is not confidential  # public or not
+    assert not allowed_on_report(returned, Action.READ_INTERNAL, facts)
+    assert not allowed_on_report(returned, Action.SEE_REPORTER, facts)
+    assert allowed_on_report(ACTORS["officer"], Action.READ_INTERNAL, facts)
+    # It keeps the record of its own assignment, and only of its own.
+    assert keeps_record(returned, OTHER_AGENCY)
+    assert not keeps_record(returned, DINKES)

@@ -161,7 +161,7 @@ async def population(people: People) -> None:
     r = await submit(reporter, region=JAYAPURA, confidential=True)
     await verify(people["jayapura"], r["id"], "DINKES", region=JAYAPURA)
     await submit(people["citizen"], region=JAYAPURA)
-    # Returned by DPUPR (which keeps read access), re-assigned to DINKES.
+    # Returned by DPUPR (which no longer reads it), re-assigned to DINKES.
     r = await submit(people["citizen"], confidential=True)
     (wrong,) = await verify(coord, r["id"], "DPUPR")
     await ok(people["dpupr"], RETURN, id=wrong, suggested=None)

@@ -72,11 +72,6 @@ async def worked_report(
     (assignment_id,) = await verify(coord, report["id"], "DINKES")
     await ok(officer, ACCEPT, id=assignment_id)
     interim = await ok(officer, INTERIM, id=assignment_id)
-    timeline = await coord(
-        "query($id: ID!) { node(id: $id) { ... on Report {"
-        " timeline { edges { node { id } } } } } }",
-        {"id": report["id"]},
-    )
     return (
         report,
         assignment_id,
@@ -84,9 +79,19 @@ async def worked_report(
             "node": report["id"],
             "assignment node": assignment_id,
             "follow-up node": interim["followUps"][0]["id"],
-            "event node": timeline["node"]["timeline"]["edges"][0]["node"]["id"],
+            "event node": (await line_ids(coord, report["id"]))[0],
         },
     )
+
+
+async def line_ids(coordinator: GQL, report_id: str) -> list[str]:
+    """The global ids of a report's timeline lines, oldest first, as its coordinator sees them."""
+    data = await coordinator(
+        "query($id: ID!) { node(id: $id) { ... on Report {"
+        " timeline { edges { node { id } } } } } }",
+        {"id": report_id},
+    )
+    return [e["node"]["id"] for e in data["node"]["timeline"]["edges"]]
 
 
 # --------------------------------------------------------------------- confidential reports
@@ -183,7 +188,8 @@ async def test_internal_timeline_lines_are_shown_to_desks_only(people: People) -
         "reporter": outsider,
         "citizen": outsider,
         "coordinator": desk,
-        "dpupr": desk,
+        # DPUPR returned it: no longer involved, it reads the public report as anyone does.
+        "dpupr": outsider,
         "officer": desk,
     }
     # Nor are the lines reachable through `node(id:)` by those who may not see them.
@@ -300,3 +306,64 @@ async def test_paging_goes_on_past_rows_the_policy_hides(
         after = data["pageInfo"]["endCursor"]
     assert sorted(seen) == sorted(r["trackingCode"] for r in public)
     assert not {r["trackingCode"] for r in hidden} & set(seen)
+
+
+# ------------------------------------------------------------- access follows involvement
+
+RECORD = """query($ag: ID!) { inbox(agencyId: $ag) { edges { node {
+  id status returnReason assignedAt suggestedAgency { code } followUps { message }
+  report { trackingCode title body withheld address latitude longitude reporter { name }
+           assignments { id } timeline { edges { node { kind } } } rating } } } } }"""
+
+
+async def test_an_agency_that_returned_a_report_keeps_only_the_record_of_its_assignment(
+    people: People,
+) -> None:
+    """Issue 12, finding 2 (high): after DPUPR returned a confidential report it kept reading
+    it, DINKES's later follow-up included. Access now follows current involvement."""
+    coord, dpupr, officer = people["coordinator"], people["dpupr"], people["officer"]
+    report = await submit(people["reporter"], confidential=True, **WHERE)
+    (wrong,) = await verify(coord, report["id"], "DPUPR")
+    while_assigned = await readable_via(dpupr, report, {"node": report["id"]})
+    await ok(dpupr, RETURN, id=wrong, suggested=await agency_gid("DINKES"))
+    right = (await ok(coord, ASSIGN, id=report["id"], agency=await agency_gid("DINKES")))["id"]
+    await ok(officer, ACCEPT, id=right)
+    interim = await ok(officer, INTERIM, id=right)
+    nodes = {
+        "node": report["id"],
+        "DINKES's assignment": right,
+        "DINKES's follow-up": interim["followUps"][0]["id"],
+        "event node": (await line_ids(coord, report["id"]))[-1],
+    }
+
+    after = await readable_via(dpupr, report, nodes)
+    inbox = await dpupr(RECORD, {"ag": await agency_gid("DPUPR")})
+    (own,) = [e["node"] for e in inbox["inbox"]["edges"] if e["node"]["id"] == wrong]
+    by_node = await dpupr("query($id: ID!) { node(id: $id) { id } }", {"id": wrong})
+
+    assert while_assigned == dict.fromkeys(while_assigned, True)
+    assert after == dict.fromkeys(after, False)
+    # It keeps the record of its own assignment: the tracking code, dates, its reason.
+    assert by_node["node"] == {"id": wrong}
+    assert own["status"] == "RETURNED"
+    assert own["returnReason"] == "not ours"
+    assert own["suggestedAgency"] == {"code": "DINKES"}
+    assert own["report"] == {
+        "trackingCode": report["trackingCode"],
+        "title": "",
+        "body": "",
+        "withheld": True,
+        "address": None,
+        "latitude": None,
+        "longitude": None,
+        "reporter": None,
+        "assignments": [],
+        "timeline": {"edges": []},
+        "rating": None,
+    }
+    # DINKES, involved now, reads all of it.
+    assert (await readable_via(officer, report, nodes)) == dict.fromkeys(nodes, True) | {
+        "list": True,
+        "search": True,
+        "detail": True,
+    }
