@@ -78,6 +78,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stage.reporter_window": "tanggapan Anda",
         "subject": "[Lapor] {code}",
         "footer": "Pesan ini dikirim otomatis oleh Lapor. Jangan membalas e-mail ini.",
+        "desk.reporter": "Pelapor",
+        "desk.coordinator": "Koordinator {region}",
+        "desk.ombudsman": "Ombudsman",
     },
     "en": {
         "other": "Report {code}{title} was updated.",
@@ -87,6 +90,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stage.reporter_window": "your reply",
         "subject": "[Lapor] {code}",
         "footer": "This message was sent automatically by Lapor. Do not reply to it.",
+        "desk.reporter": "Reporter",
+        "desk.coordinator": "Coordinator, {region}",
+        "desk.ombudsman": "Ombudsman",
     },
 }
 

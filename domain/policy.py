@@ -157,6 +157,46 @@ def allowed_on_calendar(actor: Actor, region_id: int | None) -> bool:
     return region_id is not None and region_id in actor.coordinator_regions
 
 
+# Roles that make someone staff: every one but the citizen's.
+STAFF_ROLES = frozenset(Role) - {Role.CITIZEN}
+
+
+def is_staff(actor: Actor) -> bool:
+    """Someone who works the service (a desk, the Ombudsman, the superadmin) or the system."""
+    return actor.system or bool(actor.roles & STAFF_ROLES)
+
+
+def may_name(viewer: Actor, person_id: int, person_roles: frozenset[Role]) -> bool:
+    """Staff are named only to staff: citizens and the public see the desk a line was written
+    by (`desk_of`), never an officer's or a coordinator's name."""
+    return viewer.user_id == person_id or is_staff(viewer) or not person_roles & STAFF_ROLES
+
+
+class Desk(StrEnum):
+    """What a timeline line was written as, shown to everyone who may read the line."""
+
+    REPORTER = "reporter"
+    COORDINATOR = "coordinator"
+    AGENCY = "agency"
+    OMBUDSMAN = "ombudsman"
+
+
+def desk_of(by_reporter: bool, author_roles: frozenset[Role] | None) -> Desk | None:
+    """The desk a line's author (with `author_roles`; None for the system) acted as: the
+    reporter, the region's coordinator desk, an agency desk, the Ombudsman; None for the system
+    or a citizen's staff-only line (a support)."""
+    if by_reporter:
+        return Desk.REPORTER
+    roles = author_roles or frozenset()
+    if Role.COORDINATOR in roles:
+        return Desk.COORDINATOR
+    if Role.OMBUDSMAN in roles:
+        return Desk.OMBUDSMAN
+    if roles & {Role.OFFICER, Role.AGENCY_HEAD}:
+        return Desk.AGENCY
+    return None
+
+
 CONSOLE_ROLES = frozenset({Role.SUPERADMIN, Role.COORDINATOR})
 
 

@@ -72,7 +72,10 @@ class FollowUp(Node):
         await info.context.loaders.see_users([found.author_id])
         return cls.of(found)
 
-    author = person_field(lambda follow_up: follow_up.author_id, "The officer who wrote it.")
+    author = person_field(
+        lambda follow_up: follow_up.author_id,
+        "The officer who wrote it; null to citizens and the public (staff are named to staff).",
+    )
 
 
 @fetchable

@@ -119,6 +119,10 @@ class Loaders:
         return DataLoader(load_fn=fetch)
 
     @cached_property
+    def acted_as(self) -> DataLoader[EventView, str | None]:
+        return DataLoader(load_fn=_once(self._shared, "acted_as", timeline.acted_as))
+
+    @cached_property
     def timeline(self) -> DataLoader[TimelineKey, Page[EventView]]:
         return DataLoader(load_fn=self._timelines)
 

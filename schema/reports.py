@@ -53,12 +53,28 @@ class ReportEvent(Node):
     message: str | None = described("The note, reason or answer written with it, if any.")
     at: datetime = described("When it happened.")
     actor_id: strawberry.Private[int | None]
+    view: strawberry.Private[EventView]
 
     @classmethod
     def of(cls, e: EventView) -> ReportEvent:
         return cls(
-            id=cls.global_id(e.id), kind=e.kind, message=e.message, at=e.at, actor_id=e.actor_id
+            id=cls.global_id(e.id),
+            kind=e.kind,
+            message=e.message,
+            at=e.at,
+            actor_id=e.actor_id,
+            view=e,
         )
+
+    @strawberry.field(
+        description=(
+            'The desk it was written as, for everyone who may read it: "Pelapor" (the '
+            'reporter), "Koordinator <region>", the agency\'s name or "Ombudsman"; null for '
+            "the system. Staff are named (`actor`) only to staff."
+        )
+    )
+    async def acted_as(self, info: Ctx) -> str | None:
+        return await info.context.loaders.acted_as.load(self.view)
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> ReportEvent | None:
@@ -69,7 +85,8 @@ class ReportEvent(Node):
         return cls.of(event)
 
     actor = person_field(
-        lambda event: event.actor_id, "Who acted; null for the system or a hidden reporter."
+        lambda event: event.actor_id,
+        "Who acted; null for the system, a hidden reporter, or staff to citizens and the public.",
     )
 
 

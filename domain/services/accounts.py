@@ -260,8 +260,9 @@ async def resolve_grant(role: Role, region_code: str | None, agency_code: str | 
 async def users_by_ids(
     viewer: Actor, ids: Sequence[int], shared: SharedRows | None = None
 ) -> dict[int, UserView]:
-    """People as `viewer` sees them (cached; two queries for those not cached, or none with
-    `shared` rows)."""
+    """People as `viewer` sees them, leaving out those it may not know by name (cached; two
+    queries for those not cached, or none with `shared` rows)."""
     wanted = sorted(set(ids))
     found = await shared_rows(shared, ("users", *wanted), lambda: people(wanted))
-    return {p.id: user_view(p, viewer) for p in found.values()}
+    views = {p.id: user_view(p, viewer) for p in found.values()}
+    return {uid: view for uid, view in views.items() if view is not None}

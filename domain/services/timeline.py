@@ -9,6 +9,10 @@ from typing import Any
 
 from domain.actor import Actor
 from domain.errors import not_found
+from domain.messages import DEFAULT_LOCALE, text
+from domain.policy import Desk, desk_of
+from domain.services import reference
+from domain.services.accounts import Person, people
 from domain.services.reading import Page, SharedRows, page_size, shared_rows
 from domain.services.reports import reports_by_ids
 from domain.services.views import (
@@ -17,6 +21,8 @@ from domain.services.views import (
     event_view,
 )
 from models import (
+    Agency,
+    Assignment,
     Report,
     ReportEvent,
 )
@@ -61,7 +67,7 @@ async def timelines(
     hidden = await _hidden_reporters([k.report for k in keys])
     return [
         Page(
-            [event_view(events[e], hidden.get(k.report.id)) for e in chosen[i]],
+            [event_view(events[e], k.report, hidden.get(k.report.id)) for e in chosen[i]],
             more[i],
             k.after_id is not None,
         )
@@ -106,4 +112,47 @@ async def event_by_id(actor: Actor, eid: int, shared: SharedRows | None = None) 
     if report is None or (row.visibility != "public" and not report.staff_view):
         return None
     hidden = await _hidden_reporters([report], shared)
-    return event_view(row, hidden.get(report.id))
+    return event_view(row, report, hidden.get(report.id))
+
+
+async def acted_as(views: Sequence[EventView]) -> list[str | None]:
+    """The desk each line was written as, by name, for everyone who may read the line: "Pelapor",
+    "Koordinator <region>", the agency's name or "Ombudsman" (policy.desk_of); None for the
+    system. An officer's desk is the agency the line is about (or its parent, which forwarded
+    it), else one of theirs."""
+    authors = await people({v.actor_id for v in views if v.actor_id is not None})
+    about = dict(
+        await Assignment.filter(
+            id__in=sorted({v.assignment_id for v in views if v.assignment_id is not None})
+        ).values_list("id", "agency_id")
+    )
+    agency_ids = {int(str(a)) for a in about.values()}
+    agency_ids |= {a for p in authors.values() for a in p.actor.agencies}
+    agencies = await reference.agencies(agency_ids)
+    agencies |= await reference.agencies({a.parent_id for a in agencies.values() if a.parent_id})
+    regions = await reference.regions({v.region_id for v in views})
+
+    def name(view: EventView) -> str | None:
+        author = authors.get(view.actor_id) if view.actor_id is not None else None
+        desk = desk_of(view.by_reporter, author.roles if author else None)
+        if desk is Desk.COORDINATOR:
+            return text(DEFAULT_LOCALE, "desk.coordinator").format(
+                region=regions[view.region_id].name
+            )
+        if desk is Desk.AGENCY:
+            return _agency_desk(author, about.get(view.assignment_id), agencies)
+        return text(DEFAULT_LOCALE, f"desk.{desk}") if desk is not None else None
+
+    return [name(v) for v in views]
+
+
+def _agency_desk(author: Person | None, about: Any, agencies: dict[int, Agency]) -> str | None:
+    """The name of the agency desk an officer or head wrote as (see `acted_as`)."""
+    theirs = author.actor.agencies if author else frozenset()
+    line = agencies.get(int(str(about))) if about is not None else None
+    for candidate in (line, agencies.get(line.parent_id) if line and line.parent_id else None):
+        if candidate is not None and candidate.id in theirs:
+            return candidate.name
+    if theirs:
+        return agencies[min(theirs)].name
+    return line.name if line else None

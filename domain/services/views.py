@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.actor import Actor
-from domain.policy import Action, ReportFacts, allowed_on_report
+from domain.policy import Action, ReportFacts, allowed_on_report, may_name
 from models import Agency as AgencyRecord
 from models import Assignment, FollowUp, Report, ReportEvent
 from models import Category as CategoryRecord
@@ -200,11 +200,17 @@ class EventView:
     message: str | None
     actor_id: int | None
     at: datetime
+    # What the desk it was written as (`timeline.acted_as`) is read from.
+    region_id: int
+    assignment_id: int | None
+    by_reporter: bool
 
 
-def event_view(event: ReportEvent, hidden_reporter_id: int | None) -> EventView:
-    """A timeline line; a line by a reporter hidden from the viewer carries no actor."""
+def event_view(event: ReportEvent, report: ReportView, hidden_reporter_id: int | None) -> EventView:
+    """A line of `report`'s timeline; a line by a reporter hidden from the viewer carries no
+    actor (`hidden_reporter_id` names them)."""
     actor_id = event.actor_id
+    by_reporter = actor_id is not None and actor_id in (hidden_reporter_id, report.reporter_id)
     if hidden_reporter_id is not None and actor_id == hidden_reporter_id:
         actor_id = None
     return EventView(
@@ -214,6 +220,9 @@ def event_view(event: ReportEvent, hidden_reporter_id: int | None) -> EventView:
         message=event.message,
         actor_id=actor_id,
         at=event.at,
+        region_id=report.region_id,
+        assignment_id=event.assignment_id,
+        by_reporter=by_reporter,
     )
 
 
@@ -238,9 +247,12 @@ class Named(Protocol):
     def roles(self) -> frozenset[Role]: ...
 
 
-def user_view(person: Named, viewer: Actor) -> UserView:
-    """A person as `viewer` sees them: the e-mail only to themselves and to the superadmin
-    (who manages accounts); desks reach people through notifications, not addresses."""
+def user_view(person: Named, viewer: Actor) -> UserView | None:
+    """A person as `viewer` sees them: None for staff to citizens and the public (staff are
+    named only to staff, `policy.may_name`); the e-mail only to themselves and to the
+    superadmin (who manages accounts); desks reach people through notifications."""
+    if not may_name(viewer, person.id, person.roles):
+        return None
     show_email = viewer.user_id == person.id or viewer.is_superadmin
     email = person.email if show_email else None
     return UserView(person.id, person.name, email, tuple(sorted(person.roles)))
