@@ -26,7 +26,12 @@ class Delivery(Node):
     channel: Channel = strawberry.field(description="EMAIL or WEBHOOK.")
     status: DeliveryStatus = strawberry.field(description="PENDING, SENT or DEAD.")
     kind: str = strawberry.field(description="The kind of event it tells of.")
-    recipient: str = strawberry.field(description="The e-mail address or the webhook URL.")
+    recipient: str = strawberry.field(
+        description=(
+            "The e-mail address or the webhook URL; withheld for a delivery to a reporter "
+            "the viewer may not know (an anonymous report, or one it may not read)."
+        )
+    )
     attempts: int = strawberry.field(description="Tries made in the current round.")
     last_error: str | None = strawberry.field(description="Why the last try failed.")
     last_attempt_at: datetime | None = strawberry.field(description="When it was last tried.")

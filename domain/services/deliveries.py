@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from core.settings import Settings
@@ -19,9 +20,9 @@ from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode
 from domain.ids import parse_id
 from domain.messages import Email, email_for
-from domain.policy import require_signed_in
+from domain.policy import Action, allowed_on_report, require_signed_in
 from domain.services import reference
-from domain.services.common import require_aware
+from domain.services.common import facts_for, require_aware
 from domain.services.fanout import message_facts
 from domain.services.reading import Page, PageRequest, newest_first
 from models import Agency, Assignment, Notification, Report, ReportEvent, User
@@ -223,7 +224,11 @@ class DeliveryView:
     report_id: int | None
 
 
-async def _views(rows: Sequence[Notification]) -> list[DeliveryView]:
+# What a delivery to a reporter the viewer may not know shows instead of the address.
+WITHHELD_RECIPIENT = "(the reporter, withheld)"
+
+
+async def _views(actor: Actor, rows: Sequence[Notification]) -> list[DeliveryView]:
     emails = dict(
         await User.filter(id__in=[r.user_id for r in rows if r.user_id]).values_list("id", "email")
     )
@@ -232,38 +237,64 @@ async def _views(rows: Sequence[Notification]) -> list[DeliveryView]:
             "id", "webhook_url"
         )
     )
-    return [
-        DeliveryView(
+    hidden = await _hidden_reporters(actor, rows)
+
+    def view(r: Notification) -> DeliveryView:
+        recipient = str(
+            emails.get(r.user_id) if r.user_id else urls.get(r.agency_id) or "(no address)"
+        )
+        error = r.last_error
+        if r.id in hidden:  # the address, wherever it is written
+            error = error.replace(recipient, WITHHELD_RECIPIENT) if error else error
+            recipient = WITHHELD_RECIPIENT
+        return DeliveryView(
             id=r.id,
             channel=r.channel,
             status=r.status,
             kind=r.kind,
-            recipient=str(
-                emails.get(r.user_id) if r.user_id else urls.get(r.agency_id) or "(no address)"
-            ),
+            recipient=recipient,
             attempts=r.attempts,
-            last_error=r.last_error,
+            last_error=error,
             last_attempt_at=r.last_attempt_at,
             created_at=r.created_at,
             report_id=r.report_id,
         )
-        for r in rows
-    ]
+
+    return [view(r) for r in rows]
+
+
+async def _hidden_reporters(actor: Actor, rows: Sequence[Notification]) -> set[int]:
+    """The deliveries among `rows` to their report's reporter where `actor` may not see who
+    reported it (an anonymous report, or one it may not read): their recipient is withheld."""
+    report_ids = {r.report_id for r in rows if r.report_id is not None and r.user_id is not None}
+    found = list(await Report.filter(id__in=sorted(report_ids))) if report_ids else []
+    facts = await facts_for(found)
+    reporters = {r.id: r.reporter_id for r in found}
+    hidden = {
+        rid for rid, f in facts.items() if not allowed_on_report(actor, Action.SEE_REPORTER, f)
+    }
+    return {r.id for r in rows if r.report_id in hidden and r.user_id == reporters[r.report_id]}
 
 
 async def dead_deliveries(actor: Actor, page: PageRequest) -> Page[DeliveryView]:
     """Deliveries that ran out of attempts, newest first (superadmin only)."""
     _require_admin(actor)
-    rows = await newest_first(Notification.filter(status=DeliveryStatus.DEAD), page)
-    return rows.with_items(await _views(rows.items))
+    rows = await newest_first(_dead(), page)
+    return rows.with_items(await _views(actor, rows.items))
+
+
+def _dead() -> QuerySet[Notification]:
+    """The deliveries `dead_deliveries` lists, and the only ones `delivery_by_id` opens."""
+    return Notification.filter(status=DeliveryStatus.DEAD).exclude(channel=Channel.IN_APP)
 
 
 async def delivery_by_id(actor: Actor, delivery_id: int) -> DeliveryView | None:
-    """One e-mail or webhook delivery, for the superadmin only (None for anyone else)."""
+    """A dead delivery, as `dead_deliveries` lists it, for the superadmin only (None for anyone
+    else, and for deliveries that are not dead)."""
     if not actor.is_superadmin:
         return None
-    row = await Notification.filter(id=delivery_id).exclude(channel=Channel.IN_APP).first()
-    return (await _views([row]))[0] if row else None
+    row = await _dead().filter(id=delivery_id).first()
+    return (await _views(actor, [row]))[0] if row else None
 
 
 async def retry_dead(
