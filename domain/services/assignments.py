@@ -27,6 +27,7 @@ from domain.policy import (
     Action,
     AgencyFacts,
     allowed_on_agency,
+    allowed_on_report,
     keeps_record,
     require_signed_in,
 )
@@ -39,7 +40,6 @@ from domain.services.common import (
     record_event,
     report_facts,
     require_aware,
-    require_readable,
     required_text,
 )
 from domain.services.deadlines import (
@@ -86,8 +86,10 @@ async def _lock_for_desk(actor: Actor, assignment_id: int | str) -> tuple[Report
     if not allowed_on_agency(
         actor, Action.WORK_ASSIGNMENT, AgencyFacts(agency.id, agency.region_id)
     ):
-        # Those who may not read the report are not told that it exists.
-        require_readable(actor, await report_facts(report))
+        # Those who may not read the report are told what they would be told of an assignment
+        # that does not exist: ids cannot be probed.
+        if not allowed_on_report(actor, Action.READ, await report_facts(report)):
+            raise not_found("assignment", "assignmentId")
         raise DomainError(ErrorCode.FORBIDDEN, "only the agency's desk works on this assignment")
     return report, assignment
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.app_fixtures import People, agency_gid
+from schema.ids import to_global_id
+from tests.app_fixtures import People, agency_gid, pk
 from tests.factories import (
     ACCEPT,
     ASSIGN,
@@ -268,3 +269,29 @@ async def test_assignment_follow_up_final_of_a_sub_unit_responds(people: People)
     after = await state(people, report_id)
     assert after["status"] == "RESPONDED"
     assert [a["status"] for a in after["assignments"]] == ["FORWARDED", "RESPONDED"]
+
+
+# --------------------------------------------------------- one answer for "not found"
+
+
+async def test_an_assignment_one_may_not_know_of_is_refused_like_one_that_does_not_exist(
+    people: People,
+) -> None:
+    """Issue 12, finding 10 (low): a desk told "report not found" for an assignment that
+    exists and "assignment not found" for one that does not, so ids could be probed."""
+    report_id, (assignment_id,) = await in_progress(people, confidential=True)
+    missing = to_global_id("Assignment", pk(assignment_id) + 1000)
+    before = await state(people, report_id)
+
+    answers = {
+        (name, target): await refused(people["dpupr"], mutation, "NOT_FOUND", id=target, **extra)
+        for name, mutation, extra in (
+            ("accept", ACCEPT, {"tier": "SIMPLE"}),
+            ("return", RETURN, {"suggested": None}),
+            ("follow-up", FOLLOW_UP, {"final": False, "resolution": None}),
+        )
+        for target in (assignment_id, missing)
+    }
+
+    assert len({(e["code"], e["message"], tuple(e["field"])) for e in answers.values()}) == 1
+    assert await state(people, report_id) == before
