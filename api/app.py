@@ -28,13 +28,14 @@ from api.metrics_route import metrics_route
 from api.middleware import http_middleware
 from api.open311 import Open311
 from api.persisted import PersistedQueries
-from api.tokens import bearer_token
+from api.tokens import bearer_token, client_ip
 from core.dispatch import ArqOutboxDispatcher
 from core.metrics import set_live_subscriber_source
 from core.settings import Settings, get_settings
 from domain.actor import PUBLIC
 from domain.services import caching
 from domain.services.accounts import actor_for_token
+from domain.services.ratelimits import RateLimits
 from models.db import connect_database, disconnect_database
 from schema.context import Context
 from schema.schema import build_schema
@@ -89,6 +90,7 @@ class LaporGraphQL(GraphQLOverHTTP):
             dispatcher=ArqOutboxDispatcher(await self.redis.get()),
             request=request,
             response=response,
+            limits=RateLimits(self.settings, self.redis.get, client_ip(request)),
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -129,7 +131,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings.check_production()
     settings.check_secret()
     redis = RedisLink(settings)
-    console = Console(settings)
+    console = Console(settings, redis.get)
     live_hub = LiveHub(settings)
     set_live_subscriber_source(lambda: live_hub.subscriber_count)
     graphql = LaporGraphQL(settings, redis, console, live_hub)

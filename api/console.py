@@ -32,10 +32,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.http.ides import get_graphql_ide_html
 
+from api.tokens import client_ip
 from core.settings import Settings
 from domain.errors import DomainError
 from domain.policy import may_use_console
 from domain.services import accounts
+from domain.services.ratelimits import RateLimits, RedisSource
 
 log = logging.getLogger("lapor.console")
 
@@ -117,8 +119,9 @@ def console_page(bundled: str, offline: bool, *, console: bool) -> str:
 class Console:
     """The console page and its sign-in endpoint, for one settings object."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, redis: RedisSource) -> None:
         self.settings = settings
+        self.redis = redis
         self.assets = Path(settings.console_assets_dir)
         bundled = bundled_page()
         self.offline = not missing_assets(self.assets, bundled)
@@ -171,9 +174,13 @@ class Console:
         if not isinstance(email, str) or not isinstance(password, str):
             return _refuse(400, "BAD_REQUEST", "send a JSON object {email, password}")
         now = datetime.now(UTC)
+        limits = RateLimits(self.settings, self.redis, client_ip(request))
         try:
-            signed = await accounts.login(now, email, password)
+            signed = await accounts.login(now, email, password, limits)
         except DomainError as error:
+            if error.retry_after is not None:
+                retry = {"Retry-After": str(error.retry_after)}
+                return _refuse(429, error.code.value, error.message, retry)
             return _refuse(401, error.code.value, error.message)
         actor = await accounts.actor_for_user(signed.user.id)
         if not may_use_console(actor, self.settings.console_restricted):
@@ -199,8 +206,12 @@ class Console:
         return response
 
 
-def _refuse(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def _refuse(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
 
 
 def fetch_assets(directory: Path, npm: str = "npm") -> list[str]:

@@ -263,6 +263,9 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             body["errors"] = [error.formatted for error in result.errors]
         if result.extensions:
             body["extensions"] = result.extensions
+        if context.retry_after is not None:  # a rate limit refused the mutation
+            limited = {"Retry-After": str(context.retry_after)}
+            return 429 if media != JSON else 200, body, limited
         # The operation ran, but the database did not answer: not a success to retry later.
         return 503 if unavailable and media != JSON else 200, body, retry
 

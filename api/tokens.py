@@ -1,9 +1,11 @@
-"""Bearer tokens as clients send them: in the Authorization header, or in a WebSocket's
-connection_init payload."""
+"""Who a request comes from, as clients say it: bearer tokens in the Authorization header or in
+a WebSocket's connection_init payload, and the address it came from (for rate limits)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from starlette.requests import HTTPConnection
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -26,3 +28,9 @@ def init_token(payload: Mapping[str, object] | None) -> str | None:
     if isinstance(token, str) and token.strip():
         return token.strip()
     return None
+
+
+def client_ip(connection: HTTPConnection) -> str | None:
+    """The address a request came from: the peer's, or, behind a proxy uvicorn trusts
+    (`--forwarded-allow-ips`), the one it names in X-Forwarded-For."""
+    return connection.client.host if connection.client else None

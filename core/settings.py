@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # anyone who read the code could sign tokens with it.
 RETIRED_SECRETS = frozenset({"lapor-development-secret-not-for-production-use"})
 MIN_SECRET_LENGTH = 32
+RATE = re.compile(r"[1-9][0-9]*/[1-9][0-9]*")
 
 
 class Settings(BaseSettings):
@@ -121,7 +123,39 @@ class Settings(BaseSettings):
     # connection holds its own zlib state (bench/README.md).
     live_compression: bool = False
 
+    # Rate limits (docs/adr/0020), counted in Redis for every API process together: "N/S" lets
+    # N requests through per S seconds (a sliding window), "off" turns one off. Per IP they are
+    # generous (a carrier-grade NAT puts many people behind one address), per account strict.
+    # Without Redis nothing is limited (and a warning is logged).
+    rate_limits: bool = True
+    rate_sign_in_per_ip: str = "60/60"
+    rate_sign_in_per_account: str = "30/3600"
+    rate_register_per_ip: str = "20/3600"
+    rate_register_per_account: str = "3/86400"
+    rate_submit_per_ip: str = "300/3600"
+    rate_submit_per_account: str = "30/3600"
+    # Back-off after failed sign-ins to one account: after the free ones, each failure doubles
+    # the wait before the next try (2 s, 4 s, ... up to the maximum); a success clears it.
+    sign_in_free_failures: int = Field(default=3, ge=0)
+    sign_in_backoff_seconds: float = Field(default=2.0, gt=0)
+    sign_in_backoff_max_seconds: float = Field(default=900.0, gt=0)
+
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
+
+    @field_validator(
+        "rate_sign_in_per_ip",
+        "rate_sign_in_per_account",
+        "rate_register_per_ip",
+        "rate_register_per_account",
+        "rate_submit_per_ip",
+        "rate_submit_per_account",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        text = value.strip().lower()
+        if text != "off" and not RATE.fullmatch(text):
+            raise ValueError('a rate limit is "N/S" (N requests per S seconds) or "off"')
+        return text
 
     @field_validator("cors_origins", mode="before")
     @classmethod

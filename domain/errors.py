@@ -18,16 +18,25 @@ class ErrorCode(StrEnum):
     ALREADY_DONE = "ALREADY_DONE"
     DEADLINE_NOT_PASSED = "DEADLINE_NOT_PASSED"
     CONSENT_MISSING = "CONSENT_MISSING"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 class DomainError(Exception):
-    """A use case refused: nothing was written. `field` names the input at fault, if any."""
+    """A use case refused: nothing was written. `field` names the input at fault, if any;
+    `retry_after`, for RATE_LIMITED, the seconds to wait before trying again."""
 
-    def __init__(self, code: ErrorCode, message: str, field: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        field: list[str] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return f"DomainError({self.code.value}, {self.message!r}, field={self.field!r})"

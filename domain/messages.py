@@ -78,6 +78,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stage.reporter_window": "tanggapan Anda",
         "subject": "[Lapor] {code}",
         "footer": "Pesan ini dikirim otomatis oleh Lapor. Jangan membalas e-mail ini.",
+        "account.subject": "[Lapor] Pendaftaran dengan alamat e-mail Anda",
+        "account.taken": "Seseorang mencoba mendaftar di Lapor dengan alamat e-mail ini, yang "
+        "sudah memiliki akun. Jika itu Anda, masuklah dengan kata sandi Anda; jika bukan, "
+        "abaikan pesan ini: tidak ada yang berubah.",
         "desk.reporter": "Pelapor",
         "desk.coordinator": "Koordinator {region}",
         "desk.ombudsman": "Ombudsman",
@@ -90,6 +94,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stage.reporter_window": "your reply",
         "subject": "[Lapor] {code}",
         "footer": "This message was sent automatically by Lapor. Do not reply to it.",
+        "account.subject": "[Lapor] A registration with your e-mail address",
+        "account.taken": "Someone tried to register with Lapor using this e-mail address, which "
+        "already has an account. If it was you, sign in with your password; if not, ignore "
+        "this message: nothing has changed.",
         "desk.reporter": "Reporter",
         "desk.coordinator": "Coordinator, {region}",
         "desk.ombudsman": "Ombudsman",
@@ -166,8 +174,17 @@ class Email:
 def email_for(facts: MessageFacts, locale: str | None, to: str) -> Email:
     """The e-mail telling `to` of an event, in their language."""
     line = render(facts, locale)
-    footer = text(locale, "footer")
     subject = text(locale, "subject").format(code=facts.tracking_code) + " " + line
+    return _email(to, subject, line, locale)
+
+
+def notice_email(line: str, locale: str | None, to: str) -> Email:
+    """An e-mail about `to`'s account (no report), its sentence written in their language."""
+    return _email(to, text(locale, "account.subject"), line, locale)
+
+
+def _email(to: str, subject: str, line: str, locale: str | None) -> Email:
+    footer = text(locale, "footer")
     body_html = (
         '<!doctype html><html><body style="font-family:sans-serif">'
         f"<p>{html.escape(line)}</p>"

@@ -121,10 +121,27 @@ class UserError:
     field: list[str] | None = strawberry.field(
         default=None, description='Path of the input at fault, e.g. ["title"]; null if none.'
     )
+    retry_after: int | None = strawberry.field(
+        default=None,
+        description="RATE_LIMITED: the seconds to wait before trying again; null otherwise.",
+    )
 
     @classmethod
     def of(cls, error: DomainError) -> "UserError":
-        return cls(code=error.code.value, message=error.message, field=error.field)
+        return cls(
+            code=error.code.value,
+            message=error.message,
+            field=error.field,
+            retry_after=error.retry_after,
+        )
+
+
+def refused(info: Ctx, error: DomainError) -> UserError:
+    """A mutation's refusal, for its payload. A RATE_LIMITED one also gives the HTTP answer its
+    Retry-After (and, under application/graphql-response+json, the status 429)."""
+    if error.retry_after is not None:
+        info.context.retry_after = max(info.context.retry_after or 0, error.retry_after)
+    return UserError.of(error)
 
 
 class _Connection:

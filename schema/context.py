@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from core.dispatch import Committed
 from core.settings import Settings
 from domain.actor import Actor
+from domain.services.ratelimits import RateLimits
 from domain.services.reading import SharedRows
 from domain.services.views import UserView
 from schema.loaders import Loaders
@@ -83,10 +84,15 @@ class Context:
         request: Any = None,
         response: Any = None,
         live: LiveFeed | None = None,
+        limits: RateLimits | None = None,
     ) -> None:
         self.actor = actor
         self.settings = settings
         self.dispatcher = dispatcher
+        # The rate limits this request counts against (HTTP only), and, once one refused it,
+        # the seconds it must wait (the answer's Retry-After).
+        self.limits = limits
+        self.retry_after: int | None = None
         self.request = request
         self.response = response
         self.live = live

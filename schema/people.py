@@ -10,7 +10,7 @@ import strawberry
 from domain.errors import DomainError
 from domain.services import accounts
 from domain.services.views import UserView
-from schema.common import Ctx, Node, Role, UserError, arg, described, fetchable
+from schema.common import Ctx, Node, Role, UserError, arg, described, fetchable, refused
 from schema.compiled.hints import prefetched_by
 from schema.context import Context
 
@@ -90,17 +90,25 @@ class PeopleQuery:
 
 @strawberry.type
 class PeopleMutation:
-    @strawberry.mutation(description="Create a citizen account and sign in.")
+    @strawberry.mutation(
+        description=(
+            "Create a citizen account, then sign in with authLogin. The answer is the same "
+            "whether or not the e-mail has an account already (its owner is told by e-mail): "
+            "token and user are null, errors empty."
+        )
+    )
     async def auth_register(
         self, info: Ctx, input: Annotated[RegisterInput, arg("The new account.")]
     ) -> AuthPayload:
+        ctx = info.context
         try:
-            signed = await accounts.register(
-                info.context.now, input.name, input.email, input.password, input.phone
+            deliveries = await accounts.register(
+                ctx.now, input.name, input.email, input.password, input.phone, ctx.limits
             )
         except DomainError as e:
-            return AuthPayload(token=None, user=None, errors=[UserError.of(e)])
-        return await _auth_payload(signed)
+            return AuthPayload(token=None, user=None, errors=[refused(info, e)])
+        await ctx.dispatcher.deliver(deliveries)
+        return AuthPayload(token=None, user=None, errors=[])
 
     @strawberry.mutation(description="Sign in; the token goes in `Authorization: Bearer`.")
     async def auth_login(
@@ -109,8 +117,9 @@ class PeopleMutation:
         email: Annotated[str, arg("The account's e-mail.")],
         password: Annotated[str, arg("Its password.")],
     ) -> AuthPayload:
+        ctx = info.context
         try:
-            signed = await accounts.login(info.context.now, email, password)
+            signed = await accounts.login(ctx.now, email, password, ctx.limits)
         except DomainError as e:
-            return AuthPayload(token=None, user=None, errors=[UserError.of(e)])
+            return AuthPayload(token=None, user=None, errors=[refused(info, e)])
         return await _auth_payload(signed)

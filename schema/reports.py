@@ -28,6 +28,7 @@ from schema.common import (
     described,
     fetchable,
     page_request,
+    refused,
 )
 from schema.errors import as_graphql_error
 from schema.ids import expect_id, from_cursor
@@ -336,7 +337,7 @@ async def run_use_case(
     try:
         outcome = await use_case()
     except DomainError as e:
-        return UserError.of(e)
+        return refused(info, e)
     await info.context.dispatcher.dispatch(outcome.outbox)
     return outcome
 
@@ -382,7 +383,7 @@ class ReportMutation:
                 longitude=input.longitude,
                 address=input.address,
             )
-            return await reports.submit(ctx.actor, ctx.now, data)
+            return await reports.submit(ctx.actor, ctx.now, data, ctx.limits)
 
         return await _report_payload(info, use_case)
 

@@ -23,6 +23,9 @@ pytest_plugins = ["tests.app_fixtures", "tests.statements"]
 # There is no built-in secret (docs/adr/0018): the tests sign their tokens with a random one of
 # the session's, which the processes they start inherit.
 os.environ.setdefault("LAPOR_SECRET_KEY", secrets.token_urlsafe(32))
+# Tests sign in and submit far more often than people do: rate limits are off unless a test of
+# them turns them on (tests/api/test_rate_limits.py); the processes tests start inherit this.
+os.environ.setdefault("LAPOR_RATE_LIMITS", "false")
 
 
 def in_ci() -> bool:

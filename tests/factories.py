@@ -97,7 +97,7 @@ async def new_complaint(at: datetime, **options: Any) -> Report:
 
 # --------------------------------------------------------------- the mutations' documents
 
-ERRORS = "errors { code field message }"
+ERRORS = "errors { code field message retryAfter }"
 REPORT = "id trackingCode status dueAt supportCount reopenCount rating"
 ASSIGNMENT = "id status tier dueAt returnReason agency { code } suggestedAgency { code }"
 

@@ -14,8 +14,10 @@ from core.settings import get_settings
 from domain.actor import PUBLIC, Actor
 from domain.auth import hash_password, issue_token, read_claims, verify_password
 from domain.errors import DomainError, ErrorCode, invalid
+from domain.messages import text
 from domain.services.caching import Cache
 from domain.services.common import optional_text, require_aware, required_text
+from domain.services.ratelimits import RateLimits
 from domain.services.reading import SharedRows, shared_rows
 from domain.services.views import (
     UserView,
@@ -23,14 +25,17 @@ from domain.services.views import (
 )
 from models import (
     Agency,
+    Notification,
     Region,
     RoleGrant,
     User,
 )
-from models.enums import Role
+from models.enums import Channel, DeliveryStatus, Role
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 MIN_PASSWORD = 8
+# The kind of the e-mail that tells an address's owner someone tried to register with it.
+REGISTRATION_ATTEMPT = "account.registration_attempt"
 
 
 @dataclass(frozen=True)
@@ -106,19 +111,62 @@ def _check_grant(grant: Grant) -> None:
 
 
 async def register(
-    now: datetime, name: str, email: str, password: str, phone: str | None
-) -> SignedIn:
-    """A citizen creates an account and is signed in."""
-    user = await create_user(now, name=name, email=email, password=password, phone=phone)
-    return SignedIn(user, _token(user, now))
-
-
-async def login(now: datetime, email: str, password: str) -> SignedIn:
-    """Sign in by e-mail and password; the same refusal whether the e-mail exists or not."""
+    now: datetime,
+    name: str,
+    email: str,
+    password: str,
+    phone: str | None,
+    limits: RateLimits | None = None,
+) -> list[tuple[int, int]]:
+    """A citizen creates an account, then signs in with `login`. The answer is the same whether
+    or not the e-mail has an account: when it has one, nothing is created and, with e-mail on,
+    its owner is told by mail. Returns the (id, round) of deliveries to enqueue after commit."""
     require_aware(now)
+    if limits is not None:
+        await limits.register(email, now)
+    try:
+        await create_user(now, name=name, email=email, password=password, phone=phone)
+    except DomainError as error:
+        if error.code is not ErrorCode.EMAIL_TAKEN:
+            raise
+        return await _tell_owner(now, normalize_email(email))
+    return []
+
+
+async def _tell_owner(now: datetime, email: str) -> list[tuple[int, int]]:
+    """Mail the owner of `email` that someone tried to register with it (with e-mail on): a
+    delivery of its own, kept and retried like any other (docs/adr/0007)."""
+    owner = await User.get_or_none(email=email)
+    if owner is None or not get_settings().email_enabled:
+        return []
+    row = await Notification.create(
+        user_id=owner.id,
+        channel=Channel.EMAIL,
+        kind=REGISTRATION_ATTEMPT,
+        message=text(owner.locale, "account.taken"),
+        created_at=now,
+        status=DeliveryStatus.PENDING,
+        next_attempt_at=now,
+    )
+    return [(row.id, row.round)]
+
+
+async def login(
+    now: datetime, email: str, password: str, limits: RateLimits | None = None
+) -> SignedIn:
+    """Sign in by e-mail and password; the same refusal whether the e-mail exists or not.
+    With `limits`, RATE_LIMITED beyond the sign-in windows or while the account backs off
+    after failures."""
+    require_aware(now)
+    if limits is not None:
+        await limits.sign_in(email, now)
     user = await User.get_or_none(email=email.strip().lower(), is_active=True)
     if not verify_password(user.password_hash if user else None, password) or user is None:
+        if limits is not None:
+            await limits.sign_in_failed(email, now)
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong e-mail or password")
+    if limits is not None:
+        await limits.sign_in_succeeded(email)
     return SignedIn(user, _token(user, now))
 
 

@@ -19,7 +19,7 @@ from core.settings import Settings
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode
 from domain.ids import parse_id
-from domain.messages import Email, email_for
+from domain.messages import Email, email_for, notice_email
 from domain.policy import Action, allowed_on_report, require_signed_in
 from domain.services import reference
 from domain.services.common import facts_for, require_aware
@@ -133,6 +133,10 @@ async def attempt_delivery(
 
 async def outgoing_for(row: Notification) -> Outgoing:
     """What to send for a stored delivery; DeliveryFailed when its recipient lost its address."""
+    if row.event_id is None and row.report_id is None and row.channel == Channel.EMAIL:
+        # A notice about the recipient's own account (accounts.register): its words are stored.
+        owner = await _mailbox(row)
+        return notice_email(row.message, owner.locale, owner.email)
     event = await ReportEvent.get(id=row.event_id) if row.event_id else None
     report = await Report.get(id=row.report_id) if row.report_id else None
     if event is None or report is None:
@@ -141,9 +145,7 @@ async def outgoing_for(row: Notification) -> Outgoing:
         await Assignment.get_or_none(id=event.assignment_id) if event.assignment_id else None
     )
     if row.channel == Channel.EMAIL:
-        user = await User.get_or_none(id=row.user_id, is_active=True)
-        if user is None or not user.email:
-            raise DeliveryFailed("the recipient has no active e-mail address")
+        user = await _mailbox(row)
         facts = await message_facts(
             event.kind, event.data, report, assignment.agency_id if assignment else None
         )
@@ -153,6 +155,14 @@ async def outgoing_for(row: Notification) -> Outgoing:
         raise DeliveryFailed("the agency has no webhook URL and secret")
     body = await webhook_body(row, event, report, assignment)
     return Webhook(agency.webhook_url, agency.webhook_secret, body, row.id, event.kind)
+
+
+async def _mailbox(row: Notification) -> User:
+    """The active user an e-mail delivery goes to; DeliveryFailed when there is none."""
+    user = await User.get_or_none(id=row.user_id, is_active=True)
+    if user is None or not user.email:
+        raise DeliveryFailed("the recipient has no active e-mail address")
+    return user
 
 
 async def webhook_body(

@@ -48,6 +48,7 @@ from domain.services.deadlines import (
     refresh_report_due,
     set_report_due,
 )
+from domain.services.ratelimits import RateLimits
 from domain.services.reading import Page, PageRequest, SharedRows, newest_first, shared_rows
 from domain.services.reference import calendar_for
 from domain.services.views import (
@@ -83,8 +84,11 @@ class SubmitInput:
     address: str | None = None
 
 
-async def submit(actor: Actor, now: datetime, data: SubmitInput) -> Outcome:
-    """Store a new report in SUBMITTED with its verification deadline and a fresh tracking code."""
+async def submit(
+    actor: Actor, now: datetime, data: SubmitInput, limits: RateLimits | None = None
+) -> Outcome:
+    """Store a new report in SUBMITTED with its verification deadline and a fresh tracking code;
+    with `limits`, RATE_LIMITED beyond the submission windows (a valid report only counts)."""
     require_aware(now)
     require_signed_in(actor)
     if actor.user_id is None:
@@ -107,6 +111,8 @@ async def submit(actor: Actor, now: datetime, data: SubmitInput) -> Outcome:
         category_id = parse_id(data.category_id, "categoryId")
         if await reference.category(category_id) is None:
             raise not_found("category", "categoryId")
+    if limits is not None:
+        await limits.submit(actor.user_id, now)
     cal = await calendar_for(region.id)
     for _attempt in range(5):
         try:

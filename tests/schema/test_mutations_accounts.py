@@ -7,11 +7,16 @@ A refused mutation changes nothing: each refusal test compares `state` before an
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from tests.app_fixtures import GQL, PASSWORD, People, agency_gid
+from core.settings import get_settings
+from domain.services.deliveries import RetryPolicy, attempt_delivery
+from models import Notification, User
+from models.enums import Channel, DeliveryStatus
+from tests.app_fixtures import GQL, PASSWORD, People, agency_gid, app_client
 from tests.factories import (
     ACCEPT,
     ADD_INFO,
@@ -29,6 +34,8 @@ from tests.factories import (
     responded,
     state,
 )
+from tests.workers.receivers import SmtpServer
+from workers.transports import Transports
 
 
 async def register(gql: GQL, email: str, password: str = PASSWORD) -> dict[str, Any]:
@@ -41,28 +48,64 @@ async def register(gql: GQL, email: str, password: str = PASSWORD) -> dict[str, 
 # ------------------------------------------------------------------------- authRegister
 
 
-async def test_auth_register_signs_a_new_citizen_in(gql: GQL) -> None:
+async def test_auth_register_makes_a_citizen_who_then_signs_in(gql: GQL) -> None:
     email = f"baru-{uuid.uuid4().hex[:8]}@example.org"
 
     payload = await register(gql, email.upper())
 
-    assert payload["errors"] == []
-    assert payload["user"] == {"name": "Tetangga", "email": email, "roles": ["CITIZEN"]}
-    me = await GQL(gql.client, payload["token"])("{ me { email roles } }")
-    assert me["me"] == {"email": email, "roles": ["CITIZEN"]}
+    assert payload == {"token": None, "user": None, "errors": []}
+    signed = await gql.sign_in(email)
+    me = await signed("{ me { name email roles } }")
+    assert me["me"] == {"name": "Tetangga", "email": email, "roles": ["CITIZEN"]}
 
 
 @pytest.mark.parametrize("email", ["warga@jember.demo", "  Warga@Jember.DEMO "])
-async def test_auth_register_refuses_a_taken_email(gql: GQL, email: str) -> None:
-    await refused(
-        gql,
-        REGISTER,
-        "EMAIL_TAKEN",
-        ["email"],
-        input={"name": "X", "email": email, "password": "p" * 12},
-    )
-    # The existing account still signs in with its own password.
+async def test_auth_register_answers_a_taken_email_as_a_new_one(gql: GQL, email: str) -> None:
+    """Issue 12, finding 6 (low): authRegister said EMAIL_TAKEN, telling anyone whether an
+    address has an account. It now answers alike; nothing is created or changed."""
+    fresh = f"baru-{uuid.uuid4().hex[:8]}@example.org"
+    users = await User.all().count()
+
+    taken = await call(gql, REGISTER, input={"name": "X", "email": email, "password": "p" * 12})
+    new = await call(gql, REGISTER, input={"name": "X", "email": fresh, "password": "p" * 12})
+
+    assert taken == new == {"token": None, "user": None, "errors": []}
+    assert await User.all().count() == users + 1
+    # The existing account still signs in with its own password, and only with it.
     await gql.sign_in("warga@jember.demo", PASSWORD)
+    await refused(gql, LOGIN, "INVALID_CREDENTIALS", email="warga@jember.demo", password="p" * 12)
+
+
+async def test_the_owner_of_a_taken_email_is_told_by_mail(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With e-mail on, registering a taken address mails its owner, through the deliveries'
+    own books (retried, dead-lettered like any other); a new address gets nothing."""
+    with SmtpServer() as smtp:
+        monkeypatch.setenv("LAPOR_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("LAPOR_SMTP_PORT", str(smtp.port))
+        get_settings.cache_clear()
+        settings = get_settings()
+        try:
+            async with app_client(settings) as client:
+                await register(GQL(client), "warga@jember.demo")
+                await register(GQL(client), f"baru-{uuid.uuid4().hex[:8]}@example.org")
+            (row,) = await Notification.filter(channel=Channel.EMAIL)
+            transports = Transports(settings)
+            try:
+                done = await attempt_delivery(
+                    row.id, datetime.now(UTC), transports.send, RetryPolicy.from_settings(settings)
+                )
+            finally:
+                await transports.close()
+        finally:
+            get_settings.cache_clear()
+
+    assert done is not None and done.status is DeliveryStatus.SENT
+    (mail,) = smtp.mails
+    assert mail.recipients == ["warga@jember.demo"]
+    assert "mendaftar" in mail.part("text/plain")
+    assert row.kind == "account.registration_attempt"
 
 
 async def test_auth_register_refuses_a_short_password(gql: GQL) -> None:
@@ -79,6 +122,7 @@ async def test_auth_register_refuses_a_short_password(gql: GQL) -> None:
     # No account was made: signing in fails, and the address is still free.
     await refused(gql, LOGIN, "INVALID_CREDENTIALS", email=email, password="1234567")
     assert (await register(gql, email))["errors"] == []
+    await gql.sign_in(email)
 
 
 async def test_auth_register_refuses_a_malformed_email(gql: GQL) -> None:
