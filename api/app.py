@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await connect_database(settings.database_url, settings.db_pool_max)
         await caching.start(settings.database_url)
         await redis.get()
-        await live_hub.start()
+        await live_hub.start(caching.feed())
         # What start-up made lives as long as the process: keep the collector from walking it
         # again in every full collection (a pause that showed in the latency tail).
         gc.collect()

@@ -2,7 +2,9 @@
 
 - `LiveHub` (one per process, owned by the app's lifespan) holds the process's single Redis
   pub/sub connection and routes each message to the subscribers of its (topic, key), dropping
-  repeats; it reconnects when Redis drops and counts subscribers and connections.
+  repeats; it reconnects when Redis drops and counts subscribers and connections. It checks
+  every connection's user again when the change feed announces a change to people or roles
+  (every second while the feed does not listen) and closes, with 4403, those who changed.
 - `LiveConnection` is one signed-in WebSocket: its user's slot, its token's expiry, keep-alive,
   its subscriptions' bounded queues, and the close that ends all of them at once.
 - `LiveSocket` is Strawberry's graphql-transport-ws handler with those rules.
@@ -46,10 +48,15 @@ from core.channels import (
     NotificationsMessage,
 )
 from core.settings import Settings
-from domain.services.accounts import session_for_token
+from domain.actor import PUBLIC, Actor
+from domain.services.accounts import actors_for_users, session_for_token
+from models.changes import EVERYTHING, ChangeFeed
 from schema.context import Context, LiveMessage, LiveTopic
 
 log = logging.getLogger("lapor.live")
+
+# The tables whose changes may change who a connection's user is (docs/adr/0015).
+PEOPLE_TABLES = frozenset({"app_user", "role_grant"})
 
 # Close codes. 4403 and 4429 are the protocol's (graphql-transport-ws); 1013 "try again later"
 # is WebSocket's own, for every case where the client should reconnect and catch up (graphql-ws
@@ -89,6 +96,8 @@ class LiveHub:
 
     RETRY_FIRST = 0.2
     RETRY_MOST = 5.0
+    # How often viewers are checked again while the change feed does not listen.
+    VIEWER_CHECK_SECONDS = 1.0
     # Workers publish an event again when they relay its outbox row: remember this many ids.
     REPEAT_WINDOW = 10_000
 
@@ -103,6 +112,11 @@ class LiveHub:
         self._task: asyncio.Task[None] | None = None
         self._was_connected = False
         self._closing: set[asyncio.Task[None]] = set()
+        # Viewers to check again (user ids; EVERYONE for all), and the task that does it.
+        self._changes: ChangeFeed | None = None
+        self._unchecked: set[int] = set()
+        self._check_now = asyncio.Event()
+        self._checker: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ what others read
 
@@ -130,18 +144,27 @@ class LiveHub:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        """Subscribe to Redis in the background, and again whenever the link drops."""
+    async def start(self, changes: ChangeFeed | None = None) -> None:
+        """Subscribe to Redis in the background, and again whenever the link drops; check the
+        viewers again whenever `changes` (this process's change feed) announces a change to
+        people or their roles, and every second while it does not listen."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="lapor-live-hub")
+        if changes is not None:
+            self._changes = changes
+            changes.subscribe(self._people_changed)
+        if self._checker is None:
+            self._checker = asyncio.create_task(self._check_viewers(), name="lapor-live-viewers")
 
     async def close(self) -> None:
         """Stop listening and close what is still open (uvicorn has closed the sockets first)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        checker, self._checker = self._checker, None
+        for running in (task, checker):
+            if running is not None:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
         for connection in [c for group in self._users.values() for c in group]:
             connection.close_soon(1001, "server shutting down")
         if self._closing:
@@ -201,6 +224,44 @@ class LiveHub:
             connection.close_soon(
                 TRY_AGAIN, "live feed interrupted: reconnect, then catch up with updatedAfter"
             )
+
+    # ------------------------------------------------------------------ viewers
+
+    def _people_changed(self, table: str, key: str) -> None:
+        """A change feed listener: a user or their roles changed (or, for EVERYTHING, anything
+        may have): check their connections again."""
+        if table == EVERYTHING or (table in PEOPLE_TABLES and not key.isdigit()):
+            self._unchecked.update(self._users)
+        elif table in PEOPLE_TABLES:
+            self._unchecked.add(int(key))
+        else:
+            return
+        self._check_now.set()
+
+    async def _check_viewers(self) -> None:
+        """Close, with 4403, every connection whose user is no longer who it signed in as
+        (disabled, removed, a role granted or withdrawn): at once when the change feed says so,
+        else within `VIEWER_CHECK_SECONDS` (while the feed does not listen)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.VIEWER_CHECK_SECONDS):
+                    await self._check_now.wait()
+            self._check_now.clear()
+            listening = self._changes is not None and self._changes.live
+            users = set(self._users) if not listening else self._unchecked & set(self._users)
+            self._unchecked.clear()
+            if not users:
+                continue
+            try:
+                current = await actors_for_users(sorted(users))
+            except Exception as exc:  # the database is away: check again at the next round
+                log.warning("live: cannot check viewers again (%s)", exc)
+                self._unchecked.update(users)
+                continue
+            for user_id in users:
+                for connection in list(self._users.get(user_id, ())):
+                    if current.get(user_id, PUBLIC) != connection.actor:
+                        connection.close_soon(FORBIDDEN, "your account changed: sign in again")
 
     # ------------------------------------------------------------------ routing
 
@@ -324,6 +385,7 @@ class LiveConnection:
         self.hub = hub
         self.socket = socket
         self.user_id: int | None = None
+        self.actor: Actor = PUBLIC  # who it signed in as, checked again on every change
         self.expires_at: datetime | None = None
         self.subscribers: set[_Subscriber] = set()
         self.closed = False
@@ -348,6 +410,7 @@ class LiveConnection:
             raise Refused(TRY_AGAIN, "live feed unavailable: try again shortly")
         self.hub.admit(self, session.actor.user_id)
         self.user_id = session.actor.user_id
+        self.actor = session.actor
         self.expires_at = session.expires_at
         context.sign_in(session.actor)
         self._keeper = asyncio.create_task(self._keep(), name="lapor-live-keeper")

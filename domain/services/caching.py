@@ -124,6 +124,11 @@ async def start(database_url: str) -> ChangeFeed:
     return feed
 
 
+def feed() -> ChangeFeed | None:
+    """This process's change feed, once `start` made it."""
+    return _feed
+
+
 async def stop() -> None:
     global _feed
     feed, _feed = _feed, None

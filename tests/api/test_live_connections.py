@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +20,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from domain.auth import issue_token
-from models import User
+from domain.services.accounts import Grant, create_user
+from models import Agency, RoleGrant, User
+from models.enums import Role
 from schema.ids import to_global_id
 from tests.api.live_server import (
     INBOX,
@@ -248,3 +252,53 @@ async def test_two_hundred_subscribers_leave_nothing_behind(
         assert await redis.pubsub_numsub("lapor:events") == [(b"lapor:events", 1)]
         clients = (await redis.execute_command("CLIENT", "LIST")).decode()
         assert clients.count("name=lapor-live:") == 1, clients
+
+
+# ------------------------------------------------------- the viewer is checked again (issue 12)
+
+
+async def _new_officer(live: Live) -> tuple[User, str]:
+    """A DINKES officer made for one test (the demo accounts stay as they are), signed in."""
+    dinkes = await Agency.get(code="DINKES", region__code="35.09")
+    user = await create_user(
+        datetime.now(UTC),
+        name="Petugas Sementara",
+        email=f"sementara-{uuid.uuid4().hex[:8]}@jember.demo",
+        password="p" * 12,
+        grants=[Grant(Role.OFFICER, agency_id=dinkes.id)],
+    )
+    return user, issue_token(user.id, live.settings.secret_key, datetime.now(UTC), 3600)
+
+
+@pytest.mark.parametrize("change", ["disabled", "role withdrawn", "role granted"])
+async def test_a_changed_account_closes_its_sockets_within_a_second(
+    live: Live, people: People, change: str
+) -> None:
+    """Issue 12, finding 7 (low): a live subscription was authorised once, so a disabled
+    account kept receiving new assignments until its token expired (7 days)."""
+    user, token = await _new_officer(live)
+    client = LiveClient(live.url)
+    await client.open({"token": token})
+    await client.subscribe("inbox", INBOX, {"a": await agency_gid("DINKES")})
+    bystander = await live.connect(people["officer"])
+    await until(lambda: live.hub.connection_count == 2 and live.hub.subscriber_count == 1)
+
+    changed_at = time.monotonic()
+    if change == "disabled":
+        await User.filter(id=user.id).update(is_active=False)
+    elif change == "role withdrawn":
+        await RoleGrant.filter(user_id=user.id).delete()
+    else:
+        await RoleGrant.create(user_id=user.id, role=Role.OMBUDSMAN)
+    closed = await client.wait_closed(seconds=3)
+    took = time.monotonic() - changed_at
+    report = await submitted(live, people)
+    await verified(live, people, report, "DINKES")
+
+    assert (closed.code, closed.reason) == (4403, "your account changed: sign in again")
+    assert took < 1.5  # the check runs every second here (no change feed in this process)
+    assert client.data("inbox") == []
+    assert bystander.closed is None
+    await until(lambda: live.hub.connection_count == 1)
+    await client.close()
+    await bystander.close()

@@ -7,15 +7,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from models import OutboxMessage, User
+from domain.services.accounts import Grant, create_user
+from models import Agency, OutboxMessage, User
+from models.enums import Role
 from tests.app_fixtures import agency_gid, region_gid
 from tests.e2e.test_stack import LOGIN, _post, running_stack
 from tests.harness import RedisServer
@@ -183,3 +188,49 @@ async def test_many_subscribers_come_and_go_on_one_redis_subscription_per_proces
         assert clients.count("name=lapor-relay:") == 1, clients
     for api in two_apis["apis"]:
         assert api.poll() is None
+
+
+async def test_a_disabled_account_is_closed_in_every_process_within_a_second(
+    two_apis: dict[str, Any], db: str
+) -> None:
+    """Issue 12, finding 7: each process's change feed hears the change, whoever made it (here
+    psql's way: straight SQL), and closes that user's sockets with 4403 at once."""
+    dinkes = await Agency.get(code="DINKES", region__code="35.09")
+    email = f"sementara-{uuid.uuid4().hex[:8]}@jember.demo"
+    await create_user(
+        datetime.now(UTC),
+        name="Petugas Sementara",
+        email=email,
+        password="p" * 12,
+        grants=[Grant(Role.OFFICER, agency_id=dinkes.id)],
+    )
+    async with httpx.AsyncClient(base_url=two_apis["bases"][1], timeout=10) as http:
+        login = await http.post(
+            "/graphql",
+            json={
+                "query": 'mutation($e:String!){authLogin(email:$e,password:"pppppppppppp")'
+                "{token errors{code}}}",
+                "variables": {"e": email},
+            },
+        )
+        token = login.json()["data"]["authLogin"]["token"]
+    urls = [base.replace("http://", "ws://") + "/graphql" for base in two_apis["bases"]]
+    clients = [await _connect(url, token) for url in urls]
+    for client in clients:
+        await _subscribed(client, "inbox", INBOX, {"a": await agency_gid("DINKES")})
+
+    connection = await asyncpg.connect(db)
+    try:
+        await connection.execute("UPDATE app_user SET is_active = false WHERE email = $1", email)
+    finally:
+        await connection.close()
+    changed = time.monotonic()
+    closed = [await client.wait_closed(seconds=3) for client in clients]
+    took = time.monotonic() - changed
+
+    assert [(c.code, c.reason) for c in closed] == [
+        (4403, "your account changed: sign in again")
+    ] * 2
+    assert took < 1.0, took
+    for client in clients:
+        await client.close()
