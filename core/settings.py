@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from functools import lru_cache
@@ -55,6 +56,13 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 15.0
     mail_from: str = "Lapor <no-reply@lapor.localhost>"
     webhook_timeout_seconds: float = 10.0
+    # Where webhooks may go (docs/adr/0021): https only, to public addresses. Plain http is a
+    # development setting (refused in production); networks listed here (CIDR, comma separated,
+    # e.g. an agencies' VPN "10.20.0.0/16") are let through although private.
+    webhook_allow_http: bool = False
+    webhook_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # A CA bundle to verify agencies' receivers by (a government CA); empty: the system's.
+    webhook_ca_file: str = ""
     delivery_max_attempts: int = Field(default=8, ge=1)
     delivery_backoff_seconds: float = Field(default=5.0, gt=0)
     delivery_backoff_max: float = Field(default=3600.0, gt=0)
@@ -168,6 +176,15 @@ class Settings(BaseSettings):
             return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
         return value
 
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # a ValueError names the bad one
+        return value
+
     @property
     def console_restricted(self) -> bool:
         """Whether the console and introspection are closed to all but console users."""
@@ -183,9 +200,15 @@ class Settings(BaseSettings):
             )
 
     def check_production(self) -> None:
-        """Refuse to run in production with a missing or weak secret."""
+        """Refuse to run in production with a missing or weak secret, or with webhooks allowed
+        over plain http."""
         if self.env == "production":
             self.check_secret()
+            if self.webhook_allow_http:
+                raise RuntimeError(
+                    "LAPOR_WEBHOOK_ALLOW_HTTP is a development setting: webhooks in production "
+                    "go over https"
+                )
 
 
 @lru_cache(maxsize=1)

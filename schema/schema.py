@@ -31,6 +31,7 @@ from schema.people import PeopleMutation, PeopleQuery
 from schema.reference import ReferenceQuery
 from schema.reports import ReportMutation, ReportQuery
 from schema.subscriptions import Subscription, SubscriptionsOnlyOverWebSocket
+from schema.webhooks import WebhookMutation
 
 # The roots, merged from each subject's part; a part's fields keep their place in its root.
 Query = merged(
@@ -57,6 +58,7 @@ Mutation = merged(
         ReportMutation,
         AssignmentMutation,
         NotificationMutation,
+        WebhookMutation,
     ),
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ssl
 import time
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -18,8 +19,10 @@ import aiosmtplib
 import httpx
 
 from core.settings import Settings
+from domain.errors import DomainError
 from domain.messages import Email
 from domain.services.deliveries import DeliveryFailed, Outgoing, Send, Webhook
+from domain.services.webhooks import resolve_target
 
 SIGNATURE_VERSION = "v1"
 
@@ -47,8 +50,15 @@ class Transports:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # No redirects: a receiver cannot send our signed body somewhere we did not check.
         self.http = httpx.AsyncClient(
-            timeout=settings.webhook_timeout_seconds, follow_redirects=False
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            verify=(
+                ssl.create_default_context(cafile=settings.webhook_ca_file)
+                if settings.webhook_ca_file
+                else True
+            ),
         )
 
     async def close(self) -> None:
@@ -65,9 +75,16 @@ class Transports:
             await self.send_email(outgoing)
 
     async def post_webhook(self, hook: Webhook) -> None:
-        """POST the signed body; any answer but 2xx, or no answer in time, is a failure."""
+        """POST the signed body to the address the URL's host resolves to now, if it may go
+        there (domain/services/webhooks.py); any answer but 2xx, or none in time, is a failure,
+        and only its status is kept (never what the receiver wrote)."""
+        try:
+            target = await resolve_target(hook.url, self.settings)
+        except DomainError as refusal:
+            raise DeliveryFailed(f"refused: {refusal.message}") from None
         timestamp = int(time.time())
         headers = {
+            "Host": target.host_header,
             "Content-Type": "application/json",
             "User-Agent": "Lapor-Webhooks/1",
             "X-Lapor-Event": hook.event_kind,
@@ -76,11 +93,17 @@ class Transports:
             "X-Lapor-Signature": signature(hook.secret, timestamp, hook.body),
         }
         try:
-            response = await self.http.post(hook.url, content=hook.body, headers=headers)
+            response = await self.http.post(
+                target.connect_url,
+                content=hook.body,
+                headers=headers,
+                # TLS verifies the certificate against the host, not the address.
+                extensions={"sni_hostname": target.host},
+            )
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
         if not 200 <= response.status_code < 300:
-            raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}")
+            raise DeliveryFailed(f"HTTP {response.status_code}")
 
     async def send_email(self, email: Email) -> None:
         """Hand the message to the SMTP server; a refusal or a timeout is a failure."""

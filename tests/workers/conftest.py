@@ -99,6 +99,9 @@ def workers(
         "LAPOR_DELIVERY_MAX_ATTEMPTS": "4",
         "LAPOR_WORKER_HEALTH_CHECK_SECONDS": "1",
         "LAPOR_SWEEP_EVERY_SECONDS": "2",
+        # The webhook receivers are plain http on loopback: let them through (development).
+        "LAPOR_WEBHOOK_ALLOW_HTTP": "true",
+        "LAPOR_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
     }
     pool = Workers(env, tmp_path)
     try:

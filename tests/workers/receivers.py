@@ -80,7 +80,8 @@ class Hit:
 @dataclass
 class WebhookReceiver:
     """An HTTP server that fails the first `fail_first` POSTs (500), or all of them with
-    `always_fail`, after waiting `delay` seconds; it records every POST."""
+    `always_fail`, after waiting `delay` seconds; it records every POST. With `tls` it speaks
+    https; `answer` replaces its answers (status, body, extra headers)."""
 
     fail_first: int = 0
     always_fail: bool = False
@@ -88,6 +89,8 @@ class WebhookReceiver:
     hits: list[Hit] = field(default_factory=list)
     arrived: int = 0  # POSTs received so far, counted before answering
     port: int = 0
+    tls: ssl.SSLContext | None = None
+    answer: tuple[int, bytes, dict[str, str]] | None = None
 
     def __post_init__(self) -> None:
         receiver = self
@@ -98,23 +101,30 @@ class WebhookReceiver:
                 receiver.arrived += 1
                 time.sleep(receiver.delay)
                 failing = receiver.always_fail or len(receiver.hits) < receiver.fail_first
-                status = 500 if failing else 200
+                status, text, extra = (500, b"no", {}) if failing else (200, b"ok", {})
+                if receiver.answer is not None:
+                    status, text, extra = receiver.answer
                 receiver.hits.append(Hit(dict(self.headers.items()), body, status))
                 self.send_response(status)
-                self.send_header("Content-Length", "2")
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(text)))
                 self.end_headers()
-                self.wfile.write(b"ok" if status == 200 else b"no")
+                self.wfile.write(text)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/lapor-hook"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/lapor-hook"
 
     def __enter__(self) -> WebhookReceiver:
         self.thread.start()
