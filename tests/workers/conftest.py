@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+import trustme
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from tests.harness import RedisServer
@@ -76,6 +77,15 @@ async def clean_redis(redis_server: RedisServer) -> AsyncIterator[RedisServer]:
     await client.flushall()
     await client.aclose()
     yield redis_server
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[trustme.CA, Path]]:
+    """A throwaway certificate authority, and its certificate in a PEM bundle."""
+    authority = trustme.CA()
+    bundle = tmp_path_factory.mktemp("ca") / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    yield authority, bundle
 
 
 @pytest.fixture

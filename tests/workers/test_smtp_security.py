@@ -4,7 +4,6 @@ client cannot verify is a failed delivery, never a message sent in the clear."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,6 @@ from tests.workers.receivers import SmtpServer
 from workers.transports import Transports
 
 MAIL = email_for(MessageFacts("report.closed", "LPR-TLS0-0001", "Jalan"), "id", "warga@x.org")
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[trustme.CA, Path]]:
-    authority = trustme.CA()
-    bundle = tmp_path_factory.mktemp("ca") / "ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    yield authority, bundle
 
 
 def _server_context(authority: trustme.CA):  # type: ignore[no-untyped-def]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +36,6 @@ async def send(settings: Settings, url: str) -> None:
 
 def settings(**update: Any) -> Settings:
     return get_settings().model_copy(update=update)
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[trustme.CA, Path]]:
-    authority = trustme.CA()
-    bundle = tmp_path_factory.mktemp("ca") / "ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    yield authority, bundle
 
 
 def tls(authority: trustme.CA, *names: str) -> ssl.SSLContext:
