@@ -24,7 +24,7 @@ from tortoise import connections
 from api.console import Console
 from api.http import GraphQLOverHTTP
 from api.live import LiveHub, LiveSocket, TextFrames, sign_in
-from api.metrics_route import metrics_route
+from api.metrics_route import MetricsServer, metrics_app
 from api.middleware import http_middleware
 from api.open311 import Open311
 from api.persisted import PersistedQueries
@@ -135,6 +135,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     live_hub = LiveHub(settings)
     set_live_subscriber_source(lambda: live_hub.subscriber_count)
     graphql = LaporGraphQL(settings, redis, console, live_hub)
+    metrics = metrics_app(redis.get)
+    metrics_server = MetricsServer(settings, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -143,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await caching.start(settings.database_url)
         await redis.get()
         await live_hub.start(caching.feed())
+        await metrics_server.start()
         # What start-up made lives as long as the process: keep the collector from walking it
         # again in every full collection (a pause that showed in the latency tail).
         gc.collect()
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await metrics_server.close()
             await live_hub.close()
             await redis.close()
             await caching.stop()
@@ -183,10 +187,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             *console.routes(),
             *Open311(settings).routes(),
-            metrics_route(redis.get),
         ],
         middleware=http_middleware(settings),
         lifespan=lifespan,
     )
     app.state.live_hub = live_hub  # read by tests
+    app.state.metrics = metrics  # what the metrics port serves (tests read it in process)
     return app

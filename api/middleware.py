@@ -30,7 +30,7 @@ REQUEST_ID_HEADER = "x-request-id"
 # An incoming id is kept when it is short and plain (safe to log and to echo); else a new one.
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # Probes and scrapes every few seconds would drown the access log.
-QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+QUIET_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

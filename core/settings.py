@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     sign_in_backoff_max_seconds: float = Field(default=900.0, gt=0)
 
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
+    # /metrics has a port of its own, for the internal network only (docs/adr/0022); 0: none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
 
     @field_validator(
         "rate_sign_in_per_ip",

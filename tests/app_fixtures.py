@@ -106,11 +106,26 @@ def assets_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the whole app built for `settings`, in process (no lifespan: the
     session has initialised the ORM; Redis is connected lazily)."""
+    async with app_clients(settings) as (client, _):
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def app_clients(
+    settings: Settings,
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """HTTP clients of one app built for `settings`, in process: its public port, and its
+    metrics port (docs/adr/0022)."""
     from api.app import create_app
 
-    transport = httpx.ASGITransport(app=create_app(settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://lapor.test") as client:
-        yield client
+    app = create_app(settings)
+    public = httpx.ASGITransport(app=app)
+    internal = httpx.ASGITransport(app=app.state.metrics)
+    async with (
+        httpx.AsyncClient(transport=public, base_url="http://lapor.test") as client,
+        httpx.AsyncClient(transport=internal, base_url="http://lapor.internal") as metrics,
+    ):
+        yield client, metrics
 
 
 @pytest.fixture

@@ -26,6 +26,9 @@ os.environ.setdefault("LAPOR_SECRET_KEY", secrets.token_urlsafe(32))
 # Tests sign in and submit far more often than people do: rate limits are off unless a test of
 # them turns them on (tests/api/test_rate_limits.py); the processes tests start inherit this.
 os.environ.setdefault("LAPOR_RATE_LIMITS", "false")
+# The API processes tests start serve no metrics port unless a test gives them one: several
+# run at once, and other people's tests run on this machine too.
+os.environ.setdefault("LAPOR_METRICS_PORT", "0")
 
 
 def in_ci() -> bool:

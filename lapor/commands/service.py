@@ -203,10 +203,13 @@ def _banner(host: str, port: int, redis_url: str | None, database: str) -> str:
     from lapor.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    s = get_settings()
+    metrics = f"http://{s.metrics_host}:{s.metrics_port}/metrics" if s.metrics_port else "off"
     lines = [
         "",
         "Lapor is running.",
         f"  GraphiQL:    http://{shown}:{port}/graphql",
+        f"  Metrics:     {metrics} (internal: never publish this port)",
         f"  PostgreSQL:  {database}",
         f"  Redis:       {redis_url or '(from LAPOR_REDIS_URL)'}",
         f"  Demo accounts (password {DEMO_PASSWORD}):",

@@ -1,22 +1,30 @@
 """/metrics moves when operations run, and shows the shared figures: queue depth and jobs by
-outcome (Redis), overdue work (the database), live subscribers (the hub's count)."""
+outcome (Redis), overdue work (the database), live subscribers (the hub's count); it is served
+on a port of its own, which docker-compose does not publish."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 import redis
+import yaml
 from arq.constants import default_queue_name
 from prometheus_client.parser import text_string_to_metric_families
 
+from api.metrics_route import MetricsServer, metrics_app
 from core import metrics
 from core.settings import get_settings
 from models import Assignment, Report
-from tests.app_fixtures import GQL, People, app_client, pk
+from tests.app_fixtures import People, app_clients, pk
 from tests.factories import submit, verify
+from tests.harness import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -47,18 +55,28 @@ def shared_redis(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-async def client(db: str, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def both(db: str, redis_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    """Clients of one app: its public port, and its metrics port."""
     settings = get_settings().model_copy(update={"redis_url": redis_url})
-    async with app_client(settings) as client:
-        yield client
+    async with app_clients(settings) as clients:
+        yield clients
 
 
-async def test_requests_latency_and_errors_move_per_operation(client: httpx.AsyncClient) -> None:
+@pytest.fixture
+def client(both: tuple[httpx.AsyncClient, ...]) -> httpx.AsyncClient:
+    """The metrics port's client."""
+    return both[1]
+
+
+async def test_requests_latency_and_errors_move_per_operation(
+    both: tuple[httpx.AsyncClient, ...],
+) -> None:
+    api, client = both
     before = await scrape(client)
     for _ in range(2):
-        ok = await client.post("/graphql", json={"query": "query Regions { regions { code } }"})
+        ok = await api.post("/graphql", json={"query": "query Regions { regions { code } }"})
         assert ok.status_code == 200
-    bad = await client.post("/graphql", json={"query": "query Broken { regions { nope } }"})
+    bad = await api.post("/graphql", json={"query": "query Broken { regions { nope } }"})
     assert bad.status_code == 200
     after = await scrape(client)
 
@@ -128,8 +146,9 @@ async def test_live_subscribers_come_from_the_hubs_count(client: httpx.AsyncClie
         metrics.set_live_subscriber_source(lambda: 0)
 
 
-async def test_without_redis_the_scrape_still_answers(gql: GQL) -> None:
-    samples = await scrape(gql.client)  # the default settings point at no Redis
+async def test_without_redis_the_scrape_still_answers(db: str) -> None:
+    async with app_clients(get_settings()) as (_, internal):  # the default: no Redis there
+        samples = await scrape(internal)
     assert value(samples, "lapor_dependency_up", dependency="redis") == 0
     assert ("lapor_queue_depth", ()) not in samples
     assert value(samples, "lapor_dependency_up", dependency="database") == 1
@@ -145,3 +164,54 @@ def test_operation_names_are_bounded() -> None:
     assert labels[-5:] == ["other"] * 5
     assert len(metrics._operation_names) == metrics.MAX_OPERATION_NAMES
     metrics._operation_names.difference_update(extra)
+
+
+# ------------------------------------------------------------- not on the public port (issue 12)
+
+
+async def test_the_public_port_has_no_metrics(both: tuple[httpx.AsyncClient, ...]) -> None:
+    """Issue 12, finding 9 (low): /metrics was on the public port."""
+    api, internal = both
+
+    assert (await api.get("/metrics")).status_code == 404
+    assert (await internal.get("/metrics")).status_code == 200
+    assert (await internal.get("/graphql")).status_code == 404
+
+
+def test_docker_compose_publishes_the_api_not_its_metrics() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    api = compose["services"]["api"]
+    environment = api["environment"]
+
+    assert api["ports"] == ["8000:8000"]
+    assert str(environment["LAPOR_METRICS_PORT"]) in [str(p) for p in api.get("expose", [])]
+    for name, service in compose["services"].items():
+        published = [str(p) for p in service.get("ports", [])]
+        assert not any(str(environment["LAPOR_METRICS_PORT"]) in p for p in published), name
+
+
+async def test_the_metrics_port_serves_the_metrics_app(db: str) -> None:
+    """What the app's lifespan starts: the metrics app on its own port (a free one here)."""
+    port = free_port()
+    settings = get_settings().model_copy(update={"metrics_port": port})
+
+    async def no_redis() -> None:
+        return None
+
+    server = MetricsServer(settings, metrics_app(no_redis))
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as internal:
+            for _ in range(50):
+                try:
+                    scraped = await internal.get("/metrics")
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.1)
+            elsewhere = await internal.post("/graphql", json={"query": "{ __typename }"})
+    finally:
+        await server.close()
+
+    assert scraped.status_code == 200
+    assert "lapor_graphql_requests" in scraped.text
+    assert elsewhere.status_code == 404

@@ -1,6 +1,6 @@
-"""`lapor api --workers 2` as a process: /metrics adds up every worker's counts, whichever
-worker answers the scrape, and the log is JSON lines, one access line per request with its
-request id."""
+"""`lapor api --workers 2` as a process: /metrics, on its own port, adds up every worker's
+counts, whichever worker serves it, and the log is JSON lines, one access line per request with
+its request id."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.processes import lapor_api
-from tests.harness import RedisServer
+from tests.harness import RedisServer, free_port
 
 
 @pytest.fixture
@@ -22,7 +22,9 @@ def two_workers(
 ) -> Iterator[dict[str, Path | str]]:
     counts = tmp_path / "metrics"
     counts.mkdir()
+    metrics_port = free_port()
     env = {
+        "LAPOR_METRICS_PORT": str(metrics_port),
         "LAPOR_ENV": "test",
         "LAPOR_DATABASE_URL": db,
         "LAPOR_REDIS_URL": redis_server.url,
@@ -30,7 +32,12 @@ def two_workers(
     }
     log = tmp_path / "api.log"
     with lapor_api(env, log, "--workers", "2") as base:
-        yield {"base": base, "counts": counts, "log": log}
+        yield {
+            "base": base,
+            "metrics": f"http://127.0.0.1:{metrics_port}",
+            "counts": counts,
+            "log": log,
+        }
 
 
 def _pings(scrape: str) -> float:
@@ -62,7 +69,7 @@ def test_metrics_add_up_every_worker_and_each_request_logs_one_json_line(
         sent.append(rid)
     assert len(list(counts.glob("counter_*.db"))) == 2, "one worker answered every request"
     for _ in range(6):
-        with httpx.Client(base_url=base) as client:
+        with httpx.Client(base_url=str(two_workers["metrics"])) as client:
             assert _pings(client.get("/metrics").text) == len(sent)
 
     lines = [json.loads(line) for line in Path(two_workers["log"]).read_text().splitlines()]
@@ -72,3 +79,5 @@ def test_metrics_add_up_every_worker_and_each_request_logs_one_json_line(
         assert line["operation"] == "Ping" and line["status"] == 200
         assert line["method"] == "POST" and line["path"] == "/graphql"
         assert line["duration_ms"] >= 0
+    with httpx.Client(base_url=base) as client:
+        assert client.get("/metrics").status_code == 404  # not on the public port
