@@ -14,6 +14,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from domain.errors import DomainError, ErrorCode
+from models.rows import Shape, rows_of
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -52,13 +53,25 @@ class PageRequest:
 
 async def newest_first(query: QuerySet[M], request: PageRequest) -> Page[M]:
     """The keyset page of a query, newest (highest id) first: inserts never shift a page."""
-    size = request.size
+    return _page(list(await _newest(query, request)), request)
+
+
+async def newest_rows_first(shape: Shape, query: QuerySet[M], request: PageRequest) -> Page[Any]:
+    """`newest_first` as rows of `shape` (models/rows.py), for the pages every client reads."""
+    return _page(await rows_of(shape, _newest(query, request)), request)
+
+
+def _newest(query: QuerySet[M], request: PageRequest) -> QuerySet[M]:
     if request.after_id is not None:
         query = query.filter(id__lt=request.after_id)
-    rows = list(await query.order_by("-id").limit(size + 1))
+    return query.order_by("-id").limit(request.size + 1)
+
+
+def _page(rows: list[Any], request: PageRequest) -> Page[Any]:
+    size = request.size
     more = len(rows) > size
     return Page(
-        rows[:size], more, request.after_id is not None, rows[size - 1].pk if more else None
+        rows[:size], more, request.after_id is not None, rows[size - 1].id if more else None
     )
 
 

@@ -15,10 +15,7 @@ from domain.services.views import (
     ReportView,
     event_view,
 )
-from models import (
-    Report,
-    ReportEvent,
-)
+from models import ReportEvent, rows
 
 
 @dataclass(frozen=True)
@@ -42,18 +39,29 @@ async def timelines(
         group = [i for i, k in enumerate(keys) if k.report.staff_view is staff]
         if not group:
             continue
-        qs = ReportEvent.filter(report_id__in=sorted({keys[i].report.id for i in group}))
-        if not staff:
-            qs = qs.filter(visibility="public")
+        # Staff read every line; others the public ones only.
+        visible = "" if staff else " AND visibility = 'public'"
+        found = await rows.pairs(
+            "SELECT report_id, id FROM report_event WHERE report_id = ANY($1::bigint[])"
+            f"{visible} ORDER BY id",
+            sorted({keys[i].report.id for i in group}),
+        )
         by_report: dict[int, list[int]] = defaultdict(list)
-        for report_id, event_id in await qs.order_by("id").values_list("report_id", "id"):
-            by_report[int(str(report_id))].append(int(str(event_id)))
+        for report_id, event_id in found:
+            by_report[report_id].append(event_id)
         for i in group:
             after = keys[i].after_id
             ids = [e for e in by_report[keys[i].report.id] if after is None or e > after]
             chosen[i], more[i] = ids[: sizes[i]], len(ids) > sizes[i]
     all_ids = sorted({e for ids in chosen for e in ids})
-    events = {e.id: e for e in await ReportEvent.filter(id__in=all_ids)} if all_ids else {}
+    events = (
+        {
+            e.id: e
+            for e in await rows.select(rows.EVENT, rows.by_ids(rows.EVENT, "report_event"), all_ids)
+        }
+        if all_ids
+        else {}
+    )
     hidden = await _hidden_reporters([k.report for k in keys])
     return [
         Page(
@@ -72,12 +80,12 @@ async def _hidden_reporters(
     masked = sorted({r.id for r in reports if r.reporter_id is None})
     if not masked:
         return {}
-    rows = await shared_rows(shared, ("reporters", *masked), lambda: _reporter_rows(masked))
-    return {int(str(rid)): int(str(uid)) for rid, uid in rows}
+    found = await shared_rows(shared, ("reporters", *masked), lambda: _reporter_rows(masked))
+    return dict(found)
 
 
-async def _reporter_rows(ids: list[int]) -> list[tuple[Any, Any]]:
-    return list(await Report.filter(id__in=ids).values_list("id", "reporter_id"))
+async def _reporter_rows(ids: list[int]) -> list[tuple[Any, ...]]:
+    return await rows.pairs("SELECT id, reporter_id FROM report WHERE id = ANY($1::bigint[])", ids)
 
 
 async def event_by_id(actor: Actor, eid: int, shared: SharedRows | None = None) -> EventView | None:
