@@ -38,8 +38,9 @@ async def prepare(url: str, roles: Iterable[str]) -> None:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        for role in roles:
-            await conn.execute(f"CREATE ROLE {role} LOGIN SUPERUSER")
+        for role in roles:  # roles belong to the cluster: a kept one has them already
+            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                await conn.execute(f"CREATE ROLE {role} LOGIN SUPERUSER")
     finally:
         await conn.close()
 
