@@ -39,20 +39,18 @@ from domain.auth import read_token
 from domain.deadlines import is_overdue
 from domain.lifecycle import PUBLIC_REPORT
 from domain.tracking import normalize_tracking_code
+from models.enums import AssignmentStatus, Role
 from schema.ids import from_global_id, to_cursor, to_global_id
 
 PUBLIC_STATUSES = sorted(s.value for s in PUBLIC_REPORT)
-DESK_ROLES = ["OFFICER", "AGENCY_HEAD"]
+ALL_STATUSES = [s.value for s in AssignmentStatus]
+DESK_ROLES = [Role.OFFICER.value, Role.AGENCY_HEAD.value]
 TIMELINE_FIRST = 20  # the detail page's `timeline(first: 20)`
 
 # The desk (NOT FOUND: no row), whether the token's user may watch its inbox (allowed_on_agency:
 # a member of the agency, or a coordinator of its region; an active user), and its page.
 INBOX_SQL = """
-SELECT d.active, d.allowed, d.code AS agency_code, d.name AS agency_name,
-    a.id, a.status, a.tier, a.assigned_at, a.due_at, a.escalation_level,
-    r.id AS report_id, r.tracking_code, r.title, r.kind, r.status AS report_status,
-    r.created_at, r.due_at AS report_due_at, rg.name AS region_name, c.name AS category_name
-FROM (
+WITH d AS MATERIALIZED (
     SELECT ag.id, ag.code, ag.name, u.is_active AS active,
         u.is_active AND EXISTS (
             SELECT 1 FROM role_grant g WHERE g.user_id = u.id AND (
@@ -61,10 +59,15 @@ FROM (
         ) AS allowed
     FROM agency ag LEFT JOIN app_user u ON u.id = $2
     WHERE ag.id = $1
-) AS d
+)
+SELECT d.active, d.allowed, d.code AS agency_code, d.name AS agency_name,
+    a.id, a.status, a.tier, a.assigned_at, a.due_at, a.escalation_level,
+    r.id AS report_id, r.tracking_code, r.title, r.kind, r.status AS report_status,
+    r.created_at, r.due_at AS report_due_at, rg.name AS region_name, c.name AS category_name
+FROM d
 LEFT JOIN LATERAL (
     SELECT * FROM assignment a
-    WHERE d.allowed AND a.agency_id = d.id AND ($4::text[] IS NULL OR a.status = ANY($4::text[]))
+    WHERE d.allowed AND a.agency_id = $1 AND a.status = ANY($4::text[])
     ORDER BY a.id DESC LIMIT $5
 ) AS a ON true
 LEFT JOIN report r ON r.id = a.report_id
@@ -200,7 +203,7 @@ class Floors:
         if agency is None or agency[0] != "Agency":
             raise Refused("VALIDATION", "not a Agency id")
         size = _size(variables.get("first"), self.settings)
-        statuses = variables.get("status") or None
+        statuses = variables.get("status") or ALL_STATUSES  # none asked: any status
         rows = await self.pool.fetch(INBOX_SQL, agency[1], user_id, DESK_ROLES, statuses, size + 1)
         if not rows:
             raise Refused("NOT_FOUND", "agency not found")

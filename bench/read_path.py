@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -206,7 +207,7 @@ CROSS JOIN LATERAL (
             WHEN r.region_id = $6 THEN ($11::bigint[])[1 + (i / 20) % cardinality($11::bigint[])]
             WHEN r.region_id = $7 THEN $10::bigint
             ELSE ($12::bigint[])[1 + (i / 20) % cardinality($12::bigint[])] END AS agency_id,
-        CASE WHEN NOT d.dinkes AND r.region_id <> $7 AND i % 18 = 4 THEN $10::bigint END
+        CASE WHEN NOT d.dinkes AND r.region_id <> $7 AND i % 17 = 4 THEN $10::bigint END
             AS second_agency_id
 ) AS g
 CROSS JOIN LATERAL (
@@ -681,29 +682,26 @@ class Sample:
     """STATEMENT_SAMPLE pages sent one after the other (after the timed runs): how long one
     page takes alone, and what its process sent PostgreSQL for it."""
 
-    alone: float  # seconds per page, the HTTP client included
+    alone: float  # seconds per page (the median), at the client
     statements: float  # per page
     database: float  # ms of PostgreSQL's execution per page
     top: list[tuple[float, float, str]]  # per page, mean ms, query
 
 
-async def sample(db_url: str, role: str, url: str, body: bytes, headers: dict[str, str]) -> Sample:
+async def sample(db_url: str, role: str, url: str, request: bytes, check: load.Check) -> Sample:
     """Statements of `role` by pg_stat_statements (reset first), the change feed's ping
     excepted (a process's background, not a page's)."""
-    async with httpx.AsyncClient(timeout=60) as client:
-        await reset_statements(db_url)
-        started = time.perf_counter()
-        for _ in range(STATEMENT_SAMPLE):
-            response = await client.post(url, content=body, headers=headers)
-            response.raise_for_status()
-        alone = (time.perf_counter() - started) / STATEMENT_SAMPLE
+    await reset_statements(db_url)
+    result = await load.repeat(url, request, STATEMENT_SAMPLE, check)
+    if result.errors:
+        raise SystemExit(f"{url}: {result.errors}; first: {result.first_error}")
     found = [
         (calls / STATEMENT_SAMPLE, mean, query)
         for calls, mean, query in await top_statements(db_url, role, limit=50, width=160)
         if query not in BACKGROUND
     ]
     return Sample(
-        alone,
+        result.quantile(0.5),
         sum(per_page for per_page, _, _ in found),
         sum(per_page * mean for per_page, mean, _ in found),
         found,
@@ -763,7 +761,8 @@ async def measure(
         f"p99 x{outcome.p99_ratio():.1f}"
     )
     for side, role, url in (("floor", FLOOR_ROLE, floor_url), ("Lapor", API_ROLE, lapor_url)):
-        outcome.samples[side] = await sample(db_url, role, url, body, sent)
+        request = load.post(url, body, headers)
+        outcome.samples[side] = await sample(db_url, role, url, request, same_page(lapor_page))
     floor, lapor = outcome.samples["floor"], outcome.samples["Lapor"]
     print(
         f"  one page alone: floor {floor.alone * 1000:.2f} ms, Lapor {lapor.alone * 1000:.2f} ms; "
@@ -797,7 +796,7 @@ def summary(outcomes: Sequence[Outcome], args: argparse.Namespace) -> None:
         "(req/s: the best round; p99: the median of the rounds; Lapor/floor: the ratio of each "
         "round's rates, best and median; p99 x: the median of each round's ratio)"
     )
-    print(f"one page at a time ({STATEMENT_SAMPLE} pages after the timed runs):")
+    print(f"one page at a time ({STATEMENT_SAMPLE} pages after the timed runs; alone: the median):")
     print(
         f"{'page':<10}  {'alone ms':>15}  {'statements':>15}  {'PostgreSQL ms':>15}\n"
         f"{'':<10}  {'floor':>7} {'Lapor':>7}  {'floor':>7} {'Lapor':>7}  {'floor':>7} {'Lapor':>7}"
@@ -850,6 +849,10 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     scenarios = [s for s in SCENARIOS if s.name in names]
+    print(
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} before the run "
+        "(other work on the machine shows in the figures)"
+    )
     with database(args.reports, args.keep) as db:
         how = "kept from an earlier run, filled" if db.reused else "filled"
         print(
