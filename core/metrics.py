@@ -91,9 +91,12 @@ def observe_graphql(
         GRAPHQL_ERRORS.labels(code).inc()
 
 
+_EXECUTIONS = {name: GRAPHQL_EXECUTIONS.labels(name) for name in ("compiled", "generic")}
+
+
 def count_execution(executor: str) -> None:
     """Count one operation (or subscription event) run by `executor`: compiled or generic."""
-    GRAPHQL_EXECUTIONS.labels(executor).inc()
+    _EXECUTIONS[executor].inc()
 
 
 _live_subscribers: Callable[[], int] = lambda: 0  # noqa: E731  (replaced by the WebSocket hub)
