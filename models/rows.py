@@ -93,6 +93,10 @@ class Shape:
         self.columns = ", ".join(row._fields)
         self._enums = [(row._fields.index(name), enum) for name, enum in enums.items()]
 
+    def columns_of(self, alias: str) -> str:
+        """The columns, each qualified by a table alias."""
+        return ", ".join(f"{alias}.{name}" for name in self.row._fields)
+
     def make(self, record: Record) -> Any:
         if not self._enums:
             return self.row._make(record)
@@ -114,6 +118,13 @@ async def select(shape: Shape, sql: str, *params: Any) -> list[Any]:
     """Rows of `shape` for `sql` (which selects `shape.columns`), on the current connection."""
     _, records = await connections.get("default").execute_query(sql, list(params))
     return [shape.make(r) for r in records]
+
+
+async def select_with(shape: Shape, sql: str, *params: Any) -> list[tuple[Any, tuple[Any, ...]]]:
+    """Rows of `shape` for `sql`, which selects `shape.columns` then more: (row, the rest)."""
+    _, records = await connections.get("default").execute_query(sql, list(params))
+    width = len(shape.row._fields)
+    return [(shape.make(r[:width]), tuple(r[width:])) for r in records]
 
 
 async def rows_of(shape: Shape, query: QuerySet[Any]) -> list[Any]:

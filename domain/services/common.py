@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,17 +74,21 @@ async def report_facts(report: Report) -> ReportFacts:
     return (await facts_for([report]))[report.id]
 
 
+# The agencies a report was assigned to (the policy's `agency_ids`), as SQL over a report
+# aliased `r`: the one definition that every statement reading them uses.
+INVOLVED_AGENCIES = "ARRAY(SELECT a.agency_id FROM assignment a WHERE a.report_id = r.id)"
+
+
 async def facts_for(reports: Sequence[Report | ReportRow]) -> dict[int, ReportFacts]:
     """The policy's view of many reports, in one query."""
-    agencies: dict[int, set[int]] = defaultdict(set)
+    agencies: dict[int, list[int]] = {}
     if reports:
         found = await rows.pairs(
-            "SELECT report_id, agency_id FROM assignment WHERE report_id = ANY($1::bigint[])",
+            f"SELECT r.id, {INVOLVED_AGENCIES} FROM report r WHERE r.id = ANY($1::bigint[])",
             [r.id for r in reports],
         )
-        for report_id, agency_id in found:
-            agencies[report_id].add(agency_id)
-    return {r.id: facts_of(r, frozenset(agencies[r.id])) for r in reports}
+        agencies = dict(found)
+    return {r.id: facts_of(r, frozenset(agencies.get(r.id, ()))) for r in reports}
 
 
 def facts_of(report: Report | ReportRow, agency_ids: frozenset[int]) -> ReportFacts:
