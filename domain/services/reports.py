@@ -573,13 +573,16 @@ async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
     canonical = normalize_tracking_code(code)
     if canonical is None:
         return None
-    found = await rows.select(
-        rows.REPORT, f"SELECT {rows.REPORT.columns} FROM report WHERE tracking_code = $1", canonical
+    found = await rows.select_with(
+        rows.REPORT,
+        f"SELECT {rows.REPORT.columns_of('r')}, {INVOLVED_AGENCIES} FROM report r"
+        " WHERE r.tracking_code = $1",
+        canonical,
     )
     if not found:
         return None
-    (view,) = await views_of(actor, found)
-    return view
+    ((report, (agencies,)),) = found
+    return _views(actor, [report], {report.id: facts_of(report, frozenset(agencies))})[0]
 
 
 async def list_reports(
