@@ -6,10 +6,12 @@ Both are decided once per operation from the parsed document, never per field (d
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -168,13 +170,47 @@ def operation_weight(
     return walker.weigh(chosen.selection_set, root, None)
 
 
+class OperationWeights:
+    """Weights of operations seen lately, by document (the parser cache's object), operation
+    and variables: a client sends the same page again and again."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._found: OrderedDict[tuple[int, str | None, bytes], tuple[DocumentNode, Weight]] = (
+            OrderedDict()
+        )
+
+    def weight(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        full_page: int,
+    ) -> Weight:
+        try:
+            key = (id(document), operation_name, orjson.dumps(variables or {}))
+        except TypeError:  # variables JSON cannot hold: weigh without remembering
+            return operation_weight(schema, document, operation_name, variables, full_page)
+        found = self._found.get(key)
+        if found is not None and found[0] is document:
+            self._found.move_to_end(key)
+            return found[1]
+        weight = operation_weight(schema, document, operation_name, variables, full_page)
+        self._found[key] = (document, weight)
+        while len(self._found) > self.size:
+            self._found.popitem(last=False)
+        return weight
+
+
 class RequestGuard(SchemaExtension):
     """Refuses, before execution, an operation over the cost limit, and introspection by anyone
     who may not use the console where it is restricted (production); names the operation on
     the context for the access log and the metrics."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, weights: OperationWeights) -> None:
         self.settings = settings
+        self.weights = weights
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
@@ -192,7 +228,7 @@ class RequestGuard(SchemaExtension):
                 )
             if hasattr(context, "operation_name"):
                 context.operation_name = ctx.operation_name or ""
-            weight = operation_weight(
+            weight = self.weights.weight(
                 ctx.schema._schema,
                 document,
                 ctx.operation_name,

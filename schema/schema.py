@@ -24,7 +24,7 @@ from schema.common import Node, merged
 from schema.compiled.executor import compiling_executor
 from schema.deliveries import DeliveryMutation, DeliveryQuery
 from schema.errors import CodedErrors, code_request_errors, log_unexpected
-from schema.limits import RequestGuard
+from schema.limits import OperationWeights, RequestGuard
 from schema.nodes import NodeQuery
 from schema.notifications import NotificationMutation, NotificationQuery
 from schema.people import PeopleMutation, PeopleQuery
@@ -83,6 +83,7 @@ def limit_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRule
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with limits from settings; extensions are factories (fresh per operation)."""
+    weights = OperationWeights(settings.parser_cache_size)
     return LaporSchema(
         query=Query,
         mutation=Mutation,
@@ -96,7 +97,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: ParserCache(maxsize=settings.parser_cache_size),
             lambda: ValidationCache(maxsize=settings.parser_cache_size),
             CodedErrors,
-            lambda: RequestGuard(settings),
+            lambda: RequestGuard(settings, weights),
             SubscriptionsOnlyOverWebSocket,
         ],
         config=StrawberryConfig(auto_camel_case=True),

@@ -25,6 +25,7 @@ from models.enums import (
     ResolutionTier,
     Role,
 )
+from models.rows import AssignmentRow, EventRow, FollowUpRow, ReportRow
 
 # Reference data and notifications are shown as stored: the outer layers read these records.
 __all__ = [
@@ -75,7 +76,7 @@ class ReportView:
     withheld: bool = False
 
 
-def report_view(actor: Actor, report: Report, facts: ReportFacts) -> ReportView:
+def report_view(actor: Actor, report: Report | ReportRow, facts: ReportFacts) -> ReportView:
     """The report as `actor` may see it; the caller has checked that it may read it."""
     see_reporter = allowed_on_report(actor, Action.SEE_REPORTER, facts)
     return ReportView(
@@ -104,7 +105,7 @@ def report_view(actor: Actor, report: Report, facts: ReportFacts) -> ReportView:
     )
 
 
-def record_view(actor: Actor, report: Report, facts: ReportFacts) -> ReportView:
+def record_view(actor: Actor, report: Report | ReportRow, facts: ReportFacts) -> ReportView:
     """What an agency desk keeps of a report it let go, beside its own assignment: the tracking
     code, kind, region, status and dates; the title and body are empty, and the place, the
     reporter, the deadline and what others did since are withheld (policy.keeps_record)."""
@@ -147,7 +148,7 @@ class AssignmentView:
     note: str | None
 
 
-def assignment_view(assignment: Assignment, staff_view: bool) -> AssignmentView:
+def assignment_view(assignment: Assignment | AssignmentRow, staff_view: bool) -> AssignmentView:
     """An assignment as seen by someone who may read its report."""
     return AssignmentView(
         id=assignment.id,
@@ -180,7 +181,7 @@ class FollowUpView:
     created_at: datetime
 
 
-def follow_up_view(follow_up: FollowUp) -> FollowUpView:
+def follow_up_view(follow_up: FollowUp | FollowUpRow) -> FollowUpView:
     return FollowUpView(
         id=follow_up.id,
         assignment_id=follow_up.assignment_id,
@@ -206,7 +207,9 @@ class EventView:
     by_reporter: bool
 
 
-def event_view(event: ReportEvent, report: ReportView, hidden_reporter_id: int | None) -> EventView:
+def event_view(
+    event: ReportEvent | EventRow, report: ReportView, hidden_reporter_id: int | None
+) -> EventView:
     """A line of `report`'s timeline; a line by a reporter hidden from the viewer carries no
     actor (`hidden_reporter_id` names them)."""
     actor_id = event.actor_id

@@ -18,20 +18,30 @@ from typing import Any, ClassVar
 import orjson
 from graphql import (
     ExecutionResult,
+    GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
     print_ast,
 )
 from graphql.execution.executor import CollectedErrors
-from graphql.pyutils import AwaitableOrValue
+from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from core.metrics import count_execution
-from schema.compiled.plan import Compiler, FieldPlan, Plan, Unsupported, condition_variables
-from schema.compiled.run import PlanRun
+from domain.services.reading import SharedRows
+from schema.compiled.plan import (
+    Compiler,
+    FieldPlan,
+    How,
+    Obj,
+    Plan,
+    Unsupported,
+    condition_variables,
+)
+from schema.compiled.run import Failed, PlanRun
 from schema.loaders import people_on_demand
 
 _Key = tuple[Any, ...]
@@ -131,6 +141,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
 
     compiled: ClassVar[bool] = True
     plans: ClassVar[PlanCache] = PlanCache(256)
+    _last_run: PlanRun | None = None
 
     def execute_operation(  # type: ignore[override]
         self, serially: bool | None = None
@@ -141,7 +152,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_operation(serially)  # type: ignore[return-value]
         count_execution("compiled")
         report = _check.report
-        if report is not None and self.operation.operation is not OperationType.MUTATION:
+        if report is not None:
             return self._run_checked(plan, serially, report)
         return self._run(plan)
 
@@ -150,21 +161,70 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> ExecutionResult:
         people = self.context_value.loaders.known_people()
         compiled = await self._run(plan)
-        generic = await self._twin()._generic(serially, people)
-        if _answer(compiled) != _answer(generic):
+        if plan.serial:
+            # A mutation runs once: its payloads are completed again by the generic executor,
+            # knowing the people its resolvers fetched (generic execution fetches them as the
+            # payload is made, which the compiled run left to its plan; the plan's fetching is
+            # checked on every query).
+            assert self._last_run is not None
+            values = self._last_run.root_values
+            people = self.context_value.loaders.known_people()
+            generic = await self._twin()._complete_generically(plan, values, people)
+            same = _answer(compiled) == _answer(generic)
+        else:
+            generic = await self._twin()._generic(serially, people)
             # Data may have changed in between (another request's commit): a second compiled
             # run that agrees with the generic one says so.
-            again = await self._twin()._run(plan)
-            if _answer(again) != _answer(generic):
-                report(
-                    Mismatch(
-                        print_ast(self.operation),
-                        dict(self.variable_values.coerced),
-                        _answer(compiled),
-                        _answer(generic),
-                    )
+            same = _answer(compiled) == _answer(generic) or _answer(
+                await self._twin()._run(plan)
+            ) == _answer(generic)
+        if not same:
+            report(
+                Mismatch(
+                    print_ast(self.operation),
+                    dict(self.variable_values.coerced),
+                    _answer(compiled),
+                    _answer(generic),
                 )
+            )
         return compiled
+
+    async def _complete_generically(
+        self, plan: Plan, values: dict[str, Any], people: dict[int, Any]
+    ) -> ExecutionResult:
+        """graphql-core's completion of the values the root fields returned, as its own
+        execution would have completed them (`Executor.execute_field`)."""
+        root = plan.root
+        data: dict[str, Any] | None = {}
+        with self.context_value.own_loaders(people):
+            try:
+                for field in root.fields:
+                    assert data is not None
+                    data[field.key] = await self._complete_root(field, root, values)
+            except GraphQLError as error:
+                self.collected_errors.add(error, None)
+                data = None
+        result = self.build_response(data)
+        assert isinstance(result, ExecutionResult)
+        return result
+
+    async def _complete_root(self, field: FieldPlan, root: Obj, values: dict[str, Any]) -> Any:
+        if field.how is How.TYPENAME:
+            return root.type.name
+        path = Path(None, field.key, root.type.name)
+        return_type = field.definition.type
+        try:
+            value = values[field.key]
+            if isinstance(value, Failed):
+                raise value.error
+            info = self.build_resolve_info(field.definition, field.nodes, root.type, path)
+            completed = self.complete_value(return_type, field.details, info, path, value, None)
+            if self.is_awaitable(completed):
+                completed = await completed
+        except Exception as error:
+            self.handle_field_error(error, return_type, field.details, path)
+            return None
+        return completed
 
     def _twin(self) -> CompilingExecutor:
         twin = copy(self)
@@ -180,11 +240,34 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         return result
 
     async def _run(self, plan: Plan) -> ExecutionResult:
+        shared = self._event_rows()
+        if shared is None:
+            return await self._execute(plan)
+        # A live event's subscribers who are the same viewer, with the same operation and
+        # variables, get the same answer: it is worked out once for them (a desk's tabs).
+        key = (
+            "answer",
+            id(plan),
+            orjson.dumps(self.variable_values.coerced, option=orjson.OPT_SORT_KEYS),
+            self.context_value.actor,
+        )
+        answer = await shared.read(key, lambda: self._execute(plan))
+        # Each subscriber's own result object: the layers above may replace its errors.
+        return ExecutionResult(answer.data, list(answer.errors) if answer.errors else None)
+
+    def _event_rows(self) -> SharedRows | None:
+        if self.operation.operation is not OperationType.SUBSCRIPTION:
+            return None
+        event_rows = getattr(self.context_value, "event_rows", None)
+        return event_rows() if event_rows is not None else None
+
+    async def _execute(self, plan: Plan) -> ExecutionResult:
         # The plan fetches the people its fields show, level by level: the loaders need not
         # fetch everyone their rows name (schema/loaders.py).
         on_demand = people_on_demand.set(True)
+        run = self._last_run = PlanRun(self, plan)
         try:
-            data = await PlanRun(self, plan).execute()
+            data = await run.execute()
         finally:
             people_on_demand.reset(on_demand)
         result = self.build_response(data)

@@ -78,6 +78,9 @@ class PlanRun:
         self.plan = plan
         self.errors = executor.collected_errors
         self.info = CompiledInfo(executor.context_value)
+        # What each root field's resolver returned (a mutation's payload): the check against
+        # the generic executor completes the same values again (executor.py).
+        self.root_values: dict[str, Any] = {}
 
     async def execute(self) -> dict[str, Any] | None:
         """The response's data; None when a non-null root field failed."""
@@ -89,6 +92,7 @@ class PlanRun:
                 data[plan.key] = root.type.name
                 continue
             value = await self._resolve_root(plan, path)
+            self.root_values[plan.key] = value
             (completed,) = await self._complete(plan, plan.out, [value], [path])
             if type(completed) is Bubble:
                 self.errors.add(completed.error, None)
