@@ -53,12 +53,15 @@ def with_user(url: str, user: str) -> str:
 
 def production_env(redis_url: str, secret: str | None = None) -> dict[str, str]:
     """Our environment as `lapor api` and `lapor worker` run in production: a random secret
-    (unless given), no SMTP."""
+    (unless given), no SMTP; the rate limits off (a bench's few accounts sign in and submit
+    far beyond them) and no metrics port (benches run beside other servers)."""
     env = {
         **os.environ,
         "LAPOR_ENV": "production",
         "LAPOR_SECRET_KEY": secret or secrets.token_urlsafe(32),
         "LAPOR_REDIS_URL": redis_url,
+        "LAPOR_RATE_LIMITS": "false",
+        "LAPOR_METRICS_PORT": "0",
     }
     env.pop("LAPOR_SMTP_HOST", None)
     return env
