@@ -20,7 +20,7 @@ from domain.services.views import (
     ReportView,
     event_view,
 )
-from models import Agency, Assignment, ReportEvent, rows
+from models import Agency, ReportEvent, rows
 from models.rows import EventRow
 
 
@@ -130,13 +130,15 @@ async def acted_as(views: Sequence[EventView]) -> list[str | None]:
     system. An officer's desk is the agency the line is about (or its parent, which forwarded
     it), else one of theirs."""
     authors = await people({v.actor_id for v in views if v.actor_id is not None})
-    about = dict(
-        await Assignment.filter(
-            id__in=sorted({v.assignment_id for v in views if v.assignment_id is not None})
-        ).values_list("id", "agency_id")
+    lines_about = sorted({v.assignment_id for v in views if v.assignment_id is not None})
+    about: dict[int, int] = dict(  # assignment id -> its agency
+        await rows.pairs(
+            "SELECT id, agency_id FROM assignment WHERE id = ANY($1::bigint[])", lines_about
+        )
+        if lines_about
+        else []
     )
-    agency_ids = {int(str(a)) for a in about.values()}
-    agency_ids |= {a for p in authors.values() for a in p.actor.agencies}
+    agency_ids = set(about.values()) | {a for p in authors.values() for a in p.actor.agencies}
     agencies = await reference.agencies(agency_ids)
     agencies |= await reference.agencies({a.parent_id for a in agencies.values() if a.parent_id})
     regions = await reference.regions({v.region_id for v in views})
@@ -149,16 +151,20 @@ async def acted_as(views: Sequence[EventView]) -> list[str | None]:
                 region=regions[view.region_id].name
             )
         if desk is Desk.AGENCY:
-            return _agency_desk(author, about.get(view.assignment_id), agencies)
+            line = about.get(view.assignment_id) if view.assignment_id is not None else None
+            return _agency_desk(author, line, agencies)
         return text(DEFAULT_LOCALE, f"desk.{desk}") if desk is not None else None
 
     return [name(v) for v in views]
 
 
-def _agency_desk(author: Person | None, about: Any, agencies: dict[int, Agency]) -> str | None:
-    """The name of the agency desk an officer or head wrote as (see `acted_as`)."""
+def _agency_desk(
+    author: Person | None, about: int | None, agencies: dict[int, Agency]
+) -> str | None:
+    """The name of the agency desk an officer or head wrote as, the line being about an
+    assignment of agency `about` (see `acted_as`)."""
     theirs = author.actor.agencies if author else frozenset()
-    line = agencies.get(int(str(about))) if about is not None else None
+    line = agencies.get(about) if about is not None else None
     for candidate in (line, agencies.get(line.parent_id) if line and line.parent_id else None):
         if candidate is not None and candidate.id in theirs:
             return candidate.name
