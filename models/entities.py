@@ -8,6 +8,13 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
+from core.bounds import (
+    ADDRESS_MAX_LENGTH,
+    CODE_MAX_LENGTH,
+    EMAIL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    PHONE_MAX_LENGTH,
+)
 from models.enums import (
     AssignmentStatus,
     Channel,
@@ -25,7 +32,7 @@ class Region(Model):
     """A province, regency (kabupaten) or city (kota), with its time zone."""
 
     id = fields.BigIntField(primary_key=True)
-    code = fields.CharField(max_length=32, unique=True)
+    code = fields.CharField(max_length=CODE_MAX_LENGTH, unique=True)
     name = fields.CharField(max_length=200)
     level = fields.CharEnumField(RegionLevel, max_length=16)
     timezone = fields.CharField(max_length=64)
@@ -42,7 +49,7 @@ class Agency(Model):
     """A body that acts on reports, agencies form a tree (a Dinas and its Puskesmas)."""
 
     id = fields.BigIntField(primary_key=True)
-    code = fields.CharField(max_length=32)
+    code = fields.CharField(max_length=CODE_MAX_LENGTH)
     name = fields.CharField(max_length=200)
     region: fields.ForeignKeyNullableRelation[Region] = fields.ForeignKeyField(
         "models.Region", related_name="agencies", null=True, on_delete=fields.RESTRICT
@@ -65,7 +72,7 @@ class Category(Model):
     """A subject of reports (health, roads, ...), with the tier it usually needs."""
 
     id = fields.BigIntField(primary_key=True)
-    code = fields.CharField(max_length=32, unique=True)
+    code = fields.CharField(max_length=CODE_MAX_LENGTH, unique=True)
     name = fields.CharField(max_length=200)
     default_tier = fields.CharEnumField(ResolutionTier, max_length=16, null=True)
 
@@ -100,9 +107,9 @@ class User(Model):
     """A person who signs in, what they may do comes from their role grants."""
 
     id = fields.BigIntField(primary_key=True)
-    name = fields.CharField(max_length=200)
-    email = fields.CharField(max_length=254, unique=True)
-    phone = fields.CharField(max_length=32, null=True)
+    name = fields.CharField(max_length=NAME_MAX_LENGTH)
+    email = fields.CharField(max_length=EMAIL_MAX_LENGTH, unique=True)
+    phone = fields.CharField(max_length=PHONE_MAX_LENGTH, null=True)
     password_hash = fields.CharField(max_length=200)
     is_active = fields.BooleanField(default=True)
     # The language of e-mails: id (Indonesian) or en, falling back to English per message.
@@ -167,7 +174,7 @@ class Report(Model):
     duplicate_of_id: int | None
     latitude = fields.FloatField(null=True)
     longitude = fields.FloatField(null=True)
-    address = fields.CharField(max_length=500, null=True)
+    address = fields.CharField(max_length=ADDRESS_MAX_LENGTH, null=True)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     due_at = fields.DatetimeField(null=True)

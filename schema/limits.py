@@ -13,7 +13,6 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLInterfaceType,
@@ -33,6 +32,7 @@ from strawberry.extensions import SchemaExtension
 from core.settings import Settings
 from domain.policy import may_use_console
 from schema.errors import INVALID
+from schema.inputs import InputBounds, check_inputs, fragments_of, raw_values
 
 COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
@@ -74,14 +74,8 @@ class _Weigher:
         full_page: int,
     ) -> None:
         self.schema = schema
-        self.fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        self.values: dict[str, Any] = {}
-        for definition in operation.variable_definitions or ():
-            if isinstance(definition.default_value, IntValueNode):
-                self.values[definition.variable.name.value] = int(definition.default_value.value)
-        self.values.update(variables or {})
+        self.fragments = fragments_of(document)
+        self.values = raw_values(operation, variables)
         self.full_page = full_page
         self.memo: dict[tuple[str, int | None], Weight] = {}
 
@@ -146,6 +140,17 @@ class _Weigher:
         return Weight(1) + children
 
 
+def chosen_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The operation `operation_name` of a document, or its only one."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return next(
+        (op for op in operations if op.name is not None and op.name.value == operation_name),
+        operations[0] if len(operations) == 1 else None,
+    )
+
+
 def operation_weight(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -154,11 +159,7 @@ def operation_weight(
     full_page: int,
 ) -> Weight:
     """The weight of the operation `operation_name` (or the only one) of a valid document."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = next(
-        (op for op in operations if op.name is not None and op.name.value == operation_name),
-        operations[0] if len(operations) == 1 else None,
-    )
+    chosen = chosen_operation(document, operation_name)
     if chosen is None:
         return Weight(0)
     root = schema.get_root_type(chosen.operation)
@@ -169,12 +170,14 @@ def operation_weight(
 
 
 class RequestGuard(SchemaExtension):
-    """Refuses, before execution, an operation over the cost limit, and introspection by anyone
-    who may not use the console where it is restricted (production); names the operation on
-    the context for the access log and the metrics."""
+    """Refuses, before execution, an argument out of bounds (schema/inputs.py), an operation
+    over the cost limit, and introspection by anyone who may not use the console where it is
+    restricted (production); names the operation on the context for the access log and the
+    metrics."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.bounds = InputBounds.of(settings)
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
@@ -192,6 +195,9 @@ class RequestGuard(SchemaExtension):
                 )
             if hasattr(context, "operation_name"):
                 context.operation_name = ctx.operation_name or ""
+            operation = chosen_operation(document, ctx.operation_name)
+            if operation is not None:
+                check_inputs(ctx.schema._schema, document, operation, ctx.variables, self.bounds)
             weight = operation_weight(
                 ctx.schema._schema,
                 document,

@@ -10,6 +10,14 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from core.bounds import (
+    EMAIL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    PHONE_MAX_LENGTH,
+    text_problem,
+)
 from core.settings import get_settings
 from domain.actor import PUBLIC, Actor
 from domain.auth import hash_password, issue_token, read_claims, verify_password
@@ -29,8 +37,7 @@ from models import (
 )
 from models.enums import Role
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-MIN_PASSWORD = 8
+_EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]{2,}$")
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class SignedIn:
 
 def normalize_email(email: str) -> str:
     value = email.strip().lower()
-    if not _EMAIL.match(value) or len(value) > 254:
+    if len(value) > EMAIL_MAX_LENGTH or not _EMAIL.match(value):
         raise invalid("email", "not a valid e-mail address")
     return value
 
@@ -66,13 +73,14 @@ async def create_user(
 ) -> User:
     """A new user with the given role grants (CITIZEN when none); e-mail is unique."""
     require_aware(now)
-    clean_name = required_text(name, "name", max_length=200)
+    clean_name = required_text(name, "name", max_length=NAME_MAX_LENGTH)
     clean_email = normalize_email(email)
-    if len(password) < MIN_PASSWORD:
-        raise invalid("password", f"must be at least {MIN_PASSWORD} characters")
-    if len(password) > 1024:
-        raise invalid("password", "must be at most 1024 characters")
-    clean_phone = optional_text(phone, "phone", max_length=32)
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise invalid("password", f"must be at least {PASSWORD_MIN_LENGTH} characters")
+    problem = text_problem(password, PASSWORD_MAX_LENGTH)
+    if problem is not None:
+        raise invalid("password", problem)
+    clean_phone = optional_text(phone, "phone", max_length=PHONE_MAX_LENGTH)
     for grant in grants or []:
         _check_grant(grant)
     try:
@@ -116,7 +124,8 @@ async def register(
 async def login(now: datetime, email: str, password: str) -> SignedIn:
     """Sign in by e-mail and password; the same refusal whether the e-mail exists or not."""
     require_aware(now)
-    user = await User.get_or_none(email=email.strip().lower(), is_active=True)
+    # What cannot be an address is said so before any query (the column would refuse it).
+    user = await User.get_or_none(email=normalize_email(email), is_active=True)
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong e-mail or password")
     return SignedIn(user, _token(user, now))

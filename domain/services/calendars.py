@@ -12,6 +12,7 @@ from enum import StrEnum
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from core.bounds import NAME_MAX_LENGTH
 from domain.actor import Actor
 from domain.calendar import national_holidays
 from domain.errors import DomainError, ErrorCode, invalid, not_found
@@ -70,7 +71,7 @@ async def add_day_off(
     """Add collective leave (no region: superadmin) or a regional holiday (its coordinator)."""
     require_aware(now)
     require_signed_in(actor)
-    text = required_text(name, "name", max_length=200)
+    text = required_text(name, "name", max_length=NAME_MAX_LENGTH)
     rid = parse_id(region_id, "regionId") if region_id is not None else None
     if rid is not None and await reference.region(rid) is None:
         raise not_found("region", "regionId")

@@ -1,0 +1,236 @@
+"""Every argument of an operation, checked before anything runs (docs/adr/0019).
+
+One walk over the operation's fields (fragments included, each once) reads each argument's
+value, a literal or a variable, by its GraphQL type:
+
+- every String and ID: at most the longest text the service accepts, no NUL, valid Unicode;
+- every list: at most a page of items (`max_page_size`);
+- every DateTime: with a time zone, and an instant PostgreSQL holds once in UTC;
+- `first`: a page size, from 0 to `max_page_size`; `after`: one of our cursors.
+
+A value out of bounds is refused as a request error: code VALIDATION, `extensions.field` the
+argument's path (e.g. ["filter", "updatedAfter"]), HTTP 400 under
+application/graphql-response+json. A value of the wrong type is left to GraphQL's own
+coercion, which refuses it as GRAPHQL_VALIDATION_FAILED. The rules of the domain (a title's
+length, a rating from 1 to 5) stay with the use cases, which answer them in the payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    Undefined,
+    value_from_ast_untyped,
+)
+
+from core.bounds import instant_problem, text_problem
+from core.settings import Settings
+from domain.errors import DomainError, ErrorCode
+from domain.services.reading import page_size
+from schema.ids import from_cursor
+
+# The arguments with a meaning of their own wherever they appear (Relay pagination).
+PAGE_SIZE = "first"
+CURSOR = "after"
+
+
+@dataclass(frozen=True)
+class InputBounds:
+    """The bounds an argument's value must keep, from settings."""
+
+    max_page_size: int
+    # The longest text any argument may carry: the longest the service stores.
+    max_text_length: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> InputBounds:
+        return cls(
+            max_page_size=settings.max_page_size,
+            max_text_length=max(
+                settings.title_max_length, settings.body_max_length, settings.message_max_length
+            ),
+        )
+
+
+class _OutOfBounds(Exception):
+    def __init__(self, path: list[str], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    """The fragments of a document by name."""
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def raw_values(
+    operation: OperationDefinitionNode, variables: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The operation's variables as the client sent them, defaults filled in (uncoerced)."""
+    values: dict[str, Any] = {}
+    for definition in operation.variable_definitions or ():
+        if definition.default_value is not None:
+            values[definition.variable.name.value] = value_from_ast_untyped(
+                definition.default_value
+            )
+    if isinstance(variables, Mapping):
+        values.update(variables)
+    return values
+
+
+class _Walker:
+    """Checks the arguments of one operation; raises _OutOfBounds at the first value out of
+    bounds."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any] | None,
+        bounds: InputBounds,
+    ) -> None:
+        self.schema = schema
+        self.bounds = bounds
+        self.fragments = fragments_of(document)
+        self.walked: set[str] = set()
+        self.values = raw_values(operation, variables)
+
+    def selections(self, selections: SelectionSetNode, parent: GraphQLNamedType | None) -> None:
+        for node in selections.selections:
+            if isinstance(node, FieldNode):
+                self.field(node, parent)
+            elif isinstance(node, InlineFragmentNode):
+                condition = node.type_condition
+                inner = self.schema.get_type(condition.name.value) if condition else parent
+                self.selections(node.selection_set, inner)
+            elif isinstance(node, FragmentSpreadNode):
+                # Arguments do not depend on where a fragment is spread: walk each one once.
+                name = node.name.value
+                definition = self.fragments.get(name)
+                if definition is not None and name not in self.walked:
+                    self.walked.add(name)
+                    inner = self.schema.get_type(definition.type_condition.name.value)
+                    self.selections(definition.selection_set, inner)
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> None:
+        found = None
+        if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            found = parent.fields.get(node.name.value)
+        if found is None:
+            return  # __typename, introspection, or a field validation already refused
+        for argument in node.arguments or ():
+            name = argument.name.value
+            definition = found.args.get(name)
+            if definition is None:
+                continue
+            value = value_from_ast_untyped(argument.value, self.values)
+            if value is Undefined:
+                continue
+            self.value(value, definition.type, [name])
+            if name == PAGE_SIZE:
+                self.page_size(value)
+            elif name == CURSOR:
+                self.cursor(value)
+        if node.selection_set is not None:
+            inner = found.type
+            while isinstance(inner, GraphQLNonNull | GraphQLList):
+                inner = inner.of_type
+            self.selections(node.selection_set, inner)
+
+    def value(self, value: Any, type_: GraphQLInputType, path: list[str]) -> None:
+        """Check a raw value of `type_`; values of another type are GraphQL's to refuse."""
+        if isinstance(type_, GraphQLNonNull):
+            type_ = type_.of_type
+        if value is None:
+            return
+        if isinstance(type_, GraphQLList):
+            items = value if isinstance(value, list) else [value]
+            if len(items) > self.bounds.max_page_size:
+                most = self.bounds.max_page_size
+                raise _OutOfBounds(path, f"{'.'.join(path)} takes at most {most} items")
+            for item in items:
+                self.value(item, type_.of_type, path)
+        elif isinstance(type_, GraphQLInputObjectType):
+            if isinstance(value, Mapping):
+                for name, field in type_.fields.items():
+                    if name in value:
+                        self.value(value[name], field.type, [*path, name])
+        elif isinstance(type_, GraphQLScalarType):
+            self.scalar(value, type_, path)
+
+    def scalar(self, value: Any, type_: GraphQLScalarType, path: list[str]) -> None:
+        if type_.name in ("String", "ID") and isinstance(value, str):
+            problem = text_problem(value, self.bounds.max_text_length)
+            if problem is not None:
+                raise _OutOfBounds(path, f"{'.'.join(path)} {problem}")
+        elif type_.name == "DateTime" and isinstance(value, str):
+            try:
+                moment = type_.parse_value(value)
+            except Exception:  # not a date-time at all: GraphQL's coercion says so
+                return
+            if isinstance(moment, datetime):
+                problem = instant_problem(moment)
+                if problem is not None:
+                    raise _OutOfBounds(path, f"{'.'.join(path)} {problem}")
+
+    def page_size(self, value: Any) -> None:
+        # JSON parsers hand integers beyond 64 bits over as floats: still a number of items.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                page_size(value, self.bounds.max_page_size, self.bounds.max_page_size)
+            except DomainError as error:
+                raise _OutOfBounds([PAGE_SIZE], error.message) from None
+
+    def cursor(self, value: Any) -> None:
+        if isinstance(value, str):
+            try:
+                from_cursor(value)
+            except DomainError:
+                raise _OutOfBounds(
+                    [CURSOR], "after is not a valid cursor: pass a page's endCursor"
+                ) from None
+
+
+def check_inputs(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+    bounds: InputBounds,
+) -> None:
+    """Raise a VALIDATION GraphQL error naming the first argument out of bounds, if any."""
+    root = schema.get_root_type(operation.operation)
+    try:
+        _Walker(schema, document, operation, variables, bounds).selections(
+            operation.selection_set, root
+        )
+    except _OutOfBounds as error:
+        raise GraphQLError(
+            error.message,
+            extensions={"code": ErrorCode.VALIDATION.value, "field": error.path},
+        ) from None
