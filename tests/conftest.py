@@ -8,6 +8,7 @@ they fail: CI must not skip what can run.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import NoReturn
@@ -16,6 +17,7 @@ import pytest
 
 from schema.compiled.executor import Mismatch, check_against_generic
 from tests.harness import PostgresCluster, RedisServer, find_pg_bindir, find_redis_server
+from tests.safety_net import PROVOKES_INTERNAL, InternalAnswers, internal_verdict
 
 pytest_plugins = ["tests.app_fixtures", "tests.statements"]
 
@@ -30,6 +32,34 @@ def unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: not skipping)", pytrace=False)
     pytest.skip(reason)
+
+
+# ------------------------------------------------------------------ the safety net
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{PROVOKES_INTERNAL}: the test makes the service answer INTERNAL on purpose (and must)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_internal_answers(request: pytest.FixtureRequest) -> Iterator[InternalAnswers]:
+    """Every test fails if the service answered any client INTERNAL in this process while it
+    ran (tests/e2e check their processes' logs alike), unless it is marked
+    `provokes_internal`."""
+    collector = InternalAnswers()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    try:
+        yield collector
+    finally:
+        root.removeHandler(collector)
+    provoked = request.node.get_closest_marker(PROVOKES_INTERNAL) is not None
+    verdict = internal_verdict(collector.records, provoked)
+    if verdict is not None:
+        pytest.fail(verdict, pytrace=False)
 
 
 # ------------------------------------------------------------------ compiled execution

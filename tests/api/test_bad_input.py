@@ -292,6 +292,7 @@ async def test_a_mutation_with_an_expired_token_is_a_401_and_stores_nothing(gql:
 # ---------------------------------------------------------------------------- masking
 
 
+@pytest.mark.provokes_internal
 async def test_an_unexpected_exception_is_masked(gql: GQL, monkeypatch: pytest.MonkeyPatch) -> None:
     from domain.services import reference
 
@@ -309,6 +310,25 @@ async def test_an_unexpected_exception_is_masked(gql: GQL, monkeypatch: pytest.M
     assert [e["message"] for e in errors] == ["Unexpected error."], errors
     assert _codes(errors) == ["INTERNAL"], errors
     assert errors[0].get("path") == ["categories"]
+
+
+@pytest.mark.provokes_internal
+async def test_an_exception_escaping_a_route_is_a_coded_500_with_the_request_id(
+    gql: GQL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domain.services import reference
+
+    async def broken() -> list[Any]:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(reference, "all_categories", broken)
+    response = await gql.client.get("/open311/v2/services.json", headers={"X-Request-Id": "r-13"})
+    assert response.status_code == 500, response.text
+    assert response.headers["x-request-id"] == "r-13"
+    assert response.headers["content-type"] == "application/json"
+    _no_traceback(response)
+    assert "secret detail" not in response.text
+    assert _codes(response.json()["errors"]) == ["INTERNAL"]
 
 
 async def test_a_repeated_operation_is_parsed_and_validated_once(gql: GQL) -> None:

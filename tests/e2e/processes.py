@@ -4,6 +4,7 @@ stop (and kill what does not stop)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -13,13 +14,34 @@ from pathlib import Path
 
 import httpx
 
+from core.logs import INTERNAL_FIELD
 from tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+# The logs of the processes the running test started: tests/e2e/conftest.py reads them after
+# it for clients answered INTERNAL, as tests/conftest.py does for this process.
+SPAWNED_LOGS: list[Path] = []
+# What uvicorn logs when an exception escapes the application (a bare 500).
+_ESCAPED = "Exception in ASGI application"
+
+
+def internal_answers(log: Path) -> list[str]:
+    """The lines of a process's log that tell of a client answered INTERNAL or a bare 500."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        internal = isinstance(record, dict) and record.get(INTERNAL_FIELD) is True
+        if internal or _ESCAPED in line:
+            found.append(line[:500])
+    return found
 
 
 def spawn(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     """`python -m lapor ARGS` in the repository, its output (both streams) into `log`."""
+    SPAWNED_LOGS.append(log)
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "lapor", *args], cwd=ROOT, env=dict(env), stdout=out, stderr=out

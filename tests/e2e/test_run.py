@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from lapor.servers import tcp_open, wheel_pg_bindir
+from tests.e2e.processes import SPAWNED_LOGS
 from tests.harness import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -42,6 +43,7 @@ class Run:
     def __init__(self, workdir: Path, port: int, env: dict[str, str]) -> None:
         self.workdir, self.port = workdir, port
         self.log = workdir / f"run-{time.monotonic_ns()}.log"
+        SPAWNED_LOGS.append(self.log)
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "lapor", "run", "--port", str(port)],
