@@ -28,7 +28,7 @@ from api.metrics_route import metrics_route
 from api.middleware import http_middleware
 from api.open311 import Open311
 from api.persisted import PersistedQueries
-from api.tokens import bearer_token
+from api.tokens import IDEMPOTENCY_KEY_HEADER, bearer_token, idempotency_key
 from core.dispatch import ArqOutboxDispatcher
 from core.metrics import set_live_subscriber_source
 from core.settings import Settings, get_settings
@@ -78,6 +78,7 @@ class LaporGraphQL(GraphQLOverHTTP):
                 request=request,
                 response=response,
             )
+        key = idempotency_key(request.headers.get(IDEMPOTENCY_KEY_HEADER))
         token = bearer_token(request.headers.get("authorization"))
         actor = await actor_for_token(token, now)
         if token and not actor.authenticated:
@@ -89,6 +90,7 @@ class LaporGraphQL(GraphQLOverHTTP):
             dispatcher=ArqOutboxDispatcher(await self.redis.get()),
             request=request,
             response=response,
+            idempotency_key=key,
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:

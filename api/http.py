@@ -171,7 +171,7 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             response = self._respond(body, status, media, headers)
             response.headers.raw.extend(sub_response.headers.raw)
         except Refusal as refusal:
-            body = graphql_errors(refusal.code, refusal.message)
+            body = graphql_errors(refusal.code, refusal.message, refusal.field)
             response = self._respond(body, refusal.status, media or JSON, refusal.headers)
         operation = context.operation_name if context is not None else None
         codes = _codes(body)

@@ -204,7 +204,13 @@ def http_middleware(settings: Settings) -> list[Middleware]:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             # Bearer tokens, not cookies, authorise API calls: no credentials across origins.
-            allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-Id"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Accept",
+                "X-Request-Id",
+                "Idempotency-Key",
+            ],
             expose_headers=["X-Request-Id"],
             max_age=600,
         ),

@@ -1,9 +1,14 @@
-"""Bearer tokens as clients send them: in the Authorization header, or in a WebSocket's
-connection_init payload."""
+"""What clients send in headers to be recognised: bearer tokens (in the Authorization header,
+or in a WebSocket's connection_init payload) and idempotency keys."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from api.errors import Refusal
+from core.bounds import idempotency_key_problem
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -26,3 +31,16 @@ def init_token(payload: Mapping[str, object] | None) -> str | None:
     if isinstance(token, str) and token.strip():
         return token.strip()
     return None
+
+
+def idempotency_key(header: str | None) -> str | None:
+    """The key of an `Idempotency-Key` header (docs/adr/0020); a malformed one is refused
+    (400, VALIDATION naming the header) before anything runs."""
+    if header is None:
+        return None
+    problem = idempotency_key_problem(header)
+    if problem is not None:
+        raise Refusal(
+            400, f"{IDEMPOTENCY_KEY_HEADER} {problem}", "VALIDATION", field=[IDEMPOTENCY_KEY_HEADER]
+        )
+    return header

@@ -10,6 +10,7 @@ protocol's words (a DomainError, a GraphQL error, an Open311 error).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 # PostgreSQL's bigint, the type of every id.
@@ -38,6 +39,7 @@ MAX_AGENCIES_AT_ONCE = 10
 
 # A client's idempotency key: what Stripe and the IETF draft allow, printable ASCII.
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+_IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}")
 
 
 def valid_id(value: int) -> bool:
@@ -71,6 +73,16 @@ def instant_problem(value: datetime) -> str | None:
         value.astimezone(UTC)
     except OverflowError:
         return "is out of range: between years 1 and 9999 in UTC"
+    return None
+
+
+def idempotency_key_problem(value: str) -> str | None:
+    """Why `value` cannot be an idempotency key, or None."""
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        return (
+            f"must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters without "
+            "spaces, e.g. a UUID"
+        )
     return None
 
 

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     # connection holds its own zlib state (bench/README.md).
     live_compression: bool = False
 
+    # How long a client's idempotency key answers a retry with the first outcome (a day: a
+    # retry comes within minutes, a phone that was offline overnight still within the day).
+    idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
 
     @field_validator("cors_origins", mode="before")

@@ -12,6 +12,7 @@ from core.bounds import (
     ADDRESS_MAX_LENGTH,
     CODE_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
+    IDEMPOTENCY_KEY_MAX_LENGTH,
     NAME_MAX_LENGTH,
     PHONE_MAX_LENGTH,
 )
@@ -436,3 +437,26 @@ class Holiday(Model):
         table = "holiday"
         unique_together = (("day", "region"),)
         indexes = (Index(fields=("day",)),)
+
+
+class IdempotencyKey(Model):
+    """A change made under a client's idempotency key: what was asked (a keyed hash of the
+    mutation and its arguments) and what it produced, so that a retry is answered with it
+    (docs/adr/0020). Written in the transaction of the change; forgotten after it expires."""
+
+    id = fields.BigIntField(primary_key=True)
+    # Whose key: the signed-in user's id, 0 for signed-out requests (authRegister).
+    scope = fields.BigIntField()
+    key = fields.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
+    operation = fields.CharField(max_length=64)
+    fingerprint = fields.CharField(max_length=64)
+    # The ids of what the change produced ({"report": 7, "assignment": 9}); null only inside
+    # the change's own transaction.
+    outcome: dict[str, int] | None = fields.JSONField(null=True)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "idempotency_key"
+        unique_together = (("scope", "key"),)
+        indexes = (Index(fields=("expires_at",)),)

@@ -1,22 +1,26 @@
 """Every argument of an operation, checked before anything runs (docs/adr/0019).
 
 One walk over the operation's fields (fragments included, each once) reads each argument's
-value, a literal or a variable, by its GraphQL type:
+value, a literal or a variable, by its GraphQL type, and refuses what the service could not
+even represent:
 
 - every String and ID: at most the longest text the service accepts, no NUL, valid Unicode;
+- every Int: within GraphQL's 32 bits (JSON may carry any integer); every Float: finite;
 - every list: at most a page of items (`max_page_size`);
-- every DateTime: with a time zone, and an instant PostgreSQL holds once in UTC;
-- `first`: a page size, from 0 to `max_page_size`; `after`: one of our cursors.
+- every DateTime: with a time zone, and an instant PostgreSQL holds once in UTC.
 
-A value out of bounds is refused as a request error: code VALIDATION, `extensions.field` the
-argument's path (e.g. ["filter", "updatedAfter"]), HTTP 400 under
-application/graphql-response+json. A value of the wrong type is left to GraphQL's own
-coercion, which refuses it as GRAPHQL_VALIDATION_FAILED. The rules of the domain (a title's
-length, a rating from 1 to 5) stay with the use cases, which answer them in the payload.
+Such a value is refused as a request error: code VALIDATION, `extensions.field` the argument's
+path (e.g. ["filter", "updatedAfter"]), HTTP 400 under application/graphql-response+json.
+What is representable is the rules' to judge where the argument is parsed: a page size or a
+cursor by the connection field (`schema.common.page_request`, a VALIDATION field error), a
+global id by `schema.ids.expect_id`, a title's length or a rating by the use case (in the
+mutation's payload). A value of another type altogether (a string for an Int) is GraphQL's
+own coercion's to refuse (GRAPHQL_VALIDATION_FAILED).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,13 +50,10 @@ from graphql import (
 
 from core.bounds import instant_problem, text_problem
 from core.settings import Settings
-from domain.errors import DomainError, ErrorCode
-from domain.services.reading import page_size
-from schema.ids import from_cursor
+from domain.errors import ErrorCode
 
-# The arguments with a meaning of their own wherever they appear (Relay pagination).
-PAGE_SIZE = "first"
-CURSOR = "after"
+# GraphQL's Int is a signed 32-bit integer.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -150,10 +151,6 @@ class _Walker:
             if value is Undefined:
                 continue
             self.value(value, definition.type, [name])
-            if name == PAGE_SIZE:
-                self.page_size(value)
-            elif name == CURSOR:
-                self.cursor(value)
         if node.selection_set is not None:
             inner = found.type
             while isinstance(inner, GraphQLNonNull | GraphQLList):
@@ -182,10 +179,17 @@ class _Walker:
             self.scalar(value, type_, path)
 
     def scalar(self, value: Any, type_: GraphQLScalarType, path: list[str]) -> None:
+        name = ".".join(path)
         if type_.name in ("String", "ID") and isinstance(value, str):
             problem = text_problem(value, self.bounds.max_text_length)
             if problem is not None:
-                raise _OutOfBounds(path, f"{'.'.join(path)} {problem}")
+                raise _OutOfBounds(path, f"{name} {problem}")
+        elif type_.name == "Int" and _number(value):
+            # JSON parsers hand integers beyond 64 bits over as floats: still integers here.
+            if _integral(value) and not INT_MIN <= value <= INT_MAX:
+                raise _OutOfBounds(path, f"{name} must be between {INT_MIN} and {INT_MAX}")
+        elif type_.name == "Float" and _number(value) and not math.isfinite(value):
+            raise _OutOfBounds(path, f"{name} must be a finite number")
         elif type_.name == "DateTime" and isinstance(value, str):
             try:
                 moment = type_.parse_value(value)
@@ -194,26 +198,15 @@ class _Walker:
             if isinstance(moment, datetime):
                 problem = instant_problem(moment)
                 if problem is not None:
-                    raise _OutOfBounds(path, f"{'.'.join(path)} {problem}")
+                    raise _OutOfBounds(path, f"{name} {problem}")
 
-    def page_size(self, value: Any) -> None:
-        # JSON parsers hand integers beyond 64 bits over as floats: still a number of items.
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            try:
-                page_size(value, self.bounds.max_page_size, self.bounds.max_page_size)
-            except DomainError as error:
-                raise _OutOfBounds([PAGE_SIZE], error.message) from None
 
-    def cursor(self, value: Any) -> None:
-        if isinstance(value, str):
-            try:
-                from_cursor(value)
-            except DomainError:
-                raise _OutOfBounds(
-                    [CURSOR], "after is not a valid cursor: pass a page's endCursor"
-                ) from None
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _integral(value: float) -> bool:
+    return isinstance(value, int) or (math.isfinite(value) and value.is_integer())
 
 
 def check_inputs(

@@ -36,6 +36,7 @@ from schema.inputs import InputBounds, check_inputs, fragments_of, raw_values
 
 COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,13 @@ class RequestGuard(SchemaExtension):
                 raise GraphQLError(
                     f"the operation would cost {weight.cost:,} (every field 1, a connection's "
                     f"edges `first` times each); the limit is {limit:,}: ask for smaller pages",
-                    extensions={"code": COST_LIMIT_EXCEEDED, "cost": weight.cost, "limit": limit},
+                    extensions={
+                        "code": COST_LIMIT_EXCEEDED,
+                        # A JSON number every client reads exactly (JavaScript's safe integers):
+                        # pages of pages of 2^31 items cost more than any encoder holds.
+                        "cost": min(weight.cost, MAX_SAFE_INTEGER),
+                        "limit": limit,
+                    },
                 )
             actor = getattr(context, "actor", None)
             restricted = self.settings.console_restricted

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import strawberry
 
 from domain.errors import DomainError
 from domain.services import accounts
+from domain.services.idempotency import Replay
 from domain.services.views import UserView
 from schema.common import Ctx, Node, Role, UserError, arg, described, fetchable
 from schema.compiled.hints import prefetched_by
 from schema.context import Context
+from schema.idempotency import idempotent
 
 
 @fetchable
@@ -94,13 +96,18 @@ class PeopleMutation:
     async def auth_register(
         self, info: Ctx, input: Annotated[RegisterInput, arg("The new account.")]
     ) -> AuthPayload:
+        now = info.context.now
+
+        def register() -> Awaitable[accounts.SignedIn]:
+            return accounts.register(now, input.name, input.email, input.password, input.phone)
+
         try:
-            signed = await accounts.register(
-                info.context.now, input.name, input.email, input.password, input.phone
-            )
+            result = await idempotent(info, register, lambda signed: {"user": signed.user.id})
+            if isinstance(result, Replay):  # the account the first request made, signed in
+                result = await accounts.signed_in_again(now, result.outcome["user"])
         except DomainError as e:
             return AuthPayload(token=None, user=None, errors=[UserError.of(e)])
-        return await _auth_payload(signed)
+        return await _auth_payload(result)
 
     @strawberry.mutation(description="Sign in; the token goes in `Authorization: Bearer`.")
     async def auth_login(

@@ -131,6 +131,16 @@ async def login(now: datetime, email: str, password: str) -> SignedIn:
     return SignedIn(user, _token(user, now))
 
 
+async def signed_in_again(now: datetime, user_id: int) -> SignedIn:
+    """A fresh token for an account made earlier (a retried registration); NOT_FOUND if it is
+    gone or disabled since."""
+    require_aware(now)
+    user = await User.get_or_none(id=user_id, is_active=True)
+    if user is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "the account is gone or disabled")
+    return SignedIn(user, _token(user, now))
+
+
 def _token(user: User, now: datetime) -> str:
     s = get_settings()
     return issue_token(user.id, s.secret_key, now, s.token_ttl_seconds)

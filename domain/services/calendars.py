@@ -102,6 +102,14 @@ async def remove_day_off(actor: Actor, holiday_id: int | str) -> CalendarDay:
     return _data_day(row)
 
 
+async def day_off(holiday_id: int) -> CalendarDay:
+    """A day added as data, by id; NOT_FOUND once it was removed."""
+    row = await Holiday.get_or_none(id=holiday_id)
+    if row is None:
+        raise not_found("holiday", "id")
+    return _data_day(row)
+
+
 def _data_day(row: Holiday) -> CalendarDay:
     source = DayOffSource.REGIONAL if row.region_id else DayOffSource.COLLECTIVE_LEAVE
     return CalendarDay(row.day, row.name, source, row.region_id, row.id)

@@ -174,7 +174,7 @@ async def test_a_field_error_is_a_partial_response_with_200(gql: GQL, accept: st
     coordinator = await gql.sign_in("koordinator@jember.demo")
     response = await _post(
         gql.client,
-        {"query": '{ regions { code } reports(filter: {regionId: "x"}) { edges { cursor } } }'},
+        {"query": "{ regions { code } reports(first: 1000) { edges { cursor } } }"},
         accept,
         Authorization=f"Bearer {coordinator.token}",
     )

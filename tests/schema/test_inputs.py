@@ -27,21 +27,27 @@ def _field(query: str, variables: dict[str, Any] | None = None) -> list[str] | N
     return None
 
 
+BEYOND_INT = 2**31
+
+
 def test_values_within_bounds_pass() -> None:
-    assert _field('{ reports(first: 100, filter: {search: "lampu"}) { __typename } }') is None
+    # A page of 500 is the connection's to refuse (a field error), not the walk's.
+    assert _field('{ reports(first: 500, filter: {search: "lampu"}) { __typename } }') is None
 
 
-def test_a_literal_a_variable_and_a_default_are_all_checked() -> None:
-    assert _field("{ reports(first: 101) { __typename } }") == ["first"]
-    assert _field("query($n: Int) { reports(first: $n) { __typename } }", {"n": 101}) == ["first"]
-    assert _field("query($n: Int = 101) { reports(first: $n) { __typename } }") == ["first"]
+def test_a_variable_and_its_default_are_both_checked() -> None:
+    query = "query($n: Int) { reports(first: $n) { __typename } }"
+    assert _field(query, {"n": BEYOND_INT}) == ["first"]
+    assert _field(query, {"n": float(2**70)}) == ["first"]  # how JSON parsers hand it over
+    defaulted = f'query($s: String = "{"x" * 51}") {{ reports(filter: {{search: $s}}) {{ id }} }}'
+    assert _field(defaulted) == ["filter", "search"]
 
 
 def test_nested_fields_fragments_and_inline_fragments_are_checked() -> None:
-    nested = "{ reports { edges { node { timeline(first: 500) { __typename } } } } }"
-    assert _field(nested) == ["first"]
-    spread = '{ ...F } fragment F on Query { inbox(agencyId: "x", after: "!") { __typename } }'
-    assert _field(spread) == ["after"]
+    nested = "query($n: Int) { reports { edges { node { timeline(first: $n) { __typename } } } } }"
+    assert _field(nested, {"n": BEYOND_INT}) == ["first"]
+    spread = '{ ...F } fragment F on Query { inbox(agencyId: "x\\u0000") { __typename } }'
+    assert _field(spread) == ["agencyId"]
     inline = '{ ... on Query { reports(filter: {search: "a\\u0000"}) { __typename } } }'
     assert _field(inline) == ["filter", "search"]
 
@@ -61,6 +67,7 @@ def test_inputs_lists_and_their_items_are_checked() -> None:
     [
         {"n": "seven"},  # not an Int: GraphQL's coercion refuses it
         {"n": 1.5},
+        {"n": 101},  # an Int: the connection's to refuse
         {"n": None},
         {},
     ],
