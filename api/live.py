@@ -47,6 +47,7 @@ from core.channels import (
 )
 from core.settings import Settings
 from domain.services.accounts import session_for_token
+from domain.services.health import database_unavailable
 from schema.context import Context, LiveMessage, LiveTopic
 
 log = logging.getLogger("lapor.live")
@@ -337,7 +338,13 @@ class LiveConnection:
 
     async def sign_in(self, context: Context, params: Mapping[str, object] | None) -> None:
         """Open the connection for the token in the connection_init payload, or refuse it."""
-        session = await session_for_token(init_token(params), self.hub.now())
+        try:
+            session = await session_for_token(init_token(params), self.hub.now())
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            # The token's user cannot be read: said as the HTTP side says it (UNAVAILABLE).
+            raise Refused(TRY_AGAIN, "database unavailable: reconnect shortly") from None
         if session is None or session.actor.user_id is None:
             raise Refused(
                 FORBIDDEN,

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
+    # On SIGTERM `lapor api` lets requests in flight finish for this long, then cancels them
+    # (their transactions roll back: nothing is half-written).
+    api_shutdown_grace_seconds: int = Field(default=20, ge=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
