@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from typing import NoReturn
 
@@ -35,6 +36,14 @@ def unavailable(reason: str) -> NoReturn:
 
 
 # ------------------------------------------------------------------ the safety net
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz tests' figures (cases, seconds, seed), when any ran."""
+    fuzzing = sys.modules.get("tests.fuzzing")
+    if fuzzing is not None and fuzzing.FIGURES.cases:
+        for line in fuzzing.FIGURES.lines():
+            terminalreporter.write_line(line)
 
 
 def pytest_configure(config: pytest.Config) -> None:
