@@ -32,10 +32,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import secrets
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -43,20 +39,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import httpx
 import orjson
 
-from bench import load
-from lapor.servers import free_port
-from models.db import apply_migrations, database
-from tests.harness import PostgresCluster, RedisServer
+from bench import load, stack
 
-ROOT = Path(__file__).resolve().parents[1]
+PENDING = "SELECT count(*) FROM outbox_message WHERE dispatched_at IS NULL"
 SUBMIT = (
     "mutation Submit($i: ReportSubmitInput!) { reportSubmit(input: $i) { "
     "report { id trackingCode status dueAt } errors { code message field } } }"
 )
-LOGIN = "mutation($e:String!,$p:String!){authLogin(email:$e,password:$p){token errors{code}}}"
 
 
 def check_submit(status: int, body: bytes) -> str | None:
@@ -88,96 +79,11 @@ class Target:
     statements: bool = False
 
 
-def _login(base: str, email: str) -> str:
-    answer = httpx.post(
-        f"{base}/graphql",
-        json={"query": LOGIN, "variables": {"e": email, "p": "lapor-demo"}},
-        timeout=30,
-    ).json()
-    return str(answer["data"]["authLogin"]["token"])
-
-
-def _region(base: str, code: str) -> str:
-    answer = httpx.post(f"{base}/graphql", json={"query": "{ regions { id code } }"}, timeout=30)
-    return next(r["id"] for r in answer.json()["data"]["regions"] if r["code"] == code)
-
-
-def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the API did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-
-
-def _with_user(url: str, user: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
-
-
 @contextlib.contextmanager
 def own_service(fast: bool, logs: Path) -> Iterator[Target]:
     """PostgreSQL, Redis, the demo, one API and one worker, each under its own role."""
-    settings = {"shared_preload_libraries": "pg_stat_statements", "max_connections": "100"}
-    with PostgresCluster(durable=not fast, settings=settings) as cluster, RedisServer() as redis:
-        url = cluster.create_database("lapor_bench_submit")
-        asyncio.run(_prepare(url))
-        common = {
-            **os.environ,
-            "LAPOR_ENV": "production",
-            "LAPOR_SECRET_KEY": secrets.token_urlsafe(32),
-            "LAPOR_REDIS_URL": redis.url,
-        }
-        common.pop("LAPOR_SMTP_HOST", None)
-        port = free_port()
-        api_log, worker_log = logs / "api.log", logs / "worker.log"
-        with api_log.open("wb") as out:
-            api = subprocess.Popen(
-                [sys.executable, "-m", "lapor", "api", "--port", str(port)],
-                cwd=ROOT,
-                env={**common, "LAPOR_DATABASE_URL": _with_user(url, "lapor_api")},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        with worker_log.open("wb") as out:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "lapor", "worker"],
-                cwd=ROOT,
-                env={**common, "LAPOR_DATABASE_URL": _with_user(url, "lapor_worker")},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(base, api, api_log)
-            yield Target(base, url, [api_log, worker_log], statements=True)
-        finally:
-            for process in (api, worker):
-                process.terminate()
-                try:
-                    process.wait(timeout=40)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-
-
-async def _prepare(url: str) -> None:
-    from datetime import UTC, datetime
-
-    from lapor.demo import seed_demo
-
-    await apply_migrations(url)
-    async with database(url):
-        await seed_demo(datetime.now(UTC))
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        for role in ("lapor_api", "lapor_worker"):
-            await conn.execute(f"CREATE ROLE {role} LOGIN SUPERUSER")
-    finally:
-        await conn.close()
+    with stack.service(logs, durable=not fast) as ran:
+        yield Target(ran.base, ran.database_url, ran.logs, statements=True)
 
 
 async def _statements(url: str) -> dict[str, int]:
@@ -207,14 +113,6 @@ async def _top_statements(url: str, role: str, limit: int = 12) -> list[tuple[in
         await conn.close()
 
 
-async def _scalar(url: str, sql: str) -> int:
-    conn = await asyncpg.connect(url)
-    try:
-        return int(await conn.fetchval(sql))
-    finally:
-        await conn.close()
-
-
 async def _reset_statements(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -237,8 +135,8 @@ def _log_problems(logs: list[Path]) -> list[str]:
 
 
 async def measure(target: Target, clients: int, seconds: float, warmup: float) -> None:
-    token = _login(target.base, "warga@jember.demo")
-    region = _region(target.base, "35.09")
+    token = stack.login(target.base, "warga@jember.demo")
+    region = stack.region_id(target.base, "35.09")
     variables = {
         "kind": "COMPLAINT",
         "title": "Lampu jalan padam",
@@ -253,7 +151,7 @@ async def measure(target: Target, clients: int, seconds: float, warmup: float) -
 
     async def counts() -> tuple[int, int]:
         assert url is not None
-        return await _scalar(url, "SELECT count(*) FROM report"), await _scalar(
+        return await stack.scalar(url, "SELECT count(*) FROM report"), await stack.scalar(
             url, "SELECT count(*) FROM outbox_message WHERE dispatched_at IS NOT NULL"
         )
 
@@ -286,11 +184,11 @@ async def measure(target: Target, clients: int, seconds: float, warmup: float) -
         return
     api_submits = (await counts())[0] - before[0]
     if stats:
-        api_calls = (await _statements(url)).get("lapor_api", 0)
+        api_calls = (await _statements(url)).get(stack.API_ROLE, 0)
         print(f"  statements per submit in the API: {api_calls / max(api_submits, 1):.2f}")
     drained = None
     while time.monotonic() - ended < 120:
-        if await _scalar(url, "SELECT count(*) FROM outbox_message WHERE dispatched_at IS NULL"):
+        if await stack.scalar(url, PENDING):
             await asyncio.sleep(0.1)
             continue
         drained = time.monotonic() - ended
@@ -301,24 +199,26 @@ async def measure(target: Target, clients: int, seconds: float, warmup: float) -
     )
     if stats:
         relayed = (await counts())[1] - before[1]
-        worker_calls = (await _statements(url)).get("lapor_worker", 0)
+        worker_calls = (await _statements(url)).get(stack.WORKER_ROLE, 0)
         print(f"  statements per event in the worker: {worker_calls / max(relayed, 1):.2f}")
-        for role in ("lapor_api", "lapor_worker"):
+        for role in (stack.API_ROLE, stack.WORKER_ROLE):
             print(f"  most frequent statements of {role}:")
             for calls, query in await _top_statements(url, role):
                 print(f"    {calls:8d}  {query}")
-    coordinators = await _scalar(
+    coordinators = await stack.scalar(
         url,
         "SELECT count(DISTINCT g.user_id) FROM role_grant g JOIN region r ON r.id = g.region_id "
         "JOIN app_user u ON u.id = g.user_id WHERE g.role = 'COORDINATOR' AND r.code = '35.09' "
         "AND u.is_active",
     )
-    wrong = await _scalar(
+    wrong = await stack.scalar(
         url,
         "SELECT count(*) FROM report_event e WHERE e.kind = 'report.submitted' AND "
         f"(SELECT count(*) FROM notification n WHERE n.event_id = e.id) <> {coordinators}",
     )
-    events = await _scalar(url, "SELECT count(*) FROM report_event WHERE kind = 'report.submitted'")
+    events = await stack.scalar(
+        url, "SELECT count(*) FROM report_event WHERE kind = 'report.submitted'"
+    )
     print(
         f"  notifications: {events - wrong:,} of {events:,} submitted events have exactly one "
         f"per recipient ({coordinators} coordinators)"

@@ -8,12 +8,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import httpx
-
+from bench.stack import wait_healthy
 from core.logs import INTERNAL_FIELD
 from tests.harness import free_port
 
@@ -56,20 +54,6 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-
-
-def wait_healthy(
-    base: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 60
-) -> None:
-    """Until GET /healthz answers 200; fails with the log if the process dies or is late."""
-    deadline = time.monotonic() + seconds
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(log.read_text())
-        time.sleep(0.2)
 
 
 @contextlib.contextmanager
