@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import statistics
 import tempfile
 import time
@@ -45,8 +44,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import stack
-from core.logs import INTERNAL_FIELD
+from bench import service as stack
+from core.logs import is_internal_line
 
 SUBMIT = """mutation($i: ReportSubmitInput!) { reportSubmit(input: $i) {
   report { id trackingCode } errors { code } } }"""
@@ -394,21 +393,13 @@ async def sweep_resumes(url: str, requests: list[Request], seconds: float = 60) 
 
 
 def internal_lines(logs: list[Path]) -> list[str]:
-    """Log lines of clients answered INTERNAL (with the last line of their stack), or of an
-    exception escaping the app."""
-    found = []
-    for path in logs:
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-            if isinstance(record, dict) and record.get(INTERNAL_FIELD) is True:
-                cause = str(record.get("exc", "")).strip().splitlines()[-1:]
-                found.append(f"{path.name}: {record.get('msg')} {' '.join(cause)}"[:300])
-            elif "Exception in ASGI application" in line:
-                found.append(f"{path.name}: {line[:300]}")
-    return found
+    """Log lines of clients answered INTERNAL, or of an exception escaping the app."""
+    return [
+        f"{path.name}: {line[:300]}"
+        for path in logs
+        for line in path.read_text(errors="replace").splitlines()
+        if is_internal_line(line)
+    ]
 
 
 # ----------------------------------------------------------------------------- the run

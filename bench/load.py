@@ -144,3 +144,27 @@ async def run(
 
     await asyncio.gather(*(client(i) for i in range(connections)))
     return result
+
+
+async def repeat(url: str, request: bytes, count: int, check: Check | None = None) -> Result:
+    """`count` requests one after the other over one keep-alive connection: each answer alone,
+    with nothing else in flight from this client."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 80)
+    started = time.perf_counter()
+    result = Result(0.0)
+    try:
+        for _ in range(count):
+            sent = time.perf_counter()
+            writer.write(request)
+            status, body = await _read_response(reader)
+            result.latencies.append(time.perf_counter() - sent)
+            problem = check(status, body) if check else None
+            if problem is not None:
+                result.errors[problem] = result.errors.get(problem, 0) + 1
+                if result.first_error is None:
+                    result.first_error = body[:500].decode(errors="replace")
+    finally:
+        writer.close()
+    result.seconds = time.perf_counter() - started
+    return result

@@ -31,19 +31,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
+import httpx
 import orjson
 
-from bench import load, stack
+from bench import load
+from bench.service import (
+    STATEMENTS,
+    log_problems,
+    login,
+    prepare,
+    production_env,
+    reset_statements,
+    scalar,
+    start,
+    statement_calls,
+    stop,
+    top_statements,
+    wait_healthy,
+    with_user,
+)
+from lapor.servers import free_port
+from tests.harness import PostgresCluster, RedisServer
 
-PENDING = "SELECT count(*) FROM outbox_message WHERE dispatched_at IS NULL"
 SUBMIT = (
     "mutation Submit($i: ReportSubmitInput!) { reportSubmit(input: $i) { "
     "report { id trackingCode status dueAt } errors { code message field } } }"
@@ -79,64 +94,41 @@ class Target:
     statements: bool = False
 
 
+def _region(base: str, code: str) -> str:
+    answer = httpx.post(f"{base}/graphql", json={"query": "{ regions { id code } }"}, timeout=30)
+    return next(r["id"] for r in answer.json()["data"]["regions"] if r["code"] == code)
+
+
 @contextlib.contextmanager
 def own_service(fast: bool, logs: Path) -> Iterator[Target]:
     """PostgreSQL, Redis, the demo, one API and one worker, each under its own role."""
-    with stack.service(logs, durable=not fast) as ran:
-        yield Target(ran.base, ran.database_url, ran.logs, statements=True)
-
-
-async def _statements(url: str) -> dict[str, int]:
-    conn = await asyncpg.connect(url)
-    try:
-        rows = await conn.fetch(
-            "SELECT r.rolname, sum(s.calls)::bigint AS calls FROM pg_stat_statements s "
-            "JOIN pg_roles r ON r.oid = s.userid WHERE s.dbid = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database()) GROUP BY 1"
+    with PostgresCluster(durable=not fast, settings=STATEMENTS) as cluster, RedisServer() as redis:
+        url = cluster.create_database("lapor_bench_submit")
+        asyncio.run(prepare(url, ("lapor_api", "lapor_worker")))
+        common = production_env(redis.url)
+        port = free_port()
+        api_log, worker_log = logs / "api.log", logs / "worker.log"
+        api = start(
+            ["-m", "lapor", "api", "--port", str(port)],
+            {**common, "LAPOR_DATABASE_URL": with_user(url, "lapor_api")},
+            api_log,
         )
-        return {row["rolname"]: int(row["calls"]) for row in rows}
-    finally:
-        await conn.close()
-
-
-async def _top_statements(url: str, role: str, limit: int = 12) -> list[tuple[int, str]]:
-    conn = await asyncpg.connect(url)
-    try:
-        rows = await conn.fetch(
-            "SELECT s.calls, s.query FROM pg_stat_statements s JOIN pg_roles r ON r.oid = "
-            "s.userid WHERE r.rolname = $1 ORDER BY s.calls DESC LIMIT $2",
-            role,
-            limit,
+        worker = start(
+            ["-m", "lapor", "worker"],
+            {**common, "LAPOR_DATABASE_URL": with_user(url, "lapor_worker")},
+            worker_log,
         )
-        return [(int(r["calls"]), " ".join(r["query"].split())[:110]) for r in rows]
-    finally:
-        await conn.close()
-
-
-async def _reset_statements(url: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("SELECT pg_stat_statements_reset()")
-    finally:
-        await conn.close()
-
-
-def _log_problems(logs: list[Path]) -> list[str]:
-    problems = []
-    for path in logs:
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                level = json.loads(line).get("level")
-            except ValueError:
-                level = "error" if "Traceback" in line or "Error" in line else None
-            if level in ("error", "warning", "critical") or "Traceback" in line:
-                problems.append(f"{path.name}: {line[:300]}")
-    return problems
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(f"{base}/healthz", api, api_log)
+            yield Target(base, url, [api_log, worker_log], statements=True)
+        finally:
+            stop([api, worker])
 
 
 async def measure(target: Target, clients: int, seconds: float, warmup: float) -> None:
-    token = stack.login(target.base, "warga@jember.demo")
-    region = stack.region_id(target.base, "35.09")
+    token = login(target.base, "warga@jember.demo")
+    region = _region(target.base, "35.09")
     variables = {
         "kind": "COMPLAINT",
         "title": "Lampu jalan padam",
@@ -151,7 +143,7 @@ async def measure(target: Target, clients: int, seconds: float, warmup: float) -
 
     async def counts() -> tuple[int, int]:
         assert url is not None
-        return await stack.scalar(url, "SELECT count(*) FROM report"), await stack.scalar(
+        return await scalar(url, "SELECT count(*) FROM report"), await scalar(
             url, "SELECT count(*) FROM outbox_message WHERE dispatched_at IS NOT NULL"
         )
 
@@ -160,7 +152,7 @@ async def measure(target: Target, clients: int, seconds: float, warmup: float) -
         if url is None:
             return None
         if stats:
-            await _reset_statements(url)
+            await reset_statements(url)
         return await counts()
 
     before_task = asyncio.create_task(reset_after_warmup())
@@ -184,11 +176,11 @@ async def measure(target: Target, clients: int, seconds: float, warmup: float) -
         return
     api_submits = (await counts())[0] - before[0]
     if stats:
-        api_calls = (await _statements(url)).get(stack.API_ROLE, 0)
+        api_calls = (await statement_calls(url)).get("lapor_api", 0)
         print(f"  statements per submit in the API: {api_calls / max(api_submits, 1):.2f}")
     drained = None
     while time.monotonic() - ended < 120:
-        if await stack.scalar(url, PENDING):
+        if await scalar(url, "SELECT count(*) FROM outbox_message WHERE dispatched_at IS NULL"):
             await asyncio.sleep(0.1)
             continue
         drained = time.monotonic() - ended
@@ -199,31 +191,29 @@ async def measure(target: Target, clients: int, seconds: float, warmup: float) -
     )
     if stats:
         relayed = (await counts())[1] - before[1]
-        worker_calls = (await _statements(url)).get(stack.WORKER_ROLE, 0)
+        worker_calls = (await statement_calls(url)).get("lapor_worker", 0)
         print(f"  statements per event in the worker: {worker_calls / max(relayed, 1):.2f}")
-        for role in (stack.API_ROLE, stack.WORKER_ROLE):
+        for role in ("lapor_api", "lapor_worker"):
             print(f"  most frequent statements of {role}:")
-            for calls, query in await _top_statements(url, role):
+            for calls, _mean, query in await top_statements(url, role):
                 print(f"    {calls:8d}  {query}")
-    coordinators = await stack.scalar(
+    coordinators = await scalar(
         url,
         "SELECT count(DISTINCT g.user_id) FROM role_grant g JOIN region r ON r.id = g.region_id "
         "JOIN app_user u ON u.id = g.user_id WHERE g.role = 'COORDINATOR' AND r.code = '35.09' "
         "AND u.is_active",
     )
-    wrong = await stack.scalar(
+    wrong = await scalar(
         url,
         "SELECT count(*) FROM report_event e WHERE e.kind = 'report.submitted' AND "
         f"(SELECT count(*) FROM notification n WHERE n.event_id = e.id) <> {coordinators}",
     )
-    events = await stack.scalar(
-        url, "SELECT count(*) FROM report_event WHERE kind = 'report.submitted'"
-    )
+    events = await scalar(url, "SELECT count(*) FROM report_event WHERE kind = 'report.submitted'")
     print(
         f"  notifications: {events - wrong:,} of {events:,} submitted events have exactly one "
         f"per recipient ({coordinators} coordinators)"
     )
-    problems = _log_problems(target.logs)
+    problems = log_problems(target.logs)
     print(f"  log lines at warning or error, and tracebacks: {len(problems)}")
     for line in problems[:10]:
         print(f"    {line}")

@@ -48,6 +48,22 @@ def is_internal(record: logging.LogRecord) -> bool:
     return bool(getattr(record, INTERNAL_FIELD, False))
 
 
+# What uvicorn logs when an exception escapes the application (a bare 500, no request id).
+ESCAPED = "Exception in ASGI application"
+
+
+def is_internal_line(line: str) -> bool:
+    """Whether a line of a process's log tells of a client answered INTERNAL, or of an
+    exception that escaped the application (what operators and the tests look for)."""
+    if ESCAPED in line:
+        return True
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and record.get(INTERNAL_FIELD) is True
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Send every logger's lines, as JSON, to stderr (replacing earlier handlers)."""
     handler = logging.StreamHandler()

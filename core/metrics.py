@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -91,9 +92,17 @@ def observe_graphql(
         GRAPHQL_ERRORS.labels(code).inc()
 
 
+# The labelled counters, made on first use: made at import, they would give every process
+# that imports this module (uvicorn's supervisor too) a file in the multiprocess directory.
+_executions: dict[str, Any] = {}
+
+
 def count_execution(executor: str) -> None:
     """Count one operation (or subscription event) run by `executor`: compiled or generic."""
-    GRAPHQL_EXECUTIONS.labels(executor).inc()
+    counter = _executions.get(executor)
+    if counter is None:
+        counter = _executions[executor] = GRAPHQL_EXECUTIONS.labels(executor)
+    counter.inc()
 
 
 _live_subscribers: Callable[[], int] = lambda: 0  # noqa: E731  (replaced by the WebSocket hub)

@@ -163,6 +163,11 @@ class Context:
         finally:
             self._loaders = kept
 
+    def event_rows(self) -> SharedRows | None:
+        """The rows shared by the subscribers of the event being resolved, if one is."""
+        scope = self._scope()
+        return scope.shared if scope is not None else None
+
     def end_event(self) -> None:
         """Back to the request's own time and loaders, letting the event's loaders go."""
         _event_scope.set(None)

@@ -74,11 +74,18 @@ class InputBounds:
         )
 
 
+@dataclass(frozen=True)
+class OutOfBounds:
+    """The first argument out of bounds: what is wrong, and the argument's path."""
+
+    message: str
+    path: tuple[str, ...]
+
+
 class _OutOfBounds(Exception):
     def __init__(self, path: list[str], message: str) -> None:
         super().__init__(message)
-        self.path = path
-        self.message = message
+        self.found = OutOfBounds(message, tuple(path))
 
 
 def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
@@ -209,6 +216,33 @@ def _integral(value: float) -> bool:
     return isinstance(value, int) or (math.isfinite(value) and value.is_integer())
 
 
+def inputs_out_of_bounds(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+    bounds: InputBounds,
+) -> OutOfBounds | None:
+    """The first argument of the operation out of bounds, if any."""
+    root = schema.get_root_type(operation.operation)
+    try:
+        _Walker(schema, document, operation, variables, bounds).selections(
+            operation.selection_set, root
+        )
+    except _OutOfBounds as error:
+        return error.found
+    return None
+
+
+def out_of_bounds(found: OutOfBounds) -> GraphQLError:
+    """The request error that refuses an argument out of bounds (a new one each time: errors
+    are changed on their way out)."""
+    return GraphQLError(
+        found.message,
+        extensions={"code": ErrorCode.VALIDATION.value, "field": list(found.path)},
+    )
+
+
 def check_inputs(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -217,13 +251,6 @@ def check_inputs(
     bounds: InputBounds,
 ) -> None:
     """Raise a VALIDATION GraphQL error naming the first argument out of bounds, if any."""
-    root = schema.get_root_type(operation.operation)
-    try:
-        _Walker(schema, document, operation, variables, bounds).selections(
-            operation.selection_set, root
-        )
-    except _OutOfBounds as error:
-        raise GraphQLError(
-            error.message,
-            extensions={"code": ErrorCode.VALIDATION.value, "field": error.path},
-        ) from None
+    found = inputs_out_of_bounds(schema, document, operation, variables, bounds)
+    if found is not None:
+        raise out_of_bounds(found)

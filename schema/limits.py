@@ -6,10 +6,12 @@ Both are decided once per operation from the parsed document, never per field (d
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -32,7 +34,14 @@ from strawberry.extensions import SchemaExtension
 from core.settings import Settings
 from domain.policy import may_use_console
 from schema.errors import INVALID
-from schema.inputs import InputBounds, check_inputs, fragments_of, raw_values
+from schema.inputs import (
+    InputBounds,
+    OutOfBounds,
+    fragments_of,
+    inputs_out_of_bounds,
+    out_of_bounds,
+    raw_values,
+)
 
 COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
@@ -170,15 +179,77 @@ def operation_weight(
     return walker.weigh(chosen.selection_set, root, None)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What an operation asks before it runs: its weight, and the first argument out of
+    bounds if any (schema/inputs.py)."""
+
+    weight: Weight
+    out_of_bounds: OutOfBounds | None = None
+
+
+def judge_operation(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    full_page: int,
+    bounds: InputBounds,
+) -> Verdict:
+    """The verdict on the operation `operation_name` (or the only one) of a valid document."""
+    chosen = chosen_operation(document, operation_name)
+    if chosen is None:
+        return Verdict(Weight(0))
+    return Verdict(
+        operation_weight(schema, document, operation_name, variables, full_page),
+        inputs_out_of_bounds(schema, document, chosen, variables, bounds),
+    )
+
+
+class OperationWeights:
+    """Verdicts on operations seen lately, by document (the parser cache's object), operation
+    and variables: a client sends the same page again and again."""
+
+    def __init__(self, size: int, bounds: InputBounds) -> None:
+        self.size = size
+        self.bounds = bounds
+        self._found: OrderedDict[tuple[int, str | None, bytes], tuple[DocumentNode, Verdict]] = (
+            OrderedDict()
+        )
+
+    def verdict(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        full_page: int,
+    ) -> Verdict:
+        judged = (schema, document, operation_name, variables, full_page, self.bounds)
+        try:
+            key = (id(document), operation_name, orjson.dumps(variables or {}))
+        except TypeError:  # variables JSON cannot hold: judge without remembering
+            return judge_operation(*judged)
+        found = self._found.get(key)
+        if found is not None and found[0] is document:
+            self._found.move_to_end(key)
+            return found[1]
+        verdict = judge_operation(*judged)
+        self._found[key] = (document, verdict)
+        while len(self._found) > self.size:
+            self._found.popitem(last=False)
+        return verdict
+
+
 class RequestGuard(SchemaExtension):
     """Refuses, before execution, an argument out of bounds (schema/inputs.py), an operation
     over the cost limit, and introspection by anyone who may not use the console where it is
     restricted (production); names the operation on the context for the access log and the
     metrics."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, weights: OperationWeights) -> None:
         self.settings = settings
-        self.bounds = InputBounds.of(settings)
+        self.weights = weights
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
@@ -196,16 +267,16 @@ class RequestGuard(SchemaExtension):
                 )
             if hasattr(context, "operation_name"):
                 context.operation_name = ctx.operation_name or ""
-            operation = chosen_operation(document, ctx.operation_name)
-            if operation is not None:
-                check_inputs(ctx.schema._schema, document, operation, ctx.variables, self.bounds)
-            weight = operation_weight(
+            verdict = self.weights.verdict(
                 ctx.schema._schema,
                 document,
                 ctx.operation_name,
                 ctx.variables,
                 self.settings.max_page_size,
             )
+            if verdict.out_of_bounds is not None:
+                raise out_of_bounds(verdict.out_of_bounds)
+            weight = verdict.weight
             limit = self.settings.max_query_cost
             if weight.cost > limit:
                 raise GraphQLError(

@@ -70,6 +70,8 @@ class Loaders:
         self._actor = actor
         self._shared = shared
         self._users: dict[int, UserView] = {}
+        # Objects made for the response that every viewer sees alike (schema/reference.py).
+        self.made: dict[tuple[type, int], object] = {}
         self._max_page_size = max_page_size
 
     # Each loader is made when first used: a subscription event makes a set for every
@@ -124,6 +126,18 @@ class Loaders:
     def know_people(self, people: dict[int, UserView]) -> None:
         """Hold these people as fetched (another set of loaders' `known_people`)."""
         self._users.update(people)
+
+    async def region_of(self, pk: int) -> RegionRecord | None:
+        """A region: at once from the reference cache when it holds it, else batched."""
+        return reference.REGIONS.peek(pk) or await self.region.load(pk)
+
+    async def agency_of(self, pk: int) -> AgencyRecord | None:
+        """An agency: at once from the reference cache when it holds it, else batched."""
+        return reference.AGENCIES.peek(pk) or await self.agency.load(pk)
+
+    async def category_of(self, pk: int) -> CategoryRecord | None:
+        """A category: at once from the reference cache when it holds it, else batched."""
+        return reference.CATEGORIES.peek(pk) or await self.category.load(pk)
 
     def user(self, user_id: int | None) -> UserView | None:
         """A person fetched with the object that named them (see the class docstring)."""

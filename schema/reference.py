@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
@@ -34,8 +35,7 @@ class Region(Node):
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> Region | None:
-        found = await info.context.loaders.region.load(pk)
-        return cls.of(found) if found else None
+        return await _reference(info, cls, pk, info.context.loaders.region_of)
 
     @strawberry.field(description="The province of a regency or city.")
     async def parent(self, info: Ctx) -> Region | None:
@@ -64,8 +64,7 @@ class Agency(Node):
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> Agency | None:
-        found = await info.context.loaders.agency.load(pk)
-        return cls.of(found) if found else None
+        return await _reference(info, cls, pk, info.context.loaders.agency_of)
 
     @strawberry.field(description="The region it serves; null for a national agency.")
     async def region(self, info: Ctx) -> Region | None:
@@ -88,8 +87,25 @@ class Category(Node):
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> Category | None:
-        found = await info.context.loaders.category.load(pk)
-        return cls.of(found) if found else None
+        return await _reference(info, cls, pk, info.context.loaders.category_of)
+
+
+R = TypeVar("R", Region, Agency, Category)
+
+
+async def _reference(
+    info: Ctx, cls: type[R], pk: int, fetch: Callable[[int], Awaitable[Any]]
+) -> R | None:
+    """A region, agency or category: public and the same for every viewer, so made once per
+    request however many objects name it (fifty reports of one regency: one Region)."""
+    made = info.context.loaders.made
+    key = (cls, pk)
+    if key in made:
+        return made[key]  # type: ignore[return-value]
+    found = await fetch(pk)
+    node = cls.of(found) if found else None
+    made[key] = node
+    return node
 
 
 @strawberry.type

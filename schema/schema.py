@@ -24,7 +24,8 @@ from schema.common import Node, merged
 from schema.compiled.executor import compiling_executor
 from schema.deliveries import DeliveryMutation, DeliveryQuery
 from schema.errors import CodedErrors, code_request_errors, log_unexpected
-from schema.limits import RequestGuard
+from schema.inputs import InputBounds
+from schema.limits import OperationWeights, RequestGuard
 from schema.nodes import NodeQuery
 from schema.notifications import NotificationMutation, NotificationQuery
 from schema.people import PeopleMutation, PeopleQuery
@@ -81,6 +82,7 @@ def limit_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRule
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with limits from settings; extensions are factories (fresh per operation)."""
+    weights = OperationWeights(settings.parser_cache_size, InputBounds.of(settings))
     return LaporSchema(
         query=Query,
         mutation=Mutation,
@@ -94,7 +96,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: ParserCache(maxsize=settings.parser_cache_size),
             lambda: ValidationCache(maxsize=settings.parser_cache_size),
             CodedErrors,
-            lambda: RequestGuard(settings),
+            lambda: RequestGuard(settings, weights),
             SubscriptionsOnlyOverWebSocket,
         ],
         config=StrawberryConfig(auto_camel_case=True),

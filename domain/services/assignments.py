@@ -48,7 +48,7 @@ from domain.services.deadlines import (
     refresh_report_due,
 )
 from domain.services.outbox import OutboxEntry
-from domain.services.reading import Page, PageRequest, SharedRows, newest_first, shared_rows
+from domain.services.reading import Page, PageRequest, SharedRows, newest_rows_first, shared_rows
 from domain.services.reference import calendar_for
 from domain.services.views import (
     AssignmentView,
@@ -62,6 +62,7 @@ from models import (
     FollowUp,
     Report,
     ReportEvent,
+    rows,
 )
 from models.enums import (
     AssignmentStatus,
@@ -69,6 +70,7 @@ from models.enums import (
     ResolutionCode,
     ResolutionTier,
 )
+from models.rows import AssignmentRow
 
 
 async def _lock_for_desk(actor: Actor, assignment_id: int | str) -> tuple[Report, Assignment]:
@@ -371,8 +373,8 @@ async def inbox(
         qs = qs.filter(late)
     if updated_after is not None:
         qs = qs.filter(updated_at__gt=updated_after)
-    rows = await newest_first(qs, page)
-    return rows.with_items([_inbox_view(a) for a in rows.items])
+    page_rows = await newest_rows_first(rows.ASSIGNMENT, qs, page)
+    return page_rows.with_items([_inbox_view(a) for a in page_rows.items])
 
 
 @dataclass(frozen=True)
@@ -405,7 +407,7 @@ async def _inbox_row(desk: InboxDesk, event_id: int) -> ReportEvent | None:
     )
 
 
-def _inbox_view(assignment: Assignment) -> AssignmentView:
+def _inbox_view(assignment: Assignment | AssignmentRow) -> AssignmentView:
     # Whoever may open an agency's inbox is staff of its assignments: the desk details show.
     return assignment_view(assignment, True)
 
@@ -445,25 +447,35 @@ async def assignments_by_ids(
     }
 
 
-async def _assignment_rows(ids: list[int]) -> list[Assignment]:
-    return list(await Assignment.filter(id__in=ids))
+async def _assignment_rows(ids: list[int]) -> list[AssignmentRow]:
+    return await rows.select(rows.ASSIGNMENT, rows.by_ids(rows.ASSIGNMENT, "assignment"), ids)
 
 
 async def assignments_of_reports(
     keys: Sequence[tuple[int, bool]],
 ) -> list[list[AssignmentView]]:
     """For (report id, staff view) keys of readable reports: their assignments, oldest first."""
-    rows = await Assignment.filter(report_id__in=list({k[0] for k in keys})).order_by("id")
-    by_report: dict[int, list[Assignment]] = defaultdict(list)
-    for a in rows:
+    found = await rows.select(
+        rows.ASSIGNMENT,
+        f"SELECT {rows.ASSIGNMENT.columns} FROM assignment"
+        " WHERE report_id = ANY($1::bigint[]) ORDER BY id",
+        list({k[0] for k in keys}),
+    )
+    by_report: dict[int, list[AssignmentRow]] = defaultdict(list)
+    for a in found:
         by_report[a.report_id].append(a)
     return [[assignment_view(a, staff) for a in by_report[rid]] for rid, staff in keys]
 
 
 async def follow_ups_of_assignments(ids: Sequence[int]) -> list[list[FollowUpView]]:
-    rows = await FollowUp.filter(assignment_id__in=list(set(ids))).order_by("id")
+    found = await rows.select(
+        rows.FOLLOW_UP,
+        f"SELECT {rows.FOLLOW_UP.columns} FROM follow_up"
+        " WHERE assignment_id = ANY($1::bigint[]) ORDER BY id",
+        list(set(ids)),
+    )
     grouped: dict[int, list[FollowUpView]] = defaultdict(list)
-    for f in rows:
+    for f in found:
         grouped[f.assignment_id].append(follow_up_view(f))
     return [grouped[i] for i in ids]
 

@@ -91,6 +91,17 @@ class Cache(Generic[K, V]):
                     self._entries.popitem(last=False)
         return found
 
+    def peek(self, key: K) -> V | None:
+        """The cached value of `key` if the cache may answer and holds it; None otherwise (ask
+        `get_many`, which fetches)."""
+        if not trusted():
+            return None
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        self.hits += 1
+        return entry[1]
+
     async def get(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
         """One value (a whole table's worth, say), fetched when it is not cached."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +16,8 @@ from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.events import EventKind
 from domain.policy import Action, ReportFacts, allowed_on_report, require_signed_in
 from domain.services.outbox import OutboxEntry
-from models import Assignment, OutboxMessage, Report, ReportEvent
+from models import Assignment, OutboxMessage, Report, ReportEvent, rows
+from models.rows import ReportRow
 
 EVENT_TOPIC = "report.event"
 
@@ -75,19 +75,24 @@ async def report_facts(report: Report) -> ReportFacts:
     return (await facts_for([report]))[report.id]
 
 
-async def facts_for(reports: Sequence[Report]) -> dict[int, ReportFacts]:
+# The agencies a report was assigned to (the policy's `agency_ids`), as SQL over a report
+# aliased `r`: the one definition that every statement reading them uses.
+INVOLVED_AGENCIES = "ARRAY(SELECT a.agency_id FROM assignment a WHERE a.report_id = r.id)"
+
+
+async def facts_for(reports: Sequence[Report | ReportRow]) -> dict[int, ReportFacts]:
     """The policy's view of many reports, in one query."""
-    agencies: dict[int, set[int]] = defaultdict(set)
+    agencies: dict[int, list[int]] = {}
     if reports:
-        rows = await Assignment.filter(report_id__in=[r.id for r in reports]).values_list(
-            "report_id", "agency_id"
+        found = await rows.pairs(
+            f"SELECT r.id, {INVOLVED_AGENCIES} FROM report r WHERE r.id = ANY($1::bigint[])",
+            [r.id for r in reports],
         )
-        for report_id, agency_id in rows:
-            agencies[int(str(report_id))].add(int(str(agency_id)))
-    return {r.id: facts_of(r, frozenset(agencies[r.id])) for r in reports}
+        agencies = dict(found)
+    return {r.id: facts_of(r, frozenset(agencies.get(r.id, ()))) for r in reports}
 
 
-def facts_of(report: Report, agency_ids: frozenset[int]) -> ReportFacts:
+def facts_of(report: Report | ReportRow, agency_ids: frozenset[int]) -> ReportFacts:
     """The policy's view of a report whose assignments went to `agency_ids`."""
     return ReportFacts(
         region_id=report.region_id,

@@ -26,6 +26,7 @@ from domain.policy import (
 )
 from domain.services import assignments, reference
 from domain.services.common import (
+    INVOLVED_AGENCIES,
     Outcome,
     facts_for,
     facts_of,
@@ -42,7 +43,7 @@ from domain.services.deadlines import (
     refresh_report_due,
     set_report_due,
 )
-from domain.services.reading import Page, PageRequest, SharedRows, newest_first, shared_rows
+from domain.services.reading import Page, PageRequest, SharedRows, newest_rows_first, shared_rows
 from domain.services.reference import calendar_for
 from domain.services.views import (
     ReportView,
@@ -55,8 +56,10 @@ from models import (
     Rating,
     Report,
     Support,
+    rows,
 )
 from models.enums import RegionLevel, ReportKind, ReportStatus
+from models.rows import ReportRow
 
 
 @dataclass(frozen=True)
@@ -510,13 +513,13 @@ class ReportQuery:
     created_before: datetime | None = None
 
 
-async def views_of(actor: Actor, reports: Sequence[Report]) -> list[ReportView | None]:
+async def views_of(actor: Actor, reports: Sequence[Report | ReportRow]) -> list[ReportView | None]:
     """Masked views, None where the actor may not read the report."""
     return _views(actor, reports, await facts_for(reports))
 
 
 def _views(
-    actor: Actor, reports: Sequence[Report], facts: dict[int, ReportFacts]
+    actor: Actor, reports: Sequence[Report | ReportRow], facts: dict[int, ReportFacts]
 ) -> list[ReportView | None]:
     return [
         report_view(actor, r, facts[r.id])
@@ -543,9 +546,17 @@ async def reports_by_ids(
     return {v.id: v for v in _views(actor, reports, facts) if v is not None}
 
 
-async def _report_rows(ids: list[int]) -> tuple[list[Report], dict[int, ReportFacts]]:
-    reports = list(await Report.filter(id__in=ids))
-    return reports, await facts_for(reports)
+async def _report_rows(ids: list[int]) -> tuple[list[ReportRow], dict[int, ReportFacts]]:
+    """The reports and their policy facts, in one statement."""
+    found = await rows.select_with(
+        rows.REPORT,
+        f"SELECT {rows.REPORT.columns_of('r')}, {INVOLVED_AGENCIES} FROM report r"
+        " WHERE r.id = ANY($1::bigint[])",
+        ids,
+    )
+    return [report for report, _ in found], {
+        report.id: facts_of(report, frozenset(agencies)) for report, (agencies,) in found
+    }
 
 
 async def committed_view(
@@ -563,11 +574,16 @@ async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
     canonical = normalize_tracking_code(code)
     if canonical is None:
         return None
-    report = await Report.get_or_none(tracking_code=canonical)
-    if report is None:
+    found = await rows.select_with(
+        rows.REPORT,
+        f"SELECT {rows.REPORT.columns_of('r')}, {INVOLVED_AGENCIES} FROM report r"
+        " WHERE r.tracking_code = $1",
+        canonical,
+    )
+    if not found:
         return None
-    (view,) = await views_of(actor, [report])
-    return view
+    ((report, (agencies,)),) = found
+    return _views(actor, [report], {report.id: facts_of(report, frozenset(agencies))})[0]
 
 
 async def list_reports(
@@ -607,13 +623,16 @@ async def list_reports(
         term = query.search.strip()[:200]
         code = normalize_tracking_code(term)
         qs = qs.filter(tracking_code=code) if code else qs.filter(title__icontains=term)
-    rows = await newest_first(qs, page)
-    return rows.with_items([v for v in await views_of(actor, rows.items) if v is not None])
+    page_rows = await newest_rows_first(rows.REPORT, qs, page)
+    views = await views_of(actor, page_rows.items)
+    return page_rows.with_items([v for v in views if v is not None])
 
 
 async def ratings_of_reports(ids: Sequence[int]) -> list[int | None]:
-    rows = await Rating.filter(report_id__in=list(set(ids))).values_list("report_id", "score")
-    scores = {int(r): int(s) for r, s in rows}  # type: ignore[call-overload]
+    found = await rows.pairs(
+        "SELECT report_id, score FROM rating WHERE report_id = ANY($1::bigint[])", list(set(ids))
+    )
+    scores = dict(found)
     return [scores.get(i) for i in ids]
 
 

@@ -15,10 +15,8 @@ from domain.services.views import (
     ReportView,
     event_view,
 )
-from models import (
-    Report,
-    ReportEvent,
-)
+from models import ReportEvent, rows
+from models.rows import EventRow
 
 
 @dataclass(frozen=True)
@@ -36,33 +34,47 @@ async def timelines(
     """Timelines of many reports in a constant number of queries, oldest line first;
     internal desk lines only where the viewer is the report's staff."""
     sizes = [page_size(k.first, max_size, max_size) for k in keys]
-    chosen: list[list[int]] = [[] for _ in keys]
+    chosen: list[list[EventRow]] = [[] for _ in keys]
     more: list[bool] = [False for _ in keys]
-    for staff in (True, False):
-        group = [i for i, k in enumerate(keys) if k.report.staff_view is staff]
-        if not group:
-            continue
-        qs = ReportEvent.filter(report_id__in=sorted({keys[i].report.id for i in group}))
-        if not staff:
-            qs = qs.filter(visibility="public")
-        by_report: dict[int, list[int]] = defaultdict(list)
-        for report_id, event_id in await qs.order_by("id").values_list("report_id", "id"):
-            by_report[int(str(report_id))].append(int(str(event_id)))
+    groups: dict[tuple[bool, int], list[int]] = defaultdict(list)
+    for i, k in enumerate(keys):
+        groups[(k.report.staff_view, k.after_id or 0)].append(i)
+    # One statement per kind of reader and position (one for a page of reports, as a rule).
+    for (staff, after), group in groups.items():
+        found = await _lines(
+            staff, sorted({keys[i].report.id for i in group}), after, max(sizes[i] for i in group)
+        )
+        by_report: dict[int, list[EventRow]] = defaultdict(list)
+        for line in found:
+            by_report[line.report_id].append(line)
         for i in group:
-            after = keys[i].after_id
-            ids = [e for e in by_report[keys[i].report.id] if after is None or e > after]
-            chosen[i], more[i] = ids[: sizes[i]], len(ids) > sizes[i]
-    all_ids = sorted({e for ids in chosen for e in ids})
-    events = {e.id: e for e in await ReportEvent.filter(id__in=all_ids)} if all_ids else {}
+            lines = by_report[keys[i].report.id]
+            chosen[i], more[i] = lines[: sizes[i]], len(lines) > sizes[i]
     hidden = await _hidden_reporters([k.report for k in keys])
     return [
         Page(
-            [event_view(events[e], hidden.get(k.report.id)) for e in chosen[i]],
+            [event_view(line, hidden.get(k.report.id)) for line in chosen[i]],
             more[i],
             k.after_id is not None,
         )
         for i, k in enumerate(keys)
     ]
+
+
+async def _lines(staff: bool, report_ids: list[int], after: int, size: int) -> list[EventRow]:
+    """The first `size` + 1 lines after `after` of each report, oldest first: every line for
+    the report's staff, the public ones for others."""
+    visible = "" if staff else " AND e.visibility = 'public'"
+    return await rows.select(
+        rows.EVENT,
+        f"SELECT {rows.EVENT.columns} FROM (SELECT {rows.EVENT.columns_of('e')},"
+        " row_number() OVER (PARTITION BY e.report_id ORDER BY e.id) AS n FROM report_event e"
+        f" WHERE e.report_id = ANY($1::bigint[]) AND e.id > $2{visible}) AS t"
+        " WHERE t.n <= $3 ORDER BY t.id",
+        report_ids,
+        after,
+        size + 1,
+    )
 
 
 async def _hidden_reporters(
@@ -72,12 +84,12 @@ async def _hidden_reporters(
     masked = sorted({r.id for r in reports if r.reporter_id is None})
     if not masked:
         return {}
-    rows = await shared_rows(shared, ("reporters", *masked), lambda: _reporter_rows(masked))
-    return {int(str(rid)): int(str(uid)) for rid, uid in rows}
+    found = await shared_rows(shared, ("reporters", *masked), lambda: _reporter_rows(masked))
+    return dict(found)
 
 
-async def _reporter_rows(ids: list[int]) -> list[tuple[Any, Any]]:
-    return list(await Report.filter(id__in=ids).values_list("id", "reporter_id"))
+async def _reporter_rows(ids: list[int]) -> list[tuple[Any, ...]]:
+    return await rows.pairs("SELECT id, reporter_id FROM report WHERE id = ANY($1::bigint[])", ids)
 
 
 async def event_by_id(actor: Actor, eid: int, shared: SharedRows | None = None) -> EventView | None:

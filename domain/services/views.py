@@ -25,6 +25,7 @@ from models.enums import (
     ResolutionTier,
     Role,
 )
+from models.rows import AssignmentRow, EventRow, FollowUpRow, ReportRow
 
 # Reference data and notifications are shown as stored: the outer layers read these records.
 __all__ = [
@@ -72,7 +73,7 @@ class ReportView:
     duplicate_of_id: int | None
 
 
-def report_view(actor: Actor, report: Report, facts: ReportFacts) -> ReportView:
+def report_view(actor: Actor, report: Report | ReportRow, facts: ReportFacts) -> ReportView:
     """The report as `actor` may see it; the caller has checked that it may read it."""
     see_reporter = allowed_on_report(actor, Action.SEE_REPORTER, facts)
     return ReportView(
@@ -122,7 +123,7 @@ class AssignmentView:
     note: str | None
 
 
-def assignment_view(assignment: Assignment, staff_view: bool) -> AssignmentView:
+def assignment_view(assignment: Assignment | AssignmentRow, staff_view: bool) -> AssignmentView:
     """An assignment as seen by someone who may read its report."""
     return AssignmentView(
         id=assignment.id,
@@ -155,7 +156,7 @@ class FollowUpView:
     created_at: datetime
 
 
-def follow_up_view(follow_up: FollowUp) -> FollowUpView:
+def follow_up_view(follow_up: FollowUp | FollowUpRow) -> FollowUpView:
     return FollowUpView(
         id=follow_up.id,
         assignment_id=follow_up.assignment_id,
@@ -177,7 +178,7 @@ class EventView:
     at: datetime
 
 
-def event_view(event: ReportEvent, hidden_reporter_id: int | None) -> EventView:
+def event_view(event: ReportEvent | EventRow, hidden_reporter_id: int | None) -> EventView:
     """A timeline line; a line by a reporter hidden from the viewer carries no actor."""
     actor_id = event.actor_id
     if hidden_reporter_id is not None and actor_id == hidden_reporter_id:

@@ -30,6 +30,7 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from core.metrics import count_execution
+from domain.services.reading import SharedRows
 from schema.compiled.plan import Compiler, FieldPlan, Plan, Unsupported, condition_variables
 from schema.compiled.run import PlanRun
 from schema.loaders import people_on_demand
@@ -180,6 +181,28 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         return result
 
     async def _run(self, plan: Plan) -> ExecutionResult:
+        shared = self._event_rows()
+        if shared is None:
+            return await self._execute(plan)
+        # A live event's subscribers who are the same viewer, with the same operation and
+        # variables, get the same answer: it is worked out once for them (a desk's tabs).
+        key = (
+            "answer",
+            id(plan),
+            orjson.dumps(self.variable_values.coerced, option=orjson.OPT_SORT_KEYS),
+            self.context_value.actor,
+        )
+        answer = await shared.read(key, lambda: self._execute(plan))
+        # Each subscriber's own result object: the layers above may replace its errors.
+        return ExecutionResult(answer.data, list(answer.errors) if answer.errors else None)
+
+    def _event_rows(self) -> SharedRows | None:
+        if self.operation.operation is not OperationType.SUBSCRIPTION:
+            return None
+        event_rows = getattr(self.context_value, "event_rows", None)
+        return event_rows() if event_rows is not None else None
+
+    async def _execute(self, plan: Plan) -> ExecutionResult:
         # The plan fetches the people its fields show, level by level: the loaders need not
         # fetch everyone their rows name (schema/loaders.py).
         on_demand = people_on_demand.set(True)

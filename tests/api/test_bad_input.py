@@ -510,10 +510,19 @@ async def test_every_string_and_list_argument_is_bounded_before_it_runs(
     _refused(await _post(citizen, query, variables), "VALIDATION", field)
 
 
-async def test_a_value_out_of_bounds_in_a_mutation_stores_nothing(gql: GQL) -> None:
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"body": "Air\x00 setinggi lutut"}, ["input", "body"]),
+        ({"title": "x" * 100_000}, ["input", "title"]),  # 100 kB: longer than any text stored
+    ],
+)
+async def test_a_value_out_of_bounds_in_a_mutation_stores_nothing(
+    gql: GQL, values: dict[str, str], field: list[str]
+) -> None:
     citizen = await gql.sign_in("warga@jember.demo")
-    response = await _post(citizen, _submit(), await _submit_input(body="Air\x00 setinggi lutut"))
-    _refused(response, "VALIDATION", ["input", "body"])
+    response = await _post(citizen, _submit(), await _submit_input(**values))
+    _refused(response, "VALIDATION", field)
     await _nothing_stored()
 
 

@@ -123,8 +123,8 @@ async def test_the_subscribers_of_an_event_share_its_reads_not_its_views(
         await until(lambda: live.hub.connection_count == 0)
         return sql_log.count
 
-    # The event with its assignment, the report and its policy facts, the reporter and roles.
-    assert await statements_for(3) == await statements_for(9) == 5
+    # The event with its assignment, the report with its policy facts, the reporter and roles.
+    assert await statements_for(3) == await statements_for(9) == 4
 
 
 async def test_an_anonymous_reporter_never_reaches_an_inbox(live: Live, people: People) -> None:

@@ -13,7 +13,7 @@ from graphql import parse
 from tortoise import connections
 
 from api.http import GRAPHQL_RESPONSE
-from bench.inbox_page import INBOX
+from bench.read_path import INBOX
 from core.settings import get_settings
 from schema.limits import COST_LIMIT_EXCEEDED, operation_weight
 from tests.app_fixtures import GQL, app_client

@@ -4,37 +4,28 @@ stop (and kill what does not stop)."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from bench.stack import wait_healthy
-from core.logs import INTERNAL_FIELD
+import httpx
+
+from core.logs import is_internal_line
 from tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # The logs of the processes the running test started: tests/e2e/conftest.py reads them after
 # it for clients answered INTERNAL, as tests/conftest.py does for this process.
 SPAWNED_LOGS: list[Path] = []
-# What uvicorn logs when an exception escapes the application (a bare 500).
-_ESCAPED = "Exception in ASGI application"
 
 
 def internal_answers(log: Path) -> list[str]:
     """The lines of a process's log that tell of a client answered INTERNAL or a bare 500."""
-    found = []
-    for line in log.read_text(errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        internal = isinstance(record, dict) and record.get(INTERNAL_FIELD) is True
-        if internal or _ESCAPED in line:
-            found.append(line[:500])
-    return found
+    lines = log.read_text(errors="replace").splitlines()
+    return [line[:500] for line in lines if is_internal_line(line)]
 
 
 def spawn(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -54,6 +45,20 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def wait_healthy(
+    base: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 60
+) -> None:
+    """Until GET /healthz answers 200; fails with the log if the process dies or is late."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(log.read_text())
+        time.sleep(0.2)
 
 
 @contextlib.contextmanager

@@ -94,3 +94,15 @@ async def test_the_least_recently_filled_entries_go_first_beyond_maxsize(feed: F
     await cache.get_many([2, 3], source)
     await cache.get_many([1], source)
     assert source.asked == [[1], [2], [3], [1]]
+
+
+async def test_a_peek_answers_only_what_a_trusted_cache_holds(feed: Feed) -> None:
+    cache: Cache[int, str] = Cache("t", {"region"})
+    assert cache.peek(1) is None  # not fetched yet: the caller fetches
+    await cache.get_many([1], Source({1: "a"}))
+    assert cache.peek(1) == "a"
+    feed.live = False
+    assert cache.peek(1) is None  # the feed is down: what is held may be stale
+    feed.live = True
+    caching.changed("region", "")
+    assert cache.peek(1) is None
