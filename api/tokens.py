@@ -34,7 +34,7 @@ def init_token(payload: Mapping[str, object] | None) -> str | None:
 
 
 def idempotency_key(header: str | None) -> str | None:
-    """The key of an `Idempotency-Key` header (docs/adr/0020); a malformed one is refused
+    """The key of an `Idempotency-Key` header (docs/adr/0025); a malformed one is refused
     (400, VALIDATION naming the header) before anything runs."""
     if header is None:
         return None

@@ -4,7 +4,7 @@ that PostgreSQL can hold, and the lengths of what people type.
 Bounds an operator may change (page sizes, the lengths of a title, a body, a message) are
 settings (core/settings.py); every other bound is here, and the models' column lengths, the
 use cases and the edges (schema/inputs.py for GraphQL, api/open311.py, tokens) all read them
-from here (docs/adr/0019). The checks only say what is wrong: each caller refuses in its own
+from here (docs/adr/0024). The checks only say what is wrong: each caller refuses in its own
 protocol's words (a DomainError, a GraphQL error, an Open311 error).
 """
 

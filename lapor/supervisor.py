@@ -7,7 +7,7 @@ on Ctrl-C, SIGTERM or SIGHUP, everything is stopped in the reverse order.
 A signal is only noted (`Stopping`): `lapor run` stops at its next step, never in the middle
 of one, so a child is always on the list of what to stop before it starts, a migration is never
 cut in half, and the signals that follow (make passes its own SIGTERM on to `lapor run`, a
-terminal sends SIGHUP after SIGTERM) cannot abandon the clean-up halfway (docs/adr/0021).
+terminal sends SIGHUP after SIGTERM) cannot abandon the clean-up halfway (docs/adr/0026).
 """
 
 from __future__ import annotations

@@ -442,7 +442,7 @@ class Holiday(Model):
 class IdempotencyKey(Model):
     """A change made under a client's idempotency key: what was asked (a keyed hash of the
     mutation and its arguments) and what it produced, so that a retry is answered with it
-    (docs/adr/0020). Written in the transaction of the change; forgotten after it expires."""
+    (docs/adr/0025). Written in the transaction of the change; forgotten after it expires."""
 
     id = fields.BigIntField(primary_key=True)
     # Whose key: the signed-in user's id, 0 for signed-out requests (authRegister).

@@ -99,7 +99,7 @@ class Context:
         self.operation_name: str | None = None
         self._now = now
         self._loaders = Loaders(actor, settings.max_page_size)
-        # The request's Idempotency-Key (docs/adr/0020), and the mutation it went to.
+        # The request's Idempotency-Key (docs/adr/0025), and the mutation it went to.
         self._idempotency_key = idempotency_key
         self._keyed_mutation: str | None = None
 

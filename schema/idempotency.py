@@ -1,5 +1,5 @@
 """Idempotency keys in GraphQL: every creating mutation makes its change through
-domain.services.idempotency under the request's Idempotency-Key (docs/adr/0020)."""
+domain.services.idempotency under the request's Idempotency-Key (docs/adr/0025)."""
 
 from __future__ import annotations
 

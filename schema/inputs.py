@@ -1,4 +1,4 @@
-"""Every argument of an operation, checked before anything runs (docs/adr/0019).
+"""Every argument of an operation, checked before anything runs (docs/adr/0024).
 
 One walk over the operation's fields (fragments included, each once) reads each argument's
 value, a literal or a variable, by its GraphQL type, and refuses what the service could not

@@ -1,6 +1,6 @@
 """Idempotency keys: a change made under a client's key is made once; a retry with the same key
 and the same request is answered with what the first one produced and writes nothing; the same
-key with another request is refused (docs/adr/0020).
+key with another request is refused (docs/adr/0025).
 
 The key is claimed first, in the transaction of the change itself (the change's own
 transaction nests in it). Of two requests with one key at once, the second waits on the first's

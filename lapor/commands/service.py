@@ -73,7 +73,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         log_config=uvicorn_log_config(),
         access_log=False,
         # On SIGTERM: no new connections, WebSockets told 1012 (restart: reconnect), requests
-        # in flight finish within the grace, then the lifespan closes (docs/adr/0021).
+        # in flight finish within the grace, then the lifespan closes (docs/adr/0026).
         timeout_graceful_shutdown=settings.api_shutdown_grace_seconds,
         ws_per_message_deflate=settings.live_compression,
     )

@@ -1,4 +1,4 @@
-# Clients' idempotency keys, kept with what their change produced (docs/adr/0020).
+# Clients' idempotency keys, kept with what their change produced (docs/adr/0025).
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from orjson import loads

@@ -1,6 +1,6 @@
 """Retries are safe: a creating mutation sent again with the same Idempotency-Key and the same
 input answers with the first outcome and writes nothing; with another input it is refused
-(docs/adr/0020)."""
+(docs/adr/0025)."""
 
 from __future__ import annotations
 
