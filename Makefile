@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 FORMAT_PATHS := $(wildcard api schema domain models workers lapor core tests bench)
 
 .DEFAULT_GOAL := test
-.PHONY: venv lint test run migrate seed schema format clean
+.PHONY: venv lint test fuzz run migrate seed schema format clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,14 @@ lint: venv
 
 test: lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The fuzz tests for longer than `make test` runs them, from a random seed (printed at the
+# end with the figures; LAPOR_FUZZ_SEED=<seed> replays a run).
+FUZZ_EXAMPLES ?= 3000
+FUZZ_SEED ?= random
+fuzz: venv
+	LAPOR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) LAPOR_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/pytest -q \
+		-p no:cacheprovider tests/schema/test_fuzz.py tests/api/test_fuzz.py
 
 run: venv
 	$(BIN)/lapor run

@@ -28,7 +28,7 @@ from api.metrics_route import MetricsServer, metrics_app
 from api.middleware import http_middleware
 from api.open311 import Open311
 from api.persisted import PersistedQueries
-from api.tokens import bearer_token, client_ip
+from api.tokens import IDEMPOTENCY_KEY_HEADER, bearer_token, client_ip, idempotency_key
 from core.dispatch import ArqOutboxDispatcher
 from core.metrics import set_live_subscriber_source
 from core.settings import Settings, get_settings
@@ -79,6 +79,7 @@ class LaporGraphQL(GraphQLOverHTTP):
                 request=request,
                 response=response,
             )
+        key = idempotency_key(request.headers.get(IDEMPOTENCY_KEY_HEADER))
         token = bearer_token(request.headers.get("authorization"))
         actor = await actor_for_token(token, now)
         if token and not actor.authenticated:
@@ -91,6 +92,7 @@ class LaporGraphQL(GraphQLOverHTTP):
             request=request,
             response=response,
             limits=RateLimits(self.settings, self.redis.get, client_ip(request)),
+            idempotency_key=key,
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -190,7 +192,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Every method reaches the view, which answers those it does not take with a coded
+            # 405 (CORS preflights are the middleware's).
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

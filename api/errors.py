@@ -33,12 +33,14 @@ class Refusal(Exception):
         message: str,
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
+        field: list[str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code or CODE_OF_STATUS.get(status, BAD_REQUEST)
         self.headers = dict(headers or {})
+        self.field = field
 
 
 class RequestError(Exception):
@@ -55,6 +57,10 @@ class RequestError(Exception):
         self.headers = dict(headers or {})
 
 
-def graphql_errors(code: str, message: str) -> dict[str, object]:
-    """A GraphQL response body holding one coded error and no data."""
-    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+def graphql_errors(code: str, message: str, field: list[str] | None = None) -> dict[str, object]:
+    """A GraphQL response body holding one coded error (naming the `field` at fault, if any)
+    and no data."""
+    extensions: dict[str, object] = {"code": code}
+    if field:
+        extensions["field"] = field
+    return {"errors": [{"message": message, "extensions": extensions}]}

@@ -64,6 +64,7 @@ _REQUEST_ERROR_STATUS = {
     UNAVAILABLE: 503,
 }
 _RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+_ALLOW = {"Allow": "GET, POST"}
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -152,6 +153,8 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
                 raise Refusal(
                     406, f"this endpoint answers {GRAPHQL_RESPONSE} or {JSON}: accept one of them"
                 )
+            if request.method not in ("GET", "HEAD", "POST"):
+                raise Refusal(405, "send operations by POST (queries also by GET)", headers=_ALLOW)
             data = await self._request_data(request)
             sub_response = await self.get_sub_response(request)
             try:
@@ -171,7 +174,7 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             response = self._respond(body, status, media, headers)
             response.headers.raw.extend(sub_response.headers.raw)
         except Refusal as refusal:
-            body = graphql_errors(refusal.code, refusal.message)
+            body = graphql_errors(refusal.code, refusal.message, refusal.field)
             response = self._respond(body, refusal.status, media or JSON, refusal.headers)
         operation = context.operation_name if context is not None else None
         codes = _codes(body)

@@ -50,6 +50,7 @@ from core.channels import (
 from core.settings import Settings
 from domain.actor import PUBLIC, Actor
 from domain.services.accounts import actors_for_users, session_for_token
+from domain.services.health import database_unavailable
 from models.changes import EVERYTHING, ChangeFeed
 from schema.context import Context, LiveMessage, LiveTopic
 
@@ -399,7 +400,13 @@ class LiveConnection:
 
     async def sign_in(self, context: Context, params: Mapping[str, object] | None) -> None:
         """Open the connection for the token in the connection_init payload, or refuse it."""
-        session = await session_for_token(init_token(params), self.hub.now())
+        try:
+            session = await session_for_token(init_token(params), self.hub.now())
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            # The token's user cannot be read: said as the HTTP side says it (UNAVAILABLE).
+            raise Refused(TRY_AGAIN, "database unavailable: reconnect shortly") from None
         if session is None or session.actor.user_id is None:
             raise Refused(
                 FORBIDDEN,

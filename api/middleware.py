@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PAYLOAD_TOO_LARGE, graphql_errors
+from core.logs import log_internal
 from core.requestctx import request_id
 from core.settings import Settings
 from domain.services.health import (
@@ -116,7 +117,7 @@ class Failures:
                 status, code, text = 503, UNAVAILABLE, UNAVAILABLE_MESSAGE
                 headers = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
             else:
-                log.error("unexpected error at %s", scope["path"], exc_info=error)
+                log_internal(log, "unexpected error at %s", scope["path"], error=error)
                 status, code, text, headers = 500, "INTERNAL", "Unexpected error.", []
             if started:  # too late for an answer of our own: the server closes the connection
                 raise
@@ -203,7 +204,13 @@ def http_middleware(settings: Settings) -> list[Middleware]:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             # Bearer tokens, not cookies, authorise API calls: no credentials across origins.
-            allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-Id"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Accept",
+                "X-Request-Id",
+                "Idempotency-Key",
+            ],
             expose_headers=["X-Request-Id"],
             max_age=600,
         ),

@@ -9,6 +9,7 @@ a region code. Times are ISO 8601 in the region's own offset.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from core.bounds import PARAMETER_MAX_LENGTH, instant_problem, shifted, text_problem
 from core.settings import Settings
 from domain.actor import PUBLIC
 from domain.errors import DomainError
@@ -39,6 +41,7 @@ STATUSES = {
 # Agencies no longer acting on a report: it came back, or a sub-unit carries it on.
 _NOT_RESPONSIBLE = frozenset({AssignmentStatus.RETURNED, AssignmentStatus.FORWARDED})
 _MAX_IDS = 50
+_DIGITS = re.compile(r"[0-9]{1,6}")
 
 
 class Open311Error(Exception):
@@ -62,9 +65,21 @@ def _local(moment: datetime | None, timezone: str) -> str | None:
     return moment.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds") if moment else None
 
 
-def _instant(request: Request, name: str) -> datetime | None:
+def _param(request: Request, name: str) -> str | None:
+    """A query parameter as sent, bounded like every text a client sends (core/bounds.py);
+    None when absent or empty."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
+        return None
+    problem = text_problem(raw, PARAMETER_MAX_LENGTH)
+    if problem is not None:
+        raise Open311Error(400, f"{name} {problem}")
+    return raw
+
+
+def _instant(request: Request, name: str) -> datetime | None:
+    raw = _param(request, name)
+    if raw is None:
         return None
     try:
         moment = datetime.fromisoformat(raw)
@@ -72,13 +87,14 @@ def _instant(request: Request, name: str) -> datetime | None:
         raise Open311Error(
             400, f"{name} must be a W3C date-time, e.g. 2026-01-05T00:00:00Z"
         ) from None
-    if moment.tzinfo is None:
-        raise Open311Error(400, f"{name} must carry a time zone (Z or an offset like +07:00)")
+    problem = instant_problem(moment)
+    if problem is not None:
+        raise Open311Error(400, f"{name} {problem}")
     return moment
 
 
 def _listed(request: Request, name: str) -> list[str] | None:
-    raw = request.query_params.get(name)
+    raw = _param(request, name)
     if raw is None or raw.strip() == "":
         return None
     return [part.strip() for part in raw.split(",") if part.strip()]
@@ -109,13 +125,14 @@ class Open311:
                 return _json(
                     [{"code": error.status, "description": error.description}], error.status
                 )
-            except DomainError as error:
-                return _json([{"code": 400, "description": error.message}], 400)
+            except DomainError as error:  # a value a use case refused: name the parameter
+                named = f"{error.field[-1]}: " if error.field else ""
+                return _json([{"code": 400, "description": named + error.message}], 400)
 
         return endpoint
 
     async def _jurisdiction(self, request: Request) -> int | None:
-        code = request.query_params.get("jurisdiction_id")
+        code = _param(request, "jurisdiction_id")
         if not code:
             return None
         region = await reference.region_by_code(code)
@@ -163,7 +180,11 @@ class Open311:
     async def request(self, request: Request) -> Response:
         """One public report by its tracking code, as a one-element list (as the spec says)."""
         await self._jurisdiction(request)
-        view = await reports.report_by_tracking_code(PUBLIC, request.path_params["request_id"])
+        code = request.path_params["request_id"]
+        problem = text_problem(code, PARAMETER_MAX_LENGTH)
+        if problem is not None:
+            raise Open311Error(400, f"the service request id {problem}")
+        view = await reports.report_by_tracking_code(PUBLIC, code)
         if view is None:
             raise Open311Error(404, "no public service request with this id")
         return _json(await self._present([view]))
@@ -183,8 +204,9 @@ class Open311:
         now = datetime.now(UTC)
         window = timedelta(days=self.settings.open311_window_days)
         start, end = _instant(request, "start_date"), _instant(request, "end_date")
-        end = end or (start + window if start else now)
-        start = start or end - window
+        # Held within what PostgreSQL stores: a window from year 9999 ends there.
+        end = end or (shifted(start, window.total_seconds()) if start else now)
+        start = start or shifted(end, -window.total_seconds())
         if start > end:
             raise Open311Error(400, "start_date is after end_date")
         if end - start > window:
@@ -218,7 +240,7 @@ class Open311:
             ),
             PageRequest(
                 size,
-                from_cursor(request.query_params.get("after")),
+                from_cursor(_param(request, "after")),
                 default_size=size,
                 max_size=self.settings.open311_page_size,
             ),
@@ -232,10 +254,11 @@ class Open311:
 
     def _page_size(self, request: Request) -> int:
         most = self.settings.open311_page_size
-        raw = request.query_params.get("page_size")
+        raw = _param(request, "page_size")
         if raw is None:
             return most
-        if not raw.isdigit() or not 1 <= int(raw) <= most:
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+        if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= most:
             raise Open311Error(400, f"page_size must be a number from 1 to {most}")
         return int(raw)
 

@@ -1,11 +1,17 @@
-"""Who a request comes from, as clients say it: bearer tokens in the Authorization header or in
-a WebSocket's connection_init payload, and the address it came from (for rate limits)."""
+"""What clients send to be recognised: bearer tokens (in the Authorization header, or in a
+WebSocket's connection_init payload), idempotency keys, and the address a request came from
+(for rate limits)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from starlette.requests import HTTPConnection
+
+from api.errors import Refusal
+from core.bounds import idempotency_key_problem
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -34,3 +40,16 @@ def client_ip(connection: HTTPConnection) -> str | None:
     """The address a request came from: the peer's, or, behind a proxy uvicorn trusts
     (`--forwarded-allow-ips`), the one it names in X-Forwarded-For."""
     return connection.client.host if connection.client else None
+
+
+def idempotency_key(header: str | None) -> str | None:
+    """The key of an `Idempotency-Key` header (docs/adr/0025); a malformed one is refused
+    (400, VALIDATION naming the header) before anything runs."""
+    if header is None:
+        return None
+    problem = idempotency_key_problem(header)
+    if problem is not None:
+        raise Refusal(
+            400, f"{IDEMPOTENCY_KEY_HEADER} {problem}", "VALIDATION", field=[IDEMPOTENCY_KEY_HEADER]
+        )
+    return header

@@ -6,6 +6,7 @@ and reading pg_stat_statements.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -13,14 +14,17 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import httpx
 
+from lapor.servers import free_port
 from models.db import apply_migrations, database
+from tests.harness import PostgresCluster, RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 # PostgreSQL settings of a cluster whose statements the bench counts.
@@ -179,3 +183,107 @@ def log_problems(logs: Iterable[Path]) -> list[str]:
             if level in ("error", "warning", "critical") or "Traceback" in line:
                 problems.append(f"{path.name}: {line[:300]}")
     return problems
+
+
+# ------------------------------------------------- a service to break (bench/faults.py)
+
+
+@dataclass
+class LaporProcess:
+    """`python -m lapor ARGS` as a process of its own, its output appended to `log`: started,
+    killed (SIGKILL, as a crash or the OOM killer does) and started again alike."""
+
+    args: list[str]
+    env: Mapping[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "lapor", *self.args],
+                cwd=ROOT,
+                env=dict(self.env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: nothing of the process runs again."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class Service:
+    """One `lapor api` and one `lapor worker` on a PostgreSQL and a Redis of their own, any of
+    which a bench may stop, kill and start again."""
+
+    base: str
+    database_url: str
+    cluster: PostgresCluster
+    redis: RedisServer
+    api: LaporProcess
+    worker: LaporProcess
+
+    @property
+    def logs(self) -> list[Path]:
+        return [self.api.log, self.worker.log]
+
+
+API_ROLE, WORKER_ROLE = "lapor_api", "lapor_worker"
+
+
+@contextlib.contextmanager
+def service(
+    logs: Path, *, durable: bool = True, env: Mapping[str, str] | None = None
+) -> Iterator[Service]:
+    """PostgreSQL (durable unless told: fsync and synchronous commit on, as in production),
+    Redis, the demo, one API and one worker as in production, each under a role of its own;
+    all stopped and removed afterwards."""
+    with PostgresCluster(durable=durable, settings=STATEMENTS) as cluster, RedisServer() as redis:
+        url = cluster.create_database("lapor_bench")
+        asyncio.run(prepare(url, (API_ROLE, WORKER_ROLE)))
+        common = {**production_env(redis.url), **(env or {})}
+        port = free_port()
+        api = LaporProcess(
+            ["api", "--port", str(port)],
+            {**common, "LAPOR_DATABASE_URL": with_user(url, API_ROLE)},
+            logs / "api.log",
+        )
+        worker = LaporProcess(
+            ["worker"],
+            {**common, "LAPOR_DATABASE_URL": with_user(url, WORKER_ROLE)},
+            logs / "worker.log",
+        )
+        ran = Service(f"http://127.0.0.1:{port}", url, cluster, redis, api, worker)
+        api.start()
+        worker.start()
+        try:
+            assert api.process is not None
+            wait_healthy(f"{ran.base}/healthz", api.process, api.log)
+            yield ran
+        finally:
+            stop(p.process for p in (api, worker) if p.process is not None)
+
+
+def _codes_and_ids(
+    base: str, query: str, variables: dict[str, str] | None = None
+) -> dict[str, str]:
+    answer = httpx.post(
+        f"{base}/graphql", json={"query": query, "variables": variables or {}}, timeout=30
+    ).json()
+    (found,) = answer["data"].values()
+    return {row["code"]: row["id"] for row in found}
+
+
+def region_id(base: str, code: str) -> str:
+    """The global id of a region of the demo, by its code."""
+    return _codes_and_ids(base, "{ regions { id code } }")[code]
+
+
+def agency_id(base: str, region: str, code: str) -> str:
+    """The global id of an agency of the demo, by its region's global id and its code."""
+    query = "query($r: ID) { agencies(regionId: $r) { id code } }"
+    return _codes_and_ids(base, query, {"r": region})[code]

@@ -9,6 +9,8 @@ from typing import Any
 
 from core.requestctx import request_id
 
+# The field of a log line that tells of a client answered INTERNAL.
+INTERNAL_FIELD = "internal"
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged as a field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -32,6 +34,34 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def log_internal(logger: logging.Logger, message: str, *args: object, error: BaseException) -> None:
+    """Log, with its stack, a failure the client is answered INTERNAL for: a bug of ours. The
+    line carries `"internal": true`, by which operators find them and tests insist on none
+    (tests/conftest.py)."""
+    logger.error(message, *args, exc_info=error, extra={INTERNAL_FIELD: True})
+
+
+def is_internal(record: logging.LogRecord) -> bool:
+    """Whether a log record tells of a client answered INTERNAL."""
+    return bool(getattr(record, INTERNAL_FIELD, False))
+
+
+# What uvicorn logs when an exception escapes the application (a bare 500, no request id).
+ESCAPED = "Exception in ASGI application"
+
+
+def is_internal_line(line: str) -> bool:
+    """Whether a line of a process's log tells of a client answered INTERNAL, or of an
+    exception that escaped the application (what operators and the tests look for)."""
+    if ESCAPED in line:
+        return True
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and record.get(INTERNAL_FIELD) is True
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -148,6 +148,14 @@ class Settings(BaseSettings):
     sign_in_backoff_seconds: float = Field(default=2.0, gt=0)
     sign_in_backoff_max_seconds: float = Field(default=900.0, gt=0)
 
+    # How long a client's idempotency key answers a retry with the first outcome (a day: a
+    # retry comes within minutes, a phone that was offline overnight still within the day).
+    idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
+    # On SIGTERM `lapor api` lets requests in flight finish for this long, then cancels them
+    # (their transactions roll back: nothing is half-written).
+    api_shutdown_grace_seconds: int = Field(default=20, ge=0)
+
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
     # /metrics has a port of its own, for the internal network only (docs/adr/0022); 0: none.
     metrics_host: str = "127.0.0.1"

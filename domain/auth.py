@@ -11,7 +11,11 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from core.bounds import LATEST_INSTANT, valid_id
+
 _hasher = PasswordHasher()
+# The latest expiry a token may carry, in Unix seconds.
+_LATEST_EXPIRY = int(LATEST_INSTANT.timestamp())
 # Verifying against this keeps the time of a login for an unknown e-mail like a real one.
 _DUMMY_HASH = _hasher.hash("lapor-timing-equaliser")
 
@@ -62,7 +66,11 @@ def read_claims(
     try:
         expires = int(claims["exp"])
         user_id = int(claims["sub"])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        return None
+    # Claims are bounded before they reach a query or a clock: a user id is a bigint, an
+    # expiry an instant PostgreSQL and Python hold (core/bounds.py).
+    if not valid_id(user_id) or expires > _LATEST_EXPIRY:
         return None
     if expires <= int(now.timestamp()):
         return None

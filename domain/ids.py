@@ -1,15 +1,9 @@
-"""Database ids as clients give them: positive, within PostgreSQL's bigint."""
+"""Database ids as clients give them: positive, within PostgreSQL's bigint (core/bounds.py)."""
 
 from __future__ import annotations
 
+from core.bounds import valid_id
 from domain.errors import invalid
-
-MAX_ID = 2**63 - 1
-
-
-def valid_id(value: int) -> bool:
-    """Whether `value` can be the id of a row."""
-    return 0 < value <= MAX_ID
 
 
 def parse_id(raw: int | str, field_name: str) -> int:

@@ -89,9 +89,9 @@ def running_url(root: Path = EMBEDDED_DIR) -> str | None:
     return url
 
 
-def start(root: Path = EMBEDDED_DIR) -> tuple[PostgresServer, str]:
-    """Start the embedded cluster (made on first use, with its database); returns the server
-    and the database URL, which is recorded for the other commands until `stop`."""
+def server(root: Path = EMBEDDED_DIR) -> PostgresServer:
+    """The embedded cluster's server, not yet started (its superuser password made on first
+    use); EmbeddedError when the wheel is missing or the cluster is of another version."""
     bindir = wheel_pg_bindir()
     if bindir is None:
         raise EmbeddedError(
@@ -100,13 +100,19 @@ def start(root: Path = EMBEDDED_DIR) -> tuple[PostgresServer, str]:
         )
     layout = Layout(root)
     _check_version(layout, pg_version(bindir))
-    server = PostgresServer(
+    return PostgresServer(
         layout.datadir,
         bindir=bindir,
         password=_password(layout),
         port=PREFERRED_PORT,
         log_path=layout.log,
     )
+
+
+def serve(server: PostgresServer, root: Path = EMBEDDED_DIR) -> str:
+    """Start the embedded cluster (made on first use, with its database); returns the database
+    URL, which is recorded for the other commands until `stop`."""
+    layout = Layout(root)
     try:
         server.start()
         url = server.create_database(DATABASE, replace=False)
@@ -116,7 +122,13 @@ def start(root: Path = EMBEDDED_DIR) -> tuple[PostgresServer, str]:
     fd = os.open(layout.state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump({"pid": server.pid, "url": url}, fh)
-    return server, url
+    return url
+
+
+def start(root: Path = EMBEDDED_DIR) -> tuple[PostgresServer, str]:
+    """Start the embedded cluster: the server and the database URL (see `serve`)."""
+    postgres = server(root)
+    return postgres, serve(postgres, root)
 
 
 def stop(server: PostgresServer, root: Path = EMBEDDED_DIR) -> None:

@@ -2,7 +2,12 @@
 
 Redis and PostgreSQL (the embedded cluster in var/postgres) start first unless configured,
 then the migrations and the demo seed, then an API and a worker; when any of them exits, or
-on Ctrl-C or SIGTERM, everything is stopped in the reverse order.
+on Ctrl-C, SIGTERM or SIGHUP, everything is stopped in the reverse order.
+
+A signal is only noted (`Stopping`): `lapor run` stops at its next step, never in the middle
+of one, so a child is always on the list of what to stop before it starts, a migration is never
+cut in half, and the signals that follow (make passes its own SIGTERM on to `lapor run`, a
+terminal sends SIGHUP after SIGTERM) cannot abandon the clean-up halfway (docs/adr/0026).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn, Protocol
+from typing import Protocol
 
 from lapor.servers import RedisServer, ServerError, tcp_open
 
@@ -27,6 +32,8 @@ VAR_DIR = Path("var")
 SECRET_FILE = "secret_key"
 PREFERRED_REDIS_PORT = 6390
 STOP_TIMEOUT = 10.0
+# Seconds a child gets to stop beyond its own grace (its lifespan, closing its pools).
+STOP_MARGIN = 5.0
 START_TIMEOUT = 60.0
 
 
@@ -67,6 +74,7 @@ class Process:
 
     name: str
     process: subprocess.Popen[bytes]
+    # How long it may take to stop on SIGTERM (in-flight requests, running jobs) before SIGKILL.
     timeout: float = STOP_TIMEOUT
 
     def poll(self) -> int | None:
@@ -103,24 +111,28 @@ class Server:
         self.stopper()
 
 
-def spawn(name: str, args: Sequence[str], env: Mapping[str, str]) -> Process:
+def spawn(
+    name: str, args: Sequence[str], env: Mapping[str, str], timeout: float = STOP_TIMEOUT
+) -> Process:
     """`python -m lapor ARGS` in a process group of its own (Ctrl-C reaches only us, and we
-    stop the children in order)."""
+    stop the children in order), given `timeout` seconds to stop."""
     process = subprocess.Popen(
         [sys.executable, "-m", "lapor", *args],
         env=dict(env),
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    return Process(name, process)
+    return Process(name, process, timeout)
 
 
-def start_redis() -> tuple[Server, str]:
+def start_redis(children: list[Child]) -> str:
     """A private Redis without persistence, on 6390 when free: it carries this run's jobs and
-    pub/sub only; the outbox relay redoes whatever was lost with it."""
+    pub/sub only; the outbox relay redoes whatever was lost with it. It is on `children`
+    before it starts."""
     redis = RedisServer(directory=VAR_DIR / "redis", port=PREFERRED_REDIS_PORT)
+    children.append(Server("redis-server", redis.stop, redis.poll))
     redis.start()
-    return Server("redis-server", redis.stop, redis.poll), redis.url
+    return redis.url
 
 
 def failure_status(code: int) -> int:
@@ -130,9 +142,10 @@ def failure_status(code: int) -> int:
     return code or 1
 
 
-def supervise(children: Sequence[Child]) -> int:
-    """Wait until a child exits (returns a non-zero status) or a signal interrupts."""
+def supervise(children: Sequence[Child], stopping: Stopping) -> int:
+    """Wait until a child exits (returns a non-zero status); Stop at a signal."""
     while True:
+        stopping.check()
         for child in children:
             code = child.poll()
             if code is not None:
@@ -141,10 +154,14 @@ def supervise(children: Sequence[Child]) -> int:
         time.sleep(0.2)
 
 
-def wait_listening(children: Sequence[Child], host: str, port: int) -> int | None:
-    """None once the API accepts connections; a child's exit status if one dies first."""
+def wait_listening(
+    children: Sequence[Child], host: str, port: int, stopping: Stopping
+) -> int | None:
+    """None once the API accepts connections; a child's exit status if one dies first; Stop
+    at a signal."""
     deadline = time.monotonic() + START_TIMEOUT
     while not tcp_open(host, port):
+        stopping.check()
         for child in children:
             code = child.poll()
             if code is not None:
@@ -167,25 +184,41 @@ def stop_all(children: Sequence[Child]) -> None:
 
 
 class Stop(Exception):
-    """Raised by the SIGTERM handler to unwind `lapor run` like Ctrl-C does."""
+    """Raised at `lapor run`'s next step after Ctrl-C, SIGTERM or SIGHUP."""
 
 
-def _raise_stop(signum: int, frame: FrameType | None) -> NoReturn:
-    raise Stop
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopping:
+    """Notes the first stop signal; `check()` raises Stop once one came. A signal handler that
+    raised would land wherever the process happens to be: between starting a server and
+    putting it on the list, or halfway through stopping them."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.signal is None:
+            self.signal = signum
+
+    def check(self) -> None:
+        if self.signal is not None:
+            raise Stop
 
 
 @contextlib.contextmanager
-def stopping_on_signals(children: list[Child]) -> Iterator[None]:
-    """Within the block SIGTERM unwinds like Ctrl-C; on the way out, whatever the reason, the
-    children are stopped, and a second signal cannot abandon them half-stopped."""
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
+def stopping_on_signals(children: list[Child]) -> Iterator[Stopping]:
+    """Within the block, stop signals are noted (check them between steps); on the way out,
+    whatever the reason, the children are stopped, the last started first, and signals that
+    come meanwhile change nothing."""
+    stopping = Stopping()
+    previous = {sig: signal.signal(sig, stopping) for sig in STOP_SIGNALS}
     try:
-        yield
+        yield stopping
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if children:
             print("stopping ...", file=sys.stderr)
         stop_all(children)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -123,5 +123,12 @@ def is_unavailable(error: BaseException) -> bool:
         if isinstance(current, asyncpg.InterfaceError) and "connection" in str(current).lower():
             # "connection is closed", "cannot acquire: the pool is closing (connection lost)"
             return True
+        if isinstance(current, asyncpg.InternalClientError) and str(current).startswith(
+            "cannot switch to state"
+        ):
+            # A pooled connection the server dropped while it was still reading the server's
+            # last error (a restart's "terminating connection"): its next statement finds it
+            # so, before the end of the stream closes it (bench/README.md, the fault matrix).
+            return True
         current = current.__cause__ or current.__context__
     return False

@@ -8,6 +8,14 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
+from core.bounds import (
+    ADDRESS_MAX_LENGTH,
+    CODE_MAX_LENGTH,
+    EMAIL_MAX_LENGTH,
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    PHONE_MAX_LENGTH,
+)
 from models.enums import (
     AssignmentStatus,
     Channel,
@@ -25,7 +33,7 @@ class Region(Model):
     """A province, regency (kabupaten) or city (kota), with its time zone."""
 
     id = fields.BigIntField(primary_key=True)
-    code = fields.CharField(max_length=32, unique=True)
+    code = fields.CharField(max_length=CODE_MAX_LENGTH, unique=True)
     name = fields.CharField(max_length=200)
     level = fields.CharEnumField(RegionLevel, max_length=16)
     timezone = fields.CharField(max_length=64)
@@ -42,7 +50,7 @@ class Agency(Model):
     """A body that acts on reports, agencies form a tree (a Dinas and its Puskesmas)."""
 
     id = fields.BigIntField(primary_key=True)
-    code = fields.CharField(max_length=32)
+    code = fields.CharField(max_length=CODE_MAX_LENGTH)
     name = fields.CharField(max_length=200)
     region: fields.ForeignKeyNullableRelation[Region] = fields.ForeignKeyField(
         "models.Region", related_name="agencies", null=True, on_delete=fields.RESTRICT
@@ -65,7 +73,7 @@ class Category(Model):
     """A subject of reports (health, roads, ...), with the tier it usually needs."""
 
     id = fields.BigIntField(primary_key=True)
-    code = fields.CharField(max_length=32, unique=True)
+    code = fields.CharField(max_length=CODE_MAX_LENGTH, unique=True)
     name = fields.CharField(max_length=200)
     default_tier = fields.CharEnumField(ResolutionTier, max_length=16, null=True)
 
@@ -100,9 +108,9 @@ class User(Model):
     """A person who signs in, what they may do comes from their role grants."""
 
     id = fields.BigIntField(primary_key=True)
-    name = fields.CharField(max_length=200)
-    email = fields.CharField(max_length=254, unique=True)
-    phone = fields.CharField(max_length=32, null=True)
+    name = fields.CharField(max_length=NAME_MAX_LENGTH)
+    email = fields.CharField(max_length=EMAIL_MAX_LENGTH, unique=True)
+    phone = fields.CharField(max_length=PHONE_MAX_LENGTH, null=True)
     password_hash = fields.CharField(max_length=200)
     is_active = fields.BooleanField(default=True)
     # The language of e-mails: id (Indonesian) or en, falling back to English per message.
@@ -167,7 +175,7 @@ class Report(Model):
     duplicate_of_id: int | None
     latitude = fields.FloatField(null=True)
     longitude = fields.FloatField(null=True)
-    address = fields.CharField(max_length=500, null=True)
+    address = fields.CharField(max_length=ADDRESS_MAX_LENGTH, null=True)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     due_at = fields.DatetimeField(null=True)
@@ -429,3 +437,26 @@ class Holiday(Model):
         table = "holiday"
         unique_together = (("day", "region"),)
         indexes = (Index(fields=("day",)),)
+
+
+class IdempotencyKey(Model):
+    """A change made under a client's idempotency key: what was asked (a keyed hash of the
+    mutation and its arguments) and what it produced, so that a retry is answered with it
+    (docs/adr/0025). Written in the transaction of the change; forgotten after it expires."""
+
+    id = fields.BigIntField(primary_key=True)
+    # Whose key: the signed-in user's id, 0 for signed-out requests (authRegister).
+    scope = fields.BigIntField()
+    key = fields.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
+    operation = fields.CharField(max_length=64)
+    fingerprint = fields.CharField(max_length=64)
+    # The ids of what the change produced ({"report": 7, "assignment": 9}); null only inside
+    # the change's own transaction.
+    outcome: dict[str, int] | None = fields.JSONField(null=True)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "idempotency_key"
+        unique_together = (("scope", "key"),)
+        indexes = (Index(fields=("expires_at",)),)

@@ -14,6 +14,7 @@ from domain.deadlines import is_overdue
 from domain.errors import DomainError
 from domain.services import assignments
 from domain.services.common import Outcome
+from domain.services.idempotency import Replay
 from domain.services.views import AssignmentView, FollowUpView
 from schema.common import (
     After,
@@ -200,9 +201,13 @@ async def assignment_payload(
     result = await report_schema.run_use_case(info, use_case)
     if isinstance(result, UserError):
         return AssignmentPayload(assignment=None, errors=[result])
-    assert result.assignment is not None
-    found = await assignments.assignments_by_ids(info.context.actor, [result.assignment.id])
-    view = found.get(result.assignment.id)
+    if isinstance(result, Replay):  # the assignment the first request changed, as it is now
+        assignment_id = result.outcome["assignment"]
+    else:
+        assert result.assignment is not None
+        assignment_id = result.assignment.id
+    found = await assignments.assignments_by_ids(info.context.actor, [assignment_id])
+    view = found.get(assignment_id)
     return AssignmentPayload(assignment=Assignment.of(view) if view else None, errors=[])
 
 

@@ -11,8 +11,10 @@ import strawberry
 
 from domain.errors import DomainError
 from domain.services import calendars
+from domain.services.idempotency import Replay
 from schema.common import Ctx, UserError, described
 from schema.errors import as_graphql_error
+from schema.idempotency import idempotent
 from schema.ids import expect_id, to_global_id
 from schema.reference import Region
 
@@ -91,15 +93,18 @@ class CalendarMutation:
         ] = None,
     ) -> DayOffPayload:
         ctx = info.context
-        return await _payload(
-            lambda: calendars.add_day_off(
-                ctx.actor,
-                ctx.now,
-                day,
-                name,
-                expect_id(region_id, "Region", "regionId") if region_id else None,
-            )
-        )
+
+        def add() -> Awaitable[calendars.CalendarDay]:
+            rid = expect_id(region_id, "Region", "regionId") if region_id else None
+            return calendars.add_day_off(ctx.actor, ctx.now, day, name, rid)
+
+        async def once() -> calendars.CalendarDay:
+            added = await idempotent(info, add, lambda d: {"holiday": d.holiday_id or 0})
+            if isinstance(added, Replay):  # the day the first request added, if still there
+                return await calendars.day_off(added.outcome["holiday"])
+            return added
+
+        return await _payload(once)
 
     @strawberry.mutation(description="Remove a day off that was added as data.")
     async def day_off_remove(

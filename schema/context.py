@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from core.dispatch import Committed
 from core.settings import Settings
 from domain.actor import Actor
+from domain.errors import DomainError, ErrorCode
+from domain.services.idempotency import KEY_FIELD as IDEMPOTENCY_KEY_FIELD
 from domain.services.ratelimits import RateLimits
 from domain.services.reading import SharedRows
 from domain.services.views import UserView
@@ -85,6 +87,7 @@ class Context:
         response: Any = None,
         live: LiveFeed | None = None,
         limits: RateLimits | None = None,
+        idempotency_key: str | None = None,
     ) -> None:
         self.actor = actor
         self.settings = settings
@@ -102,6 +105,23 @@ class Context:
         self.operation_name: str | None = None
         self._now = now
         self._loaders = Loaders(actor, settings.max_page_size)
+        # The request's Idempotency-Key (docs/adr/0025), and the mutation it went to.
+        self._idempotency_key = idempotency_key
+        self._keyed_mutation: str | None = None
+
+    def idempotency_key_for(self, mutation: str) -> str | None:
+        """The request's idempotency key, for the mutation at response key `mutation`; a key
+        covers one mutation, so a second one is refused (VALIDATION)."""
+        if self._idempotency_key is None:
+            return None
+        if self._keyed_mutation not in (None, mutation):
+            raise DomainError(
+                ErrorCode.VALIDATION,
+                "an Idempotency-Key covers one mutation: send the others in requests of their own",
+                [IDEMPOTENCY_KEY_FIELD],
+            )
+        self._keyed_mutation = mutation
+        return self._idempotency_key
 
     def sign_in(self, actor: Actor) -> None:
         """Act as `actor` from now on (a WebSocket signs in after it is opened)."""

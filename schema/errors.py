@@ -7,6 +7,7 @@ import logging
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
+from core.logs import log_internal
 from domain.errors import DomainError
 from domain.services.health import UNAVAILABLE, UNAVAILABLE_MESSAGE, database_unavailable
 
@@ -56,7 +57,8 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
     unreachable database with one line and no stack."""
     for error in errors:
         if is_unexpected(error):
-            log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+            assert error.original_error is not None  # is_unexpected says there is one
+            log_internal(log, "unexpected error at %s", error.path, error=error.original_error)
         elif is_unavailable(error):
             log.warning("database unavailable at %s: %s", error.path, error.original_error)
 

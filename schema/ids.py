@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+from core.bounds import valid_id
 from domain.errors import DomainError, ErrorCode
-from domain.ids import valid_id
 
 
 def to_global_id(type_name: str, pk: int) -> str:

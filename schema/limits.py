@@ -15,7 +15,6 @@ import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLInterfaceType,
@@ -35,9 +34,18 @@ from strawberry.extensions import SchemaExtension
 from core.settings import Settings
 from domain.policy import may_use_console
 from schema.errors import INVALID
+from schema.inputs import (
+    InputBounds,
+    OutOfBounds,
+    fragments_of,
+    inputs_out_of_bounds,
+    out_of_bounds,
+    raw_values,
+)
 
 COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 @dataclass(frozen=True)
@@ -76,14 +84,8 @@ class _Weigher:
         full_page: int,
     ) -> None:
         self.schema = schema
-        self.fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        self.values: dict[str, Any] = {}
-        for definition in operation.variable_definitions or ():
-            if isinstance(definition.default_value, IntValueNode):
-                self.values[definition.variable.name.value] = int(definition.default_value.value)
-        self.values.update(variables or {})
+        self.fragments = fragments_of(document)
+        self.values = raw_values(operation, variables)
         self.full_page = full_page
         self.memo: dict[tuple[str, int | None], Weight] = {}
 
@@ -148,6 +150,17 @@ class _Weigher:
         return Weight(1) + children
 
 
+def chosen_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The operation `operation_name` of a document, or its only one."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return next(
+        (op for op in operations if op.name is not None and op.name.value == operation_name),
+        operations[0] if len(operations) == 1 else None,
+    )
+
+
 def operation_weight(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -156,11 +169,7 @@ def operation_weight(
     full_page: int,
 ) -> Weight:
     """The weight of the operation `operation_name` (or the only one) of a valid document."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = next(
-        (op for op in operations if op.name is not None and op.name.value == operation_name),
-        operations[0] if len(operations) == 1 else None,
-    )
+    chosen = chosen_operation(document, operation_name)
     if chosen is None:
         return Weight(0)
     root = schema.get_root_type(chosen.operation)
@@ -170,43 +179,73 @@ def operation_weight(
     return walker.weigh(chosen.selection_set, root, None)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What an operation asks before it runs: its weight, and the first argument out of
+    bounds if any (schema/inputs.py)."""
+
+    weight: Weight
+    out_of_bounds: OutOfBounds | None = None
+
+
+def judge_operation(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    full_page: int,
+    bounds: InputBounds,
+) -> Verdict:
+    """The verdict on the operation `operation_name` (or the only one) of a valid document."""
+    chosen = chosen_operation(document, operation_name)
+    if chosen is None:
+        return Verdict(Weight(0))
+    return Verdict(
+        operation_weight(schema, document, operation_name, variables, full_page),
+        inputs_out_of_bounds(schema, document, chosen, variables, bounds),
+    )
+
+
 class OperationWeights:
-    """Weights of operations seen lately, by document (the parser cache's object), operation
+    """Verdicts on operations seen lately, by document (the parser cache's object), operation
     and variables: a client sends the same page again and again."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, bounds: InputBounds) -> None:
         self.size = size
-        self._found: OrderedDict[tuple[int, str | None, bytes], tuple[DocumentNode, Weight]] = (
+        self.bounds = bounds
+        self._found: OrderedDict[tuple[int, str | None, bytes], tuple[DocumentNode, Verdict]] = (
             OrderedDict()
         )
 
-    def weight(
+    def verdict(
         self,
         schema: GraphQLSchema,
         document: DocumentNode,
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
         full_page: int,
-    ) -> Weight:
+    ) -> Verdict:
+        judged = (schema, document, operation_name, variables, full_page, self.bounds)
         try:
             key = (id(document), operation_name, orjson.dumps(variables or {}))
-        except TypeError:  # variables JSON cannot hold: weigh without remembering
-            return operation_weight(schema, document, operation_name, variables, full_page)
+        except TypeError:  # variables JSON cannot hold: judge without remembering
+            return judge_operation(*judged)
         found = self._found.get(key)
         if found is not None and found[0] is document:
             self._found.move_to_end(key)
             return found[1]
-        weight = operation_weight(schema, document, operation_name, variables, full_page)
-        self._found[key] = (document, weight)
+        verdict = judge_operation(*judged)
+        self._found[key] = (document, verdict)
         while len(self._found) > self.size:
             self._found.popitem(last=False)
-        return weight
+        return verdict
 
 
 class RequestGuard(SchemaExtension):
-    """Refuses, before execution, an operation over the cost limit, and introspection by anyone
-    who may not use the console where it is restricted (production); names the operation on
-    the context for the access log and the metrics."""
+    """Refuses, before execution, an argument out of bounds (schema/inputs.py), an operation
+    over the cost limit, and introspection by anyone who may not use the console where it is
+    restricted (production); names the operation on the context for the access log and the
+    metrics."""
 
     def __init__(self, settings: Settings, weights: OperationWeights) -> None:
         self.settings = settings
@@ -228,19 +267,28 @@ class RequestGuard(SchemaExtension):
                 )
             if hasattr(context, "operation_name"):
                 context.operation_name = ctx.operation_name or ""
-            weight = self.weights.weight(
+            verdict = self.weights.verdict(
                 ctx.schema._schema,
                 document,
                 ctx.operation_name,
                 ctx.variables,
                 self.settings.max_page_size,
             )
+            if verdict.out_of_bounds is not None:
+                raise out_of_bounds(verdict.out_of_bounds)
+            weight = verdict.weight
             limit = self.settings.max_query_cost
             if weight.cost > limit:
                 raise GraphQLError(
                     f"the operation would cost {weight.cost:,} (every field 1, a connection's "
                     f"edges `first` times each); the limit is {limit:,}: ask for smaller pages",
-                    extensions={"code": COST_LIMIT_EXCEEDED, "cost": weight.cost, "limit": limit},
+                    extensions={
+                        "code": COST_LIMIT_EXCEEDED,
+                        # A JSON number every client reads exactly (JavaScript's safe integers):
+                        # pages of pages of 2^31 items cost more than any encoder holds.
+                        "cost": min(weight.cost, MAX_SAFE_INTEGER),
+                        "limit": limit,
+                    },
                 )
             actor = getattr(context, "actor", None)
             restricted = self.settings.console_restricted

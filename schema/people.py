@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import strawberry
 
 from domain.errors import DomainError
 from domain.services import accounts
+from domain.services.idempotency import Replay
 from domain.services.views import UserView
 from schema.common import Ctx, Node, Role, UserError, arg, described, fetchable, refused
 from schema.compiled.hints import prefetched_by
 from schema.context import Context
+from schema.idempotency import idempotent
 
 
 @fetchable
@@ -101,13 +103,20 @@ class PeopleMutation:
         self, info: Ctx, input: Annotated[RegisterInput, arg("The new account.")]
     ) -> AuthPayload:
         ctx = info.context
-        try:
-            deliveries = await accounts.register(
+
+        def register() -> Awaitable[list[tuple[int, int]]]:
+            return accounts.register(
                 ctx.now, input.name, input.email, input.password, input.phone, ctx.limits
             )
+
+        try:
+            # The answer is the same for a new and a taken address, so a retry under the same
+            # key only has to make and mail nothing again (its outcome holds no ids).
+            deliveries = await idempotent(info, register, lambda _: {})
         except DomainError as e:
             return AuthPayload(token=None, user=None, errors=[refused(info, e)])
-        await ctx.dispatcher.deliver(deliveries)
+        if not isinstance(deliveries, Replay):
+            await ctx.dispatcher.deliver(deliveries)
         return AuthPayload(token=None, user=None, errors=[])
 
     @strawberry.mutation(description="Sign in; the token goes in `Authorization: Bearer`.")

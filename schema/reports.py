@@ -14,6 +14,7 @@ from domain.deadlines import is_overdue
 from domain.errors import DomainError, not_found
 from domain.services import reports, timeline
 from domain.services.common import Outcome
+from domain.services.idempotency import Replay
 from domain.services.views import EventView, ReportView
 from schema.common import (
     After,
@@ -31,6 +32,7 @@ from schema.common import (
     refused,
 )
 from schema.errors import as_graphql_error
+from schema.idempotency import idempotent
 from schema.ids import expect_id, from_cursor
 from schema.people import person_field
 from schema.reference import Agency, Category, Region
@@ -332,23 +334,37 @@ class ReportPayload:
 
 async def run_use_case(
     info: Ctx, use_case: Callable[[], Awaitable[Outcome]]
-) -> Outcome | UserError:
-    """Run a use case; after its commit, hand its outbox rows to the dispatcher."""
+) -> Outcome | Replay | UserError:
+    """Run a use case (once per idempotency key: a Replay of the first outcome after); after
+    its commit, hand its outbox rows to the dispatcher."""
     try:
-        outcome = await use_case()
+        outcome = await idempotent(info, use_case, _outcome_ids)
     except DomainError as e:
         return refused(info, e)
-    await info.context.dispatcher.dispatch(outcome.outbox)
+    if isinstance(outcome, Outcome):
+        await info.context.dispatcher.dispatch(outcome.outbox)
     return outcome
+
+
+def _outcome_ids(outcome: Outcome) -> dict[str, int]:
+    ids = {"report": outcome.report.id}
+    if outcome.assignment is not None:
+        ids["assignment"] = outcome.assignment.id
+    return ids
 
 
 async def _report_payload(info: Ctx, use_case: Callable[[], Awaitable[Outcome]]) -> ReportPayload:
     result = await run_use_case(info, use_case)
     if isinstance(result, UserError):
         return ReportPayload(report=None, errors=[result])
-    # Read afresh, not through the request's loader: the change may alter what the viewer sees
-    # (unless the use case knows the committed report whole: a new one).
-    view = await reports.committed_view(info.context.actor, result.report, result.facts)
+    actor = info.context.actor
+    if isinstance(result, Replay):  # the report the first request changed, as it is now
+        report_id = result.outcome["report"]
+        view = (await reports.reports_by_ids(actor, [report_id])).get(report_id)
+    else:
+        # Read afresh, not through the request's loader: the change may alter what the viewer
+        # sees (unless the use case knows the committed report whole: a new one).
+        view = await reports.committed_view(actor, result.report, result.facts)
     if view is None:
         return ReportPayload(report=None, errors=[])
     await info.context.loaders.see_reports([view])

@@ -24,6 +24,7 @@ from schema.common import Node, merged
 from schema.compiled.executor import compiling_executor
 from schema.deliveries import DeliveryMutation, DeliveryQuery
 from schema.errors import CodedErrors, code_request_errors, log_unexpected
+from schema.inputs import InputBounds
 from schema.limits import OperationWeights, RequestGuard
 from schema.nodes import NodeQuery
 from schema.notifications import NotificationMutation, NotificationQuery
@@ -83,7 +84,7 @@ def limit_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRule
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with limits from settings; extensions are factories (fresh per operation)."""
-    weights = OperationWeights(settings.parser_cache_size)
+    weights = OperationWeights(settings.parser_cache_size, InputBounds.of(settings))
     return LaporSchema(
         query=Query,
         mutation=Mutation,

@@ -8,7 +8,7 @@ import contextlib
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from schema.ids import from_global_id, to_global_id
 
 # Tables that tests write to; reference data and demo users stay for the whole session.
 CHURN_TABLES = (
+    "idempotency_key",
     "sweep_mark",
     "notification",
     "outbox_message",
@@ -66,9 +67,17 @@ class GQL:
 
     client: httpx.AsyncClient
     token: str | None = None
+    # Sent with every request, e.g. {"Idempotency-Key": ...}.
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def with_headers(self, **headers: str) -> GQL:
+        """The same client sending these headers too (names with underscores for dashes)."""
+        extra = {name.replace("_", "-"): value for name, value in headers.items()}
+        return GQL(self.client, self.token, {**self.headers, **extra})
 
     async def raw(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers.update(self.headers)
         return await self.client.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
         )

@@ -8,8 +8,10 @@ they fail: CI must not skip what can run.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from typing import NoReturn
 
@@ -17,6 +19,7 @@ import pytest
 
 from schema.compiled.executor import Mismatch, check_against_generic
 from tests.harness import PostgresCluster, RedisServer, find_pg_bindir, find_redis_server
+from tests.safety_net import PROVOKES_INTERNAL, InternalAnswers, internal_verdict
 
 pytest_plugins = ["tests.app_fixtures", "tests.statements"]
 
@@ -41,6 +44,42 @@ def unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: not skipping)", pytrace=False)
     pytest.skip(reason)
+
+
+# ------------------------------------------------------------------ the safety net
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz tests' figures (cases, seconds, seed), when any ran."""
+    fuzzing = sys.modules.get("tests.fuzzing")
+    if fuzzing is not None and fuzzing.FIGURES.cases:
+        for line in fuzzing.FIGURES.lines():
+            terminalreporter.write_line(line)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{PROVOKES_INTERNAL}: the test makes the service answer INTERNAL on purpose (and must)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_internal_answers(request: pytest.FixtureRequest) -> Iterator[InternalAnswers]:
+    """Every test fails if the service answered any client INTERNAL in this process while it
+    ran (tests/e2e check their processes' logs alike), unless it is marked
+    `provokes_internal`."""
+    collector = InternalAnswers()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    try:
+        yield collector
+    finally:
+        root.removeHandler(collector)
+    provoked = request.node.get_closest_marker(PROVOKES_INTERNAL) is not None
+    verdict = internal_verdict(collector.records, provoked)
+    if verdict is not None:
+        pytest.fail(verdict, pytrace=False)
 
 
 # ------------------------------------------------------------------ compiled execution

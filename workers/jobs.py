@@ -20,7 +20,7 @@ from core.dispatch import DELIVER_NOTIFICATION, ArqOutboxDispatcher, deliver_job
 from core.metrics import JOBS_KEY
 from core.requestctx import request_id
 from core.settings import get_settings
-from domain.services import deliveries, sweep
+from domain.services import deliveries, idempotency, sweep
 from models.enums import DeliveryStatus
 from workers.transports import Transports
 
@@ -110,3 +110,9 @@ async def sweep_deadlines(ctx: Ctx) -> int:
     done = await sweep.sweep(_now(), batch=get_settings().sweep_batch_size)
     await ArqOutboxDispatcher(ctx["redis"]).dispatch(done.outbox)
     return sum(not a.skipped for a in done.actions)
+
+
+@logged
+async def purge_idempotency_keys(ctx: Ctx) -> int:
+    """Forget expired idempotency keys (every ten minutes)."""
+    return await idempotency.purge_expired(_now())

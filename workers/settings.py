@@ -84,6 +84,7 @@ class WorkerSettings:
     cron_jobs = [
         cron(jobs.deliver_due, second={17, 47}, unique=True),
         cron(jobs.sweep_deadlines, second=SWEEP_SECONDS, unique=True, timeout=600),
+        cron(jobs.purge_idempotency_keys, minute=set(range(7, 60, 10)), second={7}, unique=True),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -10,6 +10,14 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from core.bounds import (
+    EMAIL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    PHONE_MAX_LENGTH,
+    text_problem,
+)
 from core.settings import get_settings
 from domain.actor import PUBLIC, Actor
 from domain.auth import hash_password, issue_token, read_claims, verify_password
@@ -32,8 +40,7 @@ from models import (
 )
 from models.enums import Channel, DeliveryStatus, Role
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-MIN_PASSWORD = 8
+_EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]{2,}$")
 # The kind of the e-mail that tells an address's owner someone tried to register with it.
 REGISTRATION_ATTEMPT = "account.registration_attempt"
 
@@ -55,7 +62,7 @@ class SignedIn:
 
 def normalize_email(email: str) -> str:
     value = email.strip().lower()
-    if not _EMAIL.match(value) or len(value) > 254:
+    if len(value) > EMAIL_MAX_LENGTH or not _EMAIL.match(value):
         raise invalid("email", "not a valid e-mail address")
     return value
 
@@ -71,13 +78,14 @@ async def create_user(
 ) -> User:
     """A new user with the given role grants (CITIZEN when none); e-mail is unique."""
     require_aware(now)
-    clean_name = required_text(name, "name", max_length=200)
+    clean_name = required_text(name, "name", max_length=NAME_MAX_LENGTH)
     clean_email = normalize_email(email)
-    if len(password) < MIN_PASSWORD:
-        raise invalid("password", f"must be at least {MIN_PASSWORD} characters")
-    if len(password) > 1024:
-        raise invalid("password", "must be at most 1024 characters")
-    clean_phone = optional_text(phone, "phone", max_length=32)
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise invalid("password", f"must be at least {PASSWORD_MIN_LENGTH} characters")
+    problem = text_problem(password, PASSWORD_MAX_LENGTH)
+    if problem is not None:
+        raise invalid("password", problem)
+    clean_phone = optional_text(phone, "phone", max_length=PHONE_MAX_LENGTH)
     for grant in grants or []:
         _check_grant(grant)
     try:
@@ -160,7 +168,8 @@ async def login(
     require_aware(now)
     if limits is not None:
         await limits.sign_in(email, now)
-    user = await User.get_or_none(email=email.strip().lower(), is_active=True)
+    # What cannot be an address is said so before any query (the column would refuse it).
+    user = await User.get_or_none(email=normalize_email(email), is_active=True)
     if not verify_password(user.password_hash if user else None, password) or user is None:
         if limits is not None:
             await limits.sign_in_failed(email, now)

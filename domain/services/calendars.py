@@ -12,6 +12,7 @@ from enum import StrEnum
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from core.bounds import NAME_MAX_LENGTH
 from domain.actor import Actor
 from domain.calendar import national_holidays
 from domain.errors import DomainError, ErrorCode, invalid, not_found
@@ -70,7 +71,7 @@ async def add_day_off(
     """Add collective leave (no region: superadmin) or a regional holiday (its coordinator)."""
     require_aware(now)
     require_signed_in(actor)
-    text = required_text(name, "name", max_length=200)
+    text = required_text(name, "name", max_length=NAME_MAX_LENGTH)
     rid = parse_id(region_id, "regionId") if region_id is not None else None
     if rid is not None and await reference.region(rid) is None:
         raise not_found("region", "regionId")
@@ -98,6 +99,14 @@ async def remove_day_off(actor: Actor, holiday_id: int | str) -> CalendarDay:
     if not allowed_on_calendar(actor, row.region_id):
         raise DomainError(ErrorCode.FORBIDDEN, "you may not change this calendar")
     await row.delete()
+    return _data_day(row)
+
+
+async def day_off(holiday_id: int) -> CalendarDay:
+    """A day added as data, by id; NOT_FOUND once it was removed."""
+    row = await Holiday.get_or_none(id=holiday_id)
+    if row is None:
+        raise not_found("holiday", "id")
     return _data_day(row)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from tortoise.exceptions import DoesNotExist
 
+from core.bounds import text_problem
 from core.requestctx import request_id
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode, invalid, not_found
@@ -164,10 +165,9 @@ def optional_text(value: str | None, field_name: str, *, max_length: int) -> str
     if value is None:
         return None
     text = value.strip()
-    if len(text) > max_length:
-        raise invalid(field_name, f"must be at most {max_length} characters")
-    if "\x00" in text:
-        raise invalid(field_name, "must not contain NUL characters")
+    problem = text_problem(text, max_length)
+    if problem is not None:
+        raise invalid(field_name, problem)
     return text or None
 
 

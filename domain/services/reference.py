@@ -14,6 +14,7 @@ from typing import TypeVar
 from tortoise.expressions import Q
 from tortoise.models import Model
 
+from core.bounds import CODE_MAX_LENGTH, text_problem
 from domain.calendar import WorkingCalendar
 from domain.errors import not_found
 from domain.ids import parse_id
@@ -132,6 +133,9 @@ async def all_regions() -> list[Region]:
 
 
 async def region_by_code(code: str) -> Region | None:
+    """The region with this code; None for none (a code longer than any is not looked up)."""
+    if text_problem(code, CODE_MAX_LENGTH) is not None:
+        return None
     return await Region.get_or_none(code=code)
 
 

@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
+from core.bounds import ADDRESS_MAX_LENGTH, MAX_AGENCIES_AT_ONCE
 from core.settings import get_settings
 from domain.actor import Actor
 from domain.deadlines import is_overdue
@@ -99,7 +100,7 @@ async def submit(
     s = get_settings()
     title = required_text(data.title, "title", max_length=s.title_max_length)
     body = required_text(data.body, "body", max_length=s.body_max_length)
-    address = optional_text(data.address, "address", max_length=500)
+    address = optional_text(data.address, "address", max_length=ADDRESS_MAX_LENGTH)
     if data.latitude is not None and not -90 <= data.latitude <= 90:
         raise invalid("latitude", "must be between -90 and 90")
     if data.longitude is not None and not -180 <= data.longitude <= 180:
@@ -258,8 +259,8 @@ async def verify(
     if not agency_ids:
         raise invalid("agencyIds", "name at least one agency")
     ids = sorted({parse_id(a, "agencyIds") for a in agency_ids})
-    if len(ids) > 10:
-        raise invalid("agencyIds", "at most 10 agencies at once")
+    if len(ids) > MAX_AGENCIES_AT_ONCE:
+        raise invalid("agencyIds", f"at most {MAX_AGENCIES_AT_ONCE} agencies at once")
     text = optional_text(note, "note", max_length=get_settings().message_max_length)
     rid = parse_id(report_id, "reportId")
     async with in_transaction():

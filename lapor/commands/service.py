@@ -76,6 +76,9 @@ def cmd_api(args: argparse.Namespace) -> int:
         # JSON lines with the request id, in every worker; one access line per request.
         log_config=uvicorn_log_config(),
         access_log=False,
+        # On SIGTERM: no new connections, WebSockets told 1012 (restart: reconnect), requests
+        # in flight finish within the grace, then the lifespan closes (docs/adr/0026).
+        timeout_graceful_shutdown=settings.api_shutdown_grace_seconds,
         ws_per_message_deflate=settings.live_compression,
     )
     if counts_dir is not None:
@@ -241,36 +244,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     children: list[supervisor.Child] = []
     redis_url: str | None = None
     try:
-        with supervisor.stopping_on_signals(children):
+        with supervisor.stopping_on_signals(children) as stopping:
+            # Each child is on the list before it starts; a signal is acted on between steps.
             if "LAPOR_REDIS_URL" not in os.environ:
-                redis, redis_url = supervisor.start_redis()
-                children.append(redis)
-                env["LAPOR_REDIS_URL"] = redis_url
+                redis_url = env["LAPOR_REDIS_URL"] = supervisor.start_redis(children)
+            stopping.check()
             url = settings.database_url
             shown = "(from LAPOR_DATABASE_URL)"
             if not url:
-                postgres, url = embedded.start()
+                postgres = embedded.server()
                 children.append(
                     supervisor.Server("postgres", lambda: embedded.stop(postgres), postgres.poll)
                 )
-                env["LAPOR_DATABASE_URL"] = url
+                url = env["LAPOR_DATABASE_URL"] = embedded.serve(postgres)
                 shown = f"{url.split('@')[-1]} (embedded, {embedded.EMBEDDED_DIR})"
+            stopping.check()
             ensure_console_assets(settings)
+            stopping.check()
             asyncio.run(migrate_database(url))
+            stopping.check()
             if settings.env == "production":
                 print("LAPOR_ENV=production: not seeding the demo data")
             else:
                 seed_or_refuse(settings, url, force=False)
-            children.append(supervisor.spawn("worker", ["worker"], env))
-            children.append(
-                supervisor.spawn("api", ["api", "--host", host, "--port", str(port)], env)
-            )
-            code = supervisor.wait_listening(children, host, port)
+            stopping.check()
+            # Each is given what it needs to stop cleanly: the worker its running jobs' grace,
+            # the API its in-flight requests' (then SIGKILL).
+            worker_grace = settings.worker_shutdown_grace_seconds + supervisor.STOP_MARGIN
+            children.append(supervisor.spawn("worker", ["worker"], env, worker_grace))
+            api_grace = settings.api_shutdown_grace_seconds + supervisor.STOP_MARGIN
+            api_args = ["api", "--host", host, "--port", str(port)]
+            children.append(supervisor.spawn("api", api_args, env, api_grace))
+            code = supervisor.wait_listening(children, host, port, stopping)
             if code is None:
                 print(_banner(host, port, redis_url, shown), flush=True)
-                code = supervisor.supervise(children)
+                code = supervisor.supervise(children, stopping)
             return code
-    except (KeyboardInterrupt, supervisor.Stop):
+    except (KeyboardInterrupt, supervisor.Stop):  # Ctrl-C before the block began
         return 0
     except (ServerError, embedded.EmbeddedError) as error:
         raise CliError(str(error)) from None

@@ -3,11 +3,13 @@ never a stack trace, and a refused mutation stores nothing."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from core.settings import get_settings
@@ -290,6 +292,7 @@ async def test_a_mutation_with_an_expired_token_is_a_401_and_stores_nothing(gql:
 # ---------------------------------------------------------------------------- masking
 
 
+@pytest.mark.provokes_internal
 async def test_an_unexpected_exception_is_masked(gql: GQL, monkeypatch: pytest.MonkeyPatch) -> None:
     from domain.services import reference
 
@@ -309,6 +312,25 @@ async def test_an_unexpected_exception_is_masked(gql: GQL, monkeypatch: pytest.M
     assert errors[0].get("path") == ["categories"]
 
 
+@pytest.mark.provokes_internal
+async def test_an_exception_escaping_a_route_is_a_coded_500_with_the_request_id(
+    gql: GQL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domain.services import reference
+
+    async def broken() -> list[Any]:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(reference, "all_categories", broken)
+    response = await gql.client.get("/open311/v2/services.json", headers={"X-Request-Id": "r-13"})
+    assert response.status_code == 500, response.text
+    assert response.headers["x-request-id"] == "r-13"
+    assert response.headers["content-type"] == "application/json"
+    _no_traceback(response)
+    assert "secret detail" not in response.text
+    assert _codes(response.json()["errors"]) == ["INTERNAL"]
+
+
 async def test_a_repeated_operation_is_parsed_and_validated_once(gql: GQL) -> None:
     from strawberry.extensions.parser_cache import _get_parse_cache
     from strawberry.extensions.validation_cache import _get_validate_cache
@@ -325,3 +347,200 @@ async def test_a_repeated_operation_is_parsed_and_validated_once(gql: GQL) -> No
     for _ in range(2):
         errors = _graphql_errors(await gql.raw(_deep_agencies(20)))
         assert "depth" in _messages(errors).lower(), errors
+
+
+# ----------------------------------------------------- issue 13: values out of bounds
+# Each row of the issue's table: an INTERNAL or a bare 500 before; a coded refusal naming the
+# argument now (HTTP 400 where the protocol has statuses), with the request id.
+
+BIGINT_OVERFLOW = (2**63, 10**30, -(2**63) - 1)
+STRICT = {"Accept": "application/graphql-response+json"}
+
+
+def _cursor(key: int) -> str:
+    return base64.urlsafe_b64encode(f"k:{key}".encode()).decode().rstrip("=")
+
+
+def _refused(response: httpx.Response, code: str, field: list[str]) -> None:
+    """A request error (nothing ran) with `code` naming `field`, answered as JSON."""
+    assert response.status_code == 400, (response.status_code, response.text[:500])
+    assert response.headers.get("x-request-id"), response.headers
+    _no_traceback(response)
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == code, error
+    assert error["extensions"].get("field") == field, error
+
+
+async def _post(client: GQL, query: str, variables: dict[str, Any]) -> httpx.Response:
+    headers = {**STRICT, **({"Authorization": f"Bearer {client.token}"} if client.token else {})}
+    return await client.client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+
+
+@pytest.mark.parametrize("first", [2**63, 2**70, -(2**63), 2**31])
+async def test_a_page_size_beyond_any_integer_is_a_validation_error(gql: GQL, first: int) -> None:
+    coordinator = await gql.sign_in("koordinator@jember.demo")
+    query = "query($n: Int) { reports(first: $n) { edges { cursor } } }"
+    _refused(await _post(coordinator, query, {"n": first}), "VALIDATION", ["first"])
+
+
+async def test_pages_of_pages_of_the_largest_int_are_refused_for_their_cost(gql: GQL) -> None:
+    # Each `first` a valid Int; their products overflow any JSON encoder's integers.
+    most = 2**31 - 1
+    inner = f"timeline(first: {most}) {{ edges {{ cursor }} }}"
+    page = f"reports(first: {most}) {{ edges {{ node {{ {inner} }} }} }}"
+    query = "{ " + " ".join(f"a{i}: {page}" for i in range(20)) + " }"
+    response = await _post(gql, query, {})
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+    assert error["extensions"]["cost"] == 2**53 - 1
+
+
+@pytest.mark.parametrize("key", BIGINT_OVERFLOW)
+@pytest.mark.parametrize(
+    ("who", "query"),
+    [
+        (
+            "koordinator@jember.demo",
+            "query($a: String) { reports(after: $a) { edges { cursor } } }",
+        ),
+        (
+            "koordinator@jember.demo",
+            "query($a: String) { notifications(after: $a) { __typename } }",
+        ),
+        ("admin@lapor.demo", "query($a: String) { deadDeliveries(after: $a) { __typename } }"),
+        (
+            "dinkes@jember.demo",
+            "query($a: String, $d: ID!) { inbox(agencyId: $d, after: $a) { __typename } }",
+        ),
+    ],
+)
+async def test_a_cursor_whose_key_is_beyond_bigint_is_a_validation_error(
+    gql: GQL, who: str, query: str, key: int
+) -> None:
+    """Already so before issue 13 (domain/ids.py bounds the keys of cursors): the connection
+    field parses its cursor, a field error naming `after`; the operation ran (200)."""
+    viewer = await gql.sign_in(who)
+    variables = {"a": _cursor(key), "d": to_global_id("Agency", 1)}
+    response = await _post(viewer, query, variables)
+    assert response.status_code == 200, response.text
+    assert response.headers.get("x-request-id")
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": "VALIDATION", "field": ["after"]}, error
+
+
+LOGIN = 'mutation($e: String!) { authLogin(email: $e, password: "x") { errors { code field } } }'
+
+
+@pytest.mark.parametrize("email", ["a" * 500_000 + "@example.org", "warga\x00@jember.demo"])
+async def test_an_email_no_column_can_hold_is_a_validation_error(gql: GQL, email: str) -> None:
+    _refused(await _post(gql, LOGIN, {"e": email}), "VALIDATION", ["email"])
+
+
+async def test_an_email_too_long_for_an_account_is_refused_in_the_payload(gql: GQL) -> None:
+    # Within what any argument may carry, longer than any address: the use case says so.
+    data = await gql(LOGIN, {"e": "a" * 300 + "@example.org"})
+    assert data["authLogin"]["errors"] == [{"code": "VALIDATION", "field": ["email"]}]
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": str(2**63), "exp": 2**31},
+        {"sub": str(10**30), "exp": 2**31},
+        {"sub": "1", "exp": 2**63},
+        {"sub": "1", "exp": 10**30},
+        {"sub": "1", "exp": 2**40},  # year 36812: no clock holds it
+        {"sub": "-1", "exp": 2**31},
+    ],
+)
+async def test_a_token_whose_claims_are_out_of_bounds_is_a_401(
+    gql: GQL, claims: dict[str, object]
+) -> None:
+    token = jwt.encode(claims, get_settings().secret_key, algorithm="HS256")
+    response = await GQL(gql.client, token).raw("{ me { id } }")
+    await _assert_401(response)
+    assert response.headers.get("x-request-id")
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        (
+            "query($t: DateTime) { reports(filter: {updatedAfter: $t}) { __typename } }",
+            ["filter", "updatedAfter"],
+        ),
+        (
+            "query($t: DateTime, $d: ID!) { inbox(agencyId: $d, updatedAfter: $t) { __typename } }",
+            ["updatedAfter"],
+        ),
+    ],
+)
+async def test_an_instant_out_of_postgresqls_range_is_a_validation_error(
+    gql: GQL, query: str, field: list[str], moment: str
+) -> None:
+    coordinator = await gql.sign_in("koordinator@jember.demo")
+    variables = {"t": moment, "d": to_global_id("Agency", 1)}
+    _refused(await _post(coordinator, query, variables), "VALIDATION", field)
+
+
+async def test_an_instant_without_a_time_zone_is_a_validation_error(gql: GQL) -> None:
+    query = '{ reports(filter: {updatedAfter: "2026-01-05T00:00:00"}) { __typename } }'
+    _refused(await _post(gql, query, {}), "VALIDATION", ["filter", "updatedAfter"])
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "field"),
+    [
+        ("query($s: String) { reports(filter: {search: $s}) { __typename } }", {"s": "a\x00"},
+         ["filter", "search"]),
+        ("query($c: String!) { report(trackingCode: $c) { id } }", {"c": "x" * 20_001},
+         ["trackingCode"]),
+        ("query($i: ID!) { node(id: $i) { id } }", {"i": "UmVwb3J0OjE\x00"}, ["id"]),
+        ("mutation($i: [ID!]) { notificationsMarkRead(ids: $i) }", {"i": ["x"] * 101}, ["ids"]),
+    ],
+)  # fmt: skip
+async def test_every_string_and_list_argument_is_bounded_before_it_runs(
+    gql: GQL, query: str, variables: dict[str, Any], field: list[str]
+) -> None:
+    citizen = await gql.sign_in("warga@jember.demo")
+    _refused(await _post(citizen, query, variables), "VALIDATION", field)
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"body": "Air\x00 setinggi lutut"}, ["input", "body"]),
+        ({"title": "x" * 100_000}, ["input", "title"]),  # 100 kB: longer than any text stored
+    ],
+)
+async def test_a_value_out_of_bounds_in_a_mutation_stores_nothing(
+    gql: GQL, values: dict[str, str], field: list[str]
+) -> None:
+    citizen = await gql.sign_in("warga@jember.demo")
+    response = await _post(citizen, _submit(), await _submit_input(**values))
+    _refused(response, "VALIDATION", field)
+    await _nothing_stored()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"query": "query($i: ID!) { node(id: $i) { id } }", "variables": {"i": "\ud800"}}',
+        rb'{"query": "{ node(id: \"\\ud800\") { id } }"}',
+    ],
+)
+async def test_a_lone_surrogate_is_refused_before_it_runs(gql: GQL, body: bytes) -> None:
+    response = await gql.client.post(
+        "/graphql", content=body, headers={**STRICT, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    _no_traceback(response)
+    assert response.json()["errors"][0]["extensions"]["code"] in {
+        "BAD_REQUEST",
+        "GRAPHQL_PARSE_FAILED",
+        "VALIDATION",
+    }

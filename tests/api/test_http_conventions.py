@@ -50,6 +50,14 @@ async def test_a_query_runs_by_get_and_by_post(gql: GQL) -> None:
     assert JEMBER in {r["code"] for r in by_get.json()["data"]["regions"]}
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+async def test_another_method_is_a_coded_405(gql: GQL, method: str) -> None:
+    response = await gql.client.request(method, "/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert _codes(response) == ["METHOD_NOT_ALLOWED"]
+
+
 @pytest.mark.parametrize("accept", [NEW, OLD])
 async def test_a_mutation_by_get_is_a_405_and_stores_nothing(gql: GQL, accept: str) -> None:
     citizen = await gql.sign_in("warga@jember.demo")

@@ -4,6 +4,7 @@ identity, address or coordinates, nobody's name or e-mail."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -188,6 +189,9 @@ async def test_a_page_is_limited_and_links_to_the_next(gql: GQL, people: People)
     assert "link" not in second.headers
 
 
+CURSOR_BEYOND_BIGINT = base64.urlsafe_b64encode(f"k:{10**30}".encode()).decode()
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "words"),
     [
@@ -208,6 +212,15 @@ async def test_a_page_is_limited_and_links_to_the_next(gql: GQL, people: People)
         ("/requests.json", {"status": "pending"}, 400, "open or closed"),
         ("/requests.json", {"page_size": "1000"}, 400, "page_size"),
         ("/requests.json", {"after": "garbage"}, 400, "cursor"),
+        # Issue 13: each of these was a bare 500 (a value out of PostgreSQL's bounds).
+        ("/requests.json", {"jurisdiction_id": "x" * 10_000}, 400, "jurisdiction_id"),
+        ("/requests.json", {"jurisdiction_id": "35.09\x00"}, 400, "jurisdiction_id"),
+        ("/requests.json", {"after": CURSOR_BEYOND_BIGINT}, 400, "after"),
+        ("/requests.json", {"end_date": "9999-12-31T23:59:59-14:00"}, 400, "end_date"),
+        ("/requests.json", {"start_date": "0001-01-01T00:00:00+14:00"}, 400, "start_date"),
+        ("/requests.json", {"page_size": "\u00b2"}, 400, "page_size"),
+        ("/requests.json", {"service_code": "a\x00"}, 400, "service_code"),
+        ("/requests/LPR-AAAA-AAA%00.json", {}, 400, "service request id"),
         ("/requests.json", {"jurisdiction_id": "99.99"}, 404, "jurisdiction"),
         ("/requests.xml", {}, 400, "json"),
         ("/services.xml", {}, 400, "json"),
@@ -242,3 +255,16 @@ async def test_the_reading_functions_agree_with_graphql(
     ]
     assert from_open311 == from_graphql
     assert len(from_graphql) == 2
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start_date": "9999-12-30T00:00:00Z"},  # its window would end after year 9999
+        {"end_date": "0001-01-02T00:00:00Z"},  # and this one's start before year 1
+    ],
+)
+async def test_a_window_at_the_edge_of_time_is_held_within_it(
+    gql: GQL, params: dict[str, str]
+) -> None:
+    assert await _get(gql, "/requests.json", **params) == []

@@ -13,13 +13,24 @@ from pathlib import Path
 
 import httpx
 
+from core.logs import is_internal_line
 from tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+# The logs of the processes the running test started: tests/e2e/conftest.py reads them after
+# it for clients answered INTERNAL, as tests/conftest.py does for this process.
+SPAWNED_LOGS: list[Path] = []
+
+
+def internal_answers(log: Path) -> list[str]:
+    """The lines of a process's log that tell of a client answered INTERNAL or a bare 500."""
+    lines = log.read_text(errors="replace").splitlines()
+    return [line[:500] for line in lines if is_internal_line(line)]
 
 
 def spawn(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     """`python -m lapor ARGS` in the repository, its output (both streams) into `log`."""
+    SPAWNED_LOGS.append(log)
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "lapor", *args], cwd=ROOT, env=dict(env), stdout=out, stderr=out

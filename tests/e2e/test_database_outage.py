@@ -21,6 +21,7 @@ import pytest
 
 from tests.e2e.processes import ROOT, spawn, stop, wait_healthy
 from tests.harness import PostgresCluster, RedisServer, free_port
+from tests.live_client import refused
 
 LOGIN = "mutation($e:String!,$p:String!){authLogin(email:$e,password:$p){token errors{code}}}"
 SUBMIT = """mutation($r: ID!) { reportSubmit(input: {kind: COMPLAINT, title: "Banjir",
@@ -116,6 +117,10 @@ def test_requests_are_told_unavailable_while_the_database_is_down_and_served_whe
             assert open311.status_code == 503, open311.text
             assert open311.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
             assert client.get("/readyz").status_code == 503
+            # A WebSocket's sign-in reads the token's user too: told to come back (1013).
+            live = stack["base"].replace("http", "ws", 1) + "/graphql"
+            closed = asyncio.run(refused(live, {"Authorization": bearer}))
+            assert closed.code == 1013 and "database" in closed.reason, closed
             # The connection was kept: every answer came over the same keep-alive connection.
             assert all(a.http_version == "HTTP/1.1" for a in answers)
         finally:

@@ -4,6 +4,7 @@ data the first run left."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -11,7 +12,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ import pytest
 
 from core.settings import RETIRED_SECRETS
 from lapor.servers import tcp_open, wheel_pg_bindir
+from tests.e2e.processes import SPAWNED_LOGS
 from tests.harness import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -46,6 +48,7 @@ class Run:
     def __init__(self, workdir: Path, port: int, env: dict[str, str]) -> None:
         self.workdir, self.port = workdir, port
         self.log = workdir / f"run-{time.monotonic_ns()}.log"
+        SPAWNED_LOGS.append(self.log)
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "lapor", "run", "--port", str(port)],
@@ -98,12 +101,30 @@ class Run:
             raise AssertionError("lapor run did not stop within 60 s\n" + self.text()) from None
 
 
+def started_in(workdir: Path) -> list[int]:
+    """The processes running in `workdir` (or below it) or naming it: what a `lapor run` in it
+    started, and `make` itself."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        if cwd == str(workdir) or cwd.startswith(f"{workdir}/") or str(workdir) in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
-    # A failed test must not leave servers behind.
-    for pattern in ("postgres -D", "redis-server"):
-        subprocess.run(["pkill", "-f", f"{pattern}.*{tmp_path}"], check=False)
+    # A failed test must not leave servers behind: stop what it started, by process id.
+    for pid in started_in(tmp_path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_run_on_the_embedded_database_stops_cleanly_and_keeps_its_data(
@@ -186,3 +207,65 @@ def test_run_on_the_embedded_database_stops_cleanly_and_keeps_its_data(
         assert [e["node"]["trackingCode"] for e in mine] == [submitted["report"]["trackingCode"]]
     finally:
         assert second.stop() == 0, second.text()
+
+
+# What `make run` is to a process manager or a terminal: a make whose recipe runs `lapor run`
+# under the Makefile's shell (the venv step aside).
+MAKEFILE = """SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+run:
+\t{python} -m lapor run --port {port}
+"""
+
+
+def _wait_for(check: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 180
+    while not check():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(log.read_text(errors="replace"))
+        time.sleep(0.05)
+
+
+def test_sigterm_to_make_runs_process_group_stops_everything_it_started(
+    workdir: Path, assets_dir: Path
+) -> None:
+    """Issue 13: a SIGTERM to the process group (what a process manager or a closed terminal
+    sends) left the API, the worker and Redis running in 3 of 10 tries, when make's own
+    SIGTERM landed in `lapor run`'s clean-up. Here at three moments, the last with a second
+    SIGTERM of our own; each time every process the run started is gone."""
+    env = _env(assets_dir)
+    postgres_log = workdir / "var" / "postgres" / "postgres.log"
+    moments = {
+        # PostgreSQL was launched: it is starting, or the migrations run.
+        "while starting": lambda run: postgres_log.exists(),
+        "once running": lambda run: "Lapor is running." in run.read_text(errors="replace"),
+        "twice once running": lambda run: "Lapor is running." in run.read_text(errors="replace"),
+    }
+    for moment, ready in moments.items():
+        port = free_port()
+        (workdir / "Makefile").write_text(MAKEFILE.format(python=sys.executable, port=port))
+        log = workdir / f"make-{moment.replace(' ', '-')}.log"
+        SPAWNED_LOGS.append(log)
+        with log.open("wb") as out:
+            make = subprocess.Popen(
+                ["make", "--no-print-directory", "run"],
+                cwd=workdir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a process group of its own, as a terminal gives
+            )
+        _wait_for(lambda ready=ready, log=log: ready(log), make, log)
+        os.killpg(make.pid, signal.SIGTERM)
+        if moment.startswith("twice"):
+            time.sleep(0.05)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(make.pid, signal.SIGTERM)
+        make.wait(timeout=120)
+        deadline = time.monotonic() + 10
+        while (left := started_in(workdir)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert left == [], f"{moment}: left running {left}\n" + log.read_text(errors="replace")
+        assert not tcp_open("127.0.0.1", port), moment
+        assert not (workdir / "var" / "postgres" / "server.json").exists(), moment
+        assert "Traceback" not in log.read_text(errors="replace"), log.read_text()

@@ -1,0 +1,50 @@
+"""Log lines of clients answered INTERNAL, and the safety net of the test suite that insists on
+none (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from core.logs import JsonFormatter, log_internal
+from tests.safety_net import InternalAnswers, internal_verdict
+
+
+def _isolated() -> logging.Logger:
+    """A logger of its own: what it logs must not reach this test's own net."""
+    logger = logging.getLogger("lapor.test-net")
+    logger.propagate = False
+    return logger
+
+
+def _provoked(also: str | None = None) -> list[logging.LogRecord]:
+    """What the net collects when a bug is answered INTERNAL (and `also` logged as an error)."""
+    collector = InternalAnswers()
+    logger = _isolated()
+    logger.addHandler(collector)
+    try:
+        try:
+            raise RuntimeError("a bug")
+        except RuntimeError as error:
+            log_internal(logger, "unexpected error at %s", "/graphql", error=error)
+        if also:
+            logger.error(also)
+    finally:
+        logger.removeHandler(collector)
+    return collector.records
+
+
+def test_an_internal_answer_is_logged_with_its_stack_and_marked() -> None:
+    (record,) = _provoked(also="an error that answered nobody INTERNAL")
+    line = json.loads(JsonFormatter().format(record))
+    assert line["internal"] is True and line["level"] == "error"
+    assert "RuntimeError: a bug" in line["exc"]
+
+
+def test_the_net_fails_a_test_that_saw_one_unless_it_is_marked() -> None:
+    records = _provoked()
+    verdict = internal_verdict(records, provoked=False)
+    assert verdict is not None and "RuntimeError('a bug')" in verdict
+    assert internal_verdict(records, provoked=True) is None
+    assert internal_verdict([], provoked=False) is None
+    assert internal_verdict([], provoked=True) is not None  # a mark that no longer holds
