@@ -13,8 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from tortoise import connections
 
+from core.settings import Settings
 from models import Report
 from tests.app_fixtures import agency_gid, region_gid
 from tests.e2e.test_stack import LOGIN, running_stack
@@ -27,6 +29,7 @@ INBOX = "subscription($a: ID!) { inboxEvents(agencyId: $a) { kind } }"
 CLIENTS = 16
 # Answers before the SIGTERM: the load is well under way.
 UNDER_WAY = 50
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -99,3 +102,12 @@ async def test_sigterm_under_load_finishes_what_is_in_flight(stack: dict[str, An
         "JOIN outbox_message o ON o.event_id = e.id WHERE e.report_id = r.id)"
     )
     assert rows[0]["n"] == 0
+
+
+def test_docker_compose_lets_the_api_drain_before_it_kills_it() -> None:
+    """Docker sends SIGKILL after the service's stop grace (10 s unless set): it must outlast
+    the API's own grace for requests in flight, or a deploy cuts them off."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    grace = compose["services"]["api"].get("stop_grace_period", "10s")
+    assert grace.endswith("s"), grace
+    assert int(grace[:-1]) > Settings.model_fields["api_shutdown_grace_seconds"].default
