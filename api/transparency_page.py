@@ -140,7 +140,10 @@ def _bar_value(read: Figure | int | None) -> tuple[float | None, str, str]:
 
 def chart_svg(chart: Chart, rows: Sequence[tuple[str, Figures]], chart_id: str) -> str:
     """A horizontal bar chart of one indicator: a bar per row, its value and its sample."""
-    bars = [(name, _bar_value(chart.read(f))) for name, f in rows]
+    bars = [
+        (name, _bar_value(chart.read(f)) if f.received else (0.0, "belum ada laporan", "empty"))
+        for name, f in rows
+    ]
     top = chart.scale or max((v for _, (v, _, _) in bars if v is not None), default=0.0) or 1.0
     height = BAR_HEIGHT * max(len(bars), 1) + 8
     width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
