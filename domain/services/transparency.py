@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 
 from core.settings import get_settings
 from domain.actor import Actor
+from domain.calendar import WorkingCalendar
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.events import EventKind
 from domain.lifecycle import OPEN_ASSIGNMENT
@@ -98,9 +99,14 @@ async def refresh(report_ids: Sequence[int], now: datetime) -> int:
     lock their contribution rows, recompute, apply the differences. Returns the cells changed."""
     old = await perf.lock_sources(report_ids)
     new: dict[int, dict[CellKey, int]] = {rid: {} for rid in old}  # a report gone counts nothing
+    # Once per region and batch: a command runs without the change feed, whose caches would
+    # then read the database for every report.
+    calendars: dict[int, WorkingCalendar] = {}
     for stored in await perf.histories(report_ids, READ_KINDS):
         history = _history(stored)
-        cal = await reference.calendar_for(history.region_id)
+        cal = calendars.get(history.region_id)
+        if cal is None:
+            cal = calendars[history.region_id] = await reference.calendar_for(history.region_id)
         new[history.id] = contributions(history, cal)
     deltas: dict[CellKey, int] = defaultdict(int)
     for rid, cells in new.items():
