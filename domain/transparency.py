@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from domain.calendar import WorkingCalendar
@@ -151,7 +152,7 @@ def _agency_case(
     """One assignment's counts for its agency; returns {id: on time} if it was answered."""
     mine = [e for e in report_events if e.assignment_id == a.id]
     month = month_of(a.assigned_at, cal.timezone)
-    add = lambda measure, value=0: cells.add(Scope.AGENCY, a.agency_id, month, measure, value)  # noqa: E731
+    add = partial(cells.add, Scope.AGENCY, a.agency_id, month)
     add(Measure.RECEIVED)
     if _first(mine, EventKind.ASSIGNMENT_ACCEPTED):
         add(Measure.VERIFIED)
@@ -175,11 +176,7 @@ def _agency_case(
     # Handed over while this agency still held it (it had not returned or forwarded it).
     if handed_over is not None and (let_go is None or let_go.at > handed_over.at):
         add(Measure.HANDED_OVER)
-    reopened = [e for e in mine if e.kind == EventKind.ASSIGNMENT_REOPENED]
-    if reopened:
-        add(Measure.DISPUTED)
-        for _ in reopened:
-            add(Measure.REOPENINGS)
+    _disputes(add, [e for e in mine if e.kind == EventKind.ASSIGNMENT_REOPENED])
     return result
 
 
@@ -195,7 +192,7 @@ def _region_case(
     """One report's counts for its region, from its submission."""
     events = report.events
     month = month_of(report.created_at, cal.timezone)
-    add = lambda measure, value=0: cells.add(Scope.REGION, report.region_id, month, measure, value)  # noqa: E731
+    add = partial(cells.add, Scope.REGION, report.region_id, month)
     since = report.created_at
     add(Measure.RECEIVED)
     if report.assignments or _first(events, EventKind.REPORT_VERIFIED):
@@ -228,11 +225,15 @@ def _region_case(
             add(Measure.HELD_DAYS, held)
     if handed_over is not None:
         add(Measure.HANDED_OVER)
-    disputes = [e for e in events if e.kind == EventKind.REPORT_DISPUTED]
+    _disputes(add, [e for e in events if e.kind == EventKind.REPORT_DISPUTED])
+
+
+def _disputes(add: Callable[[Measure], None], disputes: Sequence[HistoryEvent]) -> None:
+    """A disputed case counts once as disputed, and each of its disputes as a reopening."""
     if disputes:
         add(Measure.DISPUTED)
-        for _ in disputes:
-            add(Measure.REOPENINGS)
+    for _ in disputes:
+        add(Measure.REOPENINGS)
 
 
 def difference(old: Mapping[CellKey, int], new: Mapping[CellKey, int]) -> dict[CellKey, int]:
