@@ -115,8 +115,11 @@ async def apply_deltas(deltas: Mapping[CellKey, int]) -> None:
 
 
 async def clear() -> None:
-    """Forget every count and contribution (a rebuild starts here, in its transaction)."""
-    await _db().execute_query("TRUNCATE perf_cell, perf_source")
+    """Forget every count and contribution (a rebuild starts here, in its transaction). DELETE,
+    not TRUNCATE: TRUNCATE would lock readers out until the rebuild commits."""
+    db = _db()
+    await db.execute_query("DELETE FROM perf_cell")
+    await db.execute_query("DELETE FROM perf_source")
 
 
 async def report_ids_after(after: int, limit: int) -> list[int]:

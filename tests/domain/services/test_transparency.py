@@ -284,3 +284,30 @@ async def test_two_workers_folding_at_once_count_each_report_once(db: str) -> No
     )
     assert (d.received, d.verified) == (40, 0)
     assert await Report.filter().count() == 40
+
+
+async def test_readers_keep_the_old_figures_while_a_rebuild_runs(db: str) -> None:
+    coordinator = await actor_for(DEMO_VIEWERS["coordinator"])
+    dinkes_j = await demo_agency("DINKES")
+    now = utc(2031, 10, 6, 2)
+    for i in range(30):
+        r = (await submit_complaint(now + timedelta(minutes=i))).report
+        await reports.verify(coordinator, now + timedelta(hours=1), r.id, [dinkes_j.id], None, None)
+    await transparency.catch_up(now + timedelta(days=1))
+    region = (await demo_region()).id
+    october = transparency.period_of("2031-10")
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def read() -> None:
+        while not done.is_set():
+            found = await transparency.agency_performance(october, region)
+            seen.append(row(found, dinkes_j.id).received)
+            await asyncio.sleep(0)
+
+    reader = asyncio.create_task(read())
+    await transparency.rebuild(now + timedelta(days=1), batch=1)  # thirty transactions' worth
+    done.set()
+    await reader
+    # Read again and again while the rebuild ran: never a partial count, never kept waiting.
+    assert len(seen) >= 3 and set(seen) == {30}
