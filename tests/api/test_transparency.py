@@ -8,9 +8,11 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from api.transparency import AGENCY_HEADERS, FIGURE_COLUMNS, REGION_HEADERS
 from core.settings import get_settings
 from domain.services import assignments, reports, transparency
 from models import Assignment
@@ -150,6 +152,13 @@ async def test_csv_downloads_have_stable_headers(gql: GQL) -> None:
     assert bad.status_code == 400 and "periode" in bad.text
     unknown = await gql.client.get("/transparansi/instansi.csv?periode=2031-03&wilayah=99.99")
     assert unknown.status_code == 404
+
+
+def test_the_readme_documents_the_csv_headers_as_they_are() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    figures = [c.header for c in FIGURE_COLUMNS]
+    for leading in (AGENCY_HEADERS, REGION_HEADERS):
+        assert ",".join([*leading, *figures]) + "\n" in readme
 
 
 async def test_the_page_is_self_contained(gql: GQL) -> None:
