@@ -10,7 +10,7 @@ its SQL is taken (`rows_of`), so no rule is written twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -98,7 +98,12 @@ class Shape:
         """The columns, each qualified by a table alias."""
         return ", ".join(f"{alias}.{name}" for name in self.row._fields)
 
-    def make(self, record: Record) -> Any:
+    def take(self, values: Sequence[Any]) -> tuple[Any, tuple[Any, ...]]:
+        """This shape's row from the first columns of `values`, and the columns after it."""
+        width = len(self.row._fields)
+        return self.make(values[:width]), tuple(values[width:])
+
+    def make(self, record: Record | Sequence[Any]) -> Any:
         if not self._enums:
             return self.row._make(record)
         values = list(record)
@@ -124,8 +129,7 @@ async def select(shape: Shape, sql: str, *params: Any) -> list[Any]:
 async def select_with(shape: Shape, sql: str, *params: Any) -> list[tuple[Any, tuple[Any, ...]]]:
     """Rows of `shape` for `sql`, which selects `shape.columns` then more: (row, the rest)."""
     _, records = await connections.get("default").execute_query(sql, list(params))
-    width = len(shape.row._fields)
-    return [(shape.make(r[:width]), tuple(r[width:])) for r in records]
+    return [shape.take(r) for r in records]
 
 
 async def rows_of(shape: Shape, query: QuerySet[Any]) -> list[Any]:
@@ -138,6 +142,25 @@ async def rows_of(shape: Shape, query: QuerySet[Any]) -> list[Any]:
     values._make_query()
     sql, params = values.query.get_parameterized_sql()
     return await select(shape, sql, *params)
+
+
+async def rows_of_with(
+    shape: Shape, query: QuerySet[Any], more: str, join: str = "", alias: str = "p"
+) -> list[tuple[Any, tuple[Any, ...]]]:
+    """`rows_of` with more columns per row, read in the same statement: `more` selected over
+    the query's rows (named `alias`, each column under its own name), with `join`; each item
+    is (row, the rest). The query's order is kept when it is by id, newest first, as every
+    page's is."""
+    values = query.values(*shape.row._fields)
+    values._choose_db_if_not_chosen()
+    values._make_query()
+    sql, params = values.query.get_parameterized_sql()
+    return await select_with(
+        shape,
+        f"SELECT {shape.columns_of(alias)}, {more} FROM ({sql}) {alias} {join}"
+        f" ORDER BY {alias}.id DESC",
+        *params,
+    )
 
 
 async def pairs(sql: str, *params: Any) -> list[tuple[Any, ...]]:

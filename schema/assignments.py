@@ -174,7 +174,7 @@ class AssignmentQuery:
     ) -> AssignmentConnection:  # type: ignore[valid-type]
         ctx = info.context
         try:
-            page = await assignments.inbox(
+            found = await assignments.inbox(
                 ctx.actor,
                 ctx.now,
                 expect_id(agency_id, "Agency", "agencyId"),
@@ -185,7 +185,8 @@ class AssignmentQuery:
             )
         except DomainError as e:
             raise as_graphql_error(e) from None
-        return AssignmentConnection.of(page, Assignment.of, lambda a: a.id)
+        await ctx.loaders.hold_reports(found.reports)
+        return AssignmentConnection.of(found.assignments, Assignment.of, lambda a: a.id)
 
 
 @strawberry.type(description="The changed assignment, or why nothing changed.")

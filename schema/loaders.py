@@ -161,6 +161,12 @@ class Loaders:
     async def see_reports(self, views: Iterable[ReportView]) -> None:
         await self._named(v.reporter_id for v in views)
 
+    async def hold_reports(self, views: dict[int, ReportView]) -> None:
+        """Hold reports read with another batch (a desk's inbox) as the report loader's own,
+        with the people they name."""
+        await self.see_reports(views.values())
+        self.report.prime_many(views)
+
     async def _named(self, ids: Iterable[int | None]) -> None:
         """The people a batch of rows names, unless a compiled plan fetches those it shows."""
         if not people_on_demand.get():

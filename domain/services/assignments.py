@@ -49,11 +49,18 @@ from domain.services.deadlines import (
     refresh_report_due,
 )
 from domain.services.outbox import OutboxEntry
-from domain.services.reading import Page, PageRequest, SharedRows, newest_rows_first, shared_rows
+from domain.services.reading import (
+    Page,
+    PageRequest,
+    SharedRows,
+    newest_rows_first_with,
+    shared_rows,
+)
 from domain.services.reference import calendar_for
 from domain.services.views import (
     AssignmentView,
     FollowUpView,
+    ReportView,
     assignment_view,
     follow_up_view,
 )
@@ -371,7 +378,7 @@ async def inbox(
     overdue: bool | None,
     updated_after: datetime | None,
     page: PageRequest,
-) -> Page[AssignmentView]:
+) -> InboxPage:
     """An agency desk's assignments, newest first; for its members and its region's coordinators."""
     desk = await open_inbox(actor, agency_id)
     qs = Assignment.filter(agency_id=desk.agency_id)
@@ -382,8 +389,23 @@ async def inbox(
         qs = qs.filter(late)
     if updated_after is not None:
         qs = qs.filter(updated_at__gt=updated_after)
-    page_rows = await newest_rows_first(rows.ASSIGNMENT, qs, page)
-    return page_rows.with_items([_inbox_view(a) for a in page_rows.items])
+    # The assignments with their reports, and the reports' policy facts, in one statement.
+    page_rows = await newest_rows_first_with(
+        rows.ASSIGNMENT, qs, page, reports.REPORT_AND_FACTS, "JOIN report r ON r.id = p.report_id"
+    )
+    return InboxPage(
+        page_rows.with_items([_inbox_view(a) for a, _ in page_rows.items]),
+        reports.readable_in(actor, [rows.REPORT.take(more) for _, more in page_rows.items]),
+    )
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """A page of a desk's inbox, and the reports of its assignments that the viewer reads
+    (masked views, read with the page)."""
+
+    assignments: Page[AssignmentView]
+    reports: dict[int, ReportView]
 
 
 @dataclass(frozen=True)

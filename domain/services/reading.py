@@ -14,7 +14,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from domain.errors import DomainError, ErrorCode
-from models.rows import Shape, rows_of
+from models.rows import Shape, rows_of, rows_of_with
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -61,6 +61,20 @@ async def newest_rows_first(shape: Shape, query: QuerySet[M], request: PageReque
     return _page(await rows_of(shape, _newest(query, request)), request)
 
 
+async def newest_rows_first_with(
+    shape: Shape,
+    query: QuerySet[M],
+    request: PageRequest,
+    more: str,
+    join: str = "",
+    alias: str = "p",
+) -> Page[tuple[Any, tuple[Any, ...]]]:
+    """`newest_rows_first` with more columns per row, in the same statement (models/rows.py
+    `rows_of_with`): items are (row, the rest)."""
+    found = await rows_of_with(shape, _newest(query, request), more, join, alias)
+    return _page_of(found, request, [row.id for row, _ in found])
+
+
 def _newest(query: QuerySet[M], request: PageRequest) -> QuerySet[M]:
     if request.after_id is not None:
         query = query.filter(id__lt=request.after_id)
@@ -68,11 +82,15 @@ def _newest(query: QuerySet[M], request: PageRequest) -> QuerySet[M]:
 
 
 def _page(rows: list[Any], request: PageRequest) -> Page[Any]:
+    return _page_of(rows, request, [row.id for row in rows])
+
+
+def _page_of(items: list[Any], request: PageRequest, ids: list[int]) -> Page[Any]:
+    """A page of `items` read one beyond the size (to know whether more follow); `ids` are
+    the items' keys."""
     size = request.size
-    more = len(rows) > size
-    return Page(
-        rows[:size], more, request.after_id is not None, rows[size - 1].id if more else None
-    )
+    more = len(items) > size
+    return Page(items[:size], more, request.after_id is not None, ids[size - 1] if more else None)
 
 
 class SharedRows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q, Subquery
@@ -51,7 +52,13 @@ from domain.services.deadlines import (
     set_report_due,
 )
 from domain.services.ratelimits import RateLimits
-from domain.services.reading import Page, PageRequest, SharedRows, newest_rows_first, shared_rows
+from domain.services.reading import (
+    Page,
+    PageRequest,
+    SharedRows,
+    newest_rows_first_with,
+    shared_rows,
+)
 from domain.services.reference import calendar_for
 from domain.services.views import (
     ReportView,
@@ -575,17 +582,35 @@ async def report_records(
     }
 
 
+# A report's columns (as `r`) and its policy facts: what its views are made from. Other
+# reads select them with their own rows (a desk's inbox) and make the views with `readable_in`.
+REPORT_AND_FACTS = f"{rows.REPORT.columns_of('r')}, {ASSIGNED_AGENCIES}"
+
+
 async def _report_rows(ids: list[int]) -> tuple[list[ReportRow], dict[int, ReportFacts]]:
     """The reports and their policy facts, in one statement."""
     found = await rows.select_with(
         rows.REPORT,
-        f"SELECT {rows.REPORT.columns_of('r')}, {ASSIGNED_AGENCIES} FROM report r"
-        " WHERE r.id = ANY($1::bigint[])",
+        f"SELECT {REPORT_AND_FACTS} FROM report r WHERE r.id = ANY($1::bigint[])",
         ids,
     )
+    return _with_facts(found)
+
+
+def _with_facts(
+    found: Sequence[tuple[ReportRow, tuple[Any, ...]]],
+) -> tuple[list[ReportRow], dict[int, ReportFacts]]:
     return [report for report, _ in found], {
         report.id: facts_of(report, agencies, statuses) for report, (agencies, statuses) in found
     }
+
+
+def readable_in(
+    actor: Actor, found: Sequence[tuple[ReportRow, tuple[Any, ...]]]
+) -> dict[int, ReportView]:
+    """Readable reports among rows read with `REPORT_AND_FACTS`, as masked views."""
+    reports, facts = _with_facts(found)
+    return {v.id: v for v in _views(actor, reports, facts) if v is not None}
 
 
 async def committed_view(
@@ -605,14 +630,10 @@ async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
         return None
     found = await rows.select_with(
         rows.REPORT,
-        f"SELECT {rows.REPORT.columns_of('r')}, {ASSIGNED_AGENCIES} FROM report r"
-        " WHERE r.tracking_code = $1",
+        f"SELECT {REPORT_AND_FACTS} FROM report r WHERE r.tracking_code = $1",
         canonical,
     )
-    if not found:
-        return None
-    ((report, (agencies, statuses)),) = found
-    return _views(actor, [report], {report.id: facts_of(report, agencies, statuses)})[0]
+    return next(iter(readable_in(actor, found).values()), None)
 
 
 async def list_reports(
@@ -652,9 +673,10 @@ async def list_reports(
         term = query.search.strip()[:200]
         code = normalize_tracking_code(term)
         qs = qs.filter(tracking_code=code) if code else qs.filter(title__icontains=term)
-    page_rows = await newest_rows_first(rows.REPORT, qs, page)
-    views = await views_of(actor, page_rows.items)
-    return page_rows.with_items([v for v in views if v is not None])
+    # The page's rows with their policy facts, in one statement.
+    page_rows = await newest_rows_first_with(rows.REPORT, qs, page, ASSIGNED_AGENCIES, alias="r")
+    readable = readable_in(actor, page_rows.items)
+    return page_rows.with_items([readable[r.id] for r, _ in page_rows.items if r.id in readable])
 
 
 async def ratings_of_reports(ids: Sequence[int]) -> list[int | None]:

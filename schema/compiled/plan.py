@@ -85,6 +85,10 @@ class Leaf:
     # Values of exactly this Python type are their own output (str for String and ID, bool
     # for Boolean); int for Int within its 32-bit range; None: always coerce.
     same: builtins.type | None
+    # For a Strawberry enum: its Python class, whose members' names are remembered in `names`
+    # once coerced (an enum's coercion scans its values for every member it is given).
+    members: builtins.type | None = None
+    names: dict[Any, str] = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)
@@ -278,7 +282,8 @@ class Compiler:
         if is_leaf_type(type_):
             assert isinstance(type_, GraphQLLeafType)
             same = int if type_.name == GraphQLInt.name else _SAME.get(type_.name)
-            return Leaf(type_, nonnull, same)
+            members = getattr(type_, "wrapped_cls", None)  # Strawberry's enum types
+            return Leaf(type_, nonnull, same, members if isinstance(members, type) else None)
         if is_object_type(type_):
             assert isinstance(type_, GraphQLObjectType)
             obj = Obj(type_, nonnull)

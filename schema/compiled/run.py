@@ -187,12 +187,15 @@ class PlanRun:
 
     def _leaves(self, plan: FieldPlan, out: Leaf, values: list[Any], positions: Any) -> list[Any]:
         same = out.same
+        members, names = out.members, out.names
         completed: list[Any] = []
         append = completed.append
         for index, value in enumerate(values):
             kind = type(value)
             if kind is same and (same is not int or _INT_MIN <= value <= _INT_MAX):
                 append(value)
+            elif kind is members and value in names:
+                append(names[value])
             elif value is None:
                 append(self._null(plan, out, positions[index]))
             elif kind is Failed:
@@ -206,6 +209,8 @@ class PlanRun:
                             f"{inspect(value)})` to return non-nullable value, returned:"
                             f" {inspect(coerced)}"
                         )
+                    if kind is members:
+                        names[value] = coerced
                     append(coerced)
                 except Exception as error:
                     append(self._failed(plan, out, error, positions[index]))
