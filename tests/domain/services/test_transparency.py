@@ -260,13 +260,20 @@ async def test_a_rebuild_equals_the_folded_figures_after_random_histories(db: st
     assert {"received", "verified", "answered", "returned", "first_response_days"} <= kinds
 
 
-async def test_two_workers_folding_at_once_count_each_report_once(db: str) -> None:
+async def forwarded_to_dinkes(count: int, at: datetime) -> int:
+    """`count` Jember reports submitted from `at` and forwarded to Dinkes an hour later;
+    returns Dinkes's id."""
     coordinator = await actor_for(DEMO_VIEWERS["coordinator"])
-    dinkes_j = await demo_agency("DINKES")
+    dinkes = await demo_agency("DINKES")
+    for i in range(count):
+        r = (await submit_complaint(at + timedelta(minutes=i))).report
+        await reports.verify(coordinator, at + timedelta(hours=1), r.id, [dinkes.id], None, None)
+    return dinkes.id
+
+
+async def test_two_workers_folding_at_once_count_each_report_once(db: str) -> None:
     now = utc(2031, 9, 1, 2)
-    for i in range(40):
-        r = (await submit_complaint(now + timedelta(minutes=i))).report
-        await reports.verify(coordinator, now + timedelta(hours=1), r.id, [dinkes_j.id], None, None)
+    dinkes = await forwarded_to_dinkes(40, now)
     # Small batches, many rounds each: the two interleave on the same marks and reports.
     done = await asyncio.gather(
         transparency.catch_up(now + timedelta(days=1), batch=7),
@@ -280,19 +287,15 @@ async def test_two_workers_folding_at_once_count_each_report_once(db: str) -> No
         await transparency.agency_performance(
             transparency.period_of("2031-09"), (await demo_region()).id
         ),
-        dinkes_j.id,
+        dinkes,
     )
     assert (d.received, d.verified) == (40, 0)
     assert await Report.filter().count() == 40
 
 
 async def test_readers_keep_the_old_figures_while_a_rebuild_runs(db: str) -> None:
-    coordinator = await actor_for(DEMO_VIEWERS["coordinator"])
-    dinkes_j = await demo_agency("DINKES")
     now = utc(2031, 10, 6, 2)
-    for i in range(30):
-        r = (await submit_complaint(now + timedelta(minutes=i))).report
-        await reports.verify(coordinator, now + timedelta(hours=1), r.id, [dinkes_j.id], None, None)
+    dinkes = await forwarded_to_dinkes(30, now)
     await transparency.catch_up(now + timedelta(days=1))
     region = (await demo_region()).id
     october = transparency.period_of("2031-10")
@@ -302,7 +305,7 @@ async def test_readers_keep_the_old_figures_while_a_rebuild_runs(db: str) -> Non
     async def read() -> None:
         while not done.is_set():
             found = await transparency.agency_performance(october, region)
-            seen.append(row(found, dinkes_j.id).received)
+            seen.append(row(found, dinkes).received)
             await asyncio.sleep(0)
 
     reader = asyncio.create_task(read())
