@@ -29,6 +29,7 @@ from api.middleware import http_middleware
 from api.open311 import Open311
 from api.persisted import PersistedQueries
 from api.tokens import IDEMPOTENCY_KEY_HEADER, bearer_token, client_ip, idempotency_key
+from api.transparency import Transparency
 from core.dispatch import ArqOutboxDispatcher
 from core.metrics import set_live_subscriber_source
 from core.settings import Settings, get_settings
@@ -200,6 +201,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             *console.routes(),
             *Open311(settings).routes(),
+            *Transparency(settings).routes(),
         ],
         middleware=http_middleware(settings),
         lifespan=lifespan,

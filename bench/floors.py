@@ -39,6 +39,7 @@ from domain.auth import read_token
 from domain.deadlines import is_overdue
 from domain.lifecycle import PUBLIC_REPORT
 from domain.tracking import normalize_tracking_code
+from domain.transparency import FairnessRules, figures, parse_period, ranking_key
 from models.enums import AssignmentStatus, Role
 from schema.ids import from_global_id, to_cursor, to_global_id
 
@@ -177,6 +178,7 @@ class Floors:
             Route("/inbox", self.route(self.inbox), methods=["POST"]),
             Route("/reports", self.route(self.reports), methods=["POST"]),
             Route("/report", self.route(self.report), methods=["POST"]),
+            Route("/agency-performance", self.route(self.agency_performance), methods=["POST"]),
         ]
 
     def route(self, page: Callable[[dict[str, Any], Request, datetime], Awaitable[Any]]) -> Any:
@@ -339,6 +341,69 @@ class Floors:
                 ],
             }
         }
+
+    async def agency_performance(
+        self, variables: dict[str, Any], request: Request, now: datetime
+    ) -> Any:
+        """bench.transparency.PERFORMANCE: a region's agencies with their summed counts in one
+        statement, the figures and their order by domain/transparency.py (the rules live
+        there once), the fairness rules from the same settings."""
+        assert self.pool is not None
+        period = parse_period(str(variables.get("period", "")))
+        if period is None:
+            raise Refused("VALIDATION", "not a period")
+        region = from_global_id(str(variables.get("region", "")))
+        if region is None or region[0] != "Region":
+            raise Refused("VALIDATION", "not a Region id")
+        rows = await self.pool.fetch(PERFORMANCE_SQL, region[1], list(period.months))
+        rules = FairnessRules(
+            self.settings.transparency_min_sample, self.settings.transparency_small_cell
+        )
+        found = []
+        for r in rows:
+            counts: dict[str, dict[int, int]] = {}
+            for measure, value, n in r["cells"] or []:
+                counts.setdefault(measure, {})[int(value)] = int(n)
+            found.append((r["code"], r["name"], figures(counts, rules)))
+        found.sort(key=lambda row: ranking_key(row[2]))
+        return {
+            "agencyPerformance": [
+                {
+                    "period": period.label,
+                    "agency": {"code": code, "name": name},
+                    "figures": {
+                        "received": f.received,
+                        "answered": f.answered,
+                        "answeredOnTime": {
+                            "value": f.answered_on_time.value,
+                            "sample": f.answered_on_time.sample,
+                            "rankable": f.answered_on_time.rankable,
+                        },
+                        "resolutionMedianDays": {
+                            "value": f.resolution_median.value,
+                            "sample": f.resolution_median.sample,
+                        },
+                        "ratingAverage": {
+                            "value": f.rating_average.value,
+                            "sample": f.rating_average.sample,
+                        },
+                    },
+                }
+                for code, name, f in found
+            ]
+        }
+
+
+# A region's agencies (not the national ones), ordered by code as Lapor lists them, each with
+# its cells of the period summed over the months: [measure, value, n] triples.
+PERFORMANCE_SQL = """
+SELECT ag.code, ag.name,
+    (SELECT array_agg(ARRAY[c.measure, c.value::text, c.n::text]) FROM (
+        SELECT measure, value, sum(n) AS n FROM perf_cell
+        WHERE scope = 'agency' AND scope_id = ag.id AND month = ANY($2::date[])
+        GROUP BY measure, value) AS c) AS cells
+FROM agency ag WHERE ag.region_id = $1 ORDER BY ag.code
+"""
 
 
 async def _keep_session(connection: object) -> None:

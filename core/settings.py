@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     relay_concurrency: int = Field(default=4, ge=1, le=50)
     relay_poll_seconds: float = Field(default=2.0, gt=0, le=60)
 
+    # Transparency figures (issue 16, README "Transparency"): a figure over fewer reports than
+    # the minimum sample is shown but not ranked; over fewer than a small cell it is withheld
+    # (and a scope that received fewer shows no breakdown). The worker folds changed reports
+    # into the counts every few seconds, this many reports per transaction.
+    transparency_min_sample: int = Field(default=10, ge=1)
+    transparency_small_cell: int = Field(default=3, ge=1)
+    transparency_batch_size: int = Field(default=500, ge=1, le=10_000)
+    transparency_every_seconds: int = Field(default=10, ge=1, le=60)
+
     @property
     def email_enabled(self) -> bool:
         """E-mail notifications are written only when an SMTP server is configured."""

@@ -121,11 +121,14 @@ class WorkingCalendar:
         _require_aware(end, "end")
         day = self._local_day(start)
         last = self._local_day(end)
-        count = 0
-        while day < last:
-            day += _ONE_DAY
-            if self.is_working_day(day):
-                count += 1
+        if last <= day:
+            return 0
+        # Counted from cumulative counts per year (the transparency figures count millions of
+        # spans): the working days through `last` less those through `day`.
+        through = _working_days_through
+        count = through(self, last) - through(self, day)
+        for year in range(day.year, last.year):
+            count += _working_days_through(self, date(year, 12, 31))
         return count
 
     def subtract_working_days(self, moment: datetime, days: int) -> datetime:
@@ -142,3 +145,21 @@ class WorkingCalendar:
             if self.is_working_day(day):
                 counted += 1
         return self._end_of_day_utc(day)
+
+
+@lru_cache(maxsize=1024)
+def _cumulative(cal: WorkingCalendar, year: int) -> tuple[int, ...]:
+    """How many working days of `cal` lie from 1 January of `year` through each of its days."""
+    counts = []
+    seen = 0
+    day = date(year, 1, 1)
+    while day.year == year:
+        seen += cal.is_working_day(day)
+        counts.append(seen)
+        day += _ONE_DAY
+    return tuple(counts)
+
+
+def _working_days_through(cal: WorkingCalendar, day: date) -> int:
+    """Working days from 1 January of `day`'s year through `day` itself."""
+    return _cumulative(cal, day.year)[day.timetuple().tm_yday - 1]

@@ -152,6 +152,12 @@ def allowed_on_agency(actor: Actor, action: Action, agency: AgencyFacts) -> bool
 
 def allowed_on_calendar(actor: Actor, region_id: int | None) -> bool:
     """Collective leave is national (superadmin); a regional holiday is also its coordinators'."""
+    return oversees_region(actor, region_id)
+
+
+def oversees_region(actor: Actor, region_id: int | None) -> bool:
+    """Region-wide desk matters (its calendar, its agencies' overdue work) are its
+    coordinators' and the superadmin's; national ones (no region) the superadmin's alone."""
     if actor.system or actor.is_superadmin:
         return True
     return region_id is not None and region_id in actor.coordinator_regions

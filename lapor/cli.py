@@ -18,7 +18,12 @@ from lapor.commands.clients import (
     cmd_persisted_list,
     cmd_persisted_register,
 )
-from lapor.commands.data import cmd_create_user, cmd_migrate, cmd_seed_demo
+from lapor.commands.data import (
+    cmd_create_user,
+    cmd_migrate,
+    cmd_seed_demo,
+    cmd_transparency_rebuild,
+)
 from lapor.commands.service import cmd_api, cmd_run, cmd_sweep, cmd_worker
 from models.enums import Role
 
@@ -90,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = add("sweep", cmd_sweep, "run the deadline sweep once")
     sweep.add_argument("--as-of", help="ISO 8601 time with zone (default: now)")
     sweep.add_argument("--dry-run", action="store_true", help="list the steps, change nothing")
+
+    rebuild = add(
+        "transparency-rebuild",
+        cmd_transparency_rebuild,
+        "recompute the transparency figures from every stored report (shows progress)",
+    )
+    rebuild.add_argument(
+        "--batch", type=int, help="reports per batch (default LAPOR_TRANSPARENCY_BATCH_SIZE)"
+    )
 
     persisted = sub.add_parser(
         "persisted-queries",

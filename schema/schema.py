@@ -32,6 +32,7 @@ from schema.people import PeopleMutation, PeopleQuery
 from schema.reference import ReferenceQuery
 from schema.reports import ReportMutation, ReportQuery
 from schema.subscriptions import Subscription, SubscriptionsOnlyOverWebSocket
+from schema.transparency import TransparencyQuery
 from schema.webhooks import WebhookMutation
 
 # The roots, merged from each subject's part; a part's fields keep their place in its root.
@@ -47,6 +48,7 @@ Query = merged(
         AssignmentQuery,
         ReferenceQuery,
         NotificationQuery,
+        TransparencyQuery,
     ),
 )
 Mutation = merged(

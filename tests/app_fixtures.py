@@ -24,6 +24,9 @@ from schema.ids import from_global_id, to_global_id
 
 # Tables that tests write to; reference data and demo users stay for the whole session.
 CHURN_TABLES = (
+    "perf_cell",
+    "perf_source",
+    "perf_dirty",
     "idempotency_key",
     "sweep_mark",
     "notification",

@@ -20,7 +20,7 @@ from core.dispatch import DELIVER_NOTIFICATION, ArqOutboxDispatcher, deliver_job
 from core.metrics import JOBS_KEY
 from core.requestctx import request_id
 from core.settings import get_settings
-from domain.services import deliveries, idempotency, sweep
+from domain.services import deliveries, idempotency, sweep, transparency
 from models.enums import DeliveryStatus
 from workers.transports import Transports
 
@@ -116,3 +116,9 @@ async def sweep_deadlines(ctx: Ctx) -> int:
 async def purge_idempotency_keys(ctx: Ctx) -> int:
     """Forget expired idempotency keys (every ten minutes)."""
     return await idempotency.purge_expired(_now())
+
+
+@logged
+async def fold_transparency(ctx: Ctx) -> int:
+    """Fold the reports whose history changed into the transparency figures (docs/adr/0027)."""
+    return await transparency.catch_up(_now())

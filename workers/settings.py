@@ -68,6 +68,9 @@ _s = get_settings()
 # Once a minute by default (at :30); tests and busy deployments may sweep more often.
 SWEEP_SECONDS = set(range(0, 60, _s.sweep_every_seconds)) if _s.sweep_every_seconds < 60 else {30}
 
+# The transparency figures are folded every ten seconds by default (a few reports each time).
+FOLD_SECONDS = set(range(3, 60, _s.transparency_every_seconds))
+
 
 class WorkerSettings:
     """arq settings; `lapor worker` runs this."""
@@ -84,6 +87,7 @@ class WorkerSettings:
     cron_jobs = [
         cron(jobs.deliver_due, second={17, 47}, unique=True),
         cron(jobs.sweep_deadlines, second=SWEEP_SECONDS, unique=True, timeout=600),
+        cron(jobs.fold_transparency, second=FOLD_SECONDS, unique=True, timeout=600),
         cron(jobs.purge_idempotency_keys, minute=set(range(7, 60, 10)), second={7}, unique=True),
     ]
     on_startup = startup

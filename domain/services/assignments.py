@@ -232,6 +232,9 @@ async def follow_up(
         report, assignment = await _lock_for_desk(actor, assignment_id)
         action = AssignmentAction.RESPOND if final else AssignmentAction.FOLLOW_UP
         assignment.status = next_assignment_status(assignment.status, action)
+        # The deadline this answer is judged by (transparency's "on time"): the one in force
+        # now, before the answer moves the assignment on.
+        due_in_force = assignment.due_at
         await FollowUp.create(
             assignment_id=assignment.id,
             author_id=actor.user_id,
@@ -256,7 +259,10 @@ async def follow_up(
             now,
             assignment=assignment,
             message=text,
-            data={"resolution": resolution.value if resolution else None},
+            data={
+                "resolution": resolution.value if resolution else None,
+                "due_at": due_in_force.isoformat() if due_in_force else None,
+            },
         )
         outbox.append(oid)
         still_open = await Assignment.filter(

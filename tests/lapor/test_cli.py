@@ -219,3 +219,37 @@ def test_sweep_dry_run_lists_steps_and_changes_nothing(seeded: Seeded) -> None:
     assert seeded.query("SELECT count(*) FROM sweep_mark") == [(2,)]
     again = seeded.lapor("sweep", *as_of)
     assert "took 0 steps (0 skipped)" in again.stdout
+
+
+def test_transparency_rebuild_counts_every_report_and_shows_its_progress(seeded: Seeded) -> None:
+    (region,) = seeded.query("SELECT id FROM region WHERE code = '35.09'")[0]
+    (reporter,) = seeded.query("SELECT id FROM app_user WHERE email = 'warga@jember.demo'")[0]
+    seeded.query(
+        "INSERT INTO report (tracking_code, kind, title, body, anonymous, confidential, "
+        "ombudsman_consent, status, region_id, reporter_id, created_at, updated_at, "
+        "reopen_count, transfer_count, support_count) SELECT 'LPR-RBLD-' || lpad(i::text, 4, "
+        "'0'), 'COMPLAINT', 't', 'b', false, i % 2 = 0, false, 'SUBMITTED', $1, $2, "
+        "'2031-05-05 02:00:00+00', '2031-05-05 02:00:00+00', 0, 0, 0 "
+        "FROM generate_series(1, 5) AS i",
+        region,
+        reporter,
+    )
+    (total,) = seeded.query("SELECT count(*)::int FROM report")[0]  # with other tests' ones
+    run = seeded.lapor("transparency-rebuild", "--batch", "2")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    # The first batch and the last are always shown: rows done, rate, time left.
+    assert lines[0].startswith("2/") and "reports (" in lines[0] and "/s, " in lines[0]
+    assert "left" in lines[0]
+    assert any(line.startswith(f"{total}/{total} reports (100.0%)") for line in lines)
+    assert lines[-1].startswith(f"rebuilt the figures of {total} reports in ")
+    counted = seeded.query(
+        "SELECT n FROM perf_cell WHERE scope = 'region' AND scope_id = $1 "
+        "AND month = '2031-05-01' AND measure = 'received'",
+        region,
+    )
+    assert counted == [(5,)]
+    # Again: the same counts, not twice as many (no assignment: the region's cells alone).
+    assert seeded.lapor("transparency-rebuild").returncode == 0
+    received = "SELECT sum(n)::int FROM perf_cell WHERE measure = 'received'"
+    assert seeded.query(received) == [(total,)]

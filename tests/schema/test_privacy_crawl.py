@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from arq.connections import RedisSettings, create_pool
@@ -37,6 +38,7 @@ from core.logs import JsonFormatter
 from core.settings import Settings
 from domain.actor import PUBLIC
 from domain.policy import STAFF_ROLES, Action, allowed_on_report
+from domain.services import transparency
 from domain.services.accounts import actor_for_user
 from domain.services.common import report_facts
 from domain.services.deliveries import RetryPolicy, attempt_delivery
@@ -57,7 +59,7 @@ from schema.common import Node
 from schema.compiled.executor import Mismatch, check_against_generic
 from schema.ids import to_global_id
 from tests.api.live_server import Live, live_settings, serving
-from tests.app_fixtures import DEMO_VIEWERS, GQL, PASSWORD, agency_gid, pk, region_gid
+from tests.app_fixtures import DEMO_VIEWERS, GQL, JEMBER, PASSWORD, agency_gid, pk, region_gid
 from tests.factories import (
     ACCEPT,
     ASSIGN,
@@ -365,6 +367,7 @@ async def reports_of_ids() -> dict[str, int | None]:
 async def root_variants() -> dict[str, list[dict[str, str]]]:
     """The argument sets each root query field is asked with (required ones filled)."""
     codes = [quoted(r.tracking_code) for r in await Report.all()]
+    month, quarter = _story_periods(await Report.all())
     agencies = [quoted(await agency_gid(code)) for code in AGENCIES]
     ids = [quoted(gid) for gid in await reports_of_ids()]
     return {
@@ -372,8 +375,21 @@ async def root_variants() -> dict[str, list[dict[str, str]]]:
         "report": [{"trackingCode": c} for c in [*codes, quoted("LPR-0000-0000")]],
         "inbox": [{"agencyId": a} for a in agencies],
         "daysOff": [{"year": "2026"}],
+        # The figures of the story's month and quarter, of Jember's agencies and of all.
+        "agencyPerformance": [
+            {"period": quoted(month)},
+            {"period": quoted(month), "regionId": quoted(await region_gid(JEMBER))},
+        ],
+        "regionPerformance": [{"period": quoted(month)}, {"period": quoted(quarter)}],
+        "agencyBacklog": [{"regionId": quoted(await region_gid(JEMBER))}],
         "reports": [{}, {"filter": "{mine: true}"}],
     }
+
+
+def _story_periods(made: list[Report]) -> tuple[str, str]:
+    """The month and quarter (WIB) the story's reports came in."""
+    first = min(r.created_at for r in made).astimezone(ZoneInfo("Asia/Jakarta"))
+    return first.strftime("%Y-%m"), f"{first.year}-Q{(first.month - 1) // 3 + 1}"
 
 
 async def crawl_queries(crawl: Crawl, viewers: dict[str, Viewer], story: Story) -> list[str]:
@@ -506,6 +522,8 @@ async def test_every_path_shows_each_marker_exactly_where_the_policy_allows(
             status=DeliveryStatus.DEAD, last_error=f"SMTP 550 <{reporter.email}> full"
         )
 
+        # The workers' fold of the transparency figures: what the story counts is crawled.
+        await transparency.catch_up(datetime.now(UTC))
         facts = {r.id: await report_facts(r) for r in await Report.all()}
         judge = Judge(facts, await markers_of(story))
         crawl = Crawl(judge, await reports_of_ids())
@@ -539,11 +557,13 @@ async def test_every_path_shows_each_marker_exactly_where_the_policy_allows(
                 crawl.read(viewers[desks[code]], "webhook", body, tracking_context(body, codes))
         for document in await _open311(live, list(codes)):
             crawl.read(viewers["public"], "Open311", document)
+        for document in await _transparansi(live, await Report.all()):
+            crawl.read(viewers["public"], "transparansi", document)
         crawl.read(Viewer("operator (logs)", PUBLIC), "logs", log_lines.lines)
     finally:
         await pool.aclose()
 
-    columns = [*paths, "e-mail", "webhook", "Open311", "logs"]
+    columns = [*paths, "e-mail", "webhook", "Open311", "transparansi", "logs"]
     rows = [*viewers, "other staff", "operator (logs)"]
     matrix = crawl.matrix(rows, list(dict.fromkeys(columns)))
     _show(matrix, capsys)
@@ -647,6 +667,22 @@ async def _open311(live: Live, codes: list[str]) -> list[Any]:
     ]:
         response = await live.http.get(path)
         documents.append(response.json())
+    return documents
+
+
+async def _transparansi(live: Live, made: list[Report]) -> list[str]:
+    """The public page and its CSV downloads for the story's month and quarter."""
+    documents = []
+    for period in _story_periods(made):
+        for path in [
+            f"/transparansi?periode={period}",
+            f"/transparansi?periode={period}&wilayah={JEMBER}",
+            f"/transparansi/instansi.csv?periode={period}",
+            f"/transparansi/wilayah.csv?periode={period}",
+        ]:
+            response = await live.http.get(path)
+            assert response.status_code == 200, (path, response.text[:300])
+            documents.append(response.text)
     return documents
 
 

@@ -19,12 +19,13 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
+from tortoise import connections
 
 from core.channels import NotificationsMessage
 from core.dispatch import ArqOutboxDispatcher
 from core.settings import get_settings
 from domain.auth import hash_password
-from domain.services import assignments, reports
+from domain.services import assignments, reports, transparency
 from domain.services.outbox import OutboxEntry
 from models import (
     Agency,
@@ -371,3 +372,26 @@ async def test_a_live_worker_records_its_health_under_a_key_of_its_own(workers: 
 
     # The key lives one health interval and a second: a dead worker shows within seconds.
     await eventually(gone, 10, workers.log)
+
+
+async def test_two_workers_fold_the_transparency_figures_once(workers: Workers) -> None:
+    """The workers' cron folds new events into the figures by itself; two workers at once
+    count each report once (a rebuild from scratch finds the same counts)."""
+    at = now() - timedelta(days=3)
+    for i in range(25):
+        await new_complaint(at + timedelta(minutes=i))
+    workers.start(LAPOR_TRANSPARENCY_EVERY_SECONDS="1", LAPOR_TRANSPARENCY_BATCH_SIZE="3")
+    workers.start(LAPOR_TRANSPARENCY_EVERY_SECONDS="1", LAPOR_TRANSPARENCY_BATCH_SIZE="3")
+    db = connections.get("default")
+
+    async def folded() -> bool:
+        waiting = await db.execute_query_dict("SELECT count(*) AS n FROM perf_dirty")
+        return int(waiting[0]["n"]) == 0
+
+    await eventually(folded, 30, workers.log)
+    received = "SELECT sum(n)::int AS n FROM perf_cell WHERE measure = 'received'"
+    assert (await db.execute_query_dict(received))[0]["n"] == 25
+    cells = "SELECT * FROM perf_cell ORDER BY scope, scope_id, month, measure, value"
+    before = await db.execute_query_dict(cells)
+    await transparency.rebuild(now())
+    assert await db.execute_query_dict(cells) == before
