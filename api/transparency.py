@@ -82,13 +82,21 @@ AGENCY_HEADERS = ("period", "agency_id", "agency_code", "agency_name", "region_c
 REGION_HEADERS = ("period", "region_id", "region_code", "region_name")
 
 
-def _cell(value: object) -> str:
+# What a spreadsheet reads as the start of a formula (CSV injection, OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A value as a CSV cell. Text that a spreadsheet would run as a formula (a name beginning
+    with `=`, `+`, `-`, `@`, a tab or a carriage return) is kept as text by a leading `'`."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.4f}".rstrip("0").rstrip(".")
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return str(value)
 
 
@@ -97,7 +105,9 @@ def _csv(headers: Sequence[str], rows: Sequence[tuple[Sequence[object], Figures]
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([*headers, *(c.header for c in FIGURE_COLUMNS)])
     for leading, f in rows:
-        writer.writerow([*(_cell(v) for v in leading), *(_cell(c.read(f)) for c in FIGURE_COLUMNS)])
+        writer.writerow(
+            [*(csv_cell(v) for v in leading), *(csv_cell(c.read(f)) for c in FIGURE_COLUMNS)]
+        )
     return out.getvalue()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from api.transparency import AGENCY_HEADERS, FIGURE_COLUMNS, REGION_HEADERS
+from api.transparency import AGENCY_HEADERS, FIGURE_COLUMNS, REGION_HEADERS, csv_cell
 from core.settings import get_settings
 from domain.services import assignments, reports, transparency
 from models import Assignment
@@ -174,3 +174,22 @@ async def test_the_page_is_self_contained(gql: GQL) -> None:
     assert SECRET not in page
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert (await gql.client.get("/transparansi?periode=x")).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("name", "cell"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+62 Dinas", "'+62 Dinas"),
+        ("-Dinas", "'-Dinas"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tDinas", "'\tDinas"),
+        ("Dinas Kesehatan", "Dinas Kesehatan"),
+    ],
+)
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_kept_as_text(name: str, cell: str) -> None:
+    assert csv_cell(name) == cell
+
+
+def test_numbers_and_flags_are_written_as_they_are() -> None:
+    assert [csv_cell(v) for v in (None, True, 0.5, 12, -3)] == ["", "true", "0.5", "12", "-3"]
