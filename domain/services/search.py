@@ -1,0 +1,136 @@
+"""Finding reports by their words (issue 15, docs/adr/0028): ranked search over title and body,
+and the candidates most like a given text. Reading mechanics only: the callers give the query
+already filtered by the access policy's SQL twin (domain/services/reports.py), so a match is
+only ever looked for among what the viewer may read.
+
+The expressions below are those of the indexes of models/migrations/0007_search.py (a test
+holds them together): full-text search with PostgreSQL's Snowball `indonesian` configuration,
+which strips Indonesian affixes (jalanan -> jalan, kerusakan -> rusak), and pg_trgm's word
+similarity for typos and partial words. Every score is a function of one report and the
+query alone (no corpus statistics): a report the viewer may not read cannot move another's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.queryset import QuerySet
+
+from domain.errors import DomainError, ErrorCode
+from domain.services.reading import Page, PageRequest, page_of
+from models import rows
+
+# The document: its title weighs more than its body.
+VECTOR = (
+    "(setweight(to_tsvector('indonesian'::regconfig, r.title), 'A')"
+    " || setweight(to_tsvector('indonesian'::regconfig, r.body), 'B'))"
+)
+# The same text for trigrams.
+TEXT = "(r.title || ' ' || r.body)"
+# Words too common to say anything (the Snowball configuration has no Indonesian stop list);
+# they are stemmed by the same configuration before they are compared.
+STOP_WORDS = (
+    "yang dan di ke dari untuk dengan pada ini itu ada tidak sudah belum akan juga atau "
+    "karena oleh saya kami kita mereka dia sangat lagi masih sejak sampai agar bisa dapat "
+    "mohon tolong harap pak bu bapak ibu"
+)
+# A rank is the score times this, as an integer: a cursor carries it exactly.
+RANK_SCALE = 1_000_000
+# Ranks are below this (a score is at most about 2): cursors beyond it are refused.
+MAX_RANK = 10 * RANK_SCALE
+# How many candidates of the best text are scored on place, category and time.
+CANDIDATES = 100
+
+# The query's words: its lexemes less the stop words, and less words of one or two letters.
+_WORDS = """ARRAY(
+    SELECT l FROM unnest(tsvector_to_array(to_tsvector('indonesian'::regconfig, {text}))) l
+    WHERE length(l) > 2 AND l <> ALL(
+        tsvector_to_array(to_tsvector('indonesian'::regconfig, {stop}::text))))"""
+
+
+def _any_of(words: str, joiner: str) -> str:
+    """A tsquery of `words` (an array of lexemes) joined by & or |; NULL when there are none."""
+    return (
+        f"NULLIF(array_to_string(ARRAY(SELECT quote_literal(l) FROM unnest({words}) l),"
+        f" ' {joiner} '), '')::tsquery"
+    )
+
+
+async def ranked_page(
+    query: QuerySet[Any], term: str, request: PageRequest, more: str
+) -> Page[tuple[Any, tuple[Any, ...]]]:
+    """Rows of `query` whose title or body matches `term` (every word, affixes aside, or the
+    term's trigrams), best first then newest: a keyset page on (rank, id). Items are (report
+    row, `more`'s columns)."""
+    if request.after_id is not None and request.after_rank is None:
+        raise DomainError(ErrorCode.VALIDATION, "a cursor of another list", ["after"])
+    sql, params = rows.ids_of(query)
+    n = len(params)
+    t, stop, after_rank, after_id, limit = (f"${n + i}" for i in range(1, 6))
+    words = _WORDS.format(text=f"{t}::text", stop=stop)
+    statement = f"""
+        WITH q AS (SELECT {_any_of(words, "&")} AS every_word),
+        hit AS (
+            SELECT r.id, ({RANK_SCALE} * (
+                coalesce(ts_rank({VECTOR}, q.every_word), 0)
+                + word_similarity({t}::text, {TEXT})))::bigint AS rank
+            FROM report r, q
+            WHERE r.id IN ({sql}) AND ({VECTOR} @@ q.every_word OR {t}::text <% {TEXT})
+        )
+        SELECT {rows.REPORT.columns_of("r")}, {more}, hit.rank
+        FROM hit JOIN report r ON r.id = hit.id
+        WHERE {after_rank}::bigint IS NULL OR (hit.rank, hit.id) < ({after_rank}, {after_id})
+        ORDER BY hit.rank DESC, hit.id DESC LIMIT {limit}
+    """
+    found = await rows.select_with(
+        rows.REPORT,
+        statement,
+        *params,
+        term,
+        STOP_WORDS,
+        request.after_rank,
+        request.after_id,
+        request.size + 1,
+    )
+    items = [(row, rest[:-1]) for row, rest in found]
+    ranks = {row.id: rest[-1] for row, rest in found}
+    return page_of(items, request, [row.id for row, _ in found], ranks)
+
+
+async def alike(
+    query: QuerySet[Any], title: str, body: str, more: str
+) -> list[tuple[Any, tuple[Any, ...], float, tuple[str, ...]]]:
+    """The rows of `query` whose words are most like `title` and `body`, best first, at most
+    CANDIDATES: (report row, `more`'s columns, text part in [0, 1], the words shared). The
+    text part is half the trigram similarity of the titles, half the Dice coefficient of the
+    two texts' words; a candidate shares a word or most of the title's trigrams."""
+    sql, params = rows.ids_of(query)
+    n = len(params)
+    t, b, stop, limit = (f"${n + i}" for i in range(1, 5))
+    probe_words = _WORDS.format(text=f"{t}::text || ' ' || {b}::text", stop=stop)
+    doc_words = _WORDS.format(text=f"{TEXT}", stop=stop)
+    statement = f"""
+        WITH q AS (SELECT {probe_words} AS words),
+        candidate AS (
+            SELECT r.id, similarity(r.title, {t}::text) AS titles, {doc_words} AS words
+            FROM report r
+            WHERE r.id IN ({sql})
+              AND ({VECTOR} @@ (SELECT {_any_of("q.words", "|")} FROM q)
+                   OR {t}::text <% {TEXT})
+        ),
+        scored AS (
+            SELECT c.id, shared.words AS shared,
+                   0.5 * c.titles + 0.5 * coalesce(2.0 * cardinality(shared.words)
+                       / NULLIF(cardinality(c.words) + cardinality(q.words), 0), 0) AS text
+            FROM candidate c, q,
+                 LATERAL (SELECT ARRAY(SELECT unnest(c.words) INTERSECT SELECT unnest(q.words)
+                                       ORDER BY 1) AS words) shared
+            ORDER BY text DESC, c.id DESC LIMIT {limit}
+        )
+        SELECT {rows.REPORT.columns_of("r")}, {more}, scored.text::float8, scored.shared
+        FROM scored JOIN report r ON r.id = scored.id
+        ORDER BY scored.text DESC, scored.id DESC
+    """
+    found = await rows.select_with(
+        rows.REPORT, statement, *params, title, body, STOP_WORDS, CANDIDATES
+    )
+    return [(row, rest[:-2], float(rest[-2]), tuple(rest[-1])) for row, rest in found]
