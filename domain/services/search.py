@@ -19,11 +19,9 @@ from domain.errors import DomainError, ErrorCode
 from domain.services.reading import Page, PageRequest, page_of
 from models import rows
 
-# The document: its title weighs more than its body.
-VECTOR = (
-    "(setweight(to_tsvector('indonesian'::regconfig, r.title), 'A')"
-    " || setweight(to_tsvector('indonesian'::regconfig, r.body), 'B'))"
-)
+# The document's lexemes, its title's weighing more than its body's: a column PostgreSQL
+# generates from them (models/migrations/0007_search.py).
+VECTOR = "r.search_vector"
 # The same text for trigrams.
 TEXT = "(r.title || ' ' || r.body)"
 # Words too common to say anything (the Snowball configuration has no Indonesian stop list);
@@ -40,11 +38,20 @@ MAX_RANK = 10 * RANK_SCALE
 # How many candidates of the best text are scored on place, category and time.
 CANDIDATES = 100
 
-# The query's words: its lexemes less the stop words, and less words of one or two letters.
+# How many candidates PostgreSQL orders by a cheap measure (the titles' trigrams and the rank
+# of any shared word) before it measures their text part.
+PRESELECTED = 5 * CANDIDATES
+
+# Words of a tsvector: its lexemes less the stop words, and less words of one or two letters.
 _WORDS = """ARRAY(
-    SELECT l FROM unnest(tsvector_to_array(to_tsvector('indonesian'::regconfig, {text}))) l
+    SELECT l FROM unnest(tsvector_to_array({vector})) l
     WHERE length(l) > 2 AND l <> ALL(
         tsvector_to_array(to_tsvector('indonesian'::regconfig, {stop}::text))))"""
+
+
+def _words(text: str, stop: str) -> str:
+    """The words of a text (an SQL expression)."""
+    return _WORDS.format(vector=f"to_tsvector('indonesian'::regconfig, {text})", stop=stop)
 
 
 def _any_of(words: str, joiner: str) -> str:
@@ -66,7 +73,7 @@ async def ranked_page(
     sql, params = rows.ids_of(query)
     n = len(params)
     t, stop, after_rank, after_id, limit = (f"${n + i}" for i in range(1, 6))
-    words = _WORDS.format(text=f"{t}::text", stop=stop)
+    words = _words(f"{t}::text", stop)
     statement = f"""
         WITH q AS (SELECT {_any_of(words, "&")} AS every_word),
         hit AS (
@@ -102,20 +109,28 @@ async def alike(
     """The rows of `query` whose words are most like `title` and `body`, best first, at most
     CANDIDATES: (report row, `more`'s columns, text part in [0, 1], the words shared). The
     text part is half the trigram similarity of the titles, half the Dice coefficient of the
-    two texts' words; a candidate shares a word or most of the title's trigrams."""
+    two texts' words; a candidate shares a word or most of the title's trigrams, and is among
+    the PRESELECTED best by the titles' trigrams and the rank of the shared words."""
     sql, params = rows.ids_of(query)
     n = len(params)
-    t, b, stop, limit = (f"${n + i}" for i in range(1, 5))
-    probe_words = _WORDS.format(text=f"{t}::text || ' ' || {b}::text", stop=stop)
-    doc_words = _WORDS.format(text=f"{TEXT}", stop=stop)
+    t, b, stop, limit, preselected = (f"${n + i}" for i in range(1, 6))
+    probe_words = _words(f"{t}::text || ' ' || {b}::text", stop)
+    doc_words = _WORDS.format(vector=VECTOR, stop=stop)
     statement = f"""
         WITH q AS (SELECT {probe_words} AS words),
-        candidate AS (
-            SELECT r.id, similarity(r.title, {t}::text) AS titles, {doc_words} AS words
-            FROM report r
+        any_word AS (SELECT {_any_of("q.words", "|")} AS query FROM q),
+        preselected AS (
+            SELECT r.id, similarity(r.title, {t}::text) AS titles
+            FROM report r, any_word
             WHERE r.id IN ({sql})
-              AND ({VECTOR} @@ (SELECT {_any_of("q.words", "|")} FROM q)
-                   OR {t}::text <% {TEXT})
+              AND ({VECTOR} @@ any_word.query OR {t}::text <% {TEXT})
+            ORDER BY similarity(r.title, {t}::text)
+                     + coalesce(ts_rank({VECTOR}, any_word.query), 0) DESC, r.id DESC
+            LIMIT {preselected}
+        ),
+        candidate AS (
+            SELECT p.id, p.titles, {doc_words} AS words
+            FROM preselected p JOIN report r ON r.id = p.id
         ),
         scored AS (
             SELECT c.id, shared.words AS shared,
@@ -131,6 +146,6 @@ async def alike(
         ORDER BY scored.text DESC, scored.id DESC
     """
     found = await rows.select_with(
-        rows.REPORT, statement, *params, title, body, STOP_WORDS, CANDIDATES
+        rows.REPORT, statement, *params, title, body, STOP_WORDS, CANDIDATES, PRESELECTED
     )
     return [(row, rest[:-2], float(rest[-2]), tuple(rest[-1])) for row, rest in found]
