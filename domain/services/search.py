@@ -33,8 +33,8 @@ STOP_WORDS = (
 )
 # A rank is the score times this, as an integer: a cursor carries it exactly.
 RANK_SCALE = 1_000_000
-# Ranks are below this (a score is at most about 2): cursors beyond it are refused.
-MAX_RANK = 10 * RANK_SCALE
+# Ranks are bigints (a score is about 2 at most): a cursor's beyond that is refused.
+MAX_RANK = 2**63 - 1
 # How many candidates of the best text are scored on place, category and time.
 CANDIDATES = 100
 
@@ -54,11 +54,17 @@ def _words(text: str, stop: str) -> str:
     return _WORDS.format(vector=f"to_tsvector('indonesian'::regconfig, {text})", stop=stop)
 
 
-def _any_of(words: str, joiner: str) -> str:
-    """A tsquery of `words` (an array of lexemes) joined by & or |; NULL when there are none."""
+def _every_word(words: str) -> str:
+    """A tsquery of every lexeme of `words` (an SQL array); NULL when there are none. The
+    `simple` configuration takes the lexemes as they are: they are stemmed already, and no
+    text is parsed as tsquery syntax."""
+    return f"plainto_tsquery('simple'::regconfig, NULLIF(array_to_string({words}, ' '), ''))"
+
+
+def _any_word(words: str) -> str:
+    """A tsquery of any lexeme of `words` (an SQL array); NULL when there are none."""
     return (
-        f"NULLIF(array_to_string(ARRAY(SELECT quote_literal(l) FROM unnest({words}) l),"
-        f" ' {joiner} '), '')::tsquery"
+        f"websearch_to_tsquery('simple'::regconfig, NULLIF(array_to_string({words}, ' or '), ''))"
     )
 
 
@@ -75,7 +81,7 @@ async def ranked_page(
     t, stop, after_rank, after_id, limit = (f"${n + i}" for i in range(1, 6))
     words = _words(f"{t}::text", stop)
     statement = f"""
-        WITH q AS (SELECT {_any_of(words, "&")} AS every_word),
+        WITH q AS (SELECT {_every_word(words)} AS every_word),
         hit AS (
             SELECT r.id, ({RANK_SCALE} * (
                 coalesce(ts_rank({VECTOR}, q.every_word), 0)
@@ -118,7 +124,7 @@ async def alike(
     doc_words = _WORDS.format(vector=VECTOR, stop=stop)
     statement = f"""
         WITH q AS (SELECT {probe_words} AS words),
-        any_word AS (SELECT {_any_of("q.words", "|")} AS query FROM q),
+        any_word AS (SELECT {_any_word("q.words")} AS query FROM q),
         preselected AS (
             SELECT r.id, similarity(r.title, {t}::text) AS titles
             FROM report r, any_word

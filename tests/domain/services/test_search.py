@@ -214,3 +214,24 @@ async def test_the_search_expressions_are_those_of_the_migrations_indexes(db: st
         )
     text = "\n".join(row[0] for row in plan)
     assert "report_search_vector" in text and "report_search_trigrams" in text, text
+
+
+@pytest.mark.parametrize(
+    "term",
+    [
+        "jalan' & | ! (rusak",
+        "a\\b 'c' \"d\"",
+        "yang di ke",
+        "!!!",
+        "jalan:* <-> rusak",
+        "a-b jum'at",
+    ],
+)
+async def test_any_text_is_words_never_query_syntax(db: str, term: str) -> None:
+    made = await _corpus()
+    found = await _found(PUBLIC, term)
+    assert made["puskesmas"] not in found
+    region = (await demo_region()).id
+    await reports.similar_public_reports(PUBLIC, NOW, SimilarQuery(term, term, region))
+    if term.startswith("jalan"):
+        assert made["kalimantan"] in found
