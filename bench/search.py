@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -32,7 +31,7 @@ from typing import Any
 import asyncpg
 
 from bench.read_path import fill
-from bench.service import STATEMENTS, prepare
+from bench.service import STATEMENTS, machine, prepare
 from domain.actor import PUBLIC, Actor
 from domain.services import reports
 from domain.services.accounts import actor_for_user
@@ -153,10 +152,7 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    print(
-        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} before the run "
-        "(other work on the machine shows in the figures)"
-    )
+    print(machine())
     with PostgresCluster(settings=STATEMENTS) as cluster:
         url = cluster.create_database(DATABASE)
         asyncio.run(prepare(url, ()))
