@@ -171,6 +171,14 @@ async def scalar(url: str, sql: str) -> int:
         await conn.close()
 
 
+def machine() -> str:
+    """The line a bench prints first: the cores and how busy the machine was before it."""
+    return (
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} before the run "
+        "(other work on the machine shows in the figures)"
+    )
+
+
 def log_problems(logs: Iterable[Path]) -> list[str]:
     """Lines at warning level or above, and tracebacks, in the processes' logs."""
     problems = []

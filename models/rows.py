@@ -154,10 +154,7 @@ async def rows_of_with(
     The ORM builds only the query's ids (its filters, order and limit): building the SQL of a
     select of every column costs about twice as much in Python as the database's lookup of the
     rows by their primary key."""
-    ids = query.values("id")
-    ids._choose_db_if_not_chosen()
-    ids._make_query()
-    sql, params = ids.query.get_parameterized_sql()
+    sql, params = ids_of(query)
     table = query.model._meta.db_table
     return await select_with(
         shape,
@@ -165,6 +162,16 @@ async def rows_of_with(
         f" JOIN {table} {alias} ON {alias}.id = page.id {join} ORDER BY {alias}.id DESC",
         *params,
     )
+
+
+def ids_of(query: QuerySet[Any]) -> tuple[str, list[Any]]:
+    """The SQL (and its parameters, $1 on) selecting the ids of an ORM query: its filters,
+    order and limit, built by the query's own builder."""
+    ids = query.values("id")
+    ids._choose_db_if_not_chosen()
+    ids._make_query()
+    sql, params = ids.query.get_parameterized_sql()
+    return sql, list(params)
 
 
 async def pairs(sql: str, *params: Any) -> list[tuple[Any, ...]]:

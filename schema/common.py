@@ -16,7 +16,7 @@ from domain import enums
 from domain.errors import DomainError, ErrorCode
 from domain.services.reading import Page, PageRequest
 from schema.context import Context
-from schema.ids import from_cursor, to_cursor, to_global_id
+from schema.ids import keyset_position, to_cursor, to_global_id
 
 Ctx = Info[Context, None]
 T = TypeVar("T")
@@ -59,7 +59,8 @@ def arg(description: str) -> Any:
 def page_request(info: Ctx, first: int | None, after: str | None) -> PageRequest:
     """What a connection field was asked for, within the service's page sizes."""
     s = info.context.settings
-    return PageRequest(first, from_cursor(after), s.default_page_size, s.max_page_size)
+    pk, rank = keyset_position(after)
+    return PageRequest(first, pk, s.default_page_size, s.max_page_size, rank)
 
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
@@ -103,7 +104,7 @@ def page_info(edges: Sequence[Any], page: Page[Any]) -> PageInfo:
         has_previous_page=page.has_previous,
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=(
-            to_cursor(page.scanned_to)
+            to_cursor(page.scanned_to, page.rank_of(page.scanned_to))
             if page.scanned_to is not None
             else (edges[-1].cursor if edges else None)
         ),
@@ -151,7 +152,10 @@ class _Connection:
 
     @classmethod
     def of(cls, page: Page[T], node: Callable[[T], Any], key: Callable[[T], int]) -> Any:
-        edges = [cls.edge(cursor=to_cursor(key(item)), node=node(item)) for item in page.items]
+        edges = [
+            cls.edge(cursor=to_cursor(key(item), page.rank_of(key(item))), node=node(item))
+            for item in page.items
+        ]
         return cls(edges=edges, page_info=page_info(edges, page))  # type: ignore[call-arg]
 
 

@@ -7,6 +7,7 @@ import binascii
 
 from core.bounds import valid_id
 from domain.errors import DomainError, ErrorCode
+from domain.services.search import MAX_RANK
 
 
 def to_global_id(type_name: str, pk: int) -> str:
@@ -34,19 +35,34 @@ def expect_id(value: str, type_name: str, field: str) -> int:
     return decoded[1]
 
 
-def to_cursor(pk: int) -> str:
-    return base64.urlsafe_b64encode(f"k:{pk}".encode()).decode().rstrip("=")
+def to_cursor(pk: int, rank: int | None = None) -> str:
+    """The cursor of a row by its id, or of a ranked page's row by its rank and id."""
+    text = f"k:{pk}" if rank is None else f"r:{rank}:{pk}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def from_cursor(value: str | None) -> int | None:
-    """The keyset position of a cursor; a malformed cursor is a VALIDATION error on `after`."""
+    """The keyset position of a cursor; a malformed cursor is a VALIDATION error on `after`
+    (so is a ranked page's cursor: this list is by id alone)."""
+    pk, rank = keyset_position(value)
+    if rank is not None:
+        raise DomainError(ErrorCode.VALIDATION, "a cursor of another list", ["after"])
+    return pk
+
+
+def keyset_position(value: str | None) -> tuple[int | None, int | None]:
+    """(id, rank) of a cursor, the rank None unless it came from a ranked page; a malformed
+    cursor is a VALIDATION error on `after`."""
     if value is None:
-        return None
+        return None, None
     try:
         padded = value + "=" * (-len(value) % 4)
         prefix, _, raw = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
         if prefix == "k" and valid_id(int(raw)):
-            return int(raw)
+            return int(raw), None
+        rank, _, pk = raw.partition(":")
+        if prefix == "r" and valid_id(int(pk)) and 0 <= int(rank) <= MAX_RANK:
+            return int(pk), int(rank)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise DomainError(ErrorCode.VALIDATION, "not a valid cursor", ["after"])

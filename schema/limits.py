@@ -72,7 +72,8 @@ def _is_connection(type_: GraphQLNamedType) -> bool:
 
 class _Weigher:
     """Walks one operation. Every field costs 1; a connection's `edges` count `first` times
-    (a full page, `full_page`, when `first` is absent or not a number). Fragments are weighed
+    (a full page, `full_page`, when `first` is absent or not a number), and so do the items
+    of a list with a `first` argument. Fragments are weighed
     once per page context, so nested spreads cannot make the walk itself expensive."""
 
     def __init__(
@@ -147,6 +148,9 @@ class _Weigher:
         )
         if page is not None and name == "edges":
             children = children.times(page)
+        elif not _is_connection(inner) and "first" in found.args:
+            # A list asked by size (similar reports): each of its items is one more answer.
+            children = children.times(self.page_size(node))
         return Weight(1) + children
 
 

@@ -203,6 +203,26 @@ class Report(Node):
         key = (self.view.category_id, self.view.region_id)
         return [Agency.of(a) for a in await info.context.loaders.suggested_agencies.load(key)]
 
+    @strawberry.field(
+        description=(
+            "Reports of the same region, still open or of the last 90 days, most like this one "
+            "(words, place, category, time), best first, with why each matched: for its desk "
+            "staff (the region's coordinators, the agencies working on it), empty for others."
+        )
+    )
+    async def similar(
+        self,
+        info: Ctx,
+        first: Annotated[int | None, arg("How many (at most 100; 5 when omitted).")] = None,
+    ) -> list[SimilarReport]:
+        ctx = info.context
+        try:
+            found = await reports.similar_reports(ctx.actor, ctx.now, self.view, first)
+        except DomainError as e:
+            raise as_graphql_error(e) from None
+        await ctx.loaders.see_reports([s.report for s in found])
+        return [SimilarReport.of(s) for s in found]
+
     @strawberry.field(description="The report's timeline, oldest first.")
     async def timeline(
         self,
@@ -213,6 +233,44 @@ class Report(Node):
         key = timeline.TimelineKey(self.view, first, from_cursor(after))
         page = await info.context.loaders.timeline.load(key)
         return ReportEventConnection.of(page, ReportEvent.of, lambda e: e.id)
+
+
+@strawberry.type(
+    description=(
+        "A report like another and why: a score and its parts, each from 0 to 1. The score is "
+        "0.6 text + 0.2 place + 0.1 category + 0.1 time; a part that cannot be known counts 0."
+    )
+)
+class SimilarReport:
+    report: Report = described("The similar report, as the viewer may see it.")
+    score: float = described("The weighted sum of the parts; higher is more alike.")
+    text: float = described(
+        "How alike the words are: half the titles' trigram similarity, half the share of "
+        "words the two texts have in common."
+    )
+    words: list[str] = described("The words both texts have, as stems (jalan for jalanan).")
+    place: float | None = described(
+        "1 at the same spot, 0.5 at 1 km; null unless the viewer may see both places."
+    )
+    distance_km: float | None = described("Kilometres apart; null when `place` is null.")
+    same_category: bool | None = described("Null unless both have a category.")
+    time: float = described("1 when submitted the same moment, 0.5 thirty days apart.")
+    days_apart: float = described("Days between the two submissions.")
+
+    @classmethod
+    def of(cls, found: reports.Similar) -> SimilarReport:
+        alike = found.likeness
+        return cls(
+            report=Report.of(found.report),
+            score=alike.score,
+            text=alike.text,
+            words=list(alike.words),
+            place=alike.place,
+            distance_km=alike.distance_km,
+            same_category=None if alike.category is None else alike.category == 1.0,
+            time=alike.time,
+            days_apart=alike.days_apart,
+        )
 
 
 ReportConnection = connection(
@@ -244,7 +302,12 @@ class ReportFilter:
         description="Only reports changed after this instant (catch-up after reconnect).",
     )
     search: str | None = strawberry.field(
-        default=None, description="A tracking code, or words of the title."
+        default=None,
+        description=(
+            "A tracking code (that report alone), or words of the title and body: reports "
+            "with every word (affixes aside: jalan finds jalanan) or close in spelling, best "
+            "match first, then newest. Its cursors are only for the same search."
+        ),
     )
 
 
@@ -262,7 +325,44 @@ class ReportQuery:
         await info.context.loaders.see_reports([found])
         return Report.of(found)
 
-    @strawberry.field(description="Reports the viewer may read, newest first.")
+    @strawberry.field(
+        description=(
+            "Public reports of the region like what a citizen is about to send (of the last "
+            "year), best first: to support one rather than send it again."
+        )
+    )
+    async def similar_public_reports(
+        self,
+        info: Ctx,
+        title: Annotated[str, arg("The title being written.")],
+        region_id: Annotated[strawberry.ID, arg("The regency or city it happened in.")],
+        body: Annotated[str | None, arg("What is written so far.")] = None,
+        latitude: Annotated[float | None, arg("WGS84 latitude of the place.")] = None,
+        longitude: Annotated[float | None, arg("WGS84 longitude of the place.")] = None,
+        first: Annotated[int | None, arg("How many (at most 100; 5 when omitted).")] = None,
+    ) -> list[Report]:
+        ctx = info.context
+        try:
+            found = await reports.similar_public_reports(
+                ctx.actor,
+                ctx.now,
+                reports.SimilarQuery(
+                    title=title,
+                    body=body,
+                    region_id=expect_id(region_id, "Region", "regionId"),
+                    latitude=latitude,
+                    longitude=longitude,
+                    first=first,
+                ),
+            )
+        except DomainError as e:
+            raise as_graphql_error(e) from None
+        await ctx.loaders.see_reports([s.report for s in found])
+        return [Report.of(s.report) for s in found]
+
+    @strawberry.field(
+        description="Reports the viewer may read, newest first (a search: best match first)."
+    )
     async def reports(
         self,
         info: Ctx,

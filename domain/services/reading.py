@@ -31,10 +31,17 @@ class Page(Generic[T]):
     # The last row scanned, when it may differ from the last item (rows the policy dropped):
     # the next page starts after it, so a page is never stuck behind hidden rows.
     scanned_to: int | None = None
+    # A ranked page (a search): each scanned row's rank by its id; a position in it is the
+    # pair (rank, id), highest first.
+    ranks: dict[int, int] | None = None
 
     def with_items(self, items: list[U]) -> Page[U]:
         """The same page (position, neighbours) with other items: the rows made into views."""
-        return Page(items, self.has_next, self.has_previous, self.scanned_to)
+        return Page(items, self.has_next, self.has_previous, self.scanned_to, self.ranks)
+
+    def rank_of(self, key: int) -> int | None:
+        """The rank of the row with this id on a ranked page; None on a page by id alone."""
+        return None if self.ranks is None else self.ranks[key]
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class PageRequest:
     after_id: int | None
     default_size: int
     max_size: int
+    # The rank of the row `after_id` when the cursor came from a ranked page.
+    after_rank: int | None = None
 
     @property
     def size(self) -> int:
@@ -76,9 +85,26 @@ async def newest_rows_first_with(
 
 
 def _newest(query: QuerySet[M], request: PageRequest) -> QuerySet[M]:
+    refuse_ranked(request)
     if request.after_id is not None:
         query = query.filter(id__lt=request.after_id)
     return query.order_by("-id").limit(request.size + 1)
+
+
+def refuse_ranked(request: PageRequest) -> None:
+    """VALIDATION on `after` when a list by id alone is given a ranked page's cursor."""
+    if request.after_rank is not None:
+        raise DomainError(ErrorCode.VALIDATION, "a cursor of another list", ["after"])
+
+
+def page_of(
+    items: list[Any], request: PageRequest, ids: list[int], ranks: dict[int, int] | None = None
+) -> Page[Any]:
+    """A page of `items` read one beyond the size, in their order, `ids` their keys (and
+    `ranks` their ranks on a ranked page)."""
+    page = _page_of(items, request, ids)
+    page.ranks = ranks
+    return page
 
 
 def _page(rows: list[Any], request: PageRequest) -> Page[Any]:

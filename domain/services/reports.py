@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q, Subquery
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from core.bounds import ADDRESS_MAX_LENGTH, MAX_AGENCIES_AT_ONCE
+from core.bounds import ADDRESS_MAX_LENGTH, MAX_AGENCIES_AT_ONCE, SEARCH_MAX_LENGTH
 from core.settings import get_settings
-from domain.actor import Actor
+from domain.actor import PUBLIC, Actor
 from domain.deadlines import is_overdue
 from domain.errors import DomainError, ErrorCode, invalid, not_found
 from domain.events import EventKind
 from domain.ids import parse_id
 from domain.lifecycle import (
+    FINAL_REPORT,
     LET_GO,
     OPEN_ASSIGNMENT,
     PUBLIC_REPORT,
@@ -32,7 +34,7 @@ from domain.policy import (
     keeps_record,
     require_signed_in,
 )
-from domain.services import assignments, reference
+from domain.services import assignments, reference, search
 from domain.services.common import (
     ASSIGNED_AGENCIES,
     Outcome,
@@ -57,6 +59,7 @@ from domain.services.reading import (
     PageRequest,
     SharedRows,
     newest_rows_first_with,
+    page_size,
     shared_rows,
 )
 from domain.services.reference import calendar_for
@@ -65,11 +68,13 @@ from domain.services.views import (
     record_view,
     report_view,
 )
+from domain.similarity import Likeness, Probe, likeness
 from domain.tracking import new_tracking_code, normalize_tracking_code
 from models import (
     Agency,
     Assignment,
     Rating,
+    Region,
     Report,
     Support,
     rows,
@@ -108,15 +113,8 @@ async def submit(
     title = required_text(data.title, "title", max_length=s.title_max_length)
     body = required_text(data.body, "body", max_length=s.body_max_length)
     address = optional_text(data.address, "address", max_length=ADDRESS_MAX_LENGTH)
-    if data.latitude is not None and not -90 <= data.latitude <= 90:
-        raise invalid("latitude", "must be between -90 and 90")
-    if data.longitude is not None and not -180 <= data.longitude <= 180:
-        raise invalid("longitude", "must be between -180 and 180")
-    region = await reference.region(parse_id(data.region_id, "regionId"))
-    if region is None:
-        raise not_found("region", "regionId")
-    if region.level is RegionLevel.PROVINCE:
-        raise invalid("regionId", "choose the regency or city the report is about")
+    _check_place(data.latitude, data.longitude)
+    region = await _report_region(data.region_id)
     category_id = None
     if data.category_id is not None:
         category_id = parse_id(data.category_id, "categoryId")
@@ -154,6 +152,24 @@ async def submit(
             # A tracking-code collision (about 1 in 10^12): draw again.
             continue
     raise DomainError(ErrorCode.CONFLICT, "could not allocate a tracking code, try again")
+
+
+def _check_place(latitude: float | None, longitude: float | None) -> None:
+    """VALIDATION unless the coordinates are WGS84 degrees (or absent)."""
+    if latitude is not None and not -90 <= latitude <= 90:
+        raise invalid("latitude", "must be between -90 and 90")
+    if longitude is not None and not -180 <= longitude <= 180:
+        raise invalid("longitude", "must be between -180 and 180")
+
+
+async def _report_region(region_id: int | str) -> Region:
+    """The regency or city a report may be about: NOT_FOUND or VALIDATION on regionId."""
+    region = await reference.region(parse_id(region_id, "regionId"))
+    if region is None:
+        raise not_found("region", "regionId")
+    if region.level is RegionLevel.PROVINCE:
+        raise invalid("regionId", "choose the regency or city the report is about")
+    return region
 
 
 async def add_info(actor: Actor, now: datetime, report_id: int | str, message: str) -> Outcome:
@@ -642,7 +658,9 @@ async def list_reports(
     query: ReportQuery,
     page: PageRequest,
 ) -> Page[ReportView]:
-    """Readable reports, newest first, filtered; keyset on id so inserts do not shift pages."""
+    """Readable reports, filtered, newest first: keyset on id so inserts do not shift pages.
+    A search term (not a tracking code) ranks them instead, best match first: keyset on
+    (rank, id), a rank being a function of the report and the term alone."""
     qs = Report.all()
     visible = readable_reports_q(actor)
     if visible is not None:
@@ -669,14 +687,28 @@ async def list_reports(
         qs = qs.filter(late)
     if query.updated_after is not None:
         qs = qs.filter(updated_at__gt=query.updated_after)
-    if query.search:
-        term = query.search.strip()[:200]
-        code = normalize_tracking_code(term)
-        qs = qs.filter(tracking_code=code) if code else qs.filter(title__icontains=term)
-    # The page's rows with their policy facts, in one statement.
-    page_rows = await newest_rows_first_with(rows.REPORT, qs, page, ASSIGNED_AGENCIES, alias="r")
+    page_rows = await _page_rows(qs, (query.search or "").strip()[:SEARCH_MAX_LENGTH], page)
     readable = readable_in(actor, page_rows.items)
     return page_rows.with_items([readable[r.id] for r, _ in page_rows.items if r.id in readable])
+
+
+async def _page_rows(
+    qs: QuerySet[Report], term: str, page: PageRequest
+) -> Page[tuple[ReportRow, tuple[Any, ...]]]:
+    """The page's rows with their policy facts, in one statement: newest first; with a search
+    term, the report of that tracking code, else ranked by the words."""
+    code = normalize_tracking_code(term) if term else None
+    if code and page.after_rank is None:
+        found = await newest_rows_first_with(
+            rows.REPORT, qs.filter(tracking_code=code), page, ASSIGNED_AGENCIES, alias="r"
+        )
+        # Eight letters may be a word ("kerusakn") as much as a code: when no report the
+        # viewer reads has the code, they are words (one answer whether it exists or not).
+        if found.items:
+            return found
+    if term:
+        return await search.ranked_page(qs, term, page, ASSIGNED_AGENCIES)
+    return await newest_rows_first_with(rows.REPORT, qs, page, ASSIGNED_AGENCIES, alias="r")
 
 
 async def ratings_of_reports(ids: Sequence[int]) -> list[int | None]:
@@ -707,3 +739,95 @@ def readable_reports_q(actor: Actor) -> Q | None:
     if actor.is_ombudsman:
         q |= Q(escalated_at__isnull=False)
     return q
+
+
+# Similar reports (issue 15, docs/adr/0028): how many, and how far back they are looked for.
+SIMILAR_DEFAULT = 5
+SIMILAR_MAX = search.CANDIDATES
+# A citizen is shown public reports of the last year; the desk, reports still open and any
+# of the last 90 days (a closed one may say the problem was already dealt with).
+PUBLIC_SIMILAR_WINDOW = timedelta(days=365)
+DESK_SIMILAR_WINDOW = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class SimilarQuery:
+    """What a citizen is about to send, to find public reports like it first."""
+
+    title: str
+    body: str | None
+    region_id: int | str
+    latitude: float | None = None
+    longitude: float | None = None
+    first: int | None = None
+
+
+@dataclass(frozen=True)
+class Similar:
+    """A report like another, as the viewer may see it, and why it is alike."""
+
+    report: ReportView
+    likeness: Likeness
+
+
+async def similar_public_reports(actor: Actor, now: datetime, query: SimilarQuery) -> list[Similar]:
+    """Public reports of the region (of the last year) most like what a citizen is about to
+    send, best first, each as the viewer may see it: never a report the public may not read."""
+    require_aware(now)
+    size = page_size(query.first, SIMILAR_DEFAULT, SIMILAR_MAX)
+    s = get_settings()
+    title = required_text(query.title, "title", max_length=s.title_max_length)
+    body = optional_text(query.body, "body", max_length=s.body_max_length) or ""
+    _check_place(query.latitude, query.longitude)
+    region = await _report_region(query.region_id)
+    public = readable_reports_q(PUBLIC)
+    assert public is not None
+    qs = Report.filter(public, region_id=region.id, created_at__gte=now - PUBLIC_SIMILAR_WINDOW)
+    found = await search.alike(qs, title, body, ASSIGNED_AGENCIES)
+    return _most_alike(actor, found, Probe(query.latitude, query.longitude, None, now), size)
+
+
+async def similar_reports(
+    actor: Actor, now: datetime, report: ReportView, first: int | None
+) -> list[Similar]:
+    """Reports of the same region, open or of the last 90 days, most like `report` (the
+    viewer's view of it), best first, among those the viewer reads: for its desk staff
+    (READ_INTERNAL) only, empty for anyone else."""
+    require_aware(now)
+    size = page_size(first, SIMILAR_DEFAULT, SIMILAR_MAX)
+    if not report.staff_view:
+        return []
+    qs = Report.filter(region_id=report.region_id).exclude(id=report.id)
+    qs = qs.filter(
+        Q(created_at__gte=now - DESK_SIMILAR_WINDOW)
+        | ~Q(status__in=[st.value for st in FINAL_REPORT])
+    )
+    visible = readable_reports_q(actor)
+    if visible is not None:
+        qs = qs.filter(visible)
+    found = await search.alike(qs, report.title, report.body, ASSIGNED_AGENCIES)
+    probe = Probe(report.latitude, report.longitude, report.category_id, report.created_at)
+    return _most_alike(actor, found, probe, size)
+
+
+def _most_alike(
+    actor: Actor,
+    found: Sequence[tuple[ReportRow, tuple[Any, ...], float, tuple[str, ...]]],
+    probe: Probe,
+    size: int,
+) -> list[Similar]:
+    """The `size` best of candidates read with their text part, scored on what the viewer
+    sees of each (an anonymous report's place is not used where it is hidden)."""
+    views = readable_in(actor, [(row, more) for row, more, _, _ in found])
+    alike = [
+        Similar(
+            view,
+            likeness(
+                probe, text, words, view.latitude, view.longitude, view.category_id, view.created_at
+            ),
+        )
+        for row, _, text, words in found
+        if (view := views.get(row.id)) is not None
+    ]
+    alike.sort(key=lambda s: (-s.likeness.score, -s.report.id))
+    return alike[:size]

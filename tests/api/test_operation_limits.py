@@ -54,6 +54,15 @@ def test_nested_connections_multiply() -> None:
     assert _weight(query) == 2 + 10 * (3 + 10 * 2)
 
 
+def test_a_list_asked_by_size_counts_its_items_first_times() -> None:
+    inner = "similar(first: 5) { score report { id } }"
+    query = "{ reports(first: 10) { edges { node { " + inner + " } } } }"
+    # reports 1 + edges 1 + 10 x (node 1 + similar 1 + 5 x (score 1 + report 1 + id 1))
+    assert _weight(query) == 2 + 10 * (2 + 5 * 3)
+    # no `first`: counted as a full page (100), whatever the default size
+    assert _weight('{ similarPublicReports(title: "x", regionId: "r") { id } }') == 1 + 100
+
+
 def test_fragments_count_where_they_are_spread_and_cannot_blow_up_the_walk() -> None:
     spread = "query { reports(first: 5) { ...Page } } fragment Page on ReportConnection"
     assert _weight(spread + " { edges { node { id title } } }") == 1 + 1 + 5 * 3

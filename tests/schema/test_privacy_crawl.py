@@ -382,7 +382,18 @@ async def root_variants() -> dict[str, list[dict[str, str]]]:
         ],
         "regionPerformance": [{"period": quoted(month)}, {"period": quoted(quarter)}],
         "agencyBacklog": [{"regionId": quoted(await region_gid(JEMBER))}],
-        "reports": [{}, {"filter": "{mine: true}"}],
+        "reports": [{}, {"filter": "{mine: true}"}, {"filter": '{search: "antrean puskesmas"}'}],
+        # The story's own words, near its places: every report would be a candidate.
+        "similarPublicReports": [
+            {
+                "title": quoted("antrean puskesmas"),
+                "body": quoted("pasien menunggu lima jam"),
+                "regionId": quoted(await region_gid(JEMBER)),
+                "latitude": "-8.17",
+                "longitude": "113.70",
+                "first": "100",
+            }
+        ],
     }
 
 

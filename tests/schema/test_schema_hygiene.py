@@ -76,7 +76,9 @@ def test_no_schema_ever_committed_is_broken_by_the_code() -> None:
 
 def _without(sdl: str, field: str) -> str:
     """The SDL without one field line (and its description line above it)."""
-    changed, count = re.subn(rf'(  """[^"\n]*"""\n)?  {re.escape(field)}\n', "", sdl, count=1)
+    changed, count = re.subn(
+        rf'^(  """[^"\n]*"""\n)?  {re.escape(field)}\n', "", sdl, count=1, flags=re.M
+    )
     assert count == 1, field
     return changed
 
@@ -91,8 +93,9 @@ def test_the_check_catches_a_removal_and_a_retyped_field_but_not_a_deprecation()
     assert breaking_changes(published, retyped) == [
         "FIELD_CHANGED_KIND: Field Report.supportCount changed type from Int! to String!."
     ]
+    # Anchored at a line's start: an argument named title is indented further.
     deprecated = published.replace(
-        "  title: String!\n", '  title: String! @deprecated(reason: "Use body.")\n', 1
+        "\n  title: String!\n", '\n  title: String! @deprecated(reason: "Use body.")\n', 1
     )
     assert breaking_changes(published, deprecated) == []
 
@@ -102,7 +105,9 @@ def test_export_schema_refuses_to_overwrite_a_schema_it_would_break(
 ) -> None:
     # A published schema with a field the code does not have: writing would remove it.
     out = tmp_path / "schema.graphql"
-    published = _live_sdl().replace("  title: String!\n", "  title: String!\n  legacy: Int\n", 1)
+    published = _live_sdl().replace(
+        "\n  title: String!\n", "\n  title: String!\n  legacy: Int\n", 1
+    )
     out.write_text(published, encoding="utf-8")
     with pytest.raises(SystemExit) as refused:
         main(["export-schema", "--out", str(out)])

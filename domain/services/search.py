@@ -1,0 +1,157 @@
+"""Finding reports by their words (issue 15, docs/adr/0028): ranked search over title and body,
+and the candidates most like a given text. Reading mechanics only: the callers give the query
+already filtered by the access policy's SQL twin (domain/services/reports.py), so a match is
+only ever looked for among what the viewer may read.
+
+The expressions below are those of the indexes of models/migrations/0007_search.py (a test
+holds them together): full-text search with PostgreSQL's Snowball `indonesian` configuration,
+which strips Indonesian affixes (jalanan -> jalan, kerusakan -> rusak), and pg_trgm's word
+similarity for typos and partial words. Every score is a function of one report and the
+query alone (no corpus statistics): a report the viewer may not read cannot move another's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.queryset import QuerySet
+
+from domain.errors import DomainError, ErrorCode
+from domain.services.reading import Page, PageRequest, page_of
+from models import rows
+
+# The document's lexemes, its title's weighing more than its body's: a column PostgreSQL
+# generates from them (models/migrations/0007_search.py).
+VECTOR = "r.search_vector"
+# The same text for trigrams.
+TEXT = "(r.title || ' ' || r.body)"
+# Words too common to say anything (the Snowball configuration has no Indonesian stop list);
+# they are stemmed by the same configuration before they are compared.
+STOP_WORDS = (
+    "yang dan di ke dari untuk dengan pada ini itu ada tidak sudah belum akan juga atau "
+    "karena oleh saya kami kita mereka dia sangat lagi masih sejak sampai agar bisa dapat "
+    "mohon tolong harap pak bu bapak ibu"
+)
+# A rank is the score times this, as an integer: a cursor carries it exactly.
+RANK_SCALE = 1_000_000
+# Ranks are bigints (a score is about 2 at most): a cursor's beyond that is refused.
+MAX_RANK = 2**63 - 1
+# How many candidates of the best text are scored on place, category and time.
+CANDIDATES = 100
+
+# How many candidates PostgreSQL orders by a cheap measure (the titles' trigrams and the rank
+# of any shared word) before it measures their text part.
+PRESELECTED = 5 * CANDIDATES
+
+# Words of a tsvector: its lexemes less the stop words, and less words of one or two letters.
+_WORDS = """ARRAY(
+    SELECT l FROM unnest(tsvector_to_array({vector})) l
+    WHERE length(l) > 2 AND l <> ALL(
+        tsvector_to_array(to_tsvector('indonesian'::regconfig, {stop}::text))))"""
+
+
+def _words(text: str, stop: str) -> str:
+    """The words of a text (an SQL expression)."""
+    return _WORDS.format(vector=f"to_tsvector('indonesian'::regconfig, {text})", stop=stop)
+
+
+def _every_word(words: str) -> str:
+    """A tsquery of every lexeme of `words` (an SQL array); NULL when there are none. The
+    `simple` configuration takes the lexemes as they are: they are stemmed already, and no
+    text is parsed as tsquery syntax."""
+    return f"plainto_tsquery('simple'::regconfig, NULLIF(array_to_string({words}, ' '), ''))"
+
+
+def _any_word(words: str) -> str:
+    """A tsquery of any lexeme of `words` (an SQL array); NULL when there are none."""
+    return (
+        f"websearch_to_tsquery('simple'::regconfig, NULLIF(array_to_string({words}, ' or '), ''))"
+    )
+
+
+async def ranked_page(
+    query: QuerySet[Any], term: str, request: PageRequest, more: str
+) -> Page[tuple[Any, tuple[Any, ...]]]:
+    """Rows of `query` whose title or body matches `term` (every word, affixes aside, or the
+    term's trigrams), best first then newest: a keyset page on (rank, id). Items are (report
+    row, `more`'s columns)."""
+    if request.after_id is not None and request.after_rank is None:
+        raise DomainError(ErrorCode.VALIDATION, "a cursor of another list", ["after"])
+    sql, params = rows.ids_of(query)
+    n = len(params)
+    t, stop, after_rank, after_id, limit = (f"${n + i}" for i in range(1, 6))
+    words = _words(f"{t}::text", stop)
+    statement = f"""
+        WITH q AS (SELECT {_every_word(words)} AS every_word),
+        hit AS (
+            SELECT r.id, ({RANK_SCALE} * (
+                coalesce(ts_rank({VECTOR}, q.every_word), 0)
+                + word_similarity({t}::text, {TEXT})))::bigint AS rank
+            FROM report r, q
+            WHERE r.id IN ({sql}) AND ({VECTOR} @@ q.every_word OR {t}::text <% {TEXT})
+        )
+        SELECT {rows.REPORT.columns_of("r")}, {more}, hit.rank
+        FROM hit JOIN report r ON r.id = hit.id
+        WHERE {after_rank}::bigint IS NULL OR (hit.rank, hit.id) < ({after_rank}, {after_id})
+        ORDER BY hit.rank DESC, hit.id DESC LIMIT {limit}
+    """
+    found = await rows.select_with(
+        rows.REPORT,
+        statement,
+        *params,
+        term,
+        STOP_WORDS,
+        request.after_rank,
+        request.after_id,
+        request.size + 1,
+    )
+    items = [(row, rest[:-1]) for row, rest in found]
+    ranks = {row.id: rest[-1] for row, rest in found}
+    return page_of(items, request, [row.id for row, _ in found], ranks)
+
+
+async def alike(
+    query: QuerySet[Any], title: str, body: str, more: str
+) -> list[tuple[Any, tuple[Any, ...], float, tuple[str, ...]]]:
+    """The rows of `query` whose words are most like `title` and `body`, best first, at most
+    CANDIDATES: (report row, `more`'s columns, text part in [0, 1], the words shared). The
+    text part is half the trigram similarity of the titles, half the Dice coefficient of the
+    two texts' words; a candidate shares a word or most of the title's trigrams, and is among
+    the PRESELECTED best by the titles' trigrams and the rank of the shared words."""
+    sql, params = rows.ids_of(query)
+    n = len(params)
+    t, b, stop, limit, preselected = (f"${n + i}" for i in range(1, 6))
+    probe_words = _words(f"{t}::text || ' ' || {b}::text", stop)
+    doc_words = _WORDS.format(vector=VECTOR, stop=stop)
+    statement = f"""
+        WITH q AS (SELECT {probe_words} AS words),
+        any_word AS (SELECT {_any_word("q.words")} AS query FROM q),
+        preselected AS (
+            SELECT r.id, similarity(r.title, {t}::text) AS titles
+            FROM report r, any_word
+            WHERE r.id IN ({sql})
+              AND ({VECTOR} @@ any_word.query OR {t}::text <% {TEXT})
+            ORDER BY similarity(r.title, {t}::text)
+                     + coalesce(ts_rank({VECTOR}, any_word.query), 0) DESC, r.id DESC
+            LIMIT {preselected}
+        ),
+        candidate AS (
+            SELECT p.id, p.titles, {doc_words} AS words
+            FROM preselected p JOIN report r ON r.id = p.id
+        ),
+        scored AS (
+            SELECT c.id, shared.words AS shared,
+                   0.5 * c.titles + 0.5 * coalesce(2.0 * cardinality(shared.words)
+                       / NULLIF(cardinality(c.words) + cardinality(q.words), 0), 0) AS text
+            FROM candidate c, q,
+                 LATERAL (SELECT ARRAY(SELECT unnest(c.words) INTERSECT SELECT unnest(q.words)
+                                       ORDER BY 1) AS words) shared
+            ORDER BY text DESC, c.id DESC LIMIT {limit}
+        )
+        SELECT {rows.REPORT.columns_of("r")}, {more}, scored.text::float8, scored.shared
+        FROM scored JOIN report r ON r.id = scored.id
+        ORDER BY scored.text DESC, scored.id DESC
+    """
+    found = await rows.select_with(
+        rows.REPORT, statement, *params, title, body, STOP_WORDS, CANDIDATES, PRESELECTED
+    )
+    return [(row, rest[:-2], float(rest[-2]), tuple(rest[-1])) for row, rest in found]
