@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     reporter_window_days: int = 10
     escalation_after_days: int = 5
     transfer_cap: int = 3
+    # How long after a merge the coordinator may undo it (issue 15).
+    merge_undo_hours: int = Field(default=72, ge=0)
 
     # Notifications: e-mail over SMTP (no host: no e-mail is sent), webhook deliveries, sweep.
     smtp_host: str = ""

@@ -21,6 +21,12 @@ class EventKind(StrEnum):
     REPORT_CLOSED = "report.closed"
     # The hand-over to the Ombudsman (the report's status becomes ESCALATED).
     REPORT_HANDED_OVER = "report.escalated"
+    # A merge (issue 15): on the duplicate's timeline, and on the original's (staff only).
+    REPORT_MERGED = "report.merged"
+    REPORT_DUPLICATE_MERGED = "report.duplicate_merged"
+    # Its undo, on both timelines alike.
+    REPORT_UNMERGED = "report.unmerged"
+    REPORT_DUPLICATE_UNMERGED = "report.duplicate_unmerged"
     ASSIGNMENT_CREATED = "assignment.created"
     ASSIGNMENT_ACCEPTED = "assignment.accepted"
     ASSIGNMENT_FOLLOW_UP = "assignment.follow_up"

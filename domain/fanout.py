@@ -55,6 +55,12 @@ EVENT_AUDIENCES: dict[EventKind, frozenset[Audience]] = {
     EventKind.REPORT_HANDED_OVER: frozenset(
         {A.REPORTER, A.OMBUDSMAN, A.COORDINATORS, A.ASSIGNED_HEADS}
     ),
+    # The duplicate's reporter hears of the merge and its undo on their own report; the
+    # original's agencies of the new information (a staff-only line: its reporter is not told).
+    EventKind.REPORT_MERGED: frozenset({A.REPORTER}),
+    EventKind.REPORT_UNMERGED: frozenset({A.REPORTER}),
+    EventKind.REPORT_DUPLICATE_MERGED: frozenset({A.ASSIGNED_OFFICERS}),
+    EventKind.REPORT_DUPLICATE_UNMERGED: frozenset({A.ASSIGNED_OFFICERS}),
 }
 
 DEADLINE_AUDIENCES: dict[tuple[EventKind, Stage], frozenset[Audience]] = {

@@ -37,6 +37,14 @@ _EVENT_TEXTS: dict[str, dict[EventKind, str]] = {
         K.REPORT_RATED: "Pelapor memberi penilaian pada laporan {code}{title}.",
         K.REPORT_CLOSED: "Laporan {code}{title} ditutup.",
         K.REPORT_HANDED_OVER: "Laporan {code}{title} dilimpahkan ke Ombudsman.",
+        K.REPORT_MERGED: "Laporan {code}{title} digabungkan dengan laporan lain tentang masalah "
+        "yang sama; Anda akan menerima kabar perkembangannya.",
+        K.REPORT_UNMERGED: "Penggabungan laporan {code}{title} dibatalkan; laporan Anda "
+        "diproses tersendiri.",
+        K.REPORT_DUPLICATE_MERGED: "Laporan lain tentang masalah yang sama digabungkan ke "
+        "laporan {code}{title}: ada informasi baru.",
+        K.REPORT_DUPLICATE_UNMERGED: "Sebuah laporan yang digabungkan ke laporan {code}{title} "
+        "dipisahkan kembali.",
         K.DEADLINE_REMINDER: "Pengingat: batas waktu {stage} laporan {code}{title} jatuh "
         "pada {due}.",
         K.DEADLINE_BREACHED: "Batas waktu {stage} laporan {code}{title} terlewati ({due}).",
@@ -62,6 +70,14 @@ _EVENT_TEXTS: dict[str, dict[EventKind, str]] = {
         K.REPORT_RATED: "The reporter rated report {code}{title}.",
         K.REPORT_CLOSED: "Report {code}{title} was closed.",
         K.REPORT_HANDED_OVER: "Report {code}{title} was handed over to the Ombudsman.",
+        K.REPORT_MERGED: "Report {code}{title} was merged with another report of the same "
+        "problem; you will hear of its progress.",
+        K.REPORT_UNMERGED: "The merge of report {code}{title} was undone; your report is "
+        "handled on its own.",
+        K.REPORT_DUPLICATE_MERGED: "Another report of the same problem was merged into report "
+        "{code}{title}: there is new information.",
+        K.REPORT_DUPLICATE_UNMERGED: "A report merged into report {code}{title} was split off "
+        "again.",
         K.DEADLINE_REMINDER: "Reminder: the {stage} deadline of report {code}{title} is {due}.",
         K.DEADLINE_BREACHED: "The {stage} deadline of report {code}{title} was missed ({due}).",
         K.DEADLINE_ESCALATED: "Escalation: the {stage} deadline of report {code}{title} was "

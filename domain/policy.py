@@ -30,6 +30,7 @@ class Action(StrEnum):
     ARCHIVE = "archive"
     ASSIGN = "assign"
     HAND_OVER = "hand_over"
+    MERGE = "merge"  # merge a duplicate into another report, and undo it
     CLOSE_ESCALATED = "close_escalated"
     CLOSE_BY_SILENCE = "close_by_silence"  # the system alone, when the reporter stays silent
     WORK_ASSIGNMENT = "work_assignment"
@@ -76,7 +77,7 @@ class AgencyFacts:
 
 REPORTER_ACTIONS = frozenset({Action.ADD_INFO, Action.RATE, Action.DISPUTE})
 COORDINATOR_ACTIONS = frozenset(
-    {Action.VERIFY, Action.HOLD, Action.ARCHIVE, Action.ASSIGN, Action.HAND_OVER}
+    {Action.VERIFY, Action.HOLD, Action.ARCHIVE, Action.ASSIGN, Action.HAND_OVER, Action.MERGE}
 )
 
 
