@@ -20,10 +20,10 @@ from tortoise.transactions import in_transaction
 
 from domain.actor import Actor
 from domain.errors import DomainError, ErrorCode
-from domain.services import assignments, reports
+from domain.services import assignments, merges, reports
 from domain.services.accounts import Grant, actor_for_user, create_user
 from domain.services.common import Outcome
-from models import Assignment, OutboxMessage, Report, ReportEvent
+from models import Assignment, OutboxMessage, Report, ReportEvent, Support
 from models.enums import ResolutionTier, Role
 from tests.factories import actor_for, demo_agency, demo_region, new_complaint
 
@@ -196,6 +196,42 @@ async def test_two_officers_accepting_one_assignment_at_once(
         stored = await Assignment.get(id=assignment.id)
         assert stored.status.value == "ACCEPTED"
         assert stored.tier is ResolutionTier.STANDARD
+
+
+async def test_two_coordinators_merging_one_pair_at_once(
+    db: str, watcher: asyncpg.Connection
+) -> None:
+    citizen = await actor_for("warga@jember.demo")
+    other = await _new_user(Role.CITIZEN)
+    first = await actor_for("koordinator@jember.demo")
+    second = await _new_user(Role.COORDINATOR, region_id=(await demo_region()).id)
+
+    for round_no in range(ROUNDS):
+        original = await new_complaint(NOW, by=citizen, title=f"Jembatan putus ke-{round_no}")
+        duplicate = await new_complaint(NOW, by=other, title=f"Jembatan roboh ke-{round_no}")
+        at = NOW + timedelta(minutes=5 + round_no)
+
+        def merge_as(
+            actor: Actor, rid: int = duplicate.id, into: int = original.id, at: datetime = at
+        ) -> Any:
+            return lambda: merges.merge(actor, at, rid, into, None)
+
+        # Both take the lower id first: hold it, and both wait there.
+        results = await _race_behind_a_held_lock(
+            watcher, min(original.id, duplicate.id), [merge_as(first), merge_as(second)]
+        )
+
+        wins, losses = _split(results)
+        assert len(wins) == 1, f"round {round_no}: expected one winner, got {results!r}"
+        assert len(losses) == 1, f"round {round_no}: expected one loser, got {results!r}"
+        assert _error_code(losses[0]) is ErrorCode.CONFLICT, repr(losses[0])
+        merged = ReportEvent.filter(report_id=duplicate.id, kind="report.merged")
+        assert await merged.count() == 1
+        told = ReportEvent.filter(report_id=original.id, kind="report.duplicate_merged")
+        assert await told.count() == 1
+        # The duplicate's reporter follows the original once, counted once.
+        assert await Support.filter(report_id=original.id).count() == 1
+        assert (await Report.get(id=original.id)).support_count == 1
 
 
 async def _citizens(n: int) -> list[Actor]:
