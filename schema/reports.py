@@ -12,7 +12,7 @@ import strawberry
 import schema.assignments as assignment_schema
 from domain.deadlines import is_overdue
 from domain.errors import DomainError, not_found
-from domain.services import reports, timeline
+from domain.services import merges, reports, timeline
 from domain.services.common import Outcome
 from domain.services.idempotency import Replay
 from domain.services.views import EventView, ReportView
@@ -598,6 +598,46 @@ class ReportMutation:
                 reason,
                 expect_id(duplicate_of_id, "Report", "duplicateOfId") if duplicate_of_id else None,
             ),
+        )
+
+    @strawberry.mutation(
+        description="Coordinator: merge a duplicate into the original report of the same "
+        "region; the duplicate is archived, its reporter and supporters follow the original."
+    )
+    async def report_merge(
+        self,
+        info: Ctx,
+        report_id: Annotated[strawberry.ID, arg("The duplicate, archived by the merge.")],
+        into_report_id: Annotated[strawberry.ID, arg("The original it duplicates.")],
+        note: Annotated[
+            str | None,
+            arg("Why, for the duplicate's reporter and the original's desks to read."),
+        ] = None,
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info,
+            lambda: merges.merge(
+                ctx.actor,
+                ctx.now,
+                _report_pk(report_id),
+                expect_id(into_report_id, "Report", "intoReportId"),
+                note,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Coordinator: undo a merge within the hours the service allows "
+        "(LAPOR_MERGE_UNDO_HOURS); the report is back as it was."
+    )
+    async def report_unmerge(
+        self,
+        info: Ctx,
+        report_id: Annotated[strawberry.ID, arg("The report that was merged into another.")],
+    ) -> ReportPayload:
+        ctx = info.context
+        return await _report_payload(
+            info, lambda: merges.unmerge(ctx.actor, ctx.now, _report_pk(report_id))
         )
 
     @strawberry.mutation(description="Coordinator: forward to one more agency.")
