@@ -20,6 +20,7 @@ from domain.policy import Action, allowed_on_report, require_signed_in
 from domain.services.common import (
     Outcome,
     facts_for,
+    lock_report_for,
     optional_text,
     record_event,
     require_aware,
@@ -30,6 +31,7 @@ from models.enums import ReportStatus
 
 # The events that decide whether a report is merged now: the latest of them says.
 _MERGE_STATE_KINDS = (EventKind.REPORT_MERGED, EventKind.REPORT_UNMERGED, EventKind.REPORT_ARCHIVED)
+_REFUSAL = "only the region's coordinator merges reports"
 _REPORT_FIELDS = ["status", "updated_at", "due_at", "sweep_at", "closed_at", "duplicate_of_id"]
 
 
@@ -115,7 +117,7 @@ async def unmerge(actor: Actor, now: datetime, report_id: int | str) -> Outcome:
         seen = await Report.filter(id=rid).first()
         into = seen.duplicate_of_id if seen is not None else None
         if seen is None or into is None:
-            report = await _lock_one(actor, rid)
+            report = await lock_report_for(actor, rid, Action.MERGE, _REFUSAL)
             raise _not_merged(await _merge_state(report))
         report, original = await _lock_pair(actor, rid, into)
         if report.duplicate_of_id != into:
@@ -185,23 +187,12 @@ async def _lock_pair(actor: Actor, rid: int, into: int) -> tuple[Report, Report]
     report, original = locked[rid], locked[into]
     assert report is not None and original is not None
     if not allowed_on_report(actor, Action.MERGE, facts[rid]):
-        raise DomainError(ErrorCode.FORBIDDEN, "only the region's coordinator merges reports")
+        raise DomainError(ErrorCode.FORBIDDEN, _REFUSAL)
     if original.region_id != report.region_id:
         raise invalid("intoReportId", "only reports of the same region can be merged")
     if not allowed_on_report(actor, Action.MERGE, facts[into]):
-        raise DomainError(ErrorCode.FORBIDDEN, "only the region's coordinator merges reports")
+        raise DomainError(ErrorCode.FORBIDDEN, _REFUSAL)
     return report, original
-
-
-async def _lock_one(actor: Actor, rid: int) -> Report:
-    """Lock one report: NOT_FOUND unless readable, FORBIDDEN unless the actor may merge it."""
-    report = await Report.filter(id=rid).select_for_update().first()
-    facts = await facts_for([report] if report is not None else [])
-    if report is None or not allowed_on_report(actor, Action.READ, facts[rid]):
-        raise not_found("report", "reportId")
-    if not allowed_on_report(actor, Action.MERGE, facts[rid]):
-        raise DomainError(ErrorCode.FORBIDDEN, "only the region's coordinator merges reports")
-    return report
 
 
 def _require_open_original(original: Report) -> None:

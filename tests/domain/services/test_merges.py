@@ -4,6 +4,7 @@ told (and who is not), its undo within the window, and each refusal."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -118,8 +119,18 @@ async def test_a_merge_carries_the_reporter_and_supporters_over_each_once(
     assert other.visibility == "internal"  # the original's readers learn nothing of it
 
 
+@pytest.fixture
+async def dinkes_webhook(db: str) -> AsyncIterator[Agency]:
+    agency = await demo_agency("DINKES")
+    agency.webhook_url, agency.webhook_secret = "http://127.0.0.1:9/hook", "s" * 32
+    await agency.save()
+    yield agency
+    agency.webhook_url = agency.webhook_secret = None
+    await agency.save()
+
+
 async def test_the_duplicates_reporter_and_the_original_agencies_are_told_no_one_else(
-    pair: tuple[Report, Report, Actor],
+    pair: tuple[Report, Report, Actor], dinkes_webhook: Agency
 ) -> None:
     original, duplicate, coordinator = pair
     outcome = await merges.merge(coordinator, LATER, duplicate.id, original.id, None)
@@ -131,7 +142,7 @@ async def test_the_duplicates_reporter_and_the_original_agencies_are_told_no_one
     officers = await holders("OFFICER", agency="DINKES")
     assert told["report.duplicate_merged"] == {
         (e, c) for e in officers for c in ("IN_APP", "EMAIL")
-    }
+    } | {("webhook:DINKES", "WEBHOOK")}
     sent = await Notification.filter(
         report_id__in=[original.id, duplicate.id],
         kind__in=["report.merged", "report.duplicate_merged"],
