@@ -87,16 +87,6 @@ async def follower(db: str) -> str:
     return email
 
 
-@pytest.fixture
-async def dinkes_webhook(db: str) -> Agency:
-    agency = await demo_agency("DINKES")
-    agency.webhook_url, agency.webhook_secret = "http://127.0.0.1:9/hook", "s" * 32
-    await agency.save()
-    yield agency
-    agency.webhook_url = agency.webhook_secret = None
-    await agency.save()
-
-
 async def test_each_event_of_a_public_report_reaches_exactly_its_audience(
     follower: str, dinkes_webhook: Agency
 ) -> None:

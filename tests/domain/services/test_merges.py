@@ -4,7 +4,6 @@ told (and who is not), its undo within the window, and each refusal."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -117,16 +116,6 @@ async def test_a_merge_carries_the_reporter_and_supporters_over_each_once(
     assert (own.message, own.visibility) == ("Laporan yang sama", "public")
     (other,) = await ReportEvent.filter(report_id=original.id, kind="report.duplicate_merged")
     assert other.visibility == "internal"  # the original's readers learn nothing of it
-
-
-@pytest.fixture
-async def dinkes_webhook(db: str) -> AsyncIterator[Agency]:
-    agency = await demo_agency("DINKES")
-    agency.webhook_url, agency.webhook_secret = "http://127.0.0.1:9/hook", "s" * 32
-    await agency.save()
-    yield agency
-    agency.webhook_url = agency.webhook_secret = None
-    await agency.save()
 
 
 async def test_the_duplicates_reporter_and_the_original_agencies_are_told_no_one_else(
