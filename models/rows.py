@@ -5,7 +5,7 @@ The ORM costs about four times the database's own time on a page of fifty rows (
 filling model objects, converting every field); these reads are what every page sends. Rows
 are read-only: changes still go through the models. A filtered query is still written with
 the ORM's filters (the access rules' SQL twin among them, domain/services/reports.py) and only
-its SQL is taken (`rows_of`), so no rule is written twice.
+its SQL is taken (`ids_of`, `rows_of_with`), so no rule is written twice.
 """
 
 from __future__ import annotations
@@ -132,23 +132,12 @@ async def select_with(shape: Shape, sql: str, *params: Any) -> list[tuple[Any, t
     return [shape.take(r) for r in records]
 
 
-async def rows_of(shape: Shape, query: QuerySet[Any]) -> list[Any]:
-    """Rows of `shape` for an ORM query: its filters, order and limit, its SQL sent as is.
-
-    The SQL comes from the query's own builder (Tortoise's `_make_query`, pinned by the
-    project's tests through every list that uses it)."""
-    values = query.values_list(*shape.row._fields)
-    values._choose_db_if_not_chosen()
-    values._make_query()
-    sql, params = values.query.get_parameterized_sql()
-    return await select(shape, sql, *params)
-
-
 async def rows_of_with(
     shape: Shape, query: QuerySet[Any], more: str, join: str = "", alias: str = "p"
 ) -> list[tuple[Any, tuple[Any, ...]]]:
-    """`rows_of` with more columns per row, read in the same statement: the query's rows (as
-    `alias`), `more` selected over them with `join`; each item is (row, the rest). The query's
+    """Rows of `shape` for an ORM query (its filters, order and limit), with more columns per
+    row read in the same statement: the query's rows (as `alias`), `more` selected over them
+    with `join`; each item is (row, the rest). The query's
     order is kept when it is by id, newest first, as every page's is.
 
     The ORM builds only the query's ids (its filters, order and limit): building the SQL of a

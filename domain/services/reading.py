@@ -14,7 +14,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from domain.errors import DomainError, ErrorCode
-from models.rows import Shape, rows_of, rows_of_with
+from models.rows import Shape, rows_of_with
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -65,11 +65,6 @@ async def newest_first(query: QuerySet[M], request: PageRequest) -> Page[M]:
     return _page(list(await _newest(query, request)), request)
 
 
-async def newest_rows_first(shape: Shape, query: QuerySet[M], request: PageRequest) -> Page[Any]:
-    """`newest_first` as rows of `shape` (models/rows.py), for the pages every client reads."""
-    return _page(await rows_of(shape, _newest(query, request)), request)
-
-
 async def newest_rows_first_with(
     shape: Shape,
     query: QuerySet[M],
@@ -78,8 +73,9 @@ async def newest_rows_first_with(
     join: str = "",
     alias: str = "p",
 ) -> Page[tuple[Any, tuple[Any, ...]]]:
-    """`newest_rows_first` with more columns per row, in the same statement (models/rows.py
-    `rows_of_with`): items are (row, the rest)."""
+    """`newest_first` as rows of `shape` (models/rows.py) with more columns per row, in the
+    same statement (`rows_of_with`), for the pages every client reads: items are (row, the
+    rest)."""
     found = await rows_of_with(shape, _newest(query, request), more, join, alias)
     return _page_of(found, request, [row.id for row, _ in found])
 

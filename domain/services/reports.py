@@ -38,7 +38,6 @@ from domain.services import assignments, reference, search
 from domain.services.common import (
     ASSIGNED_AGENCIES,
     Outcome,
-    facts_for,
     facts_of,
     lock_report_for,
     optional_text,
@@ -548,11 +547,6 @@ class ReportQuery:
     # Submitted in [created_from, created_before).
     created_from: datetime | None = None
     created_before: datetime | None = None
-
-
-async def views_of(actor: Actor, reports: Sequence[Report | ReportRow]) -> list[ReportView | None]:
-    """Masked views, None where the actor may not read the report."""
-    return _views(actor, reports, await facts_for(reports))
 
 
 def _views(
