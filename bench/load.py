@@ -62,6 +62,15 @@ class Result:
     def rate(self) -> float:
         return self.answered / self.seconds if self.seconds else 0.0
 
+    def record(self, latency: float, status: int, body: bytes, check: Check | None) -> None:
+        """One answer: its latency, and the problem `check` finds in it, if any."""
+        self.latencies.append(latency)
+        problem = check(status, body) if check else None
+        if problem is not None:
+            self.errors[problem] = self.errors.get(problem, 0) + 1
+            if self.first_error is None:
+                self.first_error = body[:500].decode(errors="replace")
+
     def quantile(self, q: float) -> float:
         if not self.latencies:
             return float("nan")
@@ -133,12 +142,7 @@ async def run(
                 done = time.perf_counter()
                 if done < window_start or done > window_end:
                     continue
-                result.latencies.append(done - now)
-                problem = check(status, body) if check else None
-                if problem is not None:
-                    result.errors[problem] = result.errors.get(problem, 0) + 1
-                    if result.first_error is None:
-                        result.first_error = body[:500].decode(errors="replace")
+                result.record(done - now, status, body, check)
         finally:
             writer.close()
 
@@ -158,12 +162,7 @@ async def repeat(url: str, request: bytes, count: int, check: Check | None = Non
             sent = time.perf_counter()
             writer.write(request)
             status, body = await _read_response(reader)
-            result.latencies.append(time.perf_counter() - sent)
-            problem = check(status, body) if check else None
-            if problem is not None:
-                result.errors[problem] = result.errors.get(problem, 0) + 1
-                if result.first_error is None:
-                    result.first_error = body[:500].decode(errors="replace")
+            result.record(time.perf_counter() - sent, status, body, check)
     finally:
         writer.close()
     result.seconds = time.perf_counter() - started

@@ -7,12 +7,10 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import httpx
-
+from bench import service
 from core.logs import is_internal_line
 from tests.harness import free_port
 
@@ -39,26 +37,14 @@ def spawn(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Pope
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
     """SIGTERM, then SIGKILL if it has not stopped within `timeout` seconds."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    service.stop([process], timeout)
 
 
 def wait_healthy(
     base: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 60
 ) -> None:
     """Until GET /healthz answers 200; fails with the log if the process dies or is late."""
-    deadline = time.monotonic() + seconds
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(log.read_text())
-        time.sleep(0.2)
+    service.wait_healthy(f"{base}/healthz", process, log, seconds)
 
 
 @contextlib.contextmanager
