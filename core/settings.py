@@ -8,7 +8,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The constant that signed development tokens until issue 12: refused wherever it is set, since
@@ -106,6 +106,25 @@ class Settings(BaseSettings):
     title_max_length: int = 200
     body_max_length: int = 20_000
     message_max_length: int = 10_000
+
+    # Attachments (photos and documents of reports, models/storage.py): an S3-compatible bucket
+    # when one is named, else a directory on this machine (in production an absolute path on a
+    # volume that outlives the container). Keys go under the prefix. Empty endpoint: AWS itself.
+    # Empty access keys: botocore's usual chain (AWS_* variables, an instance role); keys come
+    # from the environment only.
+    files_dir: str = "var/files"
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_prefix: str = "attachments/"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    # What one upload may bring (files per report, bytes per file and per report), and how long
+    # a signed download link lives.
+    upload_max_files: int = Field(default=5, ge=1)
+    upload_max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    upload_max_report_bytes: int = Field(default=30 * 1024 * 1024, ge=1)
+    file_link_ttl_seconds: int = Field(default=300, ge=1)
 
     # GraphiQL's scripts, installed from the npm registry by `lapor console-assets`.
     console_assets_dir: str = "var/console-assets"
@@ -206,6 +225,17 @@ class Settings(BaseSettings):
         for network in value:
             ipaddress.ip_network(network, strict=False)  # a ValueError names the bad one
         return value
+
+    @model_validator(mode="after")
+    def _s3_keys_in_pairs(self) -> Settings:
+        # One of the two alone would sign with half a credential (or silently fall back to the
+        # machine's own): a typo in a deployment, refused at start rather than at the first upload.
+        if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
+            raise ValueError(
+                "LAPOR_S3_ACCESS_KEY_ID and LAPOR_S3_SECRET_ACCESS_KEY are set together or not "
+                "at all"
+            )
+        return self
 
     @property
     def console_restricted(self) -> bool:

@@ -63,3 +63,33 @@ def test_the_commands_refuse_to_start(command: str, env: str) -> None:
     assert done.returncode == 2
     assert "LAPOR_SECRET_KEY" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("key_id", "secret"), [("AKIAEXAMPLE", ""), ("", "only-the-secret-of-the-pair")]
+)
+def test_half_an_s3_credential_is_refused_at_start(key_id: str, secret: str) -> None:
+    with pytest.raises(ValueError, match="LAPOR_S3_ACCESS_KEY_ID"):
+        Settings(s3_access_key_id=key_id, s3_secret_access_key=secret)
+
+
+def test_settings_carry_no_s3_credential_of_their_own() -> None:
+    assert Settings.model_fields["s3_access_key_id"].default == ""
+    assert Settings.model_fields["s3_secret_access_key"].default == ""
+
+
+@pytest.mark.parametrize(
+    "limit",
+    [
+        "upload_max_files",
+        "upload_max_file_bytes",
+        "upload_max_report_bytes",
+        "file_link_ttl_seconds",
+    ],
+)
+def test_upload_limits_and_link_lifetime_are_at_least_one(
+    limit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(f"LAPOR_{limit.upper()}", "0")
+    with pytest.raises(ValueError, match=limit):
+        Settings()
