@@ -28,7 +28,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY --from=build /wheels /wheels
 COPY --from=build /console-assets /app/console-assets
 RUN pip install /wheels/*.whl && rm -rf /wheels \
-    && useradd --system --uid 10001 --user-group --home-dir /app --create-home lapor
+    && useradd --system --uid 10001 --user-group --home-dir /app --create-home lapor \
+    && install -d -o lapor -g lapor -m 0700 /app/var /app/var/files
+# /app/var/files exists, owned by lapor, before a volume is mounted there: a new named volume
+# takes its owner from the image, else it would be root's and unwritable.
 WORKDIR /app
 USER lapor
 EXPOSE 8000

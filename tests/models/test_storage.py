@@ -406,3 +406,20 @@ def test_a_bucket_means_s3_with_the_settings() -> None:
         "ap-southeast-3",
     )
     assert store.object_name(ABSENT) == f"evidence/{ABSENT}"
+
+
+def test_docker_compose_keeps_files_on_a_volume_the_api_and_workers_share() -> None:
+    """Without a bucket, files outlive the containers: both roles mount one named volume where
+    LAPOR_FILES_DIR points (an absolute path: the processes' working directory is no promise)."""
+    import yaml
+
+    compose = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
+    )
+    files_dir = compose["x-lapor-environment"]["LAPOR_FILES_DIR"]
+    assert os.path.isabs(files_dir)
+    for role in ("api", "worker"):
+        service = compose["services"][role]
+        assert service["environment"]["LAPOR_FILES_DIR"] == files_dir
+        mounts = dict(volume.rsplit(":", 1)[::-1] for volume in service["volumes"])
+        assert mounts[files_dir] in compose["volumes"], role
