@@ -43,9 +43,21 @@ class InvalidKey(ValueError):
     """The key is not a content address (64 lowercase hex digits)."""
 
 
+class FileCorrupt(RuntimeError):
+    """The bytes stored under the key are not those the key names (damaged at rest)."""
+
+
 def content_key(data: bytes) -> str:
     """The key the bytes are stored under: their SHA-256, lowercase hex."""
     return hashlib.sha256(data).hexdigest()
+
+
+def verified(key: str, data: bytes) -> bytes:
+    """The bytes read under the key when they are the ones it names; else FileCorrupt. A content
+    address makes this check free of any stored checksum, and the same for every backend."""
+    if content_key(data) != key:
+        raise FileCorrupt(key)
+    return data
 
 
 def checked_key(key: str) -> str:
@@ -64,7 +76,8 @@ class FileStore(Protocol):
         ...
 
     async def get(self, key: str) -> bytes:
-        """The bytes under the key; FileMissing when there are none."""
+        """The bytes under the key (checked against it: FileCorrupt when they differ);
+        FileMissing when there are none."""
         ...
 
     async def delete(self, key: str) -> None:
@@ -156,15 +169,14 @@ class DirectoryStore:
     async def put(self, data: bytes, content_type: str) -> str:
         """Store the bytes under their SHA-256 (the content type is not kept here: whoever serves
         the file keeps it with the attachment's row)."""
-        key = content_key(data)
         await self._prepared()
-        await asyncio.to_thread(self._put_blocking, key, data)
-        return key
+        return await asyncio.to_thread(self._put_blocking, data)
 
-    def _put_blocking(self, key: str, data: bytes) -> None:
+    def _put_blocking(self, data: bytes) -> str:
+        key = content_key(data)
         target = self.path_of(key)
         if target.is_file():
-            return
+            return key
         fd, temp_name = tempfile.mkstemp(dir=self._temp_dir, prefix=key[:16], suffix=".part")
         temp = Path(temp_name)
         try:
@@ -183,6 +195,7 @@ class DirectoryStore:
             raise
         for directory in changed:
             _fsync_directory(directory)
+        return key
 
     async def _prepared_path(self, key: str) -> Path:
         # The key is checked before the first use prepares the directory: a bad key does no I/O.
@@ -194,9 +207,10 @@ class DirectoryStore:
         """The bytes under the key; FileMissing when there are none."""
         path = await self._prepared_path(key)
         try:
-            return await asyncio.to_thread(path.read_bytes)
+            data = await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
             raise FileMissing(key) from None
+        return await asyncio.to_thread(verified, key, data)
 
     async def delete(self, key: str) -> None:
         """Remove the file under the key; an absent one is fine."""
@@ -298,7 +312,8 @@ class S3Store:
     async def put(self, data: bytes, content_type: str) -> str:
         """Store the bytes under their SHA-256 with their content type; bytes already there are
         not uploaded again (and keep the content type they were first stored with)."""
-        digest = hashlib.sha256(data)
+        # Hashing megabytes takes milliseconds: off the event loop (hashlib lets go of the GIL).
+        digest = await asyncio.to_thread(hashlib.sha256, data)
         key = digest.hexdigest()
         if await self.exists(key):
             return key
@@ -324,7 +339,7 @@ class S3Store:
             raise
         async with answer["Body"] as body:
             data: bytes = await body.read()
-        return data
+        return await asyncio.to_thread(verified, key, data)
 
     async def delete(self, key: str) -> None:
         """Remove the object; S3 answers an absent one as a success too."""

@@ -32,6 +32,7 @@ from models import storage
 from models.storage import (
     STALE_TEMP_SECONDS,
     DirectoryStore,
+    FileCorrupt,
     FileMissing,
     FileStore,
     InvalidKey,
@@ -120,6 +121,8 @@ class Backend:
     store: FileStore
     # The keys of every file stored, read from the storage itself rather than the store.
     stored_keys: Callable[[], Awaitable[list[str]]]
+    # Overwrite what is stored under a key, behind the store's back (damage at rest).
+    overwrite: Callable[[str, bytes], Awaitable[None]]
 
 
 @pytest.fixture(params=["directory", "s3"])
@@ -131,7 +134,10 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         async def files_on_disk() -> list[str]:
             return sorted(p.name for p in root.glob("??/??/*") if p.is_file())
 
-        yield Backend(directory, files_on_disk)
+        async def overwrite_on_disk(key: str, data: bytes) -> None:
+            directory.path_of(key).write_bytes(data)
+
+        yield Backend(directory, files_on_disk, overwrite_on_disk)
         await directory.close()
         return
     s3 = _s3_store(request.getfixturevalue("s3_endpoint"), _fresh_bucket(), create_bucket=True)
@@ -140,7 +146,10 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         listing = await (await s3.client()).list_objects_v2(Bucket=s3.bucket)
         return sorted(item["Key"].removeprefix(s3.prefix) for item in listing.get("Contents", []))
 
-    yield Backend(s3, objects_in_bucket)
+    async def overwrite_in_bucket(key: str, data: bytes) -> None:
+        await (await s3.client()).put_object(Bucket=s3.bucket, Key=s3.object_name(key), Body=data)
+
+    yield Backend(s3, objects_in_bucket, overwrite_in_bucket)
     await s3.close()
 
 
@@ -181,6 +190,13 @@ async def test_delete_removes_and_absent_is_fine(backend: Backend) -> None:
     await backend.store.delete(key)
     await backend.store.delete(ABSENT)
     assert await backend.stored_keys() == [kept]
+
+
+async def test_get_refuses_bytes_that_are_not_the_ones_the_key_names(backend: Backend) -> None:
+    key = await backend.store.put(PHOTO, "image/jpeg")
+    await backend.overwrite(key, PHOTO[:-1] + b"\x00")
+    with pytest.raises(FileCorrupt):
+        await backend.store.get(key)
 
 
 async def test_twenty_concurrent_puts_of_the_same_bytes_store_one_file(backend: Backend) -> None:
