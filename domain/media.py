@@ -315,11 +315,17 @@ def _clean_pdf(data: bytes, field: list[str]) -> CleanFile:
                 "The PDF is protected by a password or encrypted: send a copy without protection.",
                 field,
             )
-        writer = PdfWriter()
-        for page in reader.pages:
-            _scrub(writer.add_page(page), set())
-        if not writer.pages:
+        pages = list(reader.pages)
+        if not pages:
             raise ValueError("a PDF without pages")
+        # Scrubbed in the reader, all before any is copied: the writer copies only what a page
+        # still reaches (a link to another page copies that page too), leaving nothing behind.
+        scrubbed: set[int] = set()
+        for page in pages:
+            _scrub(page, scrubbed)
+        writer = PdfWriter()
+        for page in pages:
+            writer.add_page(page)
         # pypdf's fresh /Info names pypdf as the producer: no /Info at all.
         writer.metadata = None
         buffer = io.BytesIO()
