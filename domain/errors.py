@@ -20,6 +20,11 @@ class ErrorCode(StrEnum):
     CONSENT_MISSING = "CONSENT_MISSING"
     RATE_LIMITED = "RATE_LIMITED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    # Uploaded files (domain/media.py): the type its bytes declare is not accepted; it cannot
+    # be decoded (corrupt, truncated, encrypted); it has too many pixels or bytes.
+    UNSUPPORTED_FILE = "UNSUPPORTED_FILE"
+    UNREADABLE_FILE = "UNREADABLE_FILE"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
 
 
 class DomainError(Exception):
