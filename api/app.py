@@ -22,6 +22,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 
 from api.console import Console
+from api.files import Files
 from api.http import GraphQLOverHTTP
 from api.live import LiveHub, LiveSocket, TextFrames, sign_in
 from api.metrics_route import MetricsServer, metrics_app
@@ -34,7 +35,7 @@ from core.dispatch import ArqOutboxDispatcher
 from core.metrics import set_live_subscriber_source
 from core.settings import Settings, get_settings
 from domain.actor import PUBLIC
-from domain.services import caching
+from domain.services import attachments, caching
 from domain.services.accounts import actor_for_token
 from domain.services.ratelimits import RateLimits
 from models.db import connect_database, disconnect_database
@@ -57,11 +58,11 @@ class LaporGraphQL(GraphQLOverHTTP):
         super().__init__(
             build_schema(settings),
             PersistedQueries(settings, redis.get),
+            settings,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=settings.live_init_timeout_seconds),
             max_subscriptions_per_connection=settings.live_max_subscriptions_per_connection,
         )
-        self.settings = settings
         self.redis = redis
         self.console = console
         self.live_hub = live_hub
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await live_hub.close()
             await redis.close()
             await caching.stop()
+            await attachments.close_store()
             await disconnect_database()
 
     async def healthz(request: Request) -> Response:
@@ -200,6 +202,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *console.routes(),
+            *Files(settings).routes(),
             *Open311(settings).routes(),
             *Transparency(settings).routes(),
         ],

@@ -34,7 +34,9 @@ from strawberry.types.graphql import OperationType
 
 from api.errors import Refusal, RequestError, graphql_errors
 from api.persisted import PersistedQueries
+from api.uploads import MULTIPART, read_multipart
 from core.metrics import observe_graphql
+from core.settings import Settings
 from domain.services.health import (
     RETRY_AFTER_SECONDS,
     UNAVAILABLE,
@@ -114,9 +116,12 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
     """Strawberry's ASGI view answering HTTP requests by the conventions above. A browser's
     visit gets the console (`render_graphql_ide`); WebSockets go through Strawberry's `run`."""
 
-    def __init__(self, schema: BaseSchema, persisted: PersistedQueries, **options: Any) -> None:
+    def __init__(
+        self, schema: BaseSchema, persisted: PersistedQueries, settings: Settings, **options: Any
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True, **options)
         self.persisted = persisted
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,7 +133,12 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         ):
             response = await self.render_graphql_ide(request)
         else:
-            response = await self.answer(request)
+            try:
+                response = await self.answer(request)
+            finally:  # an upload's files are spooled to disk: let them go with the request
+                form = getattr(request.state, "upload_form", None)
+                if form is not None:
+                    await form.close()
         await response(scope, receive, send)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
@@ -185,12 +195,19 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
     async def _request_data(self, request: Request) -> GraphQLRequestData:
         if request.method == "POST":
             media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type != JSON:
-                raise Refusal(415, "send the operation as JSON (Content-Type: application/json)")
-            try:
-                data = orjson.loads(await request.body())
-            except orjson.JSONDecodeError:
-                raise Refusal(400, "the request body is not valid JSON") from None
+            if media_type == MULTIPART:
+                data, request.state.upload_form = await read_multipart(request, self.settings)
+            elif media_type != JSON:
+                raise Refusal(
+                    415,
+                    "send the operation as JSON (Content-Type: application/json), or with files "
+                    "as the GraphQL multipart request (multipart/form-data)",
+                )
+            else:
+                try:
+                    data = orjson.loads(await request.body())
+                except orjson.JSONDecodeError:
+                    raise Refusal(400, "the request body is not valid JSON") from None
         else:
             try:
                 data = self.parse_query_params(request.query_params)

@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PAYLOAD_TOO_LARGE, graphql_errors
+from api.uploads import GRAPHQL_PATH, MULTIPART, upload_body_limit
 from core.logs import log_internal
 from core.requestctx import request_id
 from core.settings import Settings
@@ -147,21 +148,23 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """Refuses HTTP request bodies over `limit` bytes with 413, by Content-Length before
-    reading, or while reading one that came without it."""
+    """Refuses HTTP request bodies over `limit` bytes (`upload_limit` for a multipart upload)
+    with 413, by Content-Length before reading, or while reading one that came without it."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
         self.app = app
-        self.limit = limit
+        self.limits = (limit, upload_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        media_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        limit = self.limits[media_type == MULTIPART and scope["path"] == GRAPHQL_PATH]
         declared = _header(scope, b"content-length")
         # (The server has already refused a Content-Length that is not a number.)
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         received = 0
         started = False
@@ -171,7 +174,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _TooLarge
             return message
 
@@ -185,10 +188,10 @@ class BodyLimit:
         except _TooLarge:
             if started:
                 raise
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        message = f"the request body is larger than {self.limit:,} bytes"
+    async def _refuse(self, send: Send, limit: int) -> None:
+        message = f"the request body is larger than {limit:,} bytes"
         doc = graphql_errors(PAYLOAD_TOO_LARGE, message)
         await _send_json(send, 413, doc, [(b"connection", b"close")])
 
@@ -204,7 +207,9 @@ def http_middleware(settings: Settings) -> list[Middleware]:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             # Bearer tokens, not cookies, authorise API calls: no credentials across origins.
+            # Upload clients (Apollo's CSRF prevention) send Apollo-Require-Preflight.
             allow_headers=[
+                "Apollo-Require-Preflight",
                 "Authorization",
                 "Content-Type",
                 "Accept",
@@ -214,5 +219,7 @@ def http_middleware(settings: Settings) -> list[Middleware]:
             expose_headers=["X-Request-Id"],
             max_age=600,
         ),
-        Middleware(BodyLimit, limit=settings.max_body_bytes),
+        Middleware(
+            BodyLimit, limit=settings.max_body_bytes, upload_limit=upload_body_limit(settings)
+        ),
     ]

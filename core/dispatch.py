@@ -31,6 +31,7 @@ class Committed(Protocol):
 
 
 DELIVER_NOTIFICATION = "deliver_notification"
+MAKE_THUMBNAIL = "make_thumbnail"
 
 
 def deliver_job_id(notification_id: int, round_: int, attempts: int) -> str:
@@ -82,3 +83,14 @@ class ArqOutboxDispatcher:
                 )
         except Exception as exc:
             log.warning("deliveries %s not enqueued (%s); the safety net will", deliveries, exc)
+
+    async def thumbnails(self, attachment_ids: Sequence[int]) -> None:
+        """Enqueue the thumbnails of new images, one job per file; the workers' sweep of missing
+        thumbnails makes any whose job was lost."""
+        if self.redis is None or not attachment_ids:
+            return
+        try:
+            for aid in attachment_ids:
+                await self.redis.enqueue_job(MAKE_THUMBNAIL, aid, _job_id=f"thumbnail:{aid}")
+        except Exception as exc:
+            log.warning("thumbnails %s not enqueued (%s); the sweep will", attachment_ids, exc)

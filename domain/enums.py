@@ -2,6 +2,7 @@
 
 from models.enums import (
     AssignmentStatus,
+    AttachmentSource,
     Channel,
     DeliveryStatus,
     ReportKind,
@@ -13,6 +14,7 @@ from models.enums import (
 
 __all__ = [
     "AssignmentStatus",
+    "AttachmentSource",
     "Channel",
     "DeliveryStatus",
     "ReportKind",

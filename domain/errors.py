@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_FILE = "UNSUPPORTED_FILE"
     UNREADABLE_FILE = "UNREADABLE_FILE"
     FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    # More files than one change or one report may bring.
+    TOO_MANY_FILES = "TOO_MANY_FILES"
 
 
 class DomainError(Exception):

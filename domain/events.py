@@ -27,6 +27,8 @@ class EventKind(StrEnum):
     # Its undo, on both timelines alike.
     REPORT_UNMERGED = "report.unmerged"
     REPORT_DUPLICATE_UNMERGED = "report.duplicate_unmerged"
+    ATTACHMENT_HIDDEN = "attachment.hidden"
+    ATTACHMENT_SHOWN = "attachment.shown"
     ASSIGNMENT_CREATED = "assignment.created"
     ASSIGNMENT_ACCEPTED = "assignment.accepted"
     ASSIGNMENT_FOLLOW_UP = "assignment.follow_up"

@@ -61,6 +61,9 @@ EVENT_AUDIENCES: dict[EventKind, frozenset[Audience]] = {
     EventKind.REPORT_UNMERGED: frozenset({A.REPORTER}),
     EventKind.REPORT_DUPLICATE_MERGED: frozenset({A.ASSIGNED_OFFICERS}),
     EventKind.REPORT_DUPLICATE_UNMERGED: frozenset({A.ASSIGNED_OFFICERS}),
+    # The reporter hears when the desk hides a file of the report or shows it again.
+    EventKind.ATTACHMENT_HIDDEN: frozenset({A.REPORTER}),
+    EventKind.ATTACHMENT_SHOWN: frozenset({A.REPORTER}),
 }
 
 DEADLINE_AUDIENCES: dict[tuple[EventKind, Stage], frozenset[Audience]] = {

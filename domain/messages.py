@@ -45,6 +45,9 @@ _EVENT_TEXTS: dict[str, dict[EventKind, str]] = {
         "laporan {code}{title}: ada informasi baru.",
         K.REPORT_DUPLICATE_UNMERGED: "Sebuah laporan yang digabungkan ke laporan {code}{title} "
         "dipisahkan kembali.",
+        K.ATTACHMENT_HIDDEN: "Koordinator menyembunyikan sebuah lampiran laporan {code}{title}.",
+        K.ATTACHMENT_SHOWN: "Koordinator menampilkan kembali sebuah lampiran laporan "
+        "{code}{title}.",
         K.DEADLINE_REMINDER: "Pengingat: batas waktu {stage} laporan {code}{title} jatuh "
         "pada {due}.",
         K.DEADLINE_BREACHED: "Batas waktu {stage} laporan {code}{title} terlewati ({due}).",
@@ -78,6 +81,8 @@ _EVENT_TEXTS: dict[str, dict[EventKind, str]] = {
         "{code}{title}: there is new information.",
         K.REPORT_DUPLICATE_UNMERGED: "A report merged into report {code}{title} was split off "
         "again.",
+        K.ATTACHMENT_HIDDEN: "The desk hid a file of report {code}{title}.",
+        K.ATTACHMENT_SHOWN: "The desk showed a file of report {code}{title} again.",
         K.DEADLINE_REMINDER: "Reminder: the {stage} deadline of report {code}{title} is {due}.",
         K.DEADLINE_BREACHED: "The {stage} deadline of report {code}{title} was missed ({due}).",
         K.DEADLINE_ESCALATED: "Escalation: the {stage} deadline of report {code}{title} was "

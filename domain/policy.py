@@ -31,6 +31,7 @@ class Action(StrEnum):
     ASSIGN = "assign"
     HAND_OVER = "hand_over"
     MERGE = "merge"  # merge a duplicate into another report, and undo it
+    HIDE_ATTACHMENT = "hide_attachment"  # hide a file of the report from the public, or show it
     CLOSE_ESCALATED = "close_escalated"
     CLOSE_BY_SILENCE = "close_by_silence"  # the system alone, when the reporter stays silent
     WORK_ASSIGNMENT = "work_assignment"
@@ -77,7 +78,15 @@ class AgencyFacts:
 
 REPORTER_ACTIONS = frozenset({Action.ADD_INFO, Action.RATE, Action.DISPUTE})
 COORDINATOR_ACTIONS = frozenset(
-    {Action.VERIFY, Action.HOLD, Action.ARCHIVE, Action.ASSIGN, Action.HAND_OVER, Action.MERGE}
+    {
+        Action.VERIFY,
+        Action.HOLD,
+        Action.ARCHIVE,
+        Action.ASSIGN,
+        Action.HAND_OVER,
+        Action.MERGE,
+        Action.HIDE_ATTACHMENT,
+    }
 )
 
 
@@ -128,6 +137,40 @@ def allowed_on_report(actor: Actor, action: Action, report: ReportFacts) -> bool
     if action is Action.CLOSE_ESCALATED:
         return actor.is_ombudsman and report.handed_over
     return False
+
+
+@dataclass(frozen=True)
+class AttachmentFacts:
+    """What the policy needs to know of a file on a report."""
+
+    uploader_id: int | None
+    hidden: bool
+
+
+class FileAccess(StrEnum):
+    """Why a viewer sees a file: as a desk of the report, as its reporter, or as anyone."""
+
+    DESK = "desk"
+    REPORTER = "reporter"
+    PUBLIC = "public"
+
+
+def attachment_access(
+    actor: Actor, report: ReportFacts, attachment: AttachmentFacts
+) -> FileAccess | None:
+    """A file follows its report: the report's desks see every file (hidden ones too); the
+    reporter sees the files not hidden and their own; anyone else only the files not hidden of
+    a public report (verified, not confidential: a citizen's photo is public only from then).
+    None: the file is not theirs to see."""
+    if actor.system or allowed_on_report(actor, Action.READ_INTERNAL, report):
+        return FileAccess.DESK
+    if _is_reporter(actor, report) and (
+        not attachment.hidden or attachment.uploader_id == actor.user_id
+    ):
+        return FileAccess.REPORTER
+    if is_public(report) and not attachment.hidden:
+        return FileAccess.PUBLIC
+    return None
 
 
 def keeps_record(actor: Actor, assignment_agency_id: int) -> bool:

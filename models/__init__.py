@@ -3,6 +3,7 @@
 from models.entities import (
     Agency,
     Assignment,
+    Attachment,
     Category,
     FollowUp,
     Holiday,
@@ -23,6 +24,7 @@ from models.entities import (
 __all__ = [
     "Agency",
     "Assignment",
+    "Attachment",
     "Category",
     "FollowUp",
     "Holiday",

@@ -18,6 +18,7 @@ from core.bounds import (
 )
 from models.enums import (
     AssignmentStatus,
+    AttachmentSource,
     Channel,
     DeliveryStatus,
     RegionLevel,
@@ -267,6 +268,49 @@ class FollowUp(Model):
     class Meta:
         table = "follow_up"
         indexes = (Index(fields=("assignment_id", "id")),)
+
+
+class Attachment(Model):
+    """A photo or document on a report, as stored after cleaning (no metadata): the bytes live
+    in the file store (models/storage.py) under their SHA-256, `blob_key`; the row says whose
+    they are and who may see them (domain/policy.py, `may_see_attachment`)."""
+
+    id = fields.BigIntField(primary_key=True)
+    report: fields.ForeignKeyRelation[Report] = fields.ForeignKeyField(
+        "models.Report", related_name="attachments", on_delete=fields.CASCADE
+    )
+    report_id: int
+    # Evidence of an agency's answer; null for the reporter's own files.
+    follow_up: fields.ForeignKeyNullableRelation[FollowUp] = fields.ForeignKeyField(
+        "models.FollowUp", related_name="attachments", null=True, on_delete=fields.CASCADE
+    )
+    follow_up_id: int | None
+    uploader: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="attachments", null=True, on_delete=fields.SET_NULL
+    )
+    uploader_id: int | None
+    source = fields.CharEnumField(AttachmentSource, max_length=16)
+    blob_key = fields.CharField(max_length=64)
+    content_type = fields.CharField(max_length=64)
+    byte_size = fields.IntField()
+    width = fields.IntField(null=True)
+    height = fields.IntField(null=True)
+    # The thumbnail's key, once the worker made it (images only).
+    thumbnail_key = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField()
+    # Hidden by the desk (a face, a plate, a document shown by mistake): only the desks and the
+    # uploader still see it.
+    hidden_at = fields.DatetimeField(null=True)
+    hidden_reason = fields.TextField(null=True)
+
+    class Meta:
+        table = "attachment"
+        indexes = (
+            Index(fields=("report_id", "id")),
+            Index(fields=("follow_up_id",)),
+            Index(fields=("blob_key",)),
+            Index(fields=("thumbnail_key",)),
+        )
 
 
 class Support(Model):

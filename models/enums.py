@@ -68,3 +68,10 @@ class DeliveryStatus(StrEnum):
     PENDING = "PENDING"
     SENT = "SENT"
     DEAD = "DEAD"
+
+
+class AttachmentSource(StrEnum):
+    """Which desk a file came from: the reporter's own, or evidence of an agency's answer."""
+
+    REPORTER = "REPORTER"
+    AGENCY = "AGENCY"

@@ -16,6 +16,7 @@ from domain.services import assignments
 from domain.services.common import Outcome
 from domain.services.idempotency import Replay
 from domain.services.views import AssignmentView, FollowUpView
+from schema.attachments import Attachment, Files, attachments_of, uploads_of
 from schema.common import (
     After,
     AssignmentStatus,
@@ -53,6 +54,7 @@ class FollowUp(Node):
     )
     created_at: datetime = described("When it was written.")
     author_id: strawberry.Private[int | None]
+    follow_up_id: strawberry.Private[int]
 
     @classmethod
     def of(cls, f: FollowUpView) -> FollowUp:
@@ -63,6 +65,7 @@ class FollowUp(Node):
             resolution=f.resolution,
             created_at=f.created_at,
             author_id=f.author_id,
+            follow_up_id=f.id,
         )
 
     @classmethod
@@ -72,6 +75,14 @@ class FollowUp(Node):
             return None
         await info.context.loaders.see_users([found.author_id])
         return cls.of(found)
+
+    @strawberry.field(
+        description="The agency's evidence with this answer (before and after photos, a letter) "
+        "that the viewer may see, oldest first."
+    )
+    async def attachments(self, info: Ctx) -> list[Attachment]:
+        found = await info.context.loaders.follow_up_attachments.load(self.follow_up_id)
+        return attachments_of(found)
 
     author = person_field(
         lambda follow_up: follow_up.author_id,
@@ -287,16 +298,14 @@ class AssignmentMutation:
         resolution: Annotated[
             ResolutionCode | None, arg("How it was resolved; required when final.")
         ] = None,
+        attachments: Files = None,
     ) -> AssignmentPayload:
         ctx = info.context
-        return await assignment_payload(
-            info,
-            lambda: assignments.follow_up(
-                ctx.actor,
-                ctx.now,
-                _assignment_pk(assignment_id),
-                message,
-                final,
-                resolution,
-            ),
-        )
+
+        async def use_case() -> Outcome:
+            files = await uploads_of(attachments, "attachments", ctx.settings.upload_max_file_bytes)
+            return await assignments.follow_up(
+                ctx.actor, ctx.now, _assignment_pk(assignment_id), message, final, resolution, files
+            )
+
+        return await assignment_payload(info, use_case)

@@ -28,12 +28,14 @@ AssignmentStatus = enums.AssignmentStatus
 ResolutionTier = enums.ResolutionTier
 ResolutionCode = enums.ResolutionCode
 Role = enums.Role
+AttachmentSource = enums.AttachmentSource
 strawberry.enum(ReportKind, description="What a citizen sends.")
 strawberry.enum(ReportStatus, description="Where a report is in its life.")
 strawberry.enum(AssignmentStatus, description="Where one agency's work on a report is.")
 strawberry.enum(ResolutionTier, description="How much work a report needs: sets its deadline.")
 strawberry.enum(ResolutionCode, description="How a final follow-up resolved its assignment.")
 strawberry.enum(Role, description="What a user may do, scoped to a region or an agency.")
+strawberry.enum(AttachmentSource, description="Whose file it is: the reporter's, or an agency's.")
 
 # Arguments that recur, described once.
 First = Annotated[

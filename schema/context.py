@@ -29,6 +29,8 @@ class OutboxDispatcher(Protocol):
 
     async def deliver(self, deliveries: list[tuple[int, int]]) -> None: ...
 
+    async def thumbnails(self, attachment_ids: Sequence[int]) -> None: ...
+
 
 class LiveTopic(StrEnum):
     """What a subscription listens to; the key is an agency, a report or a user id."""

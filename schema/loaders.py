@@ -10,7 +10,8 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 
 from domain.actor import Actor
-from domain.services import accounts, assignments, reference, reports, timeline
+from domain.services import accounts, assignments, attachments, reference, reports, timeline
+from domain.services.attachments import AttachmentView
 from domain.services.reading import Page, SharedRows
 from domain.services.timeline import TimelineKey
 from domain.services.views import (
@@ -97,6 +98,14 @@ class Loaders:
     def report_record(self) -> DataLoader[int, ReportView | None]:
         """What a desk keeps of reports it let go (`reports.report_records`): no people."""
         return _by_id(lambda ids: reports.report_records(self._actor, ids, self._shared))
+
+    @cached_property
+    def report_attachments(self) -> DataLoader[int, list[AttachmentView]]:
+        return DataLoader(load_fn=lambda ids: attachments.of_reports(self._actor, ids))
+
+    @cached_property
+    def follow_up_attachments(self) -> DataLoader[int, list[AttachmentView]]:
+        return DataLoader(load_fn=lambda ids: attachments.of_follow_ups(self._actor, ids))
 
     @cached_property
     def assignment(self) -> DataLoader[int, AssignmentView | None]:

@@ -16,6 +16,7 @@ from domain.services import merges, reports, timeline
 from domain.services.common import Outcome
 from domain.services.idempotency import Replay
 from domain.services.views import EventView, ReportView
+from schema.attachments import Attachment, Files, attachments_of, uploads_of
 from schema.common import (
     After,
     Ctx,
@@ -223,6 +224,15 @@ class Report(Node):
         await ctx.loaders.see_reports([s.report for s in found])
         return [SimilarReport.of(s) for s in found]
 
+    @strawberry.field(
+        description="Photos and documents of the report the viewer may see (the reporter's and "
+        "the agencies' evidence), oldest first; none on a withheld record."
+    )
+    async def attachments(self, info: Ctx) -> list[Attachment]:
+        if self.view.withheld:
+            return []
+        return attachments_of(await info.context.loaders.report_attachments.load(self.view.id))
+
     @strawberry.field(description="The report's timeline, oldest first.")
     async def timeline(
         self,
@@ -422,6 +432,11 @@ class ReportSubmitInput:
     latitude: float | None = strawberry.field(default=None, description="WGS84 latitude.")
     longitude: float | None = strawberry.field(default=None, description="WGS84 longitude.")
     address: str | None = strawberry.field(default=None, description="Where, in words.")
+    attachments: Files = strawberry.field(
+        default=None,
+        description="Photos and documents, sent as the GraphQL multipart request: public once "
+        "the desk verifies a public report; their metadata (GPS, device) is removed first.",
+    )
 
 
 @strawberry.type(description="The changed report, or why nothing changed.")
@@ -443,6 +458,7 @@ async def run_use_case(
         return refused(info, e)
     if isinstance(outcome, Outcome):
         await info.context.dispatcher.dispatch(outcome.outbox)
+        await info.context.dispatcher.thumbnails(outcome.images)
     return outcome
 
 
@@ -498,6 +514,9 @@ class ReportMutation:
                 latitude=input.latitude,
                 longitude=input.longitude,
                 address=input.address,
+                attachments=await uploads_of(
+                    input.attachments, "attachments", ctx.settings.upload_max_file_bytes
+                ),
             )
             return await reports.submit(ctx.actor, ctx.now, data, ctx.limits)
 
@@ -509,12 +528,15 @@ class ReportMutation:
         info: Ctx,
         report_id: ReportId,
         message: Annotated[str, arg("The information the desk asked for.")],
+        attachments: Files = None,
     ) -> ReportPayload:
         ctx = info.context
-        return await _report_payload(
-            info,
-            lambda: reports.add_info(ctx.actor, ctx.now, _report_pk(report_id), message),
-        )
+
+        async def use_case() -> Outcome:
+            files = await uploads_of(attachments, "attachments", ctx.settings.upload_max_file_bytes)
+            return await reports.add_info(ctx.actor, ctx.now, _report_pk(report_id), message, files)
+
+        return await _report_payload(info, use_case)
 
     @strawberry.mutation(description="Support a public report (once per user).")
     async def report_support(self, info: Ctx, report_id: ReportId) -> ReportPayload:

@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 
 from core.settings import Settings, get_settings
 from schema.assignments import AssignmentMutation, AssignmentQuery
+from schema.attachments import AttachmentMutation
 from schema.calendar import CalendarMutation, CalendarQuery
 from schema.common import Node, merged
 from schema.compiled.executor import compiling_executor
@@ -60,6 +61,7 @@ Mutation = merged(
         PeopleMutation,
         ReportMutation,
         AssignmentMutation,
+        AttachmentMutation,
         NotificationMutation,
         WebhookMutation,
     ),

@@ -20,7 +20,7 @@ from core.dispatch import DELIVER_NOTIFICATION, ArqOutboxDispatcher, deliver_job
 from core.metrics import JOBS_KEY
 from core.requestctx import request_id
 from core.settings import get_settings
-from domain.services import deliveries, idempotency, sweep, transparency
+from domain.services import attachments, deliveries, idempotency, sweep, transparency
 from models.enums import DeliveryStatus
 from workers.transports import Transports
 
@@ -122,3 +122,25 @@ async def purge_idempotency_keys(ctx: Ctx) -> int:
 async def fold_transparency(ctx: Ctx) -> int:
     """Fold the reports whose history changed into the transparency figures (docs/adr/0027)."""
     return await transparency.catch_up(_now())
+
+
+@logged
+async def make_thumbnail(ctx: Ctx, attachment_id: int) -> bool:
+    """Make one image's thumbnail (enqueued by the API after the upload committed)."""
+    return await attachments.make_thumbnail(attachment_id)
+
+
+# How many missing thumbnails one sweep makes (a lost job, a worker killed mid-way).
+THUMBNAIL_SWEEP_BATCH = 50
+
+
+@logged
+async def make_missing_thumbnails(ctx: Ctx) -> int:
+    """Safety net: make the thumbnails whose job was lost."""
+    made = 0
+    for aid in await attachments.missing_thumbnails(THUMBNAIL_SWEEP_BATCH):
+        try:
+            made += await attachments.make_thumbnail(aid)
+        except Exception:  # one file that fails must not keep the others waiting
+            log.exception("the thumbnail of attachment %s could not be made", aid)
+    return made

@@ -18,8 +18,9 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core.dispatch import MAKE_THUMBNAIL
 from core.settings import get_settings
-from domain.services import caching
+from domain.services import attachments, caching
 from models.db import connect_database, disconnect_database
 from workers import jobs
 from workers.relay import OutboxRelay
@@ -60,6 +61,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     if "transports" in ctx:
         await ctx["transports"].close()
     await caching.stop()
+    await attachments.close_store()
     await disconnect_database()
     log.info("worker stopped", extra={"pid": os.getpid()})
 
@@ -83,12 +85,14 @@ class WorkerSettings:
             timeout=_s.webhook_timeout_seconds + _s.smtp_timeout_seconds + 30,
             keep_result=0,
         ),
+        func(jobs.make_thumbnail, name=MAKE_THUMBNAIL, keep_result=0),
     ]
     cron_jobs = [
         cron(jobs.deliver_due, second={17, 47}, unique=True),
         cron(jobs.sweep_deadlines, second=SWEEP_SECONDS, unique=True, timeout=600),
         cron(jobs.fold_transparency, second=FOLD_SECONDS, unique=True, timeout=600),
         cron(jobs.purge_idempotency_keys, minute=set(range(7, 60, 10)), second={7}, unique=True),
+        cron(jobs.make_missing_thumbnails, second={41}, unique=True, timeout=600),
     ]
     on_startup = startup
     on_shutdown = shutdown

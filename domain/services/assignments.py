@@ -31,7 +31,7 @@ from domain.policy import (
     keeps_record,
     require_signed_in,
 )
-from domain.services import reference, reports
+from domain.services import attachments, reference, reports
 from domain.services.common import (
     Outcome,
     lock_assignment,
@@ -74,6 +74,7 @@ from models import (
 )
 from models.enums import (
     AssignmentStatus,
+    AttachmentSource,
     ReportStatus,
     ResolutionCode,
     ResolutionTier,
@@ -220,28 +221,40 @@ async def follow_up(
     message: str,
     final: bool,
     resolution: ResolutionCode | None,
+    files: Sequence[attachments.Upload] = (),
 ) -> Outcome:
-    """An interim or final written answer; the last final answer makes the report RESPONDED."""
+    """An interim or final written answer, with evidence files if any; the last final answer
+    makes the report RESPONDED."""
     require_aware(now)
     text = required_text(message, "message", max_length=get_settings().message_max_length)
     if final and resolution is None:
         raise invalid("resolution", "a final follow-up needs a resolution code")
     if not final and resolution is not None:
         raise invalid("resolution", "only a final follow-up carries a resolution code")
-    async with in_transaction():
+    cleaned = await attachments.cleaned(files, "attachments")
+    async with attachments.kept_if_committed() as stored, in_transaction():
         report, assignment = await _lock_for_desk(actor, assignment_id)
         action = AssignmentAction.RESPOND if final else AssignmentAction.FOLLOW_UP
         assignment.status = next_assignment_status(assignment.status, action)
         # The deadline this answer is judged by (transparency's "on time"): the one in force
         # now, before the answer moves the assignment on.
         due_in_force = assignment.due_at
-        await FollowUp.create(
+        written = await FollowUp.create(
             assignment_id=assignment.id,
             author_id=actor.user_id,
             message=text,
             final=final,
             resolution=resolution,
             created_at=now,
+        )
+        made = await attachments.attach(
+            report,
+            cleaned,
+            uploader_id=actor.user_id,
+            source=AttachmentSource.AGENCY,
+            now=now,
+            stored=stored,
+            follow_up_id=written.id,
         )
         if assignment.first_response_at is None:
             assignment.first_response_at = now
@@ -274,7 +287,7 @@ async def follow_up(
             _, oid = await record_event(report, EventKind.REPORT_RESPONDED, actor, now)
             outbox.append(oid)
         await _touch_report(report, now, cal)
-        return Outcome(report, assignment, outbox)
+        return Outcome(report, assignment, outbox, images=attachments.images_of(made))
 
 
 async def reopen_responded(

@@ -33,6 +33,8 @@ class Outcome:
     # The policy's facts of `report` as committed, when the use case knows them without a read
     # (a new report): its view is then made without reading the report back.
     facts: ReportFacts | None = None
+    # Images the change stored, whose thumbnails the workers make after commit.
+    images: list[int] = field(default_factory=list)
 
     @property
     def outbox_ids(self) -> list[int]:

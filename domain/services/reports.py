@@ -34,7 +34,7 @@ from domain.policy import (
     keeps_record,
     require_signed_in,
 )
-from domain.services import assignments, reference, search
+from domain.services import assignments, attachments, reference, search
 from domain.services.common import (
     ASSIGNED_AGENCIES,
     Outcome,
@@ -78,7 +78,7 @@ from models import (
     Support,
     rows,
 )
-from models.enums import RegionLevel, ReportKind, ReportStatus
+from models.enums import AttachmentSource, RegionLevel, ReportKind, ReportStatus
 from models.rows import ReportRow
 
 
@@ -97,6 +97,8 @@ class SubmitInput:
     latitude: float | None = None
     longitude: float | None = None
     address: str | None = None
+    # Photos and documents, as sent (cleaned before anything is stored).
+    attachments: Sequence[attachments.Upload] = ()
 
 
 async def submit(
@@ -119,37 +121,52 @@ async def submit(
         category_id = parse_id(data.category_id, "categoryId")
         if await reference.category(category_id) is None:
             raise not_found("category", "categoryId")
+    files = await attachments.cleaned(data.attachments, "attachments")
     if limits is not None:
         await limits.submit(actor.user_id, now)
     cal = await calendar_for(region.id)
-    for _attempt in range(5):
-        try:
-            async with in_transaction():
-                report = Report(
-                    tracking_code=new_tracking_code(),
-                    kind=data.kind,
-                    title=title,
-                    body=body,
-                    anonymous=data.anonymous,
-                    confidential=data.confidential,
-                    ombudsman_consent=data.ombudsman_consent,
-                    status=ReportStatus.SUBMITTED,
-                    region_id=region.id,
-                    category_id=category_id,
-                    reporter_id=actor.user_id,
-                    latitude=data.latitude,
-                    longitude=data.longitude,
-                    address=address,
-                    created_at=now,
-                    updated_at=now,
-                )
-                set_report_due(report, cal, now, open_assignment_dues=[])
-                await report.save()
-                _, entry = await record_event(report, EventKind.REPORT_SUBMITTED, actor, now)
-                return Outcome(report, outbox=[entry], facts=facts_of(report))
-        except IntegrityError:
-            # A tracking-code collision (about 1 in 10^12): draw again.
-            continue
+    async with attachments.kept_if_committed() as stored:
+        for _attempt in range(5):
+            try:
+                async with in_transaction():
+                    report = Report(
+                        tracking_code=new_tracking_code(),
+                        kind=data.kind,
+                        title=title,
+                        body=body,
+                        anonymous=data.anonymous,
+                        confidential=data.confidential,
+                        ombudsman_consent=data.ombudsman_consent,
+                        status=ReportStatus.SUBMITTED,
+                        region_id=region.id,
+                        category_id=category_id,
+                        reporter_id=actor.user_id,
+                        latitude=data.latitude,
+                        longitude=data.longitude,
+                        address=address,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    set_report_due(report, cal, now, open_assignment_dues=[])
+                    await report.save()
+                    made = await attachments.attach(
+                        report,
+                        files,
+                        uploader_id=actor.user_id,
+                        source=AttachmentSource.REPORTER,
+                        now=now,
+                        stored=stored,
+                    )
+                    _, entry = await record_event(report, EventKind.REPORT_SUBMITTED, actor, now)
+                    return Outcome(
+                        report,
+                        outbox=[entry],
+                        facts=facts_of(report),
+                        images=attachments.images_of(made),
+                    )
+            except IntegrityError:
+                # A tracking-code collision (about 1 in 10^12): draw again.
+                continue
     raise DomainError(ErrorCode.CONFLICT, "could not allocate a tracking code, try again")
 
 
@@ -171,12 +188,20 @@ async def _report_region(region_id: int | str) -> Region:
     return region
 
 
-async def add_info(actor: Actor, now: datetime, report_id: int | str, message: str) -> Outcome:
-    """The reporter adds information; a report on hold goes back to the coordinator."""
+async def add_info(
+    actor: Actor,
+    now: datetime,
+    report_id: int | str,
+    message: str,
+    files: Sequence[attachments.Upload] = (),
+) -> Outcome:
+    """The reporter adds information, and files if any; a report on hold goes back to the
+    coordinator."""
     require_aware(now)
     text = required_text(message, "message", max_length=get_settings().message_max_length)
     rid = parse_id(report_id, "reportId")
-    async with in_transaction():
+    cleaned = await attachments.cleaned(files, "attachments")
+    async with attachments.kept_if_committed() as stored, in_transaction():
         report = await lock_report_for(
             actor, rid, Action.ADD_INFO, "only the reporter adds information"
         )
@@ -186,8 +211,16 @@ async def add_info(actor: Actor, now: datetime, report_id: int | str, message: s
         if was is ReportStatus.ON_HOLD:
             await refresh_report_due(report, await calendar_for(report.region_id), now)
         await report.save(update_fields=["status", "updated_at", "due_at", "sweep_at"])
+        made = await attachments.attach(
+            report,
+            cleaned,
+            uploader_id=actor.user_id,
+            source=AttachmentSource.REPORTER,
+            now=now,
+            stored=stored,
+        )
         _, oid = await record_event(report, EventKind.REPORT_INFO_ADDED, actor, now, message=text)
-        return Outcome(report, outbox=[oid])
+        return Outcome(report, outbox=[oid], images=attachments.images_of(made))
 
 
 async def support(actor: Actor, now: datetime, report_id: int | str) -> Outcome:

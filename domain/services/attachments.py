@@ -1,0 +1,404 @@
+"""Files on reports (issue 14, docs/adr/0029): cleaning what was uploaded, keeping it with the
+change that brought it, showing it to whom the policy lets see it, thumbnails, hiding.
+
+- A file is cleaned (domain/media.py: decided by its bytes, re-encoded without metadata)
+  before anything is stored; a refused file stores nothing.
+- The cleaned bytes go to the file store (models/storage.py) under their SHA-256 inside the
+  transaction of the change they came with; if that transaction does not commit, the bytes
+  that no row refers to are deleted again (`kept_if_committed`). A transaction-scoped advisory
+  lock on the key orders a store and a removal of the same bytes (two reports can share them).
+- Per report, at most `upload_max_report_files` files and `upload_max_report_bytes` bytes
+  (counted after cleaning), checked with the report locked: two uploads racing on one report
+  cannot both pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import TypeVar
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from core.settings import get_settings
+from domain import media
+from domain.actor import Actor
+from domain.errors import DomainError, ErrorCode, not_found
+from domain.events import EventKind
+from domain.file_links import FileGrant, Variant, file_link, link_key
+from domain.ids import parse_id
+from domain.policy import (
+    Action,
+    AttachmentFacts,
+    FileAccess,
+    ReportFacts,
+    attachment_access,
+    is_public,
+)
+from domain.services.common import (
+    Outcome,
+    facts_for,
+    lock_report_for,
+    record_event,
+    report_facts,
+    require_aware,
+    required_text,
+)
+from models import Attachment, Report
+from models.enums import AttachmentSource
+from models.storage import FileStore, file_store
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as a client sent it (read to at most one byte over the size limit), its size as
+    sent, and the input it came in, to name in a refusal."""
+
+    data: bytes
+    size: int
+    field: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentView:
+    """A file as one viewer may see it (the policy let them)."""
+
+    id: int
+    report_id: int
+    follow_up_id: int | None
+    source: AttachmentSource
+    content_type: str
+    byte_size: int
+    width: int | None
+    height: int | None
+    created_at: datetime
+    has_thumbnail: bool
+    # Hidden files reach only the report's desks and their uploader, with the desk's reason.
+    hidden: bool
+    hidden_reason: str | None
+    # The viewer sees it because it is public: its links are checked again when served.
+    public: bool
+
+
+@cache
+def store() -> FileStore:
+    """The process's file store, as the settings choose it."""
+    return file_store(get_settings())
+
+
+async def close_store() -> None:
+    """Close the process's file store (its connections), if it was opened."""
+    if store.cache_info().currsize:
+        await store().close()
+        store.cache_clear()
+
+
+# Cleaning is CPU work in threads (Pillow lets go of the GIL while it decodes and encodes); at
+# most this many at once, so that uploads leave a core to the event loop's other requests.
+_CLEANING = asyncio.Semaphore(max(1, (os.cpu_count() or 2) - 1))
+
+
+async def _in_thread(work: Callable[[], T]) -> T:
+    async with _CLEANING:
+        return await asyncio.to_thread(work)
+
+
+async def cleaned(files: Sequence[Upload], field: str) -> list[media.CleanFile]:
+    """The files cleaned, in order; refused (nothing kept) beyond `upload_max_files`, for a file
+    over `upload_max_file_bytes`, empty, of a type not allowed, or that does not decode."""
+    s = get_settings()
+    if len(files) > s.upload_max_files:
+        raise DomainError(
+            ErrorCode.TOO_MANY_FILES, f"at most {s.upload_max_files} files at once", [field]
+        )
+    for f in files:
+        media.check_byte_size(max(f.size, len(f.data)), s.upload_max_file_bytes, f.field)
+        if not f.data:
+            raise DomainError(ErrorCode.UNREADABLE_FILE, "the file is empty", f.field)
+    limits = media_limits()
+    return [await _in_thread(lambda f=f: media.clean(f.data, f.field, limits)) for f in files]  # type: ignore[misc]
+
+
+def media_limits() -> media.MediaLimits:
+    """How images are bounded, from the settings."""
+    s = get_settings()
+    return media.MediaLimits(max_side=s.upload_image_max_side, thumbnail_side=s.thumbnail_side)
+
+
+def _key_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def _lock_key(key: str) -> None:
+    """Order the storing and the removal of the same bytes until the transaction ends."""
+    await connections.get("default").execute_query(
+        "SELECT pg_advisory_xact_lock($1::bigint)", [int(key[:15], 16)]
+    )
+
+
+@asynccontextmanager
+async def kept_if_committed() -> AsyncIterator[list[str]]:
+    """Around a transaction that stores files: yields the list `attach` records the stored keys
+    in; if the block fails, the bytes no row refers to are deleted again."""
+    stored: list[str] = []
+    try:
+        yield stored
+    except BaseException:
+        await asyncio.shield(_forget_unreferenced(stored))
+        raise
+
+
+async def _forget_unreferenced(keys: Sequence[str]) -> None:
+    for key in dict.fromkeys(keys):
+        async with in_transaction():
+            await _lock_key(key)
+            if not await Attachment.filter(blob_key=key).exists() and not (
+                await Attachment.filter(thumbnail_key=key).exists()
+            ):
+                await store().delete(key)
+
+
+async def _put(data: bytes, content_type: str, stored: list[str]) -> str:
+    """Store bytes within the caller's transaction, under the lock of their key."""
+    key = _key_of(data)
+    await _lock_key(key)
+    await store().put(data, content_type)
+    stored.append(key)
+    return key
+
+
+async def attach(
+    report: Report,
+    files: Sequence[media.CleanFile],
+    *,
+    uploader_id: int | None,
+    source: AttachmentSource,
+    now: datetime,
+    stored: list[str],
+    follow_up_id: int | None = None,
+    field: str = "attachments",
+) -> list[Attachment]:
+    """Store `files` on `report`, which the caller's transaction has locked; refused beyond the
+    report's limits. `stored` (from `kept_if_committed`) learns each key stored."""
+    if not files:
+        return []
+    s = get_settings()
+    count, size = (
+        await connections.get("default").execute_query(
+            "SELECT count(*), coalesce(sum(byte_size), 0) FROM attachment WHERE report_id = $1",
+            [report.id],
+        )
+    )[1][0]
+    if count + len(files) > s.upload_max_report_files:
+        raise DomainError(
+            ErrorCode.TOO_MANY_FILES,
+            f"a report may have at most {s.upload_max_report_files} files ({count} already)",
+            [field],
+        )
+    if size + sum(len(f.data) for f in files) > s.upload_max_report_bytes:
+        limit = s.upload_max_report_bytes / 1024 / 1024
+        raise DomainError(
+            ErrorCode.FILE_TOO_LARGE, f"a report's files may take at most {limit:g} MiB", [field]
+        )
+    made: list[Attachment] = []
+    for f in files:
+        key = await _put(f.data, f.content_type, stored)
+        made.append(
+            await Attachment.create(
+                report_id=report.id,
+                follow_up_id=follow_up_id,
+                uploader_id=uploader_id,
+                source=source,
+                blob_key=key,
+                content_type=f.content_type,
+                byte_size=len(f.data),
+                width=f.width,
+                height=f.height,
+                created_at=now,
+            )
+        )
+    return made
+
+
+def images_of(made: Sequence[Attachment]) -> list[int]:
+    """The ids of the images among files just stored: their thumbnails are to be made."""
+    return [row.id for row in made if row.content_type.startswith("image/")]
+
+
+def _visible(actor: Actor, row: Attachment, facts: ReportFacts) -> AttachmentView | None:
+    hidden = row.hidden_at is not None
+    access = attachment_access(actor, facts, AttachmentFacts(row.uploader_id, hidden))
+    if access is None:
+        return None
+    return AttachmentView(
+        id=row.id,
+        report_id=row.report_id,
+        follow_up_id=row.follow_up_id,
+        source=row.source,
+        content_type=row.content_type,
+        byte_size=row.byte_size,
+        width=row.width,
+        height=row.height,
+        created_at=row.created_at,
+        has_thumbnail=row.thumbnail_key is not None,
+        hidden=hidden,
+        hidden_reason=row.hidden_reason if hidden else None,
+        public=access is FileAccess.PUBLIC,
+    )
+
+
+async def _views_of(actor: Actor, found: Sequence[Attachment]) -> list[AttachmentView | None]:
+    report_ids = sorted({row.report_id for row in found})
+    facts = await facts_for(await Report.filter(id__in=report_ids)) if report_ids else {}
+    return [_visible(actor, row, facts[row.report_id]) for row in found]
+
+
+async def of_reports(actor: Actor, report_ids: Sequence[int]) -> list[list[AttachmentView]]:
+    """The files of each report that `actor` may see, oldest first (the caller gives reports
+    the actor reads; the policy decides each file)."""
+    found = await Attachment.filter(report_id__in=list(set(report_ids))).order_by("id")
+    grouped: dict[int, list[AttachmentView]] = defaultdict(list)
+    for view in await _views_of(actor, found):
+        if view is not None:
+            grouped[view.report_id].append(view)
+    return [grouped[i] for i in report_ids]
+
+
+async def of_follow_ups(actor: Actor, follow_up_ids: Sequence[int]) -> list[list[AttachmentView]]:
+    """The evidence of each follow-up that `actor` may see, oldest first."""
+    found = await Attachment.filter(follow_up_id__in=list(set(follow_up_ids))).order_by("id")
+    grouped: dict[int, list[AttachmentView]] = defaultdict(list)
+    for view in await _views_of(actor, found):
+        if view is not None and view.follow_up_id is not None:
+            grouped[view.follow_up_id].append(view)
+    return [grouped[i] for i in follow_up_ids]
+
+
+async def attachment_by_id(actor: Actor, attachment_id: int) -> AttachmentView | None:
+    """One file if `actor` may see it; None when it is absent or not theirs to see alike."""
+    row = await Attachment.get_or_none(id=attachment_id)
+    if row is None:
+        return None
+    return (await _views_of(actor, [row]))[0]
+
+
+def link(view: AttachmentView, variant: Variant, now: datetime) -> str | None:
+    """A signed link to a file the viewer was shown (None for a thumbnail not made yet)."""
+    if variant is Variant.THUMBNAIL and not view.has_thumbnail:
+        return None
+    s = get_settings()
+    expires = int(now.timestamp()) + s.file_link_ttl_seconds
+    return file_link(link_key(s.secret_key), FileGrant(view.id, variant, expires, view.public))
+
+
+@dataclass(frozen=True)
+class Served:
+    """The bytes of a file, ready to send."""
+
+    data: bytes
+    content_type: str
+    attachment_id: int
+    variant: Variant
+
+
+async def served(grant: FileGrant) -> Served | None:
+    """The bytes a verified link grants; None when the file is gone or, for a link given to the
+    public, is no longer public (hidden since, or the report no longer public)."""
+    row = await Attachment.get_or_none(id=grant.attachment_id)
+    if row is None:
+        return None
+    if grant.public:
+        report = await Report.get(id=row.report_id)
+        facts = await report_facts(report)
+        if not is_public(facts) or row.hidden_at is not None:
+            return None
+    if grant.variant is Variant.THUMBNAIL:
+        if row.thumbnail_key is None:
+            return None
+        data = await store().get(row.thumbnail_key)
+        # Thumbnails are JPEG or PNG (transparency) as media.thumbnail chose: their bytes say.
+        return Served(data, media.sniff(data) or "application/octet-stream", row.id, grant.variant)
+    return Served(await store().get(row.blob_key), row.content_type, row.id, grant.variant)
+
+
+async def make_thumbnail(attachment_id: int) -> bool:
+    """Make an image's thumbnail once (whoever runs first, of jobs and sweeps); False when there
+    is nothing to do: not an image, done already, being made by another worker, or gone."""
+    async with kept_if_committed() as stored, in_transaction():
+        _, found = await connections.get("default").execute_query(
+            "SELECT blob_key FROM attachment WHERE id = $1 AND thumbnail_key IS NULL"
+            " AND content_type LIKE 'image/%' FOR UPDATE SKIP LOCKED",
+            [attachment_id],
+        )
+        if not found:
+            return False
+        original = await store().get(found[0]["blob_key"])
+        limits = media_limits()
+        thumb = await _in_thread(lambda: media.thumbnail(original, limits.thumbnail_side, limits))
+        key = await _put(thumb.data, thumb.content_type, stored)
+        await Attachment.filter(id=attachment_id).update(thumbnail_key=key)
+    return True
+
+
+async def missing_thumbnails(limit: int) -> list[int]:
+    """Images still without a thumbnail, oldest first (a job that was lost, a worker killed)."""
+    found = (
+        await Attachment.filter(thumbnail_key=None, content_type__startswith="image/")
+        .order_by("id")
+        .limit(limit)
+        .values_list("id", flat=True)
+    )
+    return [int(aid) for aid in found]  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """A change of a file's visibility: the report's outcome and the file."""
+
+    outcome: Outcome
+    attachment_id: int
+
+
+async def set_hidden(
+    actor: Actor, now: datetime, attachment_id: int | str, hidden: bool, reason: str | None
+) -> Hidden:
+    """The report's coordinator hides a file from everyone but the desks and its uploader (with
+    a reason, on the timeline), or shows it again."""
+    require_aware(now)
+    aid = parse_id(attachment_id, "attachmentId")
+    text = (
+        required_text(reason, "reason", max_length=get_settings().message_max_length)
+        if hidden
+        else None
+    )
+    row = await Attachment.get_or_none(id=aid)
+    if row is None:
+        raise not_found("attachment", "attachmentId")
+    async with in_transaction():
+        report = await lock_report_for(
+            actor, row.report_id, Action.HIDE_ATTACHMENT, "only the report's coordinators do this"
+        )
+        row = await Attachment.filter(id=aid).select_for_update().get()
+        if (row.hidden_at is not None) == hidden:
+            state = "hidden" if hidden else "shown"
+            raise DomainError(
+                ErrorCode.ALREADY_DONE, f"the file is {state} already", ["attachmentId"]
+            )
+        await Attachment.filter(id=aid).update(
+            hidden_at=now if hidden else None, hidden_reason=text
+        )
+        kind = EventKind.ATTACHMENT_HIDDEN if hidden else EventKind.ATTACHMENT_SHOWN
+        _, entry = await record_event(
+            report, kind, actor, now, message=text, data={"attachment_id": aid}
+        )
+        return Hidden(Outcome(report, outbox=[entry]), aid)
