@@ -14,11 +14,15 @@ from typing import Any
 
 import orjson
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from api.errors import Refusal
 from core.settings import Settings
+from domain.errors import ErrorCode
+
+TOO_MANY_FILES = ErrorCode.TOO_MANY_FILES.value
 
 MULTIPART = "multipart/form-data"
 # Where uploads go: only there is a body as large as `upload_body_limit` accepted.
@@ -41,12 +45,21 @@ async def read_multipart(request: Request, settings: Settings) -> tuple[dict[str
     (the caller closes it once the operation ran: its files are spooled to disk)."""
     try:
         form = await request.form(
-            max_files=settings.upload_max_files,
+            # One more than allowed, so that too many files are told apart from other faults.
+            max_files=settings.upload_max_files + 1,
             max_fields=2,
             max_part_size=settings.max_body_bytes,
         )
-    except MultiPartException as error:
-        raise Refusal(400, f"the multipart request could not be read: {error.message}") from None
+    except (MultiPartException, HTTPException) as error:
+        # (Inside an application, Starlette turns its parser's refusals into HTTPException.)
+        detail = error.message if isinstance(error, MultiPartException) else error.detail
+        raise Refusal(400, f"the multipart request could not be read: {detail}") from None
+    files = sum(isinstance(value, UploadFile) for _, value in form.multi_items())
+    if files > settings.upload_max_files:
+        await form.close()
+        raise Refusal(
+            400, f"at most {settings.upload_max_files} files at once", code=TOO_MANY_FILES
+        )
     try:
         return _operation(form), form
     except BaseException:

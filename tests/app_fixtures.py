@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,6 +35,7 @@ CHURN_TABLES = (
     "report_event",
     "rating",
     "support",
+    "attachment",
     "follow_up",
     "assignment",
     "report",
@@ -84,6 +86,22 @@ class GQL:
         return await self.client.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
         )
+
+    async def upload(
+        self, query: str, variables: dict[str, Any], files: dict[str, tuple[str, bytes, str]]
+    ) -> httpx.Response:
+        """The operation as the GraphQL multipart request: each file (name, bytes, declared type)
+        goes to the variable path it is keyed by (e.g. "variables.input.attachments.0"), where
+        `variables` holds a null."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers.update(self.headers)
+        names = {str(i): path for i, path in enumerate(files)}
+        form = {
+            "operations": json.dumps({"query": query, "variables": variables}),
+            "map": json.dumps({name: [path] for name, path in names.items()}),
+        }
+        parts = {name: files[path] for name, path in names.items()}
+        return await self.client.post("/graphql", data=form, files=parts, headers=headers)
 
     async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = await self.raw(query, variables)

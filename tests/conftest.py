@@ -8,9 +8,12 @@ they fail: CI must not skip what can run.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 import sys
 from collections.abc import Iterator
 from typing import NoReturn
@@ -29,6 +32,11 @@ os.environ.setdefault("LAPOR_SECRET_KEY", secrets.token_urlsafe(32))
 # Tests sign in and submit far more often than people do: rate limits are off unless a test of
 # them turns them on (tests/api/test_rate_limits.py); the processes tests start inherit this.
 os.environ.setdefault("LAPOR_RATE_LIMITS", "false")
+# Uploaded files go to a directory of the session's (the processes tests start share it), not
+# to the checkout's var/files.
+if "LAPOR_FILES_DIR" not in os.environ:
+    os.environ["LAPOR_FILES_DIR"] = tempfile.mkdtemp(prefix="lapor-test-files-")
+    atexit.register(shutil.rmtree, os.environ["LAPOR_FILES_DIR"], True)
 # The API processes tests start serve no metrics port unless a test gives them one: several
 # run at once, and other people's tests run on this machine too.
 os.environ.setdefault("LAPOR_METRICS_PORT", "0")
