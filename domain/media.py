@@ -173,7 +173,7 @@ def thumbnail(data: bytes, side: int, limits: MediaLimits = MediaLimits()) -> Cl
         raise DomainError(ErrorCode.UNSUPPORTED_FILE, "Only an image has a thumbnail.")
     image = _decoded(data, content_type, None, limits, side)
     encoded_as = WEBP if image.mode == "RGBA" else JPEG
-    return _encoded(_bounded(image, side), encoded_as, limits)
+    return _encoded(image, encoded_as, limits)
 
 
 def _clean_image(
@@ -188,7 +188,7 @@ def _clean_image(
     stored_as = _STORED_AS[content_type]
     if stored_as == JPEG:
         image = _flattened(image)
-    return _encoded(_bounded(image, limits.max_side), stored_as, limits)
+    return _encoded(image, stored_as, limits)
 
 
 def _decoded(
@@ -211,8 +211,10 @@ def _decoded(
         if ratio < 1:
             image.draft(None, (math.ceil(width * ratio), math.ceil(height * ratio)))
         image.load()
-        ImageOps.exif_transpose(image, in_place=True)
-        srgb = _in_srgb(image)
+        # Bounded before it is turned: the turn then copies the small picture, not the large.
+        upright = _bounded(image, bound)
+        ImageOps.exif_transpose(upright, in_place=True)
+        srgb = _in_srgb(upright)
     except DomainError:
         raise
     except Image.DecompressionBombError as error:

@@ -167,6 +167,9 @@ def test_a_heic_photo_becomes_an_upright_jpeg_without_its_exif() -> None:
     assert stored.size == (40, 60)
     assert _close(stored.getpixel((35, 4)), RED)
     assert dict(stored.getexif()) == {}
+    # libheif turns the picture as it decodes it: bounding it must not turn it twice.
+    halved = _opened(clean(original, FIELD, MediaLimits(max_side=30)))
+    assert halved.size == (20, 30) and _close(halved.getpixel((18, 1)), RED)
 
 
 def test_a_cmyk_jpeg_is_stored_as_rgb() -> None:
@@ -178,6 +181,8 @@ def test_a_cmyk_jpeg_is_stored_as_rgb() -> None:
 def test_a_large_photo_is_bounded_to_max_side_keeping_its_aspect() -> None:
     jpeg = clean(_encoded(_marked((4000, 3000)), "JPEG", exif=_camera_exif(6)), FIELD)
     assert (jpeg.width, jpeg.height) == (1920, 2560)
+    # Bounded, then turned: the corner still ends up top right.
+    assert _close(_opened(jpeg).getpixel((1919, 0)), RED)
     png = clean(_encoded(_marked((5000, 1000)), "PNG"), FIELD, MediaLimits(max_side=1000))
     assert (png.width, png.height) == (1000, 200)
     assert _close(_opened(png).getpixel((0, 0)), RED)
