@@ -50,7 +50,7 @@ _HEIF_BRANDS: Final = frozenset({b"mif1", b"msf1"})
 # AVIF files carry mif1 too, but this build of libheif cannot decode them.
 _AVIF_BRANDS: Final = frozenset({b"avif", b"avis"})
 
-_SRGB: Final = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+_WIDE_GREY: Final = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 _WHITE: Final = (255, 255, 255)
 
 # Actions a PDF viewer would run on its own or on a click: none is needed to read evidence.
@@ -249,7 +249,10 @@ def _in_srgb(image: Image.Image) -> Image.Image:
     # Bring the colours to the mode the profile describes: grey, CMYK or RGB.
     if image.mode in ("L", "RGB", "CMYK"):
         colours = image
-    elif image.mode in ("1", "LA", "I", "I;16", "I;16L", "I;16B", "F"):
+    elif image.mode in _WIDE_GREY:
+        # Pillow's own conversion of 16-bit grey to 8 bits clips rather than scales.
+        colours = image.convert("I").point(lambda value: value * (1 / 257)).convert("L")
+    elif image.mode in ("1", "LA", "F"):
         colours = image.convert("L")
     else:
         colours = image.convert("RGB")
@@ -257,7 +260,10 @@ def _in_srgb(image: Image.Image) -> Image.Image:
     if icc := image.info.get("icc_profile"):
         try:
             profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            rgb = ImageCms.profileToProfile(colours, profile, _SRGB, outputMode="RGB")
+            # A profile of its own for each call: LittleCMS profiles are not for sharing
+            # between threads.
+            srgb = ImageCms.createProfile("sRGB")
+            rgb = ImageCms.profileToProfile(colours, profile, srgb, outputMode="RGB")
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
             rgb = None
     if rgb is None:
@@ -280,6 +286,9 @@ def _bounded(image: Image.Image, side: int) -> Image.Image:
     width, height = image.size
     if max(width, height) <= side:
         return image
+    if image.mode in ("1", "P", "PA"):
+        # Pillow resizes these by the nearest pixel only.
+        image = image.convert("RGBA" if image.has_transparency_data else "RGB")
     ratio = side / max(width, height)
     size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
     # Reducing by whole factors first, then Lanczos: indistinguishable, and far fewer reads.

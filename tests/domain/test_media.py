@@ -185,6 +185,31 @@ def test_a_cmyk_jpeg_is_stored_as_rgb() -> None:
     assert stored.mode == "RGB" and _close(stored, (4, 4), RED)
 
 
+def test_a_sixteen_bit_grey_png_is_scaled_to_eight_bits_not_clipped() -> None:
+    cleaned = clean(_encoded(Image.new("I;16", (8, 8), 40_000), "PNG"), FIELD)
+    assert _pixel(_opened(cleaned), (2, 2)) == (155, 155, 155)
+
+
+def test_a_palette_png_is_reduced_smoothly_not_by_nearest_pixel() -> None:
+    stripes = Image.new("P", (400, 100))
+    stripes.putpalette([0, 0, 0, 255, 255, 255])
+    stripes.putdata([x % 2 for _ in range(100) for x in range(400)])
+    cleaned = clean(_encoded(stripes, "PNG"), FIELD, MediaLimits(max_side=200))
+    grey = _pixel(_opened(cleaned), (100, 25))
+    assert all(100 < channel < 155 for channel in grey)
+
+
+def test_an_animated_png_keeps_its_first_frame_only() -> None:
+    first, second = _marked((40, 40)), Image.new("RGB", (40, 40), (0, 255, 0))
+    animated = _encoded(first, "PNG", save_all=True, append_images=[second])
+    assert getattr(Image.open(io.BytesIO(animated)), "n_frames", 1) == 2
+
+    stored = _opened(clean(animated, FIELD))
+
+    assert not getattr(stored, "is_animated", False)
+    assert _close(stored, (4, 4), RED) and _close(stored, (30, 30), BLUE)
+
+
 def test_a_large_photo_is_bounded_to_max_side_keeping_its_aspect() -> None:
     jpeg = clean(_encoded(_marked((4000, 3000)), "JPEG", exif=_camera_exif(6)), FIELD)
     assert (jpeg.width, jpeg.height) == (1920, 2560)
