@@ -218,7 +218,8 @@ def _decoded(
     except DomainError:
         raise
     except Image.DecompressionBombError as error:
-        # Pillow's own limit, met before ours for the largest bombs (at the header).
+        # Pillow's own limit, met before ours by the largest bombs (at the header). Its warning,
+        # below that, is only met when max_pixels is above Pillow's limit.
         raise _too_many_pixels(limits, field) from error
     except Exception as error:
         # A decoder fed hostile bytes may fail in any way; whichever, the file is unreadable.

@@ -91,17 +91,24 @@ def _refused(data: bytes, code: ErrorCode, limits: MediaLimits = MediaLimits()) 
 
 
 def test_a_phone_jpeg_is_stored_upright_without_exif_gps_xmp_or_comment() -> None:
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     original = _encoded(
-        _marked((60, 40)), "JPEG", exif=_camera_exif(orientation=6), xmp=XMP, comment=COMMENT
+        _marked((60, 40)),
+        "JPEG",
+        exif=_camera_exif(orientation=6),
+        xmp=XMP,
+        comment=COMMENT,
+        icc_profile=srgb,
     )
     # The fixture does carry what must go.
-    assert all(secret in original for secret in SECRETS)
+    assert all(secret in original for secret in (*SECRETS, b"ICC_PROFILE"))
     assert Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825)
 
     cleaned = clean(original, FIELD)
 
     assert cleaned.content_type == "image/jpeg" and cleaned.is_image
     _assert_no_secret(cleaned.data)
+    assert b"ICC_PROFILE" not in cleaned.data
     image = _opened(cleaned)
     assert dict(image.getexif()) == {}
     assert not {"exif", "xmp", "comment", "icc_profile"} & image.info.keys()
@@ -159,6 +166,14 @@ def test_a_webp_stays_webp_without_exif_or_xmp() -> None:
     stored = _opened(cleaned)
     assert dict(stored.getexif()) == {}
     assert _close(stored.convert("RGB"), (4, 4), RED)
+
+
+def test_a_transparent_webp_keeps_its_transparency() -> None:
+    image = _marked((40, 40), "RGBA")
+    image.paste((0, 0, 0, 0), (20, 0, 40, 40))
+    stored = _opened(clean(_encoded(image, "WEBP", lossless=True), FIELD))
+    assert stored.mode == "RGBA"
+    assert _pixel(stored, (35, 20))[3] == 0 and _pixel(stored, (4, 4))[3] == 255
 
 
 def test_a_heic_photo_becomes_an_upright_jpeg_without_its_exif() -> None:
