@@ -50,7 +50,7 @@ _HEIF_BRANDS: Final = frozenset({b"mif1", b"msf1"})
 # AVIF files carry mif1 too, but this build of libheif cannot decode them.
 _AVIF_BRANDS: Final = frozenset({b"avif", b"avis"})
 
-_SRGB: Final = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+_WIDE_GREY: Final = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 _WHITE: Final = (255, 255, 255)
 
 # Actions a PDF viewer would run on its own or on a click: none is needed to read evidence.
@@ -173,7 +173,7 @@ def thumbnail(data: bytes, side: int, limits: MediaLimits = MediaLimits()) -> Cl
         raise DomainError(ErrorCode.UNSUPPORTED_FILE, "Only an image has a thumbnail.")
     image = _decoded(data, content_type, None, limits, side)
     encoded_as = WEBP if image.mode == "RGBA" else JPEG
-    return _encoded(_bounded(image, side), encoded_as, limits)
+    return _encoded(image, encoded_as, limits)
 
 
 def _clean_image(
@@ -188,7 +188,7 @@ def _clean_image(
     stored_as = _STORED_AS[content_type]
     if stored_as == JPEG:
         image = _flattened(image)
-    return _encoded(_bounded(image, limits.max_side), stored_as, limits)
+    return _encoded(image, stored_as, limits)
 
 
 def _decoded(
@@ -211,12 +211,15 @@ def _decoded(
         if ratio < 1:
             image.draft(None, (math.ceil(width * ratio), math.ceil(height * ratio)))
         image.load()
-        ImageOps.exif_transpose(image, in_place=True)
-        srgb = _in_srgb(image)
+        # Bounded before it is turned: the turn then copies the small picture, not the large.
+        upright = _bounded(image, bound)
+        ImageOps.exif_transpose(upright, in_place=True)
+        srgb = _in_srgb(upright)
     except DomainError:
         raise
     except Image.DecompressionBombError as error:
-        # Pillow's own limit, met before ours for the largest bombs (at the header).
+        # Pillow's own limit, met before ours by the largest bombs (at the header). Its warning,
+        # below that, is only met when max_pixels is above Pillow's limit.
         raise _too_many_pixels(limits, field) from error
     except Exception as error:
         # A decoder fed hostile bytes may fail in any way; whichever, the file is unreadable.
@@ -247,7 +250,10 @@ def _in_srgb(image: Image.Image) -> Image.Image:
     # Bring the colours to the mode the profile describes: grey, CMYK or RGB.
     if image.mode in ("L", "RGB", "CMYK"):
         colours = image
-    elif image.mode in ("1", "LA", "I", "I;16", "I;16L", "I;16B", "F"):
+    elif image.mode in _WIDE_GREY:
+        # Pillow's own conversion of 16-bit grey to 8 bits clips rather than scales.
+        colours = image.convert("I").point(lambda value: value * (1 / 257)).convert("L")
+    elif image.mode in ("1", "LA", "F"):
         colours = image.convert("L")
     else:
         colours = image.convert("RGB")
@@ -255,7 +261,10 @@ def _in_srgb(image: Image.Image) -> Image.Image:
     if icc := image.info.get("icc_profile"):
         try:
             profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            rgb = ImageCms.profileToProfile(colours, profile, _SRGB, outputMode="RGB")
+            # A profile of its own for each call: LittleCMS profiles are not for sharing
+            # between threads.
+            srgb = ImageCms.createProfile("sRGB")
+            rgb = ImageCms.profileToProfile(colours, profile, srgb, outputMode="RGB")
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
             rgb = None
     if rgb is None:
@@ -278,6 +287,9 @@ def _bounded(image: Image.Image, side: int) -> Image.Image:
     width, height = image.size
     if max(width, height) <= side:
         return image
+    if image.mode in ("1", "P", "PA"):
+        # Pillow resizes these by the nearest pixel only.
+        image = image.convert("RGBA" if image.has_transparency_data else "RGB")
     ratio = side / max(width, height)
     size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
     # Reducing by whole factors first, then Lanczos: indistinguishable, and far fewer reads.
