@@ -30,6 +30,7 @@ from domain.services import assignments, reference, reports
 from domain.services.reading import PageRequest
 from domain.services.views import AssignmentView, ReportView
 from models.enums import AssignmentStatus
+from schema.attachments import public_photo_links
 from schema.ids import from_cursor, to_cursor
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -187,7 +188,7 @@ class Open311:
         view = await reports.report_by_tracking_code(PUBLIC, code)
         if view is None:
             raise Open311Error(404, "no public service request with this id")
-        return _json(await self._present([view]))
+        return _json(await self._present(request, [view]))
 
     async def requests(self, request: Request) -> Response:
         """Public reports, newest first: by service_request_id (tracking codes), or filtered by
@@ -200,7 +201,7 @@ class Open311:
             if len(codes) > _MAX_IDS:
                 raise Open311Error(400, f"at most {_MAX_IDS} service_request_id values at once")
             found = [await reports.report_by_tracking_code(PUBLIC, code) for code in codes]
-            return _json(await self._present([v for v in found if v is not None]))
+            return _json(await self._present(request, [v for v in found if v is not None]))
         now = datetime.now(UTC)
         window = timedelta(days=self.settings.open311_window_days)
         start, end = _instant(request, "start_date"), _instant(request, "end_date")
@@ -250,7 +251,7 @@ class Open311:
             last = page.scanned_to if page.scanned_to is not None else page.items[-1].id
             params = {**request.query_params, "after": to_cursor(last)}
             headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
-        return _json(await self._present(page.items), headers=headers)
+        return _json(await self._present(request, page.items), headers=headers)
 
     def _page_size(self, request: Request) -> int:
         most = self.settings.open311_page_size
@@ -262,8 +263,11 @@ class Open311:
             raise Open311Error(400, f"page_size must be a number from 1 to {most}")
         return int(raw)
 
-    async def _present(self, views: Sequence[ReportView]) -> list[dict[str, Any]]:
+    async def _present(self, request: Request, views: Sequence[ReportView]) -> list[dict[str, Any]]:
         """GeoReport service requests of masked public views (constant number of queries)."""
+        photos = await public_photo_links(
+            [v.id for v in views], datetime.now(UTC), request, self.settings.public_url
+        )
         sent = await assignments.assignments_of_reports([(v.id, v.staff_view) for v in views])
         acting: list[list[AssignmentView]] = [
             [a for a in found if a.status not in _NOT_RESPONSIBLE] for found in sent
@@ -303,7 +307,8 @@ class Open311:
                     "zipcode": None,
                     "lat": view.latitude,
                     "long": view.longitude,
-                    "media_url": None,
+                    # Its first public photo; the link is signed and expires like every one.
+                    "media_url": photos.get(view.id),
                 }
             )
         return presented

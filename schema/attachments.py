@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.file_uploads import Upload
 
+from domain.actor import PUBLIC
 from domain.errors import DomainError
 from domain.file_links import Variant
 from domain.services import attachments
@@ -21,7 +22,7 @@ from domain.services.attachments import AttachmentView
 from schema.common import AttachmentSource, Ctx, Node, UserError, arg, described, fetchable, refused
 from schema.ids import expect_id
 
-__all__ = ["Attachment", "Files", "Upload", "uploads_of"]
+__all__ = ["Attachment", "Files", "Upload", "origin_of", "public_photo_links", "uploads_of"]
 
 Files = Annotated[
     list[Upload] | None,
@@ -92,15 +93,33 @@ class Attachment(Node):
 
 def origin(info: Ctx) -> str:
     """The API's origin as clients reach it: LAPOR_PUBLIC_URL, else the request's own."""
-    configured = info.context.settings.public_url
-    if configured:
-        return configured.rstrip("/")
-    request = info.context.request
+    return origin_of(info.context.request, info.context.settings.public_url)
+
+
+def origin_of(request: Any, public_url: str) -> str:
+    """The origin links are given under: `public_url` when set, else that of `request` (an
+    HTTP request or a WebSocket: the same host over http or https)."""
+    if public_url:
+        return public_url.rstrip("/")
     if request is None:
         return ""
     url = request.base_url
     scheme = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)
     return f"{scheme}://{url.netloc}"
+
+
+async def public_photo_links(
+    report_ids: Sequence[int], now: datetime, request: Any, public_url: str
+) -> dict[int, str]:
+    """A signed link to the first photo the public may see of each report that has one."""
+    found = await attachments.of_reports(PUBLIC, report_ids)
+    links = {}
+    for report_id, views in zip(report_ids, found, strict=True):
+        photo = next((v for v in views if v.content_type.startswith("image/")), None)
+        path = attachments.link(photo, Variant.ORIGINAL, now) if photo else None
+        if path is not None:
+            links[report_id] = origin_of(request, public_url) + path
+    return links
 
 
 def attachments_of(views: Sequence[AttachmentView]) -> list[Attachment]:

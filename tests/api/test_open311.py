@@ -12,11 +12,14 @@ import pytest
 
 from models import Category, User
 from schema.ids import to_global_id
-from tests.app_fixtures import GQL, JAYAPURA, JEMBER, People
-from tests.factories import ok, submit, verify
+from tests.app_fixtures import GQL, JAYAPURA, JEMBER, People, region_gid
+from tests.factories import ok, report_input, submit, verify
+from tests.files import authored_pdf, leaked, phone_jpeg
 from tests.schema.privacy import ANSWER
 
 BASE = "/open311/v2"
+HIDE_FILE = """mutation($id: ID!, $reason: String!) {
+  attachmentHide(attachmentId: $id, reason: $reason) { attachment { id } errors { code } } }"""
 REQUEST_FIELDS = {
     "service_request_id",
     "status",
@@ -268,3 +271,34 @@ async def test_a_window_at_the_edge_of_time_is_held_within_it(
     gql: GQL, params: dict[str, str]
 ) -> None:
     assert await _get(gql, "/requests.json", **params) == []
+
+
+async def test_media_url_is_the_first_public_photo_without_its_metadata(
+    gql: GQL, people: People
+) -> None:
+    """A public report's first photo (a PDF does not count) is `media_url`, a signed link whose
+    bytes carry no GPS or device tags; once the desk hides it, the report has no media_url."""
+    files = {
+        "variables.input.attachments.0": ("surat.pdf", authored_pdf(), "application/pdf"),
+        "variables.input.attachments.1": ("foto.jpg", phone_jpeg(), "image/jpeg"),
+    }
+    region = await region_gid(JEMBER)
+    sent = await people["reporter"].upload(
+        "mutation($input: ReportSubmitInput!) { reportSubmit(input: $input) {"
+        " report { id trackingCode attachments { id contentType } } errors { code } } }",
+        {"input": {**report_input(region), "attachments": [None, None]}},
+        files,
+    )
+    report = sent.json()["data"]["reportSubmit"]["report"]
+    path = f"/requests/{report['trackingCode']}.json"
+    await verify(people["coordinator"], report["id"], "DINKES")
+
+    (listed,) = await _get(gql, path)
+    served = await gql.client.get(listed["media_url"])
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    assert leaked(served.content) == []
+
+    photo = report["attachments"][1]["id"]
+    await ok(people["coordinator"], HIDE_FILE, id=photo, reason="Wajah terlihat")
+    assert (await _get(gql, path))[0]["media_url"] is None
+    assert (await gql.client.get(listed["media_url"])).status_code == 404

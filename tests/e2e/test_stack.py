@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from models import OutboxMessage
 from tests.e2e.processes import spawn, stop, wait_healthy
+from tests.files import image_size, leaked, phone_jpeg
 from tests.harness import RedisServer, free_port
 
 
@@ -201,3 +202,49 @@ async def test_an_api_started_without_redis_connects_once_redis_is_up(
         await _all_relayed(stack, 30)
     assert stack["api"].poll() is None, (stack["logs"] / "api.log").read_text()
     assert stack["worker"].poll() is None, (stack["logs"] / "worker.log").read_text()
+
+
+async def test_an_uploaded_photo_gets_its_thumbnail_from_the_worker(stack: dict[str, Any]) -> None:
+    """Over real HTTP: a photo sent with a report is served clean, and the worker's job makes
+    its thumbnail within seconds (the job the API enqueued after the commit)."""
+    query = (
+        "mutation($input: ReportSubmitInput!) { reportSubmit(input: $input) {"
+        " report { id attachments { url thumbnailUrl } } errors { code } } }"
+    )
+    read = "query($id: ID!) { node(id: $id) { ... on Report { attachments { thumbnailUrl } } } }"
+    async with httpx.AsyncClient(base_url=stack["base"], timeout=10) as client:
+        token = (await _post(client, LOGIN, {"e": "warga@jember.demo"}))["authLogin"]["token"]
+        regions = await _post(client, "{regions{id code}}", {})
+        jember = next(r["id"] for r in regions["regions"] if r["code"] == "35.09")
+        variables = {
+            "input": {
+                "kind": "COMPLAINT",
+                "title": "Jembatan retak",
+                "body": "Retakan makin lebar sejak hujan.",
+                "regionId": jember,
+                "attachments": [None],
+            }
+        }
+        sent = await client.post(
+            "/graphql",
+            data={"operations": json.dumps({"query": query, "variables": variables}),
+                  "map": json.dumps({"0": ["variables.input.attachments.0"]})},
+            files={"0": ("IMG_0001.jpg", phone_jpeg((1200, 800)), "image/jpeg")},
+            headers={"Authorization": f"Bearer {token}"},
+        )  # fmt: skip
+        assert sent.status_code == 200, sent.text
+        report = sent.json()["data"]["reportSubmit"]["report"]
+        photo = await client.get(report["attachments"][0]["url"])
+        assert photo.status_code == 200 and leaked(photo.content) == []
+
+        deadline = time.monotonic() + 20
+        while True:
+            found = await _post(client, read, {"id": report["id"]}, token)
+            thumbnail_url = found["node"]["attachments"][0]["thumbnailUrl"]
+            if thumbnail_url is not None:
+                break
+            assert time.monotonic() < deadline, (stack["logs"] / "worker.log").read_text()
+            await asyncio.sleep(0.2)
+        thumbnail = await client.get(thumbnail_url)
+        assert thumbnail.status_code == 200 and leaked(thumbnail.content) == []
+        assert max(image_size(thumbnail.content)) == 320

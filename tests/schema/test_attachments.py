@@ -18,7 +18,10 @@ from tests.app_fixtures import GQL, JEMBER, People, region_gid
 from tests.factories import ACCEPT, ERRORS, REPORT, in_progress, ok, verify
 from tests.files import authored_pdf, image_size, leaked, phone_jpeg
 
-FILES = "attachments { id source contentType byteSize width height hidden hiddenReason url thumbnailUrl }"
+FILES = (
+    "attachments { id source contentType byteSize width height hidden hiddenReason url "
+    "thumbnailUrl }"
+)
 SUBMIT = f"""mutation($input: ReportSubmitInput!) {{
   reportSubmit(input: $input) {{ report {{ {REPORT} {FILES} }} {ERRORS} }} }}"""
 ADD_INFO = f"""mutation($id: ID!, $files: [Upload!]) {{
@@ -30,7 +33,10 @@ FOLLOW_UP = f"""mutation($id: ID!, $files: [Upload!]) {{
     assignment {{ id followUps {{ {FILES} }} }} {ERRORS} }} }}"""
 READ = f"""query($id: ID!) {{ node(id: $id) {{ ... on Report {{ id {FILES} }} }} }}"""
 HIDE = f"""mutation($id: ID!, $reason: String!) {{
-  attachmentHide(attachmentId: $id, reason: $reason) {{ attachment {{ id hidden hiddenReason }} {ERRORS} }} }}"""
+  attachmentHide(attachmentId: $id, reason: $reason) {{
+    attachment {{ id hidden hiddenReason }} {ERRORS} }} }}"""
+TIMELINE = """query($id: ID!) { node(id: $id) { ... on Report {
+  timeline { edges { node { kind message } } } } } }"""
 SHOW = f"""mutation($id: ID!) {{
   attachmentShow(attachmentId: $id) {{ attachment {{ id hidden }} {ERRORS} }} }}"""
 
@@ -123,7 +129,9 @@ async def test_refused_uploads_store_nothing(people: People) -> None:
     assert await Attachment.all().count() == 0
 
 
-async def test_the_reports_limit_holds_when_two_uploads_race(people: People, monkeypatch: Any) -> None:
+async def test_the_reports_limit_holds_when_two_uploads_race(
+    people: People, monkeypatch: Any
+) -> None:
     response = await _submit(people["reporter"], JPEG)
     report = _payload(response, "reportSubmit")["report"]
     size = report["attachments"][0]["byteSize"]
@@ -167,10 +175,7 @@ async def test_a_citizens_photo_is_public_only_once_verified_and_the_desk_can_hi
     for who in ("reporter", "coordinator", "officer"):
         (kept,) = (await people[who](READ, {"id": report["id"]}))["node"]["attachments"]
         assert kept["hidden"] is True
-    timeline = await people["reporter"](
-        "query($id: ID!) { node(id: $id) { ... on Report { timeline { edges { node { kind message } } } } } }",
-        {"id": report["id"]},
-    )
+    timeline = await people["reporter"](TIMELINE, {"id": report["id"]})
     lines = [e["node"] for e in timeline["node"]["timeline"]["edges"]]
     assert {"kind": "attachment.hidden", "message": "Wajah orang lain terlihat"} in lines
 
@@ -183,7 +188,7 @@ async def test_a_citizens_photo_is_public_only_once_verified_and_the_desk_can_hi
 
 
 async def test_an_agencys_evidence_comes_with_its_follow_up(people: People) -> None:
-    report_id, (assignment_id,) = await in_progress(people)
+    _, (assignment_id,) = await in_progress(people)
     await ok(people["officer"], ACCEPT, id=assignment_id, tier="SIMPLE")
 
     sent = await people["officer"].upload(
