@@ -77,7 +77,7 @@ _DROPPED_KEYS: Final = ("/Metadata", "/PieceInfo", "/AA", "/Next")
 class MediaLimits:
     """How big a stored image may be, and how it is encoded."""
 
-    max_side: int = 2560  # the longest side of a stored image, px
+    max_side: int = 2000  # the longest side of a stored image, px (see Settings)
     max_pixels: int = 40_000_000  # refused before decoding beyond this: decompression bombs
     jpeg_quality: int = 85  # also the quality of lossy WebP
     thumbnail_side: int = 320

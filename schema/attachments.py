@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NewType, Protocol
 
 import strawberry
-from strawberry.file_uploads import Upload
+from graphql import GraphQLError
 
 from domain.actor import PUBLIC
 from domain.errors import DomainError
@@ -24,8 +24,37 @@ from schema.ids import expect_id
 
 __all__ = ["Attachment", "Files", "Upload", "origin_of", "public_photo_links", "uploads_of"]
 
+
+class UploadedFile(Protocol):
+    """A file part of a multipart request, as api/uploads.py puts it into the variables."""
+
+    size: int | None
+
+    async def read(self, size: int = -1) -> bytes: ...
+
+
+def _file_part(value: object) -> UploadedFile:
+    if not callable(getattr(value, "read", None)):
+        raise ValueError("a file is sent as a part of the GraphQL multipart request")
+    return value  # type: ignore[return-value]
+
+
+def _not_in_text(node: object, variables: object = None) -> UploadedFile:
+    raise GraphQLError("a file is sent as a variable of the GraphQL multipart request")
+
+
+Upload = strawberry.scalar(
+    NewType("Upload", object),
+    name="Upload",
+    description="A file, sent as a part of the GraphQL multipart request "
+    "(github.com/jaydenseric/graphql-multipart-request-spec); only as a variable.",
+    serialize=lambda value: None,
+    parse_value=_file_part,
+    parse_literal=_not_in_text,
+)
+
 Files = Annotated[
-    list[Upload] | None,
+    list[Upload] | None,  # type: ignore[valid-type]  # (a scalar made of a NewType)
     arg(
         "Photos (JPEG, PNG, WebP, HEIC) and PDF documents, sent as the GraphQL multipart request "
         "(at most LAPOR_UPLOAD_MAX_FILES at once; their metadata is removed before storage)."
@@ -127,7 +156,7 @@ def attachments_of(views: Sequence[AttachmentView]) -> list[Attachment]:
 
 
 async def uploads_of(
-    files: Sequence[Any] | None, field: str, limit: int
+    files: Sequence[UploadedFile] | None, field: str, limit: int
 ) -> list[attachments.Upload]:
     """The uploaded files' bytes, each read to at most one byte over `limit` (a longer file is
     refused by its size without being read whole)."""

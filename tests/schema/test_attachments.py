@@ -239,3 +239,30 @@ async def test_a_malformed_multipart_request_is_a_coded_400(
     )
     assert answer.status_code == 400, answer.text
     assert message in answer.json()["errors"][0]["message"]
+
+
+async def test_a_file_sent_in_json_is_a_clear_request_error(people: People) -> None:
+    """An Upload variable holding text (or a literal in the query) is refused before anything
+    runs, saying how files are sent; never a 500."""
+    variables = {
+        "input": {
+            "kind": "COMPLAINT",
+            "title": "Jalan rusak",
+            "body": "Lubang besar.",
+            "regionId": await region_gid(JEMBER),
+            "attachments": ["data:image/jpeg;base64,/9j/4AAQ"],
+        }
+    }
+    # (httpx accepts */*: application/json, where request errors are 200s without data.)
+    answer = await people["reporter"].raw(SUBMIT, variables)
+    assert answer.status_code == 200 and "data" not in answer.json(), answer.text
+    (error,) = answer.json()["errors"]
+    assert "multipart" in error["message"]
+    literal = SUBMIT.replace("$input: ReportSubmitInput!", "$id: ID!").replace(
+        "input: $input",
+        'input: {kind: COMPLAINT, title: "t", body: "b", regionId: $id, attachments: ["x"]}',
+    )
+    answer = await people["reporter"].raw(literal, {"id": variables["input"]["regionId"]})
+    assert answer.status_code == 200 and "data" not in answer.json(), answer.text
+    assert "multipart" in answer.json()["errors"][0]["message"]
+    assert await Attachment.all().count() == 0
