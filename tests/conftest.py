@@ -13,8 +13,8 @@ import logging
 import os
 import secrets
 import shutil
-import tempfile
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import NoReturn
 

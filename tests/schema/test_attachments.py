@@ -14,11 +14,23 @@ import pytest
 
 from core.settings import get_settings
 from models import Attachment
-from tests.app_fixtures import GQL, JEMBER, People, region_gid
-from tests.factories import ACCEPT, ERRORS, REPORT, in_progress, ok, verify
+from tests.app_fixtures import GQL, People
+from tests.factories import (
+    ACCEPT,
+    ERRORS,
+    REPORT,
+    in_progress,
+    ok,
+    submit_files,
+    uploaded,
+    verify,
+)
 from tests.files import authored_pdf, image_size, leaked, phone_jpeg
 
-FILES = "attachments { id source contentType byteSize width height hidden hiddenReason url thumbnailUrl }"
+FILES = (
+    "attachments { id source contentType byteSize width height hidden hiddenReason url"
+    " thumbnailUrl }"
+)
 SUBMIT = f"""mutation($input: ReportSubmitInput!) {{
   reportSubmit(input: $input) {{ report {{ {REPORT} {FILES} }} {ERRORS} }} }}"""
 ADD_INFO = f"""mutation($id: ID!, $files: [Upload!]) {{
@@ -30,7 +42,8 @@ FOLLOW_UP = f"""mutation($id: ID!, $files: [Upload!]) {{
     assignment {{ id followUps {{ {FILES} }} }} {ERRORS} }} }}"""
 READ = f"""query($id: ID!) {{ node(id: $id) {{ ... on Report {{ id {FILES} }} }} }}"""
 HIDE = f"""mutation($id: ID!, $reason: String!) {{
-  attachmentHide(attachmentId: $id, reason: $reason) {{ attachment {{ id hidden hiddenReason }} {ERRORS} }} }}"""
+  attachmentHide(attachmentId: $id, reason: $reason) {{
+    attachment {{ id hidden hiddenReason }} {ERRORS} }} }}"""
 SHOW = f"""mutation($id: ID!) {{
   attachmentShow(attachmentId: $id) {{ attachment {{ id hidden }} {ERRORS} }} }}"""
 
@@ -48,30 +61,7 @@ def _stored_files() -> set[Path]:
 
 
 async def _submit(client: GQL, *files: tuple[str, bytes, str], **fields: Any) -> httpx.Response:
-    variables = {
-        "input": {
-            "kind": "COMPLAINT",
-            "title": "Jalan rusak di depan sekolah",
-            "body": "Lubang besar, dua motor jatuh minggu ini.",
-            "regionId": await region_gid(JEMBER),
-            "attachments": [None] * len(files),
-            **fields,
-        }
-    }
-    paths = {f"variables.input.attachments.{i}": f for i, f in enumerate(files)}
-    return await client.upload(SUBMIT, variables, paths)
-
-
-def _payload(response: httpx.Response, name: str) -> dict[str, Any]:
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"][name]  # type: ignore[no-any-return]
-
-
-async def _fetch(client: GQL, url: str) -> httpx.Response:
-    parts = urlsplit(url)
-    return await client.client.get(f"{parts.path}?{parts.query}")
+    return await submit_files(client, SUBMIT, files, **fields)
 
 
 async def test_a_photo_and_a_document_are_stored_and_served_without_metadata(
@@ -80,18 +70,18 @@ async def test_a_photo_and_a_document_are_stored_and_served_without_metadata(
     before = _stored_files()
     response = await _submit(people["reporter"], JPEG, PDF)
 
-    report = _payload(response, "reportSubmit")["report"]
+    report = uploaded(response, "reportSubmit")["report"]
     photo, document = report["attachments"]
     assert (photo["contentType"], photo["source"]) == ("image/jpeg", "REPORTER")
     # Stored upright: the phone's 80x40 picture tagged "turn 90 degrees" is 40x80.
     assert (photo["width"], photo["height"]) == (40, 80)
     assert document["contentType"] == "application/pdf" and document["width"] is None
-    served_photo = await _fetch(people["reporter"], photo["url"])
+    served_photo = await people["reporter"].fetch(photo["url"])
     assert served_photo.status_code == 200
     assert served_photo.headers["content-type"] == "image/jpeg"
     assert served_photo.headers["x-content-type-options"] == "nosniff"
     assert leaked(served_photo.content) == [] and image_size(served_photo.content) == (40, 80)
-    served_pdf = await _fetch(people["reporter"], document["url"])
+    served_pdf = await people["reporter"].fetch(document["url"])
     assert served_pdf.status_code == 200 and leaked(served_pdf.content) == []
     # What is on disk is what was served: nothing kept with metadata, not even briefly.
     stored = _stored_files() - before
@@ -112,7 +102,7 @@ async def test_refused_uploads_store_nothing(people: People) -> None:
     ]
     before = _stored_files()
     for files, code, field in cases:
-        payload = _payload(await _submit(people["reporter"], *files), "reportSubmit")
+        payload = uploaded(await _submit(people["reporter"], *files), "reportSubmit")
         assert payload["report"] is None
         assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, field)], files
     # More files than one change may bring: refused before the operation runs.
@@ -123,9 +113,11 @@ async def test_refused_uploads_store_nothing(people: People) -> None:
     assert await Attachment.all().count() == 0
 
 
-async def test_the_reports_limit_holds_when_two_uploads_race(people: People, monkeypatch: Any) -> None:
+async def test_the_reports_limit_holds_when_two_uploads_race(
+    people: People, monkeypatch: Any
+) -> None:
     response = await _submit(people["reporter"], JPEG)
-    report = _payload(response, "reportSubmit")["report"]
+    report = uploaded(response, "reportSubmit")["report"]
     size = report["attachments"][0]["byteSize"]
     # Room for one more file of this size, not two.
     monkeypatch.setattr(get_settings(), "upload_max_report_bytes", 2 * size + size // 2)
@@ -134,7 +126,7 @@ async def test_the_reports_limit_holds_when_two_uploads_race(people: People, mon
         sent = await people["reporter"].upload(
             ADD_INFO, {"id": report["id"], "files": [None]}, {"variables.files.0": JPEG}
         )
-        return _payload(sent, "reportAddInfo")
+        return uploaded(sent, "reportAddInfo")
 
     first, second = await asyncio.gather(add(), add())
 
@@ -147,14 +139,14 @@ async def test_the_reports_limit_holds_when_two_uploads_race(people: People, mon
 async def test_a_citizens_photo_is_public_only_once_verified_and_the_desk_can_hide_it(
     people: People,
 ) -> None:
-    report = _payload(await _submit(people["reporter"], JPEG), "reportSubmit")["report"]
+    report = uploaded(await _submit(people["reporter"], JPEG), "reportSubmit")["report"]
     public, citizen = people["public"], people["citizen"]
 
     # Before the desk verifies it, the public does not even see the report.
     assert (await public(READ, {"id": report["id"]}))["node"] is None
     await verify(people["coordinator"], report["id"], "DINKES")
     (shown,) = (await citizen(READ, {"id": report["id"]}))["node"]["attachments"]
-    assert (await _fetch(citizen, shown["url"])).status_code == 200
+    assert (await citizen.fetch(shown["url"])).status_code == 200
 
     hidden = await ok(
         people["coordinator"], HIDE, id=shown["id"], reason="Wajah orang lain terlihat"
@@ -163,12 +155,13 @@ async def test_a_citizens_photo_is_public_only_once_verified_and_the_desk_can_hi
 
     # Gone for the public at once, link given before included; the reporter and desk keep it.
     assert (await citizen(READ, {"id": report["id"]}))["node"]["attachments"] == []
-    assert (await _fetch(citizen, shown["url"])).status_code == 404
+    assert (await citizen.fetch(shown["url"])).status_code == 404
     for who in ("reporter", "coordinator", "officer"):
         (kept,) = (await people[who](READ, {"id": report["id"]}))["node"]["attachments"]
         assert kept["hidden"] is True
     timeline = await people["reporter"](
-        "query($id: ID!) { node(id: $id) { ... on Report { timeline { edges { node { kind message } } } } } }",
+        "query($id: ID!) { node(id: $id) { ... on Report {"
+        " timeline { edges { node { kind message } } } } } }",
         {"id": report["id"]},
     )
     lines = [e["node"] for e in timeline["node"]["timeline"]["edges"]]
@@ -183,22 +176,22 @@ async def test_a_citizens_photo_is_public_only_once_verified_and_the_desk_can_hi
 
 
 async def test_an_agencys_evidence_comes_with_its_follow_up(people: People) -> None:
-    report_id, (assignment_id,) = await in_progress(people)
+    _, (assignment_id,) = await in_progress(people)
     await ok(people["officer"], ACCEPT, id=assignment_id, tier="SIMPLE")
 
     sent = await people["officer"].upload(
         FOLLOW_UP, {"id": assignment_id, "files": [None]}, {"variables.files.0": JPEG}
     )
 
-    follow_ups = _payload(sent, "assignmentFollowUp")["assignment"]["followUps"]
+    follow_ups = uploaded(sent, "assignmentFollowUp")["assignment"]["followUps"]
     (evidence,) = follow_ups[-1]["attachments"]
     assert evidence["source"] == "AGENCY"
-    served = await _fetch(people["reporter"], evidence["url"])
+    served = await people["reporter"].fetch(evidence["url"])
     assert served.status_code == 200 and leaked(served.content) == []
 
 
 async def test_an_altered_or_expired_link_is_refused(people: People, monkeypatch: Any) -> None:
-    report = _payload(await _submit(people["reporter"], JPEG), "reportSubmit")["report"]
+    report = uploaded(await _submit(people["reporter"], JPEG), "reportSubmit")["report"]
     url = report["attachments"][0]["url"]
     parts = urlsplit(url)
     other_id = parts.path.replace("/original", "/thumbnail")
@@ -213,7 +206,7 @@ async def test_an_altered_or_expired_link_is_refused(people: People, monkeypatch
         assert answer.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     monkeypatch.setattr(get_settings(), "file_link_ttl_seconds", -1)
     expired = (await people["reporter"](READ, {"id": report["id"]}))["node"]["attachments"][0]
-    assert (await _fetch(people["reporter"], expired["url"])).status_code == 403
+    assert (await people["reporter"].fetch(expired["url"])).status_code == 403
 
 
 @pytest.mark.parametrize(
