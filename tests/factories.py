@@ -191,7 +191,11 @@ async def call(client: GQL, mutation: str, **variables: Any) -> dict[str, Any]:
 
 async def ok(client: GQL, mutation: str, **variables: Any) -> dict[str, Any]:
     """The report or assignment of an accepted mutation (its payload has no errors)."""
-    payload = await call(client, mutation, **variables)
+    return accepted(await call(client, mutation, **variables))
+
+
+def accepted(payload: dict[str, Any]) -> dict[str, Any]:
+    """The result of a mutation's payload that has no errors (the report, the assignment)."""
     assert payload["errors"] == [], payload["errors"]
     (result,) = (v for k, v in payload.items() if k != "errors")
     assert result is not None, payload
