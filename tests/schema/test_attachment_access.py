@@ -6,6 +6,7 @@ the cell is read); a few cells written out by hand tie the policy to what the is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from domain.actor import PUBLIC, Actor
@@ -19,7 +20,7 @@ from tests.files import authored_pdf, phone_jpeg
 
 PHOTO = ("IMG_20261130_jalan.jpg", phone_jpeg(), "image/jpeg")
 PDF = ("surat.pdf", authored_pdf(), "application/pdf")
-KINDS: dict[str, dict[str, bool]] = {
+KINDS: dict[str, dict[str, Any]] = {
     "public": {},
     "confidential": {"confidential": True},
     "anonymous": {"anonymous": True},
