@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -102,6 +103,13 @@ class GQL:
         }
         parts = {name: files[path] for name, path in names.items()}
         return await self.client.post("/graphql", data=form, files=parts, headers=headers)
+
+    async def fetch(self, url: str) -> httpx.Response:
+        """A signed link (`Attachment.url`, `thumbnailUrl`) fetched through this in-process
+        client: its path and query, whatever origin the link names. Links are bearer links: no
+        token is sent."""
+        parts = urlsplit(url)
+        return await self.client.get(f"{parts.path}?{parts.query}")
 
     async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = await self.raw(query, variables)

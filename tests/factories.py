@@ -16,8 +16,11 @@ those of tests.app_fixtures.DEMO_VIEWERS.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import httpx
 
 from domain.actor import Actor
 from domain.services import reports
@@ -188,7 +191,11 @@ async def call(client: GQL, mutation: str, **variables: Any) -> dict[str, Any]:
 
 async def ok(client: GQL, mutation: str, **variables: Any) -> dict[str, Any]:
     """The report or assignment of an accepted mutation (its payload has no errors)."""
-    payload = await call(client, mutation, **variables)
+    return accepted(await call(client, mutation, **variables))
+
+
+def accepted(payload: dict[str, Any]) -> dict[str, Any]:
+    """The result of a mutation's payload that has no errors (the report, the assignment)."""
     assert payload["errors"] == [], payload["errors"]
     (result,) = (v for k, v in payload.items() if k != "errors")
     assert result is not None, payload
@@ -240,6 +247,30 @@ async def submit(client: GQL, *, region: str = JEMBER, **fields: Any) -> dict[st
     """A new complaint (SUBMITTED) by the signed-in `client` in `region` (a code): the report,
     with REPORT's fields and its reporter's e-mail. `fields` are ReportSubmitInput's."""
     return await ok(client, SUBMIT, input=report_input(await region_gid(region), **fields))
+
+
+async def submit_files(
+    client: GQL,
+    document: str,
+    files: Sequence[tuple[str, bytes, str]],
+    *,
+    region: str = JEMBER,
+    **fields: Any,
+) -> httpx.Response:
+    """`document`, a reportSubmit of `$input`, sent by `client` as the GraphQL multipart request:
+    a complaint in `region` (a code) with `files` (name, bytes, declared type) as its
+    attachments; `fields` are ReportSubmitInput's."""
+    given = report_input(await region_gid(region), attachments=[None] * len(files), **fields)
+    paths = {f"variables.input.attachments.{i}": f for i, f in enumerate(files)}
+    return await client.upload(document, {"input": given}, paths)
+
+
+def uploaded(response: httpx.Response, name: str) -> dict[str, Any]:
+    """The payload `name` of a multipart request's answer (any GraphQL-level error fails)."""
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"][name]  # type: ignore[no-any-return]
 
 
 async def verify(coordinator: GQL, report_id: str, *codes: str, region: str = JEMBER) -> list[str]:

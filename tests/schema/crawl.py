@@ -10,6 +10,10 @@
   delivery of that report.
 - Whether a marker may be seen is decided by the pure policy (domain/policy.py) on the facts
   of the report as the crawl ends: the crawl never restates the rules.
+- Files: an Attachment's global id is a marker judged by `attachment_access` on its report's
+  and its own facts; every signed link (`/files/<id>/<variant>?...`) in any answer is recorded
+  for its viewer, judged alike (a link to a file the viewer may not see is a leak), and is
+  fetched by the test (`Crawl.links`).
 - What was crawled is counted per viewer and path, and printed as a matrix.
 """
 
@@ -35,7 +39,14 @@ from graphql import (
 )
 
 from domain.actor import PUBLIC, Actor
-from domain.policy import Action, ReportFacts, allowed_on_report, is_staff
+from domain.policy import (
+    Action,
+    AttachmentFacts,
+    ReportFacts,
+    allowed_on_report,
+    attachment_access,
+    is_staff,
+)
 from schema.ids import from_global_id
 from schema.schema import schema as lapor_schema
 
@@ -134,6 +145,8 @@ class Marker:
 
 
 REPORT_KINDS = ("title", "body", "address", "latitude", "longitude")
+# A signed link to a file, wherever it stands: its file's database id is group 1.
+FILE_LINK = re.compile(r"/files/(\d+)/(?:original|thumbnail)\?[\w=&%.-]+")
 PLACE_KINDS = ("address", "latitude", "longitude")
 
 
@@ -152,10 +165,16 @@ class Judge:
 
     facts: dict[int, ReportFacts]
     markers: list[Marker]
+    # Each file by its database id: its report, and the policy's facts of it.
+    files: dict[int, tuple[int, AttachmentFacts]] = field(default_factory=dict)
 
     def allowed(self, viewer: Viewer, marker: Marker, context: int | None) -> bool:
         actor = viewer.actor
         oneself = marker.person is not None and actor.user_id == marker.person
+        if marker.kind == "file":
+            decoded = from_global_id(str(marker.value))
+            assert decoded is not None and decoded[0] == "Attachment", marker
+            return self.sees_file(actor, decoded[1])
         if marker.kind in ("title", "body"):
             assert marker.report is not None
             return allowed_on_report(actor, Action.READ, self.facts[marker.report])
@@ -175,6 +194,11 @@ class Judge:
         if marker.kind == "staff e-mail":
             return oneself or actor.is_superadmin
         raise AssertionError(f"no rule for {marker.kind}")
+
+    def sees_file(self, actor: Actor, attachment_id: int) -> bool:
+        """Whether the policy lets `actor` see this file (a link to it is the file)."""
+        report, file = self.files[attachment_id]
+        return attachment_access(actor, self.facts[report], file) is not None
 
     def _sees_reporter(self, actor: Actor, report: int) -> bool:
         return allowed_on_report(actor, Action.SEE_REPORTER, self.facts[report])
@@ -203,6 +227,8 @@ class Crawl:
     checked: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     seen: list[Sighting] = field(default_factory=list)
     leaks: list[Sighting] = field(default_factory=list)
+    # The signed links each viewer was given, anywhere: the test fetches every one.
+    links: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def read(self, viewer: Viewer, path: str, answer: Any, context: int | None = None) -> None:
         """Walk an answer that `viewer` got on `path`, judging every marker in it."""
@@ -215,6 +241,19 @@ class Crawl:
                     self.seen.append(sighting)
                     if not self.judge.allowed(viewer, marker, around):
                         self.leaks.append(sighting)
+            if isinstance(leaf, str):
+                self._judge_links(viewer, path, where, leaf, around)
+
+    def _judge_links(
+        self, viewer: Viewer, path: str, where: str, leaf: str, around: int | None
+    ) -> None:
+        for found in FILE_LINK.finditer(leaf):
+            self.links[viewer.name].add(found[0])
+            attachment_id = int(found[1])
+            if not self.judge.sees_file(viewer.actor, attachment_id):
+                report = self.judge.files[attachment_id][0]
+                link = Marker(found[0], "file link", report=report)
+                self.leaks.append(Sighting(viewer.name, path, where, link, around))
 
     def seen_by(self, viewer: str, paths: Iterable[str] | None = None) -> set[Marker]:
         wanted = set(paths) if paths is not None else None

@@ -13,9 +13,20 @@ import httpx
 import pytest
 
 from core.settings import get_settings
+from domain.services import attachments
 from models import Attachment
+from models.storage import DirectoryStore
 from tests.app_fixtures import GQL, JEMBER, People, region_gid
-from tests.factories import ACCEPT, ERRORS, REPORT, in_progress, ok, verify
+from tests.factories import (
+    ACCEPT,
+    ERRORS,
+    REPORT,
+    in_progress,
+    ok,
+    submit_files,
+    uploaded,
+    verify,
+)
 from tests.files import authored_pdf, image_size, leaked, phone_jpeg
 
 FILES = (
@@ -44,40 +55,16 @@ JPEG = ("IMG_20261129_rumah.jpg", phone_jpeg(), "image/jpeg")
 PDF = ("surat.pdf", authored_pdf(), "application/pdf")
 
 
-def _files_dir() -> Path:
-    return Path(get_settings().files_dir)
-
-
 def _stored_files() -> set[Path]:
-    root = _files_dir()
+    """The files in the directory store the service uses (the tests' default store)."""
+    store = attachments.store()
+    assert isinstance(store, DirectoryStore)
+    root = store.root
     return {p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "tmp"}
 
 
 async def _submit(client: GQL, *files: tuple[str, bytes, str], **fields: Any) -> httpx.Response:
-    variables = {
-        "input": {
-            "kind": "COMPLAINT",
-            "title": "Jalan rusak di depan sekolah",
-            "body": "Lubang besar, dua motor jatuh minggu ini.",
-            "regionId": await region_gid(JEMBER),
-            "attachments": [None] * len(files),
-            **fields,
-        }
-    }
-    paths = {f"variables.input.attachments.{i}": f for i, f in enumerate(files)}
-    return await client.upload(SUBMIT, variables, paths)
-
-
-def _payload(response: httpx.Response, name: str) -> dict[str, Any]:
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"][name]  # type: ignore[no-any-return]
-
-
-async def _fetch(client: GQL, url: str) -> httpx.Response:
-    parts = urlsplit(url)
-    return await client.client.get(f"{parts.path}?{parts.query}")
+    return await submit_files(client, SUBMIT, files, **fields)
 
 
 async def test_a_photo_and_a_document_are_stored_and_served_without_metadata(
@@ -86,18 +73,18 @@ async def test_a_photo_and_a_document_are_stored_and_served_without_metadata(
     before = _stored_files()
     response = await _submit(people["reporter"], JPEG, PDF)
 
-    report = _payload(response, "reportSubmit")["report"]
+    report = uploaded(response, "reportSubmit")["report"]
     photo, document = report["attachments"]
     assert (photo["contentType"], photo["source"]) == ("image/jpeg", "REPORTER")
     # Stored upright: the phone's 80x40 picture tagged "turn 90 degrees" is 40x80.
     assert (photo["width"], photo["height"]) == (40, 80)
     assert document["contentType"] == "application/pdf" and document["width"] is None
-    served_photo = await _fetch(people["reporter"], photo["url"])
+    served_photo = await people["reporter"].fetch(photo["url"])
     assert served_photo.status_code == 200
     assert served_photo.headers["content-type"] == "image/jpeg"
     assert served_photo.headers["x-content-type-options"] == "nosniff"
     assert leaked(served_photo.content) == [] and image_size(served_photo.content) == (40, 80)
-    served_pdf = await _fetch(people["reporter"], document["url"])
+    served_pdf = await people["reporter"].fetch(document["url"])
     assert served_pdf.status_code == 200 and leaked(served_pdf.content) == []
     # What is on disk is what was served: nothing kept with metadata, not even briefly.
     stored = _stored_files() - before
@@ -118,7 +105,7 @@ async def test_refused_uploads_store_nothing(people: People) -> None:
     ]
     before = _stored_files()
     for files, code, field in cases:
-        payload = _payload(await _submit(people["reporter"], *files), "reportSubmit")
+        payload = uploaded(await _submit(people["reporter"], *files), "reportSubmit")
         assert payload["report"] is None
         assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, field)], files
     # More files than one change may bring: refused before the operation runs.
@@ -133,7 +120,7 @@ async def test_the_reports_limit_holds_when_two_uploads_race(
     people: People, monkeypatch: Any
 ) -> None:
     response = await _submit(people["reporter"], JPEG)
-    report = _payload(response, "reportSubmit")["report"]
+    report = uploaded(response, "reportSubmit")["report"]
     size = report["attachments"][0]["byteSize"]
     # Room for one more file of this size, not two.
     monkeypatch.setattr(get_settings(), "upload_max_report_bytes", 2 * size + size // 2)
@@ -142,7 +129,7 @@ async def test_the_reports_limit_holds_when_two_uploads_race(
         sent = await people["reporter"].upload(
             ADD_INFO, {"id": report["id"], "files": [None]}, {"variables.files.0": JPEG}
         )
-        return _payload(sent, "reportAddInfo")
+        return uploaded(sent, "reportAddInfo")
 
     first, second = await asyncio.gather(add(), add())
 
@@ -155,14 +142,14 @@ async def test_the_reports_limit_holds_when_two_uploads_race(
 async def test_a_citizens_photo_is_public_only_once_verified_and_the_desk_can_hide_it(
     people: People,
 ) -> None:
-    report = _payload(await _submit(people["reporter"], JPEG), "reportSubmit")["report"]
+    report = uploaded(await _submit(people["reporter"], JPEG), "reportSubmit")["report"]
     public, citizen = people["public"], people["citizen"]
 
     # Before the desk verifies it, the public does not even see the report.
     assert (await public(READ, {"id": report["id"]}))["node"] is None
     await verify(people["coordinator"], report["id"], "DINKES")
     (shown,) = (await citizen(READ, {"id": report["id"]}))["node"]["attachments"]
-    assert (await _fetch(citizen, shown["url"])).status_code == 200
+    assert (await citizen.fetch(shown["url"])).status_code == 200
 
     hidden = await ok(
         people["coordinator"], HIDE, id=shown["id"], reason="Wajah orang lain terlihat"
@@ -171,7 +158,7 @@ async def test_a_citizens_photo_is_public_only_once_verified_and_the_desk_can_hi
 
     # Gone for the public at once, link given before included; the reporter and desk keep it.
     assert (await citizen(READ, {"id": report["id"]}))["node"]["attachments"] == []
-    assert (await _fetch(citizen, shown["url"])).status_code == 404
+    assert (await citizen.fetch(shown["url"])).status_code == 404
     for who in ("reporter", "coordinator", "officer"):
         (kept,) = (await people[who](READ, {"id": report["id"]}))["node"]["attachments"]
         assert kept["hidden"] is True
@@ -195,15 +182,15 @@ async def test_an_agencys_evidence_comes_with_its_follow_up(people: People) -> N
         FOLLOW_UP, {"id": assignment_id, "files": [None]}, {"variables.files.0": JPEG}
     )
 
-    follow_ups = _payload(sent, "assignmentFollowUp")["assignment"]["followUps"]
+    follow_ups = uploaded(sent, "assignmentFollowUp")["assignment"]["followUps"]
     (evidence,) = follow_ups[-1]["attachments"]
     assert evidence["source"] == "AGENCY"
-    served = await _fetch(people["reporter"], evidence["url"])
+    served = await people["reporter"].fetch(evidence["url"])
     assert served.status_code == 200 and leaked(served.content) == []
 
 
 async def test_an_altered_or_expired_link_is_refused(people: People, monkeypatch: Any) -> None:
-    report = _payload(await _submit(people["reporter"], JPEG), "reportSubmit")["report"]
+    report = uploaded(await _submit(people["reporter"], JPEG), "reportSubmit")["report"]
     url = report["attachments"][0]["url"]
     parts = urlsplit(url)
     other_id = parts.path.replace("/original", "/thumbnail")
@@ -218,7 +205,7 @@ async def test_an_altered_or_expired_link_is_refused(people: People, monkeypatch
         assert answer.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     monkeypatch.setattr(get_settings(), "file_link_ttl_seconds", -1)
     expired = (await people["reporter"](READ, {"id": report["id"]}))["node"]["attachments"][0]
-    assert (await _fetch(people["reporter"], expired["url"])).status_code == 403
+    assert (await people["reporter"].fetch(expired["url"])).status_code == 403
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,12 @@ def _literal(values: list[str]) -> st.SearchStrategy[StringValueNode]:
     return st.sampled_from(values).map(lambda value: StringValueNode(value=value))
 
 
-CUSTOM_SCALARS = {"DateTime": _literal(DATE_TIMES), "Date": _literal(DATES)}
+# An Upload can only come as a multipart file part: any text for one must be refused cleanly.
+CUSTOM_SCALARS = {
+    "DateTime": _literal(DATE_TIMES),
+    "Date": _literal(DATES),
+    "Upload": _literal(["", "IMG_0001.jpg", "data:image/jpeg;base64,/9j/"]),
+}
 
 
 def _generated(count: int) -> list[str]:
@@ -90,6 +95,7 @@ _SCALARS: dict[str, st.SearchStrategy[Any]] = {
     "Boolean": st.booleans(),
     "DateTime": st.sampled_from(DATE_TIMES),
     "Date": st.sampled_from(DATES),
+    "Upload": any_of(TEXTS, st.text(max_size=20)),
 }
 
 

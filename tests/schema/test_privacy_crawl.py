@@ -1,20 +1,25 @@
 """The privacy crawl (issue 12): for each demo role and the public, everything the service can
 say is read, and marker strings (the reporter's name, e-mail, phone, address and coordinates;
-the title and body of each report; the staff's names and e-mails) must appear exactly where the
-policy allows (tests/schema/crawl.py has the machinery).
+the title and body of each report; the staff's names and e-mails; each file on a report) must
+appear exactly where the policy allows (tests/schema/crawl.py has the machinery).
 
 The population is the audit's: four reports by a new citizen (named public, anonymous public,
 named confidential, anonymous confidential), forwarded to the wrong agency (DPUPR), returned,
 re-assigned to DINKES, accepted, answered in the interim, forwarded to the Puskesmas, which
 answers; a neighbour supports the public ones; the anonymous confidential one is handed over
-to the Ombudsman. What is read:
+to the Ombudsman. Each report comes with the reporter's phone photo (GPS and camera in its
+EXIF), the first with a PDF that names its author too; the desk hides the photo of the
+anonymous public one; the Puskesmas answers the first and the third with an evidence photo.
+What is read:
 
 - every root query field, with every field beneath it (generated from the schema), `node(id:)`
   of every object in the database;
 - every subscription, open while the second half of the story happens;
 - the in-app notifications (a query and a subscription), every e-mail (a real SMTP server) and
   every webhook (real receivers) the story caused, delivered by the workers' own code;
-- Open311's documents, and every log line written meanwhile (which may name no one).
+- Open311's documents, and every log line written meanwhile (which may name no one);
+- every signed link to a file (original or thumbnail) any of these gave any viewer, fetched: it
+  must name a file the viewer may see, and serve it with no metadata left.
 
 A role x path matrix of what was read is printed, and kept in var/test-artifacts.
 """
@@ -35,17 +40,19 @@ from arq.connections import RedisSettings, create_pool
 from graphql import get_named_type
 
 from core.logs import JsonFormatter
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from domain.actor import PUBLIC
-from domain.policy import STAFF_ROLES, Action, allowed_on_report
+from domain.policy import STAFF_ROLES, Action, AttachmentFacts, allowed_on_report
 from domain.services import transparency
 from domain.services.accounts import actor_for_user
+from domain.services.attachments import make_thumbnail, missing_thumbnails
 from domain.services.common import report_facts
 from domain.services.deliveries import RetryPolicy, attempt_delivery
 from lapor.demo import DEMO_ACCOUNTS
 from models import (
     Agency,
     Assignment,
+    Attachment,
     Category,
     FollowUp,
     Notification,
@@ -63,14 +70,19 @@ from tests.app_fixtures import DEMO_VIEWERS, GQL, JEMBER, PASSWORD, agency_gid, 
 from tests.factories import (
     ACCEPT,
     ASSIGN,
+    ERRORS,
     FOLLOW_UP,
     FORWARD,
     RETURN,
+    accepted,
     actor_for,
     miss_deadline,
     ok,
+    submit_files,
+    uploaded,
     verify,
 )
+from tests.files import authored_pdf, leaked, phone_jpeg
 from tests.live_client import LiveClient
 from tests.schema.crawl import (
     SCHEMA,
@@ -114,6 +126,7 @@ AUDIT = {
 # The models behind each type `node(id:)` fetches (a new Node type must be added here).
 NODE_TABLES: dict[str, Callable[[], Any]] = {
     "Report": Report.all,
+    "Attachment": Attachment.all,
     "Assignment": Assignment.all,
     "ReportEvent": ReportEvent.all,
     "FollowUp": FollowUp.all,
@@ -124,6 +137,20 @@ NODE_TABLES: dict[str, Callable[[], Any]] = {
     "Agency": Agency.all,
     "Category": Category.all,
 }
+
+
+PHOTO = ("IMG_20261130_puskesmas.jpg", phone_jpeg(), "image/jpeg")
+PDF = ("surat-keluhan.pdf", authored_pdf(), "application/pdf")
+# The reports whose answer from the Puskesmas comes with an evidence photo.
+EVIDENCED = ("R1", "R3")
+SUBMIT = f"""mutation($input: ReportSubmitInput!) {{ reportSubmit(input: $input) {{
+  report {{ id trackingCode attachments {{ id }} }} {ERRORS} }} }}"""
+HIDE = f"""mutation($id: ID!) {{ attachmentHide(attachmentId: $id, reason: "Wajah terlihat") {{
+  attachment {{ id }} {ERRORS} }} }}"""
+EVIDENCE = f"""mutation($id: ID!, $files: [Upload!]) {{
+  assignmentFollowUp(assignmentId: $id, message: "Sudah kami tangani", final: true,
+                     resolution: RESOLVED, attachments: $files) {{ assignment {{ id }} {ERRORS} }}
+}}"""
 
 
 def crawl_settings(redis_url: str, smtp: SmtpServer) -> Settings:
@@ -233,9 +260,12 @@ class Story:
 
     async def act(self, who: str, mutation: str, **variables: Any) -> dict[str, Any]:
         done = await ok(self.people[who], mutation, **variables)
+        await self.settle()
+        return done
+
+    async def settle(self) -> None:
         await self.relay.drain()  # the worker's relay: notifications stored and pushed
         await quiet(self.listeners)
-        return done
 
     async def cast(self) -> None:
         """Everyone signed in through this process; the reporter registered with a phone."""
@@ -260,23 +290,20 @@ class Story:
         """Submitted, verified to the wrong agency, returned, re-assigned: the DINKES
         assignments by report."""
         dinkes: dict[str, str] = {}
-        region = await region_gid("35.09")
         for label, (anonymous, confidential) in FLAGS.items():
-            report = await self.act(
-                "reporter",
-                "mutation($i: ReportSubmitInput!) { reportSubmit(input: $i) {"
-                " report { id trackingCode } errors { code field message } } }",
-                i={
-                    "kind": "COMPLAINT",
-                    "title": f"JUDUL-{label}-{TAG} antrean puskesmas",
-                    "body": f"ISI-{label}-{TAG}: pasien menunggu lima jam.",
-                    "regionId": region,
-                    "anonymous": anonymous,
-                    "confidential": confidential,
-                    "ombudsmanConsent": True,
-                    **self.place(label),
-                },
+            sent = await submit_files(
+                self.people["reporter"],
+                SUBMIT,
+                [PHOTO, PDF] if label == "R1" else [PHOTO],
+                title=f"JUDUL-{label}-{TAG} antrean puskesmas",
+                body=f"ISI-{label}-{TAG}: pasien menunggu lima jam.",
+                anonymous=anonymous,
+                confidential=confidential,
+                ombudsmanConsent=True,
+                **self.place(label),
             )
+            report = accepted(uploaded(sent, "reportSubmit"))
+            await self.settle()
             self.reports[label] = report
             (wrong,) = await verify(self.people["coordinator"], report["id"], "DPUPR")
             await self.relay.drain()
@@ -285,6 +312,8 @@ class Story:
                 "coordinator", ASSIGN, id=report["id"], agency=await agency_gid("DINKES")
             )
             dinkes[label] = assigned["id"]
+        # The anonymous public report's photo shows a face: the desk hides it.
+        await self.act("coordinator", HIDE, id=self.reports["R2"]["attachments"][0]["id"])
         return dinkes
 
     async def second_half(self, dinkes: dict[str, str]) -> None:
@@ -300,6 +329,12 @@ class Story:
             if label == "R4":
                 await miss_deadline(child["id"])
                 await self.act("coordinator", ESCALATE, id=self.reports[label]["id"])
+            elif label in EVIDENCED:
+                sent = await self.people["puskesmas"].upload(
+                    EVIDENCE, {"id": child["id"], "files": [None]}, {"variables.files.0": PHOTO}
+                )
+                accepted(uploaded(sent, "assignmentFollowUp"))
+                await self.settle()
             else:
                 await self.act(
                     "puskesmas", FOLLOW_UP, id=child["id"], final=True, resolution="RESOLVED"
@@ -338,6 +373,9 @@ async def markers_of(story: Story) -> list[Marker]:
             Marker(place["latitude"], "latitude", report=rid),
             Marker(place["longitude"], "longitude", report=rid),
         ]
+    # Each file, by its global id: an Attachment is seen only where the policy shows it.
+    for row in await Attachment.all():
+        found.append(Marker(to_global_id("Attachment", row.id), "file", report=row.report_id))
     for account in DEMO_ACCOUNTS:
         if account.role in STAFF_ROLES:
             person = (await User.get(email=account.email)).id
@@ -346,6 +384,31 @@ async def markers_of(story: Story) -> list[Marker]:
                 Marker(account.email, "staff e-mail", person=person),
             ]
     return found
+
+
+async def files_of() -> dict[int, tuple[int, AttachmentFacts]]:
+    """Each file as the crawl ends: its report, and the policy's facts of it."""
+    return {
+        row.id: (row.report_id, AttachmentFacts(row.uploader_id, row.hidden_at is not None))
+        for row in await Attachment.all()
+    }
+
+
+async def fetch_links(crawl: Crawl, viewers: dict[str, Viewer], http: GQL) -> list[str]:
+    """Every signed link any viewer was given, fetched once: each must be served (200) with no
+    metadata left; counted per viewer as the matrix's "file links". Returns what went wrong."""
+    served: dict[str, tuple[int, list[bytes]]] = {}
+    wrong = []
+    for who, links in crawl.links.items():
+        for link in sorted(links):
+            if link not in served:
+                answer = await http.fetch(link)
+                served[link] = (answer.status_code, leaked(answer.content))
+            status, secrets = served[link]
+            crawl.checked[(viewers[who].name, "file links")] += 1
+            if status != 200 or secrets:
+                wrong.append(f"{who}: {link} answered {status}, leaking {secrets}")
+    return wrong
 
 
 async def reports_of_ids() -> dict[str, int | None]:
@@ -507,14 +570,18 @@ async def test_every_path_shows_each_marker_exactly_where_the_policy_allows(
     log_lines: LogLines,
     capsys: pytest.CaptureFixture[str],
     compiled_matches_generic: list[Mismatch],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     live = live_crawl
+    # Links given early in the story (to subscribers) are still good when the crawl fetches them.
+    monkeypatch.setattr(get_settings(), "file_link_ttl_seconds", 3600)
     pool = await create_pool(RedisSettings.from_dsn(redis_url))
     relay = OutboxRelay(redis_url, pool, email_enabled=True)
     story = Story(live, relay)
     try:
         await story.cast()
         dinkes = await story.first_half()
+        await make_thumbnails()
         clients = await subscribe_all(live, story)
         story.listeners = list(clients.values())
         await quiet(story.listeners)
@@ -526,6 +593,7 @@ async def test_every_path_shows_each_marker_exactly_where_the_policy_allows(
             await story.second_half(dinkes)
         finally:
             check_against_generic(compiled_matches_generic.append)
+        await make_thumbnails()
         await deliver_everything(live.settings)
         # The reporter's mail ran out of tries: the superadmin's dead letters are crawled too.
         reporter = await User.get(email=story.reporter_email)
@@ -536,7 +604,7 @@ async def test_every_path_shows_each_marker_exactly_where_the_policy_allows(
         # The workers' fold of the transparency figures: what the story counts is crawled.
         await transparency.catch_up(datetime.now(UTC))
         facts = {r.id: await report_facts(r) for r in await Report.all()}
-        judge = Judge(facts, await markers_of(story))
+        judge = Judge(facts, await markers_of(story), await files_of())
         crawl = Crawl(judge, await reports_of_ids())
         viewers = await viewers_of(story)
         paths = await crawl_queries(crawl, viewers, story)
@@ -570,11 +638,12 @@ async def test_every_path_shows_each_marker_exactly_where_the_policy_allows(
             crawl.read(viewers["public"], "Open311", document)
         for document in await _transparansi(live, await Report.all()):
             crawl.read(viewers["public"], "transparansi", document)
+        badly_served = await fetch_links(crawl, viewers, story.people["public"])
         crawl.read(Viewer("operator (logs)", PUBLIC), "logs", log_lines.lines)
     finally:
         await pool.aclose()
 
-    columns = [*paths, "e-mail", "webhook", "Open311", "transparansi", "logs"]
+    columns = [*paths, "e-mail", "webhook", "Open311", "transparansi", "file links", "logs"]
     rows = [*viewers, "other staff", "operator (logs)"]
     matrix = crawl.matrix(rows, list(dict.fromkeys(columns)))
     _show(matrix, capsys)
@@ -606,6 +675,13 @@ async def test_every_path_shows_each_marker_exactly_where_the_policy_allows(
     for name in SUBSCRIPTIONS:
         assert f"Subscription.{name}" in crawled, name
     assert {f"node {t}" for t in NODE_TABLES} <= crawled
+    # Every file's original, and every image's thumbnail, was given to someone and served clean.
+    assert badly_served == []
+    given = {link.split("?")[0] for links in crawl.links.values() for link in links}
+    images = await Attachment.filter(content_type__startswith="image/").values_list("id", flat=True)
+    assert given == {f"/files/{row}/original" for row in judge.files} | {
+        f"/files/{row}/thumbnail" for row in images
+    }
     # What is allowed shows up: each report's markers and the reporter's identity, exactly.
     graphql_paths = [p for p in dict.fromkeys(paths)]
     wrong: dict[str, dict[str, set[str]]] = {}
@@ -629,6 +705,12 @@ async def test_every_path_shows_each_marker_exactly_where_the_policy_allows(
         names = {m for m in crawl.seen_by(who, graphql_paths) if m.kind == "staff name"}
         others = {m for m in names if m.person != viewer.actor.user_id}
         assert bool(others) is (who not in ("public", "reporter", "citizen")), who
+
+
+async def make_thumbnails() -> None:
+    """The workers' thumbnails of the images stored so far (the crawl runs no worker)."""
+    for attachment_id in await missing_thumbnails(100):
+        assert await make_thumbnail(attachment_id)
 
 
 def _visible(judge: Judge, viewer: Viewer, marker: Marker) -> bool:
