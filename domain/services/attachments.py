@@ -111,7 +111,7 @@ async def close_store() -> None:
 # threads are their own, not the default executor's: glibc gives each thread a malloc arena
 # that keeps the high-water of the images decoded in it, so cleaning in whichever of the
 # default executor's threads is free grew the API's peak memory with every thread that took a
-# turn (bench/uploads.py, 8 concurrent photos: +234 MiB; in these threads, +139 to +159 MiB).
+# turn (bench/uploads.py, 8 concurrent photos: +226 to +246 MiB; in these, +139 to +174 MiB).
 _CLEANING = ThreadPoolExecutor(
     max_workers=max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="lapor-clean"
 )
