@@ -18,13 +18,19 @@ from urllib.parse import urlsplit
 Check = Callable[[int, bytes], str | None]
 
 
-def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
-    """The bytes of a keep-alive JSON POST to `url`."""
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    content_type: str = "application/json",
+) -> bytes:
+    """The bytes of a keep-alive POST to `url` (JSON unless told, e.g. a multipart body with
+    its boundary)."""
     parts = urlsplit(url)
     lines = [
         f"POST {parts.path or '/'} HTTP/1.1",
         f"Host: {parts.netloc}",
-        "Content-Type: application/json",
+        f"Content-Type: {content_type}",
         "Accept: application/json",
         f"Content-Length: {len(body)}",
         *(f"{k}: {v}" for k, v in (headers or {}).items()),

@@ -77,20 +77,24 @@ def _p99(times: list[float]) -> float:
 def _memory_of_one_call(path: Path, step: str) -> dict[str, float]:
     """In this (child) process: one call of `step` on the file in `path`, MB."""
     call = _step(step, path.read_bytes())
-    rss_before = _peak_rss_kib()
+    rss_before = peak_rss_kib()
     tracemalloc.start()
     call()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"tracemalloc": peak / 1e6, "rss": (_peak_rss_kib() - rss_before) * 1024 / 1e6}
+    return {"tracemalloc": peak / 1e6, "rss": (peak_rss_kib() - rss_before) * 1024 / 1e6}
 
 
-def _peak_rss_kib() -> int:
-    """The process's resident-set high-water mark. Linux keeps ru_maxrss across exec, so a
-    child's would start at its parent's; VmHWM belongs to the child's own memory map."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def peak_rss_kib(pid: int | None = None) -> int:
+    """The resident-set high-water mark of process `pid` (default: this one). Linux keeps
+    ru_maxrss across exec, so a child's would start at its parent's; VmHWM belongs to the
+    process's own memory map."""
+    status = Path(f"/proc/{pid or 'self'}/status")
+    for line in status.read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
+    if pid is not None:
+        raise RuntimeError(f"no VmHWM in {status}")
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
