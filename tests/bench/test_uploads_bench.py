@@ -26,4 +26,4 @@ async def test_the_bench_s_multipart_body_stores_a_report_with_its_cleaned_photo
     stored = await Attachment.filter(report__tracking_code=report["trackingCode"]).values_list(
         "width", "height"
     )
-    assert stored == [(1920, 2560)]  # upright (EXIF orientation 6) and bounded to 2560 px
+    assert stored == [(1500, 2000)]  # upright (EXIF orientation 6) and bounded to 2000 px
