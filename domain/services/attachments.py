@@ -395,9 +395,17 @@ async def set_hidden(
     if row is None:
         raise not_found("attachment", "attachmentId")
     async with in_transaction():
-        report = await lock_report_for(
-            actor, row.report_id, Action.HIDE_ATTACHMENT, "only the report's coordinators do this"
-        )
+        try:
+            report = await lock_report_for(
+                actor,
+                row.report_id,
+                Action.HIDE_ATTACHMENT,
+                "only the report's coordinators do this",
+            )
+        except DomainError as refused:
+            if refused.code is ErrorCode.NOT_FOUND:  # its report is not theirs to read
+                raise not_found("attachment", "attachmentId") from None
+            raise
         row = await Attachment.filter(id=aid).select_for_update().get()
         if (row.hidden_at is not None) == hidden:
             state = "hidden" if hidden else "shown"

@@ -145,8 +145,14 @@ async def test_a_citizens_photo_is_public_only_once_verified_and_the_desk_can_hi
     report = uploaded(await _submit(people["reporter"], JPEG), "reportSubmit")["report"]
     public, citizen = people["public"], people["citizen"]
 
-    # Before the desk verifies it, the public does not even see the report.
+    # Before the desk verifies it, the public does not even see the report; another region's
+    # desk may not know of it either: its file is not found, by the file's own id.
     assert (await public(READ, {"id": report["id"]}))["node"] is None
+    unknown = await people["jayapura"].raw(
+        HIDE, {"id": report["attachments"][0]["id"], "reason": "?"}
+    )
+    error = unknown.json()["data"]["attachmentHide"]["errors"][0]
+    assert (error["code"], error["field"]) == ("NOT_FOUND", ["attachmentId"])
     await verify(people["coordinator"], report["id"], "DINKES")
     (shown,) = (await citizen(READ, {"id": report["id"]}))["node"]["attachments"]
     assert (await citizen.fetch(shown["url"])).status_code == 200
@@ -170,6 +176,9 @@ async def test_a_citizens_photo_is_public_only_once_verified_and_the_desk_can_hi
     assert again.json()["data"]["attachmentHide"]["errors"][0]["code"] == "ALREADY_DONE"
     refused = await people["officer"].raw(SHOW, {"id": shown["id"]})
     assert refused.json()["data"]["attachmentShow"]["errors"][0]["code"] == "FORBIDDEN"
+    # Another region's desk reads the public report, and may not hide its file either.
+    other = await people["jayapura"].raw(SHOW, {"id": shown["id"]})
+    assert other.json()["data"]["attachmentShow"]["errors"][0]["code"] == "FORBIDDEN"
     await ok(people["coordinator"], SHOW, id=shown["id"])
     assert len((await citizen(READ, {"id": report["id"]}))["node"]["attachments"]) == 1
 
