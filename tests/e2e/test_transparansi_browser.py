@@ -78,8 +78,11 @@ async def test_the_page_draws_its_charts_offline(api: str) -> None:
     async with browser() as page:
         page.events.clear()
         await page.call("Page.navigate", url=f"{api}/transparansi?periode=2031-03")
-        charts = await page.wait_for("document.querySelectorAll('figure svg').length", "the charts")
-        assert charts >= 20  # ten indicators, for the regions and for Jember's agencies
+        # Ten indicators, for the regions and for Jember's agencies; the page draws them one
+        # after the other, so wait for them all (a loaded machine caught it half-way).
+        count = "document.querySelectorAll('figure svg').length"
+        charts = await page.wait_for(f"{count} >= 20 && {count}", "the charts")
+        assert charts >= 20
         bars = await page.evaluate("document.querySelectorAll('svg rect.bar').length")
         assert bars > 10
         text = await page.evaluate("document.body.innerText")
