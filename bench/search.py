@@ -1,10 +1,12 @@
 """Search and similar reports (issue 15) against a raw SQL floor of the same statement: how much
 the service adds to what PostgreSQL takes, and whether the statements use the indexes.
 
-On a throwaway PostgreSQL (tests/harness.py) with the demo data and `--reports` reports filled
-as bench/read_path.py fills them (eight titles over three regions: a common word matches a
-third of them, the worst case of a ranked search, which scores every match), each scenario is
-run in process, one call after the other, `--runs` times after a warm-up:
+On a throwaway PostgreSQL (tests/harness.py) with the demo data and `--reports` reports (bench/
+read_path.py's fill, then words of a vocabulary of Indonesian complaints: a subject drawn with
+a skewed law, a problem, a place, a qualifier, and one to six sentences of a pool, so that
+"jalan" is in about half the reports, a deliberately common word, and "ktp elektronik" in
+under 1 %), each scenario is run in process, one call after the other, `--runs` times after a
+warm-up:
 
 - Lapor: the domain's use case as the resolver calls it (the policy's filter, the ORM's SQL,
   the rows, the views and the scores), without HTTP or GraphQL;
@@ -14,18 +16,24 @@ run in process, one call after the other, `--runs` times after a warm-up:
 It prints p50 and p99 of each and their ratio, and the plan of each statement (EXPLAIN
 ANALYZE): the index scans and the rows it scored.
 
-    .venv/bin/python -m bench.search [--reports 20000] [--runs 30]
+    .venv/bin/python -m bench.search [--reports 20000] [--runs 30] [--warmup 3]
+        [--only common,rare,typo,desk,public_similar,similar] [--keep [DIR]]
+
+`--keep` keeps the cluster in DIR (default /tmp/lapor-bench-search) and uses it again when it
+holds as many reports, migrated again first; a fill of 1,000,000 takes minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -36,12 +44,231 @@ from domain.actor import PUBLIC, Actor
 from domain.services import reports
 from domain.services.accounts import actor_for_user
 from domain.services.reading import PageRequest
+from lapor.servers import PostgresServer
 from models import Region, Report, User, rows
-from models.db import database
-from tests.harness import PostgresCluster
+from models.db import apply_migrations, database
+from tests.harness import PostgresCluster, find_pg_bindir
 
 DATABASE = "lapor_bench_search"
 WARMUP = 3
+KEEP_DIR = "/tmp/lapor-bench-search"
+
+# ----------------------------------------------------------------------------- the corpus
+
+# What citizens write about, most common first: a report's subject is drawn with a skewed
+# (Zipf-like) law, so "jalan" is in about half the reports and "ktp elektronik" in under 1 %.
+SUBJECTS = [
+    "Jalan",
+    "Lampu penerangan jalan",
+    "Sampah",
+    "Saluran air",
+    "Jalan desa",
+    "Drainase",
+    "Jembatan",
+    "Pelayanan puskesmas",
+    "Air PDAM",
+    "Trotoar",
+    "Antrean rumah sakit",
+    "Bantuan sosial",
+    "Parkir liar",
+    "Pedagang kaki lima",
+    "Listrik PLN",
+    "Pungutan liar",
+    "Sekolah dasar",
+    "Angkutan umum",
+    "Pohon tumbang",
+    "Taman kota",
+    "Pasar tradisional",
+    "Kartu keluarga",
+    "BPJS kesehatan",
+    "Izin bangunan",
+    "Limbah pabrik",
+    "Asap pembakaran",
+    "Gas elpiji",
+    "Harga pupuk",
+    "Irigasi sawah",
+    "Posyandu",
+    "Sinyal telepon",
+    "Internet desa",
+    "Anjing liar",
+    "Kebisingan pabrik",
+    "Terminal bus",
+    "Guru honorer",
+    "Ambulans desa",
+    "Pemadam kebakaran",
+    "KTP elektronik",
+    "Akta kelahiran",
+]
+PROBLEMS = [
+    "rusak",
+    "berlubang",
+    "mati",
+    "tersumbat",
+    "menumpuk",
+    "retak",
+    "ambruk",
+    "tidak berfungsi",
+    "lambat",
+    "mahal",
+    "tidak merata",
+    "terlambat",
+    "bocor",
+    "kotor",
+    "macet",
+    "dipersulit",
+    "tidak jelas",
+    "ditutup",
+    "tergenang",
+    "longsor",
+    "hilang",
+    "kurang",
+    "berbahaya",
+    "dibiarkan",
+]
+# Places of Jember, Surabaya and Jayapura; many are streets ("Jalan ...").
+PLACES = [
+    "Jalan Kalimantan",
+    "Jalan Mastrip",
+    "Jalan Gajah Mada",
+    "Jalan Trunojoyo",
+    "Jalan Sudarman",
+    "Jalan Hayam Wuruk",
+    "Jalan Basuki Rahmat",
+    "Jalan Ahmad Yani",
+    "Desa Sukorambi",
+    "Kecamatan Patrang",
+    "Kelurahan Sumbersari",
+    "Pasar Tanjung",
+    "Perumahan Bumi Mangli",
+    "Desa Ajung",
+    "Kecamatan Kaliwates",
+    "Desa Panti",
+    "Kecamatan Arjasa",
+    "Dusun Krajan",
+    "Kelurahan Gebang",
+    "Desa Antirogo",
+    "Kecamatan Wonokromo",
+    "Kelurahan Ngagel",
+    "Kampung Harapan",
+    "Distrik Abepura",
+    "Kelurahan Entrop",
+    "Desa Sentani",
+    "Perumahan Griya Mangli",
+    "Desa Kemuning",
+    "Kelurahan Tegal Besar",
+    "Desa Rambipuji",
+]
+QUALIFIERS = [
+    "",
+    "",
+    "",
+    "parah",
+    "sudah lama",
+    "sejak bulan lalu",
+    "membahayakan warga",
+    "tolong segera",
+    "berbulan-bulan",
+    "setiap hari",
+    "lagi",
+    "tidak ada perbaikan",
+]
+SENTENCES = [
+    "Sudah beberapa minggu tidak ada perbaikan.",
+    "Warga sudah melapor ke kelurahan tetapi belum ada tindakan.",
+    "Anak-anak sekolah terpaksa lewat jalan lain.",
+    "Motor sering jatuh di malam hari.",
+    "Mohon dinas terkait segera turun ke lapangan.",
+    "Kami sudah mengirim surat ke kecamatan.",
+    "Petugas tidak pernah datang.",
+    "Kondisi makin parah saat hujan deras.",
+    "Banyak lansia yang kesulitan.",
+    "Bau busuk tercium sampai ke rumah warga.",
+    "Antrean panjang sejak subuh.",
+    "Pelayanan sangat lambat dan petugas kurang ramah.",
+    "Biaya yang diminta tidak sesuai aturan.",
+    "Air keruh dan berbau.",
+    "Lubangnya besar dan dalam.",
+    "Sudah ada korban kecelakaan bulan ini.",
+    "Lampu mati total setiap malam.",
+    "Pedagang memakai badan jalan.",
+    "Truk besar sering lewat sehingga aspal mengelupas.",
+    "Saluran tersumbat sampah plastik.",
+    "Rumah warga kebanjiran setinggi lutut.",
+    "Pasien ditolak dengan alasan kamar penuh.",
+    "Data kami tidak terdaftar di sistem.",
+    "Kami diminta datang berkali-kali.",
+    "Tidak ada papan informasi.",
+    "Pekerjaan proyek ditinggalkan begitu saja.",
+    "Tiang listrik miring hampir roboh.",
+    "Pohon besar menghalangi jalan.",
+    "Anjing berkeliaran dan menggigit anak.",
+    "Asap hitam mengganggu pernapasan.",
+    "Suara mesin terdengar sampai tengah malam.",
+    "Harga di pengecer jauh di atas HET.",
+    "Sawah kekeringan karena air tidak mengalir.",
+    "Sinyal hilang sejak menara dipindah.",
+    "Guru sering tidak hadir.",
+    "Jadwal bus tidak menentu.",
+    "Sudah difoto dan dilampirkan.",
+    "Terima kasih atas perhatiannya.",
+    "Mohon ditindaklanjuti.",
+    "Kami berharap ada solusi secepatnya.",
+]
+
+# Every report's title and body from the vocabulary: "<subject> <problem> di <place>
+# [qualifier]", and a body of that sentence and one to six others. random() is seeded by the
+# caller, so a fill is the same each time. $1 subjects, $2 problems, $3 places, $4 qualifiers,
+# $5 sentences.
+CORPUS = """
+UPDATE report AS r SET title = w.title, body = w.title || '. ' || w.rest
+FROM (
+    SELECT p.id, p.subject || ' ' || p.problem || ' di ' || p.place
+            || CASE WHEN p.qualifier = '' THEN '' ELSE ' ' || p.qualifier END AS title,
+        p.rest
+    FROM (
+        SELECT r.id,
+            ($1::text[])[1 + floor(cardinality($1::text[]) * random() ^ 3)::int] AS subject,
+            lower(($2::text[])[1 + floor(cardinality($2::text[]) * random() ^ 1.5)::int])
+                AS problem,
+            ($3::text[])[1 + floor(cardinality($3::text[]) * random())::int] AS place,
+            ($4::text[])[1 + floor(cardinality($4::text[]) * random())::int] AS qualifier,
+            array_to_string(ARRAY(
+                SELECT ($5::text[])[1 + floor(cardinality($5::text[]) * random())::int]
+                FROM generate_series(1, 1 + floor(random() * 6)::int + 0 * r.id)
+            ), ' ') AS rest
+        FROM report r
+    ) AS p
+) AS w
+WHERE r.id = w.id
+"""
+
+
+async def fill_corpus(url: str, reports: int) -> float:
+    """Fill the migrated, seeded database with `reports` reports (bench/read_path.py's fill),
+    then give them words of the vocabulary above; the search indexes are built after. Seconds."""
+    started = time.perf_counter()
+    conn = await asyncpg.connect(url)
+    try:
+        indexes = await conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'report' "
+            "AND indexname LIKE 'report_search%'"
+        )
+        for index in indexes:
+            await conn.execute(f"DROP INDEX {index['indexname']}")
+    finally:
+        await conn.close()
+    await fill(url, reports)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SET maintenance_work_mem = '512MB'")
+        await conn.execute("SELECT setseed(0.15)")
+        await conn.execute(CORPUS, SUBJECTS, PROBLEMS, PLACES, QUALIFIERS, SENTENCES)
+        for index in indexes:
+            await conn.execute(index["indexdef"])
+        await conn.execute("VACUUM ANALYZE report")
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
 
 
 @dataclass(frozen=True)
@@ -101,8 +328,13 @@ async def _caught(call: Callable[[], Awaitable[Any]]) -> tuple[str, list[Any]]:
     return sent[-1]
 
 
-async def _timed(call: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
-    for _ in range(WARMUP):
+def _alone(floor: asyncpg.Connection, sql: str, params: list[Any]) -> Callable[[], Awaitable[Any]]:
+    """The statement run alone on the floor's connection, its rows fetched."""
+    return lambda: floor.fetch(sql, *params)
+
+
+async def _timed(call: Callable[[], Awaitable[Any]], runs: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
         await call()
     took = []
     for _ in range(runs):
@@ -116,7 +348,7 @@ def _p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] * 1000
 
 
-async def run(url: str, runs: int) -> None:
+async def run(url: str, runs: int, warmup: int, only: set[str] | None = None) -> None:
     now = datetime.now(UTC)
     floor = await asyncpg.connect(url)
     try:
@@ -126,10 +358,12 @@ async def run(url: str, runs: int) -> None:
                   f"{'p99 ratio':>11}  rows")  # fmt: skip
             plans = []
             for s in scenarios:
+                if only is not None and s.name not in only:
+                    continue
                 sql, params = await _caught(s.call)
                 found = await floor.fetch(sql, *params)
-                lapor = await _timed(s.call, runs)
-                raw = await _timed(lambda sql=sql, params=params: floor.fetch(sql, *params), runs)  # type: ignore[misc]
+                lapor = await _timed(s.call, runs, warmup)
+                raw = await _timed(_alone(floor, sql, params), runs, warmup)
                 print(
                     f"{s.name:<16}{_p(lapor, 50):>9.2f}ms{_p(lapor, 99):>7.2f}ms"
                     f"{_p(raw, 50):>9.2f}ms{_p(raw, 99):>7.2f}ms"
@@ -147,18 +381,89 @@ async def run(url: str, runs: int) -> None:
         await floor.close()
 
 
+@contextlib.contextmanager
+def filled_database(reports: int, keep: str | None) -> Iterator[str]:
+    """The URL of a migrated database with the demo and `reports` reports of the corpus:
+    throwaway, or kept in `keep` and used again when it holds as many (migrated again, so
+    a new migration applies to it)."""
+    if keep is None:
+        with PostgresCluster(settings=STATEMENTS) as cluster:
+            url = cluster.create_database(DATABASE)
+            asyncio.run(prepare(url, ()))
+            print(f"{reports:,} reports filled in {asyncio.run(fill_corpus(url, reports)):.1f} s")
+            yield url
+        return
+    bindir = find_pg_bindir()
+    if bindir is None:
+        raise SystemExit("no PostgreSQL server binaries")
+    server = PostgresServer(Path(keep) / "data", bindir=bindir, fast=True, settings=STATEMENTS)
+    server.start()
+    try:
+        url = server.database_url(DATABASE)
+        if asyncio.run(_kept(server.url, url)) == reports:
+            asyncio.run(apply_migrations(url))
+            print(f"{reports:,} reports kept in {keep}")
+        else:
+            conn_url = server.url
+            asyncio.run(_drop(conn_url))
+            url = server.create_database(DATABASE)
+            asyncio.run(prepare(url, ()))
+            seconds = asyncio.run(fill_corpus(url, reports))
+            asyncio.run(_remember(url, reports))
+            print(f"{reports:,} reports filled in {seconds:.1f} s, kept in {keep}")
+        yield url
+    finally:
+        server.stop()
+
+
+async def _kept(server_url: str, url: str) -> int | None:
+    """How many reports a kept database was filled with, if it was."""
+    conn = await asyncpg.connect(server_url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
+            return None
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval("SELECT reports FROM bench_search")  # type: ignore[no-any-return]
+    except asyncpg.UndefinedTableError:
+        return None
+    finally:
+        await conn.close()
+
+
+async def _drop(server_url: str) -> None:
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
+    finally:
+        await conn.close()
+
+
+async def _remember(url: str, reports: int) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE bench_search (reports int)")
+        await conn.execute("INSERT INTO bench_search VALUES ($1)", reports)
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="calls before the timed runs")
+    parser.add_argument("--only", help="scenarios to run, comma separated (all by default)")
+    parser.add_argument(
+        "--keep", nargs="?", const=KEEP_DIR, help=f"keep the cluster in DIR ({KEEP_DIR})"
+    )
     args = parser.parse_args()
     print(machine())
-    with PostgresCluster(settings=STATEMENTS) as cluster:
-        url = cluster.create_database(DATABASE)
-        asyncio.run(prepare(url, ()))
-        filled = asyncio.run(fill(url, args.reports))
-        print(f"{args.reports:,} reports filled in {filled.seconds:.1f} s")
-        asyncio.run(run(url, args.runs))
+    only = set(args.only.split(",")) if args.only else None
+    with filled_database(args.reports, args.keep) as url:
+        asyncio.run(run(url, args.runs, args.warmup, only))
 
 
 if __name__ == "__main__":
