@@ -41,6 +41,13 @@ CANDIDATES = 100
 # How many candidates PostgreSQL orders by a cheap measure (the titles' trigrams and the rank
 # of any shared word) before it measures their text part.
 PRESELECTED = 5 * CANDIDATES
+# A search ranks the newest this many matches the viewer may read (docs/adr/0028): the work
+# is bounded by it, not by how many reports share a common word. Older matches are reached
+# by narrowing the search (createdBefore, region, category), which the window comes after.
+SEARCH_WINDOW = 1000
+# Similar reports are looked for among the newest this many of the region's reports (within
+# the caller's window of time) that share a word or most of the title's trigrams.
+SIMILAR_WINDOW = 2000
 
 # Words of a tsvector: its lexemes less the stop words, and less words of one or two letters.
 _WORDS = """ARRAY(
@@ -68,6 +75,22 @@ def _any_word(words: str) -> str:
     )
 
 
+def _newest(readable: str, by_words: str, by_trigrams: str, query: str, window: str) -> str:
+    """The ids of the newest `window` reports of `readable` (an SQL select of ids: what the
+    viewer may read, filtered) that match `by_words` or `by_trigrams`, newest first. Each
+    test is its own branch, newest first and limited, so that the planner may stop a
+    backward scan of the primary key early when a word is common, or take an index's bitmap
+    when it is rare; the newest of their union are the newest of the matches. The limit comes
+    after the access filter: what the viewer may not read takes no place in the window."""
+    return f"""
+        (SELECT r.id FROM report r, {query}
+         WHERE r.id IN ({readable}) AND {by_words} ORDER BY r.id DESC LIMIT {window})
+        UNION
+        (SELECT r.id FROM report r
+         WHERE r.id IN ({readable}) AND {by_trigrams} ORDER BY r.id DESC LIMIT {window})
+        ORDER BY id DESC LIMIT {window}"""
+
+
 async def ranked_page(
     query: QuerySet[Any], term: str, request: PageRequest, more: str
 ) -> Page[tuple[Any, tuple[Any, ...]]]:
@@ -78,16 +101,17 @@ async def ranked_page(
         raise DomainError(ErrorCode.VALIDATION, "a cursor of another list", ["after"])
     sql, params = rows.ids_of(query)
     n = len(params)
-    t, stop, after_rank, after_id, limit = (f"${n + i}" for i in range(1, 6))
+    t, stop, after_rank, after_id, limit, window = (f"${n + i}" for i in range(1, 7))
     words = _words(f"{t}::text", stop)
+    matches = _newest(sql, f"{VECTOR} @@ q.every_word", f"{t}::text <% {TEXT}", "q", window)
     statement = f"""
         WITH q AS (SELECT {_every_word(words)} AS every_word),
+        matched AS ({matches}),
         hit AS (
             SELECT r.id, ({RANK_SCALE} * (
                 coalesce(ts_rank({VECTOR}, q.every_word), 0)
                 + word_similarity({t}::text, {TEXT})))::bigint AS rank
-            FROM report r, q
-            WHERE r.id IN ({sql}) AND ({VECTOR} @@ q.every_word OR {t}::text <% {TEXT})
+            FROM matched m JOIN report r ON r.id = m.id, q
         )
         SELECT {rows.REPORT.columns_of("r")}, {more}, hit.rank
         FROM hit JOIN report r ON r.id = hit.id
@@ -103,6 +127,7 @@ async def ranked_page(
         request.after_rank,
         request.after_id,
         request.size + 1,
+        SEARCH_WINDOW,
     )
     items = [(row, rest[:-1]) for row, rest in found]
     ranks = {row.id: rest[-1] for row, rest in found}
@@ -119,17 +144,19 @@ async def alike(
     the PRESELECTED best by the titles' trigrams and the rank of the shared words."""
     sql, params = rows.ids_of(query)
     n = len(params)
-    t, b, stop, limit, preselected = (f"${n + i}" for i in range(1, 6))
+    t, b, stop, limit, preselected, window = (f"${n + i}" for i in range(1, 7))
     probe_words = _words(f"{t}::text || ' ' || {b}::text", stop)
     doc_words = _WORDS.format(vector=VECTOR, stop=stop)
+    matches = _newest(
+        sql, f"{VECTOR} @@ any_word.query", f"{t}::text <% {TEXT}", "any_word", window
+    )
     statement = f"""
         WITH q AS (SELECT {probe_words} AS words),
         any_word AS (SELECT {_any_word("q.words")} AS query FROM q),
+        matched AS ({matches}),
         preselected AS (
             SELECT r.id, similarity(r.title, {t}::text) AS titles
-            FROM report r, any_word
-            WHERE r.id IN ({sql})
-              AND ({VECTOR} @@ any_word.query OR {t}::text <% {TEXT})
+            FROM matched m JOIN report r ON r.id = m.id, any_word
             ORDER BY similarity(r.title, {t}::text)
                      + coalesce(ts_rank({VECTOR}, any_word.query), 0) DESC, r.id DESC
             LIMIT {preselected}
@@ -152,6 +179,14 @@ async def alike(
         ORDER BY scored.text DESC, scored.id DESC
     """
     found = await rows.select_with(
-        rows.REPORT, statement, *params, title, body, STOP_WORDS, CANDIDATES, PRESELECTED
+        rows.REPORT,
+        statement,
+        *params,
+        title,
+        body,
+        STOP_WORDS,
+        CANDIDATES,
+        PRESELECTED,
+        SIMILAR_WINDOW,
     )
     return [(row, rest[:-2], float(rest[-2]), tuple(rest[-1])) for row, rest in found]

@@ -235,3 +235,57 @@ async def test_any_text_is_words_never_query_syntax(db: str, term: str) -> None:
     await reports.similar_public_reports(PUBLIC, NOW, SimilarQuery(term, term, region))
     if term.startswith("jalan"):
         assert made["kalimantan"] in found
+
+
+async def test_a_search_ranks_the_newest_matches_of_its_window_only(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window bounds the work: older matches are not found, and its pages are whole."""
+    monkeypatch.setattr(search, "SEARCH_WINDOW", 4)
+    made = [
+        (await _public(f"Jalan rusak nomor {i}", "aspal hancur", NOW - timedelta(days=9 - i))).id
+        for i in range(6)
+    ]
+    everything = await _found(PUBLIC, "jalan rusak")
+    assert sorted(everything) == sorted(made[2:])
+    seen: list[int] = []
+    after = None
+    while True:
+        page = await _search(PUBLIC, "jalan rusak", first=1, after=after)
+        seen += [v.id for v in page.items]
+        if not page.has_next:
+            break
+        assert page.scanned_to is not None and page.ranks is not None
+        after = (page.ranks[page.scanned_to], page.scanned_to)
+    assert seen == everything
+    # Narrowing the search moves the window to older matches.
+    older = ReportQuery(search="jalan rusak", created_before=NOW - timedelta(days=6))
+    page = await reports.list_reports(PUBLIC, NOW, older, PageRequest(20, None, 20, 100))
+    assert sorted(v.id for v in page.items) == sorted(made[:3])
+
+
+@pytest.mark.parametrize("flag", ["confidential", "unverified"])
+async def test_newer_reports_the_viewer_may_not_read_take_no_place_in_the_window(
+    db: str, flag: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The windows come after the access filter: a flood of unreadable matches newer than
+    the public ones pushes none of these out of a search nor of the similar reports."""
+    monkeypatch.setattr(search, "SEARCH_WINDOW", 3)
+    monkeypatch.setattr(search, "SIMILAR_WINDOW", 3)
+    await _corpus(kalimantan=KALIMANTAN)
+    probe = SimilarQuery("Jalan rusak parah", "lubang", (await demo_region()).id, *NEARBY)
+
+    async def answers() -> list[object]:
+        page = await _search(PUBLIC, "jalan rusak", first=20)
+        similar = await reports.similar_public_reports(PUBLIC, NOW, probe)
+        return [[(v.id, page.ranks) for v in page.items], [s.report.id for s in similar]]
+
+    before = await answers()
+    assert before[0] and before[1]
+    for i in range(4):
+        title, body = f"Jalan rusak parah RAHASIA {i}", "Jalan Kalimantan berlubang, rusak."
+        if flag == "confidential":
+            await _public(title, body, NOW, confidential=True)
+        else:
+            await new_complaint(NOW, title=title, body=body)
+    assert await answers() == before
