@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode
 from domain.services.reading import Page, PageRequest, page_of
@@ -44,10 +45,13 @@ PRESELECTED = 5 * CANDIDATES
 # A search ranks the newest this many matches the viewer may read (docs/adr/0028): the work
 # is bounded by it, not by how many reports share a common word. Older matches are reached
 # by narrowing the search (createdBefore, region, category), which the window comes after.
-SEARCH_WINDOW = 1000
+SEARCH_WINDOW = 500
 # Similar reports are looked for among the newest this many of the region's reports (within
-# the caller's window of time) that share a word or most of the title's trigrams.
-SIMILAR_WINDOW = 2000
+# the caller's window of time) that share a word.
+SIMILAR_WINDOW = 1000
+# When the words find fewer reports than the window, the newest this many close in spelling
+# (trigrams) are added: a typo's matches, each of which costs a word similarity of its text.
+SPELLING_WINDOW = 100
 
 # Words of a tsvector: its lexemes less the stop words, and less words of one or two letters.
 _WORDS = """ARRAY(
@@ -75,20 +79,33 @@ def _any_word(words: str) -> str:
     )
 
 
-def _newest(readable: str, by_words: str, by_trigrams: str, query: str, window: str) -> str:
-    """The ids of the newest `window` reports of `readable` (an SQL select of ids: what the
-    viewer may read, filtered) that match `by_words` or `by_trigrams`, newest first. Each
-    test is its own branch, newest first and limited, so that the planner may stop a
-    backward scan of the primary key early when a word is common, or take an index's bitmap
-    when it is rare; the newest of their union are the newest of the matches. The limit comes
-    after the access filter: what the viewer may not read takes no place in the window."""
+def _newest(readable: str, by_words: str, by_spelling: str, window: str, spelled: str) -> str:
+    """CTEs ending in `matched`: the ids of the newest `window` reports of `readable` (an SQL
+    select of ids: what the viewer may read, filtered) that match `by_words`; when fewer than
+    `window` do, with the newest `spelled` that match `by_spelling` too. The words' branch
+    stops a backward scan of the primary key early when they are common, or takes the index's
+    bitmap when they are rare (the planner tells them apart by the words' statistics, given
+    their values: see _planned_for_values); spelling, dear to measure on every report, is
+    looked at only when the words find too few. Each limit comes after the access filter:
+    what the viewer may not read takes no place in a window, nor decides for spelling."""
     return f"""
-        (SELECT r.id FROM report r, {query}
-         WHERE r.id IN ({readable}) AND {by_words} ORDER BY r.id DESC LIMIT {window})
-        UNION
-        (SELECT r.id FROM report r
-         WHERE r.id IN ({readable}) AND {by_trigrams} ORDER BY r.id DESC LIMIT {window})
-        ORDER BY id DESC LIMIT {window}"""
+        by_words AS MATERIALIZED (
+            SELECT r.id FROM report r
+            WHERE r.id IN ({readable}) AND {by_words} ORDER BY r.id DESC LIMIT {window}),
+        by_spelling AS (
+            SELECT r.id FROM report r
+            WHERE (SELECT count(*) FROM by_words) < {window}
+              AND r.id IN ({readable}) AND {by_spelling} ORDER BY r.id DESC LIMIT {spelled}),
+        matched AS (
+            SELECT id FROM by_words UNION SELECT id FROM by_spelling
+            ORDER BY id DESC LIMIT {window})"""
+
+
+async def _planned_for_values() -> None:
+    """Plan the statements of this transaction for their values, never once for any (a
+    prepared statement's generic plan): only with the term's lexemes in hand can PostgreSQL
+    tell a common word (walk back the newest reports) from a rare one (the index's bitmap)."""
+    await rows.pairs("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 async def ranked_page(
@@ -101,34 +118,40 @@ async def ranked_page(
         raise DomainError(ErrorCode.VALIDATION, "a cursor of another list", ["after"])
     sql, params = rows.ids_of(query)
     n = len(params)
-    t, stop, after_rank, after_id, limit, window = (f"${n + i}" for i in range(1, 7))
-    words = _words(f"{t}::text", stop)
-    matches = _newest(sql, f"{VECTOR} @@ q.every_word", f"{t}::text <% {TEXT}", "q", window)
+    t, every_word, after_rank, after_id, limit, window, spelled = (f"${n + i}" for i in range(1, 8))
+    matches = _newest(
+        sql, f"{VECTOR} @@ {every_word}::tsquery", f"{t}::text <% {TEXT}", window, spelled
+    )
     statement = f"""
-        WITH q AS (SELECT {_every_word(words)} AS every_word),
-        matched AS ({matches}),
+        WITH {matches},
         hit AS (
             SELECT r.id, ({RANK_SCALE} * (
-                coalesce(ts_rank({VECTOR}, q.every_word), 0)
+                coalesce(ts_rank({VECTOR}, {every_word}::tsquery), 0)
                 + word_similarity({t}::text, {TEXT})))::bigint AS rank
-            FROM matched m JOIN report r ON r.id = m.id, q
+            FROM matched m JOIN report r ON r.id = m.id
         )
         SELECT {rows.REPORT.columns_of("r")}, {more}, hit.rank
         FROM hit JOIN report r ON r.id = hit.id
         WHERE {after_rank}::bigint IS NULL OR (hit.rank, hit.id) < ({after_rank}, {after_id})
         ORDER BY hit.rank DESC, hit.id DESC LIMIT {limit}
     """
-    found = await rows.select_with(
-        rows.REPORT,
-        statement,
-        *params,
-        term,
-        STOP_WORDS,
-        request.after_rank,
-        request.after_id,
-        request.size + 1,
-        SEARCH_WINDOW,
-    )
+    async with in_transaction():
+        await _planned_for_values()
+        ((words,),) = await rows.pairs(
+            f"SELECT {_every_word(_words('$1::text', '$2'))}::text", term, STOP_WORDS
+        )
+        found = await rows.select_with(
+            rows.REPORT,
+            statement,
+            *params,
+            term,
+            words,
+            request.after_rank,
+            request.after_id,
+            request.size + 1,
+            SEARCH_WINDOW,
+            SPELLING_WINDOW,
+        )
     items = [(row, rest[:-1]) for row, rest in found]
     ranks = {row.id: rest[-1] for row, rest in found}
     return page_of(items, request, [row.id for row, _ in found], ranks)
@@ -144,21 +167,21 @@ async def alike(
     the PRESELECTED best by the titles' trigrams and the rank of the shared words."""
     sql, params = rows.ids_of(query)
     n = len(params)
-    t, b, stop, limit, preselected, window = (f"${n + i}" for i in range(1, 7))
-    probe_words = _words(f"{t}::text || ' ' || {b}::text", stop)
+    t, words, any_word, stop, limit, preselected, window, spelled = (
+        f"${n + i}" for i in range(1, 9)
+    )
     doc_words = _WORDS.format(vector=VECTOR, stop=stop)
+    probe = _words("$1::text || ' ' || $2::text", "$3")
     matches = _newest(
-        sql, f"{VECTOR} @@ any_word.query", f"{t}::text <% {TEXT}", "any_word", window
+        sql, f"{VECTOR} @@ {any_word}::tsquery", f"{t}::text <% {TEXT}", window, spelled
     )
     statement = f"""
-        WITH q AS (SELECT {probe_words} AS words),
-        any_word AS (SELECT {_any_word("q.words")} AS query FROM q),
-        matched AS ({matches}),
+        WITH {matches},
         preselected AS (
             SELECT r.id, similarity(r.title, {t}::text) AS titles
-            FROM matched m JOIN report r ON r.id = m.id, any_word
+            FROM matched m JOIN report r ON r.id = m.id
             ORDER BY similarity(r.title, {t}::text)
-                     + coalesce(ts_rank({VECTOR}, any_word.query), 0) DESC, r.id DESC
+                     + coalesce(ts_rank({VECTOR}, {any_word}::tsquery), 0) DESC, r.id DESC
             LIMIT {preselected}
         ),
         candidate AS (
@@ -168,9 +191,11 @@ async def alike(
         scored AS (
             SELECT c.id, shared.words AS shared,
                    0.5 * c.titles + 0.5 * coalesce(2.0 * cardinality(shared.words)
-                       / NULLIF(cardinality(c.words) + cardinality(q.words), 0), 0) AS text
-            FROM candidate c, q,
-                 LATERAL (SELECT ARRAY(SELECT unnest(c.words) INTERSECT SELECT unnest(q.words)
+                       / NULLIF(cardinality(c.words) + cardinality({words}::text[]), 0), 0)
+                   AS text
+            FROM candidate c,
+                 LATERAL (SELECT ARRAY(SELECT unnest(c.words)
+                                       INTERSECT SELECT unnest({words}::text[])
                                        ORDER BY 1) AS words) shared
             ORDER BY text DESC, c.id DESC LIMIT {limit}
         )
@@ -178,15 +203,25 @@ async def alike(
         FROM scored JOIN report r ON r.id = scored.id
         ORDER BY scored.text DESC, scored.id DESC
     """
-    found = await rows.select_with(
-        rows.REPORT,
-        statement,
-        *params,
-        title,
-        body,
-        STOP_WORDS,
-        CANDIDATES,
-        PRESELECTED,
-        SIMILAR_WINDOW,
-    )
+    async with in_transaction():
+        await _planned_for_values()
+        ((probe_words, any_words),) = await rows.pairs(
+            f"SELECT w.words, {_any_word('w.words')}::text FROM (SELECT {probe} AS words) w",
+            title,
+            body,
+            STOP_WORDS,
+        )
+        found = await rows.select_with(
+            rows.REPORT,
+            statement,
+            *params,
+            title,
+            probe_words,
+            any_words,
+            STOP_WORDS,
+            CANDIDATES,
+            PRESELECTED,
+            SIMILAR_WINDOW,
+            SPELLING_WINDOW,
+        )
     return [(row, rest[:-2], float(rest[-2]), tuple(rest[-1])) for row, rest in found]

@@ -96,20 +96,25 @@ async def test_a_tracking_code_still_finds_its_report_alone(db: str) -> None:
     assert await _found(PUBLIC, code.lower()) == [made["lampu"]]
 
 
+async def _by_pages(actor: Actor, term: str, first: int) -> list[int]:
+    """What a search finds, following its cursors page after page to the end."""
+    seen: list[int] = []
+    after = None
+    while True:
+        page = await _search(actor, term, first=first, after=after)
+        seen += [v.id for v in page.items]
+        if not page.has_next:
+            return seen
+        assert page.scanned_to is not None and page.ranks is not None
+        after = (page.ranks[page.scanned_to], page.scanned_to)
+
+
 async def test_ranked_pages_neither_repeat_nor_skip(db: str) -> None:
     await _corpus()
     for i in range(7):
         await _public(f"Jalan berlubang nomor {i}", "jalan rusak lagi", NOW)
     everything = await _found(PUBLIC, "jalan")
-    seen: list[int] = []
-    after = None
-    while True:
-        page = await _search(PUBLIC, "jalan", first=3, after=after)
-        seen += [v.id for v in page.items]
-        if not page.has_next:
-            break
-        assert page.scanned_to is not None and page.ranks is not None
-        after = (page.ranks[page.scanned_to], page.scanned_to)
+    seen = await _by_pages(PUBLIC, "jalan", 3)
     assert seen == everything and len(seen) == len(set(seen)) >= 10
 
 
@@ -248,16 +253,7 @@ async def test_a_search_ranks_the_newest_matches_of_its_window_only(
     ]
     everything = await _found(PUBLIC, "jalan rusak")
     assert sorted(everything) == sorted(made[2:])
-    seen: list[int] = []
-    after = None
-    while True:
-        page = await _search(PUBLIC, "jalan rusak", first=1, after=after)
-        seen += [v.id for v in page.items]
-        if not page.has_next:
-            break
-        assert page.scanned_to is not None and page.ranks is not None
-        after = (page.ranks[page.scanned_to], page.scanned_to)
-    assert seen == everything
+    assert await _by_pages(PUBLIC, "jalan rusak", 1) == everything
     # Narrowing the search moves the window to older matches.
     older = ReportQuery(search="jalan rusak", created_before=NOW - timedelta(days=6))
     page = await reports.list_reports(PUBLIC, NOW, older, PageRequest(20, None, 20, 100))
@@ -289,3 +285,15 @@ async def test_newer_reports_the_viewer_may_not_read_take_no_place_in_the_window
         else:
             await new_complaint(NOW, title=title, body=body)
     assert await answers() == before
+
+
+async def test_spelling_is_looked_at_only_when_the_words_find_too_few(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Close spellings (a typo's matches) are added when the words fill less than the window."""
+    words = [(await _public(f"Jalan rusak nomor {i}", "aspal", NOW)).id for i in range(2)]
+    typo = (await _public("Jalan rsak sekali", "aspal hancur", NOW)).id
+    monkeypatch.setattr(search, "SEARCH_WINDOW", 3)
+    assert sorted(await _found(PUBLIC, "jalan rusak")) == sorted([*words, typo])
+    monkeypatch.setattr(search, "SEARCH_WINDOW", 2)
+    assert sorted(await _found(PUBLIC, "jalan rusak")) == sorted(words)
