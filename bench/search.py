@@ -33,21 +33,19 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from bench.read_path import fill
-from bench.service import STATEMENTS, machine, prepare
+from bench.service import STATEMENTS, kept_server, machine, prepare
 from domain.actor import PUBLIC, Actor
-from domain.services import reports
+from domain.services import reports, search
 from domain.services.accounts import actor_for_user
 from domain.services.reading import PageRequest
-from lapor.servers import PostgresServer
 from models import Region, Report, User, rows
 from models.db import apply_migrations, database
-from tests.harness import PostgresCluster, find_pg_bindir
+from tests.harness import PostgresCluster
 
 DATABASE = "lapor_bench_search"
 WARMUP = 3
@@ -297,6 +295,7 @@ async def _scenarios(now: datetime) -> list[Scenario]:
         Scenario("common", 'search "jalan", public, first 20', search(PUBLIC, "jalan")),
         Scenario("rare", 'search "ktp elektronik", public', search(PUBLIC, "ktp elektronik")),
         Scenario("typo", 'search "penerangn jalam", public', search(PUBLIC, "penerangn jalam")),
+        Scenario("rare_typo", 'search "ktp elektronk", public', search(PUBLIC, "ktp elektronk")),
         Scenario("desk", 'search "jalan", Jember coordinator', search(coordinator, "jalan")),
         Scenario(
             "public_similar",
@@ -351,6 +350,8 @@ def _p(values: list[float], q: float) -> float:
 async def run(url: str, runs: int, warmup: int, only: set[str] | None = None) -> None:
     now = datetime.now(UTC)
     floor = await asyncpg.connect(url)
+    # As Lapor plans its search statements (search._planned_for_values): for their values.
+    await floor.execute("SET plan_cache_mode = force_custom_plan")
     try:
         async with database(url):
             scenarios = await _scenarios(now)
@@ -393,27 +394,18 @@ def filled_database(reports: int, keep: str | None) -> Iterator[str]:
             print(f"{reports:,} reports filled in {asyncio.run(fill_corpus(url, reports)):.1f} s")
             yield url
         return
-    bindir = find_pg_bindir()
-    if bindir is None:
-        raise SystemExit("no PostgreSQL server binaries")
-    server = PostgresServer(Path(keep) / "data", bindir=bindir, fast=True, settings=STATEMENTS)
-    server.start()
-    try:
+    with kept_server(keep) as server:
         url = server.database_url(DATABASE)
         if asyncio.run(_kept(server.url, url)) == reports:
             asyncio.run(apply_migrations(url))
             print(f"{reports:,} reports kept in {keep}")
         else:
-            conn_url = server.url
-            asyncio.run(_drop(conn_url))
             url = server.create_database(DATABASE)
             asyncio.run(prepare(url, ()))
             seconds = asyncio.run(fill_corpus(url, reports))
             asyncio.run(_remember(url, reports))
             print(f"{reports:,} reports filled in {seconds:.1f} s, kept in {keep}")
         yield url
-    finally:
-        server.stop()
 
 
 async def _kept(server_url: str, url: str) -> int | None:
@@ -433,14 +425,6 @@ async def _kept(server_url: str, url: str) -> int | None:
         await conn.close()
 
 
-async def _drop(server_url: str) -> None:
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-    finally:
-        await conn.close()
-
-
 async def _remember(url: str, reports: int) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -455,6 +439,21 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=WARMUP, help="calls before the timed runs")
+    parser.add_argument(
+        "--search-window", type=int, default=search.SEARCH_WINDOW, help="matches a search ranks"
+    )
+    parser.add_argument(
+        "--similar-window",
+        type=int,
+        default=search.SIMILAR_WINDOW,
+        help="reports sharing a word that similar reports are chosen from",
+    )
+    parser.add_argument(
+        "--spelling-window",
+        type=int,
+        default=search.SPELLING_WINDOW,
+        help="close spellings added when the words find too few",
+    )
     parser.add_argument("--only", help="scenarios to run, comma separated (all by default)")
     parser.add_argument(
         "--keep", nargs="?", const=KEEP_DIR, help=f"keep the cluster in DIR ({KEEP_DIR})"
@@ -462,6 +461,12 @@ def main() -> None:
     args = parser.parse_args()
     print(machine())
     only = set(args.only.split(",")) if args.only else None
+    search.SEARCH_WINDOW, search.SIMILAR_WINDOW = args.search_window, args.similar_window
+    search.SPELLING_WINDOW = args.spelling_window
+    print(
+        f"windows: search {search.SEARCH_WINDOW:,}, similar {search.SIMILAR_WINDOW:,}, "
+        f"spelling {search.SPELLING_WINDOW:,}"
+    )
     with filled_database(args.reports, args.keep) as url:
         asyncio.run(run(url, args.runs, args.warmup, only))
 
