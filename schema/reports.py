@@ -15,6 +15,7 @@ from domain.errors import DomainError, not_found
 from domain.services import merges, reports, timeline
 from domain.services.common import Outcome
 from domain.services.idempotency import Replay
+from domain.services.search import SEARCH_WINDOW
 from domain.services.views import EventView, ReportView
 from schema.common import (
     After,
@@ -305,8 +306,10 @@ class ReportFilter:
         default=None,
         description=(
             "A tracking code (that report alone), or words of the title and body: reports "
-            "with every word (affixes aside: jalan finds jalanan) or close in spelling, best "
-            "match first, then newest. Its cursors are only for the same search."
+            "with every word (affixes aside: jalan finds jalanan) or, when those are few, "
+            f"close in spelling, best match first, then newest. Only the newest {SEARCH_WINDOW} "
+            "matches are ranked: narrow the other filters to reach older ones. Its cursors "
+            "are only for the same search."
         ),
     )
 
