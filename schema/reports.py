@@ -302,13 +302,20 @@ class ReportFilter:
         default=None,
         description="Only reports changed after this instant (catch-up after reconnect).",
     )
+    created_from: datetime | None = strawberry.field(
+        default=None, description="Only reports submitted at or after this instant."
+    )
+    created_before: datetime | None = strawberry.field(
+        default=None,
+        description="Only reports submitted before this instant (a search's older matches).",
+    )
     search: str | None = strawberry.field(
         default=None,
         description=(
             "A tracking code (that report alone), or words of the title and body: reports "
             "with every word (affixes aside: jalan finds jalanan) or, when those are few, "
             f"close in spelling, best match first, then newest. Only the newest {SEARCH_WINDOW} "
-            "matches are ranked: narrow the other filters to reach older ones. Its cursors "
+            "matches are ranked: createdBefore (or other filters) reaches older ones. Its cursors "
             "are only for the same search."
         ),
     )
@@ -391,6 +398,8 @@ class ReportQuery:
                     mine=bool(f.mine),
                     overdue=f.overdue,
                     updated_after=f.updated_after,
+                    created_from=f.created_from,
+                    created_before=f.created_before,
                     search=f.search,
                 ),
                 page_request(info, first, after),
