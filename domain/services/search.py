@@ -7,7 +7,9 @@ The expressions below are those of the indexes of models/migrations/0007_search.
 holds them together): full-text search with PostgreSQL's Snowball `indonesian` configuration,
 which strips Indonesian affixes (jalanan -> jalan, kerusakan -> rusak), and pg_trgm's word
 similarity for typos and partial words. Every score is a function of one report and the
-query alone (no corpus statistics): a report the viewer may not read cannot move another's."""
+query alone (no corpus statistics): a report the viewer may not read cannot move another's.
+The work is bounded: only the newest matches the viewer may read are ranked (the windows
+below), whatever the number of reports that share a common word."""
 
 from __future__ import annotations
 
@@ -112,8 +114,9 @@ async def ranked_page(
     query: QuerySet[Any], term: str, request: PageRequest, more: str
 ) -> Page[tuple[Any, tuple[Any, ...]]]:
     """Rows of `query` whose title or body matches `term` (every word, affixes aside, or the
-    term's trigrams), best first then newest: a keyset page on (rank, id). Items are (report
-    row, `more`'s columns)."""
+    term's trigrams when the words find few), best first then newest, among the newest
+    SEARCH_WINDOW matches: a keyset page on (rank, id). Items are (report row, `more`'s
+    columns)."""
     if request.after_id is not None and request.after_rank is None:
         raise DomainError(ErrorCode.VALIDATION, "a cursor of another list", ["after"])
     sql, params = rows.ids_of(query)
@@ -163,8 +166,9 @@ async def alike(
     """The rows of `query` whose words are most like `title` and `body`, best first, at most
     CANDIDATES: (report row, `more`'s columns, text part in [0, 1], the words shared). The
     text part is half the trigram similarity of the titles, half the Dice coefficient of the
-    two texts' words; a candidate shares a word or most of the title's trigrams, and is among
-    the PRESELECTED best by the titles' trigrams and the rank of the shared words."""
+    two texts' words; a candidate is among the newest SIMILAR_WINDOW that share a word (or
+    most of the title's trigrams, when few share one), and among the PRESELECTED best of
+    those by the titles' trigrams and the rank of the shared words."""
     sql, params = rows.ids_of(query)
     n = len(params)
     t, words, any_word, stop, limit, preselected, window, spelled = (
