@@ -29,27 +29,43 @@ import argparse
 import asyncio
 import contextlib
 import statistics
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 
 from bench.read_path import fill
-from bench.service import STATEMENTS, kept_server, machine, prepare
+from bench.service import (
+    STATEMENTS,
+    kept_server,
+    login,
+    machine,
+    prepare,
+    production_env,
+    start,
+    stop,
+    wait_healthy,
+)
 from domain.actor import PUBLIC, Actor
 from domain.services import reports, search
 from domain.services.accounts import actor_for_user
 from domain.services.reading import PageRequest
+from lapor.servers import free_port
 from models import Region, Report, User, rows
 from models.db import apply_migrations, database
-from tests.harness import PostgresCluster
+from schema.ids import to_global_id
+from tests.harness import PostgresCluster, RedisServer
 
 DATABASE = "lapor_bench_search"
 WARMUP = 3
 KEEP_DIR = "/tmp/lapor-bench-search"
+COORDINATOR = "koordinator@jember.demo"
 
 # ----------------------------------------------------------------------------- the corpus
 
@@ -274,11 +290,24 @@ class Scenario:
     name: str
     title: str
     call: Callable[[], Awaitable[Any]]
+    # The same question over HTTP: a GraphQL query, its variables, and whether it is asked
+    # as Jember's coordinator (else anonymously).
+    query: str
+    variables: dict[str, Any]
+    as_coordinator: bool = False
+
+
+SEARCH = """query($q: String!) { reports(filter: {search: $q}, first: 20) {
+  edges { node { id title status createdAt } } pageInfo { endCursor hasNextPage } } }"""
+SIMILAR_PUBLIC = """query($title: String!, $body: String, $region: ID!) {
+  similarPublicReports(title: $title, body: $body, regionId: $region) { id title } }"""
+SIMILAR = """query($id: ID!) { node(id: $id) { ... on Report {
+  similar { score words report { id title } } } } }"""
 
 
 async def _scenarios(now: datetime) -> list[Scenario]:
     jember = await Region.get(code="35.09")
-    coordinator = await actor_for_user((await User.get(email="koordinator@jember.demo")).id)
+    coordinator = await actor_for_user((await User.get(email=COORDINATOR)).id)
     report = await Report.filter(region_id=jember.id, status="IN_PROGRESS").order_by("-id").first()
     assert report is not None
     (view,) = (await reports.reports_by_ids(coordinator, [report.id])).values()
@@ -291,21 +320,31 @@ async def _scenarios(now: datetime) -> list[Scenario]:
     probe = reports.SimilarQuery(
         "Jalan berlubang di dekat pasar", "Lubangnya besar, motor jatuh.", jember.id
     )
+
+    def searched(name: str, title: str, actor: Actor, term: str) -> Scenario:
+        return Scenario(name, title, search(actor, term), SEARCH, {"q": term}, actor is not PUBLIC)
+
+    draft = {"title": probe.title, "body": probe.body, "region": to_global_id("Region", jember.id)}
     return [
-        Scenario("common", 'search "jalan", public, first 20', search(PUBLIC, "jalan")),
-        Scenario("rare", 'search "ktp elektronik", public', search(PUBLIC, "ktp elektronik")),
-        Scenario("typo", 'search "penerangn jalam", public', search(PUBLIC, "penerangn jalam")),
-        Scenario("rare_typo", 'search "ktp elektronk", public', search(PUBLIC, "ktp elektronk")),
-        Scenario("desk", 'search "jalan", Jember coordinator', search(coordinator, "jalan")),
+        searched("common", 'search "jalan", public, first 20', PUBLIC, "jalan"),
+        searched("rare", 'search "ktp elektronik", public', PUBLIC, "ktp elektronik"),
+        searched("typo", 'search "penerangn jalam", public', PUBLIC, "penerangn jalam"),
+        searched("rare_typo", 'search "ktp elektronk", public', PUBLIC, "ktp elektronk"),
+        searched("desk", 'search "jalan", Jember coordinator', coordinator, "jalan"),
         Scenario(
             "public_similar",
             "similarPublicReports, Jember, public",
             lambda: reports.similar_public_reports(PUBLIC, now, probe),
+            SIMILAR_PUBLIC,
+            draft,
         ),
         Scenario(
             "similar",
             "Report.similar, Jember coordinator",
             lambda: reports.similar_reports(coordinator, now, view, None),
+            SIMILAR,
+            {"id": to_global_id("Report", report.id)},
+            as_coordinator=True,
         ),
     ]
 
@@ -347,16 +386,23 @@ def _p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] * 1000
 
 
-async def run(url: str, runs: int, warmup: int, only: set[str] | None = None) -> None:
+async def run(
+    url: str, runs: int, warmup: int, only: set[str] | None = None, api: str | None = None
+) -> None:
+    """Each scenario in process and its floor (and over HTTP to `api`, when given): p50 and
+    p99 of each, then the floor's plans."""
     now = datetime.now(UTC)
+    token = login(api, COORDINATOR) if api else None
+    http = httpx.AsyncClient(timeout=60)
     floor = await asyncpg.connect(url)
     # As Lapor plans its search statements (search._planned_for_values): for their values.
     await floor.execute("SET plan_cache_mode = force_custom_plan")
     try:
         async with database(url):
             scenarios = await _scenarios(now)
+            http_head = f"{'http p50':>11}{'p99':>9}" if api else ""
             print(f"{'scenario':<16}{'lapor p50':>11}{'p99':>9}{'floor p50':>11}{'p99':>9}"
-                  f"{'p99 ratio':>11}  rows")  # fmt: skip
+                  f"{'p99 ratio':>11}  rows{http_head}")  # fmt: skip
             plans = []
             for s in scenarios:
                 if only is not None and s.name not in only:
@@ -365,10 +411,15 @@ async def run(url: str, runs: int, warmup: int, only: set[str] | None = None) ->
                 found = await floor.fetch(sql, *params)
                 lapor = await _timed(s.call, runs, warmup)
                 raw = await _timed(_alone(floor, sql, params), runs, warmup)
+                over_http = ""
+                if api:
+                    headers = {"Authorization": f"Bearer {token}"} if s.as_coordinator else {}
+                    asked = await _timed(_asked(http, api, s, headers), runs, warmup)
+                    over_http = f"{_p(asked, 50):>9.2f}ms{_p(asked, 99):>7.2f}ms"
                 print(
                     f"{s.name:<16}{_p(lapor, 50):>9.2f}ms{_p(lapor, 99):>7.2f}ms"
                     f"{_p(raw, 50):>9.2f}ms{_p(raw, 99):>7.2f}ms"
-                    f"{_p(lapor, 99) / _p(raw, 99):>11.2f}  {len(found)}",
+                    f"{_p(lapor, 99) / _p(raw, 99):>11.2f}  {len(found):>4}{over_http}",
                     flush=True,
                 )
                 plan = await floor.fetch(f"EXPLAIN (ANALYZE, COSTS OFF) {sql}", *params)
@@ -380,6 +431,42 @@ async def run(url: str, runs: int, warmup: int, only: set[str] | None = None) ->
                         print(f"  {line.strip()[:150]}")
     finally:
         await floor.close()
+        await http.aclose()
+
+
+def _asked(
+    http: httpx.AsyncClient, api: str, s: Scenario, headers: dict[str, str]
+) -> Callable[[], Awaitable[Any]]:
+    """The scenario's GraphQL query posted to the API, its answer read (errors refused)."""
+
+    async def ask() -> None:
+        answer = await http.post(
+            f"{api}/graphql", json={"query": s.query, "variables": s.variables}, headers=headers
+        )
+        body = answer.json()
+        if answer.status_code != 200 or body.get("errors"):
+            raise SystemExit(f"{s.name}: {answer.status_code} {body}")
+
+    return ask
+
+
+@contextlib.contextmanager
+def api_process(url: str) -> Iterator[str]:
+    """One `lapor api` on the database at `url` (and a Redis of its own), as in production:
+    its base URL. Its log is printed if it does not start."""
+    with RedisServer() as redis, tempfile.TemporaryDirectory() as logs:
+        port, log = free_port(), Path(logs) / "api.log"
+        api = start(
+            ["-m", "lapor", "api", "--port", str(port)],
+            {**production_env(redis.url), "LAPOR_DATABASE_URL": url},
+            log,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(f"{base}/healthz", api, log)
+            yield base
+        finally:
+            stop([api])
 
 
 @contextlib.contextmanager
@@ -454,6 +541,9 @@ def main() -> None:
         default=search.SPELLING_WINDOW,
         help="close spellings added when the words find too few",
     )
+    parser.add_argument(
+        "--http", action="store_true", help="ask each question of one `lapor api` too"
+    )
     parser.add_argument("--only", help="scenarios to run, comma separated (all by default)")
     parser.add_argument(
         "--keep", nargs="?", const=KEEP_DIR, help=f"keep the cluster in DIR ({KEEP_DIR})"
@@ -468,7 +558,11 @@ def main() -> None:
         f"spelling {search.SPELLING_WINDOW:,}"
     )
     with filled_database(args.reports, args.keep) as url:
-        asyncio.run(run(url, args.runs, args.warmup, only))
+        if not args.http:
+            asyncio.run(run(url, args.runs, args.warmup, only))
+            return
+        with api_process(url) as api:
+            asyncio.run(run(url, args.runs, args.warmup, only, api))
 
 
 if __name__ == "__main__":
