@@ -33,13 +33,13 @@ LOGIN = "mutation($e:String!,$p:String!){authLogin(email:$e,password:$p){token e
 
 
 @contextlib.contextmanager
-def kept_server(keep: str) -> Iterator[PostgresServer]:
-    """A running PostgreSQL server with STATEMENTS whose cluster stays in `keep` after it
+def kept_server(keep: str, settings: Mapping[str, str] = STATEMENTS) -> Iterator[PostgresServer]:
+    """A running PostgreSQL server with `settings` whose cluster stays in `keep` after it
     stops, for a bench to use its filled database again."""
     bindir = find_pg_bindir()
     if bindir is None:
         raise SystemExit("no PostgreSQL server binaries")
-    server = PostgresServer(Path(keep) / "data", bindir=bindir, fast=True, settings=STATEMENTS)
+    server = PostgresServer(Path(keep) / "data", bindir=bindir, fast=True, settings=settings)
     server.start()
     try:
         yield server
