@@ -163,6 +163,21 @@ def ids_of(query: QuerySet[Any]) -> tuple[str, list[Any]]:
     return sql, list(params)
 
 
+def where_of(query: QuerySet[Any]) -> tuple[str, list[Any]]:
+    """The condition of an ORM query of one table's rows with neither order nor limit, as SQL
+    over that table's columns (parenthesised; TRUE when it has none) and its parameters, $1
+    on: for a statement to filter the same rows itself rather than join their ids."""
+    if query._orderings or query._limit is not None or query._offset is not None:
+        raise ValueError("a condition is only a filter's: no order, limit or offset")
+    sql, params = ids_of(query)
+    head = f'SELECT "id" "id" FROM "{query.model._meta.db_table}"'
+    if sql == head:
+        return "TRUE", params
+    if not sql.startswith(head + " WHERE "):
+        raise ValueError(f"not one table's filter: {sql}")
+    return f"({sql[len(head) + len(' WHERE ') :]})", params
+
+
 async def pairs(sql: str, *params: Any) -> list[tuple[Any, ...]]:
     """Plain tuples for `sql` (ids and the like)."""
     _, records = await connections.get("default").execute_query(sql, list(params))

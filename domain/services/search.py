@@ -83,21 +83,21 @@ def _any_word(words: str) -> str:
 
 def _newest(readable: str, by_words: str, by_spelling: str, window: str, spelled: str) -> str:
     """CTEs ending in `matched`: the ids of the newest `window` reports of `readable` (an SQL
-    select of ids: what the viewer may read, filtered) that match `by_words`; when fewer than
-    `window` do, with the newest `spelled` that match `by_spelling` too. The words' branch
-    stops a backward scan of the primary key early when they are common, or takes the index's
-    bitmap when they are rare (the planner tells them apart by the words' statistics, given
+    condition on report r: what the viewer may read, filtered) that match `by_words`; when
+    fewer than `window` do, with the newest `spelled` that match `by_spelling` too. The words'
+    branch stops a backward scan of the primary key early when they are common, or takes the
+    index's bitmap when they are rare (the planner tells them apart by the words' statistics, given
     their values: see _planned_for_values); spelling, dear to measure on every report, is
     looked at only when the words find too few. Each limit comes after the access filter:
     what the viewer may not read takes no place in a window, nor decides for spelling."""
     return f"""
         by_words AS MATERIALIZED (
             SELECT r.id FROM report r
-            WHERE r.id IN ({readable}) AND {by_words} ORDER BY r.id DESC LIMIT {window}),
+            WHERE {readable} AND {by_words} ORDER BY r.id DESC LIMIT {window}),
         by_spelling AS (
             SELECT r.id FROM report r
             WHERE (SELECT count(*) FROM by_words) < {window}
-              AND r.id IN ({readable}) AND {by_spelling} ORDER BY r.id DESC LIMIT {spelled}),
+              AND {readable} AND {by_spelling} ORDER BY r.id DESC LIMIT {spelled}),
         matched AS (
             SELECT id FROM by_words UNION SELECT id FROM by_spelling
             ORDER BY id DESC LIMIT {window})"""
@@ -119,7 +119,7 @@ async def ranked_page(
     columns)."""
     if request.after_id is not None and request.after_rank is None:
         raise DomainError(ErrorCode.VALIDATION, "a cursor of another list", ["after"])
-    sql, params = rows.ids_of(query)
+    sql, params = rows.where_of(query)
     n = len(params)
     t, every_word, after_rank, after_id, limit, window, spelled = (f"${n + i}" for i in range(1, 8))
     matches = _newest(
@@ -169,7 +169,7 @@ async def alike(
     two texts' words; a candidate is among the newest SIMILAR_WINDOW that share a word (or
     most of the title's trigrams, when few share one), and among the PRESELECTED best of
     those by the titles' trigrams and the rank of the shared words."""
-    sql, params = rows.ids_of(query)
+    sql, params = rows.where_of(query)
     n = len(params)
     t, words, any_word, stop, limit, preselected, window, spelled = (
         f"${n + i}" for i in range(1, 9)

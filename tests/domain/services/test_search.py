@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.actor import PUBLIC, Actor
@@ -15,7 +16,7 @@ from domain.errors import DomainError
 from domain.services import reports, search
 from domain.services.reading import PageRequest
 from domain.services.reports import ReportQuery, SimilarQuery
-from models import Report
+from models import Report, rows
 from tests.factories import actor_for, demo_agency, demo_region, new_complaint, utc
 
 NOW = utc(2026, 3, 2, 2, 0)  # a Monday morning in Jember
@@ -297,3 +298,16 @@ async def test_spelling_is_looked_at_only_when_the_words_find_too_few(
     assert sorted(await _found(PUBLIC, "jalan rusak")) == sorted([*words, typo])
     monkeypatch.setattr(search, "SEARCH_WINDOW", 2)
     assert sorted(await _found(PUBLIC, "jalan rusak")) == sorted(words)
+
+
+async def test_a_search_filters_the_rows_itself_with_the_policys_whole_condition(db: str) -> None:
+    """The policy's condition comes in parentheses (an OR of it cannot swallow the search's
+    AND), and a query with an order or a limit, which a condition cannot carry, is refused."""
+    assert rows.where_of(Report.all()) == ("TRUE", [])
+    either = Report.filter(Q(confidential=False) | Q(reporter_id=7))
+    condition, params = rows.where_of(either)
+    assert condition.startswith("(") and condition.endswith(")") and " OR " in condition
+    assert params == [False, 7]
+    for ordered in (Report.all().order_by("-id"), Report.all().limit(5)):
+        with pytest.raises(ValueError):
+            rows.where_of(ordered)
