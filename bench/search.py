@@ -355,19 +355,19 @@ async def _scenarios(now: datetime) -> list[Scenario]:
 
 
 async def _caught(call: Callable[[], Awaitable[Any]]) -> tuple[str, list[Any]]:
-    """The search statement `call` sends (the last one through rows.select_with)."""
+    """The search statement `call` sends (the last one through rows.select_on)."""
     sent: list[tuple[str, list[Any]]] = []
-    original = rows.select_with
+    original = rows.select_on
 
-    async def catching(shape: Any, sql: str, *params: Any) -> Any:
+    async def catching(conn: Any, shape: Any, sql: str, *params: Any) -> Any:
         sent.append((sql, list(params)))
-        return await original(shape, sql, *params)
+        return await original(conn, shape, sql, *params)
 
-    rows.select_with = catching  # type: ignore[assignment]
+    rows.select_on = catching  # type: ignore[assignment]
     try:
         await call()
     finally:
-        rows.select_with = original  # type: ignore[assignment]
+        rows.select_on = original  # type: ignore[assignment]
     return sent[-1]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode
 from domain.services.reading import Page, PageRequest, page_of
@@ -86,9 +85,9 @@ def _newest(readable: str, by_words: str, by_spelling: str, window: str, spelled
     condition on report r: what the viewer may read, filtered) that match `by_words`; when
     fewer than `window` do, with the newest `spelled` that match `by_spelling` too. The words'
     branch stops a backward scan of the primary key early when they are common, or takes the
-    index's bitmap when they are rare (the planner tells them apart by the words' statistics, given
-    their values: see _planned_for_values); spelling, dear to measure on every report, is
-    looked at only when the words find too few. Each limit comes after the access filter:
+    index's bitmap when they are rare (the planner tells them apart by the words' statistics,
+    given their values: rows.planned_for_values); spelling, dear to measure on every report,
+    is looked at only when the words find too few. Each limit comes after the access filter:
     what the viewer may not read takes no place in a window, nor decides for spelling."""
     return f"""
         by_words AS MATERIALIZED (
@@ -101,13 +100,6 @@ def _newest(readable: str, by_words: str, by_spelling: str, window: str, spelled
         matched AS (
             SELECT id FROM by_words UNION SELECT id FROM by_spelling
             ORDER BY id DESC LIMIT {window})"""
-
-
-async def _planned_for_values() -> None:
-    """Plan the statements of this transaction for their values, never once for any (a
-    prepared statement's generic plan): only with the term's lexemes in hand can PostgreSQL
-    tell a common word (walk back the newest reports) from a rare one (the index's bitmap)."""
-    await rows.pairs("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 async def ranked_page(
@@ -138,12 +130,14 @@ async def ranked_page(
         WHERE {after_rank}::bigint IS NULL OR (hit.rank, hit.id) < ({after_rank}, {after_id})
         ORDER BY hit.rank DESC, hit.id DESC LIMIT {limit}
     """
-    async with in_transaction():
-        await _planned_for_values()
-        ((words,),) = await rows.pairs(
+    # Only with the term's lexemes as a value can PostgreSQL tell a common word (walk back
+    # the newest reports) from a rare one (the index's bitmap).
+    async with rows.planned_for_values() as conn:
+        words = await conn.fetchval(
             f"SELECT {_every_word(_words('$1::text', '$2'))}::text", term, STOP_WORDS
         )
-        found = await rows.select_with(
+        found = await rows.select_on(
+            conn,
             rows.REPORT,
             statement,
             *params,
@@ -207,15 +201,15 @@ async def alike(
         FROM scored JOIN report r ON r.id = scored.id
         ORDER BY scored.text DESC, scored.id DESC
     """
-    async with in_transaction():
-        await _planned_for_values()
-        ((probe_words, any_words),) = await rows.pairs(
+    async with rows.planned_for_values() as conn:
+        probe_words, any_words = await conn.fetchrow(
             f"SELECT w.words, {_any_word('w.words')}::text FROM (SELECT {probe} AS words) w",
             title,
             body,
             STOP_WORDS,
         )
-        found = await rows.select_with(
+        found = await rows.select_on(
+            conn,
             rows.REPORT,
             statement,
             *params,
