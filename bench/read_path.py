@@ -56,6 +56,7 @@ import orjson
 from bench import load
 from bench.service import (
     STATEMENTS,
+    database_exists,
     kept_server,
     log_problems,
     login,
@@ -516,12 +517,8 @@ def database(reports: int, keep: str | None) -> Iterator[Database]:
 
 async def _kept(server_url: str, url: str, reports: int) -> Filled | None:
     """What a kept database was filled with, if it can be used again for `reports`."""
-    conn = await asyncpg.connect(server_url)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
-            return None
-    finally:
-        await conn.close()
+    if not await database_exists(server_url, DATABASE):
+        return None
     conn = await asyncpg.connect(url)
     try:
         row = await conn.fetchrow(

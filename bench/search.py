@@ -43,6 +43,7 @@ import httpx
 from bench.read_path import fill
 from bench.service import (
     STATEMENTS,
+    database_exists,
     kept_server,
     login,
     machine,
@@ -502,12 +503,8 @@ def filled_database(reports: int, keep: str | None) -> Iterator[str]:
 
 async def _kept(server_url: str, url: str) -> int | None:
     """How many reports a kept database was filled with, if it was."""
-    conn = await asyncpg.connect(server_url)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
-            return None
-    finally:
-        await conn.close()
+    if not await database_exists(server_url, DATABASE):
+        return None
     conn = await asyncpg.connect(url)
     try:
         return await conn.fetchval("SELECT reports FROM bench_search")  # type: ignore[no-any-return]

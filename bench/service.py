@@ -47,6 +47,15 @@ def kept_server(keep: str, settings: Mapping[str, str] = STATEMENTS) -> Iterator
         server.stop()
 
 
+async def database_exists(server_url: str, name: str) -> bool:
+    """Whether the server at `server_url` has a database `name` (a kept cluster's)."""
+    conn = await asyncpg.connect(server_url)
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
 async def prepare(url: str, roles: Iterable[str]) -> None:
     """Migrate, seed the demo, load pg_stat_statements and make a login role per process."""
     from lapor.demo import seed_demo
