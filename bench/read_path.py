@@ -56,6 +56,8 @@ import orjson
 from bench import load
 from bench.service import (
     STATEMENTS,
+    database_exists,
+    kept_server,
     log_problems,
     login,
     prepare,
@@ -67,9 +69,9 @@ from bench.service import (
     wait_healthy,
     with_user,
 )
-from lapor.servers import PostgresServer, free_port
+from lapor.servers import free_port
 from schema.ids import to_global_id
-from tests.harness import PostgresCluster, RedisServer, find_pg_bindir
+from tests.harness import PostgresCluster, RedisServer
 
 DATABASE = "lapor_bench_read"
 API_ROLE, FLOOR_ROLE = "lapor_api", "lapor_floor"
@@ -501,12 +503,7 @@ def database(reports: int, keep: str | None) -> Iterator[Database]:
             asyncio.run(prepare(url, (API_ROLE, FLOOR_ROLE)))
             yield Database(url, asyncio.run(fill(url, reports)), reused=False)
         return
-    bindir = find_pg_bindir()
-    if bindir is None:
-        raise SystemExit("no PostgreSQL server binaries")
-    server = PostgresServer(Path(keep) / "data", bindir=bindir, fast=True, settings=STATEMENTS)
-    server.start()
-    try:
+    with kept_server(keep) as server:
         url = server.database_url(DATABASE)
         filled = asyncio.run(_kept(server.url, url, reports))
         reused = filled is not None
@@ -516,18 +513,12 @@ def database(reports: int, keep: str | None) -> Iterator[Database]:
             filled = asyncio.run(fill(url, reports))
             asyncio.run(_remember(url, reports, filled))
         yield Database(url, filled, reused)
-    finally:
-        server.stop()
 
 
 async def _kept(server_url: str, url: str, reports: int) -> Filled | None:
     """What a kept database was filled with, if it can be used again for `reports`."""
-    conn = await asyncpg.connect(server_url)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
-            return None
-    finally:
-        await conn.close()
+    if not await database_exists(server_url, DATABASE):
+        return None
     conn = await asyncpg.connect(url)
     try:
         row = await conn.fetchrow(

@@ -22,14 +22,38 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from lapor.servers import free_port
+from lapor.servers import PostgresServer, free_port
 from models.db import apply_migrations, database
-from tests.harness import PostgresCluster, RedisServer
+from tests.harness import PostgresCluster, RedisServer, find_pg_bindir
 
 ROOT = Path(__file__).resolve().parents[1]
 # PostgreSQL settings of a cluster whose statements the bench counts.
 STATEMENTS = {"shared_preload_libraries": "pg_stat_statements", "max_connections": "100"}
 LOGIN = "mutation($e:String!,$p:String!){authLogin(email:$e,password:$p){token errors{code}}}"
+
+
+@contextlib.contextmanager
+def kept_server(keep: str, settings: Mapping[str, str] = STATEMENTS) -> Iterator[PostgresServer]:
+    """A running PostgreSQL server with `settings` whose cluster stays in `keep` after it
+    stops, for a bench to use its filled database again."""
+    bindir = find_pg_bindir()
+    if bindir is None:
+        raise SystemExit("no PostgreSQL server binaries")
+    server = PostgresServer(Path(keep) / "data", bindir=bindir, fast=True, settings=settings)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def database_exists(server_url: str, name: str) -> bool:
+    """Whether the server at `server_url` has a database `name` (a kept cluster's)."""
+    conn = await asyncpg.connect(server_url)
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
 
 
 async def prepare(url: str, roles: Iterable[str]) -> None:

@@ -10,11 +10,12 @@ its SQL is taken (`ids_of`, `rows_of_with`), so no rule is written twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from asyncpg import Record
+from asyncpg import Connection, Record
 from tortoise import connections
 from tortoise.queryset import QuerySet
 
@@ -161,6 +162,39 @@ def ids_of(query: QuerySet[Any]) -> tuple[str, list[Any]]:
     ids._make_query()
     sql, params = ids.query.get_parameterized_sql()
     return sql, list(params)
+
+
+@contextlib.asynccontextmanager
+async def planned_for_values() -> AsyncIterator[Connection]:
+    """A connection (the current transaction's, inside one) on which, until the block ends,
+    statements are planned for their parameters' values, never once for any (a prepared
+    statement's generic plan). Its own transaction, on a connection of its own: not through
+    tortoise's in_transaction, whose current connection concurrent resolvers would share."""
+    async with connections.get("default").acquire_connection() as conn, conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield conn
+
+
+async def select_on(
+    conn: Connection, shape: Shape, sql: str, *params: Any
+) -> list[tuple[Any, tuple[Any, ...]]]:
+    """Rows of `shape` for `sql` on `conn`, which selects `shape.columns` then more."""
+    return [shape.take(r) for r in await conn.fetch(sql, *params)]
+
+
+def where_of(query: QuerySet[Any]) -> tuple[str, list[Any]]:
+    """The condition of an ORM query of one table's rows with neither order nor limit, as SQL
+    over that table's columns (parenthesised; TRUE when it has none) and its parameters, $1
+    on: for a statement to filter the same rows itself rather than join their ids."""
+    if query._orderings or query._limit is not None or query._offset is not None:
+        raise ValueError("a condition is only a filter's: no order, limit or offset")
+    sql, params = ids_of(query)
+    head = f'SELECT "id" "id" FROM "{query.model._meta.db_table}"'
+    if sql == head:
+        return "TRUE", params
+    if not sql.startswith(head + " WHERE "):
+        raise ValueError(f"not one table's filter: {sql}")
+    return f"({sql[len(head) + len(' WHERE ') :]})", params
 
 
 async def pairs(sql: str, *params: Any) -> list[tuple[Any, ...]]:

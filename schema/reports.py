@@ -15,6 +15,7 @@ from domain.errors import DomainError, not_found
 from domain.services import merges, reports, timeline
 from domain.services.common import Outcome
 from domain.services.idempotency import Replay
+from domain.services.search import SEARCH_WINDOW
 from domain.services.views import EventView, ReportView
 from schema.attachments import Attachment, Files, attachments_of, uploads_of
 from schema.common import (
@@ -311,12 +312,21 @@ class ReportFilter:
         default=None,
         description="Only reports changed after this instant (catch-up after reconnect).",
     )
+    created_from: datetime | None = strawberry.field(
+        default=None, description="Only reports submitted at or after this instant."
+    )
+    created_before: datetime | None = strawberry.field(
+        default=None,
+        description="Only reports submitted before this instant (a search's older matches).",
+    )
     search: str | None = strawberry.field(
         default=None,
         description=(
             "A tracking code (that report alone), or words of the title and body: reports "
-            "with every word (affixes aside: jalan finds jalanan) or close in spelling, best "
-            "match first, then newest. Its cursors are only for the same search."
+            "with every word (affixes aside: jalan finds jalanan) or, when those are few, "
+            f"close in spelling, best match first, then newest. Only the newest {SEARCH_WINDOW} "
+            "matches are ranked: createdBefore (or other filters) reaches older ones. Its cursors "
+            "are only for the same search."
         ),
     )
 
@@ -398,6 +408,8 @@ class ReportQuery:
                     mine=bool(f.mine),
                     overdue=f.overdue,
                     updated_after=f.updated_after,
+                    created_from=f.created_from,
+                    created_before=f.created_before,
                     search=f.search,
                 ),
                 page_request(info, first, after),

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from domain.services import search
 from tests.app_fixtures import JEMBER, People, pk, region_gid
 from tests.factories import in_progress, submit, verify
 
@@ -114,3 +117,21 @@ async def test_report_similar_is_for_its_desk_and_says_why(people: People) -> No
     found = (await people["officer"](SIMILAR, {"id": again["id"]}))["node"]["similar"]
     assert [m["report"]["id"] for m in found] == [first]
     assert pk(first) != pk(again["id"])
+
+
+async def test_created_before_reaches_the_matches_older_than_the_window(
+    people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = [(await in_progress(people, title=f"Jalan rusak nomor {i}"))[0] for i in range(3)]
+    monkeypatch.setattr(search, "SEARCH_WINDOW", 1)
+    query = """query($q: String!, $before: DateTime) {
+      reports(filter: {search: $q, createdBefore: $before}, first: 10) {
+        edges { node { id createdAt } }
+      }
+    }"""
+    public = people["public"]
+    (newest,) = (await public(query, {"q": "jalan rusak"}))["reports"]["edges"]
+    assert newest["node"]["id"] == made[2]
+    before = {"q": "jalan rusak", "before": newest["node"]["createdAt"]}
+    (older,) = (await public(query, before))["reports"]["edges"]
+    assert older["node"]["id"] == made[1]

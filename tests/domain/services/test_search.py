@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.actor import PUBLIC, Actor
@@ -15,7 +16,7 @@ from domain.errors import DomainError
 from domain.services import reports, search
 from domain.services.reading import PageRequest
 from domain.services.reports import ReportQuery, SimilarQuery
-from models import Report
+from models import Report, rows
 from tests.factories import actor_for, demo_agency, demo_region, new_complaint, utc
 
 NOW = utc(2026, 3, 2, 2, 0)  # a Monday morning in Jember
@@ -96,20 +97,25 @@ async def test_a_tracking_code_still_finds_its_report_alone(db: str) -> None:
     assert await _found(PUBLIC, code.lower()) == [made["lampu"]]
 
 
+async def _by_pages(actor: Actor, term: str, first: int) -> list[int]:
+    """What a search finds, following its cursors page after page to the end."""
+    seen: list[int] = []
+    after = None
+    while True:
+        page = await _search(actor, term, first=first, after=after)
+        seen += [v.id for v in page.items]
+        if not page.has_next:
+            return seen
+        assert page.scanned_to is not None and page.ranks is not None
+        after = (page.ranks[page.scanned_to], page.scanned_to)
+
+
 async def test_ranked_pages_neither_repeat_nor_skip(db: str) -> None:
     await _corpus()
     for i in range(7):
         await _public(f"Jalan berlubang nomor {i}", "jalan rusak lagi", NOW)
     everything = await _found(PUBLIC, "jalan")
-    seen: list[int] = []
-    after = None
-    while True:
-        page = await _search(PUBLIC, "jalan", first=3, after=after)
-        seen += [v.id for v in page.items]
-        if not page.has_next:
-            break
-        assert page.scanned_to is not None and page.ranks is not None
-        after = (page.ranks[page.scanned_to], page.scanned_to)
+    seen = await _by_pages(PUBLIC, "jalan", 3)
     assert seen == everything and len(seen) == len(set(seen)) >= 10
 
 
@@ -235,3 +241,73 @@ async def test_any_text_is_words_never_query_syntax(db: str, term: str) -> None:
     await reports.similar_public_reports(PUBLIC, NOW, SimilarQuery(term, term, region))
     if term.startswith("jalan"):
         assert made["kalimantan"] in found
+
+
+async def test_a_search_ranks_the_newest_matches_of_its_window_only(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window bounds the work: older matches are not found, and its pages are whole."""
+    monkeypatch.setattr(search, "SEARCH_WINDOW", 4)
+    made = [
+        (await _public(f"Jalan rusak nomor {i}", "aspal hancur", NOW - timedelta(days=9 - i))).id
+        for i in range(6)
+    ]
+    everything = await _found(PUBLIC, "jalan rusak")
+    assert sorted(everything) == sorted(made[2:])
+    assert await _by_pages(PUBLIC, "jalan rusak", 1) == everything
+    # Narrowing the search moves the window to older matches.
+    older = ReportQuery(search="jalan rusak", created_before=NOW - timedelta(days=6))
+    page = await reports.list_reports(PUBLIC, NOW, older, PageRequest(20, None, 20, 100))
+    assert sorted(v.id for v in page.items) == sorted(made[:3])
+
+
+@pytest.mark.parametrize("flag", ["confidential", "unverified"])
+async def test_newer_reports_the_viewer_may_not_read_take_no_place_in_the_window(
+    db: str, flag: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The windows come after the access filter: a flood of unreadable matches newer than
+    the public ones pushes none of these out of a search nor of the similar reports."""
+    monkeypatch.setattr(search, "SEARCH_WINDOW", 3)
+    monkeypatch.setattr(search, "SIMILAR_WINDOW", 3)
+    await _corpus(kalimantan=KALIMANTAN)
+    probe = SimilarQuery("Jalan rusak parah", "lubang", (await demo_region()).id, *NEARBY)
+
+    async def answers() -> list[object]:
+        page = await _search(PUBLIC, "jalan rusak", first=20)
+        similar = await reports.similar_public_reports(PUBLIC, NOW, probe)
+        return [[(v.id, page.ranks) for v in page.items], [s.report.id for s in similar]]
+
+    before = await answers()
+    assert before[0] and before[1]
+    for i in range(4):
+        title, body = f"Jalan rusak parah RAHASIA {i}", "Jalan Kalimantan berlubang, rusak."
+        if flag == "confidential":
+            await _public(title, body, NOW, confidential=True)
+        else:
+            await new_complaint(NOW, title=title, body=body)
+    assert await answers() == before
+
+
+async def test_spelling_is_looked_at_only_when_the_words_find_too_few(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Close spellings (a typo's matches) are added when the words fill less than the window."""
+    words = [(await _public(f"Jalan rusak nomor {i}", "aspal", NOW)).id for i in range(2)]
+    typo = (await _public("Jalan rsak sekali", "aspal hancur", NOW)).id
+    monkeypatch.setattr(search, "SEARCH_WINDOW", 3)
+    assert sorted(await _found(PUBLIC, "jalan rusak")) == sorted([*words, typo])
+    monkeypatch.setattr(search, "SEARCH_WINDOW", 2)
+    assert sorted(await _found(PUBLIC, "jalan rusak")) == sorted(words)
+
+
+async def test_a_search_filters_the_rows_itself_with_the_policys_whole_condition(db: str) -> None:
+    """The policy's condition comes in parentheses (an OR of it cannot swallow the search's
+    AND), and a query with an order or a limit, which a condition cannot carry, is refused."""
+    assert rows.where_of(Report.all()) == ("TRUE", [])
+    either = Report.filter(Q(confidential=False) | Q(reporter_id=7))
+    condition, params = rows.where_of(either)
+    assert condition.startswith("(") and condition.endswith(")") and " OR " in condition
+    assert params == [False, 7]
+    for ordered in (Report.all().order_by("-id"), Report.all().limit(5)):
+        with pytest.raises(ValueError):
+            rows.where_of(ordered)
