@@ -546,6 +546,12 @@ def main() -> None:
     parser.add_argument(
         "--http", action="store_true", help="ask each question of one `lapor api` too"
     )
+    parser.add_argument(
+        "--spelling-scan",
+        type=int,
+        default=search.SPELLING_SCAN,
+        help="newest reports a typo is looked for among",
+    )
     parser.add_argument("--only", help="scenarios to run, comma separated (all by default)")
     parser.add_argument(
         "--keep", nargs="?", const=KEEP_DIR, help=f"keep the cluster in DIR ({KEEP_DIR})"
@@ -554,10 +560,10 @@ def main() -> None:
     print(machine())
     only = set(args.only.split(",")) if args.only else None
     search.SEARCH_WINDOW, search.SIMILAR_WINDOW = args.search_window, args.similar_window
-    search.SPELLING_WINDOW = args.spelling_window
+    search.SPELLING_WINDOW, search.SPELLING_SCAN = args.spelling_window, args.spelling_scan
     print(
         f"windows: search {search.SEARCH_WINDOW:,}, similar {search.SIMILAR_WINDOW:,}, "
-        f"spelling {search.SPELLING_WINDOW:,}"
+        f"spelling {search.SPELLING_WINDOW:,} of the newest {search.SPELLING_SCAN:,}"
     )
     with filled_database(args.reports, args.keep) as url:
         if not args.http:

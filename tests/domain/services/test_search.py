@@ -300,6 +300,28 @@ async def test_spelling_is_looked_at_only_when_the_words_find_too_few(
     assert sorted(await _found(PUBLIC, "jalan rusak")) == sorted(words)
 
 
+async def test_a_typo_is_looked_for_among_the_newest_readable_reports_only(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spelling is measured on the newest SPELLING_SCAN reports the viewer may read: an older
+    close spelling is found by narrowing the search, and newer reports the viewer may not read
+    take no place in the scan."""
+    monkeypatch.setattr(search, "SPELLING_SCAN", 2)
+    old = (await _public("Lampu penerangan padam", "gelap", NOW - timedelta(days=5))).id
+    for i in range(2):
+        await _public(f"Sampah menumpuk {i}", "bau", NOW)
+    assert await _found(PUBLIC, "penerangn") == []
+    older = ReportQuery(search="penerangn", created_before=NOW - timedelta(days=1))
+    page = await reports.list_reports(PUBLIC, NOW, older, PageRequest(20, None, 20, 100))
+    assert [v.id for v in page.items] == [old]
+    # Two reports the public may not read, newer than the old one: the scan still reaches it
+    # once the newest readable reports are out of the way.
+    await _public("Lampu penerangan rusak RAHASIA", "gelap", NOW, confidential=True)
+    await new_complaint(NOW, title="Lampu penerangan mati", body="gelap")
+    monkeypatch.setattr(search, "SPELLING_SCAN", 3)
+    assert await _found(PUBLIC, "penerangn") == [old]
+
+
 async def test_a_search_filters_the_rows_itself_with_the_policys_whole_condition(db: str) -> None:
     """The policy's condition comes in parentheses (an OR of it cannot swallow the search's
     AND), and a query with an order or a limit, which a condition cannot carry, is refused."""
