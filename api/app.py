@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await redis.get()
         await live_hub.start(caching.feed())
         await metrics_server.start()
+        attachments.warm_up()
         # What start-up made lives as long as the process: keep the collector from walking it
         # again in every full collection (a pause that showed in the latency tail).
         gc.collect()
@@ -170,7 +171,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await live_hub.close()
             await redis.close()
             await caching.stop()
-            await attachments.close_store()
+            await attachments.close()
             await disconnect_database()
 
     async def healthz(request: Request) -> Response:

@@ -5,8 +5,8 @@ Photos are decoded fully, turned upright, bounded in size, converted to sRGB and
 with no metadata at all, so that an anonymous reporter's location never leaks through a
 photo's GPS tags; PDFs are parsed and written anew without their document information, XMP
 and active content. Nothing here does I/O; `clean` and `thumbnail` are CPU-bound and their
-callers run them in a thread. The same input gives the same bytes (stored files are
-content-addressed by sha256).
+callers run them in a child process (`returning_refusal`). The same input gives the same bytes
+(stored files are content-addressed by sha256).
 
 Importing this module registers pillow-heif's HEIC/HEIF opener with Pillow, process-wide.
 """
@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, ParamSpec
 
 import pillow_heif
 from PIL import Image, ImageCms, ImageFile, ImageOps
@@ -25,6 +26,11 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, PdfObject
 
 from domain.errors import DomainError, ErrorCode
+
+P = ParamSpec("P")
+# A refusal as plain data (code, message, field): DomainError's __init__ takes arguments its
+# pickled form does not give back, so it cannot cross a process boundary as an exception.
+Refusal = tuple[ErrorCode, str, list[str] | None]
 
 # Auxiliary pictures (thumbnails, depth maps) are never kept: not decoding them costs nothing.
 pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
@@ -135,6 +141,17 @@ def _sniff_heif(data: bytes) -> str | None:
     if major in _HEIF_BRANDS and not compatible & _AVIF_BRANDS:
         return HEIF
     return None
+
+
+def returning_refusal(
+    work: Callable[P, CleanFile], *args: P.args, **kwargs: P.kwargs
+) -> CleanFile | Refusal:
+    """`work` (`clean` or `thumbnail`) run in a child process: its file, or its refusal returned
+    rather than raised; any other exception is raised as it is."""
+    try:
+        return work(*args, **kwargs)
+    except DomainError as refused:
+        return (refused.code, refused.message, refused.field)
 
 
 def clean(data: bytes, field: list[str], limits: MediaLimits = MediaLimits()) -> CleanFile:

@@ -49,6 +49,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         poll_seconds=s.relay_poll_seconds,
     )
     relay.start()
+    attachments.warm_up()
     log.info(
         "worker started",
         extra={"redis": s.redis_url.split("@")[-1], "email": s.email_enabled, "pid": os.getpid()},
@@ -61,7 +62,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     if "transports" in ctx:
         await ctx["transports"].close()
     await caching.stop()
-    await attachments.close_store()
+    await attachments.close()
     await disconnect_database()
     log.info("worker stopped", extra={"pid": os.getpid()})
 

@@ -15,18 +15,19 @@ change that brought it, showing it to whom the policy lets see it, thumbnails, h
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import hashlib
+import logging
+import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import TypeVar
 
 from tortoise import connections
 from tortoise.transactions import in_transaction
@@ -59,7 +60,7 @@ from models import Attachment, Report
 from models.enums import AttachmentSource
 from models.storage import FileStore, file_store
 
-T = TypeVar("T")
+log = logging.getLogger("lapor.attachments")
 
 
 @dataclass(frozen=True)
@@ -99,28 +100,102 @@ def store() -> FileStore:
     return file_store(get_settings())
 
 
-async def close_store() -> None:
-    """Close the process's file store (its connections), if it was opened."""
+async def close() -> None:
+    """Release the process's file store and cleaning processes (at API and worker shutdown);
+    files queued for cleaning are cancelled, one being cleaned is finished."""
     if store.cache_info().currsize:
         await store().close()
         store.cache_clear()
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        # shutdown(wait=True) waits for a clean under way (about a second at most): in a thread,
+        # so that the event loop goes on with what else is stopping.
+        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
 
-# Cleaning is CPU work in threads (Pillow lets go of the GIL while it decodes and encodes); at
-# most this many at once, so that uploads leave a core to the event loop's other requests. The
-# threads are their own, not the default executor's: glibc gives each thread a malloc arena
-# that keeps the high-water of the images decoded in it, so cleaning in whichever of the
-# default executor's threads is free grew the API's peak memory with every thread that took a
-# turn (bench/uploads.py, 8 concurrent photos: +226 to +246 MiB; in these, +139 to +174 MiB).
-_CLEANING = ThreadPoolExecutor(
-    max_workers=max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="lapor-clean"
-)
+# Cleaning is CPU work in child processes, not threads: Pillow holds the GIL for parts of it
+# (the optimised JPEG encoding, allocations, the resize), which in a thread held up the event
+# loop's other requests (bench/uploads.py: a small query's p99 x5 while 8 clients upload). At
+# most cpu_count-1 children, so that uploads leave a core to the event loop. "spawn": never
+# fork a process that has threads and an event loop. The children see no context variables
+# (the request id): what is logged, the parent logs.
+_WORKERS = max(1, (os.cpu_count() or 2) - 1)
+# A child is reused for the next files: its memory is bounded by the files it cleans (about
+# 100 MB for a 12-megapixel photo) but its allocator keeps the high-water. So after this many
+# files the pool is replaced, at the first moment it has no file in hand. Not the executor's
+# max_tasks_per_child: up to Python 3.13 it deadlocks once a child retires with files queued
+# (python/cpython#115634; reproduced on 3.11.7 with spawn), which a burst of uploads does.
+_FILES_PER_POOL = 50
+_pool: ProcessPoolExecutor | None = None
+_given = 0  # files given to _pool
+_in_hand = 0  # files given to _pool and not answered yet
 
 
-async def _in_thread(work: Callable[[], T]) -> T:
-    # As asyncio.to_thread does: the work sees the caller's context variables.
-    run = functools.partial(contextvars.copy_context().run, work)
-    return await asyncio.get_running_loop().run_in_executor(_CLEANING, run)
+def _pool_for_next_file() -> ProcessPoolExecutor:
+    """The process's cleaning pool, made on first use (its children start as work comes), and
+    made anew when the current one has cleaned _FILES_PER_POOL files and is idle."""
+    global _pool, _given
+    if _pool is not None and _given >= _FILES_PER_POOL and _in_hand == 0:
+        # Nothing queued on it: its children exit now, in their own time.
+        _pool.shutdown(wait=False)
+        _pool = None
+    if _pool is None:
+        _pool = ProcessPoolExecutor(
+            max_workers=_WORKERS, mp_context=multiprocessing.get_context("spawn")
+        )
+        _given = 0
+    _given += 1
+    return _pool
+
+
+def _log_failed_warm_up(done: Future[str | None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("the cleaning process did not start", exc_info=done.exception())
+
+
+def warm_up() -> None:
+    """Start a cleaning process now (at API and worker start-up), so that the first upload does
+    not wait for one to import Pillow (0.3-1 s); returns at once."""
+    # Unpickling media.sniff imports domain.media in the child: Pillow and its plugins.
+    _pool_for_next_file().submit(media.sniff, b"").add_done_callback(_log_failed_warm_up)
+
+
+async def _in_process(
+    field: list[str] | None, work: Callable[..., media.CleanFile], *args: object
+) -> media.CleanFile:
+    """`work(*args)` in a cleaning process: its file, or its DomainError raised here. A child
+    that dies (the OOM killer, a decoder crashing on hostile bytes) refuses the file as
+    UNREADABLE_FILE naming `field`, and the pool is replaced for the files after it."""
+    global _in_hand
+    pool = _pool_for_next_file()
+    call = functools.partial(media.returning_refusal, work, *args)
+    _in_hand += 1
+    try:
+        outcome = await asyncio.get_running_loop().run_in_executor(pool, call)
+    except BrokenProcessPool:
+        _replace(pool)
+        log.warning("a cleaning process died: its file is refused as unreadable")
+        raise DomainError(
+            ErrorCode.UNREADABLE_FILE,
+            "The file could not be read: it may be damaged. Try sending it again.",
+            field,
+        ) from None
+    finally:
+        _in_hand -= 1
+    if isinstance(outcome, tuple):
+        code, message, refused = outcome
+        raise DomainError(code, message, refused)
+    return outcome
+
+
+def _replace(broken: ProcessPoolExecutor) -> None:
+    """Drop a broken pool, once for all the files it failed: the next file makes a new one."""
+    global _pool
+    if _pool is broken:
+        _pool = None
+    # A broken pool's children are gone or going: nothing to wait for.
+    broken.shutdown(wait=False, cancel_futures=True)
 
 
 async def cleaned(files: Sequence[Upload], field: str) -> list[media.CleanFile]:
@@ -136,7 +211,7 @@ async def cleaned(files: Sequence[Upload], field: str) -> list[media.CleanFile]:
         if not f.data:
             raise DomainError(ErrorCode.UNREADABLE_FILE, "the file is empty", f.field)
     limits = media_limits()
-    return [await _in_thread(lambda f=f: media.clean(f.data, f.field, limits)) for f in files]  # type: ignore[misc]
+    return [await _in_process(f.field, media.clean, f.data, f.field, limits) for f in files]
 
 
 def media_limits() -> media.MediaLimits:
@@ -354,7 +429,7 @@ async def make_thumbnail(attachment_id: int) -> bool:
             return False
         original = await store().get(found[0]["blob_key"])
         limits = media_limits()
-        thumb = await _in_thread(lambda: media.thumbnail(original, limits.thumbnail_side, limits))
+        thumb = await _in_process(None, media.thumbnail, original, limits.thumbnail_side, limits)
         key = await _put(thumb.data, thumb.content_type, stored)
         await Attachment.filter(id=attachment_id).update(thumbnail_key=key)
     return True

@@ -1,10 +1,14 @@
 """The file use cases on PostgreSQL (domain/services/attachments.py): bytes are kept only
 with the change that brought them, shared bytes survive another change's failure, the
-report's count limit, and thumbnails made once whoever runs first."""
+report's count limit, thumbnails made once whoever runs first, and a cleaning process killed
+mid-clean."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+from pathlib import Path
 
 import pytest
 from tortoise.transactions import in_transaction
@@ -104,3 +108,63 @@ async def test_a_document_has_no_thumbnail(db: str) -> None:
     (row,) = await Attachment.filter(report_id=outcome.report.id)
     assert await attachments.make_thumbnail(row.id) is False
     assert await attachments.missing_thumbnails(10) == []
+
+
+def _cpu_ticks(pid: int) -> int:
+    """The user and system CPU time of a process so far, in clock ticks (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+async def test_a_killed_cleaning_process_refuses_its_file_and_the_next_is_cleaned() -> None:
+    """A child killed while it cleans (the OOM killer, a decoder crashing on hostile bytes):
+    that file is refused as unreadable, and a new pool cleans the next upload."""
+    await attachments.cleaned([_upload(phone_jpeg())], "attachments")
+    pool = attachments._pool
+    assert pool is not None
+    children = [p.pid for p in pool._processes.values() if p.pid is not None]
+    assert children
+    before = {pid: _cpu_ticks(pid) for pid in children}
+    # 25 megapixels, no JPEG draft below 5120 px: hundreds of ms of decoding and resizing.
+    cleaning = asyncio.create_task(
+        attachments.cleaned([_upload(phone_jpeg((5000, 5000)), 1)], "attachments")
+    )
+    for _ in range(2000):  # 10 s at most
+        if any(_cpu_ticks(pid) - before[pid] >= 3 for pid in children):
+            break  # 30 ms into the photo
+        await asyncio.sleep(0.005)
+    else:
+        pytest.fail("the child never started on the photo")
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    with pytest.raises(DomainError) as refused:
+        await cleaning
+    assert refused.value.code is ErrorCode.UNREADABLE_FILE
+    assert refused.value.field == ["attachments", "1"]
+    (clean,) = await attachments.cleaned([_upload(phone_jpeg())], "attachments")
+    assert clean.content_type == "image/jpeg"
+    assert attachments._pool is not pool
+
+
+async def test_a_refusal_in_the_cleaning_process_is_raised_here() -> None:
+    with pytest.raises(DomainError) as refused:
+        await attachments.cleaned([_upload(b"GIF89a not accepted", 2)], "attachments")
+    assert refused.value.code is ErrorCode.UNSUPPORTED_FILE
+    assert refused.value.field == ["attachments", "2"]
+
+
+async def test_a_burst_beyond_a_pools_files_is_all_cleaned_by_a_new_pool() -> None:
+    """The pool is replaced after _FILES_PER_POOL files, once idle: a burst queued across that
+    count is all answered (the executor's max_tasks_per_child would hang here on 3.11)."""
+    await attachments.cleaned([_upload(phone_jpeg())], "attachments")
+    first = attachments._pool
+    burst = 2 * attachments._FILES_PER_POOL
+    cleaned = await asyncio.wait_for(
+        asyncio.gather(
+            *(attachments.cleaned([_upload(phone_jpeg((80 + i, 40)))], "b") for i in range(burst))
+        ),
+        timeout=60,
+    )
+    assert [clean.width for (clean,) in cleaned] == [40] * burst
+    await attachments.cleaned([_upload(phone_jpeg())], "attachments")
+    assert attachments._pool is not first
