@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, NewType, Protocol
+from typing import Annotated, Any, NewType, Protocol, cast
 
 import strawberry
 from graphql import GraphQLError
@@ -22,7 +22,15 @@ from domain.services.attachments import AttachmentView
 from schema.common import AttachmentSource, Ctx, Node, UserError, arg, described, fetchable, refused
 from schema.ids import expect_id
 
-__all__ = ["Attachment", "Files", "Upload", "origin_of", "public_photo_links", "uploads_of"]
+__all__ = [
+    "UPLOAD",
+    "Attachment",
+    "Files",
+    "Upload",
+    "origin_of",
+    "public_photo_links",
+    "uploads_of",
+]
 
 
 class UploadedFile(Protocol):
@@ -43,8 +51,10 @@ def _not_in_text(node: object, variables: object = None) -> UploadedFile:
     raise GraphQLError("a file is sent as a variable of the GraphQL multipart request")
 
 
-Upload = strawberry.scalar(
-    NewType("Upload", object),
+# A type of its own for the annotations; what GraphQL knows of it is UPLOAD, which the schema's
+# configuration maps it to (schema/schema.py).
+Upload = NewType("Upload", object)
+UPLOAD = strawberry.scalar(
     name="Upload",
     description="A file, sent as a part of the GraphQL multipart request "
     "(github.com/jaydenseric/graphql-multipart-request-spec); only as a variable.",
@@ -54,7 +64,7 @@ Upload = strawberry.scalar(
 )
 
 Files = Annotated[
-    list[Upload] | None,  # type: ignore[valid-type]  # (a scalar made of a NewType)
+    list[Upload] | None,
     arg(
         "Photos (JPEG, PNG, WebP, HEIC) and PDF documents, sent as the GraphQL multipart request "
         "(at most LAPOR_UPLOAD_MAX_FILES at once; their metadata is removed before storage)."
@@ -156,12 +166,13 @@ def attachments_of(views: Sequence[AttachmentView]) -> list[Attachment]:
 
 
 async def uploads_of(
-    files: Sequence[UploadedFile] | None, field: str, limit: int
+    files: Sequence[Upload] | None, field: str, limit: int
 ) -> list[attachments.Upload]:
     """The uploaded files' bytes, each read to at most one byte over `limit` (a longer file is
     refused by its size without being read whole)."""
     read = []
-    for index, file in enumerate(files or ()):
+    for index, value in enumerate(files or ()):
+        file = cast(UploadedFile, value)  # what UPLOAD's parse_value let through
         data = await file.read(limit + 1)
         size = file.size if file.size is not None else len(data)
         read.append(attachments.Upload(data, size, [field, str(index)]))

@@ -19,7 +19,7 @@ from strawberry.types import ExecutionContext
 
 from core.settings import Settings, get_settings
 from schema.assignments import AssignmentMutation, AssignmentQuery
-from schema.attachments import AttachmentMutation
+from schema.attachments import UPLOAD, AttachmentMutation, Upload
 from schema.calendar import CalendarMutation, CalendarQuery
 from schema.common import Node, merged
 from schema.compiled.executor import compiling_executor
@@ -105,7 +105,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: RequestGuard(settings, weights),
             SubscriptionsOnlyOverWebSocket,
         ],
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={Upload: UPLOAD}),
         execution_context_class=compiling_executor(
             settings.compiled_execution, settings.parser_cache_size
         ),
