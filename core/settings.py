@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     upload_image_max_side: int = Field(default=2000, ge=64, le=10_000)
     thumbnail_side: int = Field(default=320, ge=32, le=1024)
     file_link_ttl_seconds: int = Field(default=300, ge=1)
+    # How old stored bytes no row refers to must be before the hourly janitor deletes them (a
+    # crash between a store and its commit leaves such bytes). A change in flight is safe at any
+    # age under the key's lock; the grace is a second guard.
+    files_orphan_grace_seconds: int = Field(default=3600, ge=60)
     # The API's origin as clients reach it (e.g. https://api.lapor.go.id), for the links it
     # gives; empty: the origin each request came to.
     public_url: str = ""

@@ -17,7 +17,8 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -88,6 +89,11 @@ class FileStore(Protocol):
         """Whether a file is stored under the key."""
         ...
 
+    def stored_before(self, moment: datetime) -> AsyncIterator[str]:
+        """The keys whose file was last written before `moment` (aware), in no set order. A put
+        of bytes already stored writes nothing, so an old file may be wanted again right now."""
+        ...
+
     async def close(self) -> None:
         """Release connections; the store is not used after."""
         ...
@@ -127,6 +133,35 @@ def _fsync_directory(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"a moment needs its time zone: {moment!r}")
+    return moment
+
+
+def _keys_written_before(top: Path, cutoff: float) -> list[str]:
+    """The keys under one first-level directory (<root>/aa) whose file's mtime is before
+    `cutoff` (epoch seconds); what is not a file at its key's place is not a key."""
+    found: list[str] = []
+    # Files and directories may go while we look (a delete, another janitor): absent is fine.
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        with os.scandir(top) as seconds:
+            middles = [entry for entry in seconds if entry.is_dir(follow_symlinks=False)]
+        for middle in middles:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                with os.scandir(middle.path) as files:
+                    for entry in files:
+                        name = entry.name
+                        if not KEY.fullmatch(name) or name[0:2] != top.name:
+                            continue
+                        if name[2:4] != middle.name or not entry.is_file(follow_symlinks=False):
+                            continue
+                        with contextlib.suppress(FileNotFoundError):
+                            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                                found.append(name)
+    return found
 
 
 def _make_private_directory(path: Path) -> bool:
@@ -221,6 +256,25 @@ class DirectoryStore:
         """Whether a file is stored under the key."""
         path = await self._prepared_path(key)
         return await asyncio.to_thread(path.is_file)
+
+    async def stored_before(self, moment: datetime) -> AsyncIterator[str]:
+        """The keys whose file's mtime is before `moment`, read in a thread one first-level
+        directory (<root>/aa, 1/256 of the files) at a time; temp files are not keys."""
+        cutoff = _aware(moment).timestamp()
+        await self._prepared()
+        tops = await asyncio.to_thread(self._first_level)
+        for top in tops:
+            for key in await asyncio.to_thread(_keys_written_before, top, cutoff):
+                yield key
+
+    def _first_level(self) -> list[Path]:
+        # Only two-hex-digit names: tmp/ and anything else put beside the files are skipped.
+        with os.scandir(self.root) as entries:
+            return sorted(
+                Path(entry.path)
+                for entry in entries
+                if re.fullmatch(r"[0-9a-f]{2}", entry.name) and entry.is_dir(follow_symlinks=False)
+            )
 
     async def close(self) -> None:
         """Nothing to release: every operation opens and closes its own files."""
@@ -359,6 +413,19 @@ class S3Store:
                 return False
             raise
         return True
+
+    async def stored_before(self, moment: datetime) -> AsyncIterator[str]:
+        """The keys whose object's LastModified is before `moment`, listed a page (1000 objects)
+        at a time under the prefix; other objects there (not a key after the prefix) are not
+        ours and are skipped."""
+        _aware(moment)
+        s3 = await self.client()
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
+        async for page in pages:
+            for item in page.get("Contents", []):
+                key = item["Key"][len(self.prefix) :]
+                if KEY.fullmatch(key) and item["LastModified"] < moment:
+                    yield key
 
     async def close(self) -> None:
         """Close the client's connections."""

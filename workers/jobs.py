@@ -144,3 +144,14 @@ async def make_missing_thumbnails(ctx: Ctx) -> int:
         except Exception:  # one file that fails must not keep the others waiting
             log.exception("the thumbnail of attachment %s could not be made", aid)
     return made
+
+
+# How many stored keys the janitor checks against the table in one query.
+ORPHAN_BATCH = 500
+
+
+@logged
+async def forget_orphan_files(ctx: Ctx) -> int:
+    """Delete stored bytes no row refers to, older than the grace (hourly; docs/adr/0029)."""
+    grace = timedelta(seconds=get_settings().files_orphan_grace_seconds)
+    return await attachments.forget_orphans(_now(), grace, ORPHAN_BATCH)

@@ -94,6 +94,8 @@ class WorkerSettings:
         cron(jobs.fold_transparency, second=FOLD_SECONDS, unique=True, timeout=600),
         cron(jobs.purge_idempotency_keys, minute=set(range(7, 60, 10)), second={7}, unique=True),
         cron(jobs.make_missing_thumbnails, second={41}, unique=True, timeout=600),
+        # Hourly: a listing of the whole store, so not more often.
+        cron(jobs.forget_orphan_files, minute={23}, second={23}, unique=True, timeout=1800),
     ]
     on_startup = startup
     on_shutdown = shutdown

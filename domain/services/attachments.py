@@ -10,6 +10,8 @@ change that brought it, showing it to whom the policy lets see it, thumbnails, h
 - Per report, at most `upload_max_report_files` files and `upload_max_report_bytes` bytes
   (counted after cleaning), checked with the report locked: two uploads racing on one report
   cannot both pass.
+- Bytes a killed process stored without its commit ("orphans") are collected hourly by a worker
+  (`forget_orphans`): each is deleted under the same key lock, and only if no row refers to it.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 
 from tortoise import connections
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from core.settings import get_settings
@@ -243,14 +246,50 @@ async def kept_if_committed() -> AsyncIterator[list[str]]:
         raise
 
 
-async def _forget_unreferenced(keys: Sequence[str]) -> None:
+async def _forget_unreferenced(keys: Sequence[str]) -> int:
+    """Delete the bytes of each key no row refers to; how many were deleted. Each is decided in
+    a transaction of its own under the key's lock: a change storing the same bytes holds it from
+    its put to its commit, so this waits for that change and then sees its row."""
+    deleted = 0
     for key in dict.fromkeys(keys):
         async with in_transaction():
             await _lock_key(key)
-            if not await Attachment.filter(blob_key=key).exists() and not (
-                await Attachment.filter(thumbnail_key=key).exists()
-            ):
+            if not await Attachment.filter(Q(blob_key=key) | Q(thumbnail_key=key)).exists():
                 await store().delete(key)
+                deleted += 1
+    return deleted
+
+
+async def _referenced(keys: Sequence[str]) -> set[str]:
+    """Those of the keys some row refers to now (read without the locks: only a hint)."""
+    rows = await Attachment.filter(Q(blob_key__in=keys) | Q(thumbnail_key__in=keys)).values_list(
+        "blob_key", "thumbnail_key"
+    )
+    return {key for row in rows for key in row if key is not None}
+
+
+async def forget_orphans(now: datetime, grace: timedelta, batch: int) -> int:
+    """Delete the stored bytes no row refers to that were written before `now - grace`; how
+    many were deleted. Safe beside changes storing the same bytes (see _forget_unreferenced)."""
+    require_aware(now)
+    deleted = 0
+    candidates: list[str] = []
+    # A put of bytes already stored does not write them again: an old file can be in a change
+    # in flight, which is why the lock and the check decide, not the age.
+    async for key in store().stored_before(now - grace):
+        candidates.append(key)
+        if len(candidates) >= batch:
+            deleted += await _forget_unlisted(candidates)
+            candidates = []
+    if candidates:
+        deleted += await _forget_unlisted(candidates)
+    return deleted
+
+
+async def _forget_unlisted(keys: Sequence[str]) -> int:
+    # One query leaves out the keys rows refer to (nearly all): only the rest take the lock.
+    held = await _referenced(keys)
+    return await _forget_unreferenced([key for key in keys if key not in held])
 
 
 async def _put(data: bytes, content_type: str, stored: list[str]) -> str:

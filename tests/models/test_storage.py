@@ -13,6 +13,7 @@ import asyncio
 import base64
 import errno
 import hashlib
+import math
 import os
 import socket
 import stat
@@ -20,6 +21,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,8 @@ INVALID_KEYS = [
     content_key(PHOTO) + "\n",  # the trailing newline a `$` would have let through
     "",
 ]
+# Beyond every file a test writes: whatever is stored was written before it.
+LATER = datetime.now(UTC) + timedelta(days=1)
 # Fake credentials: moto accepts any, and the client must not look for real ones.
 TEST_KEY_ID = "lapor-test"
 TEST_SECRET = "lapor-test-secret"
@@ -215,6 +219,31 @@ async def test_twenty_concurrent_puts_of_different_bytes_store_each(backend: Bac
     assert contents == files
 
 
+async def _listed(store: FileStore, moment: datetime) -> list[str]:
+    return sorted([key async for key in store.stored_before(moment)])
+
+
+async def test_stored_before_lists_the_keys_written_before_the_moment(backend: Backend) -> None:
+    """S3 keeps LastModified to the second: the moment is a whole second, after the first put
+    and before the second."""
+    old = await backend.store.put(PHOTO, "image/jpeg")
+    moment = datetime.fromtimestamp(math.floor(time.time()) + 1, UTC)
+    # Past the moment by more than a coarse file-system clock's tick.
+    await asyncio.sleep(moment.timestamp() - time.time() + 0.05)
+    new = await backend.store.put(b"a newer document", "application/pdf")
+    again = await backend.store.put(PHOTO, "image/jpeg")  # already stored: not written again
+
+    assert again == old
+    assert await _listed(backend.store, moment) == [old]
+    assert await _listed(backend.store, LATER) == sorted([old, new])
+    assert await _listed(backend.store, moment - timedelta(hours=1)) == []
+
+
+async def test_stored_before_wants_an_aware_moment(backend: Backend) -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        await _listed(backend.store, datetime(2026, 1, 1))
+
+
 # ------------------------------------------------------------------ keys are checked first
 
 
@@ -319,6 +348,31 @@ async def test_stale_temp_files_of_a_crash_are_removed_at_start(tmp_path: Path) 
     assert in_flight.exists()
 
 
+async def test_stored_before_lists_only_files_at_their_keys_place(
+    directory: DirectoryStore,
+) -> None:
+    """Temp files (a write in flight, named anything) and whatever else lies in the directory
+    are not keys, however old."""
+    key = await directory.put(PHOTO, "image/jpeg")
+    other = content_key(b"another photo")
+    strays = [
+        directory.root / "tmp" / other,
+        directory.root / other[0:2] / other[2:4] / "notes.txt",
+        directory.root / "00" / "00" / other,  # not where its key puts it
+        directory.root / other,
+    ]
+    for stray in strays:
+        stray.parent.mkdir(parents=True, exist_ok=True)
+        stray.write_bytes(b"another photo")
+    (directory.root / other[0:2] / other[2:4] / other).mkdir()  # a directory, not a file
+    long_ago = time.time() - 86_400
+    for path in [directory.path_of(key), *strays]:
+        os.utime(path, (long_ago, long_ago))
+
+    assert await _listed(directory, LATER) == [key]
+    assert await _listed(directory, datetime.now(UTC) - timedelta(hours=1)) == [key]
+
+
 async def test_a_reader_sees_the_whole_file_or_none(directory: DirectoryStore) -> None:
     """Gets racing puts of a large file: every answer is complete or FileMissing."""
     big = os.urandom(4 * 1024 * 1024)
@@ -372,6 +426,21 @@ async def test_s3_keys_go_under_the_prefix(s3_endpoint: str) -> None:
     finally:
         await store.close()
     assert [item["Key"] for item in listing["Contents"]] == [f"lapor/evidence/{key}"]
+
+
+async def test_s3_stored_before_skips_objects_that_are_not_keys_under_the_prefix(
+    s3_endpoint: str,
+) -> None:
+    store = _s3_store(s3_endpoint, _fresh_bucket(), prefix="lapor/evidence/", create_bucket=True)
+    try:
+        key = await store.put(PHOTO, "image/jpeg")
+        s3 = await store.client()
+        other = content_key(b"another photo")
+        for name in ["lapor/evidence/notes.txt", f"lapor/evidence/old/{other}", f"lapor/{other}"]:
+            await s3.put_object(Bucket=store.bucket, Key=name, Body=b"another photo")
+        assert await _listed(store, LATER) == [key]
+    finally:
+        await store.close()
 
 
 async def test_production_never_creates_the_bucket(s3_endpoint: str) -> None:
