@@ -74,7 +74,9 @@ def test_fragments_count_where_they_are_spread_and_cannot_blow_up_the_walk() -> 
     bomb = f"query {{ ...F0 }} {fragments} fragment F40 on Query {{ __typename }}"
     started = time.perf_counter()
     assert _weight(bomb) == 2**40
-    assert time.perf_counter() - started < 0.5
+    # Not a speed target: walked anew, 2^40 spreads would take days. A generous bound keeps a
+    # loaded machine (it took 0.54 s once beside spawning processes) from failing it.
+    assert time.perf_counter() - started < 5
 
 
 def test_the_benchmark_page_is_well_within_the_default_limit() -> None:
