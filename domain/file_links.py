@@ -23,13 +23,15 @@ class Variant(StrEnum):
 
 @dataclass(frozen=True)
 class FileGrant:
-    """What a verified link lets its holder fetch: one variant of one file, until `expires`;
-    `public` when the link was given because the file was public (the API checks it still is)."""
+    """What a verified link lets its holder fetch: one variant of one file, until `expires`, as
+    long as it is still public (`public`) or still the `viewer`'s to see (the API checks)."""
 
     attachment_id: int
     variant: Variant
     expires: int
     public: bool
+    # The user the link was given to; 0 for a link given because the file is public.
+    viewer: int = 0
 
 
 def link_key(secret: str) -> bytes:
@@ -39,7 +41,9 @@ def link_key(secret: str) -> bytes:
 
 
 def _signature(key: bytes, grant: FileGrant) -> str:
-    signed = f"{grant.attachment_id}:{grant.variant}:{grant.expires}:{int(grant.public)}"
+    signed = (
+        f"{grant.attachment_id}:{grant.variant}:{grant.expires}:{int(grant.public)}:{grant.viewer}"
+    )
     digest = hmac.new(key, signed.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -48,7 +52,7 @@ def file_link(key: bytes, grant: FileGrant) -> str:
     """The path and query of a link to `grant` (the caller prefixes the API's origin)."""
     return (
         f"{PATH_PREFIX}{grant.attachment_id}/{grant.variant}"
-        f"?e={grant.expires}&p={int(grant.public)}&s={_signature(key, grant)}"
+        f"?e={grant.expires}&p={int(grant.public)}&v={grant.viewer}&s={_signature(key, grant)}"
     )
 
 
@@ -63,6 +67,7 @@ def verified_grant(
             variant=Variant(variant),
             expires=int(query["e"]),
             public={"0": False, "1": True}[query["p"]],
+            viewer=int(query["v"]),
         )
     except (KeyError, ValueError):
         return None

@@ -117,7 +117,7 @@ class Attachment(Node):
         description="A signed link to the file, valid a few minutes: fetch it, do not keep it."
     )
     def url(self, info: Ctx) -> str:
-        path = attachments.link(self.view, Variant.ORIGINAL, info.context.now)
+        path = attachments.link(self.view, Variant.ORIGINAL, info.context.now, _viewer(info))
         assert path is not None
         return origin(info) + path
 
@@ -126,8 +126,12 @@ class Attachment(Node):
         "side); null for a document, or until the worker has made it (seconds after upload)."
     )
     def thumbnail_url(self, info: Ctx) -> str | None:
-        path = attachments.link(self.view, Variant.THUMBNAIL, info.context.now)
+        path = attachments.link(self.view, Variant.THUMBNAIL, info.context.now, _viewer(info))
         return origin(info) + path if path is not None else None
+
+
+def _viewer(info: Ctx) -> int | None:
+    return info.context.actor.user_id
 
 
 def origin(info: Ctx) -> str:
@@ -155,7 +159,7 @@ async def public_photo_links(
     links = {}
     for report_id, views in zip(report_ids, found, strict=True):
         photo = next((v for v in views if v.content_type.startswith("image/")), None)
-        path = attachments.link(photo, Variant.ORIGINAL, now) if photo else None
+        path = attachments.link(photo, Variant.ORIGINAL, now, None) if photo else None
         if path is not None:
             links[report_id] = origin_of(request, public_url) + path
     return links

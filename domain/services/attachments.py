@@ -37,7 +37,7 @@ from tortoise.transactions import in_transaction
 
 from core.settings import get_settings
 from domain import media
-from domain.actor import Actor
+from domain.actor import PUBLIC, Actor
 from domain.errors import DomainError, ErrorCode, not_found
 from domain.events import EventKind
 from domain.file_links import FileGrant, Variant, file_link, link_key
@@ -48,8 +48,8 @@ from domain.policy import (
     FileAccess,
     ReportFacts,
     attachment_access,
-    is_public,
 )
+from domain.services.accounts import actor_for_user
 from domain.services.common import (
     Outcome,
     facts_for,
@@ -416,13 +416,19 @@ async def attachment_by_id(actor: Actor, attachment_id: int) -> AttachmentView |
     return (await _views_of(actor, [row]))[0]
 
 
-def link(view: AttachmentView, variant: Variant, now: datetime) -> str | None:
-    """A signed link to a file the viewer was shown (None for a thumbnail not made yet)."""
+def link(
+    view: AttachmentView, variant: Variant, now: datetime, viewer_id: int | None
+) -> str | None:
+    """A signed link to a file `viewer_id` (None: the public) was shown: for the public when
+    the file is public to them, else for that viewer (None for a thumbnail not made yet)."""
     if variant is Variant.THUMBNAIL and not view.has_thumbnail:
         return None
     s = get_settings()
     expires = int(now.timestamp()) + s.file_link_ttl_seconds
-    return file_link(link_key(s.secret_key), FileGrant(view.id, variant, expires, view.public))
+    viewer = 0 if view.public else viewer_id or 0
+    return file_link(
+        link_key(s.secret_key), FileGrant(view.id, variant, expires, view.public, viewer)
+    )
 
 
 @dataclass(frozen=True)
@@ -436,21 +442,23 @@ class Served:
 
 
 async def served(grant: FileGrant) -> Served | None:
-    """The bytes a verified link grants; None when the file is gone or, for a link given to the
-    public, is no longer public (hidden since, or the report no longer public)."""
+    """The bytes a verified link grants, if the file may still be seen by whom the link was
+    given to (the public, or its viewer): None when it is gone, hidden since, its report no
+    longer readable, or its viewer's access withdrawn (a desk that returned the report)."""
     row = await Attachment.get_or_none(id=grant.attachment_id)
     if row is None:
         return None
-    if grant.public:
-        report = await Report.get(id=row.report_id)
-        facts = await report_facts(report)
-        if not is_public(facts) or row.hidden_at is not None:
-            return None
+    report = await Report.get(id=row.report_id)
+    facts = await report_facts(report)
+    viewer = PUBLIC if grant.public else await actor_for_user(grant.viewer)
+    file = AttachmentFacts(row.uploader_id, row.hidden_at is not None)
+    if attachment_access(viewer, facts, file) is None:
+        return None
     if grant.variant is Variant.THUMBNAIL:
         if row.thumbnail_key is None:
             return None
         data = await store().get(row.thumbnail_key)
-        # Thumbnails are JPEG or PNG (transparency) as media.thumbnail chose: their bytes say.
+        # Thumbnails are JPEG or WebP (transparency) as media.thumbnail chose: their bytes say.
         return Served(data, media.sniff(data) or "application/octet-stream", row.id, grant.variant)
     return Served(await store().get(row.blob_key), row.content_type, row.id, grant.variant)
 

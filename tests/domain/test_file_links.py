@@ -10,7 +10,7 @@ import pytest
 from domain.file_links import FileGrant, Variant, file_link, link_key, verified_grant
 
 KEY = link_key("s" * 40)
-GRANT = FileGrant(attachment_id=42, variant=Variant.ORIGINAL, expires=1_000, public=True)
+GRANT = FileGrant(attachment_id=42, variant=Variant.ORIGINAL, expires=1_000, public=False, viewer=7)
 
 
 def _parts(link: str) -> tuple[str, str, dict[str, str]]:
@@ -31,7 +31,9 @@ def test_a_link_verifies_as_issued_until_it_expires() -> None:
         {"attachment_id": "43"},
         {"variant": "thumbnail"},
         {"e": "2000"},
-        {"p": "0"},
+        {"p": "1"},
+        {"v": "8"},
+        {"v": "0"},
         {"s": "A" * 43},
         {"s": ""},
         {"p": "yes"},

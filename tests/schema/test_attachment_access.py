@@ -150,11 +150,12 @@ async def test_each_viewer_sees_and_fetches_a_reports_photo_exactly_as_the_polic
                 await ok(coordinator, HIDE if change == "hide" else SHOW, id=photo_ids[kind])
         facts = await file_facts(report_ids)
         for (who, kind), url in links.items():
-            # What the link was given for is the policy's; the link must say so.
-            was_public = link_says_public(url)
-            still_public = attachment_access(PUBLIC, *facts[kind]) is not None
+            # A link serves only while the policy still lets whom it was given to see the file:
+            # the public for a public link, its viewer for any other.
+            holder = PUBLIC if link_says_public(url) else actors[who]
+            still = attachment_access(holder, *facts[kind]) is not None
             stale_seen[(phase, who, kind)] = (await people[who].fetch(url)).status_code
-            stale_wanted[(phase, who, kind)] = 200 if not was_public or still_public else 404
+            stale_wanted[(phase, who, kind)] = 200 if still else 404
         cells, links = await read_cells(people, report_ids, photo_ids)
         for (who, kind), cell in cells.items():
             access = attachment_access(actors[who], *facts[kind])

@@ -21,6 +21,7 @@ from tests.factories import (
     ACCEPT,
     ERRORS,
     REPORT,
+    RETURN,
     in_progress,
     ok,
     submit_files,
@@ -266,3 +267,23 @@ async def test_a_file_sent_in_json_is_a_clear_request_error(people: People) -> N
     assert answer.status_code == 200 and "data" not in answer.json(), answer.text
     assert "multipart" in answer.json()["errors"][0]["message"]
     assert await Attachment.all().count() == 0
+
+
+async def test_a_link_serves_only_while_its_viewer_may_still_see_the_file(people: People) -> None:
+    """A link given to a desk stops serving once the desk no longer reads the report (it
+    returned it), before the link expires: the policy is asked again when the file is fetched."""
+    report = uploaded(await _submit(people["reporter"], JPEG, confidential=True), "reportSubmit")
+    (assignment_id,) = await verify(people["coordinator"], report["report"]["id"], "DINKES")
+    read = await people["officer"](READ, {"id": report["report"]["id"]})
+    (photo,) = read["node"]["attachments"]
+    assert "p=0" in photo["url"]
+    assert (await people["officer"].fetch(photo["url"])).status_code == 200
+
+    await ok(people["officer"], RETURN, id=assignment_id)
+
+    assert (await people["officer"].fetch(photo["url"])).status_code == 404
+    # The same file, by the reporter's own link, is served as before.
+    (mine,) = (await people["reporter"](READ, {"id": report["report"]["id"]}))["node"][
+        "attachments"
+    ]
+    assert (await people["reporter"].fetch(mine["url"])).status_code == 200
