@@ -26,11 +26,11 @@ from core.settings import Settings
 from domain.actor import PUBLIC
 from domain.errors import DomainError
 from domain.lifecycle import FINAL_REPORT, PUBLIC_REPORT
-from domain.services import assignments, reference, reports
+from domain.services import assignments, attachments, reference, reports
 from domain.services.reading import PageRequest
 from domain.services.views import AssignmentView, ReportView
 from models.enums import AssignmentStatus
-from schema.attachments import public_photo_links
+from schema.attachments import origin_of
 from schema.ids import from_cursor, to_cursor
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -265,9 +265,9 @@ class Open311:
 
     async def _present(self, request: Request, views: Sequence[ReportView]) -> list[dict[str, Any]]:
         """GeoReport service requests of masked public views (constant number of queries)."""
-        photos = await public_photo_links(
-            [v.id for v in views], datetime.now(UTC), request, self.settings.public_url
-        )
+        origin = origin_of(request, self.settings.public_url)
+        paths = await attachments.public_photo_links([v.id for v in views], datetime.now(UTC))
+        photos = {report_id: origin + path for report_id, path in paths.items()}
         sent = await assignments.assignments_of_reports([(v.id, v.staff_view) for v in views])
         acting: list[list[AssignmentView]] = [
             [a for a in found if a.status not in _NOT_RESPONSIBLE] for found in sent

@@ -100,7 +100,7 @@ class CleanFile:
 
     @property
     def is_image(self) -> bool:
-        return self.content_type.startswith("image/")
+        return is_image(self.content_type)
 
     @property
     def sha256(self) -> str:
@@ -110,6 +110,11 @@ class CleanFile:
     @property
     def extension(self) -> str:
         return _EXTENSION[self.content_type]
+
+
+def is_image(content_type: str) -> bool:
+    """Whether a stored file of this content type is a picture (it gets a thumbnail)."""
+    return content_type.startswith("image/")
 
 
 def sniff(data: bytes) -> str | None:

@@ -14,7 +14,6 @@ from typing import Annotated, Any, NewType, Protocol, cast
 import strawberry
 from graphql import GraphQLError
 
-from domain.actor import PUBLIC
 from domain.errors import DomainError
 from domain.file_links import Variant
 from domain.services import attachments
@@ -28,7 +27,6 @@ __all__ = [
     "Files",
     "Upload",
     "origin_of",
-    "public_photo_links",
     "uploads_of",
 ]
 
@@ -122,8 +120,9 @@ class Attachment(Node):
         return origin(info) + path
 
     @strawberry.field(
-        description="A signed link to a small JPEG or PNG of an image (at most 320 pixels a "
-        "side); null for a document, or until the worker has made it (seconds after upload)."
+        description="A signed link to a small JPEG (WebP when transparent) of an image (at most "
+        "320 pixels a side); null for a document, or until the worker has made it (seconds "
+        "after upload)."
     )
     def thumbnail_url(self, info: Ctx) -> str | None:
         path = attachments.link(self.view, Variant.THUMBNAIL, info.context.now, _viewer(info))
@@ -149,20 +148,6 @@ def origin_of(request: Any, public_url: str) -> str:
     url = request.base_url
     scheme = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)
     return f"{scheme}://{url.netloc}"
-
-
-async def public_photo_links(
-    report_ids: Sequence[int], now: datetime, request: Any, public_url: str
-) -> dict[int, str]:
-    """A signed link to the first photo the public may see of each report that has one."""
-    found = await attachments.of_reports(PUBLIC, report_ids)
-    links = {}
-    for report_id, views in zip(report_ids, found, strict=True):
-        photo = next((v for v in views if v.content_type.startswith("image/")), None)
-        path = attachments.link(photo, Variant.ORIGINAL, now, None) if photo else None
-        if path is not None:
-            links[report_id] = origin_of(request, public_url) + path
-    return links
 
 
 def attachments_of(views: Sequence[AttachmentView]) -> list[Attachment]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -52,16 +51,15 @@ from domain.policy import (
 from domain.services.accounts import actor_for_user
 from domain.services.common import (
     Outcome,
-    facts_for,
     lock_report_for,
     record_event,
-    report_facts,
+    report_rows,
     require_aware,
     required_text,
 )
 from models import Attachment, Report
 from models.enums import AttachmentSource
-from models.storage import FileStore, file_store
+from models.storage import FileStore, content_key, file_store
 
 log = logging.getLogger("lapor.attachments")
 
@@ -223,10 +221,6 @@ def media_limits() -> media.MediaLimits:
     return media.MediaLimits(max_side=s.upload_image_max_side, thumbnail_side=s.thumbnail_side)
 
 
-def _key_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 async def _lock_key(key: str) -> None:
     """Order the storing and the removal of the same bytes until the transaction ends."""
     await connections.get("default").execute_query(
@@ -294,7 +288,7 @@ async def _forget_unlisted(keys: Sequence[str]) -> int:
 
 async def _put(data: bytes, content_type: str, stored: list[str]) -> str:
     """Store bytes within the caller's transaction, under the lock of their key."""
-    key = _key_of(data)
+    key = content_key(data)
     await _lock_key(key)
     await store().put(data, content_type)
     stored.append(key)
@@ -356,7 +350,7 @@ async def attach(
 
 def images_of(made: Sequence[Attachment]) -> list[int]:
     """The ids of the images among files just stored: their thumbnails are to be made."""
-    return [row.id for row in made if row.content_type.startswith("image/")]
+    return [row.id for row in made if media.is_image(row.content_type)]
 
 
 def _visible(actor: Actor, row: Attachment, facts: ReportFacts) -> AttachmentView | None:
@@ -383,7 +377,7 @@ def _visible(actor: Actor, row: Attachment, facts: ReportFacts) -> AttachmentVie
 
 async def _views_of(actor: Actor, found: Sequence[Attachment]) -> list[AttachmentView | None]:
     report_ids = sorted({row.report_id for row in found})
-    facts = await facts_for(await Report.filter(id__in=report_ids)) if report_ids else {}
+    _, facts = await report_rows(report_ids) if report_ids else ([], {})
     return [_visible(actor, row, facts[row.report_id]) for row in found]
 
 
@@ -391,21 +385,27 @@ async def of_reports(actor: Actor, report_ids: Sequence[int]) -> list[list[Attac
     """The files of each report that `actor` may see, oldest first (the caller gives reports
     the actor reads; the policy decides each file)."""
     found = await Attachment.filter(report_id__in=list(set(report_ids))).order_by("id")
-    grouped: dict[int, list[AttachmentView]] = defaultdict(list)
-    for view in await _views_of(actor, found):
-        if view is not None:
-            grouped[view.report_id].append(view)
-    return [grouped[i] for i in report_ids]
+    return await _grouped(actor, found, report_ids, lambda view: view.report_id)
 
 
 async def of_follow_ups(actor: Actor, follow_up_ids: Sequence[int]) -> list[list[AttachmentView]]:
     """The evidence of each follow-up that `actor` may see, oldest first."""
     found = await Attachment.filter(follow_up_id__in=list(set(follow_up_ids))).order_by("id")
-    grouped: dict[int, list[AttachmentView]] = defaultdict(list)
+    return await _grouped(actor, found, follow_up_ids, lambda view: view.follow_up_id)
+
+
+async def _grouped(
+    actor: Actor,
+    found: Sequence[Attachment],
+    keys: Sequence[int],
+    key_of: Callable[[AttachmentView], int | None],
+) -> list[list[AttachmentView]]:
+    """The files of `found` that `actor` may see, grouped in the order of `keys`."""
+    grouped: dict[int | None, list[AttachmentView]] = defaultdict(list)
     for view in await _views_of(actor, found):
-        if view is not None and view.follow_up_id is not None:
-            grouped[view.follow_up_id].append(view)
-    return [grouped[i] for i in follow_up_ids]
+        if view is not None:
+            grouped[key_of(view)].append(view)
+    return [grouped[k] for k in keys]
 
 
 async def attachment_by_id(actor: Actor, attachment_id: int) -> AttachmentView | None:
@@ -431,6 +431,18 @@ def link(
     )
 
 
+async def public_photo_links(report_ids: Sequence[int], now: datetime) -> dict[int, str]:
+    """A public link (path and query) to the first photo the public may see of each report
+    that has one (Open311's media_url)."""
+    links = {}
+    for report_id, views in zip(report_ids, await of_reports(PUBLIC, report_ids), strict=True):
+        photo = next((v for v in views if media.is_image(v.content_type)), None)
+        path = link(photo, Variant.ORIGINAL, now, None) if photo is not None else None
+        if path is not None:
+            links[report_id] = path
+    return links
+
+
 @dataclass(frozen=True)
 class Served:
     """The bytes of a file, ready to send."""
@@ -448,11 +460,10 @@ async def served(grant: FileGrant) -> Served | None:
     row = await Attachment.get_or_none(id=grant.attachment_id)
     if row is None:
         return None
-    report = await Report.get(id=row.report_id)
-    facts = await report_facts(report)
+    _, facts = await report_rows([row.report_id])
     viewer = PUBLIC if grant.public else await actor_for_user(grant.viewer)
     file = AttachmentFacts(row.uploader_id, row.hidden_at is not None)
-    if attachment_access(viewer, facts, file) is None:
+    if attachment_access(viewer, facts[row.report_id], file) is None:
         return None
     if grant.variant is Variant.THUMBNAIL:
         if row.thumbnail_key is None:
@@ -467,6 +478,7 @@ async def make_thumbnail(attachment_id: int) -> bool:
     """Make an image's thumbnail once (whoever runs first, of jobs and sweeps); False when there
     is nothing to do: not an image, done already, being made by another worker, or gone."""
     async with kept_if_committed() as stored, in_transaction():
+        # (`content_type LIKE 'image/%'` is media.is_image, in SQL.)
         _, found = await connections.get("default").execute_query(
             "SELECT blob_key FROM attachment WHERE id = $1 AND thumbnail_key IS NULL"
             " AND content_type LIKE 'image/%' FOR UPDATE SKIP LOCKED",

@@ -87,6 +87,31 @@ ASSIGNED_AGENCIES = (
 )
 
 
+# A report's columns (as `r`) and its policy facts: what its views are made from. Other
+# reads select them with their own rows (a desk's inbox) and make the views with
+# `reports.readable_in`.
+REPORT_AND_FACTS = f"{rows.REPORT.columns_of('r')}, {ASSIGNED_AGENCIES}"
+
+
+async def report_rows(ids: Sequence[int]) -> tuple[list[ReportRow], dict[int, ReportFacts]]:
+    """The reports among `ids` and their policy facts, in one statement."""
+    found = await rows.select_with(
+        rows.REPORT,
+        f"SELECT {REPORT_AND_FACTS} FROM report r WHERE r.id = ANY($1::bigint[])",
+        list(ids),
+    )
+    return with_facts(found)
+
+
+def with_facts(
+    found: Sequence[tuple[ReportRow, tuple[Any, ...]]],
+) -> tuple[list[ReportRow], dict[int, ReportFacts]]:
+    """Rows read with REPORT_AND_FACTS, and the policy's facts of each."""
+    return [report for report, _ in found], {
+        report.id: facts_of(report, agencies, statuses) for report, (agencies, statuses) in found
+    }
+
+
 async def facts_for(reports: Sequence[Report | ReportRow]) -> dict[int, ReportFacts]:
     """The policy's view of many reports, in one query."""
     found: dict[int, tuple[Sequence[int], Sequence[str]]] = {}

@@ -37,14 +37,17 @@ from domain.policy import (
 from domain.services import assignments, attachments, reference, search
 from domain.services.common import (
     ASSIGNED_AGENCIES,
+    REPORT_AND_FACTS,
     Outcome,
     facts_of,
     lock_report_for,
     optional_text,
     record_event,
     report_facts,
+    report_rows,
     require_aware,
     required_text,
+    with_facts,
 )
 from domain.services.deadlines import (
     clear_report_due,
@@ -606,7 +609,7 @@ async def reports_by_ids(
 ) -> dict[int, ReportView]:
     """Readable reports among `ids`, as masked views (two queries, or none with `shared` rows)."""
     wanted = sorted(set(ids))
-    reports, facts = await shared_rows(shared, ("reports", *wanted), lambda: _report_rows(wanted))
+    reports, facts = await shared_rows(shared, ("reports", *wanted), lambda: report_rows(wanted))
     return {v.id: v for v in _views(actor, reports, facts) if v is not None}
 
 
@@ -616,7 +619,7 @@ async def report_records(
     """The record an agency desk keeps of reports among `ids` that it let go and no longer
     reads (`record_view`); reports it reads, or never held, are not among them."""
     wanted = sorted(set(ids))
-    reports, facts = await shared_rows(shared, ("reports", *wanted), lambda: _report_rows(wanted))
+    reports, facts = await shared_rows(shared, ("reports", *wanted), lambda: report_rows(wanted))
     return {
         r.id: record_view(actor, r, facts[r.id])
         for r in reports
@@ -625,34 +628,11 @@ async def report_records(
     }
 
 
-# A report's columns (as `r`) and its policy facts: what its views are made from. Other
-# reads select them with their own rows (a desk's inbox) and make the views with `readable_in`.
-REPORT_AND_FACTS = f"{rows.REPORT.columns_of('r')}, {ASSIGNED_AGENCIES}"
-
-
-async def _report_rows(ids: list[int]) -> tuple[list[ReportRow], dict[int, ReportFacts]]:
-    """The reports and their policy facts, in one statement."""
-    found = await rows.select_with(
-        rows.REPORT,
-        f"SELECT {REPORT_AND_FACTS} FROM report r WHERE r.id = ANY($1::bigint[])",
-        ids,
-    )
-    return _with_facts(found)
-
-
-def _with_facts(
-    found: Sequence[tuple[ReportRow, tuple[Any, ...]]],
-) -> tuple[list[ReportRow], dict[int, ReportFacts]]:
-    return [report for report, _ in found], {
-        report.id: facts_of(report, agencies, statuses) for report, (agencies, statuses) in found
-    }
-
-
 def readable_in(
     actor: Actor, found: Sequence[tuple[ReportRow, tuple[Any, ...]]]
 ) -> dict[int, ReportView]:
     """Readable reports among rows read with `REPORT_AND_FACTS`, as masked views."""
-    reports, facts = _with_facts(found)
+    reports, facts = with_facts(found)
     return {v.id: v for v in _views(actor, reports, facts) if v is not None}
 
 
