@@ -11,15 +11,23 @@ its SQL is taken (`ids_of`, `rows_of_with`), so no rule is written twice.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from asyncpg import Connection, Record
 from tortoise import connections
 from tortoise.queryset import QuerySet
 
-from models.enums import AssignmentStatus, ReportKind, ReportStatus, ResolutionCode, ResolutionTier
+from models.enums import (
+    AssignmentStatus,
+    ReportKind,
+    ReportStatus,
+    ResolutionCode,
+    ResolutionTier,
+    decoder,
+)
 
 
 class ReportRow(NamedTuple):
@@ -90,10 +98,10 @@ class EventRow(NamedTuple):
 class Shape:
     """How one row type is read: its columns, and the enum each enum column holds."""
 
-    def __init__(self, row: type[Any], enums: dict[str, Callable[[Any], Any]]) -> None:
+    def __init__(self, row: type[Any], enums: dict[str, type[StrEnum]]) -> None:
         self.row = row
         self.columns = ", ".join(row._fields)
-        self._enums = [(row._fields.index(name), enum) for name, enum in enums.items()]
+        self._enums = [(row._fields.index(name), decoder(enum)) for name, enum in enums.items()]
 
     def columns_of(self, alias: str) -> str:
         """The columns, each qualified by a table alias."""

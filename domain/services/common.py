@@ -17,7 +17,7 @@ from domain.events import EventKind
 from domain.policy import Action, ReportFacts, allowed_on_report, involvement, require_signed_in
 from domain.services.outbox import OutboxEntry
 from models import Assignment, OutboxMessage, Report, ReportEvent, rows
-from models.enums import AssignmentStatus
+from models.enums import AssignmentStatus, decoder
 from models.rows import ReportRow
 
 EVENT_TOPIC = "report.event"
@@ -124,12 +124,15 @@ async def facts_for(reports: Sequence[Report | ReportRow]) -> dict[int, ReportFa
     return {r.id: facts_of(r, *found.get(r.id, ((), ()))) for r in reports}
 
 
+_assignment_status = decoder(AssignmentStatus)
+
+
 def facts_of(
     report: Report | ReportRow, agencies: Sequence[int] = (), statuses: Sequence[str] = ()
 ) -> ReportFacts:
     """The policy's view of a report whose assignments went to `agencies` and stand at
     `statuses` (the two arrays of ASSIGNED_AGENCIES, in the same order)."""
-    assigned = zip(agencies, (AssignmentStatus(s) for s in statuses), strict=True)
+    assigned = zip(agencies, map(_assignment_status, statuses), strict=True)
     involved, former = involvement(assigned)
     return ReportFacts(
         region_id=report.region_id,
