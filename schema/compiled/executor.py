@@ -9,8 +9,9 @@ executor per event).
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from copy import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ import orjson
 from graphql import (
     ExecutionResult,
     GraphQLError,
+    GraphQLResolveInfoHelpers,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
@@ -32,6 +34,7 @@ from strawberry.types.field import StrawberryField
 
 from core.metrics import count_execution
 from domain.services.reading import SharedRows
+from schema.compiled.builders import with_builders
 from schema.compiled.plan import (
     Compiler,
     FieldPlan,
@@ -81,7 +84,7 @@ class PlanCache:
         key = tuple(coerced.get(name) for name in entry.conditions)
         if key not in entry.plans:
             try:
-                entry.plans[key] = executor.compiler().compile()
+                entry.plans[key] = with_builders(executor.compiler().compile())
             except Unsupported:
                 entry.plans[key] = None
         return entry.plans[key]
@@ -142,6 +145,12 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     compiled: ClassVar[bool] = True
     plans: ClassVar[PlanCache] = PlanCache(256)
     _last_run: PlanRun | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # graphql-core's helpers are bound methods of the executor, which holds them: a cycle
+        # that kept each request (its context, loaders and views) for the cyclic collector.
+        self.async_helpers = _helpers_of(weakref.ref(self))
 
     def execute_operation(  # type: ignore[override]
         self, serially: bool | None = None
@@ -265,7 +274,9 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         # The plan fetches the people its fields show, level by level: the loaders need not
         # fetch everyone their rows name (schema/loaders.py).
         on_demand = people_on_demand.set(True)
-        run = self._last_run = PlanRun(self, plan)
+        run = PlanRun(self, plan)
+        if _check.report is not None:  # kept for the check (a cycle: not on the way to users)
+            self._last_run = run
         try:
             data = await run.execute()
         finally:
@@ -286,6 +297,22 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     def arguments(self, plan: FieldPlan) -> dict[str, Any]:
         """A field's arguments that read variables, in Python, for this execution."""
         return self.compiler().arguments(plan, self.variable_values)
+
+
+def _helpers_of(executor: weakref.ref[CompilingExecutor]) -> GraphQLResolveInfoHelpers:
+    """The executor's resolve-info helpers, not holding it (it lives as long as it runs)."""
+
+    def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        found = executor()
+        assert found is not None
+        return found.gather_async_work(values)
+
+    def track(values: Sequence[Any]) -> None:
+        found = executor()
+        assert found is not None
+        found.track_async_work(values)
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
 
 
 def compiling_executor(enabled: bool, plans: int) -> type[CompilingExecutor]:

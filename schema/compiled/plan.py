@@ -21,7 +21,7 @@ import operator
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     GraphQLAbstractType,
@@ -57,6 +57,9 @@ from graphql.language import DirectiveNode, FieldNode, Visitor
 from strawberry.types.field import StrawberryField
 
 from schema.compiled.hints import prefetch_of
+
+if TYPE_CHECKING:
+    from schema.compiled.builders import Builder
 
 DEFINITION = "strawberry-definition"  # where Strawberry keeps a GraphQL field's definition
 
@@ -98,6 +101,8 @@ class Obj:
     type: GraphQLObjectType
     nonnull: bool
     fields: list[FieldPlan] = field(default_factory=list)
+    # Its leaf fields' generated builder, made once the whole plan is (builders.with_builders).
+    builder: Builder | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -248,6 +253,7 @@ class Compiler:
         if not isinstance(strawberry_field, StrawberryField) or strawberry_field.extensions:
             raise Unsupported(f"{parent.name}.{name} is not a plain Strawberry field")
         resolver = strawberry_field.base_resolver
+        plan.strawberry_field = strawberry_field
         if resolver is None:
             plan.how = How.ATTRIBUTE
             plan.get = operator.attrgetter(strawberry_field.python_name)
@@ -259,7 +265,6 @@ class Compiler:
         plan.is_async = resolver.is_async
         plan.takes_self = resolver.self_parameter is not None
         plan.info_name = resolver.info_parameter.name if resolver.info_parameter else None
-        plan.strawberry_field = strawberry_field
         plan.prefetch = prefetch_of(plan.resolver)
         plan.has_arguments = bool(strawberry_field.arguments)
         if plan.has_arguments and not _uses_variables(node):

@@ -121,10 +121,51 @@ class PlanRun:
 
     async def _objects(self, obj: Obj, sources: list[Any], paths: list[Path]) -> list[Any]:
         """Each object's dict, or a Bubble where a non-null field of it failed."""
-        results: list[Any] = [{} for _ in sources]
+        builder = obj.builder
+        if builder is None:
+            return await self._fields(obj, obj.fields, sources, paths, [{} for _ in sources])
+        results: list[Any] = builder.build(sources, self.info)
+        general = [i for i, built in enumerate(results) if built is None]
+        if general:  # objects the builder left to the general path: every field of them
+            done = await self._fields(
+                obj,
+                obj.fields,
+                [sources[i] for i in general],
+                [paths[i] for i in general],
+                [{} for _ in general],
+            )
+            for index, result in zip(general, done, strict=True):
+                results[index] = result
+        if not builder.rest:
+            return results
+        if not general:
+            return await self._fields(obj, builder.rest, sources, paths, results)
+        left = set(general)
+        built = [i for i in range(len(sources)) if i not in left]
+        done = await self._fields(
+            obj,
+            builder.rest,
+            [sources[i] for i in built],
+            [paths[i] for i in built],
+            [results[i] for i in built],
+        )
+        for index, result in zip(built, done, strict=True):
+            results[index] = result
+        return results
+
+    async def _fields(
+        self,
+        obj: Obj,
+        fields: list[FieldPlan],
+        sources: list[Any],
+        paths: list[Path],
+        results: list[Any],
+    ) -> list[Any]:
+        """`fields` of each object written into its dict in `results`; the dict, or a Bubble
+        where a non-null field of it failed."""
         bubbles: dict[int, Bubble] = {}
         typename = obj.type.name
-        for plan in obj.fields:
+        for plan in fields:
             values = await self._resolve(plan, sources)
             out = plan.out
             if type(out) is Leaf:

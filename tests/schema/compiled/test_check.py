@@ -14,16 +14,26 @@ from tests.app_fixtures import GQL, People
 from tests.factories import submit
 
 
+def _shout(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.upper()
+    if isinstance(value, dict):
+        return {k: _shout(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shout(v) for v in value]
+    return value
+
+
 @pytest.fixture
 def broken_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Compiled execution that writes every string leaf upper-cased: a bug to be caught."""
-    original = PlanRun._leaves
+    """Compiled execution that writes every string leaf upper-cased (whether a generated
+    builder or the general path wrote it): a bug to be caught."""
+    original = PlanRun.execute
 
-    def shouting(self: PlanRun, plan: Any, out: Any, values: list[Any], positions: Any) -> Any:
-        done = original(self, plan, out, values, positions)
-        return [v.upper() if isinstance(v, str) else v for v in done]
+    async def shouting(self: PlanRun) -> Any:
+        return _shout(await original(self))
 
-    monkeypatch.setattr(PlanRun, "_leaves", shouting)
+    monkeypatch.setattr(PlanRun, "execute", shouting)
 
 
 async def test_a_query_that_differs_is_reported(

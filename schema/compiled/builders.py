@@ -1,0 +1,173 @@
+"""Builders: the leaf fields of an object plan written into each object's dict by one function
+generated for the plan, for every object whose values are the common case.
+
+A generated builder reads each leaf field of an object (an attribute, or a synchronous resolver
+without variable arguments) and writes the object's dict in one go, its keys in the selection's
+order: a string, a boolean or a 32-bit integer as it is, an enum member by its name, a null
+where the field is nullable, any other scalar by its own serializer. Whatever else it meets (a
+null in a non-null field, a value of another type, a serializer's refusal, a resolver's
+exception) sends that object down the general path of `run.py`, which completes every field of
+it and locates the error as the spec says, so the answer is the same either way. The object's
+other fields (objects, lists, asynchronous resolvers, those reading variables or fetching for
+their level first) are left as nulls in the dict for the general path to fill in.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from schema.compiled.plan import Abstract, FieldPlan, How, Leaf, ListOf, Obj, Out, Plan
+
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+# One object's dict, or None where the general path must complete the object.
+Build = Callable[[list[Any], Any], list[dict[str, Any] | None]]
+
+
+class _Slow(Exception):
+    """This object needs the general path."""
+
+
+@dataclass(eq=False, slots=True)
+class Builder:
+    """An object plan's generated builder, and the fields it leaves to the general path."""
+
+    build: Build
+    rest: list[FieldPlan]
+    source: str  # the generated code, for reading when something goes wrong
+
+
+def with_builders(plan: Plan) -> Plan:
+    """The plan, each object plan below its root given its builder."""
+    for field in plan.root.fields:
+        _attach(field.out)
+    return plan
+
+
+def _attach(out: Out) -> None:
+    if type(out) is ListOf:
+        _attach(out.item)
+    elif type(out) is Abstract:
+        for obj in out.objects.values():
+            _attach(obj)
+    elif type(out) is Obj:
+        out.builder = builder_of(out)
+        for field in out.fields:
+            _attach(field.out)
+
+
+def builder_of(obj: Obj) -> Builder | None:
+    """The builder of an object plan's leaf fields; None when it has none to build."""
+    namespace: dict[str, Any] = {"_Slow": _Slow, "_MIN": _INT_MIN, "_MAX": _INT_MAX}
+    lines: list[str] = []
+    entries: list[str] = []
+    rest: list[FieldPlan] = []
+    for index, plan in enumerate(obj.fields):
+        namespace[f"k{index}"] = plan.key  # keys are the client's aliases: never in the code
+        read = _read(plan, index, namespace)
+        write = _write(plan.out, index, namespace) if read is not None else None
+        if read is None or write is None:
+            rest.append(plan)
+            entries.append(f"k{index}: None")
+            continue
+        lines.append(f"    v = {read}")
+        lines.extend(f"    {line}" for line in write)
+        entries.append(f"k{index}: x{index}")
+    if len(rest) == len(obj.fields):
+        return None
+    source = "\n".join(
+        [
+            "def one(s, info):",
+            *lines,
+            f"    return {{{', '.join(entries)}}}",
+            "",
+            "def build(sources, info):",
+            "    built = []",
+            "    append = built.append",
+            "    for s in sources:",
+            "        try:",
+            "            append(one(s, info))",
+            "        except Exception:",
+            "            append(None)",
+            "    return built",
+        ]
+    )
+    exec(compile(source, f"<builder of {obj.type.name}>", "exec"), namespace)
+    return Builder(namespace["build"], rest, source)
+
+
+def _read(plan: FieldPlan, index: int, namespace: dict[str, Any]) -> str | None:
+    """The expression reading the field's value from `s`, or None when it is left to the
+    general path."""
+    if plan.how is How.TYPENAME:
+        namespace[f"t{index}"] = plan.parent.name
+        return f"t{index}"
+    if plan.how is How.ATTRIBUTE:
+        assert plan.get is not None
+        name = plan.strawberry_field.python_name if plan.strawberry_field else None
+        if name is not None and name.isidentifier() and not keyword.iskeyword(name):
+            return f"s.{name}"
+        namespace[f"g{index}"] = plan.get
+        return f"g{index}(s)"
+    if plan.how is not How.CALL or plan.is_async or plan.prefetch is not None:
+        return None
+    if plan.has_arguments and plan.constant_arguments is None:
+        return None  # its arguments read the request's variables
+    namespace[f"r{index}"] = plan.resolver
+    arguments = ["s"] if plan.takes_self else []
+    if plan.constant_arguments:
+        namespace[f"a{index}"] = plan.constant_arguments
+        arguments.append(f"**a{index}")
+    if plan.info_name is not None:
+        arguments.append(f"{plan.info_name}=info")
+    return f"r{index}({', '.join(arguments)})"
+
+
+def _write(out: Any, index: int, namespace: dict[str, Any]) -> list[str] | None:
+    """Statements turning `v` into the output value `x<index>` (raising _Slow for anything but
+    the common case), or None when the field is not a leaf."""
+    if type(out) is not Leaf:
+        return None
+    x = f"x{index}"
+    if out.same is not None:
+        kind = out.same.__name__
+        namespace[kind] = out.same
+        check = f"type(v) is not {kind}"
+        if out.same is int:
+            check += " or not _MIN <= v <= _MAX"
+        statements = [f"if {check}: raise _Slow", f"{x} = v"]
+    elif out.members is not None:
+        names = _member_names(out)
+        if names is None:
+            return None
+        namespace[f"n{index}"] = names
+        namespace[f"m{index}"] = out.members
+        statements = [f"if type(v) is not m{index}: raise _Slow", f"{x} = n{index}[v]"]
+    else:
+        namespace[f"c{index}"] = out.type.coerce_output_value  # type: ignore[attr-defined]
+        statements = [f"{x} = c{index}(v)", f"if {x} is None: raise _Slow"]
+    if out.nonnull:
+        return statements
+    return [
+        "if v is None:",
+        f"    {x} = None",
+        "else:",
+        *(f"    {statement}" for statement in statements),
+    ]
+
+
+def _member_names(out: Leaf) -> dict[Any, Any] | None:
+    """Every member of a Strawberry enum with its output value, as the enum coerces it."""
+    assert out.members is not None
+    names: dict[Any, Any] = {}
+    for member in out.members:  # type: ignore[attr-defined]
+        try:
+            names[member] = out.type.coerce_output_value(member)  # type: ignore[attr-defined]
+        except Exception:
+            return None
+        if names[member] is None:
+            return None
+    return names

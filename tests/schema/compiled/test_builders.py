@@ -1,0 +1,158 @@
+"""Generated builders write the common case and leave every other object to the general path,
+so that compiled answers stay the generic executor's, error for error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import orjson
+import pytest
+import strawberry
+from graphql import OperationType
+
+from schema.compiled.builders import builder_of
+from schema.compiled.executor import compiling_executor
+from schema.compiled.plan import ListOf, Obj
+from schema.compiled.run import CompiledInfo
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Item:
+    name: str
+    count: int
+    colour: Colour
+    note: str | None
+    at: datetime
+
+    @strawberry.field
+    def doubled(self) -> int:
+        if self.count == 13:
+            raise ValueError("unlucky")
+        return self.count * 2
+
+    @strawberry.field
+    async def shout(self) -> str:
+        return self.name.upper()
+
+    @strawberry.field
+    def scaled(self, by: int) -> int:
+        return self.count * by
+
+
+AT = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+
+
+def _item(**changes: Any) -> Item:
+    fields: dict[str, Any] = {
+        "name": "lamp",
+        "count": 2,
+        "colour": Colour.RED,
+        "note": None,
+        "at": AT,
+    }
+    return Item(**(fields | changes))
+
+
+# Each of these but the first two needs the general path, for one field.
+ITEMS = [
+    _item(),
+    _item(name="pole", colour=Colour.BLUE, note="leaning"),
+    _item(name=None),  # null in a non-null field: the item is null, with an error
+    _item(count=2**40),  # beyond GraphQL's Int
+    _item(count=13),  # its (non-null) resolver raises
+    _item(note=5),  # not a string: String's own coercion gives "5"
+    _item(at="yesterday"),  # not a datetime: DateTime's serializer refuses it
+    _item(colour="red"),  # the enum's value, not its member
+]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item | None]:
+        return ITEMS
+
+
+@dataclass
+class _Context:
+    loaders: Any = None
+
+
+QUERY = """query($by: Int!) { items {
+  __typename name count colour note at doubled shout scaled(by: 3) again: scaled(by: $by)
+} }"""
+
+
+# The first item's answer.
+LAMP = {
+    "__typename": "Item",
+    "name": "lamp",
+    "count": 2,
+    "colour": "RED",
+    "note": None,
+    "at": AT.isoformat(),
+    "doubled": 4,
+    "shout": "LAMP",
+    "scaled": 6,
+    "again": 20,
+}
+
+
+def _schema(compiled: bool) -> strawberry.Schema:
+    return strawberry.Schema(query=Query, execution_context_class=compiling_executor(compiled, 4))
+
+
+async def _answer(compiled: bool) -> bytes:
+    result = await _schema(compiled).execute(
+        QUERY, variable_values={"by": 10}, context_value=_Context()
+    )
+    errors = sorted(
+        orjson.dumps(e.formatted, option=orjson.OPT_SORT_KEYS) for e in result.errors or ()
+    )
+    return orjson.dumps({"data": result.data}) + b"\n" + b"\n".join(errors)
+
+
+@pytest.mark.usefixtures("unchecked_execution")
+async def test_compiled_answers_equal_generic_ones_whichever_path_each_object_took() -> None:
+    compiled, generic = await _answer(True), await _answer(False)
+    assert compiled == generic
+    data = orjson.loads(compiled.split(b"\n")[0])["data"]["items"]
+    assert data[0] == LAMP
+    # A failed non-null field nulls its item (items are nullable), with the error.
+    assert [i for i, item in enumerate(data) if item is None] == [2, 3, 4, 6]
+    assert data[5]["note"] == "5" and data[7]["colour"] == "RED"
+
+
+async def test_a_builder_writes_leaves_in_selection_order_and_leaves_the_rest() -> None:
+    schema = _schema(True)
+    await schema.execute(QUERY, variable_values={"by": 10}, context_value=_Context())
+    (entry,) = schema.execution_context_class.plans._entries.values()  # type: ignore[attr-defined]
+    (plan,) = entry.plans.values()
+    assert plan is not None and plan.operation.operation is OperationType.QUERY
+    items = plan.root.fields[0].out
+    assert isinstance(items, ListOf) and isinstance(items.item, Obj)
+    obj = items.item
+    assert obj.builder is not None
+    # The asynchronous resolver and the field reading a variable are the general path's.
+    assert [f.key for f in obj.builder.rest] == ["shout", "again"]
+    built = obj.builder.build(ITEMS, CompiledInfo(_Context()))
+    assert list(built[0] or {}) == [f.key for f in obj.fields]  # keys in selection order
+    assert built[0] == LAMP | {"shout": None, "again": None}  # those are left to fill in
+    assert built[1] is not None and built[1]["note"] == "leaning"
+    assert built[2:] == [None] * (len(ITEMS) - 2)
+
+
+def test_an_object_with_no_leaf_to_build_has_no_builder() -> None:
+    schema = _schema(True)
+    graphql_schema = schema._schema
+    item = graphql_schema.type_map["Item"]
+    assert builder_of(Obj(item, True, [])) is None  # type: ignore[arg-type]
