@@ -180,7 +180,10 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
                 # Like an operation that ran into it: 503 by the spec, 200 for older clients.
                 status = 200 if media == JSON else 503
                 raise Refusal(status, UNAVAILABLE_MESSAGE, UNAVAILABLE, _RETRY) from None
-            status, body, headers = await self._run(request, data, context, media)
+            try:
+                status, body, headers = await self._run(request, data, context, media)
+            finally:
+                context.release()
             response = self._respond(body, status, media, headers)
             response.headers.raw.extend(sub_response.headers.raw)
         except Refusal as refusal:

@@ -178,7 +178,14 @@ class Context:
 
     def end_event(self) -> None:
         """Back to the request's own time and loaders, letting the event's loaders go."""
+        scope = self._scope()
         _event_scope.set(None)
+        if scope is not None:
+            scope.loaders.release()
+
+    def release(self) -> None:
+        """Let go of what the request loaded, once its answer is made (Loaders.release)."""
+        self._loaders.release()
 
     def _scope(self) -> _EventScope | None:
         scope = _event_scope.get()

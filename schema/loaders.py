@@ -75,6 +75,15 @@ class Loaders:
         self.made: dict[tuple[type, int], object] = {}
         self._max_page_size = max_page_size
 
+    def release(self) -> None:
+        """Let go of everything loaded, once the answer is made. Each loader refers back to this
+        object: left to the cyclic collector, a page's views piled up until a collection walked
+        them all (30 ms every 150 inbox pages)."""
+        for name in [name for name, value in vars(self).items() if isinstance(value, DataLoader)]:
+            del self.__dict__[name]
+        self.made.clear()
+        self._users.clear()
+
     # Each loader is made when first used: a subscription event makes a set for every
     # subscriber and uses one or two of them.
 
