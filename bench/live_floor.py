@@ -279,8 +279,8 @@ class LiveFloor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pool: asyncpg.Pool | None = None
-        self.routes: dict[int, dict[Subscriber, None]] = {}
-        self.users: dict[int, set[Connection]] = {}
+        self.inboxes: dict[int, dict[Subscriber, None]] = {}  # subscribers by agency id
+        self.users: dict[int, set[Connection]] = {}  # signed-in connections by user id
         self.actors: dict[int, Actor] = {}  # one Actor object per user (many connections)
         self.connected = asyncio.Event()
         self._seen: OrderedDict[int, None] = OrderedDict()
@@ -314,6 +314,15 @@ class LiveFloor:
             await asyncio.wait(set(self._tasks), timeout=5)
         if self.pool is not None:
             await self.pool.close()
+
+    def routes(self) -> list[WebSocketRoute]:
+        """The WebSocket route, for an app of its own or a test's."""
+        return [WebSocketRoute("/graphql", self.serve)]
+
+    @property
+    def subscriber_count(self) -> int:
+        """Subscriptions filed in this process."""
+        return sum(len(group) for group in self.inboxes.values())
 
     def keep(self, task: asyncio.Task[None]) -> None:
         """Hold a background task until it is done."""
@@ -372,7 +381,7 @@ class LiveFloor:
         self._seen[event.event_id] = None
         if len(self._seen) > REPEAT_WINDOW:
             self._seen.popitem(last=False)
-        if event.agency_id is None or event.agency_id not in self.routes:
+        if event.agency_id is None or event.agency_id not in self.inboxes:
             return
         assert self.pool is not None
         read = asyncio.create_task(self.pool.fetchrow(EVENT_SQL, event.event_id, event.agency_id))
@@ -395,7 +404,7 @@ class LiveFloor:
     def _fan_out(self, row: asyncpg.Record, agency_id: int, now: datetime) -> None:
         """Each subscriber of the agency gets the event as its viewer sees it; the message is
         built once per viewer and subscription id."""
-        subscribers = self.routes.get(agency_id)
+        subscribers = self.inboxes.get(agency_id)
         if not subscribers:
             return
         agencies, statuses = row[-2], row[-1]
@@ -510,7 +519,7 @@ class LiveFloor:
             return
         subscriber = Subscriber(connection, sid, agency_id)
         connection.subscribers[sid] = subscriber
-        self.routes.setdefault(agency_id, {})[subscriber] = None
+        self.inboxes.setdefault(agency_id, {})[subscriber] = None
 
     async def _open_inbox(self, connection: Connection, variables: object) -> int:
         """The agency whose inbox the viewer may watch (assignments.open_inbox's rule)."""
@@ -533,11 +542,11 @@ class LiveFloor:
             self._drop(subscriber)
 
     def _drop(self, subscriber: Subscriber) -> None:
-        group = self.routes.get(subscriber.agency_id)
+        group = self.inboxes.get(subscriber.agency_id)
         if group is not None:
             group.pop(subscriber, None)
             if not group:
-                del self.routes[subscriber.agency_id]
+                del self.inboxes[subscriber.agency_id]
 
     def release(self, connection: Connection) -> None:
         """Forget a connection, its subscribers and its timer (idempotent)."""
@@ -666,7 +675,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            WebSocketRoute("/graphql", floor.serve),
+            *floor.routes(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
