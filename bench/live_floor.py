@@ -1,6 +1,7 @@
 """The raw floor of bench/subscriptions.py: Lapor's live inbox (`inboxEvents`), frame for frame,
 from the same stack minus GraphQL: Starlette on uvicorn with uvloop and httptools, one process,
-an asyncpg pool (no reset round trip, as Lapor's), orjson, redis-py's asyncio pub/sub.
+an asyncpg pool (no reset round trip, as Lapor's), orjson, redis-py's asyncio pub/sub, and the
+API's collector settings (start-up's objects frozen, api/app.py's GC_THRESHOLDS).
 
 It does the work Lapor does for this subscription (api/live.py, schema/subscriptions.py), no
 less:
