@@ -125,6 +125,7 @@ async def _gql(http: httpx.AsyncClient, query: str, token: str | None, **variabl
 
 
 async def _open(url: str, token: str, agency: str, *, keep_frames: bool = False) -> LiveClient:
+    """A client signed in as `token`'s user, subscribed to `agency`'s inbox as SID."""
     deadline = time.monotonic() + 30
     while True:  # the process may still be subscribing to Redis (1013)
         client = LiveClient(url, keep_frames=keep_frames)
@@ -141,6 +142,8 @@ async def _open(url: str, token: str, agency: str, *, keep_frames: bool = False)
 
 
 async def _until(clients: list[LiveClient], count: int, seconds: float) -> None:
+    """Until every client has `count` events; RuntimeError, saying how many wait, after
+    `seconds`."""
     deadline = time.monotonic() + seconds
     while any(len(c.arrivals[SID]) < count for c in clients):
         if time.monotonic() > deadline:
@@ -206,6 +209,7 @@ class Figures:
     rss_with: list[int] = field(default_factory=list)  # KiB with N subscribers, each cycle
 
     def p99(self, times: list[float]) -> float:
+        """The 99th percentile of `times` (the nearest rank)."""
         ordered = sorted(times)
         return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
@@ -339,10 +343,12 @@ async def run(subscribers: int, rounds: int, cycles: int) -> int:
 
 
 def _load() -> str:
+    """The load averages (1, 5, 15 minutes), as /proc/loadavg gives them."""
     return " ".join(f"{figure:.2f}" for figure in os.getloadavg())
 
 
 def _report(figures: dict[str, Figures], subscribers: int) -> None:
+    """Each side's figures, then Lapor/floor."""
     for name, mine in figures.items():
         for what, times in (("request", mine.since_sent), ("response", mine.since_answered)):
             ordered = sorted(times)
