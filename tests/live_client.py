@@ -35,12 +35,16 @@ class LiveClient:
 
     url: str
     answer_pings: bool = True
+    # Keep each `next` frame's text as received (`frames`), for byte-for-byte comparisons.
+    keep_frames: bool = False
     ws: ClientConnection | None = None
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     # (monotonic time, payload) of each `next`, by subscription id
     arrivals: dict[str, list[tuple[float, dict[str, Any]]]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    # the text of each `next`, by subscription id (with keep_frames only)
+    frames: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     pings: int = 0
     closed: Closed | None = None
     _reader: asyncio.Task[None] | None = None
@@ -123,6 +127,10 @@ class LiveClient:
                     self.messages[message["id"]].append(message)
                     if message["type"] == "next":
                         self.arrivals[message["id"]].append((time.monotonic(), message["payload"]))
+                        if self.keep_frames:
+                            self.frames[message["id"]].append(
+                                raw if isinstance(raw, str) else raw.decode()
+                            )
                 self._changed.set()
             self.closed = _closed_from(self.ws)
         except ConnectionClosed as exc:
