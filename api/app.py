@@ -16,7 +16,8 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
@@ -26,7 +27,7 @@ from api.files import Files
 from api.http import GraphQLOverHTTP
 from api.live import LiveHub, LiveSocket, TextFrames, sign_in
 from api.metrics_route import MetricsServer, metrics_app
-from api.middleware import http_middleware
+from api.middleware import RequestIds, http_middleware
 from api.open311 import Open311
 from api.persisted import PersistedQueries
 from api.tokens import IDEMPOTENCY_KEY_HEADER, bearer_token, client_ip, idempotency_key
@@ -137,6 +138,30 @@ class RedisLink:
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
+class LaporApp(Starlette):
+    """Starlette, except that a WebSocket to /graphql goes to the GraphQL view through its
+    request id only. The other layers (failures, CORS, body limit, routing) are HTTP's: for a
+    connection they would each hold a frame for hours and wrap every frame sent to it."""
+
+    def __init__(self, *args: Any, live: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._live = RequestIds(live)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and _route_path(scope) == "/graphql":
+            scope["app"] = self
+            await self._live(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path below the root path the app is mounted at."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The whole HTTP/WebSocket service for one settings object (a uvicorn factory)."""
     settings = settings or get_settings()
@@ -194,12 +219,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             status_code=200 if ok else 503,
         )
 
-    app = Starlette(
+    app = LaporApp(
+        live=graphql,
         routes=[
             # Every method reaches the view, which answers those it does not take with a coded
             # 405 (CORS preflights are the middleware's).
-            Route("/graphql", graphql),
-            WebSocketRoute("/graphql", graphql),
+            Route("/graphql", graphql),  # and WebSockets to it, by LaporApp
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *console.routes(),
