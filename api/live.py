@@ -81,9 +81,9 @@ class Refused(Exception):
 
 
 class _Mailbox:
-    """A bounded queue with one reader: a list, and a future only while the reader waits. An
-    asyncio.Queue holds three deques and an Event, about 2.4 KB for each of thousands of
-    subscribers who mostly wait."""
+    """A bounded queue with one reader, who iterates it: a list, and a future only while the
+    reader waits. An asyncio.Queue (three deques and an Event) and an async generator over it
+    held about 3 KB for each of thousands of subscribers who mostly wait."""
 
     __slots__ = ("items", "size", "waiter")
 
@@ -101,8 +101,11 @@ class _Mailbox:
             self.waiter.set_result(None)
         return True
 
-    async def get(self) -> LiveMessage:
-        """The oldest item, once there is one."""
+    def __aiter__(self) -> _Mailbox:
+        return self
+
+    async def __anext__(self) -> LiveMessage:
+        """The oldest item, once there is one (a mailbox never ends: its reader stops)."""
         while not self.items:
             self.waiter = asyncio.get_running_loop().create_future()
             try:
@@ -355,7 +358,7 @@ class LiveHub:
         connection.subscribers.add(subscriber)
         self._subscriber_count += 1
         try:
-            yield _drain(subscriber.mailbox)
+            yield subscriber.mailbox
         finally:
             self.drop(subscriber)
 
@@ -399,11 +402,6 @@ class LiveHub:
         task.add_done_callback(self._closing.discard)
 
 
-async def _drain(mailbox: _Mailbox) -> AsyncIterator[LiveMessage]:
-    while True:
-        yield await mailbox.get()
-
-
 def _keepalive_options() -> dict[int, int]:
     wanted = {"TCP_KEEPIDLE": 10, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 3}
     return {getattr(socket, k): v for k, v in wanted.items() if hasattr(socket, k)}
@@ -421,7 +419,8 @@ class LiveConnection:
         self.subscribers: set[_Subscriber] = set()
         self.closed = False
         self._pong_due = False
-        self._keeper: asyncio.Task[None] | None = None
+        self._next_ping = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     def listen(
         self, topic: LiveTopic, key: int
@@ -450,34 +449,37 @@ class LiveConnection:
         self.actor = session.actor
         self.expires_at = session.expires_at
         context.sign_in(session.actor)
-        self._keeper = asyncio.create_task(self._keep(), name="lapor-live-keeper")
+        self._next_ping = time.monotonic() + self.hub.settings.live_keepalive_seconds
+        self._keep()
 
     def saw_pong(self) -> None:
         self._pong_due = False
 
-    async def _keep(self) -> None:
+    def _keep(self) -> None:
         """Ping every keep-alive interval; close at the token's expiry, or when the last ping
-        went unanswered."""
+        went unanswered. A timer callback, not a task: thousands of connections mostly wait,
+        and a task with its frame and its sleep held 1.5 KB for each."""
+        self._timer = None
+        if self.closed:
+            return
         assert self.expires_at is not None
-        interval = self.hub.settings.live_keepalive_seconds
-        next_ping = time.monotonic() + interval
-        while not self.closed:
-            left = (self.expires_at - self.hub.now()).total_seconds()
-            if left <= 0:
-                self.close_soon(FORBIDDEN, "token expired: sign in again")
-                return
-            await asyncio.sleep(max(0.0, min(next_ping - time.monotonic(), left)))
-            if time.monotonic() < next_ping:
-                continue
+        left = (self.expires_at - self.hub.now()).total_seconds()
+        if left <= 0:
+            self.close_soon(FORBIDDEN, "token expired: sign in again")
+            return
+        if time.monotonic() >= self._next_ping:
             if self._pong_due:
                 self.close_soon(TRY_AGAIN, "keep-alive: no pong to the last ping")
                 return
             self._pong_due = True
-            next_ping += interval
-            try:
-                await self.socket.send_message({"type": "ping"})
-            except Exception:  # the socket is gone: its handler tears the connection down
-                return
+            self._next_ping += self.hub.settings.live_keepalive_seconds
+            self.hub.track(asyncio.create_task(self._ping()))
+        wait = max(0.0, min(self._next_ping - time.monotonic(), left))
+        self._timer = asyncio.get_running_loop().call_later(wait, self._keep)
+
+    async def _ping(self) -> None:
+        with contextlib.suppress(Exception):  # the socket is gone: its handler tears it down
+            await self.socket.send_message({"type": "ping"})
 
     def close_soon(self, code: int, reason: str) -> None:
         """Stop everything this connection holds now, then close its socket in the background
@@ -488,12 +490,12 @@ class LiveConnection:
         self.hub.track(asyncio.create_task(self.socket.close_for(code, reason)))
 
     def release(self) -> None:
-        """Free the user's slot, the subscriptions and the keep-alive task (idempotent)."""
+        """Free the user's slot, the subscriptions and the keep-alive timer (idempotent)."""
         self.closed = True
         self.hub.release(self)
-        keeper, self._keeper = self._keeper, None
-        if keeper is not None and keeper is not asyncio.current_task():
-            keeper.cancel()
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
 
 
 class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
@@ -515,6 +517,12 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle_connection_init(message)
         except Refused as refusal:
             await self.websocket.close(refusal.code, refusal.reason)
+            return
+        # The wait for connection_init is over: its task would otherwise sleep out its time
+        # (10 s), with its frame, for each of a burst of connections (they reconnect at once).
+        waiting = self.connection_init_timeout_task
+        if self.connection_acknowledged and waiting is not None and not waiting.done():
+            waiting.cancel()
 
     async def handle_pong(self, message: PongMessage) -> None:
         self.live.saw_pong()
