@@ -6,6 +6,7 @@ Both are decided once per operation from the parsed document, never per field (d
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 import orjson
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentSpreadNode,
@@ -29,7 +31,7 @@ from graphql import (
     get_named_type,
 )
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 
 from core.settings import Settings
 from domain.policy import may_use_console
@@ -243,6 +245,31 @@ class OperationWeights:
         while len(self._found) > self.size:
             self._found.popitem(last=False)
         return verdict
+
+
+class ParsedDocuments(ParserCache):
+    """Parsing, with its limits, through the parser's cache: at most `max_tokens` tokens, and
+    `rules` added to validation. Set when parsing begins, not around the whole operation: a
+    subscription's operation lasts as long as its stream, and each hook around it is held for
+    each subscriber that long. A document that does not parse is left to Strawberry's own
+    parse, which answers the error (raised from the cache's hook, over a WebSocket it escaped:
+    the client got a bare `complete` and the log a stack trace)."""
+
+    def __init__(self, maxsize: int, max_tokens: int, rules: list[type[ASTValidationRule]]) -> None:
+        super().__init__(maxsize=maxsize)
+        self.max_tokens = max_tokens
+        self.rules = tuple(rules)
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.max_tokens
+        context.validation_rules = context.validation_rules + self.rules
+        if context.query is not None and context.graphql_document is None:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = self.cached_parse_document(
+                    context.query, **context.parse_options
+                )
+        yield
 
 
 class RequestGuard(SchemaExtension):

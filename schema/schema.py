@@ -7,10 +7,7 @@ import functools
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
-    AddValidationRules,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     ValidationCache,
 )
@@ -26,7 +23,7 @@ from schema.compiled.executor import compiling_executor
 from schema.deliveries import DeliveryMutation, DeliveryQuery
 from schema.errors import CodedErrors, code_request_errors, log_unexpected
 from schema.inputs import InputBounds
-from schema.limits import OperationWeights, RequestGuard
+from schema.limits import OperationWeights, ParsedDocuments, RequestGuard
 from schema.nodes import NodeQuery
 from schema.notifications import NotificationMutation, NotificationQuery
 from schema.people import PeopleMutation, PeopleQuery
@@ -95,11 +92,11 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         types=list(Node.registry.values()),
         extensions=[
-            lambda: AddValidationRules(
-                limit_rules(settings.max_query_depth, settings.max_query_aliases)
+            lambda: ParsedDocuments(
+                settings.parser_cache_size,
+                settings.max_query_tokens,
+                limit_rules(settings.max_query_depth, settings.max_query_aliases),
             ),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: ParserCache(maxsize=settings.parser_cache_size),
             lambda: ValidationCache(maxsize=settings.parser_cache_size),
             CodedErrors,
             lambda: RequestGuard(settings, weights),

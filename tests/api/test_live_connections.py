@@ -302,3 +302,29 @@ async def test_a_changed_account_closes_its_sockets_within_a_second(
     await until(lambda: live.hub.connection_count == 1)
     await client.close()
     await bystander.close()
+
+
+async def test_a_subscription_gets_the_documents_limits(live: Live, people: People) -> None:
+    """Depth and tokens are limited for a subscription's document as for a query's: too deep
+    is a validation error; too long does not parse, which graphql-transport-ws answers with a
+    close (4400) that says why, not a stack trace in the log and a bare `complete`."""
+    client = await live.connect(people["officer"])
+    limit = live.settings.max_query_depth
+    nested = "parent { " * limit + "id" + " }" * limit
+    deep = (
+        "subscription($a: ID!) { inboxEvents(agencyId: $a) { assignment { agency { "
+        f"{nested} }} }} }} }}"
+    )
+    agency = await agency_gid("DINKES")
+    await client.subscribe("deep", deep, {"a": agency})
+    await client.wait_for(lambda: client.messages["deep"], what="the depth refusal")
+    (message,) = client.messages["deep"]
+    assert message["type"] == "error" and "depth" in str(message["payload"]), message
+    words = " kind" * (live.settings.max_query_tokens + 10)
+    long = "subscription($a: ID!) { inboxEvents(agencyId: $a) {" + words + " } }"
+    await client.subscribe("long", long, {"a": agency})
+    closed = await client.wait_closed()
+    assert closed.code == 4400 and "more than" in closed.reason and "tokens" in closed.reason
+    assert client.messages["long"] == []
+    await until(lambda: live.hub.subscriber_count == 0 and live.hub.connection_count == 0)
+    await client.close()
