@@ -414,16 +414,19 @@ async def _step_all(
     values: list[Any] = [None] * len(sources)
     waiting: list[tuple[int, Coroutine[Any, Any, Any], Any]] = []
     for index, source in enumerate(sources):
+        # `_step` inlined: most of these end at once (a loader's value already there).
         try:
             coroutine = resolver(source, **kwargs) if takes_self else resolver(**kwargs)
+            waits_on = coroutine.send(None)
+        except StopIteration as stop:
+            values[index] = stop.value
+            continue
         except Exception as error:
             values[index] = Failed(error)
             continue
-        ended, outcome = _step(coroutine)
-        if ended:
-            values[index] = outcome
-        else:
-            waiting.append((index, coroutine, outcome))
+        if getattr(waits_on, "_asyncio_future_blocking", False):
+            waits_on._asyncio_future_blocking = False  # as `_step` says why
+        waiting.append((index, coroutine, waits_on))
     finished = 0
     try:
         for index, coroutine, waits_on in waiting:
