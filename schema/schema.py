@@ -9,7 +9,6 @@ from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -23,7 +22,7 @@ from schema.compiled.executor import compiling_executor
 from schema.deliveries import DeliveryMutation, DeliveryQuery
 from schema.errors import CodedErrors, code_request_errors, log_unexpected
 from schema.inputs import InputBounds
-from schema.limits import OperationWeights, ParsedDocuments, RequestGuard
+from schema.limits import OperationWeights, ParsedDocuments, RequestGuard, ValidatedDocuments
 from schema.nodes import NodeQuery
 from schema.notifications import NotificationMutation, NotificationQuery
 from schema.people import PeopleMutation, PeopleQuery
@@ -97,7 +96,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
                 settings.max_query_tokens,
                 limit_rules(settings.max_query_depth, settings.max_query_aliases),
             ),
-            lambda: ValidationCache(maxsize=settings.parser_cache_size),
+            lambda: ValidatedDocuments(settings.parser_cache_size),
             CodedErrors,
             lambda: RequestGuard(settings, weights),
             SubscriptionsOnlyOverWebSocket,
