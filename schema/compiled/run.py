@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from graphql import GraphQLError, located_error
 from graphql.execution.values import get_argument_values
@@ -56,18 +56,51 @@ class CompiledInfo:
         self.context = context
 
 
+class Positions(Protocol):
+    """The response paths of a level's values, by index; each made when an error asks for it."""
+
+    def __getitem__(self, index: int, /) -> Path: ...
+
+
 class _Positions:
-    """The paths of one field on many objects, made only when an error needs one."""
+    """The paths of one field on many objects."""
 
     __slots__ = ("key", "parents", "typename")
 
-    def __init__(self, parents: Sequence[Path], key: str, typename: str) -> None:
+    def __init__(self, parents: Positions, key: str, typename: str) -> None:
         self.parents = parents
         self.key = key
         self.typename = typename
 
     def __getitem__(self, index: int) -> Path:
         return Path(self.parents[index], self.key, self.typename)
+
+
+class _Picked:
+    """Some of another level's paths, by their indices there."""
+
+    __slots__ = ("indices", "inner")
+
+    def __init__(self, inner: Positions, indices: Sequence[int]) -> None:
+        self.inner = inner
+        self.indices = indices
+
+    def __getitem__(self, index: int) -> Path:
+        return self.inner[self.indices[index]]
+
+
+class _Items:
+    """The paths of the items of many lists: item j is item `offsets[j]` of list `owners[j]`."""
+
+    __slots__ = ("lists", "offsets", "owners")
+
+    def __init__(self, lists: Positions, owners: list[int], offsets: list[int]) -> None:
+        self.lists = lists
+        self.owners = owners
+        self.offsets = offsets
+
+    def __getitem__(self, index: int) -> Path:
+        return Path(self.lists[self.owners[index]], self.offsets[index], None)
 
 
 class PlanRun:
@@ -119,7 +152,7 @@ class PlanRun:
             return Failed(error)
         return value
 
-    async def _objects(self, obj: Obj, sources: list[Any], paths: list[Path]) -> list[Any]:
+    async def _objects(self, obj: Obj, sources: list[Any], paths: Positions) -> list[Any]:
         """Each object's dict, or a Bubble where a non-null field of it failed."""
         builder = obj.builder
         if builder is None:
@@ -131,7 +164,7 @@ class PlanRun:
                 obj,
                 obj.fields,
                 [sources[i] for i in general],
-                [paths[i] for i in general],
+                _Picked(paths, general),
                 [{} for _ in general],
             )
             for index, result in zip(general, done, strict=True):
@@ -146,7 +179,7 @@ class PlanRun:
             obj,
             builder.rest,
             [sources[i] for i in built],
-            [paths[i] for i in built],
+            _Picked(paths, built),
             [results[i] for i in built],
         )
         for index, result in zip(built, done, strict=True):
@@ -158,7 +191,7 @@ class PlanRun:
         obj: Obj,
         fields: list[FieldPlan],
         sources: list[Any],
-        paths: list[Path],
+        paths: Positions,
         results: list[Any],
     ) -> list[Any]:
         """`fields` of each object written into its dict in `results`; the dict, or a Bubble
@@ -168,10 +201,10 @@ class PlanRun:
         for plan in fields:
             values = await self._resolve(plan, sources)
             out = plan.out
+            positions = _Positions(paths, plan.key, typename)
             if type(out) is Leaf:
-                completed = self._leaves(plan, out, values, _Positions(paths, plan.key, typename))
+                completed = self._leaves(plan, out, values, positions)
             else:
-                positions = [Path(p, plan.key, typename) for p in paths]
                 completed = await self._complete(plan, out, values, positions)
             key = plan.key
             for index, value in enumerate(completed):
@@ -226,7 +259,9 @@ class PlanRun:
             return values
         return await _step_all(resolver, sources, kwargs, plan.takes_self)
 
-    def _leaves(self, plan: FieldPlan, out: Leaf, values: list[Any], positions: Any) -> list[Any]:
+    def _leaves(
+        self, plan: FieldPlan, out: Leaf, values: list[Any], positions: Positions
+    ) -> list[Any]:
         same = out.same
         members, names = out.members, out.names
         completed: list[Any] = []
@@ -258,7 +293,7 @@ class PlanRun:
         return completed
 
     async def _complete(
-        self, plan: FieldPlan, out: Out, values: list[Any], positions: Sequence[Path]
+        self, plan: FieldPlan, out: Out, values: list[Any], positions: Positions
     ) -> list[Any]:
         """The values of one field (or one list's items) completed for output: each a value,
         None, or a Bubble where a non-null position failed."""
@@ -298,7 +333,7 @@ class PlanRun:
         plan: FieldPlan,
         obj: Obj,
         members: list[tuple[int, Any]],
-        positions: Sequence[Path],
+        positions: Positions,
         completed: list[Any],
         position_type: Obj | Abstract | None = None,
     ) -> None:
@@ -325,7 +360,7 @@ class PlanRun:
             indices.append(index)
         if not sources:
             return
-        children = await self._objects(obj, sources, [positions[i] for i in indices])
+        children = await self._objects(obj, sources, _Picked(positions, indices))
         for index, child in zip(indices, children, strict=True):
             completed[index] = (
                 self._settle(holder, child, positions[index]) if type(child) is Bubble else child
@@ -336,12 +371,13 @@ class PlanRun:
         plan: FieldPlan,
         out: ListOf,
         values: list[Any],
-        positions: Sequence[Path],
+        positions: Positions,
         live: list[int],
         completed: list[Any],
     ) -> None:
         items: list[Any] = []
-        item_positions: list[Path] = []
+        owners: list[int] = []
+        offsets: list[int] = []
         spans: list[tuple[int, int, int]] = []
         for index in live:
             value = values[index]
@@ -354,10 +390,10 @@ class PlanRun:
                 continue
             start = len(items)
             items.extend(value)
-            position = positions[index]
-            item_positions.extend(Path(position, i, None) for i in range(len(items) - start))
+            owners.extend([index] * (len(items) - start))
+            offsets.extend(range(len(items) - start))
             spans.append((index, start, len(items)))
-        done = await self._complete(plan, out.item, items, item_positions)
+        done = await self._complete(plan, out.item, items, _Items(positions, owners, offsets))
         for index, start, end in spans:
             chunk = done[start:end]
             bubble = next((c for c in chunk if type(c) is Bubble), None)
