@@ -126,7 +126,7 @@ def _read(plan: FieldPlan, index: int, namespace: dict[str, Any]) -> str | None:
     return f"r{index}({', '.join(arguments)})"
 
 
-def _write(out: Any, index: int, namespace: dict[str, Any]) -> list[str] | None:
+def _write(out: Out, index: int, namespace: dict[str, Any]) -> list[str] | None:
     """Statements turning `v` into the output value `x<index>` (raising _Slow for anything but
     the common case), or None when the field is not a leaf."""
     if type(out) is not Leaf:
@@ -140,10 +140,8 @@ def _write(out: Any, index: int, namespace: dict[str, Any]) -> list[str] | None:
             check += " or not _MIN <= v <= _MAX"
         statements = [f"if {check}: raise _Slow", f"{x} = v"]
     elif out.members is not None:
-        names = _member_names(out)
-        if names is None:
-            return None
-        namespace[f"n{index}"] = names
+        # A member missing from `names` (its enum refused it) raises KeyError: the general path.
+        namespace[f"n{index}"] = out.names
         namespace[f"m{index}"] = out.members
         statements = [f"if type(v) is not m{index}: raise _Slow", f"{x} = n{index}[v]"]
     else:
@@ -157,17 +155,3 @@ def _write(out: Any, index: int, namespace: dict[str, Any]) -> list[str] | None:
         "else:",
         *(f"    {statement}" for statement in statements),
     ]
-
-
-def _member_names(out: Leaf) -> dict[Any, Any] | None:
-    """Every member of a Strawberry enum with its output value, as the enum coerces it."""
-    assert out.members is not None
-    names: dict[Any, Any] = {}
-    for member in out.members:  # type: ignore[attr-defined]
-        try:
-            names[member] = out.type.coerce_output_value(member)  # type: ignore[attr-defined]
-        except Exception:
-            return None
-        if names[member] is None:
-            return None
-    return names

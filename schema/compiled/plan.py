@@ -88,10 +88,10 @@ class Leaf:
     # Values of exactly this Python type are their own output (str for String and ID, bool
     # for Boolean); int for Int within its 32-bit range; None: always coerce.
     same: builtins.type | None
-    # For a Strawberry enum: its Python class, whose members' names are remembered in `names`
-    # once coerced (an enum's coercion scans its values for every member it is given).
+    # For a Strawberry enum: its Python class, and each member's output (its name) as the enum
+    # coerces it, worked out once (the coercion scans the enum's values for every member).
     members: builtins.type | None = None
-    names: dict[Any, str] = field(default_factory=dict)
+    names: dict[Any, Any] = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)
@@ -288,7 +288,9 @@ class Compiler:
             assert isinstance(type_, GraphQLLeafType)
             same = int if type_.name == GraphQLInt.name else _SAME.get(type_.name)
             members = getattr(type_, "wrapped_cls", None)  # Strawberry's enum types
-            return Leaf(type_, nonnull, same, members if isinstance(members, type) else None)
+            if not isinstance(members, type):
+                return Leaf(type_, nonnull, same)
+            return Leaf(type_, nonnull, same, members, _outputs(type_, members))
         if is_object_type(type_):
             assert isinstance(type_, GraphQLObjectType)
             obj = Obj(type_, nonnull)
@@ -303,6 +305,20 @@ class Compiler:
                 objects[possible.name] = obj
             return Abstract(type_, nonnull, objects)
         raise Unsupported(f"output type {type_}")
+
+
+def _outputs(type_: GraphQLLeafType, members: type) -> dict[Any, Any]:
+    """Each member of an enum with its output value; a member the enum refuses is left out
+    (its coercion's error is the general path's to report)."""
+    outputs: dict[Any, Any] = {}
+    for member in members:  # type: ignore[attr-defined]
+        try:
+            output = type_.coerce_output_value(member)  # type: ignore[union-attr]
+        except Exception:
+            continue
+        if output is not None:
+            outputs[member] = output
+    return outputs
 
 
 # `__typename` has no definition on the object types; it stands in for one.

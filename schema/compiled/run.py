@@ -285,8 +285,6 @@ class PlanRun:
                             f"{inspect(value)})` to return non-nullable value, returned:"
                             f" {inspect(coerced)}"
                         )
-                    if kind is members:
-                        names[value] = coerced
                     append(coerced)
                 except Exception as error:
                     append(self._failed(plan, out, error, positions[index]))
