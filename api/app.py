@@ -138,6 +138,15 @@ class RedisLink:
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
+def settle_collector() -> None:
+    """Once what lives as long as the process is made: keep the collector from walking it
+    again in every full collection (a pause that showed in the latency tail), and collect the
+    young generation at GC_THRESHOLDS."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class LaporApp(Starlette):
     """Starlette, except that a WebSocket to /graphql goes to the GraphQL view through its
     request id only. The other layers (failures, CORS, body limit, routing) are HTTP's: for a
@@ -184,11 +193,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await live_hub.start(caching.feed())
         await metrics_server.start()
         attachments.warm_up()
-        # What start-up made lives as long as the process: keep the collector from walking it
-        # again in every full collection (a pause that showed in the latency tail).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        settle_collector()
         try:
             yield
         finally:

@@ -166,7 +166,7 @@ class Floors:
             self.settings.database_url,
             min_size=1,
             max_size=self.settings.db_pool_max,
-            reset=_keep_session,
+            reset=keep_session,
         )
 
     async def close(self) -> None:
@@ -406,7 +406,7 @@ FROM agency ag WHERE ag.region_id = $1 ORDER BY ag.code
 """
 
 
-async def _keep_session(connection: object) -> None:
+async def keep_session(connection: object) -> None:
     """No reset when a connection goes back to the pool: Lapor's pool sends none either
     (models/db.py), and these routes set no session state."""
 

@@ -1,7 +1,7 @@
 """The raw floor of bench/subscriptions.py: Lapor's live inbox (`inboxEvents`), frame for frame,
 from the same stack minus GraphQL: Starlette on uvicorn with uvloop and httptools, one process,
 an asyncpg pool (no reset round trip, as Lapor's), orjson, redis-py's asyncio pub/sub, and the
-API's collector settings (start-up's objects frozen, api/app.py's GC_THRESHOLDS).
+API's collector settings (api/app.py, settle_collector).
 
 It does the work Lapor does for this subscription (api/live.py, schema/subscriptions.py), no
 less:
@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import time
@@ -62,8 +61,9 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from api.app import GC_THRESHOLDS
+from api.app import settle_collector
 from api.tokens import init_token
+from bench.floors import keep_session
 from core.channels import EVENTS_CHANNEL, EventMessage
 from core.settings import Settings, get_settings
 from domain.actor import Actor
@@ -297,7 +297,7 @@ class LiveFloor:
             self.settings.database_url,
             min_size=1,
             max_size=self.settings.db_pool_max,
-            reset=_keep_session,
+            reset=keep_session,
         )
         self._running = [
             asyncio.create_task(self._listen_forever(), name="floor-redis"),
@@ -644,11 +644,6 @@ def _payload(
     return orjson.Fragment(orjson.dumps({"data": {"inboxEvents": event}}))
 
 
-async def _keep_session(connection: object) -> None:
-    """No reset when a connection goes back to the pool: Lapor's pool sends none either
-    (models/db.py), and these statements set no session state."""
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     """The floor's app (a uvicorn factory) for the settings' database, Redis and secret."""
     floor = LiveFloor(settings or get_settings())
@@ -656,11 +651,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await floor.open()
-        # As the API does after start-up (api/app.py): what start-up made is not walked by
-        # every full collection, and the young generation is collected less often.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        settle_collector()  # as the API does after start-up
         try:
             yield
         finally:

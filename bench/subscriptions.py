@@ -46,7 +46,7 @@ from typing import Any
 import httpx
 import orjson
 
-from api.app import GC_THRESHOLDS
+from api.app import settle_collector
 from bench.live_floor import AGENCY_VARIABLE, INBOX
 from bench.read_path import byte_diff, differences
 from bench.service import log_problems, start, stop, wait_healthy
@@ -232,9 +232,7 @@ async def _cycle(
         # objects walked, ~150 ms) would stamp arrivals late, as if the server had been slow
         # (one round in five showed it). Real clients are apart; here the clients' objects are
         # frozen and collected as the API's are (api/app.py).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        settle_collector()
         # A first event proves every subscription is in place (not measured).
         await event()
         await _until(clients, 1, 300)
