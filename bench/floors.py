@@ -408,7 +408,7 @@ FROM agency ag WHERE ag.region_id = $1 ORDER BY ag.code
 
 async def keep_session(connection: object) -> None:
     """No reset when a connection goes back to the pool: Lapor's pool sends none either
-    (models/db.py), and these routes set no session state."""
+    (models/db.py), and the floors' statements set no session state."""
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

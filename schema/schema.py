@@ -20,9 +20,10 @@ from schema.calendar import CalendarMutation, CalendarQuery
 from schema.common import Node, merged
 from schema.compiled.executor import compiling_executor
 from schema.deliveries import DeliveryMutation, DeliveryQuery
+from schema.documents import ParsedDocuments, ValidatedDocuments
 from schema.errors import CodedErrors, code_request_errors, log_unexpected
 from schema.inputs import InputBounds
-from schema.limits import OperationWeights, ParsedDocuments, RequestGuard, ValidatedDocuments
+from schema.limits import OperationWeights, RequestGuard
 from schema.nodes import NodeQuery
 from schema.notifications import NotificationMutation, NotificationQuery
 from schema.people import PeopleMutation, PeopleQuery

@@ -337,16 +337,16 @@ async def test_a_repeated_operation_is_parsed_and_validated_once(
 ) -> None:
     from strawberry.extensions.parser_cache import _get_parse_cache
 
-    import schema.limits
+    import schema.documents
 
     validations: list[object] = []
-    validate = schema.limits.validate_document
+    validate = schema.documents.validate_document
 
     def counted(*args: Any) -> Any:
         validations.append(args[1])
         return validate(*args)
 
-    monkeypatch.setattr(schema.limits, "validate_document", counted)
+    monkeypatch.setattr(schema.documents, "validate_document", counted)
     size = get_settings().parser_cache_size
     query = "{ regions { id code } agencies { id } }"
     await gql(query)

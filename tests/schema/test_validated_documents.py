@@ -6,7 +6,7 @@ import pytest
 import strawberry
 from graphql import ASTValidationRule
 
-from schema.limits import ParsedDocuments, ValidatedDocuments
+from schema.documents import ParsedDocuments, ValidatedDocuments
 from schema.schema import limit_rules
 
 

@@ -1,0 +1,74 @@
+"""A document's way to execution: parsed with its limits through the parser's cache, then
+validated once per parsed document. Both replace Strawberry's caches, whose pitfalls
+docs/design.md names."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
+from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.schema.schema import validate_document
+
+
+class ParsedDocuments(ParserCache):
+    """Parsing, with its limits, through the parser's cache: at most `max_tokens` tokens, and
+    `rules` added to validation. Set when parsing begins, not around the whole operation: a
+    subscription's operation lasts as long as its stream, and each hook around it is held for
+    each subscriber that long. A document that does not parse is left to Strawberry's own
+    parse, which answers the error (raised from the cache's hook, over a WebSocket it escaped:
+    the client got a bare `complete` and the log a stack trace)."""
+
+    def __init__(self, maxsize: int, max_tokens: int, rules: list[type[ASTValidationRule]]) -> None:
+        super().__init__(maxsize=maxsize)
+        self.max_tokens = max_tokens
+        self.rules = tuple(rules)
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.max_tokens
+        context.validation_rules = context.validation_rules + self.rules
+        if context.query is not None and context.graphql_document is None:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = self.cached_parse_document(
+                    context.query, **context.parse_options
+                )
+        yield
+
+
+_Validated = tuple[GraphQLSchema, DocumentNode, list[GraphQLError]]
+
+
+class ValidatedDocuments(SchemaExtension):
+    """Validation, remembered for the last `size` documents: by the identity of the document the
+    parser's cache hands out (one object per text) and the rules. Strawberry's cache keys on the
+    document's hash, which walks every node of it on every request (16 µs for the inbox page)."""
+
+    _seen: ClassVar[OrderedDict[tuple[int, int, tuple[Any, ...]], _Validated]] = OrderedDict()
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        schema, document = context.schema._schema, context.graphql_document
+        if document is None:  # nothing parsed: left to Strawberry's own validation step
+            yield
+            return
+        rules = tuple(context.validation_rules)
+        key = (id(schema), id(document), rules)
+        seen = self._seen
+        found = seen.get(key)
+        if found is not None and found[0] is schema and found[1] is document:
+            seen.move_to_end(key)
+            errors = found[2]
+        else:  # the ids may be another document's that lived at that address before
+            errors = validate_document(schema, document, rules)
+            seen[key] = (schema, document, errors)
+            while len(seen) > self.size:
+                seen.popitem(last=False)
+        context.pre_execution_errors = errors
+        yield
