@@ -273,7 +273,7 @@ class FollowUp(Model):
 class Attachment(Model):
     """A photo or document on a report, as stored after cleaning (no metadata): the bytes live
     in the file store (models/storage.py) under their SHA-256, `blob_key`; the row says whose
-    they are and who may see them (domain/policy.py, `may_see_attachment`)."""
+    they are and who may see them (domain/policy.py, `attachment_access`)."""
 
     id = fields.BigIntField(primary_key=True)
     report: fields.ForeignKeyRelation[Report] = fields.ForeignKeyField(
