@@ -432,15 +432,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
 
 
-def main() -> None:
+def serve(factory: str, description: str, port: int, **options: Any) -> None:
+    """Run a floor's app factory (`module:function`) as `lapor api` runs: one uvicorn process
+    with uvloop and httptools, no access log; `--host` and `--port` from the command line."""
     import uvicorn
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--port", type=int, default=port)
     args = parser.parse_args()
     uvicorn.run(
-        "bench.floors:create_app",
+        factory,
         factory=True,
         host=args.host,
         port=args.port,
@@ -448,7 +450,12 @@ def main() -> None:
         http="httptools",
         access_log=False,
         log_level="warning",
+        **options,
     )
+
+
+def main() -> None:
+    serve("bench.floors:create_app", __doc__.splitlines()[0], 8001)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ connections then): nothing changes them while the bench runs.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -63,7 +62,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from api.app import settle_collector
 from api.tokens import init_token
-from bench.floors import keep_session
+from bench.floors import keep_session, serve
 from core.channels import EVENTS_CHANNEL, EventMessage
 from core.settings import Settings, get_settings
 from domain.actor import Actor
@@ -678,21 +677,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 
 def main() -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8002)
-    args = parser.parse_args()
-    uvicorn.run(
+    serve(
         "bench.live_floor:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
+        (__doc__ or "").splitlines()[0],
+        8002,
         ws_per_message_deflate=get_settings().live_compression,
     )
 
