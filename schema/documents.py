@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+import orjson
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.schema import validate_document
@@ -72,3 +73,10 @@ class ValidatedDocuments(SchemaExtension):
                 seen.popitem(last=False)
         context.pre_execution_errors = errors
         yield
+
+
+def json_key(value: Any) -> str:
+    """`value` as JSON text with its keys sorted, to key a cache by: text, not orjson's bytes,
+    which keep their whole 4 KiB buffer for as long as they live (a key held by each of
+    thousands of subscribers, or by every entry of a cache)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()

@@ -11,7 +11,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -33,6 +32,7 @@ from strawberry.extensions import SchemaExtension
 
 from core.settings import Settings
 from domain.policy import may_use_console
+from schema.documents import json_key
 from schema.errors import INVALID
 from schema.inputs import (
     InputBounds,
@@ -217,7 +217,7 @@ class OperationWeights:
     def __init__(self, size: int, bounds: InputBounds) -> None:
         self.size = size
         self.bounds = bounds
-        self._found: OrderedDict[tuple[int, str | None, bytes], tuple[DocumentNode, Verdict]] = (
+        self._found: OrderedDict[tuple[int, str | None, str], tuple[DocumentNode, Verdict]] = (
             OrderedDict()
         )
 
@@ -231,7 +231,7 @@ class OperationWeights:
     ) -> Verdict:
         judged = (schema, document, operation_name, variables, full_page, self.bounds)
         try:
-            key = (id(document), operation_name, orjson.dumps(variables or {}))
+            key = (id(document), operation_name, json_key(variables or {}))
         except TypeError:  # variables JSON cannot hold: judge without remembering
             return judge_operation(*judged)
         found = self._found.get(key)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 import strawberry
 from graphql import ASTValidationRule
 
-from schema.documents import ParsedDocuments, ValidatedDocuments
+from schema.documents import ParsedDocuments, ValidatedDocuments, json_key
 from schema.schema import limit_rules
 
 
@@ -61,3 +63,17 @@ async def test_one_schemas_answer_is_not_anothers() -> None:
     refused = await strict.execute(query)
     assert refused.errors and "depth" in refused.errors[0].message
     assert (await lenient.execute(query)).errors is None
+
+
+def test_a_json_key_is_text_with_sorted_keys_holding_no_spare_buffer() -> None:
+    assert json_key({"b": [1, "x"], "a": None}) == json_key({"a": None, "b": [1, "x"]})
+    assert json_key({"b": 1, "a": 2}) == '{"a":2,"b":1}'
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        keys = [json_key({"agencyId": f"QWdlbmN5OjE{i}"}) for i in range(1000)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(keys) == 1000
+    assert held < 200 * 1000  # orjson's bytes would hold 4 KiB each
