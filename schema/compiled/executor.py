@@ -27,7 +27,7 @@ from graphql import (
     print_ast,
 )
 from graphql.execution.executor import CollectedErrors
-from graphql.pyutils import AwaitableOrValue, Path
+from graphql.pyutils import AwaitableOrValue, Path, RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
@@ -45,6 +45,7 @@ from schema.compiled.plan import (
     condition_variables,
 )
 from schema.compiled.run import Failed, PlanRun
+from schema.documents import json_key
 from schema.loaders import people_on_demand
 
 _Key = tuple[Any, ...]
@@ -139,15 +140,34 @@ def check_against_generic(report: Callable[[Mismatch], None] | None) -> None:
     _check.report = report
 
 
+class _MadeOnUse:
+    """An executor's memo map made when graphql-core's executor first uses it, not with every
+    executor: a subscription keeps its executor (with two empty maps, 1.6 KB) for its whole life,
+    and a compiled operation never uses them."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, executor: Any, owner: type | None = None) -> Any:
+        if executor is None:
+            return self
+        made: RefMap[Any, Any] = RefMap()
+        executor.__dict__[self.name] = made
+        return made
+
+
 class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor, running operations from their plans when it can."""
 
     compiled: ClassVar[bool] = True
     plans: ClassVar[PlanCache] = PlanCache(256)
     _last_run: PlanRun | None = None
+    _initial_execution_plans = _MadeOnUse()
+    _deferred_execution_plans = _MadeOnUse()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        del self._initial_execution_plans, self._deferred_execution_plans
         # graphql-core's helpers are bound methods of the executor, which holds them: a cycle
         # that kept each request (its context, loaders and views) for the cyclic collector.
         self.async_helpers = _helpers_of(weakref.ref(self))
@@ -257,10 +277,11 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         key = (
             "answer",
             id(plan),
-            orjson.dumps(self.variable_values.coerced, option=orjson.OPT_SORT_KEYS),
+            json_key(self.variable_values.coerced),
             self.context_value.actor,
         )
         answer = await shared.read(key, lambda: self._execute(plan))
+        shared.served()  # the other subscribers may go: theirs is ready, or will not wait on this
         # Each subscriber's own result object: the layers above may replace its errors.
         return ExecutionResult(answer.data, list(answer.errors) if answer.errors else None)
 
