@@ -65,9 +65,11 @@ async def _stream(
     listening: AbstractAsyncContextManager[AsyncIterator[LiveMessage]],
     read: Callable[[LiveMessage], Awaitable[T | None]],
 ) -> AsyncGenerator[T, None]:
-    """Each message heard, read afresh as a new event; None (not for this viewer) is skipped."""
+    """Each message heard, read afresh as a new event; None (not for this viewer) is skipped.
+    The subscribers of one message go one after the other (`SharedRows.take_turn`)."""
     async with listening as messages:
         async for message in messages:
+            await message.shared.take_turn()
             ctx.begin_event(message)
             try:
                 item = await read(message)
@@ -75,6 +77,7 @@ async def _stream(
                     yield item  # resolved and sent before this generator is resumed
             finally:
                 ctx.end_event()  # keep nothing of this event while waiting for the next
+                message.shared.served()
 
 
 class SubscriptionsOnlyOverWebSocket(SchemaExtension):

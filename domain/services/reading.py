@@ -118,10 +118,44 @@ def _page_of(items: list[Any], request: PageRequest, ids: list[int]) -> Page[Any
 class SharedRows:
     """Rows read once for several viewers at one moment: the subscribers of one live event in
     one process. It holds rows and policy facts, never views: each viewer's view is still made
-    for that viewer by the functions below."""
+    for that viewer by the functions below.
+
+    It also orders the viewers (`take_turn`, `served`): the first goes at once, the others wait
+    until it has been served. Its reads (and its answer, schema/compiled/executor.py) are then
+    done, and each of the others goes through without waiting. Let all go at once and each of
+    thousands stops, half-way through its answer (its executor, loaders and keys: 10 KiB), at the
+    first read still under way: held all at the same moment, that peak stays in the process's
+    memory after the event."""
+
+    # A first viewer still not served after this long no longer holds the others back.
+    TURN_SECONDS = 0.5
 
     def __init__(self) -> None:
         self._reads: dict[Hashable, asyncio.Future[Any]] = {}
+        self._started = False
+        self._open = False
+        self._served: asyncio.Future[None] | None = None
+
+    async def take_turn(self) -> None:
+        """Return at once to the first viewer; the others wait until it has been `served`."""
+        if not self._started:
+            self._started = True
+            return
+        if self._open:
+            return
+        served = self._served
+        if served is None:
+            loop = asyncio.get_running_loop()
+            served = self._served = loop.create_future()
+            loop.call_later(self.TURN_SECONDS, self.served)
+        await _outcome_of(served)
+
+    def served(self) -> None:
+        """The first viewer was served, or gave up: the others go on (idempotent)."""
+        self._open = True
+        served = self._served
+        if served is not None and not served.done():
+            served.set_result(None)
 
     async def read(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
         """What `fetch()` returns, fetched by the first to ask; the others wait for it. The

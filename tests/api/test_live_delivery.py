@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
+from typing import TypeVar
 
+import pytest
 import redis.asyncio as aioredis
 
 from core.channels import NotificationsMessage
+from domain.services.reading import SharedRows
 from models import Notification, ReportEvent, User
 from models.enums import Channel
 from schema.ids import to_global_id
@@ -19,6 +23,8 @@ from tests.api.live_server import INBOX, MAWAR, TIMELINE, Live, submitted, until
 from tests.app_fixtures import People, agency_gid, pk
 from tests.factories import ACCEPT, ASSIGN, FOLLOW_UP, RETURN, SUPPORT, ok, submit, verify
 from tests.statements import StatementLog, counting
+
+T = TypeVar("T")
 
 NOTIFIED = "subscription { notificationAdded { id kind message read report { id } } }"
 CATCH_UP = """query($a: ID!, $since: DateTime) {
@@ -125,6 +131,35 @@ async def test_the_subscribers_of_an_event_share_its_reads_not_its_views(
 
     # The event with its assignment, the report with its policy facts, the reporter and roles.
     assert await statements_for(3) == await statements_for(9) == 4
+
+
+async def test_the_subscribers_of_an_event_wait_for_nobody_once_the_first_is_served(
+    live: Live, people: People, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each waiting on the others' reads would hold its half-made answer meanwhile: with
+    # thousands of subscribers, a peak of memory that stays with the process.
+    waited = 0
+    read = SharedRows.read
+
+    async def counted(self: SharedRows, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
+        nonlocal waited
+        pending = self._reads.get(key)
+        waited += pending is not None and not pending.done()
+        return await read(self, key, fetch)
+
+    monkeypatch.setattr(SharedRows, "read", counted)
+    dinkes = await agency_gid("DINKES")
+    tabs = [await live.connect(people["officer"]) for _ in range(8)]
+    for tab in tabs:
+        await tab.subscribe("inbox", INBOX, {"a": dinkes})
+    await until(lambda: live.hub.subscriber_count == len(tabs))
+    await announce(redis_url, await unheard_assignment(live, people, "DINKES"), dinkes)
+    for tab in tabs:
+        await tab.wait_for(lambda t=tab: len(t.data("inbox")) == 1)
+    assert len({json.dumps(tab.data("inbox")) for tab in tabs}) == 1
+    assert waited == 0
+    for tab in tabs:
+        await tab.close()
 
 
 async def test_an_anonymous_reporter_never_reaches_an_inbox(live: Live, people: People) -> None:

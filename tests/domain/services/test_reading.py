@@ -45,3 +45,34 @@ async def test_a_failed_fetch_fails_every_viewer_of_it() -> None:
         *(shared.read("key", fetch) for _ in range(3)), return_exceptions=True
     )
     assert all(isinstance(r, RuntimeError) for r in results)
+
+
+async def test_viewers_take_turns_behind_the_first_until_it_is_served() -> None:
+    shared = SharedRows()
+    order: list[int] = []
+
+    async def viewer(number: int) -> None:
+        await shared.take_turn()
+        order.append(number)
+
+    await viewer(0)  # the first goes at once
+    others = [asyncio.ensure_future(viewer(n)) for n in range(1, 6)]
+    await asyncio.sleep(0.01)
+    assert order == [0]
+    others[0].cancel()  # one who leaves while waiting holds nobody up
+    await asyncio.sleep(0)
+    shared.served()
+    await asyncio.gather(*others[1:])
+    assert order == [0, 2, 3, 4, 5]
+    await viewer(6)  # once served, later ones go at once
+    shared.served()  # and saying so again changes nothing
+    assert order[-1] == 6
+
+
+async def test_a_first_viewer_never_served_holds_the_others_only_briefly() -> None:
+    class Brief(SharedRows):
+        TURN_SECONDS = 0.05
+
+    shared = Brief()
+    await shared.take_turn()  # the first, which then never says it was served
+    await asyncio.wait_for(shared.take_turn(), timeout=2)
