@@ -11,13 +11,16 @@ its SQL is taken (`ids_of`, `rows_of_with`), so no rule is written twice.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
-from enum import StrEnum
+from collections.abc import AsyncIterator, Hashable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum, StrEnum
 from typing import Any, NamedTuple
+from uuid import UUID
 
 from asyncpg import Connection, Record
 from tortoise import connections
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from models.enums import (
@@ -164,12 +167,102 @@ async def rows_of_with(
 
 def ids_of(query: QuerySet[Any]) -> tuple[str, list[Any]]:
     """The SQL (and its parameters, $1 on) selecting the ids of an ORM query: its filters,
-    order and limit, built by the query's own builder."""
+    order and limit, built by the query's own builder, or as it built them for the same
+    query lately (`built_ids`)."""
+    key = plain_query_key(query)
+    if key is None:
+        return _build_ids(query)
+    found = built_ids.get(key)
+    if found is None:
+        found = built_ids[key] = _build_ids(query)
+        if len(built_ids) > BUILT_IDS_SIZE:
+            del built_ids[next(iter(built_ids))]  # the oldest
+    elif check_built_ids:
+        again = _build_ids(query)
+        if again != found:
+            raise AssertionError(f"{key} was built as {found}, and now as {again}")
+    return found[0], list(found[1])
+
+
+def _build_ids(query: QuerySet[Any]) -> tuple[str, list[Any]]:
     ids = query.values("id")
     ids._choose_db_if_not_chosen()
     ids._make_query()
     sql, params = ids.query.get_parameterized_sql()
     return sql, list(params)
+
+
+# The ORM takes about 100 µs of Python to build a page's id query, more than the rest of an
+# inbox page of ten takes to read its rows: what it built is kept for the same query (its
+# model, filters with their values, order and limit), as the pages desks poll are asked again
+# and again. The tests build every query again and compare (`check_built_ids`).
+BUILT_IDS_SIZE = 1024
+built_ids: dict[Hashable, tuple[str, list[Any]]] = {}
+check_built_ids = False
+
+# What a plain query's attributes hold when nothing but filters, order and limits was asked.
+_PLAIN_EMPTY = (
+    "_annotations",
+    "_custom_filters",
+    "_having",
+    "_group_bys",
+    "_select_related",
+    "_prefetch_map",
+    "_force_indexes",
+    "_use_indexes",
+    "_fields_for_select",
+    "_filter_kwargs",
+    "_select_for_update",
+    "_distinct",
+    "_single",
+)
+_PLAIN_VALUES = (int, str, bool, float, type(None), datetime, date, Decimal, UUID)
+# Longer lists (the ids of a batch) are seldom asked for twice: not worth their memory.
+_MAX_LISTED = 32
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def plain_query_key(query: QuerySet[Any]) -> Hashable | None:
+    """A key naming everything an ORM query's SQL is built from (its model, filters with their
+    values, order, limit and offset); None for a query with anything else (annotations,
+    expressions, joins asked for, locks), which is built every time."""
+    if type(query) is not QuerySet or any(getattr(query, name) for name in _PLAIN_EMPTY):
+        return None
+    try:
+        filters = tuple(_q_key(q) for q in query._q_objects)
+        key = (query.model, filters, tuple(query._orderings), query._limit, query._offset)
+        hash(key)
+    except (_NotPlain, TypeError):  # TypeError: something in it cannot be a key
+        return None
+    return key
+
+
+def _q_key(q: Q) -> Hashable:
+    if type(q) is not Q:
+        raise _NotPlain
+    return (
+        q.join_type,
+        q._is_negated,
+        tuple(_q_key(child) for child in q.children),
+        tuple((name, _value_key(value)) for name, value in q.filters.items()),
+    )
+
+
+def _value_key(value: Any) -> Hashable:
+    # The type is part of the key: True == 1 == 1.0, which the database may not take alike.
+    kind = type(value)
+    if kind is list or kind is tuple:  # not a set: its order, which makes the SQL's, may vary
+        if len(value) > _MAX_LISTED:
+            raise _NotPlain
+        return (kind, tuple(_value_key(item) for item in value))
+    if kind is datetime:  # equal instants are equal datetimes: the offset makes the parameter
+        return (kind, value, value.utcoffset())
+    if kind in _PLAIN_VALUES or isinstance(value, Enum):
+        return (kind, value)
+    raise _NotPlain
 
 
 @contextlib.asynccontextmanager

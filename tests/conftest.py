@@ -20,6 +20,7 @@ from typing import NoReturn
 
 import pytest
 
+from models import rows
 from schema.compiled.executor import Mismatch, check_against_generic
 from tests.harness import PostgresCluster, RedisServer, find_pg_bindir, find_redis_server
 from tests.safety_net import PROVOKES_INTERNAL, InternalAnswers, internal_verdict
@@ -112,6 +113,15 @@ def compiled_matches_generic() -> Iterator[list[Mismatch]]:
             ),
             pytrace=False,
         )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def built_ids_checked() -> Iterator[None]:
+    """Every id query kept by what it was built from (models/rows.py) is built again and
+    compared, so a key that misses something the SQL depends on fails the test that met it."""
+    rows.check_built_ids = True
+    yield
+    rows.check_built_ids = False
 
 
 @pytest.fixture

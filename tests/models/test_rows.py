@@ -1,0 +1,114 @@
+"""An ORM id query is built once for the same query (models/rows.py, `ids_of`): the same
+model, filters with their values, order and limit give the same SQL; anything else is built
+every time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import dateutil.tz
+import pytest
+from tortoise.expressions import F, Q
+
+from models import Assignment, Report
+from models.enums import AssignmentStatus
+from models.rows import built_ids, ids_of, plain_query_key
+
+
+@pytest.fixture
+def fresh_memo(db: str) -> Iterator[None]:
+    kept = dict(built_ids)
+    built_ids.clear()
+    yield
+    built_ids.clear()
+    built_ids.update(kept)
+
+
+def inbox(agency: int, statuses: list[str], size: int = 51) -> Any:
+    return (
+        Assignment.filter(agency_id=agency).filter(status__in=statuses).order_by("-id").limit(size)
+    )
+
+
+def test_the_same_query_is_built_once_and_gives_the_same_sql(fresh_memo: None) -> None:
+    first = ids_of(inbox(7, ["PENDING", "ACCEPTED"]))
+    assert len(built_ids) == 1
+    again = ids_of(inbox(7, ["PENDING", "ACCEPTED"]))
+    assert again == first and len(built_ids) == 1
+    assert first[1] == [7, "PENDING", "ACCEPTED", 51]
+    again[1].append("changed by a caller")  # callers get their own parameters
+    assert ids_of(inbox(7, ["PENDING", "ACCEPTED"]))[1] == [7, "PENDING", "ACCEPTED", 51]
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        lambda: (inbox(7, ["PENDING"]), inbox(8, ["PENDING"])),
+        lambda: (inbox(7, ["PENDING", "ACCEPTED"]), inbox(7, ["ACCEPTED", "PENDING"])),
+        lambda: (inbox(7, ["PENDING"]), inbox(7, ["PENDING"], size=11)),
+        lambda: (inbox(7, ["PENDING"]), inbox(7, ["PENDING"]).offset(5)),
+        lambda: (Report.filter(confidential=True), Report.filter(confidential=1)),
+        lambda: (Report.filter(Q(id=1) | Q(id=2)), Report.filter(Q(id=1), Q(id=2))),
+        lambda: (Report.filter(id=1), Report.exclude(id=1)),
+        lambda: (
+            Report.filter(created_at__gte=datetime(2026, 11, 30, 7, tzinfo=UTC)),
+            Report.filter(
+                created_at__gte=datetime(2026, 11, 30, 14, tzinfo=timezone(timedelta(hours=7)))
+            ),
+        ),
+        lambda: (
+            Assignment.filter(status=AssignmentStatus.PENDING),
+            Assignment.filter(status="PENDING"),
+        ),
+    ],
+)
+def test_queries_that_differ_in_anything_have_their_own_key(
+    fresh_memo: None, pair: Callable[[], tuple[Any, Any]]
+) -> None:
+    one, other = pair()
+    assert plain_query_key(one) != plain_query_key(other)
+    assert ids_of(one) == ids_of(one)
+    ids_of(other)
+    assert len(built_ids) == 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        lambda: Report.filter(id__in={1, 2}),  # a set's order, and the SQL's, may vary
+        lambda: Report.filter(id__in=list(range(1, 100))),  # a batch's ids, seldom asked again
+        lambda: Report.filter(support_count__gt=F("reopen_count")),
+        lambda: Report.annotate(double=F("support_count") * 2).filter(double__gt=2),
+        lambda: Report.filter(id=1).select_for_update(),
+        lambda: Report.filter(id=1).distinct(),
+    ],
+)
+def test_queries_with_more_than_filters_order_and_limits_are_built_every_time(
+    fresh_memo: None, query: Callable[[], Any]
+) -> None:
+    built = query()
+    assert plain_query_key(built) is None
+    ids_of(built)
+    assert built_ids == {}
+
+
+def test_a_datetime_of_any_zone_makes_a_key(fresh_memo: None) -> None:
+    # dateutil's zones cannot be hashed; the offset of the instant is what the parameter carries.
+    aware = datetime(2026, 11, 30, 7, tzinfo=dateutil.tz.tzutc())
+    key = plain_query_key(Report.filter(created_at__gte=aware))
+    assert key is not None
+    assert key == plain_query_key(
+        Report.filter(created_at__gte=datetime(2026, 11, 30, 7, tzinfo=UTC))
+    )
+    ids_of(Report.filter(created_at__gte=aware))
+    assert len(built_ids) == 1
+
+
+def test_a_kept_query_that_no_longer_builds_the_same_fails_the_tests(fresh_memo: None) -> None:
+    query = inbox(7, ["PENDING"])
+    key = plain_query_key(query)
+    built_ids[key] = ("SELECT 1", [])
+    with pytest.raises(AssertionError, match="was built as"):
+        ids_of(query)
