@@ -17,6 +17,7 @@ from __future__ import annotations
 import keyword
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import Any
 
 from schema.compiled.plan import Abstract, FieldPlan, How, Leaf, ListOf, Obj, Out, Plan
@@ -61,7 +62,12 @@ def _attach(out: Out) -> None:
 
 def builder_of(obj: Obj) -> Builder | None:
     """The builder of an object plan's leaf fields; None when it has none to build."""
-    namespace: dict[str, Any] = {"_Slow": _Slow, "_MIN": _INT_MIN, "_MAX": _INT_MAX}
+    namespace: dict[str, Any] = {
+        "_Slow": _Slow,
+        "_MIN": _INT_MIN,
+        "_MAX": _INT_MAX,
+        "_Coroutine": CoroutineType,
+    }
     lines: list[str] = []
     entries: list[str] = []
     rest: list[FieldPlan] = []
@@ -74,6 +80,10 @@ def builder_of(obj: Obj) -> Builder | None:
             entries.append(f"k{index}: None")
             continue
         lines.append(f"    v = {read}")
+        if plan.how is How.CALL:
+            # A resolver that will answer later (schema/reference.py): the general path calls
+            # it again and awaits that; this one is let go unstarted.
+            lines.append("    if type(v) is _Coroutine: v.close(); raise _Slow")
         lines.extend(f"    {line}" for line in write)
         entries.append(f"k{index}: x{index}")
     if len(rest) == len(obj.fields):

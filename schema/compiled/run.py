@@ -256,6 +256,12 @@ class PlanRun:
                     )
                 except Exception as error:
                     values.append(Failed(error))
+            # A synchronous resolver may answer later for some objects (reference data this
+            # request has not made yet, schema/reference.py): awaited as graphql-core would.
+            is_awaitable = self.executor.is_awaitable
+            later = [i for i, value in enumerate(values) if is_awaitable(value)]
+            if later:
+                await _finish_all(values, [(i, _awaited(values[i])) for i in later])
             return values
         return await _step_all(resolver, sources, kwargs, plan.takes_self)
 
@@ -461,6 +467,34 @@ async def _step_all(
         if getattr(waits_on, "_asyncio_future_blocking", False):
             waits_on._asyncio_future_blocking = False  # as `_step` says why
         waiting.append((index, coroutine, waits_on))
+    await _finish_waiting(values, waiting)
+    return values
+
+
+async def _finish_all(
+    values: list[Any], coroutines: list[tuple[int, Coroutine[Any, Any, Any]]]
+) -> None:
+    """Each coroutine's outcome (its result, or Failed) into `values` at its index: all stepped
+    until they first wait, then finished in turn, as `_step_all` does."""
+    waiting: list[tuple[int, Coroutine[Any, Any, Any], Any]] = []
+    for index, coroutine in coroutines:
+        ended, outcome = _step(coroutine)
+        if ended:
+            values[index] = outcome
+        else:
+            waiting.append((index, coroutine, outcome))
+    await _finish_waiting(values, waiting)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+async def _finish_waiting(
+    values: list[Any], waiting: list[tuple[int, Coroutine[Any, Any, Any], Any]]
+) -> None:
+    """Coroutines stepped once, finished in turn (a loader they wait on dispatches all their
+    keys at once); their outcomes into `values` at their indices."""
     finished = 0
     try:
         for index, coroutine, waits_on in waiting:
@@ -469,7 +503,6 @@ async def _step_all(
     finally:
         for _, coroutine, _ in waiting[finished:]:  # only when cancelled midway
             coroutine.close()
-    return values
 
 
 def _step(coroutine: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
