@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
@@ -35,7 +35,7 @@ from schema.common import (
 from schema.errors import as_graphql_error
 from schema.ids import expect_id
 from schema.people import person_field
-from schema.reference import Agency
+from schema.reference import Agency, reference_of
 
 if TYPE_CHECKING:
     from schema.reports import Report
@@ -140,16 +140,12 @@ class Assignment(Node):
         return report_schema.report_of(found)
 
     @strawberry.field(description="The agency that must act.")
-    async def agency(self, info: Ctx) -> Agency:
-        found = await Agency.load(info, self.view.agency_id)
-        assert found is not None
-        return found
+    def agency(self, info: Ctx) -> Agency:
+        return cast(Agency, reference_of(info, Agency, self.view.agency_id))
 
     @strawberry.field(description="The agency the returning desk says should act instead.")
-    async def suggested_agency(self, info: Ctx) -> Agency | None:
-        if self.view.suggested_agency_id is None:
-            return None
-        return await Agency.load(info, self.view.suggested_agency_id)
+    def suggested_agency(self, info: Ctx) -> Agency | None:
+        return reference_of(info, Agency, self.view.suggested_agency_id)
 
     @strawberry.field(description="The agency's written answers, oldest first.")
     async def follow_ups(self, info: Ctx) -> list[FollowUp]:

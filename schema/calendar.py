@@ -16,7 +16,7 @@ from schema.common import Ctx, UserError, described
 from schema.errors import as_graphql_error
 from schema.idempotency import idempotent
 from schema.ids import expect_id, to_global_id
-from schema.reference import Region
+from schema.reference import Region, reference_of
 
 DayOffSource = calendars.DayOffSource
 strawberry.enum(DayOffSource, description="Where a day off comes from.")
@@ -38,8 +38,8 @@ class DayOff:
         return cls(id=gid, day=d.day, name=d.name, source=d.source, region_id=d.region_id)
 
     @strawberry.field(description="The region of a regional holiday.")
-    async def region(self, info: Ctx) -> Region | None:
-        return await Region.load(info, self.region_id) if self.region_id is not None else None
+    def region(self, info: Ctx) -> Region | None:
+        return reference_of(info, Region, self.region_id)
 
 
 @strawberry.type(description="The changed day off, or why nothing changed.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 
@@ -38,8 +38,8 @@ class Region(Node):
         return await _reference(info, cls, pk, info.context.loaders.region_of)
 
     @strawberry.field(description="The province of a regency or city.")
-    async def parent(self, info: Ctx) -> Region | None:
-        return await Region.load(info, self.parent_id) if self.parent_id is not None else None
+    def parent(self, info: Ctx) -> Region | None:
+        return reference_of(info, Region, self.parent_id)
 
 
 @fetchable
@@ -67,12 +67,12 @@ class Agency(Node):
         return await _reference(info, cls, pk, info.context.loaders.agency_of)
 
     @strawberry.field(description="The region it serves; null for a national agency.")
-    async def region(self, info: Ctx) -> Region | None:
-        return await Region.load(info, self.region_id) if self.region_id is not None else None
+    def region(self, info: Ctx) -> Region | None:
+        return reference_of(info, Region, self.region_id)
 
     @strawberry.field(description="The agency this one is a unit of (a Puskesmas's Dinas).")
-    async def parent(self, info: Ctx) -> Agency | None:
-        return await Agency.load(info, self.parent_id) if self.parent_id is not None else None
+    def parent(self, info: Ctx) -> Agency | None:
+        return reference_of(info, Agency, self.parent_id)
 
 
 @fetchable
@@ -91,6 +91,34 @@ class Category(Node):
 
 
 R = TypeVar("R", Region, Agency, Category)
+
+_NOT_MADE = object()
+# The process's cache of each kind's records (domain/services/reference.py), as the loaders read
+# them (schema/loaders.py, `region_of` and the others).
+_CACHES: dict[type, Any] = {
+    Region: reference.REGIONS,
+    Agency: reference.AGENCIES,
+    Category: reference.CATEGORIES,
+}
+
+
+def reference_of(info: Ctx, cls: type[R], pk: int | None) -> R | None:
+    """The region, agency or category `pk` (None for None) that an object names: at once when
+    this request made it already or the process's reference cache holds it, else an awaitable
+    of it, which both executors await (it is typed as what it gives). Fifty reports of a page
+    name a few regions: no coroutine each."""
+    if pk is None:
+        return None
+    made = info.context.loaders.made
+    key = (cls, pk)
+    found = made.get(key, _NOT_MADE)
+    if found is not _NOT_MADE:
+        return found  # type: ignore[return-value]
+    record = _CACHES[cls].peek(pk)
+    if record is None:
+        return cast(R, cls.load(info, pk))
+    node = made[key] = cls.of(record)
+    return node
 
 
 async def _reference(

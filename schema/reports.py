@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
@@ -37,7 +37,7 @@ from schema.errors import as_graphql_error
 from schema.idempotency import idempotent
 from schema.ids import expect_id, from_cursor
 from schema.people import person_field
-from schema.reference import Agency, Category, Region
+from schema.reference import Agency, Category, Region, reference_of
 
 if TYPE_CHECKING:
     from schema.assignments import Assignment, AssignmentPayload
@@ -167,16 +167,12 @@ class Report(Node):
         return is_overdue(self.due_at, info.context.now)
 
     @strawberry.field(description="The regency or city it belongs to.")
-    async def region(self, info: Ctx) -> Region:
-        found = await Region.load(info, self.view.region_id)
-        assert found is not None
-        return found
+    def region(self, info: Ctx) -> Region:
+        return cast(Region, reference_of(info, Region, self.view.region_id))
 
     @strawberry.field(description="Its subject; null until someone chose one.")
-    async def category(self, info: Ctx) -> Category | None:
-        if self.view.category_id is None:
-            return None
-        return await Category.load(info, self.view.category_id)
+    def category(self, info: Ctx) -> Category | None:
+        return reference_of(info, Category, self.view.category_id)
 
     reporter = person_field(
         lambda report: report.view.reporter_id,

@@ -14,7 +14,7 @@ from domain.transparency import Figure, Figures
 from schema.common import Ctx, arg, described
 from schema.errors import as_graphql_error
 from schema.ids import expect_id
-from schema.reference import Agency, Region
+from schema.reference import Agency, Region, reference_of
 
 PERIOD = 'A month, "2026-03", or a quarter, "2026-Q1" (months local to each region).'
 
@@ -96,8 +96,8 @@ class AgencyPerformance:
     agency_id: strawberry.Private[int]
 
     @strawberry.field(description="The agency.")
-    async def agency(self, info: Ctx) -> Agency | None:
-        return await Agency.load(info, self.agency_id)
+    def agency(self, info: Ctx) -> Agency | None:
+        return reference_of(info, Agency, self.agency_id)
 
 
 @strawberry.type(description="How one regency or city performed over a period.")
@@ -106,8 +106,8 @@ class RegionPerformance:
     region_id: strawberry.Private[int]
 
     @strawberry.field(description="The regency or city.")
-    async def region(self, info: Ctx) -> Region | None:
-        return await Region.load(info, self.region_id)
+    def region(self, info: Ctx) -> Region | None:
+        return reference_of(info, Region, self.region_id)
 
 
 @strawberry.type(description="The nation's indicators and each regency's and city's.")
@@ -127,8 +127,8 @@ class AgencyBacklog:
     agency_id: strawberry.Private[int]
 
     @strawberry.field(description="The agency.")
-    async def agency(self, info: Ctx) -> Agency | None:
-        return await Agency.load(info, self.agency_id)
+    def agency(self, info: Ctx) -> Agency | None:
+        return reference_of(info, Agency, self.agency_id)
 
 
 @strawberry.type
