@@ -154,18 +154,6 @@ class Loaders:
         """Hold these people as fetched (another set of loaders' `known_people`)."""
         self._users.update(people)
 
-    async def region_of(self, pk: int) -> RegionRecord | None:
-        """A region: at once from the reference cache when it holds it, else batched."""
-        return reference.REGIONS.peek(pk) or await self.region.load(pk)
-
-    async def agency_of(self, pk: int) -> AgencyRecord | None:
-        """An agency: at once from the reference cache when it holds it, else batched."""
-        return reference.AGENCIES.peek(pk) or await self.agency.load(pk)
-
-    async def category_of(self, pk: int) -> CategoryRecord | None:
-        """A category: at once from the reference cache when it holds it, else batched."""
-        return reference.CATEGORIES.peek(pk) or await self.category.load(pk)
-
     def user(self, user_id: int | None) -> UserView | None:
         """A person fetched with the object that named them (see the class docstring)."""
         return self._users.get(user_id) if user_id is not None else None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar, cast
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from domain.errors import DomainError
 from domain.services import reference
@@ -13,6 +15,9 @@ from domain.services.views import AgencyRecord, CategoryRecord, RegionRecord
 from schema.common import Ctx, Node, arg, described, fetchable
 from schema.errors import as_graphql_error
 from schema.ids import expect_id
+
+if TYPE_CHECKING:
+    from schema.loaders import Loaders
 
 
 @fetchable
@@ -35,7 +40,7 @@ class Region(Node):
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> Region | None:
-        return await _reference(info, cls, pk, info.context.loaders.region_of)
+        return await loaded(info, cls, pk)
 
     @strawberry.field(description="The province of a regency or city.")
     def parent(self, info: Ctx) -> Region | None:
@@ -64,7 +69,7 @@ class Agency(Node):
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> Agency | None:
-        return await _reference(info, cls, pk, info.context.loaders.agency_of)
+        return await loaded(info, cls, pk)
 
     @strawberry.field(description="The region it serves; null for a national agency.")
     def region(self, info: Ctx) -> Region | None:
@@ -87,52 +92,47 @@ class Category(Node):
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> Category | None:
-        return await _reference(info, cls, pk, info.context.loaders.category_of)
+        return await loaded(info, cls, pk)
 
 
 R = TypeVar("R", Region, Agency, Category)
 
-_NOT_MADE = object()
-# The process's cache of each kind's records (domain/services/reference.py), as the loaders read
-# them (schema/loaders.py, `region_of` and the others).
-_CACHES: dict[type, Any] = {
-    Region: reference.REGIONS,
-    Agency: reference.AGENCIES,
-    Category: reference.CATEGORIES,
+# Each kind's records: the process's cache of them (domain/services/reference.py), and the
+# request's loader that fetches in one batch what the cache cannot answer (schema/loaders.py).
+_SOURCES: dict[type, tuple[Any, Callable[[Loaders], DataLoader[int, Any]]]] = {
+    Region: (reference.REGIONS, lambda loaders: loaders.region),
+    Agency: (reference.AGENCIES, lambda loaders: loaders.agency),
+    Category: (reference.CATEGORIES, lambda loaders: loaders.category),
 }
 
 
 def reference_of(info: Ctx, cls: type[R], pk: int | None) -> R | None:
-    """The region, agency or category `pk` (None for None) that an object names: at once when
-    this request made it already or the process's reference cache holds it, else an awaitable
-    of it, which both executors await (it is typed as what it gives). Fifty reports of a page
-    name a few regions: no coroutine each."""
+    """The region, agency or category `pk` (None for None) that an object names, made once per
+    request however many objects name it: at once when this request made it already or the
+    process's cache holds it, else an awaitable of it, which both executors await (it is typed
+    as what it gives). Fifty reports of a page name a few regions: no coroutine each."""
     if pk is None:
         return None
     made = info.context.loaders.made
     key = (cls, pk)
-    found = made.get(key, _NOT_MADE)
-    if found is not _NOT_MADE:
-        return found  # type: ignore[return-value]
-    record = _CACHES[cls].peek(pk)
-    if record is None:
-        return cast(R, cls.load(info, pk))
-    node = made[key] = cls.of(record)
-    return node
+    if key not in made:
+        record = _SOURCES[cls][0].peek(pk)
+        if record is None:
+            return cast(R, _fetched(info, cls, pk))
+        made[key] = cls.of(record)
+    return made[key]  # type: ignore[return-value]
 
 
-async def _reference(
-    info: Ctx, cls: type[R], pk: int, fetch: Callable[[int], Awaitable[Any]]
-) -> R | None:
-    """A region, agency or category: public and the same for every viewer, so made once per
-    request however many objects name it (fifty reports of one regency: one Region)."""
-    made = info.context.loaders.made
-    key = (cls, pk)
-    if key in made:
-        return made[key]  # type: ignore[return-value]
-    found = await fetch(pk)
-    node = cls.of(found) if found else None
-    made[key] = node
+async def loaded(info: Ctx, cls: type[R], pk: int) -> R | None:
+    """`reference_of`, awaited when it has to be."""
+    found: Any = reference_of(info, cls, pk)
+    return await found if inspect.isawaitable(found) else found  # type: ignore[no-any-return]
+
+
+async def _fetched(info: Ctx, cls: type[R], pk: int) -> R | None:
+    loaders = info.context.loaders
+    record = await _SOURCES[cls][1](loaders).load(pk)
+    node = loaders.made[(cls, pk)] = cls.of(record) if record else None
     return node
 
 
