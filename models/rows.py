@@ -11,6 +11,7 @@ its SQL is taken (`ids_of`, `rows_of_with`), so no rule is written twice.
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -176,11 +177,13 @@ def ids_of(query: QuerySet[Any]) -> tuple[str, list[Any]]:
     if found is None:
         found = built_ids[key] = _build_ids(query)
         if len(built_ids) > BUILT_IDS_SIZE:
-            del built_ids[next(iter(built_ids))]  # the oldest
-    elif check_built_ids:
-        again = _build_ids(query)
-        if again != found:
-            raise AssertionError(f"{key} was built as {found}, and now as {again}")
+            built_ids.popitem(last=False)  # the one asked for least lately
+    else:
+        built_ids.move_to_end(key)
+        if check_built_ids:
+            again = _build_ids(query)
+            if again != found:
+                raise AssertionError(f"{key} was built as {found}, and now as {again}")
     return found[0], list(found[1])
 
 
@@ -197,7 +200,7 @@ def _build_ids(query: QuerySet[Any]) -> tuple[str, list[Any]]:
 # model, filters with their values, order and limit), as the pages desks poll are asked again
 # and again. The tests build every query again and compare (`check_built_ids`).
 BUILT_IDS_SIZE = 1024
-built_ids: dict[Hashable, tuple[str, list[Any]]] = {}
+built_ids: OrderedDict[Hashable, tuple[str, list[Any]]] = OrderedDict()
 check_built_ids = False
 
 # What a plain query's attributes hold when nothing but filters, order and limits was asked.
