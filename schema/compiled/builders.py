@@ -1,15 +1,19 @@
-"""Builders: the leaf fields of an object plan written into each object's dict by one function
+"""Builders: the fields of an object plan written into each object's dict by one function
 generated for the plan, for every object whose values are the common case.
 
-A generated builder reads each leaf field of an object (an attribute, or a synchronous resolver
-without variable arguments) and writes the object's dict in one go, its keys in the selection's
-order: a string, a boolean or a 32-bit integer as it is, an enum member by its name, a null
-where the field is nullable, any other scalar by its own serializer. Whatever else it meets (a
-null in a non-null field, a value of another type, a serializer's refusal, a resolver's
-exception) sends that object down the general path of `run.py`, which completes every field of
-it and locates the error as the spec says, so the answer is the same either way. The object's
-other fields (objects, lists, asynchronous resolvers, those reading variables or fetching for
-their level first) are left as nulls in the dict for the general path to fill in.
+A generated builder reads each field of an object it can build (an attribute, or a synchronous
+resolver without variable arguments) and writes the object's dict in one go, its keys in the
+selection's order: a string, a boolean or a 32-bit integer as it is, an enum member by its name,
+a null where the field is nullable, any other scalar by its own serializer. An object field, or
+a list of objects, whose own builder builds every field of it is written by calling that
+builder inside this one: a whole tree (a page, its edges, their nodes and what those name) is
+then one call, with no level-by-level pass. Whatever else it meets (a null in a non-null field,
+a value of another type, a serializer's refusal, a resolver's exception, anywhere in the tree)
+sends that object down the general path of `run.py`, which completes every field of it and
+locates the error as the spec says, so the answer is the same either way. The object's other
+fields (abstract types, asynchronous resolvers, those reading variables or fetching for their
+level first, objects it cannot build whole) are left as nulls in the dict for the general path
+to fill in.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from types import CoroutineType
 from typing import Any
 
-from schema.compiled.plan import Abstract, FieldPlan, How, Leaf, ListOf, Obj, Out, Plan
+from schema.compiled.plan import DEFINITION, Abstract, FieldPlan, How, Leaf, ListOf, Obj, Out, Plan
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
@@ -39,6 +43,9 @@ class Builder:
     build: Build
     rest: list[FieldPlan]
     source: str  # the generated code, for reading when something goes wrong
+    # One object's dict (raising when the object needs the general path): what the builder of
+    # an object naming this one calls, when `rest` is empty.
+    one: Callable[[Any, Any], dict[str, Any]]
 
 
 def with_builders(plan: Plan) -> Plan:
@@ -49,15 +56,16 @@ def with_builders(plan: Plan) -> Plan:
 
 
 def _attach(out: Out) -> None:
+    """Builders from the leaves up: an object's builder calls those of the objects it names."""
     if type(out) is ListOf:
         _attach(out.item)
     elif type(out) is Abstract:
         for obj in out.objects.values():
             _attach(obj)
     elif type(out) is Obj:
-        out.builder = builder_of(out)
         for field in out.fields:
             _attach(field.out)
+        out.builder = builder_of(out)
 
 
 def builder_of(obj: Obj) -> Builder | None:
@@ -106,7 +114,7 @@ def builder_of(obj: Obj) -> Builder | None:
         ]
     )
     exec(compile(source, f"<builder of {obj.type.name}>", "exec"), namespace)
-    return Builder(namespace["build"], rest, source)
+    return Builder(namespace["build"], rest, source, namespace["one"])
 
 
 def _read(plan: FieldPlan, index: int, namespace: dict[str, Any]) -> str | None:
@@ -138,7 +146,9 @@ def _read(plan: FieldPlan, index: int, namespace: dict[str, Any]) -> str | None:
 
 def _write(out: Out, index: int, namespace: dict[str, Any]) -> list[str] | None:
     """Statements turning `v` into the output value `x<index>` (raising _Slow for anything but
-    the common case), or None when the field is not a leaf."""
+    the common case), or None when the field is left to the general path."""
+    if type(out) is Obj or type(out) is ListOf:
+        return _write_objects(out, index, namespace)
     if type(out) is not Leaf:
         return None
     x = f"x{index}"
@@ -165,3 +175,59 @@ def _write(out: Out, index: int, namespace: dict[str, Any]) -> list[str] | None:
         "else:",
         *(f"    {statement}" for statement in statements),
     ]
+
+
+def _whole(obj: Obj, namespace: dict[str, Any], name: str) -> str | None:
+    """The name under which `obj`'s builder is called on one value when it builds all of the
+    object, its class under `<name>_type`; None otherwise. Only a value of exactly that class
+    is built there: Strawberry's own type check (an instance of the class) holds for it, as it
+    does on the general path, which checks the first of each class. Any other value, and a
+    type with its own `is_type_of` or a generic one, is the general path's."""
+    builder = obj.builder
+    definition = obj.type.extensions.get(DEFINITION)
+    origin = getattr(definition, "origin", None)
+    if (
+        builder is None
+        or builder.rest
+        or not isinstance(origin, type)
+        or getattr(definition, "is_type_of", None) is not None
+        or getattr(definition, "concrete_of", None) is not None
+    ):
+        return None
+    namespace[name] = builder.one
+    namespace[f"{name}_type"] = origin
+    return name
+
+
+def _write_objects(out: Obj | ListOf, index: int, namespace: dict[str, Any]) -> list[str] | None:
+    """An object, or a list of objects, each built whole by its own builder; None otherwise."""
+    x = f"x{index}"
+    item = out.item if type(out) is ListOf else out
+    if type(item) is not Obj:
+        return None
+    build = _whole(item, namespace, f"o{index}")
+    if build is None:
+        return None
+    if type(out) is Obj:
+        # The class check refuses a null too: a nullable object's null is written before it.
+        statements = [f"if type(v) is not {build}_type: raise _Slow", f"{x} = {build}(v, info)"]
+    else:
+        namespace["_slow"] = _slow
+        each = f"{build}(i, info) if type(i) is {build}_type else _slow()"
+        if not item.nonnull:
+            each = f"None if i is None else {each}"
+        # A list the resolver gave as anything but a list is the general path's.
+        statements = ["if type(v) is not list: raise _Slow", f"{x} = [{each} for i in v]"]
+    if out.nonnull:
+        return statements
+    return [
+        "if v is None:",
+        f"    {x} = None",
+        "else:",
+        *(f"    {statement}" for statement in statements),
+    ]
+
+
+def _slow() -> Any:
+    """Raise _Slow where only an expression may stand."""
+    raise _Slow

@@ -198,16 +198,27 @@ class PlanRun:
         where a non-null field of it failed."""
         bubbles: dict[int, Bubble] = {}
         typename = obj.type.name
+        live = list(range(len(sources)))
         for plan in fields:
-            values = await self._resolve(plan, sources)
+            if bubbles:
+                # An object nulled by a failed non-null field resolves no more fields, as on the
+                # generic executor, where that failure ends the object's completion: its other
+                # fields' errors would be errors under a nulled position.
+                live = [index for index in live if index not in bubbles]
+                if not live:
+                    break
+                values = await self._resolve(plan, [sources[index] for index in live])
+                positions: Positions = _Positions(_Picked(paths, live), plan.key, typename)
+            else:
+                values = await self._resolve(plan, sources)
+                positions = _Positions(paths, plan.key, typename)
             out = plan.out
-            positions = _Positions(paths, plan.key, typename)
             if type(out) is Leaf:
                 completed = self._leaves(plan, out, values, positions)
             else:
                 completed = await self._complete(plan, out, values, positions)
             key = plan.key
-            for index, value in enumerate(completed):
+            for index, value in zip(live, completed, strict=True):
                 if type(value) is Bubble:
                     results[index][key] = None
                     bubbles.setdefault(index, value)

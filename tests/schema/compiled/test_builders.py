@@ -156,3 +156,93 @@ def test_an_object_with_no_leaf_to_build_has_no_builder() -> None:
     graphql_schema = schema._schema
     item = graphql_schema.type_map["Item"]
     assert builder_of(Obj(item, True, [])) is None  # type: ignore[arg-type]
+
+
+# A tree built whole: each box's builder calls its parts' builder, in one call per box.
+
+
+@strawberry.type
+class Part:
+    name: str
+    weight: int
+
+
+class Bolt(Part):
+    """Not exactly a Part: left to the general path, which checks it as Strawberry does."""
+
+
+@strawberry.type
+class Box:
+    label: str
+    parts: list[Part]
+    spare: Part | None
+
+    @strawberry.field
+    def heaviest(self) -> Part | None:
+        return max(self.parts, key=lambda part: part.weight, default=None)
+
+
+BOXES = [
+    Box(label="a", parts=[Part(name="nut", weight=1), Part(name="rod", weight=9)], spare=None),
+    Box(label="b", parts=[], spare=Part(name="pin", weight=2)),
+    Box(label="c", parts=[Part(name="big", weight=2**40)], spare=None),  # beyond Int, deep down
+    Box(label="d", parts=[Bolt(name="bolt", weight=3)], spare=Bolt(name="spare", weight=4)),
+    Box(label="e", parts=[Part(name="nut", weight=1)], spare=Part(name=None, weight=1)),  # type: ignore[arg-type]
+]
+
+
+@strawberry.type
+class Store:
+    @strawberry.field
+    def boxes(self) -> list[Box | None]:
+        return BOXES
+
+
+BOX_QUERY = "{ boxes { label parts { name weight } spare { name } heaviest { weight } } }"
+
+
+async def _box_answer(compiled: bool) -> bytes:
+    schema = strawberry.Schema(query=Store, execution_context_class=compiling_executor(compiled, 4))
+    result = await schema.execute(BOX_QUERY, context_value=_Context())
+    errors = sorted(
+        orjson.dumps(e.formatted, option=orjson.OPT_SORT_KEYS) for e in result.errors or ()
+    )
+    return orjson.dumps({"data": result.data}) + b"\n" + b"\n".join(errors)
+
+
+@pytest.mark.usefixtures("unchecked_execution")
+async def test_a_tree_built_whole_answers_as_the_generic_one_even_failing_deep_down() -> None:
+    compiled, generic = await _box_answer(True), await _box_answer(False)
+    assert compiled == generic
+    data = orjson.loads(compiled.split(b"\n")[0])["data"]["boxes"]
+    assert data[0] == {
+        "label": "a",
+        "parts": [{"name": "nut", "weight": 1}, {"name": "rod", "weight": 9}],
+        "spare": None,
+        "heaviest": {"weight": 9},
+    }
+    assert data[1] == {"label": "b", "parts": [], "spare": {"name": "pin"}, "heaviest": None}
+    assert data[2] is None  # a part's weight beyond Int nulls the (non-null) parts: the box
+    assert data[3]["parts"] == [{"name": "bolt", "weight": 3}]  # a subclass, the general path's
+    assert data[4]["spare"] is None  # its spare's name is null: the (nullable) spare is
+
+
+async def test_an_object_whose_fields_are_all_built_is_built_inside_its_parent() -> None:
+    schema = strawberry.Schema(query=Store, execution_context_class=compiling_executor(True, 4))
+    await schema.execute(BOX_QUERY, context_value=_Context())
+    (entry,) = schema.execution_context_class.plans._entries.values()  # type: ignore[attr-defined]
+    (plan,) = entry.plans.values()
+    assert plan is not None
+    boxes = plan.root.fields[0].out
+    assert isinstance(boxes, ListOf) and isinstance(boxes.item, Obj)
+    box = boxes.item.builder
+    assert box is not None and box.rest == []  # parts, spare and heaviest are built in it
+    built = box.build(BOXES, CompiledInfo(_Context()))
+    assert built[0] == {
+        "label": "a",
+        "parts": [{"name": "nut", "weight": 1}, {"name": "rod", "weight": 9}],
+        "spare": None,
+        "heaviest": {"weight": 9},
+    }
+    assert built[1] == {"label": "b", "parts": [], "spare": {"name": "pin"}, "heaviest": None}
+    assert built[2:] == [None, None, None]  # deep failures and a subclass: the general path's
