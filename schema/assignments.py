@@ -132,7 +132,15 @@ class Assignment(Node):
             "The report sent to the agency; to a desk that let it go, only its record (`withheld`)."
         )
     )
-    async def report(self, info: Ctx) -> LazyReport:
+    def report(self, info: Ctx) -> LazyReport:
+        # At once when the request holds the report already (an inbox page reads its reports
+        # with it), else an awaitable, which both executors await (as schema/reference.py).
+        held = info.context.loaders.held_report(self.view.report_id)
+        if held is not None:
+            return report_schema.report_of(held)
+        return cast("Report", self._report_loaded(info))
+
+    async def _report_loaded(self, info: Ctx) -> Report:
         loaders = info.context.loaders
         found = await loaders.report.load(self.view.report_id)
         if found is None:  # the viewer was given the assignment: its desk keeps the record

@@ -167,6 +167,16 @@ class Loaders:
     async def see_reports(self, views: Iterable[ReportView]) -> None:
         await self._named(v.reporter_id for v in views)
 
+    def held_report(self, report_id: int) -> ReportView | None:
+        """The report `report_id` when the report loader holds it already (`hold_reports`, or
+        a batch that ended), without waiting; None when it does not, or holds no report."""
+        if "report" not in self.__dict__:  # never made: it holds nothing
+            return None
+        future = self.report.cache_map.get(report_id)
+        if future is None or not future.done() or future.cancelled() or future.exception():
+            return None
+        return future.result()
+
     async def hold_reports(self, views: dict[int, ReportView]) -> None:
         """Hold reports read with another batch (a desk's inbox) as the report loader's own,
         with the people they name."""
