@@ -9,9 +9,19 @@ from core.bounds import valid_id
 from domain.errors import DomainError, ErrorCode
 from domain.services.search import MAX_RANK
 
+# URL-safe base64 without padding, as base64.urlsafe_b64encode gives it but one call less: a
+# page of fifty makes 150 ids and cursors.
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _encoded(text: str) -> str:
+    return (
+        binascii.b2a_base64(text.encode(), newline=False).translate(_URL_SAFE).decode().rstrip("=")
+    )
+
 
 def to_global_id(type_name: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    return _encoded(f"{type_name}:{pk}")
 
 
 def from_global_id(value: str) -> tuple[str, int] | None:
@@ -37,8 +47,7 @@ def expect_id(value: str, type_name: str, field: str) -> int:
 
 def to_cursor(pk: int, rank: int | None = None) -> str:
     """The cursor of a row by its id, or of a ranked page's row by its rank and id."""
-    text = f"k:{pk}" if rank is None else f"r:{rank}:{pk}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return _encoded(f"k:{pk}" if rank is None else f"r:{rank}:{pk}")
 
 
 def from_cursor(value: str | None) -> int | None:
