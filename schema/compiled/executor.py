@@ -14,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from copy import copy
 from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
 from typing import Any, ClassVar
 
 import orjson
@@ -316,8 +318,42 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         )
 
     def arguments(self, plan: FieldPlan) -> dict[str, Any]:
-        """A field's arguments that read variables, in Python, for this execution."""
-        return self.compiler().arguments(plan, self.variable_values)
+        """A field's arguments that read variables, in Python, for this execution: converted
+        once for the same values of those variables (Strawberry's conversion of an inbox's
+        arguments costs more than the rest of its root field), when the values are immutable."""
+        coerced = self.variable_values.coerced
+        try:
+            key = json_key([[name, name in coerced, coerced.get(name)] for name in plan.variables])
+        except TypeError:  # a value JSON does not hold (an upload): converted each time
+            return self.compiler().arguments(plan, self.variable_values)
+        memo = plan.converted
+        found = memo.get(key)
+        if found is None:
+            found = self.compiler().arguments(plan, self.variable_values)
+            if not all(_shareable(value) for value in found.values()):
+                return found
+            memo[key] = found
+            if len(memo) > CONVERTED_PER_FIELD:
+                memo.popitem(last=False)  # the one asked for least lately
+        else:
+            memo.move_to_end(key)
+        # Each execution gets lists of its own: a resolver may change what it was given.
+        return {name: list(v) if type(v) is list else v for name, v in found.items()}
+
+
+# The converted arguments kept per field, for as many sets of variable values (a desk's
+# inbox is asked with a few agencies, statuses and page sizes).
+CONVERTED_PER_FIELD = 32
+
+_IMMUTABLE = (str, int, float, bool, Enum, datetime, date, type(None))
+
+
+def _shareable(value: Any) -> bool:
+    """Whether a converted argument can be given to more than one execution: an immutable value,
+    or a list of them (copied for each). Input objects are made anew each time."""
+    if type(value) is list:
+        return all(isinstance(item, _IMMUTABLE) for item in value)
+    return isinstance(value, _IMMUTABLE)
 
 
 def _helpers_of(executor: weakref.ref[CompilingExecutor]) -> GraphQLResolveInfoHelpers:

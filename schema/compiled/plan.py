@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 import operator
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -142,6 +143,10 @@ class FieldPlan:
     # CALL with arguments: their Python values when the operation gives them as constants.
     constant_arguments: dict[str, Any] | None = None
     has_arguments: bool = False
+    # CALL with arguments that read variables: the variables they read, and their Python
+    # values for the variables' values seen lately (executor.py, `CompilingExecutor.arguments`).
+    variables: tuple[str, ...] = ()
+    converted: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     prefetch: Prefetch | None = None
 
     @property
@@ -247,9 +252,21 @@ class Compiler:
             raise Unsupported(f"unknown field {parent.name}.{name}")
         out = self._out(definition.type, details)
         plan = FieldPlan(key, parent, definition, details, out, How.ROOT)
-        if root:
-            return plan
-        strawberry_field = definition.extensions.get(DEFINITION)
+        if not root:
+            self._resolved(plan)
+        elif self.operation.operation is OperationType.QUERY:
+            # A query's root field is called as any other field when it is a plain one; a
+            # mutation's and a subscription's run through Strawberry's own resolver (its info).
+            try:
+                self._resolved(plan)
+            except Unsupported:
+                plan.how = How.ROOT
+        return plan
+
+    def _resolved(self, plan: FieldPlan) -> None:
+        """How a field's value is read: an attribute, or its resolver called (CALL)."""
+        parent, name, node = plan.parent, plan.name, plan.details[0].node
+        strawberry_field = plan.definition.extensions.get(DEFINITION)
         if not isinstance(strawberry_field, StrawberryField) or strawberry_field.extensions:
             raise Unsupported(f"{parent.name}.{name} is not a plain Strawberry field")
         resolver = strawberry_field.base_resolver
@@ -257,7 +274,7 @@ class Compiler:
         if resolver is None:
             plan.how = How.ATTRIBUTE
             plan.get = operator.attrgetter(strawberry_field.python_name)
-            return plan
+            return
         if resolver.root_parameter is not None or resolver.parent_parameter is not None:
             raise Unsupported(f"{parent.name}.{name} asks for its root")
         plan.how = How.CALL
@@ -267,9 +284,13 @@ class Compiler:
         plan.info_name = resolver.info_parameter.name if resolver.info_parameter else None
         plan.prefetch = prefetch_of(plan.resolver)
         plan.has_arguments = bool(strawberry_field.arguments)
-        if plan.has_arguments and not _uses_variables(node):
-            plan.constant_arguments = self.arguments(plan, self.variables)
-        return plan
+        if plan.has_arguments:
+            plan.variables = _variables_of(node)
+            if not plan.variables:
+                try:
+                    plan.constant_arguments = self.arguments(plan, self.variables)
+                except Exception:  # converted again as the field runs: its error, at its path
+                    pass
 
     def arguments(self, plan: FieldPlan, variables: VariableValues) -> dict[str, Any]:
         """The Python values of a CALL field's arguments (GraphQLError when one is invalid)."""
@@ -325,14 +346,15 @@ def _outputs(type_: GraphQLLeafType, members: type) -> dict[Any, Any]:
 _TYPENAME_FIELD = GraphQLField(GraphQLNonNull(GraphQLString))
 
 
-def _uses_variables(node: FieldNode) -> bool:
-    found = False
+def _variables_of(node: FieldNode) -> tuple[str, ...]:
+    """The variables a field's arguments read, each once, in order."""
+    found: list[str] = []
 
     class Variables(Visitor):
-        def enter_variable(self, *_: Any) -> None:
-            nonlocal found
-            found = True
+        def enter_variable(self, variable: VariableNode, *_: Any) -> None:
+            if variable.name.value not in found:
+                found.append(variable.name.value)
 
     for argument in node.arguments or ():
         visit(argument, Variables())
-    return found
+    return tuple(found)

@@ -135,6 +135,9 @@ class PlanRun:
 
     async def _resolve_root(self, plan: FieldPlan, path: Path) -> Any:
         executor = self.executor
+        if plan.how is not How.ROOT:  # a plain field of a query's root: called as any other
+            (value,) = await self._resolve(plan, [executor.root_value])
+            return value
         definition = plan.definition
         node = plan.details[0].node
         try:
