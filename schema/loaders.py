@@ -73,6 +73,7 @@ class Loaders:
         self._users: dict[int, UserView] = {}
         # Objects made for the response that every viewer sees alike (schema/reference.py).
         self.made: dict[tuple[type, int], object] = {}
+        self._held_reports: dict[int, ReportView] = {}  # read with another batch
         self._max_page_size = max_page_size
 
     def release(self) -> None:
@@ -83,6 +84,7 @@ class Loaders:
             del self.__dict__[name]
         self.made.clear()
         self._users.clear()
+        self._held_reports.clear()
 
     # Each loader is made when first used: a subscription event makes a set for every
     # subscriber and uses one or two of them.
@@ -168,20 +170,22 @@ class Loaders:
         await self._named(v.reporter_id for v in views)
 
     def held_report(self, report_id: int) -> ReportView | None:
-        """The report `report_id` when the report loader holds it already (`hold_reports`, or
-        a batch that ended), without waiting; None when it does not, or holds no report."""
-        if "report" not in self.__dict__:  # never made: it holds nothing
-            return None
+        """The report `report_id` when this request holds it already (`hold_reports`, or a
+        batch of the report loader that ended), without waiting; None when it does not."""
+        held = self._held_reports.get(report_id)
+        if held is not None or "report" not in self.__dict__:
+            return held
         future = self.report.cache_map.get(report_id)
         if future is None or not future.done() or future.cancelled() or future.exception():
             return None
         return future.result()
 
     async def hold_reports(self, views: dict[int, ReportView]) -> None:
-        """Hold reports read with another batch (a desk's inbox) as the report loader's own,
-        with the people they name."""
+        """Hold reports read with another batch (a desk's inbox), with the people they name:
+        the report loader answers them without a statement. Kept in a dict, not primed into
+        the loader, which would make a future for each (fifty on an inbox page)."""
         await self.see_reports(views.values())
-        self.report.prime_many(views)
+        self._held_reports.update(views)
 
     async def _named(self, ids: Iterable[int | None]) -> None:
         """The people a batch of rows names, unless a compiled plan fetches those it shows."""
@@ -189,8 +193,13 @@ class Loaders:
             await self.see_users(ids)
 
     async def _reports(self, ids: Sequence[int]) -> dict[int, ReportView]:
-        found = await reports.reports_by_ids(self._actor, ids, self._shared)
-        await self.see_reports(found.values())
+        held = self._held_reports
+        found = {i: held[i] for i in ids if i in held}
+        missing = [i for i in ids if i not in held]
+        if missing:
+            read = await reports.reports_by_ids(self._actor, missing, self._shared)
+            await self.see_reports(read.values())
+            found.update(read)
         return found
 
     async def _follow_ups(self, ids: list[int]) -> list[list[FollowUpView]]:
