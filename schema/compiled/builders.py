@@ -10,10 +10,10 @@ builder inside this one: a whole tree (a page, its edges, their nodes and what t
 then one call, with no level-by-level pass. Whatever else it meets (a null in a non-null field,
 a value of another type, a serializer's refusal, a resolver's exception, anywhere in the tree)
 sends that object down the general path of `run.py`, which completes every field of it and
-locates the error as the spec says, so the answer is the same either way. The object's other
-fields (abstract types, asynchronous resolvers, those reading variables or fetching for their
-level first, objects it cannot build whole) are left as nulls in the dict for the general path
-to fill in.
+locates the error as the spec says, so the answer is the same either way. A field whose resolver
+reads what is fetched for the whole level first is built once that is fetched (`run.py`). The
+object's other fields (abstract types, asynchronous resolvers, those reading variables, objects
+it cannot build whole) are left as nulls in the dict for the general path to fill in.
 """
 
 from __future__ import annotations
@@ -44,8 +44,12 @@ class Builder:
     rest: list[FieldPlan]
     source: str  # the generated code, for reading when something goes wrong
     # One object's dict (raising when the object needs the general path): what the builder of
-    # an object naming this one calls, when `rest` is empty.
+    # an object naming this one calls, when `rest` is empty and nothing is `prefetched`.
     one: Callable[[Any, Any], dict[str, Any]]
+    # Fields it builds whose resolvers read what is fetched for a whole level first
+    # (schema/compiled/hints.py): `run.py` fetches it for the level's objects before building
+    # them, so an object with such a field is built by a call of its own, not inside its parent.
+    prefetched: list[FieldPlan]
 
 
 def with_builders(plan: Plan) -> Plan:
@@ -114,7 +118,8 @@ def builder_of(obj: Obj) -> Builder | None:
         ]
     )
     exec(compile(source, f"<builder of {obj.type.name}>", "exec"), namespace)
-    return Builder(namespace["build"], rest, source, namespace["one"])
+    prefetched = [f for f in obj.fields if f.prefetch is not None and f not in rest]
+    return Builder(namespace["build"], rest, source, namespace["one"], prefetched)
 
 
 def _read(plan: FieldPlan, index: int, namespace: dict[str, Any]) -> str | None:
@@ -130,7 +135,7 @@ def _read(plan: FieldPlan, index: int, namespace: dict[str, Any]) -> str | None:
             return f"s.{name}"
         namespace[f"g{index}"] = plan.get
         return f"g{index}(s)"
-    if plan.how is not How.CALL or plan.is_async or plan.prefetch is not None:
+    if plan.how is not How.CALL or plan.is_async:
         return None
     if plan.has_arguments and plan.constant_arguments is None:
         return None  # its arguments read the request's variables
@@ -189,6 +194,7 @@ def _whole(obj: Obj, namespace: dict[str, Any], name: str) -> str | None:
     if (
         builder is None
         or builder.rest
+        or builder.prefetched
         or not isinstance(origin, type)
         or getattr(definition, "is_type_of", None) is not None
         or getattr(definition, "concrete_of", None) is not None

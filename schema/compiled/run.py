@@ -22,6 +22,7 @@ from graphql.pyutils import Path, inspect, is_iterable
 from schema.compiled.plan import Abstract, FieldPlan, How, Leaf, ListOf, Obj, Out, Plan
 
 if TYPE_CHECKING:
+    from schema.compiled.builders import Builder
     from schema.compiled.executor import CompilingExecutor
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -158,6 +159,12 @@ class PlanRun:
     async def _objects(self, obj: Obj, sources: list[Any], paths: Positions) -> list[Any]:
         """Each object's dict, or a Bubble where a non-null field of it failed."""
         builder = obj.builder
+        if (
+            builder is not None
+            and builder.prefetched
+            and not await self._prefetch(builder, sources)
+        ):
+            builder = None  # a fetch failed: the general path gives each field its error
         if builder is None:
             return await self._fields(obj, obj.fields, sources, paths, [{} for _ in sources])
         results: list[Any] = builder.build(sources, self.info)
@@ -188,6 +195,18 @@ class PlanRun:
         for index, result in zip(built, done, strict=True):
             results[index] = result
         return results
+
+    async def _prefetch(self, builder: Builder, sources: list[Any]) -> bool:
+        """What the builder's fields read, fetched for all of a level's objects; False when a
+        fetch failed."""
+        context = self.info.context
+        for plan in builder.prefetched:
+            assert plan.prefetch is not None
+            try:
+                await plan.prefetch(context, sources)
+            except Exception:
+                return False
+        return True
 
     async def _fields(
         self,

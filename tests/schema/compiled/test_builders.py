@@ -3,7 +3,7 @@ so that compiled answers stay the generic executor's, error for error."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -15,6 +15,7 @@ from graphql import OperationType
 
 from schema.compiled.builders import builder_of
 from schema.compiled.executor import compiling_executor
+from schema.compiled.hints import prefetched_by
 from schema.compiled.plan import ListOf, Obj
 from schema.compiled.run import CompiledInfo
 
@@ -246,3 +247,82 @@ async def test_an_object_whose_fields_are_all_built_is_built_inside_its_parent()
     }
     assert built[1] == {"label": "b", "parts": [], "spare": {"name": "pin"}, "heaviest": None}
     assert built[2:] == [None, None, None]  # deep failures and a subclass: the general path's
+
+
+# A field whose resolver reads what is fetched for its whole level first.
+
+
+@dataclass
+class _Owners:
+    loaders: Any = None
+    fetches: list[list[str]] = field(default_factory=list)
+    owners: dict[str, str] = field(default_factory=dict)
+
+
+async def _fetch_owners(context: _Owners, crates: Any) -> None:
+    context.fetches.append([c.label for c in crates])
+    context.owners.update({c.label: f"owner of {c.label}" for c in crates if c.label != "c"})
+
+
+@strawberry.type
+class Crate:
+    label: str
+
+    @strawberry.field
+    @prefetched_by(_fetch_owners)
+    def owner(self, info: strawberry.Info[_Owners, None]) -> str | None:
+        return info.context.owners.get(self.label)
+
+
+@strawberry.type
+class Shelf:
+    name: str
+    crates: list[Crate]
+
+
+@strawberry.type
+class Warehouse:
+    @strawberry.field
+    def shelves(self) -> list[Shelf]:
+        return [
+            Shelf(name="top", crates=[Crate(label="a"), Crate(label="b")]),
+            Shelf(name="low", crates=[Crate(label="c")]),
+        ]
+
+
+# The generic executor leaves such fetches to loaders (hints.py): this schema has none.
+@pytest.mark.usefixtures("unchecked_execution")
+async def test_a_field_fetched_for_its_level_is_built_after_one_fetch_for_the_level() -> None:
+    schema = strawberry.Schema(query=Warehouse, execution_context_class=compiling_executor(True, 4))
+    context = _Owners()
+    result = await schema.execute(
+        "{ shelves { name crates { label owner } } }", context_value=context
+    )
+    assert result.errors is None
+    assert result.data == {
+        "shelves": [
+            {
+                "name": "top",
+                "crates": [
+                    {"label": "a", "owner": "owner of a"},
+                    {"label": "b", "owner": "owner of b"},
+                ],
+            },
+            {"name": "low", "crates": [{"label": "c", "owner": None}]},
+        ]
+    }
+    assert context.fetches == [["a", "b", "c"]]  # once, for every crate of the level
+    (entry,) = schema.execution_context_class.plans._entries.values()  # type: ignore[attr-defined,union-attr]
+    (plan,) = entry.plans.values()
+    assert plan is not None
+    shelves = plan.root.fields[0].out
+    assert isinstance(shelves, ListOf) and isinstance(shelves.item, Obj)
+    shelf = shelves.item
+    assert shelf.builder is not None
+    # The crates are not built inside their shelf: their level's fetch comes first.
+    assert [f.key for f in shelf.builder.rest] == ["crates"]
+    crates = shelf.fields[1].out
+    assert isinstance(crates, ListOf) and isinstance(crates.item, Obj)
+    crate = crates.item.builder
+    assert crate is not None and crate.rest == []
+    assert [f.key for f in crate.prefetched] == ["owner"]
