@@ -154,16 +154,29 @@ async def rows_of_with(
     order is kept when it is by id, newest first, as every page's is.
 
     The ORM builds only the query's ids (its filters, order and limit): building the SQL of a
-    select of every column costs about twice as much in Python as the database's lookup of the
-    rows by their primary key."""
+    select of every column costs about twice as much in Python. A query of one table then
+    selects the shape's columns in its own statement; one with joins gives its ids, and the
+    rows are joined to them by primary key. Joining an inbox's ids back cost PostgreSQL twice
+    as much: for the ids alone it reads the whole desk from the (agency, status, id) index and
+    sorts it (0.53 ms for 2,500 open assignments); for the rows, it walks (agency, id) back and
+    stops at the page (0.25 ms)."""
     sql, params = ids_of(query)
     table = query.model._meta.db_table
-    return await select_with(
-        shape,
-        f"SELECT {shape.columns_of(alias)}, {more} FROM ({sql}) page"
-        f" JOIN {table} {alias} ON {alias}.id = page.id {join} ORDER BY {alias}.id DESC",
-        *params,
-    )
+    head = _ids_head(table)
+    if sql == head or sql.startswith(head + " "):
+        rows = f'SELECT {shape.columns} FROM "{table}"{sql[len(head) :]}'
+        statement = f"SELECT {shape.columns_of(alias)}, {more} FROM ({rows}) {alias} {join}"
+    else:
+        statement = (
+            f"SELECT {shape.columns_of(alias)}, {more} FROM ({sql}) page"
+            f" JOIN {table} {alias} ON {alias}.id = page.id {join}"
+        )
+    return await select_with(shape, f"{statement} ORDER BY {alias}.id DESC", *params)
+
+
+def _ids_head(table: str) -> str:
+    """How the ORM's select of the ids of one table's rows begins (`ids_of`)."""
+    return f'SELECT "id" "id" FROM "{table}"'
 
 
 def ids_of(query: QuerySet[Any]) -> tuple[str, list[Any]]:
@@ -293,7 +306,7 @@ def where_of(query: QuerySet[Any]) -> tuple[str, list[Any]]:
     if query._orderings or query._limit is not None or query._offset is not None:
         raise ValueError("a condition is only a filter's: no order, limit or offset")
     sql, params = ids_of(query)
-    head = f'SELECT "id" "id" FROM "{query.model._meta.db_table}"'
+    head = _ids_head(query.model._meta.db_table)
     if sql == head:
         return "TRUE", params
     if not sql.startswith(head + " WHERE "):

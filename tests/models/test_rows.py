@@ -12,9 +12,13 @@ import dateutil.tz
 import pytest
 from tortoise.expressions import F, Q
 
-from models import Assignment, Report
+from models import Assignment, Report, rows
 from models.enums import AssignmentStatus
-from models.rows import built_ids, ids_of, plain_query_key
+from models.rows import built_ids, ids_of, plain_query_key, rows_of_with
+from tests.app_fixtures import JAYAPURA, JEMBER
+from tests.factories import COMPLAINT_TITLE, demo_region, new_complaint
+
+NOW = datetime(2026, 11, 30, 7, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -112,3 +116,22 @@ def test_a_kept_query_that_no_longer_builds_the_same_fails_the_tests(fresh_memo:
     built_ids[key] = ("SELECT 1", [])
     with pytest.raises(AssertionError, match="was built as"):
         ids_of(query)
+
+
+async def test_a_page_of_one_table_selects_its_rows_itself_and_one_with_joins_by_their_ids(
+    db: str,
+) -> None:
+    # Reports in two regions; the page by region code joins region, the one by its id does not.
+    jember, jayapura = await demo_region(JEMBER), await demo_region(JAYAPURA)
+    made = [await new_complaint(NOW, region=code) for code in (JEMBER, JAYAPURA) * 3]
+    ours = [r.id for r in made if r.region_id == jember.id]
+    one_table = Report.filter(region_id=jember.id).order_by("-id").limit(2)
+    joined = Report.filter(region__code=JEMBER).order_by("-id").limit(2)
+    assert ids_of(one_table)[0].startswith('SELECT "id" "id" FROM "report" WHERE')
+    assert " JOIN " in ids_of(joined)[0]
+    for query in (one_table, joined):
+        found = await rows_of_with(rows.REPORT, query, "r.region_id * 10", alias="r")
+        assert [row.id for row, _ in found] == sorted(ours, reverse=True)[:2]
+        assert [more for _, more in found] == [(jember.id * 10,)] * 2
+        assert all(row.title == COMPLAINT_TITLE for row, _ in found)
+    assert jayapura.id != jember.id
