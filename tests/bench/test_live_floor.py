@@ -116,6 +116,10 @@ async def test_each_viewer_gets_lapor_s_frames_the_desk_that_let_go_only_the_rec
         await until(lambda: lapor.hub.subscriber_count == 2 and floor.floor.subscriber_count == 2)
         report = await submit(lapor.as_(people["reporter"]), confidential=True)
         (assignment,) = await verified(lapor, people, str(report["id"]), "DINKES")
+        # Each event carries the assignment as it is when the server reads it: both answer the
+        # first before it is returned, or a slower side would show it returned already.
+        for client in watching.values():
+            await client.wait_for(lambda c=client: len(c.frames["inbox"]) == 1, what="1 event")
         await ok(lapor.as_(people["officer"]), RETURN, id=assignment)
         for client in watching.values():
             await client.wait_for(lambda c=client: len(c.frames["inbox"]) == 2, what="2 events")
