@@ -172,14 +172,7 @@ def _write(out: Out, index: int, namespace: dict[str, Any]) -> list[str] | None:
     else:
         namespace[f"c{index}"] = out.type.coerce_output_value  # type: ignore[attr-defined]
         statements = [f"{x} = c{index}(v)", f"if {x} is None: raise _Slow"]
-    if out.nonnull:
-        return statements
-    return [
-        "if v is None:",
-        f"    {x} = None",
-        "else:",
-        *(f"    {statement}" for statement in statements),
-    ]
+    return statements if out.nonnull else _unless_null(x, statements)
 
 
 def _whole(obj: Obj, namespace: dict[str, Any], name: str) -> str | None:
@@ -224,8 +217,11 @@ def _write_objects(out: Obj | ListOf, index: int, namespace: dict[str, Any]) -> 
             each = f"None if i is None else {each}"
         # A list the resolver gave as anything but a list is the general path's.
         statements = ["if type(v) is not list: raise _Slow", f"{x} = [{each} for i in v]"]
-    if out.nonnull:
-        return statements
+    return statements if out.nonnull else _unless_null(x, statements)
+
+
+def _unless_null(x: str, statements: list[str]) -> list[str]:
+    """`statements` for a nullable field: a null value is written as null, never looked at."""
     return [
         "if v is None:",
         f"    {x} = None",

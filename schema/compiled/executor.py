@@ -120,7 +120,7 @@ class Mismatch:
     generic: bytes
 
 
-def _answer(result: ExecutionResult) -> bytes:
+def comparable_answer(result: ExecutionResult) -> bytes:
     """An execution's data and errors as comparable bytes (errors in a stable order)."""
     errors = sorted(
         orjson.dumps(e.formatted, option=orjson.OPT_SORT_KEYS) for e in result.errors or ()
@@ -201,21 +201,21 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             values = self._last_run.root_values
             people = self.context_value.loaders.known_people()
             generic = await self._twin()._complete_generically(plan, values, people)
-            same = _answer(compiled) == _answer(generic)
+            same = comparable_answer(compiled) == comparable_answer(generic)
         else:
             generic = await self._twin()._generic(serially, people)
             # Data may have changed in between (another request's commit): a second compiled
             # run that agrees with the generic one says so.
-            same = _answer(compiled) == _answer(generic) or _answer(
+            same = comparable_answer(compiled) == comparable_answer(generic) or comparable_answer(
                 await self._twin()._run(plan)
-            ) == _answer(generic)
+            ) == comparable_answer(generic)
         if not same:
             report(
                 Mismatch(
                     print_ast(self.operation),
                     dict(self.variable_values.coerced),
-                    _answer(compiled),
-                    _answer(generic),
+                    comparable_answer(compiled),
+                    comparable_answer(generic),
                 )
             )
         return compiled

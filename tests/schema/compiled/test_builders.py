@@ -14,7 +14,7 @@ import strawberry
 from graphql import OperationType
 
 from schema.compiled.builders import builder_of
-from schema.compiled.executor import compiling_executor
+from schema.compiled.executor import comparable_answer, compiling_executor
 from schema.compiled.hints import prefetched_by
 from schema.compiled.plan import ListOf, Obj
 from schema.compiled.run import CompiledInfo
@@ -113,13 +113,9 @@ def _schema(compiled: bool) -> strawberry.Schema:
 
 
 async def _answer(compiled: bool) -> bytes:
-    result = await _schema(compiled).execute(
-        QUERY, variable_values={"by": 10}, context_value=_Context()
+    return comparable_answer(
+        await _schema(compiled).execute(QUERY, variable_values={"by": 10}, context_value=_Context())
     )
-    errors = sorted(
-        orjson.dumps(e.formatted, option=orjson.OPT_SORT_KEYS) for e in result.errors or ()
-    )
-    return orjson.dumps({"data": result.data}) + b"\n" + b"\n".join(errors)
 
 
 @pytest.mark.usefixtures("unchecked_execution")
@@ -204,11 +200,7 @@ BOX_QUERY = "{ boxes { label parts { name weight } spare { name } heaviest { wei
 
 async def _box_answer(compiled: bool) -> bytes:
     schema = strawberry.Schema(query=Store, execution_context_class=compiling_executor(compiled, 4))
-    result = await schema.execute(BOX_QUERY, context_value=_Context())
-    errors = sorted(
-        orjson.dumps(e.formatted, option=orjson.OPT_SORT_KEYS) for e in result.errors or ()
-    )
-    return orjson.dumps({"data": result.data}) + b"\n" + b"\n".join(errors)
+    return comparable_answer(await schema.execute(BOX_QUERY, context_value=_Context()))
 
 
 @pytest.mark.usefixtures("unchecked_execution")

@@ -12,7 +12,7 @@ import pytest
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from schema.compiled.executor import compiling_executor
+from schema.compiled.executor import comparable_answer, compiling_executor
 
 
 @dataclass
@@ -57,8 +57,7 @@ async def _answer(compiled: bool) -> tuple[bytes, list[list[int]]]:
     schema = strawberry.Schema(query=Query, execution_context_class=compiling_executor(compiled, 4))
     context = _Context()
     result = await schema.execute("{ items { key name } }", context_value=context)
-    errors = sorted(orjson.dumps(e.formatted) for e in result.errors or ())
-    return orjson.dumps({"data": result.data}) + b"\n" + b"\n".join(errors), context.batches
+    return comparable_answer(result), context.batches
 
 
 @pytest.mark.usefixtures("unchecked_execution")
