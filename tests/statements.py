@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from asyncpg.pool import Pool
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 
 EXECUTION_METHODS = (
@@ -82,3 +83,17 @@ def counting(log: StatementLog) -> Iterator[StatementLog]:
         yield log
     finally:
         log.active = False
+
+
+@pytest.fixture
+def acquisitions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Connections taken from asyncpg's pool, one item each, counted as they are taken."""
+    taken: list[int] = []
+    original = Pool.acquire
+
+    def counted(self: Pool, *args: Any, **kwargs: Any) -> Any:
+        taken.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pool, "acquire", counted)
+    return taken

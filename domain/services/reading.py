@@ -14,7 +14,12 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from domain.errors import DomainError, ErrorCode
+from models.connection import one_connection
 from models.rows import Shape, rows_of_with
+
+# A query's reads over one pooled connection (models/connection.py): what the executor runs a
+# query in, so that resolvers and loaders need not know.
+reads_on_one_connection = one_connection
 
 T = TypeVar("T")
 U = TypeVar("U")

@@ -9,9 +9,11 @@ executor per event).
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from copy import copy
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -35,7 +37,7 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from core.metrics import count_execution
-from domain.services.reading import SharedRows
+from domain.services.reading import SharedRows, reads_on_one_connection
 from schema.compiled.builders import with_builders
 from schema.compiled.plan import (
     Compiler,
@@ -180,12 +182,25 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         plan = self.plans.plan(self) if self.compiled else None
         if plan is None:
             count_execution("generic")
+            if self.operation.operation is OperationType.QUERY:
+                return self._generic_query(serially)
             return super().execute_operation(serially)  # type: ignore[return-value]
         count_execution("compiled")
         report = _check.report
         if report is not None:
             return self._run_checked(plan, serially, report)
         return self._run(plan)
+
+    async def _generic_query(self, serially: bool | None) -> ExecutionResult:
+        async with reads_on_one_connection():
+            return await self._generic_awaited(serially)
+
+    async def _generic_awaited(self, serially: bool | None) -> ExecutionResult:
+        result = super().execute_operation(serially)
+        if self.is_awaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        return result
 
     async def _run_checked(
         self, plan: Plan, serially: bool | None, report: Callable[[Mismatch], None]
@@ -264,11 +279,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
 
     async def _generic(self, serially: bool | None, people: dict[int, Any]) -> ExecutionResult:
         with self.context_value.own_loaders(people):
-            result = super().execute_operation(serially)
-            if self.is_awaitable(result):
-                result = await result
-        assert isinstance(result, ExecutionResult)
-        return result
+            return await self._generic_awaited(serially)
 
     async def _run(self, plan: Plan) -> ExecutionResult:
         shared = self._event_rows()
@@ -301,12 +312,20 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         if _check.report is not None:  # kept for the check (a cycle: not on the way to users)
             self._last_run = run
         try:
-            data = await run.execute()
+            async with self._reads():
+                data = await run.execute()
         finally:
             people_on_demand.reset(on_demand)
         result = self.build_response(data)
         assert isinstance(result, ExecutionResult)
         return result
+
+    def _reads(self) -> AbstractAsyncContextManager[None]:
+        """A query's reads over one pooled connection (docs/adr/0034); a mutation's
+        transactions and a live event's shared reads as they are, on connections of their own."""
+        if self.operation.operation is OperationType.QUERY:
+            return reads_on_one_connection()
+        return contextlib.nullcontext()
 
     def compiler(self) -> Compiler:
         return Compiler(

@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from core.settings import get_settings
 from domain.actor import Actor
 from domain.services import assignments, reports
 from models import Agency, Assignment, Category, Region, Report
 from models.enums import ResolutionCode, ResolutionTier
 from schema.ids import to_global_id
-from tests.app_fixtures import GQL
+from tests.app_fixtures import GQL, app_client
 from tests.factories import actor_for, demo_agency, demo_region, new_complaint
 from tests.statements import StatementLog, counting
 
@@ -269,3 +272,25 @@ async def test_timelines_and_suggestions_in_a_list_send_the_same_number_of_state
     assert all(n["timeline"]["edges"][0]["node"]["kind"] == "report.submitted" for n in nodes)
     assert any(n["suggestedAgencies"] for n in nodes)
     assert small == large, _explain(sql10, sql100)
+
+
+@pytest.mark.usefixtures("unchecked_execution")
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "generic"])
+async def test_a_query_sends_its_statements_over_one_connection(
+    db: str, sql_log: StatementLog, acquisitions: list[int], compiled: bool
+) -> None:
+    """However many statements a page needs, its query takes one connection from the pool
+    (models/connection.py), whether it runs from its plan or on the generic executor."""
+    desk = await _desk()
+    await _seed(desk, 12)
+    settings = get_settings().model_copy(update={"compiled_execution": compiled})
+    async with app_client(settings) as client:
+        acquisitions.clear()  # the seeding's
+        public = GQL(client)  # signed out: the request reads no account before its query
+        with counting(sql_log):
+            page = await _page(public, REPORTS_WITH_TIMELINES, {"first": 10}, "reports")
+    assert len(page["edges"]) == 10
+    assert any(e["node"]["assignments"] for e in page["edges"]), "the page has assignments"
+    assert sql_log.count >= 4, sql_log.statements
+    taken = len(acquisitions)
+    assert taken == 1, f"{taken} connections for {sql_log.count} statements"
