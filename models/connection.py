@@ -1,58 +1,175 @@
 """One pooled connection for all the statements of a block (a query's execution), instead of
-one acquisition from the pool per statement.
+one acquisition from the pool per statement, and the reads of one moment in one round trip.
 
 asyncpg's pool gives a connection back through a task of its own (`asyncio.shield`), and the
 acquisition queues: on a report's page of four statements, a tenth of the request's time went
 to taking and giving back connections. Inside `one_connection()` the ORM and the read path
-(models/rows.py) find the connection held for the block as the default client; statements
-from tasks of the same block (a level's loaders) take turns on it. The connection is taken at
-the first statement, so a block answered from caches holds none, and given back when the
-block ends, however it ends.
+(models/rows.py) find the block's client as the default one. Their statements queue on it, and
+one task, the block's sender, sends them over the connection it holds: the reads of the read
+path that queued together go as one statement (`together`), the ORM's one by one. No caller
+holds the connection while it waits (the compiled executor steps many resolvers by hand and
+finishes them in turn: one suspended while holding it would stop all the others). The
+connection is taken at the first statement, so a block answered from caches holds none, and
+given back when the block ends, however it ends.
 
 A transaction begun inside the block takes a connection of its own from the pool, as it would
 outside: only reads belong in such a block. Nor may anything in it wait for another block
 that could be waiting for a connection (the live events' shared reads do): a full pool of
-holders waiting on each other would never move (docs/adr/0034-one-connection-per-query.md).
+holders waiting on each other would never move (docs/adr/0034, docs/adr/0035).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any, cast
+import contextvars
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, NamedTuple, cast
 
 import asyncpg
 from tortoise import connections
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.base.client import PoolConnectionWrapper, TransactionContext
+from tortoise.backends.base_postgres.client import translate_exceptions
 from tortoise.exceptions import ConfigurationError
 
 DEFAULT = "default"
+# The client whose sender is running in this task (`HeldConnection._send`).
+_SENDING: contextvars.ContextVar[HeldConnection | None] = contextvars.ContextVar(
+    "lapor_sending", default=None
+)
 
 
-class _HeldConnection(AsyncpgDBClient):
-    """The default client with one pooled connection held: taken at the first statement, given
-    back by `give_back`. Borrows the pooled client's settings, as Tortoise's own transaction
-    wrapper does."""
+class _Job(NamedTuple):
+    """A statement waiting for the sender: a read of the read path (`sql`, `params`) or the
+    ORM's work (`work`, given the client to run on)."""
+
+    future: asyncio.Future[Any]
+    sql: str = ""
+    params: list[Any] = []
+    work: Callable[[AsyncpgDBClient], Awaitable[Any]] | None = None
+
+
+class HeldConnection(AsyncpgDBClient):
+    """The default client inside a block: its statements are sent by one task over one pooled
+    connection, taken at the first statement and given back by `give_back`. Borrows the pooled
+    client's settings, as Tortoise's own transaction wrapper does."""
 
     def __init__(self, pooled: AsyncpgDBClient) -> None:  # no super(): nothing of its own to set
         self._pooled = pooled
         self._connection: asyncpg.Connection | None = None  # type: ignore[assignment]
         self._from: asyncpg.Pool | None = None  # the pool the held connection goes back to
-        self._lock = asyncio.Lock()
+        self._jobs: list[_Job] = []
+        self._sender: asyncio.Future[None] | None = None
         self.given_back = False
         self.log = pooled.log
         self.connection_name = pooled.connection_name
 
+    # The ORM's statements: each queued as work for the sender, which runs Tortoise's own
+    # method with this client's connection (`acquire_connection`, used by the sender only).
+
+    async def execute_query(self, query: str, values: list[Any] | None = None) -> Any:
+        return await self._queued(lambda c: AsyncpgDBClient.execute_query(c, query, values))
+
+    async def execute_query_dict(self, query: str, values: list[Any] | None = None) -> Any:
+        return await self._queued(lambda c: AsyncpgDBClient.execute_query_dict(c, query, values))
+
+    async def execute_insert(self, query: str, values: list[Any]) -> Any:
+        return await self._queued(lambda c: AsyncpgDBClient.execute_insert(c, query, values))
+
+    async def execute_many(self, query: str, values: list[Any]) -> None:
+        await self._queued(lambda c: AsyncpgDBClient.execute_many(c, query, values))
+
+    async def execute_script(self, query: str) -> None:
+        await self._queued(lambda c: AsyncpgDBClient.execute_script(c, query))
+
     def acquire_connection(self) -> Any:
-        return _Turn(self)
+        if _SENDING.get() is self:  # Tortoise's own methods, run by the sender
+            return _Held(self)
+        # Anyone else asking for a connection of their own (a search's planning transaction)
+        # gets one from the pool: the held one is the sender's alone.
+        return self._pooled.acquire_connection()
 
     def _in_transaction(self) -> TransactionContext:
         return self._pooled._in_transaction()
 
+    async def read(self, sql: str, params: list[Any]) -> list[Any]:
+        """The records of a read, sent in one round trip with the reads queued at the same
+        moment (a level's loaders) or while a statement was under way."""
+        return cast(list[Any], await self._submit(_Job(self._future(), sql, params)))
+
+    async def _queued(self, work: Callable[[AsyncpgDBClient], Awaitable[Any]]) -> Any:
+        return await self._submit(_Job(self._future(), work=work))
+
+    @staticmethod
+    def _future() -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _submit(self, job: _Job) -> Any:
+        if self.given_back:  # a task the block started outlived it: as outside a block
+            return await _alone(job, self._pooled)
+        self._jobs.append(job)
+        if self._sender is None:
+            # The sender runs after every task that was ready when it was made: the other
+            # statements of the moment have queued by then.
+            self._sender = asyncio.get_running_loop().create_task(self._send())
+        return await job.future
+
+    async def _send(self) -> None:
+        _SENDING.set(self)  # in the sender's own context only
+        try:
+            while self._jobs:
+                jobs, self._jobs = self._jobs, []
+                reads = [job for job in jobs if job.work is None]
+                if reads:
+                    await self._answer(reads, self._together)
+                for job in jobs:
+                    if job.work is not None:
+                        await self._answer([job], self._work)
+        finally:
+            self._sender = None
+            for job in self._jobs:  # cancelled with statements still queued
+                job.future.cancel()
+            self._jobs = []
+
+    async def _answer(
+        self, jobs: list[_Job], send: Callable[[list[_Job]], Awaitable[list[Any]]]
+    ) -> None:
+        try:
+            answers = await send(jobs)
+        except BaseException as error:
+            for job in jobs:
+                _fail(job, error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for job, answer in zip(jobs, answers, strict=True):
+            if not job.future.done():  # its caller may have been cancelled meanwhile
+                job.future.set_result(answer)
+
+    async def _together(self, reads: list[_Job]) -> list[list[Any]]:
+        connection = await self.take()
+        if len(reads) == 1:
+            return [await self.fetch_records(reads[0].sql, reads[0].params, connection)]
+        sql, params = together(reads)
+        (row,) = await self.fetch_records(sql, params, connection)
+        return [list(records) for records in row]
+
+    async def _work(self, jobs: list[_Job]) -> list[Any]:
+        (job,) = jobs
+        assert job.work is not None
+        return [await job.work(self)]
+
+    @translate_exceptions
+    async def fetch_records(
+        self, sql: str, params: list[Any], connection: asyncpg.Connection
+    ) -> list[Any]:
+        """One statement's records on `connection` (the only way reads reach the database)."""
+        return list(await connection.fetch(sql, *params))
+
     async def take(self) -> asyncpg.Connection:
-        """The held connection, taken from the pool if none is held yet (under the lock)."""
+        """The held connection, taken from the pool if none is held yet (by the sender)."""
         if self._connection is None:
             pooled = self._pooled
             await PoolConnectionWrapper(pooled, pooled._pool_init_lock).ensure_connection()
@@ -62,46 +179,92 @@ class _HeldConnection(AsyncpgDBClient):
             self._from = pool
         return self._connection
 
-    async def give_back(self) -> None:
-        """The held connection, if any, back to its pool, once a statement under way on it is
-        done; statements after that take pooled connections of their own."""
-        async with self._lock:
-            self.given_back = True
+    async def give_back(self, failed: bool) -> None:
+        """The held connection, if any, back to its pool: once the statements queued are
+        answered, or at once when the block `failed` (what is queued is cancelled); later
+        statements take pooled connections of their own."""
+        self.given_back = True
+        sender = self._sender
+        try:
+            if sender is not None:
+                if failed:
+                    sender.cancel()
+                await asyncio.wait([sender])
+        except BaseException:  # cancelled while waiting: the statements go too
+            if sender is not None:
+                sender.cancel()
+            raise
+        finally:
             connection, pool = self._connection, self._from
             self._connection = self._from = None
-        if connection is not None and pool is not None:
-            await pool.release(connection)
+            if connection is not None and pool is not None:
+                await pool.release(connection)
 
 
-class _Turn:
-    """One statement's turn on the held connection; after the block, on a pooled one."""
+def _fail(job: _Job, error: BaseException) -> None:
+    if job.future.done():
+        return
+    if isinstance(error, asyncio.CancelledError):
+        job.future.cancel()
+    else:
+        job.future.set_exception(error)
 
-    __slots__ = ("client", "pooled")
 
-    def __init__(self, client: _HeldConnection) -> None:
+async def _alone(job: _Job, client: AsyncpgDBClient) -> Any:
+    """A statement sent on its own through `client` (the pooled one)."""
+    if job.work is not None:
+        return await job.work(client)
+    _, records = await client.execute_query(job.sql, job.params)
+    return list(records)
+
+
+class _Held:
+    """The held connection, for Tortoise's own methods run by the sender."""
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: HeldConnection) -> None:
         self.client = client
-        self.pooled: Any = None
 
     async def __aenter__(self) -> asyncpg.Connection:
-        client = self.client
-        await client._lock.acquire()
-        if client.given_back:
-            # A task the block started outlived it: its statements go through the pool, as
-            # outside a block, rather than take a connection that nothing would give back.
-            client._lock.release()
-            self.pooled = client._pooled.acquire_connection()
-            return cast(asyncpg.Connection, await self.pooled.__aenter__())
-        try:
-            return await client.take()
-        except BaseException:
-            client._lock.release()
-            raise
+        return await self.client.take()
 
     async def __aexit__(self, *exc_info: Any) -> None:
-        if self.pooled is not None:
-            await self.pooled.__aexit__(*exc_info)
-        else:
-            self.client._lock.release()
+        pass
+
+
+def together(reads: Sequence[_Job]) -> tuple[str, list[Any]]:
+    """One statement answering several reads: a row of one array per read, each of its records
+    in the read's order (PostgreSQL keeps a subquery's order in an ARRAY of it), the reads'
+    parameters numbered on after one another's."""
+    columns: list[str] = []
+    params: list[Any] = []
+    for read in reads:
+        columns.append(f"ARRAY(SELECT ROW(r.*) FROM ({renumbered(read.sql, len(params))}) r)")
+        params.extend(read.params)
+    return "SELECT " + ", ".join(columns), params
+
+
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$(\d+)")
+
+
+def renumbered(sql: str, by: int) -> str:
+    """`sql` with its parameters $n numbered n + `by` (never inside a quoted literal or name)."""
+    if by == 0:
+        return sql
+    return _TOKENS.sub(
+        lambda m: f"${int(m.group(1)) + by}" if m.group(1) is not None else m.group(0), sql
+    )
+
+
+async def read_records(sql: str, params: list[Any]) -> list[Any]:
+    """The records of a read, by position (a read sent with others gives records without
+    names): inside `one_connection()`, in a round trip with the reads of the same moment."""
+    client = connections.get(DEFAULT)
+    if type(client) is HeldConnection:
+        return await client.read(sql, params)
+    _, records = await client.execute_query(sql, params)
+    return list(records)
 
 
 @contextlib.asynccontextmanager
@@ -115,10 +278,12 @@ async def one_connection() -> AsyncIterator[None]:
         yield  # none, already in a transaction or a held block, or another backend: as it is
         return
     assert isinstance(current, AsyncpgDBClient)
-    held = _HeldConnection(current)
+    held = HeldConnection(current)
     token = connections.set(DEFAULT, held)
+    failed = True
     try:
         yield
+        failed = False
     finally:
         connections.reset(token)
-        await held.give_back()
+        await held.give_back(failed)

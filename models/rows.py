@@ -24,6 +24,7 @@ from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
+from models.connection import read_records
 from models.enums import (
     AssignmentStatus,
     ReportKind,
@@ -135,14 +136,12 @@ EVENT = Shape(EventRow, {})
 
 async def select(shape: Shape, sql: str, *params: Any) -> list[Any]:
     """Rows of `shape` for `sql` (which selects `shape.columns`), on the current connection."""
-    _, records = await connections.get("default").execute_query(sql, list(params))
-    return [shape.make(r) for r in records]
+    return [shape.make(r) for r in await read_records(sql, list(params))]
 
 
 async def select_with(shape: Shape, sql: str, *params: Any) -> list[tuple[Any, tuple[Any, ...]]]:
     """Rows of `shape` for `sql`, which selects `shape.columns` then more: (row, the rest)."""
-    _, records = await connections.get("default").execute_query(sql, list(params))
-    return [shape.take(r) for r in records]
+    return [shape.take(r) for r in await read_records(sql, list(params))]
 
 
 async def rows_of_with(
@@ -316,8 +315,7 @@ def where_of(query: QuerySet[Any]) -> tuple[str, list[Any]]:
 
 async def pairs(sql: str, *params: Any) -> list[tuple[Any, ...]]:
     """Plain tuples for `sql` (ids and the like)."""
-    _, records = await connections.get("default").execute_query(sql, list(params))
-    return [tuple(r) for r in records]
+    return [tuple(r) for r in await read_records(sql, list(params))]
 
 
 def by_ids(shape: Shape, table: str) -> str:

@@ -18,6 +18,8 @@ import pytest
 from asyncpg.pool import Pool
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 
+from models.connection import HeldConnection
+
 EXECUTION_METHODS = (
     "execute_query",
     "execute_query_dict",
@@ -63,6 +65,10 @@ def sql_log(monkeypatch: pytest.MonkeyPatch) -> StatementLog:
 
         return counted
 
+    # Reads sent together inside one_connection() (models/connection.py): one statement each time.
+    monkeypatch.setattr(
+        HeldConnection, "fetch_records", wrap(vars(HeldConnection)["fetch_records"])
+    )
     for cls in (AsyncpgDBClient, TransactionWrapper):
         for name in EXECUTION_METHODS:
             if name in vars(cls):

@@ -221,34 +221,97 @@ class PlanRun:
         bubbles: dict[int, Bubble] = {}
         typename = obj.type.name
         live = list(range(len(sources)))
-        for plan in fields:
-            if bubbles:
-                # An object nulled by a failed non-null field resolves no more fields, as on the
-                # generic executor, where that failure ends the object's completion: its other
-                # fields' errors would be errors under a nulled position.
-                live = [index for index in live if index not in bubbles]
-                if not live:
-                    break
-                values = await self._resolve(plan, [sources[index] for index in live])
-                positions: Positions = _Positions(_Picked(paths, live), plan.key, typename)
-            else:
-                values = await self._resolve(plan, sources)
-                positions = _Positions(paths, plan.key, typename)
-            out = plan.out
-            if type(out) is Leaf:
-                completed = self._leaves(plan, out, values, positions)
-            else:
-                completed = await self._complete(plan, out, values, positions)
-            key = plan.key
-            for index, value in zip(live, completed, strict=True):
-                if type(value) is Bubble:
-                    results[index][key] = None
-                    bubbles.setdefault(index, value)
+        started = self._start_together(fields, sources)
+        try:
+            for plan in fields:
+                if bubbles:
+                    # An object nulled by a failed non-null field resolves no more fields, as on
+                    # the generic executor, where that failure ends the object's completion: its
+                    # other fields' errors would be errors under a nulled position.
+                    live = [index for index in live if index not in bubbles]
+                    if not live:
+                        break
+                    values = await self._resolved(plan, sources, live, started)
+                    positions: Positions = _Positions(_Picked(paths, live), plan.key, typename)
                 else:
-                    results[index][key] = value
+                    values = await self._resolved(plan, sources, None, started)
+                    positions = _Positions(paths, plan.key, typename)
+                out = plan.out
+                if type(out) is Leaf:
+                    completed = self._leaves(plan, out, values, positions)
+                else:
+                    completed = await self._complete(plan, out, values, positions)
+                key = plan.key
+                for index, value in zip(live, completed, strict=True):
+                    if type(value) is Bubble:
+                        results[index][key] = None
+                        bubbles.setdefault(index, value)
+                    else:
+                        results[index][key] = value
+        finally:
+            for begun in started.values():  # fields a level never reached (all nulled)
+                if isinstance(begun, asyncio.Future):
+                    begun.cancel()
         for index, bubble in bubbles.items():
             results[index] = bubble
         return results
+
+    def _start_together(self, fields: list[FieldPlan], sources: list[Any]) -> _Started:
+        """The async resolvers of a level's fields, each stepped on every object until it first
+        waits, before any field is finished: the loads they make go out together (one round
+        trip, models/connection.py), not one field's after another's. Only when two or more
+        such fields can start at once (no fetch for the level first). A field whose resolvers
+        wait is finished by a task of its own: what they hold while they wait (a turn on the
+        query's connection) must not wait for the fields before it."""
+        eager = [
+            plan
+            for plan in fields
+            if plan.is_async and plan.prefetch is None and plan.how is How.CALL
+        ]
+        if len(eager) < 2:
+            return {}
+        started: _Started = {}
+        for plan in eager:
+            kwargs = self._kwargs(plan)
+            if type(kwargs) is Failed:
+                started[id(plan)] = [kwargs] * len(sources)
+                continue
+            assert plan.resolver is not None and isinstance(kwargs, dict)
+            values, waiting = _step_each(plan.resolver, sources, kwargs, plan.takes_self)
+            started[id(plan)] = (
+                asyncio.ensure_future(_finished(values, waiting)) if waiting else values
+            )
+        return started
+
+    async def _resolved(
+        self, plan: FieldPlan, sources: list[Any], live: list[int] | None, started: _Started
+    ) -> list[Any]:
+        """The field's value on each of `sources` (those at `live` only, when given)."""
+        begun = started.pop(id(plan), None)
+        if begun is None:
+            return await self._resolve(
+                plan, sources if live is None else [sources[i] for i in live]
+            )
+        values = await begun if isinstance(begun, asyncio.Future) else begun
+        return values if live is None else [values[i] for i in live]
+
+    def _kwargs(self, plan: FieldPlan) -> dict[str, Any] | Failed:
+        """The resolver's keyword arguments for this execution, or Failed."""
+        try:
+            kwargs = (
+                (
+                    plan.constant_arguments
+                    if plan.constant_arguments is not None
+                    else self.executor.arguments(plan)
+                )
+                if plan.has_arguments
+                else {}
+            )
+        except Exception as error:
+            return Failed(error)
+        if plan.info_name is not None:
+            kwargs = {**kwargs, plan.info_name: self.info}
+        return kwargs
 
     async def _resolve(self, plan: FieldPlan, sources: list[Any]) -> list[Any]:
         how = plan.how
@@ -261,23 +324,15 @@ class PlanRun:
                 return [_attribute(get, source) for source in sources]
         if how is How.TYPENAME:
             return [plan.parent.name] * len(sources)
-        context = self.info.context
-        try:
-            if plan.prefetch is not None:
-                await plan.prefetch(context, sources)
-            kwargs = (
-                (
-                    plan.constant_arguments
-                    if plan.constant_arguments is not None
-                    else self.executor.arguments(plan)
-                )
-                if plan.has_arguments
-                else {}
-            )
-        except Exception as error:
-            return [Failed(error)] * len(sources)
-        if plan.info_name is not None:
-            kwargs = {**kwargs, plan.info_name: self.info}
+        if plan.prefetch is not None:
+            try:
+                await plan.prefetch(self.info.context, sources)
+            except Exception as error:
+                return [Failed(error)] * len(sources)
+        kwargs = self._kwargs(plan)
+        if type(kwargs) is Failed:
+            return [kwargs] * len(sources)
+        assert isinstance(kwargs, dict)
         resolver = plan.resolver
         assert resolver is not None
         if not plan.is_async:
@@ -478,12 +533,28 @@ def _attribute(get: Any, source: Any) -> Any:
         return Failed(error)
 
 
+_Waiting = list[tuple[int, Coroutine[Any, Any, Any], Any]]
+# Fields whose resolvers were started together (`PlanRun._start_together`), by plan id: their
+# values, or the task finishing those that waited.
+_Started = dict[int, "list[Any] | asyncio.Future[list[Any]]"]
+
+
 async def _step_all(
     resolver: Any, sources: list[Any], kwargs: dict[str, Any], takes_self: bool
 ) -> list[Any]:
     """Run an async resolver on every source: each is stepped until it first waits; those
     waiting are then finished in turn (a loader they wait on dispatches all their keys at
     once). No task is made for any of them."""
+    values, waiting = _step_each(resolver, sources, kwargs, takes_self)
+    await _finish_waiting(values, waiting)
+    return values
+
+
+def _step_each(
+    resolver: Any, sources: list[Any], kwargs: dict[str, Any], takes_self: bool
+) -> tuple[list[Any], _Waiting]:
+    """An async resolver stepped on every source until it first waits: the values of those
+    that ended, and those still waiting (with what each waits on)."""
     values: list[Any] = [None] * len(sources)
     waiting: list[tuple[int, Coroutine[Any, Any, Any], Any]] = []
     for index, source in enumerate(sources):
@@ -500,6 +571,10 @@ async def _step_all(
         if getattr(waits_on, "_asyncio_future_blocking", False):
             waits_on._asyncio_future_blocking = False  # as `_step` says why
         waiting.append((index, coroutine, waits_on))
+    return values, waiting
+
+
+async def _finished(values: list[Any], waiting: _Waiting) -> list[Any]:
     await _finish_waiting(values, waiting)
     return values
 
