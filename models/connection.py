@@ -21,10 +21,9 @@ holders waiting on each other would never move (docs/adr/0034, docs/adr/0035).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, cast
 
 import asyncpg
@@ -260,30 +259,44 @@ def renumbered(sql: str, by: int) -> str:
 async def read_records(sql: str, params: list[Any]) -> list[Any]:
     """The records of a read, by position (a read sent with others gives records without
     names): inside `one_connection()`, in a round trip with the reads of the same moment."""
-    client = connections.get(DEFAULT)
-    if type(client) is HeldConnection:
-        return await client.read(sql, params)
-    _, records = await client.execute_query(sql, params)
+    held = _HELD.get()
+    if held is not None and not held.given_back:
+        return await held.read(sql, params)
+    _, records = await connections.get(DEFAULT).execute_query(sql, params)
     return list(records)
 
 
-@contextlib.asynccontextmanager
-async def one_connection() -> AsyncIterator[None]:
+# The block's client in this context (`one_connection`): what `read_records` asks first, as
+# Tortoise's own lookup of the default client costs more than a read's other work in Python.
+_HELD: contextvars.ContextVar[HeldConnection | None] = contextvars.ContextVar(
+    "lapor_held", default=None
+)
+
+
+class one_connection:
     """The block's statements over one pooled connection (module docstring)."""
-    try:
-        current = connections.get(DEFAULT)
-    except (RuntimeError, ConfigurationError):  # no database set up (a schema-only test)
-        current = None
-    if type(current) is not AsyncpgDBClient:
-        yield  # none, already in a transaction or a held block, or another backend: as it is
-        return
-    assert isinstance(current, AsyncpgDBClient)
-    held = HeldConnection(current)
-    token = connections.set(DEFAULT, held)
-    failed = True
-    try:
-        yield
-        failed = False
-    finally:
-        connections.reset(token)
-        await held.give_back(failed)
+
+    __slots__ = ("held", "tokens")
+
+    def __init__(self) -> None:
+        self.held: HeldConnection | None = None
+        self.tokens: tuple[Any, contextvars.Token[HeldConnection | None]] | None = None
+
+    async def __aenter__(self) -> None:
+        try:
+            current = connections.get(DEFAULT)
+        except (RuntimeError, ConfigurationError):  # no database set up (a schema-only test)
+            return
+        # Already in a transaction or a held block, or another backend: left as it is.
+        if type(current) is AsyncpgDBClient:
+            assert isinstance(current, AsyncpgDBClient)
+            self.held = held = HeldConnection(current)
+            self.tokens = (connections.set(DEFAULT, held), _HELD.set(held))
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        held, tokens = self.held, self.tokens
+        if held is None or tokens is None:
+            return
+        connections.reset(tokens[0])
+        _HELD.reset(tokens[1])
+        await held.give_back(failed=kind is not None)
