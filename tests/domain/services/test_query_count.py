@@ -5,11 +5,13 @@ new rows arrive between two pages.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tortoise import connections
 
 from core.settings import get_settings
 from domain.actor import Actor
@@ -294,3 +296,21 @@ async def test_a_query_sends_its_statements_over_one_connection(
     assert sql_log.count >= 4, sql_log.statements
     taken = len(acquisitions)
     assert taken == 1, f"{taken} connections for {sql_log.count} statements"
+
+
+async def test_more_queries_at_once_than_pooled_connections_all_answer(db: str, gql: GQL) -> None:
+    """Each query holds a connection for its length (models/connection.py): three times as many
+    at once as the pool holds wait their turn, none stuck, and every connection goes back."""
+    desk = await _desk()
+    await _seed(desk, 6)
+    pool = connections.get("default")._pool
+    many = 3 * pool.get_max_size()
+    pages = await asyncio.wait_for(
+        asyncio.gather(
+            *(_page(gql, REPORTS_WITH_TIMELINES, {"first": 6}, "reports") for _ in range(many))
+        ),
+        timeout=120,
+    )
+    assert len(pages[0]["edges"]) == 6
+    assert all(page == pages[0] for page in pages)
+    assert pool.get_size() - pool.get_idle_size() == 0
