@@ -260,7 +260,7 @@ async def read_records(sql: str, params: list[Any]) -> list[Any]:
     """The records of a read, by position (a read sent with others gives records without
     names): inside `one_connection()`, in a round trip with the reads of the same moment."""
     held = _HELD.get()
-    if held is not None and not held.given_back:
+    if held is not None:
         return await held.read(sql, params)
     _, records = await connections.get(DEFAULT).execute_query(sql, params)
     return list(records)

@@ -182,17 +182,15 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         plan = self.plans.plan(self) if self.compiled else None
         if plan is None:
             count_execution("generic")
-            if self.operation.operation is OperationType.QUERY:
-                return self._generic_query(serially)
-            return super().execute_operation(serially)  # type: ignore[return-value]
+            return self._generic_run(serially)
         count_execution("compiled")
         report = _check.report
         if report is not None:
             return self._run_checked(plan, serially, report)
         return self._run(plan)
 
-    async def _generic_query(self, serially: bool | None) -> ExecutionResult:
-        async with reads_on_one_connection():
+    async def _generic_run(self, serially: bool | None) -> ExecutionResult:
+        async with self._reads():
             return await self._generic_awaited(serially)
 
     async def _generic_awaited(self, serially: bool | None) -> ExecutionResult:

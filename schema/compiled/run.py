@@ -249,9 +249,9 @@ class PlanRun:
                     else:
                         results[index][key] = value
         finally:
-            for begun in started.values():  # fields a level never reached (all nulled)
-                if isinstance(begun, asyncio.Future):
-                    begun.cancel()
+            for _, waiting in started.values():  # fields a level never reached (all nulled)
+                for _, coroutine, _ in waiting:
+                    coroutine.close()
         for index, bubble in bubbles.items():
             results[index] = bubble
         return results
@@ -260,9 +260,10 @@ class PlanRun:
         """The async resolvers of a level's fields, each stepped on every object until it first
         waits, before any field is finished: the loads they make go out together (one round
         trip, models/connection.py), not one field's after another's. Only when two or more
-        such fields can start at once (no fetch for the level first). A field whose resolvers
-        wait is finished by a task of its own: what they hold while they wait (a turn on the
-        query's connection) must not wait for the fields before it."""
+        such fields can start at once (no fetch for the level first). Those left waiting are
+        finished when their field's turn comes, as `_step_all` finishes a field's: while they
+        wait they hold nothing another field needs (a query's statements are sent by a task of
+        its own, not by the resolvers that made them)."""
         eager = [
             plan
             for plan in fields
@@ -274,13 +275,10 @@ class PlanRun:
         for plan in eager:
             kwargs = self._kwargs(plan)
             if type(kwargs) is Failed:
-                started[id(plan)] = [kwargs] * len(sources)
+                started[id(plan)] = ([kwargs] * len(sources), [])
                 continue
             assert plan.resolver is not None and isinstance(kwargs, dict)
-            values, waiting = _step_each(plan.resolver, sources, kwargs, plan.takes_self)
-            started[id(plan)] = (
-                asyncio.ensure_future(_finished(values, waiting)) if waiting else values
-            )
+            started[id(plan)] = _step_each(plan.resolver, sources, kwargs, plan.takes_self)
         return started
 
     async def _resolved(
@@ -292,7 +290,8 @@ class PlanRun:
             return await self._resolve(
                 plan, sources if live is None else [sources[i] for i in live]
             )
-        values = await begun if isinstance(begun, asyncio.Future) else begun
+        values, waiting = begun
+        await _finish_waiting(values, waiting)
         return values if live is None else [values[i] for i in live]
 
     def _kwargs(self, plan: FieldPlan) -> dict[str, Any] | Failed:
@@ -533,10 +532,11 @@ def _attribute(get: Any, source: Any) -> Any:
         return Failed(error)
 
 
+# Coroutines stepped until they first waited: each with its index and what it waits on.
 _Waiting = list[tuple[int, Coroutine[Any, Any, Any], Any]]
 # Fields whose resolvers were started together (`PlanRun._start_together`), by plan id: their
-# values, or the task finishing those that waited.
-_Started = dict[int, "list[Any] | asyncio.Future[list[Any]]"]
+# values so far, and the coroutines still waiting.
+_Started = dict[int, tuple[list[Any], _Waiting]]
 
 
 async def _step_all(
@@ -556,7 +556,7 @@ def _step_each(
     """An async resolver stepped on every source until it first waits: the values of those
     that ended, and those still waiting (with what each waits on)."""
     values: list[Any] = [None] * len(sources)
-    waiting: list[tuple[int, Coroutine[Any, Any, Any], Any]] = []
+    waiting: _Waiting = []
     for index, source in enumerate(sources):
         # `_step` inlined: most of these end at once (a loader's value already there).
         try:
@@ -574,17 +574,12 @@ def _step_each(
     return values, waiting
 
 
-async def _finished(values: list[Any], waiting: _Waiting) -> list[Any]:
-    await _finish_waiting(values, waiting)
-    return values
-
-
 async def _finish_all(
     values: list[Any], coroutines: list[tuple[int, Coroutine[Any, Any, Any]]]
 ) -> None:
     """Each coroutine's outcome (its result, or Failed) into `values` at its index: all stepped
     until they first wait, then finished in turn, as `_step_all` does."""
-    waiting: list[tuple[int, Coroutine[Any, Any, Any], Any]] = []
+    waiting: _Waiting = []
     for index, coroutine in coroutines:
         ended, outcome = _step(coroutine)
         if ended:
@@ -598,9 +593,7 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-async def _finish_waiting(
-    values: list[Any], waiting: list[tuple[int, Coroutine[Any, Any, Any], Any]]
-) -> None:
+async def _finish_waiting(values: list[Any], waiting: _Waiting) -> None:
     """Coroutines stepped once, finished in turn (a loader they wait on dispatches all their
     keys at once); their outcomes into `values` at their indices."""
     finished = 0
