@@ -7,6 +7,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from core.requestctx import request_id
 
 # The field of a log line that tells of a client answered INTERNAL.
@@ -33,7 +35,10 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        try:
+            return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # what orjson refuses (an integer beyond 64 bits): the slower way
+            return json.dumps(line, default=str, ensure_ascii=False)
 
 
 def log_internal(logger: logging.Logger, message: str, *args: object, error: BaseException) -> None:

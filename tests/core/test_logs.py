@@ -48,3 +48,20 @@ def test_the_net_fails_a_test_that_saw_one_unless_it_is_marked() -> None:
     assert internal_verdict(records, provoked=True) is None
     assert internal_verdict([], provoked=False) is None
     assert internal_verdict([], provoked=True) is not None  # a mark that no longer holds
+
+
+def test_a_line_is_one_json_object_whatever_the_fields_hold() -> None:
+    """Fields passed with `extra=` of any type make one parseable line: datetimes, keys that are
+    not strings, objects without a JSON form, and integers beyond 64 bits (the slower path)."""
+    from datetime import UTC, datetime
+
+    record = logging.LogRecord("lapor.access", logging.INFO, __file__, 1, "%s %s", ("GET", "/"), None)
+    record.at = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    record.counts = {7: "seven"}
+    record.thing = object()
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "GET /" and line["level"] == "info" and line["logger"] == "lapor.access"
+    assert line["at"].startswith("2026-11-30") and line["counts"] == {"7": "seven"}
+    assert line["thing"].startswith("<object object")
+    record.huge = 2**80
+    assert json.loads(JsonFormatter().format(record))["huge"] == 2**80
