@@ -75,6 +75,7 @@ class Loaders:
         self.made: dict[tuple[type, int], object] = {}
         self._held_reports: dict[int, ReportView] = {}  # read with another batch
         self._max_page_size = max_page_size
+        self._follow_ups_ahead = False  # read_follow_ups_ahead
 
     def release(self) -> None:
         """Let go of everything loaded, once the answer is made. Each loader refers back to this
@@ -124,8 +125,13 @@ class Loaders:
 
     @cached_property
     def assignments_of_report(self) -> DataLoader[tuple[int, bool], list[AssignmentView]]:
-        fetch = _once(self._shared, "assignments_of_reports", assignments.assignments_of_reports)
-        return DataLoader(load_fn=fetch)
+        return DataLoader(load_fn=self._assignments_of_reports)
+
+    def read_follow_ups_ahead(self) -> None:
+        """Have the next batch of `assignments_of_report` read its assignments' follow-ups in
+        the same statement, for `follow_ups` to answer them without one of its own (a compiled
+        plan asks when its selection has the follow-ups, schema/compiled/hints.py)."""
+        self._follow_ups_ahead = True
 
     @cached_property
     def follow_ups(self) -> DataLoader[int, list[FollowUpView]]:
@@ -201,6 +207,19 @@ class Loaders:
             await self.see_reports(read.values())
             found.update(read)
         return found
+
+    async def _assignments_of_reports(
+        self, keys: list[tuple[int, bool]]
+    ) -> list[list[AssignmentView]]:
+        if not self._follow_ups_ahead:
+            fetch = assignments.assignments_of_reports
+            return await _once(self._shared, "assignments_of_reports", fetch)(keys)
+        self._follow_ups_ahead = False
+        fetch_with = assignments.assignments_with_follow_ups_of_reports
+        found = await _once(self._shared, "assignments_with_follow_ups", fetch_with)(keys)
+        self.follow_ups.prime_many(found.follow_ups)
+        await self._named(f.author_id for group in found.follow_ups.values() for f in group)
+        return found.assignments
 
     async def _follow_ups(self, ids: list[int]) -> list[list[FollowUpView]]:
         found = await _once(self._shared, "follow_ups", assignments.follow_ups_of_assignments)(ids)

@@ -33,6 +33,7 @@ from schema.common import (
     page_request,
     refused,
 )
+from schema.compiled.hints import reads_ahead
 from schema.errors import as_graphql_error
 from schema.idempotency import idempotent
 from schema.ids import expect_id, from_cursor
@@ -186,6 +187,7 @@ class Report(Node):
         return await info.context.loaders.rating.load(self.view.id)
 
     @strawberry.field(description="The agencies it was sent to, oldest first.")
+    @reads_ahead("followUps", lambda context: context.loaders.read_follow_ups_ahead())
     async def assignments(self, info: Ctx) -> list[LazyAssignment]:
         if self.view.withheld:  # what others did since the viewer let it go
             return []

@@ -498,16 +498,52 @@ async def _assignment_rows(ids: list[int]) -> list[AssignmentRow]:
     return await rows.select(rows.ASSIGNMENT, rows.by_ids(rows.ASSIGNMENT, "assignment"), ids)
 
 
+_OF_REPORTS = "FROM assignment a WHERE a.report_id = ANY($1::bigint[]) ORDER BY a.id"
+
+
 async def assignments_of_reports(
     keys: Sequence[tuple[int, bool]],
 ) -> list[list[AssignmentView]]:
     """For (report id, staff view) keys of readable reports: their assignments, oldest first."""
     found = await rows.select(
         rows.ASSIGNMENT,
-        f"SELECT {rows.ASSIGNMENT.columns} FROM assignment"
-        " WHERE report_id = ANY($1::bigint[]) ORDER BY id",
+        f"SELECT {rows.ASSIGNMENT.columns_of('a')} {_OF_REPORTS}",
         list({k[0] for k in keys}),
     )
+    return _by_key(found, keys)
+
+
+@dataclass(frozen=True)
+class WithFollowUps:
+    """The assignments of reports, by key, and the follow-ups of each of them by its id."""
+
+    assignments: list[list[AssignmentView]]
+    follow_ups: dict[int, list[FollowUpView]]
+
+
+async def assignments_with_follow_ups_of_reports(
+    keys: Sequence[tuple[int, bool]],
+) -> WithFollowUps:
+    """`assignments_of_reports`, with each assignment's follow-ups (oldest first, as
+    `follow_ups_of_assignments` gives them) read in the same statement."""
+    follow_ups_of_each = (
+        f"ARRAY(SELECT ROW({rows.FOLLOW_UP.columns_of('f')}) FROM follow_up f"
+        " WHERE f.assignment_id = a.id ORDER BY f.id)"
+    )
+    found = await rows.select_with(
+        rows.ASSIGNMENT,
+        f"SELECT {rows.ASSIGNMENT.columns_of('a')}, {follow_ups_of_each} {_OF_REPORTS}",
+        list({k[0] for k in keys}),
+    )
+    follow_ups = {
+        a.id: [follow_up_view(rows.FOLLOW_UP.make(f)) for f in more[0]] for a, more in found
+    }
+    return WithFollowUps(_by_key([a for a, _ in found], keys), follow_ups)
+
+
+def _by_key(
+    found: list[AssignmentRow], keys: Sequence[tuple[int, bool]]
+) -> list[list[AssignmentView]]:
     by_report: dict[int, list[AssignmentRow]] = defaultdict(list)
     for a in found:
         by_report[a.report_id].append(a)

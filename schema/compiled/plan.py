@@ -57,7 +57,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 from graphql.language import DirectiveNode, FieldNode, Visitor
 from strawberry.types.field import StrawberryField
 
-from schema.compiled.hints import prefetch_of
+from schema.compiled.hints import Ahead, ahead_of, prefetch_of
 
 if TYPE_CHECKING:
     from schema.compiled.builders import Builder
@@ -148,6 +148,8 @@ class FieldPlan:
     variables: tuple[str, ...] = ()
     converted: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     prefetch: Prefetch | None = None
+    # CALL: what to ask for before the resolver runs, for fields its selection has (hints.py).
+    ahead: tuple[Ahead, ...] = ()
 
     @property
     def nodes(self) -> list[FieldNode]:
@@ -185,6 +187,15 @@ def condition_variables(operation: OperationDefinitionNode, fragments: dict[str,
     for details in fragments.values():
         visit(details.definition, Conditions())
     return found
+
+
+def _selects(out: Out, name: str) -> bool:
+    """Whether an object (or list of them, or any of an abstract type's) selects field `name`."""
+    if type(out) is ListOf:
+        return _selects(out.item, name)
+    if type(out) is Abstract:
+        return any(_selects(obj, name) for obj in out.objects.values())
+    return type(out) is Obj and any(f.name == name for f in out.fields)
 
 
 # Leaves whose values of one exact Python type need no coercion.
@@ -283,6 +294,9 @@ class Compiler:
         plan.takes_self = resolver.self_parameter is not None
         plan.info_name = resolver.info_parameter.name if resolver.info_parameter else None
         plan.prefetch = prefetch_of(plan.resolver)
+        plan.ahead = tuple(
+            ask for child, ask in ahead_of(plan.resolver) if _selects(plan.out, child)
+        )
         plan.has_arguments = bool(strawberry_field.arguments)
         if plan.has_arguments:
             plan.variables = _variables_of(node)

@@ -295,8 +295,11 @@ class PlanRun:
         return values if live is None else [values[i] for i in live]
 
     def _kwargs(self, plan: FieldPlan) -> dict[str, Any] | Failed:
-        """The resolver's keyword arguments for this execution, or Failed."""
+        """The resolver's keyword arguments for this execution, or Failed. Called just before
+        the resolver runs: what its selection reads next is asked for first (`reads_ahead`)."""
         try:
+            for ask in plan.ahead:
+                ask(self.info.context)
             kwargs = (
                 (
                     plan.constant_arguments

@@ -314,3 +314,54 @@ async def test_more_queries_at_once_than_pooled_connections_all_answer(db: str, 
     assert len(pages[0]["edges"]) == 6
     assert all(page == pages[0] for page in pages)
     assert pool.get_size() - pool.get_idle_size() == 0
+
+
+DETAIL = """
+query Detail($code: String!, $bare: Boolean!) {
+  report(trackingCode: $code) {
+    title
+    timeline(first: 5) { edges { node { kind } } }
+    assignments {
+      id status
+      ... on Assignment { followUps @skip(if: $bare) { message final } }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.usefixtures("unchecked_execution")
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "generic"])
+async def test_a_report_reads_its_assignments_follow_ups_with_the_assignments(
+    db: str, sql_log: StatementLog, compiled: bool
+) -> None:
+    """A compiled plan whose selection has the assignments' follow-ups reads them in the
+    assignments' statement (schema/compiled/hints.py), a round trip less, and reads none when
+    it does not select them; the generic executor reads them one level down. Both answer
+    alike."""
+    desk = await _desk()
+    (report, *_) = await _seed(desk, 4)  # sent to two desks, one of them answered
+    settings = get_settings().model_copy(update={"compiled_execution": compiled})
+    answers: dict[bool, dict[str, Any]] = {}
+    sent: dict[bool, list[str]] = {}
+    async with app_client(settings) as client:
+        coordinator = GQL(client)
+        await coordinator.sign_in("koordinator@jember.demo")
+        for bare in (False, True):
+            variables = {"code": report.tracking_code, "bare": bare}
+            with counting(sql_log):
+                answers[bare] = await _page(coordinator, DETAIL, variables, "report")
+            sent[bare] = list(sql_log.statements)
+    shown = answers[False]["assignments"]
+    assert len(shown) == 2 and [f["message"] for a in shown for f in a["followUps"]] == [
+        "Sedang kami tangani (0)."
+    ]
+    assert answers[True]["assignments"] == [{k: a[k] for k in ("id", "status")} for a in shown]
+    assert answers[True]["title"] == answers[False]["title"] == report.title
+    assert not [s for s in sent[True] if "follow_up" in s], sent[True]
+    alone = [s for s in sent[False] if s.startswith("SELECT") and "FROM follow_up WHERE" in s]
+    if compiled:
+        assert not alone and any("FROM follow_up f" in s for s in sent[False]), sent[False]
+        assert len(sent[False]) == len(sent[True]), (sent[False], sent[True])
+    else:  # (and the authors its loaders fetch eagerly)
+        assert len(alone) == 1, sent[False]
