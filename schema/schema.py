@@ -9,7 +9,9 @@ from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
 )
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -22,6 +24,7 @@ from schema.compiled.executor import compiling_executor
 from schema.deliveries import DeliveryMutation, DeliveryQuery
 from schema.documents import ParsedDocuments, ValidatedDocuments
 from schema.errors import CodedErrors, code_request_errors, log_unexpected
+from schema.hooks import LeanExtensionsRunner
 from schema.inputs import InputBounds
 from schema.limits import OperationWeights, RequestGuard
 from schema.nodes import NodeQuery
@@ -66,6 +69,11 @@ Mutation = merged(
 
 
 class LaporSchema(strawberry.Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return LeanExtensionsRunner(execution_context=execution_context, extensions=extensions)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:

@@ -1,0 +1,150 @@
+"""Strawberry's extension hooks, run without remaking their context managers per operation.
+
+For every stage of every operation (parsing, validation, execution, the operation around
+them) Strawberry's runner asks each extension whether it has the stage's hook and wraps it
+anew in `contextlib.contextmanager` (a `functools.wraps` each time) inside an `ExitStack`:
+about half of what `Schema.execute` costs for a small query (docs/adr/0036). This runner asks
+once per extension class, and steps a generator hook itself: entered in the extensions' order,
+left in reverse, an error thrown into each as `contextlib` throws it. A stage where a hook is
+of another kind (an async generator, a plain function) goes to Strawberry's own context
+manager, unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Generator
+from types import TracebackType
+from typing import Any
+
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.context import (
+    ExecutingContextManager,
+    ExtensionContextManagerBase,
+    OperationContextManager,
+    ParsingContextManager,
+    ValidationContextManager,
+)
+from strawberry.extensions.runner import SchemaExtensionsRunner
+
+_Hook = Callable[[SchemaExtension], Generator[None, None, None]]
+_NONE, _GENERATOR, _OTHER = 0, 1, 2
+_kinds: dict[tuple[type, str], int] = {}
+
+
+def _kind(cls: type, name: str) -> int:
+    """Whether an extension class has the hook `name`, and whether it is a generator function."""
+    found = _kinds.get((cls, name))
+    if found is None:
+        hook = getattr(cls, name)
+        if hook is getattr(SchemaExtension, name):
+            found = _NONE
+        elif inspect.isgeneratorfunction(hook):
+            found = _GENERATOR
+        else:
+            found = _OTHER
+        _kinds[(cls, name)] = found
+    return found
+
+
+class LeanExtensionsRunner(SchemaExtensionsRunner):
+    """Strawberry's runner with the stages above made by `_Stage` when every hook of the stage
+    is a generator function."""
+
+    def operation(self) -> Any:
+        return self._stage(OperationContextManager)
+
+    def validation(self) -> Any:
+        return self._stage(ValidationContextManager)
+
+    def parsing(self) -> Any:
+        return self._stage(ParsingContextManager)
+
+    def executing(self) -> Any:
+        return self._stage(ExecutingContextManager)
+
+    def _stage(self, strawberrys: type[ExtensionContextManagerBase]) -> Any:
+        name = strawberrys.HOOK_NAME
+        hooks: list[tuple[_Hook, SchemaExtension]] = []
+        for extension in self.extensions:
+            kind = _kind(type(extension), name)
+            if kind == _GENERATOR:
+                hooks.append((getattr(type(extension), name), extension))
+            elif kind == _OTHER:
+                return strawberrys(self.extensions)
+        return _Stage(hooks)
+
+
+class _Stage:
+    """One stage's generator hooks as one context manager, sync or async alike."""
+
+    __slots__ = ("hooks", "running")
+
+    def __init__(self, hooks: list[tuple[_Hook, SchemaExtension]]) -> None:
+        self.hooks = hooks
+        self.running: list[Generator[None, None, None]] = []
+
+    def __enter__(self) -> None:
+        for hook, extension in self.hooks:
+            generator = hook(extension)
+            try:
+                next(generator)
+            except StopIteration:
+                self._abandon()
+                raise RuntimeError("generator didn't yield") from None
+            except BaseException:
+                self._abandon()
+                raise
+            self.running.append(generator)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        pending = error
+        running, self.running = self.running, []
+        for generator in reversed(running):
+            pending = _leave(generator, pending)
+        # A hook that swallowed the error hides it from the hooks outside it only: the
+        # operation still sees it, as with Strawberry's (its exit stack's answer is dropped).
+        if pending is not None and pending is not error:
+            raise pending
+
+    async def __aenter__(self) -> None:
+        self.__enter__()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(kind, error, traceback)
+
+    def _abandon(self) -> None:
+        """Close the hooks entered before one failed to enter (Strawberry leaves them to the
+        collector, which closes them the same way)."""
+        running, self.running = self.running, []
+        for generator in reversed(running):
+            generator.close()
+
+
+def _leave(generator: Generator[None, None, None], error: BaseException | None) -> Any:
+    """Resume a hook after its yield, with `error` thrown in when there is one, as
+    `contextlib.contextmanager` does: None when it ended (suppressing `error`, if any), else
+    the error to go on with (`error` re-raised, or one it raised)."""
+    try:
+        if error is None:
+            next(generator)
+        else:
+            generator.throw(error)
+    except StopIteration:
+        return None
+    except BaseException as raised:
+        return raised
+    generator.close()
+    return RuntimeError(
+        "generator didn't stop" if error is None else "generator didn't stop after throw()"
+    )
