@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 import orjson
 from starlette.datastructures import MutableHeaders
@@ -55,7 +55,8 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, REQUEST_ID_HEADER.encode())
-        rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        # (As random as a UUID4's hex, without making the UUID.)
+        rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else os.urandom(16).hex()
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500

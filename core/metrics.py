@@ -81,20 +81,29 @@ def operation_label(name: str | None) -> str:
     return name
 
 
+# The labelled counters, made on first use: made at import, they would give every process
+# that imports this module (uvicorn's supervisor too) a file in the multiprocess directory.
+_executions: dict[str, Any] = {}
+_requests: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
 def observe_graphql(
     operation: str | None, status: int, seconds: float, error_codes: Iterable[str]
 ) -> None:
     """Count one GraphQL request over HTTP with its latency and the codes of its errors."""
     label = operation_label(operation)
-    GRAPHQL_REQUESTS.labels(label, str(status)).inc()
-    GRAPHQL_LATENCY.labels(label).observe(seconds)
+    counted = _requests.get((label, status))
+    if counted is None:  # (bounded: operation labels are, and statuses)
+        counted = _requests[(label, status)] = (
+            GRAPHQL_REQUESTS.labels(label, str(status)),
+            GRAPHQL_LATENCY.labels(label),
+        )
+    counted[0].inc()
+    counted[1].observe(seconds)
     for code in error_codes:
         GRAPHQL_ERRORS.labels(code).inc()
 
 
-# The labelled counters, made on first use: made at import, they would give every process
-# that imports this module (uvicorn's supervisor too) a file in the multiprocess directory.
-_executions: dict[str, Any] = {}
 
 
 def count_execution(executor: str) -> None:
