@@ -133,11 +133,16 @@ class Scenario:
     signed_in: bool  # as the DINKES officer (else the public, no token)
 
 
+# What any operation costs before its page's own work: parsing a request, the GraphQL pipeline,
+# the middleware and the access line (the floor reads the JSON and answers the same bytes).
+PING = "query Ping { __typename }"
+
 SCENARIOS = (
     Scenario("inbox50", "DINKES inbox, first 50, as its officer", INBOX, "/inbox", True),
     Scenario("inbox10", "DINKES inbox, first 10, as its officer", INBOX, "/inbox", True),
     Scenario("reports50", "public reports, first 50, no token", REPORTS, "/reports", False),
     Scenario("report", "one public report with its timeline, no token", REPORT, "/report", False),
+    Scenario("ping", "{ __typename }, no token: a request's fixed cost", PING, "/ping", False),
 )
 
 
@@ -157,6 +162,7 @@ def variables(scenario: Scenario, filled: Filled) -> dict[str, Any]:
         "inbox10": {"agency": agency, "status": ["PENDING", "ACCEPTED"], "first": 10},
         "reports50": {"first": 50},
         "report": {"code": filled.tracking_code},
+        "ping": {},
     }
     return pages[scenario.name]
 

@@ -104,8 +104,6 @@ def observe_graphql(
         GRAPHQL_ERRORS.labels(code).inc()
 
 
-
-
 def count_execution(executor: str) -> None:
     """Count one operation (or subscription event) run by `executor`: compiled or generic."""
     counter = _executions.get(executor)

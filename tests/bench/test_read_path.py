@@ -82,6 +82,7 @@ async def test_each_floor_answers_lapor_s_page_byte_for_byte(
     report = pages["report"]["report"]
     assert len(report["timeline"]["edges"]) == 20 and report["timeline"]["pageInfo"]["hasNextPage"]
     assert [len(a["followUps"]) for a in report["assignments"]] == [0, 2, 1]
+    assert pages["ping"] == {"__typename": "Query"}
 
 
 async def test_the_inbox_floor_refuses_whom_lapor_refuses_and_serves_the_coordinator(
