@@ -4,10 +4,10 @@ For every stage of every operation (parsing, validation, execution, the operatio
 them) Strawberry's runner asks each extension whether it has the stage's hook and wraps it
 anew in `contextlib.contextmanager` (a `functools.wraps` each time) inside an `ExitStack`:
 about half of what `Schema.execute` costs for a small query (docs/adr/0036). This runner asks
-once per extension class, and steps a generator hook itself: entered in the extensions' order,
-left in reverse, an error thrown into each as `contextlib` throws it. A stage where a hook is
-of another kind (an async generator, a plain function) goes to Strawberry's own context
-manager, unchanged.
+once per list of extension classes, and steps a generator hook itself: entered in the
+extensions' order, left in reverse, an error thrown into each as `contextlib` throws it. A
+stage where a hook is of another kind (an async generator, a plain function) goes to
+Strawberry's own context manager, unchanged.
 """
 
 from __future__ import annotations
@@ -26,30 +26,53 @@ from strawberry.extensions.context import (
     ValidationContextManager,
 )
 from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.types import ExecutionContext
 
 _Hook = Callable[[SchemaExtension], Generator[None, None, None]]
-_NONE, _GENERATOR, _OTHER = 0, 1, 2
-_kinds: dict[tuple[type, str], int] = {}
+# A stage's generator hooks, as (extension's index, hook), or None: the stage is Strawberry's.
+_StagePlan = list[tuple[int, _Hook]] | None
+_STAGES = (
+    OperationContextManager,
+    ValidationContextManager,
+    ParsingContextManager,
+    ExecutingContextManager,
+)
+_plans: dict[tuple[type, ...], dict[str, _StagePlan]] = {}
+_MAX_PLANS = 64  # one list of extensions per schema; tests make more
 
 
-def _kind(cls: type, name: str) -> int:
-    """Whether an extension class has the hook `name`, and whether it is a generator function."""
-    found = _kinds.get((cls, name))
-    if found is None:
+def _stage_plan(classes: tuple[type, ...], name: str) -> _StagePlan:
+    """Which of these extension classes have the hook `name`; None when one of them is not a
+    generator function."""
+    hooks: list[tuple[int, _Hook]] = []
+    for index, cls in enumerate(classes):
         hook = getattr(cls, name)
         if hook is getattr(SchemaExtension, name):
-            found = _NONE
-        elif inspect.isgeneratorfunction(hook):
-            found = _GENERATOR
-        else:
-            found = _OTHER
-        _kinds[(cls, name)] = found
-    return found
+            continue
+        if not inspect.isgeneratorfunction(hook):
+            return None
+        hooks.append((index, hook))
+    return hooks
+
+
+def _plan_of(classes: tuple[type, ...]) -> dict[str, _StagePlan]:
+    plan = _plans.get(classes)
+    if plan is None:
+        if len(_plans) >= _MAX_PLANS:
+            _plans.clear()
+        plan = _plans[classes] = {s.HOOK_NAME: _stage_plan(classes, s.HOOK_NAME) for s in _STAGES}
+    return plan
 
 
 class LeanExtensionsRunner(SchemaExtensionsRunner):
     """Strawberry's runner with the stages above made by `_Stage` when every hook of the stage
-    is a generator function."""
+    is a generator function (worked out once per list of extension classes)."""
+
+    def __init__(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension] | None = None
+    ) -> None:
+        super().__init__(execution_context, extensions)
+        self._plan = _plan_of(tuple(map(type, self.extensions)))
 
     def operation(self) -> Any:
         return self._stage(OperationContextManager)
@@ -64,15 +87,11 @@ class LeanExtensionsRunner(SchemaExtensionsRunner):
         return self._stage(ExecutingContextManager)
 
     def _stage(self, strawberrys: type[ExtensionContextManagerBase]) -> Any:
-        name = strawberrys.HOOK_NAME
-        hooks: list[tuple[_Hook, SchemaExtension]] = []
-        for extension in self.extensions:
-            kind = _kind(type(extension), name)
-            if kind == _GENERATOR:
-                hooks.append((getattr(type(extension), name), extension))
-            elif kind == _OTHER:
-                return strawberrys(self.extensions)
-        return _Stage(hooks)
+        hooks = self._plan[strawberrys.HOOK_NAME]
+        if hooks is None:
+            return strawberrys(self.extensions)
+        extensions = self.extensions
+        return _Stage([(hook, extensions[index]) for index, hook in hooks])
 
 
 class _Stage:
