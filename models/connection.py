@@ -213,7 +213,12 @@ async def _alone(job: _Job, client: AsyncpgDBClient) -> Any:
     """A statement sent on its own through `client` (the pooled one)."""
     if job.work is not None:
         return await job.work(client)
-    _, records = await client.execute_query(job.sql, job.params)
+    return await _records(client, job.sql, job.params)
+
+
+async def _records(client: Any, sql: str, params: list[Any]) -> list[Any]:
+    """A read's records through a client of Tortoise's, outside a block's sender."""
+    _, records = await client.execute_query(sql, params)
     return list(records)
 
 
@@ -262,8 +267,7 @@ async def read_records(sql: str, params: list[Any]) -> list[Any]:
     held = _HELD.get()
     if held is not None:
         return await held.read(sql, params)
-    _, records = await connections.get(DEFAULT).execute_query(sql, params)
-    return list(records)
+    return await _records(connections.get(DEFAULT), sql, params)
 
 
 # The block's client in this context (`one_connection`): what `read_records` asks first, as

@@ -22,7 +22,6 @@ from graphql.pyutils import Path, inspect, is_iterable
 from schema.compiled.plan import Abstract, FieldPlan, How, Leaf, ListOf, Obj, Out, Plan
 
 if TYPE_CHECKING:
-    from schema.compiled.builders import Builder
     from schema.compiled.executor import CompilingExecutor
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -162,7 +161,7 @@ class PlanRun:
         if (
             builder is not None
             and builder.prefetched
-            and not await self._prefetch(builder, sources)
+            and await self._prefetch(builder.prefetched, sources) is not None
         ):
             builder = None  # a fetch failed: the general path gives each field its error
         if builder is None:
@@ -196,17 +195,17 @@ class PlanRun:
             results[index] = result
         return results
 
-    async def _prefetch(self, builder: Builder, sources: list[Any]) -> bool:
-        """What the builder's fields read, fetched for all of a level's objects; False when a
-        fetch failed."""
+    async def _prefetch(self, plans: list[FieldPlan], sources: list[Any]) -> Exception | None:
+        """What these fields' resolvers read, fetched for all of a level's objects (hints.py);
+        the error of a fetch that failed, else None."""
         context = self.info.context
-        for plan in builder.prefetched:
+        for plan in plans:
             assert plan.prefetch is not None
             try:
                 await plan.prefetch(context, sources)
-            except Exception:
-                return False
-        return True
+            except Exception as error:
+                return error
+        return None
 
     async def _fields(
         self,
@@ -327,9 +326,8 @@ class PlanRun:
         if how is How.TYPENAME:
             return [plan.parent.name] * len(sources)
         if plan.prefetch is not None:
-            try:
-                await plan.prefetch(self.info.context, sources)
-            except Exception as error:
+            error = await self._prefetch([plan], sources)
+            if error is not None:
                 return [Failed(error)] * len(sources)
         kwargs = self._kwargs(plan)
         if type(kwargs) is Failed:
