@@ -61,22 +61,20 @@ class ReportRow(NamedTuple):
 
 
 class AssignmentRow(NamedTuple):
+    """The columns a view of an assignment shows or decides by; its stage deadlines, notes
+    and timestamps are read by the sweep and the writers, through the models."""
+
     id: int
     report_id: int
     agency_id: int
     parent_id: int | None
     status: AssignmentStatus
     tier: ResolutionTier | None
-    note: str | None
     assigned_at: datetime
-    accepted_at: datetime | None
-    first_response_due_at: datetime | None
-    resolution_due_at: datetime | None
     due_at: datetime | None
     escalation_level: int
     return_reason: str | None
     suggested_agency_id: int | None
-    updated_at: datetime
 
 
 class FollowUpRow(NamedTuple):

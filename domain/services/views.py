@@ -136,16 +136,11 @@ class AssignmentView(NamedTuple):
     status: AssignmentStatus
     tier: ResolutionTier | None
     assigned_at: datetime
-    accepted_at: datetime | None
     due_at: datetime | None
-    first_response_due_at: datetime | None
-    resolution_due_at: datetime | None
     escalation_level: int
-    updated_at: datetime
     # Internal desk details: shown to staff of the report only.
     return_reason: str | None
     suggested_agency_id: int | None
-    note: str | None
 
 
 def assignment_view(assignment: Assignment | AssignmentRow, staff_view: bool) -> AssignmentView:
@@ -158,15 +153,10 @@ def assignment_view(assignment: Assignment | AssignmentRow, staff_view: bool) ->
         status=assignment.status,
         tier=assignment.tier,
         assigned_at=assignment.assigned_at,
-        accepted_at=assignment.accepted_at,
         due_at=assignment.due_at,
-        first_response_due_at=assignment.first_response_due_at,
-        resolution_due_at=assignment.resolution_due_at,
         escalation_level=assignment.escalation_level,
-        updated_at=assignment.updated_at,
         return_reason=assignment.return_reason if staff_view else None,
         suggested_agency_id=assignment.suggested_agency_id if staff_view else None,
-        note=assignment.note if staff_view else None,
     )
 
 
