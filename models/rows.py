@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterator, Sequence
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
@@ -98,17 +99,82 @@ class EventRow(NamedTuple):
     assignment_id: int | None
 
 
-class Shape:
-    """How one row type is read: its columns, and the enum each enum column holds."""
+class NotRead:
+    """The value of a column a read left out (`Shape.as_shown`): it refuses to be shown or
+    looked at, so a field that needed it fails loudly rather than showing nothing."""
 
-    def __init__(self, row: type[Any], enums: dict[str, type[StrEnum]]) -> None:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_READ"
+
+    def _refuse(self, *_: Any) -> Any:
+        raise TypeError("a column the read left out was used (models/rows.py, Shape.as_shown)")
+
+    __bool__ = __str__ = __format__ = __len__ = __iter__ = __getitem__ = _refuse
+    __float__ = __int__ = __lt__ = __gt__ = __le__ = __ge__ = __add__ = __sub__ = _refuse
+
+
+NOT_READ = NotRead()
+
+# The shown-only columns ("report.body") the running operation shows none of: a compiled query
+# names them (schema/compiled/executor.py), and the reads made only to show rows leave them
+# out (`Shape.as_shown`).
+_left_out: ContextVar[frozenset[str]] = ContextVar("lapor_left_out", default=frozenset())
+
+
+@contextlib.contextmanager
+def leaving_out(columns: frozenset[str]) -> Iterator[None]:
+    """Until the block ends, reads `as_shown` leave out these shown-only columns."""
+    token = _left_out.set(columns)
+    try:
+        yield
+    finally:
+        _left_out.reset(token)
+
+
+class Shape:
+    """How one row type is read: its columns, and the enum each enum column holds. Its
+    shown-only columns are those no rule or decision reads, only fields that show them: a read
+    that makes rows only to show them may leave those out (`as_shown`)."""
+
+    def __init__(
+        self,
+        row: type[Any],
+        enums: dict[str, type[StrEnum]],
+        table: str,
+        shown_only: Sequence[str] = (),
+        left_out: frozenset[str] = frozenset(),
+    ) -> None:
         self.row = row
-        self.columns = ", ".join(row._fields)
+        self.table = table
+        self.shown_only = frozenset(f"{table}.{name}" for name in shown_only)
+        self._left_out = [name for name in row._fields if f"{table}.{name}" in left_out]
+        self.columns = self.columns_of("")
         self._enums = [(row._fields.index(name), decoder(enum)) for name, enum in enums.items()]
+        self._not_read = [row._fields.index(name) for name in self._left_out]
+        self._variants: dict[frozenset[str], Shape] = {}
 
     def columns_of(self, alias: str) -> str:
-        """The columns, each qualified by a table alias."""
-        return ", ".join(f"{alias}.{name}" for name in self.row._fields)
+        """The columns, each qualified by a table alias (a column left out is a NULL)."""
+        prefix = f"{alias}." if alias else ""
+        return ", ".join(
+            f"NULL AS {name}" if name in self._left_out else f"{prefix}{name}"
+            for name in self.row._fields
+        )
+
+    def as_shown(self) -> Shape:
+        """This shape as the running operation reads rows to show them: without the shown-only
+        columns it shows none of (each NOT_READ in the rows); itself outside a compiled query."""
+        left_out = _left_out.get() & self.shown_only
+        if not left_out:
+            return self
+        variant = self._variants.get(left_out)
+        if variant is None:
+            variant = Shape(self.row, {}, self.table, (), left_out)
+            variant._enums = self._enums
+            self._variants[left_out] = variant
+        return variant
 
     def take(self, values: Sequence[Any]) -> tuple[Any, tuple[Any, ...]]:
         """This shape's row from the first columns of `values`, and the columns after it."""
@@ -116,20 +182,29 @@ class Shape:
         return self.make(values[:width]), tuple(values[width:])
 
     def make(self, record: Record | Sequence[Any]) -> Any:
-        if not self._enums:
+        if not self._enums and not self._not_read:
             return self.row._make(record)
         values = list(record)
         for index, enum in self._enums:
             value = values[index]
             if value is not None:
                 values[index] = enum(value)
+        for index in self._not_read:
+            values[index] = NOT_READ
         return self.row._make(values)
 
 
-REPORT = Shape(ReportRow, {"kind": ReportKind, "status": ReportStatus})
-ASSIGNMENT = Shape(AssignmentRow, {"status": AssignmentStatus, "tier": ResolutionTier})
-FOLLOW_UP = Shape(FollowUpRow, {"resolution": ResolutionCode})
-EVENT = Shape(EventRow, {})
+REPORT = Shape(
+    ReportRow,
+    {"kind": ReportKind, "status": ReportStatus},
+    "report",
+    shown_only=("body", "address", "latitude", "longitude", "updated_at"),
+)
+ASSIGNMENT = Shape(
+    AssignmentRow, {"status": AssignmentStatus, "tier": ResolutionTier}, "assignment"
+)
+FOLLOW_UP = Shape(FollowUpRow, {"resolution": ResolutionCode}, "follow_up")
+EVENT = Shape(EventRow, {}, "report_event")
 
 
 async def select(shape: Shape, sql: str, *params: Any) -> list[Any]:

@@ -33,7 +33,7 @@ from schema.common import (
     page_request,
     refused,
 )
-from schema.compiled.hints import reads_ahead
+from schema.compiled.hints import reads_ahead, shows_columns
 from schema.errors import as_graphql_error
 from schema.idempotency import idempotent
 from schema.ids import expect_id, from_cursor
@@ -106,6 +106,16 @@ ReportEventConnection = connection(
 )
 
 
+# The report's columns that only these fields show: a query selecting none of a column's
+# fields does not read it (schema/compiled/hints.py). `similar` reads the text and the place.
+@shows_columns(
+    "report",
+    body=("body", "similar"),
+    address=("address",),
+    latitude=("latitude", "similar"),
+    longitude=("longitude", "similar"),
+    updated_at=("updated_at",),
+)
 @fetchable
 @strawberry.type(description="What a citizen sent, as the viewer may see it.")
 class Report(Node):

@@ -403,12 +403,17 @@ async def inbox(
     if updated_after is not None:
         qs = qs.filter(updated_at__gt=updated_after)
     # The assignments with their reports, and the reports' policy facts, in one statement.
+    report = rows.REPORT.as_shown()
     page_rows = await newest_rows_first_with(
-        rows.ASSIGNMENT, qs, page, reports.REPORT_AND_FACTS, "JOIN report r ON r.id = p.report_id"
+        rows.ASSIGNMENT,
+        qs,
+        page,
+        reports.report_and_facts(report),
+        "JOIN report r ON r.id = p.report_id",
     )
     return InboxPage(
         page_rows.with_items([_inbox_view(a) for a, _ in page_rows.items]),
-        reports.readable_in(actor, [rows.REPORT.take(more) for _, more in page_rows.items]),
+        reports.readable_in(actor, [report.take(more) for _, more in page_rows.items]),
     )
 
 

@@ -87,17 +87,20 @@ ASSIGNED_AGENCIES = (
 )
 
 
-# A report's columns (as `r`) and its policy facts: what its views are made from. Other
-# reads select them with their own rows (a desk's inbox) and make the views with
-# `reports.readable_in`.
-REPORT_AND_FACTS = f"{rows.REPORT.columns_of('r')}, {ASSIGNED_AGENCIES}"
+def report_and_facts(shape: rows.Shape) -> str:
+    """A report's columns as `shape` reads them (as `r`) and its policy facts: what its views
+    are made from. Other reads select them with their own rows (a desk's inbox) and make the
+    views with `reports.readable_in`."""
+    return f"{shape.columns_of('r')}, {ASSIGNED_AGENCIES}"
 
 
 async def report_rows(ids: Sequence[int]) -> tuple[list[ReportRow], dict[int, ReportFacts]]:
-    """The reports among `ids` and their policy facts, in one statement."""
+    """The reports among `ids` and their policy facts, in one statement (as the running
+    operation shows them, `Shape.as_shown`)."""
+    shape = rows.REPORT.as_shown()
     found = await rows.select_with(
-        rows.REPORT,
-        f"SELECT {REPORT_AND_FACTS} FROM report r WHERE r.id = ANY($1::bigint[])",
+        shape,
+        f"SELECT {report_and_facts(shape)} FROM report r WHERE r.id = ANY($1::bigint[])",
         list(ids),
     )
     return with_facts(found)
@@ -106,7 +109,7 @@ async def report_rows(ids: Sequence[int]) -> tuple[list[ReportRow], dict[int, Re
 def with_facts(
     found: Sequence[tuple[ReportRow, tuple[Any, ...]]],
 ) -> tuple[list[ReportRow], dict[int, ReportFacts]]:
-    """Rows read with REPORT_AND_FACTS, and the policy's facts of each."""
+    """Rows read with `report_and_facts`, and the policy's facts of each."""
     return [report for report, _ in found], {
         report.id: facts_of(report, agencies, statuses) for report, (agencies, statuses) in found
     }

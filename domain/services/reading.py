@@ -15,11 +15,13 @@ from tortoise.queryset import QuerySet
 
 from domain.errors import DomainError, ErrorCode
 from models.connection import one_connection
-from models.rows import Shape, rows_of_with
+from models.rows import Shape, leaving_out, rows_of_with
 
 # A query's reads over one pooled connection (models/connection.py): what the executor runs a
 # query in, so that resolvers and loaders need not know.
 reads_on_one_connection = one_connection
+# A compiled query's reads without the shown-only columns it shows none of (models/rows.py).
+reads_leaving_out = leaving_out
 
 T = TypeVar("T")
 U = TypeVar("U")

@@ -37,12 +37,12 @@ from domain.policy import (
 from domain.services import assignments, attachments, reference, search
 from domain.services.common import (
     ASSIGNED_AGENCIES,
-    REPORT_AND_FACTS,
     Outcome,
     facts_of,
     lock_report_for,
     optional_text,
     record_event,
+    report_and_facts,
     report_facts,
     report_rows,
     require_aware,
@@ -631,7 +631,7 @@ async def report_records(
 def readable_in(
     actor: Actor, found: Sequence[tuple[ReportRow, tuple[Any, ...]]]
 ) -> dict[int, ReportView]:
-    """Readable reports among rows read with `REPORT_AND_FACTS`, as masked views."""
+    """Readable reports among rows read with `report_and_facts`, as masked views."""
     reports, facts = with_facts(found)
     return {v.id: v for v in _views(actor, reports, facts) if v is not None}
 
@@ -651,9 +651,10 @@ async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
     canonical = normalize_tracking_code(code)
     if canonical is None:
         return None
+    shape = rows.REPORT.as_shown()
     found = await rows.select_with(
-        rows.REPORT,
-        f"SELECT {REPORT_AND_FACTS} FROM report r WHERE r.tracking_code = $1",
+        shape,
+        f"SELECT {report_and_facts(shape)} FROM report r WHERE r.tracking_code = $1",
         canonical,
     )
     return next(iter(readable_in(actor, found).values()), None)
@@ -705,9 +706,10 @@ async def _page_rows(
     """The page's rows with their policy facts, in one statement: newest first; with a search
     term, the report of that tracking code, else ranked by the words."""
     code = normalize_tracking_code(term) if term else None
+    shape = rows.REPORT.as_shown()
     if code and page.after_rank is None:
         found = await newest_rows_first_with(
-            rows.REPORT, qs.filter(tracking_code=code), page, ASSIGNED_AGENCIES, alias="r"
+            shape, qs.filter(tracking_code=code), page, ASSIGNED_AGENCIES, alias="r"
         )
         # Eight letters may be a word ("kerusakn") as much as a code: when no report the
         # viewer reads has the code, they are words (one answer whether it exists or not).
@@ -715,7 +717,7 @@ async def _page_rows(
             return found
     if term:
         return await search.ranked_page(qs, term, page, ASSIGNED_AGENCIES)
-    return await newest_rows_first_with(rows.REPORT, qs, page, ASSIGNED_AGENCIES, alias="r")
+    return await newest_rows_first_with(shape, qs, page, ASSIGNED_AGENCIES, alias="r")
 
 
 async def ratings_of_reports(ids: Sequence[int]) -> list[int | None]:

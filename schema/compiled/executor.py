@@ -37,7 +37,7 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from core.metrics import count_execution
-from domain.services.reading import SharedRows, reads_on_one_connection
+from domain.services.reading import SharedRows, reads_leaving_out, reads_on_one_connection
 from schema.compiled.builders import with_builders
 from schema.compiled.plan import (
     Compiler,
@@ -310,8 +310,9 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         if _check.report is not None:  # kept for the check (a cycle: not on the way to users)
             self._last_run = run
         try:
-            async with self._reads():
-                data = await run.execute()
+            with reads_leaving_out(plan.left_out):
+                async with self._reads():
+                    data = await run.execute()
         finally:
             people_on_demand.reset(on_demand)
         result = self.build_response(data)

@@ -10,6 +10,12 @@ read next (an assignment's follow-ups with the assignments) names that field wit
 `reads_ahead`, and a function that asks its loader to. The compiled executor calls it before
 running the resolver when its plan selects that field, and only then: nothing is read that is
 not selected. The generic executor ignores it (the field reads for itself, one level down).
+
+A type whose fields are the only ones to show some columns of a table (the shown-only columns
+of models/rows.py, which no rule decides by) names them with `shows_columns`. A compiled query
+that selects none of a column's fields does not read that column (reads made to show rows
+select a NULL for it, and the rows hold NOT_READ, which refuses to be shown); the generic
+executor reads every column.
 """
 
 from __future__ import annotations
@@ -24,6 +30,11 @@ Ahead = Callable[[Any], None]
 
 _ATTRIBUTE = "__lapor_prefetch__"
 _AHEAD = "__lapor_ahead__"
+_SHOWS = "__lapor_shows__"
+T = TypeVar("T", bound=type)
+
+# Every shown-only column some type shows ("report.body"): those a query may leave out.
+declared_columns: set[str] = set()
 
 
 def prefetched_by(fetch: Prefetch) -> Callable[[F], F]:
@@ -55,4 +66,27 @@ def reads_ahead(child: str, ask: Ahead) -> Callable[[F], F]:
 def ahead_of(resolver: Callable[..., Any]) -> tuple[tuple[str, Ahead], ...]:
     """The (field, ask) pairs a resolver was marked with."""
     found: tuple[tuple[str, Ahead], ...] = getattr(resolver, _AHEAD, ())
+    return found
+
+
+def shows_columns(table: str, **shown_by: tuple[str, ...]) -> Callable[[T], T]:
+    """Mark a Strawberry type: each named column of `table` is shown by these of its fields
+    (Python names), and by nothing else of the type."""
+
+    def mark(cls: T) -> T:
+        names = {f.python_name for f in cls.__strawberry_definition__.fields}  # type: ignore[attr-defined]
+        unknown = {f for fields in shown_by.values() for f in fields} - names
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no fields {sorted(unknown)}")
+        shows = {f"{table}.{column}": frozenset(fields) for column, fields in shown_by.items()}
+        setattr(cls, _SHOWS, {**getattr(cls, _SHOWS, {}), **shows})
+        declared_columns.update(shows)
+        return cls
+
+    return mark
+
+
+def columns_shown_by(cls: Any) -> dict[str, frozenset[str]]:
+    """The columns a type was marked to show, each with the fields (Python names) showing it."""
+    found: dict[str, frozenset[str]] = getattr(cls, _SHOWS, {})
     return found

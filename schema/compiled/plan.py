@@ -57,7 +57,13 @@ from graphql.execution.values import VariableValues, get_argument_values
 from graphql.language import DirectiveNode, FieldNode, Visitor
 from strawberry.types.field import StrawberryField
 
-from schema.compiled.hints import Ahead, ahead_of, prefetch_of
+from schema.compiled.hints import (
+    Ahead,
+    ahead_of,
+    columns_shown_by,
+    declared_columns,
+    prefetch_of,
+)
 
 if TYPE_CHECKING:
     from schema.compiled.builders import Builder
@@ -167,6 +173,8 @@ class Plan:
     operation: OperationDefinitionNode
     root: Obj
     serial: bool
+    # A query's: the shown-only columns it shows none of, which its reads leave out (hints.py).
+    left_out: frozenset[str] = frozenset()
 
 
 def condition_variables(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> list[str]:
@@ -196,6 +204,22 @@ def _selects(out: Out, name: str) -> bool:
     if type(out) is Abstract:
         return any(_selects(obj, name) for obj in out.objects.values())
     return type(out) is Obj and any(f.name == name for f in out.fields)
+
+
+def _columns_shown(out: Out, found: set[str]) -> None:
+    """Add the shown-only columns that the fields selected in `out` (and below) show."""
+    if type(out) is ListOf:
+        _columns_shown(out.item, found)
+    elif type(out) is Abstract:
+        for obj in out.objects.values():
+            _columns_shown(obj, found)
+    elif type(out) is Obj:
+        shows = columns_shown_by(getattr(out.type.extensions.get(DEFINITION), "origin", None))
+        if shows:
+            selected = {f.strawberry_field.python_name for f in out.fields if f.strawberry_field}
+            found.update(column for column, fields in shows.items() if fields & selected)
+        for field_plan in out.fields:
+            _columns_shown(field_plan.out, found)
 
 
 # Leaves whose values of one exact Python type need no coercion.
@@ -233,7 +257,13 @@ class Compiler:
             self._field(root_type, key, details, root=True)
             for key, details in collected.grouped_field_set.items()
         ]
-        return Plan(self.operation, root, self.operation.operation is OperationType.MUTATION)
+        query = self.operation.operation is OperationType.QUERY
+        shown: set[str] = set()
+        _columns_shown(root, shown)
+        left_out = frozenset(declared_columns - shown) if query else frozenset()
+        return Plan(
+            self.operation, root, self.operation.operation is OperationType.MUTATION, left_out
+        )
 
     def _selection(self, type_: GraphQLObjectType, details: list[FieldDetails]) -> list[FieldPlan]:
         collected = collect_subfields(
