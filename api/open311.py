@@ -26,7 +26,7 @@ from core.settings import Settings
 from domain.actor import PUBLIC
 from domain.errors import DomainError
 from domain.lifecycle import FINAL_REPORT, PUBLIC_REPORT
-from domain.services import assignments, attachments, reference, reports
+from domain.services import assignments, attachments, reference, report_page, reports
 from domain.services.reading import PageRequest
 from domain.services.views import AssignmentView, ReportView
 from models.enums import AssignmentStatus
@@ -185,7 +185,7 @@ class Open311:
         problem = text_problem(code, PARAMETER_MAX_LENGTH)
         if problem is not None:
             raise Open311Error(400, f"the service request id {problem}")
-        view = await reports.report_by_tracking_code(PUBLIC, code)
+        view = await report_page.report_by_tracking_code(PUBLIC, code)
         if view is None:
             raise Open311Error(404, "no public service request with this id")
         return _json(await self._present(request, [view]))
@@ -200,7 +200,7 @@ class Open311:
         if codes is not None:
             if len(codes) > _MAX_IDS:
                 raise Open311Error(400, f"at most {_MAX_IDS} service_request_id values at once")
-            found = [await reports.report_by_tracking_code(PUBLIC, code) for code in codes]
+            found = [await report_page.report_by_tracking_code(PUBLIC, code) for code in codes]
             return _json(await self._present(request, [v for v in found if v is not None]))
         now = datetime.now(UTC)
         window = timedelta(days=self.settings.open311_window_days)

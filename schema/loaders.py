@@ -5,15 +5,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from domain.actor import Actor
-from domain.services import accounts, assignments, attachments, reference, reports, timeline
+from domain.services import (
+    accounts,
+    assignments,
+    attachments,
+    reference,
+    reports,
+    timeline,
+)
 from domain.services.attachments import AttachmentView
 from domain.services.reading import Page, SharedRows
-from domain.services.timeline import TimelineKey
+from domain.services.report_page import Ahead, ReportPage
+from domain.services.timeline import HeldLines, TimelineKey
 from domain.services.views import (
     AgencyRecord,
     AssignmentView,
@@ -76,6 +84,8 @@ class Loaders:
         self._held_reports: dict[int, ReportView] = {}  # read with another batch
         self._max_page_size = max_page_size
         self._follow_ups_ahead = False  # read_follow_ups_ahead
+        self._report_ahead = Ahead()  # read_with_report
+        self._held_lines: dict[int, HeldLines] = {}  # hold_report_page
 
     def release(self) -> None:
         """Let go of everything loaded, once the answer is made. Each loader refers back to this
@@ -86,6 +96,7 @@ class Loaders:
         self.made.clear()
         self._users.clear()
         self._held_reports.clear()
+        self._held_lines.clear()
 
     # Each loader is made when first used: a subscription event makes a set for every
     # subscriber and uses one or two of them.
@@ -132,6 +143,50 @@ class Loaders:
         the same statement, for `follow_ups` to answer them without one of its own (a compiled
         plan asks when its selection has the follow-ups, schema/compiled/hints.py)."""
         self._follow_ups_ahead = True
+
+    def read_with_report(
+        self,
+        *,
+        assignments: bool = False,
+        follow_ups: bool = False,
+        timelines: tuple[dict[str, Any] | None, ...] = (),
+    ) -> None:
+        """Have the next report read by its tracking code (`take_report_ahead`) read what its
+        page shows next in the same statement: its assignments, their follow-ups, and enough
+        public lines for the `timelines` selected (by their arguments; None: variables). A
+        compiled plan asks when its selection has them (schema/compiled/hints.py)."""
+        ahead = self._report_ahead
+        lines = max((self._lines_for(arguments) for arguments in timelines), default=0)
+        self._report_ahead = Ahead(
+            ahead.assignments or assignments,
+            ahead.follow_ups or follow_ups,
+            max(ahead.lines, lines),
+        )
+
+    def _lines_for(self, arguments: dict[str, Any] | None) -> int:
+        """The public lines that answer a timeline selection's first page, and tell whether
+        more follow (a page's size, and one)."""
+        first = (arguments or {}).get("first")
+        size = first if type(first) is int and 0 <= first <= self._max_page_size else None
+        return (self._max_page_size if size is None else size) + 1
+
+    def take_report_ahead(self) -> Ahead:
+        """What `read_with_report` asked for, asked for no more."""
+        ahead, self._report_ahead = self._report_ahead, Ahead()
+        return ahead
+
+    async def hold_report_page(self, page: ReportPage) -> None:
+        """Hold what was read with a report: its assignments and their follow-ups answer their
+        loaders, its public lines a timeline that they can answer (`timelines`)."""
+        report = page.report
+        if page.assignments is not None:
+            self.assignments_of_report.prime((report.id, report.staff_view), page.assignments)
+        if page.follow_ups is not None:
+            self.follow_ups.prime_many(page.follow_ups)
+            await self._named(f.author_id for group in page.follow_ups.values() for f in group)
+        if page.lines is not None:
+            self._held_lines[report.id] = page.lines
+        await self.see_reports([report])
 
     @cached_property
     def follow_ups(self) -> DataLoader[int, list[FollowUpView]]:
@@ -227,6 +282,8 @@ class Loaders:
         return found
 
     async def _timelines(self, keys: list[TimelineKey]) -> list[Page[EventView]]:
-        pages = await timeline.timelines(self._actor, keys, max_size=self._max_page_size)
+        pages = await timeline.timelines(
+            self._actor, keys, max_size=self._max_page_size, held=self._held_lines
+        )
         await self._named(e.actor_id for page in pages for e in page.items)
         return pages

@@ -12,7 +12,7 @@ import strawberry
 import schema.assignments as assignment_schema
 from domain.deadlines import is_overdue
 from domain.errors import DomainError, not_found
-from domain.services import merges, reports, timeline
+from domain.services import merges, report_page, reports, timeline
 from domain.services.common import Outcome
 from domain.services.idempotency import Replay
 from domain.services.search import SEARCH_WINDOW
@@ -197,7 +197,7 @@ class Report(Node):
         return await info.context.loaders.rating.load(self.view.id)
 
     @strawberry.field(description="The agencies it was sent to, oldest first.")
-    @reads_ahead("followUps", lambda context: context.loaders.read_follow_ups_ahead())
+    @reads_ahead("followUps", lambda context, _: context.loaders.read_follow_ups_ahead())
     async def assignments(self, info: Ctx) -> list[LazyAssignment]:
         if self.view.withheld:  # what others did since the viewer let it go
             return []
@@ -342,16 +342,21 @@ class ReportFilter:
 @strawberry.type
 class ReportQuery:
     @strawberry.field(description="A report by its tracking code, if the viewer may read it.")
+    @reads_ahead("assignments", lambda c, _: c.loaders.read_with_report(assignments=True))
+    @reads_ahead("assignments.followUps", lambda c, _: c.loaders.read_with_report(follow_ups=True))
+    @reads_ahead("timeline", lambda c, selected: c.loaders.read_with_report(timelines=selected))
     async def report(
         self,
         info: Ctx,
         tracking_code: Annotated[str, arg("e.g. LPR-7KQ2-9XMD; case and dashes optional.")],
     ) -> Report | None:
-        found = await reports.report_by_tracking_code(info.context.actor, tracking_code)
-        if found is None:
+        loaders = info.context.loaders
+        ahead = loaders.take_report_ahead()
+        page = await report_page.report_page(info.context.actor, tracking_code, ahead)
+        if page is None:
             return None
-        await info.context.loaders.see_reports([found])
-        return Report.of(found)
+        await loaders.hold_report_page(page)
+        return Report.of(page.report)
 
     @strawberry.field(
         description=(

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -38,6 +39,7 @@ from domain.services.common import (
     lock_report,
     optional_text,
     record_event,
+    report_and_facts,
     report_facts,
     require_aware,
     required_text,
@@ -408,7 +410,7 @@ async def inbox(
         rows.ASSIGNMENT,
         qs,
         page,
-        reports.report_and_facts(report),
+        report_and_facts(report),
         "JOIN report r ON r.id = p.report_id",
     )
     return InboxPage(
@@ -526,33 +528,60 @@ class WithFollowUps:
     follow_ups: dict[int, list[FollowUpView]]
 
 
+# Each assignment's follow-ups (as `a`), oldest first as `follow_ups_of_assignments` gives
+# them: a column of an assignment's statement.
+FOLLOW_UPS_OF_EACH = (
+    f"ARRAY(SELECT ROW({rows.FOLLOW_UP.columns_of('f')}) FROM follow_up f"
+    " WHERE f.assignment_id = a.id ORDER BY f.id)"
+)
+
+
+def assignments_of_each_report(with_follow_ups: bool) -> str:
+    """Each report's assignments (as `r`), oldest first, as an array of rows (each with its
+    follow-ups after its columns, when asked): a column of a report's statement."""
+    follow_ups = f", {FOLLOW_UPS_OF_EACH}" if with_follow_ups else ""
+    return (
+        f"ARRAY(SELECT ROW({rows.ASSIGNMENT.columns_of('a')}{follow_ups}) FROM assignment a"
+        " WHERE a.report_id = r.id ORDER BY a.id)"
+    )
+
+
 async def assignments_with_follow_ups_of_reports(
     keys: Sequence[tuple[int, bool]],
 ) -> WithFollowUps:
     """`assignments_of_reports`, with each assignment's follow-ups (oldest first, as
     `follow_ups_of_assignments` gives them) read in the same statement."""
-    follow_ups_of_each = (
-        f"ARRAY(SELECT ROW({rows.FOLLOW_UP.columns_of('f')}) FROM follow_up f"
-        " WHERE f.assignment_id = a.id ORDER BY f.id)"
-    )
     found = await rows.select_with(
         rows.ASSIGNMENT,
-        f"SELECT {rows.ASSIGNMENT.columns_of('a')}, {follow_ups_of_each} {_OF_REPORTS}",
+        f"SELECT {rows.ASSIGNMENT.columns_of('a')}, {FOLLOW_UPS_OF_EACH} {_OF_REPORTS}",
         list({k[0] for k in keys}),
     )
-    follow_ups = {
-        a.id: [follow_up_view(rows.FOLLOW_UP.make(f)) for f in more[0]] for a, more in found
-    }
-    return WithFollowUps(_by_key([a for a, _ in found], keys), follow_ups)
+    return WithFollowUps(_by_key([a for a, _ in found], keys), follow_ups_of(found))
+
+
+def follow_ups_of(
+    found: Sequence[tuple[AssignmentRow, tuple[Any, ...]]],
+) -> dict[int, list[FollowUpView]]:
+    """The follow-ups read with each assignment (`FOLLOW_UPS_OF_EACH`, its first column after
+    the assignment's), by assignment id."""
+    return {a.id: [follow_up_view(rows.FOLLOW_UP.make(f)) for f in more[0]] for a, more in found}
 
 
 def _by_key(
-    found: list[AssignmentRow], keys: Sequence[tuple[int, bool]]
+    found: Sequence[AssignmentRow], keys: Sequence[tuple[int, bool]]
 ) -> list[list[AssignmentView]]:
     by_report: dict[int, list[AssignmentRow]] = defaultdict(list)
     for a in found:
         by_report[a.report_id].append(a)
     return [[assignment_view(a, staff) for a in by_report[rid]] for rid, staff in keys]
+
+
+def views_of_report(
+    found: Sequence[AssignmentRow], report_id: int, staff_view: bool
+) -> list[AssignmentView]:
+    """The views of a readable report's assignments, read with it (`assignments_of_each_report`),
+    as `assignments_of_reports` gives them for its key."""
+    return _by_key(found, [(report_id, staff_view)])[0]
 
 
 async def follow_ups_of_assignments(ids: Sequence[int]) -> list[list[FollowUpView]]:

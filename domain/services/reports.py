@@ -42,7 +42,6 @@ from domain.services.common import (
     lock_report_for,
     optional_text,
     record_event,
-    report_and_facts,
     report_facts,
     report_rows,
     require_aware,
@@ -644,20 +643,6 @@ async def committed_view(
     if facts is None:
         return (await reports_by_ids(actor, [report.id])).get(report.id)
     return _views(actor, [report], {report.id: facts})[0]
-
-
-async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
-    """The report with this code if the actor may read it; None otherwise (never tells which)."""
-    canonical = normalize_tracking_code(code)
-    if canonical is None:
-        return None
-    shape = rows.REPORT.as_shown()
-    found = await rows.select_with(
-        shape,
-        f"SELECT {report_and_facts(shape)} FROM report r WHERE r.tracking_code = $1",
-        canonical,
-    )
-    return next(iter(readable_in(actor, found).values()), None)
 
 
 async def list_reports(

@@ -34,17 +34,32 @@ class TimelineKey:
 
 
 async def timelines(
-    actor: Actor, keys: Sequence[TimelineKey], *, max_size: int
+    actor: Actor,
+    keys: Sequence[TimelineKey],
+    *,
+    max_size: int,
+    held: dict[int, HeldLines] | None = None,
 ) -> list[Page[EventView]]:
     """Timelines of many reports in a constant number of queries, oldest line first;
     internal desk lines only where the viewer is the report's staff, none for a withheld
-    report (the record a desk keeps of a report it let go)."""
+    report (the record a desk keeps of a report it let go). Lines `held` (read with their
+    report) answer the keys they can without a query."""
+    held = held or {}
     sizes = [page_size(k.first, max_size, max_size) for k in keys]
     chosen: list[list[EventRow]] = [[] for _ in keys]
     more: list[bool] = [False for _ in keys]
     groups: dict[tuple[bool, int], list[int]] = defaultdict(list)
+    hidden: dict[int, int] = {}
     for i, k in enumerate(keys):
-        if not k.report.withheld:  # a desk's record of a report it let go: no lines
+        if k.report.withheld:  # a desk's record of a report it let go: no lines
+            continue
+        read_with = held.get(k.report.id)
+        page = read_with.page(k, sizes[i]) if read_with is not None else None
+        if read_with is not None and read_with.hidden_reporter_id is not None:
+            hidden[k.report.id] = read_with.hidden_reporter_id
+        if page is not None:
+            chosen[i], more[i] = page
+        else:
             groups[(k.report.staff_view, k.after_id or 0)].append(i)
     # One statement per kind of reader and position (one for a page of reports, as a rule).
     for (staff, after), group in groups.items():
@@ -57,7 +72,9 @@ async def timelines(
         for i in group:
             lines = by_report[keys[i].report.id]
             chosen[i], more[i] = lines[: sizes[i]], len(lines) > sizes[i]
-    hidden = await _hidden_reporters([k.report for k in keys])
+    # Who a hidden reporter is was read with the report's lines, where they were.
+    unread = [keys[i].report for g in groups.values() for i in g if keys[i].report.id not in held]
+    hidden.update(await _hidden_reporters(unread))
     return [
         Page(
             [event_view(line, k.report, hidden.get(k.report.id)) for line in chosen[i]],
@@ -68,10 +85,43 @@ async def timelines(
     ]
 
 
+# The lines of a report everyone who reads it may read (as `e`); its staff read every line.
+_PUBLIC = "e.visibility = 'public'"
+
+
+def public_lines_of_each_report(limit: str) -> str:
+    """Each report's first `limit` public lines (as `r`; `limit` a parameter), oldest first,
+    as an array of rows: a column of a report's statement (`HeldLines`)."""
+    return (
+        f"ARRAY(SELECT ROW({rows.EVENT.columns_of('e')}) FROM report_event e"
+        f" WHERE e.report_id = r.id AND {_PUBLIC} ORDER BY e.id LIMIT {limit})"
+    )
+
+
+@dataclass(frozen=True)
+class HeldLines:
+    """A report's first public lines, read with the report (`public_lines_of_each_report`):
+    its timeline for any viewer who is not its staff, while `lines` holds more than a page
+    asks for or all there are (fewer than `limit`). `hidden_reporter_id` is its reporter when
+    the viewer may not know them (`_hidden_reporters`)."""
+
+    lines: list[EventRow]
+    limit: int
+    hidden_reporter_id: int | None
+
+    def page(self, key: TimelineKey, size: int) -> tuple[list[EventRow], bool] | None:
+        """The key's first page and whether more follow; None when these lines cannot tell."""
+        if key.report.staff_view or key.after_id is not None:
+            return None
+        if len(self.lines) <= size and len(self.lines) >= self.limit:
+            return None
+        return self.lines[:size], len(self.lines) > size
+
+
 async def _lines(staff: bool, report_ids: list[int], after: int, size: int) -> list[EventRow]:
     """The first `size` + 1 lines after `after` of each report, oldest first: every line for
     the report's staff, the public ones for others."""
-    visible = "" if staff else " AND e.visibility = 'public'"
+    visible = "" if staff else f" AND {_PUBLIC}"
     return await rows.select(
         rows.EVENT,
         f"SELECT {rows.EVENT.columns} FROM (SELECT {rows.EVENT.columns_of('e')},"

@@ -7,9 +7,11 @@ resolver on each object; the generic executor ignores it (its loaders fetch peop
 
 A resolver whose load can read, in the same statement, what a field of its selection will
 read next (an assignment's follow-ups with the assignments) names that field with
-`reads_ahead`, and a function that asks its loader to. The compiled executor calls it before
-running the resolver when its plan selects that field, and only then: nothing is read that is
-not selected. The generic executor ignores it (the field reads for itself, one level down).
+`reads_ahead` (a path of fields: `assignments.followUps`), and a function that asks its loader
+to. The compiled executor calls it before running the resolver when its plan selects that
+field, and only then: nothing is read that is not selected. The function is given the
+arguments of each selection of the field (None for one whose arguments read variables). The
+generic executor ignores it (the field reads for itself, one level down).
 
 A type whose fields are the only ones to show some columns of a table (the shown-only columns
 of models/rows.py, which no rule decides by) names them with `shows_columns`. A compiled query
@@ -26,7 +28,8 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 Prefetch = Callable[[Any, Sequence[Any]], Awaitable[None]]
 
-Ahead = Callable[[Any], None]
+# ask(context, the arguments of each selection of the field: None where they read variables)
+Ahead = Callable[[Any, tuple[dict[str, Any] | None, ...]], None]
 
 _ATTRIBUTE = "__lapor_prefetch__"
 _AHEAD = "__lapor_ahead__"
@@ -54,7 +57,8 @@ def prefetch_of(resolver: Callable[..., Any]) -> Prefetch | None:
 
 
 def reads_ahead(child: str, ask: Ahead) -> Callable[[F], F]:
-    """Mark a resolver: `ask(context)` before it runs, when its selection has the field `child`."""
+    """Mark a resolver: `ask(context, arguments)` before it runs, when its selection has the
+    field `child` (a path of fields, dotted, from the resolver's own selection)."""
 
     def mark(resolver: F) -> F:
         setattr(resolver, _AHEAD, (*ahead_of(resolver), (child, ask)))

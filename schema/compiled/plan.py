@@ -154,8 +154,9 @@ class FieldPlan:
     variables: tuple[str, ...] = ()
     converted: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     prefetch: Prefetch | None = None
-    # CALL: what to ask for before the resolver runs, for fields its selection has (hints.py).
-    ahead: tuple[Ahead, ...] = ()
+    # CALL: what to ask for before the resolver runs, for fields its selection has, with the
+    # arguments of their selections (hints.py).
+    ahead: tuple[tuple[Ahead, tuple[dict[str, Any] | None, ...]], ...] = ()
 
     @property
     def nodes(self) -> list[FieldNode]:
@@ -197,13 +198,18 @@ def condition_variables(operation: OperationDefinitionNode, fragments: dict[str,
     return found
 
 
-def _selects(out: Out, name: str) -> bool:
-    """Whether an object (or list of them, or any of an abstract type's) selects field `name`."""
+def _selected(out: Out, path: str) -> list[FieldPlan]:
+    """The selections of the field at `path` (names, dotted) below an object (or list of them,
+    or any of an abstract type's)."""
     if type(out) is ListOf:
-        return _selects(out.item, name)
+        return _selected(out.item, path)
     if type(out) is Abstract:
-        return any(_selects(obj, name) for obj in out.objects.values())
-    return type(out) is Obj and any(f.name == name for f in out.fields)
+        return [f for obj in out.objects.values() for f in _selected(obj, path)]
+    if type(out) is not Obj:
+        return []
+    name, _, rest = path.partition(".")
+    found = [f for f in out.fields if f.name == name]
+    return [g for f in found for g in _selected(f.out, rest)] if rest else found
 
 
 def _columns_shown(out: Out, found: set[str]) -> None:
@@ -220,6 +226,14 @@ def _columns_shown(out: Out, found: set[str]) -> None:
             found.update(column for column, fields in shows.items() if fields & selected)
         for field_plan in out.fields:
             _columns_shown(field_plan.out, found)
+
+
+def _constant_arguments(field: FieldPlan) -> dict[str, Any] | None:
+    """A field's arguments when the operation gives them as constants (none when it takes
+    none); None when they read variables."""
+    if not field.has_arguments:
+        return {}
+    return field.constant_arguments
 
 
 # Leaves whose values of one exact Python type need no coercion.
@@ -325,7 +339,9 @@ class Compiler:
         plan.info_name = resolver.info_parameter.name if resolver.info_parameter else None
         plan.prefetch = prefetch_of(plan.resolver)
         plan.ahead = tuple(
-            ask for child, ask in ahead_of(plan.resolver) if _selects(plan.out, child)
+            (ask, tuple(_constant_arguments(f) for f in selected))
+            for child, ask in ahead_of(plan.resolver)
+            if (selected := _selected(plan.out, child))
         )
         plan.has_arguments = bool(strawberry_field.arguments)
         if plan.has_arguments:

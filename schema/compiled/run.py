@@ -297,8 +297,8 @@ class PlanRun:
         """The resolver's keyword arguments for this execution, or Failed. Called just before
         the resolver runs: what its selection reads next is asked for first (`reads_ahead`)."""
         try:
-            for ask in plan.ahead:
-                ask(self.info.context)
+            for ask, arguments in plan.ahead:
+                ask(self.info.context, arguments)
             kwargs = (
                 (
                     plan.constant_arguments

@@ -365,3 +365,86 @@ async def test_a_report_reads_its_assignments_follow_ups_with_the_assignments(
         assert len(sent[False]) == len(sent[True]), (sent[False], sent[True])
     else:  # (and the authors its loaders fetch eagerly)
         assert len(alone) == 1, sent[False]
+
+
+PAGE = """
+query Page($code: String!, $first: Int, $after: String) {
+  report(trackingCode: $code) {
+    title
+    timeline(first: $first, after: $after) {
+      edges { cursor node { kind message actor { name } } }
+      pageInfo { hasNextPage endCursor }
+    }
+    assignments { id status followUps { message final author { name } } }
+  }
+}
+"""
+
+
+def _not_people(statements: list[str]) -> list[str]:
+    """The statements but those reading people, which production serves from its cache
+    (accounts.PEOPLE; the tests read them afresh)."""
+    return [s for s in statements if '"app_user"' not in s and '"role_grant"' not in s]
+
+
+@pytest.mark.usefixtures("unchecked_execution")
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "generic"])
+async def test_a_report_page_is_read_with_the_report_when_the_viewer_is_not_its_staff(
+    db: str, sql_log: StatementLog, compiled: bool
+) -> None:
+    """Compiled, a report's page reads its assignments, their follow-ups and its first public
+    lines in the report's own statement (schema/reports.py, `ReportQuery.report`): one
+    statement for the public and the reporter. Its staff's timeline has the internal lines
+    too, read on their own; so is a page after a cursor. The generic executor reads each level
+    on its own. Both answer alike, for every viewer."""
+    desk = await _desk()
+    reports_seen = await _seed(desk, 8)
+    hidden = reports_seen[0]  # anonymous (i % 7 == 0), sent to two desks, answered by one
+    settings = get_settings().model_copy(update={"compiled_execution": compiled})
+    answers: dict[tuple[str, int | None], dict[str, Any]] = {}
+    sent: dict[tuple[str, int | None], list[str]] = {}
+    async with app_client(settings) as client:
+        viewers = {
+            "public": GQL(client),
+            "reporter": await GQL(client).sign_in("warga@jember.demo"),
+            "coordinator": await GQL(client).sign_in("koordinator@jember.demo"),
+        }
+        for name, viewer in viewers.items():
+            for first in (None, 1):
+                variables = {"code": hidden.tracking_code, "first": first}
+                with counting(sql_log):
+                    answers[name, first] = await _page(viewer, PAGE, variables, "report")
+                sent[name, first] = _not_people(sql_log.statements)
+        end = answers["public", 1]["timeline"]["pageInfo"]["endCursor"]
+        with counting(sql_log):
+            after = await _page(
+                viewers["public"], PAGE, {"code": hidden.tracking_code, "after": end}, "report"
+            )
+        sent_after = _not_people(sql_log.statements)
+    public, staff = answers["public", None], answers["coordinator", None]
+    assert len(public["assignments"]) == 2
+    assert [f["message"] for a in public["assignments"] for f in a["followUps"]] == [
+        "Sedang kami tangani (0)."
+    ]
+    lines = public["timeline"]["edges"]
+    assert len(lines) > 1 and not public["timeline"]["pageInfo"]["hasNextPage"]
+    # The anonymous reporter's own line names no one to the public; its staff see who wrote it.
+    submitted = [i for i, e in enumerate(lines) if e["node"]["kind"] == "report.submitted"]
+    assert submitted and all(lines[i]["node"]["actor"] is None for i in submitted)
+    assert all(staff["timeline"]["edges"][i]["node"]["actor"] is not None for i in submitted)
+    assert answers["public", 1]["timeline"]["edges"] == lines[:1]
+    assert answers["public", 1]["timeline"]["pageInfo"]["hasNextPage"]
+    assert after["timeline"]["edges"] == lines[1:]
+    if compiled:
+        for name in ("public", "reporter"):
+            for first in (None, 1):
+                assert len(sent[name, first]) == 1, (name, first, sent[name, first])
+                (statement,) = sent[name, first]
+                for read in ("FROM assignment a", "FROM follow_up f", "FROM report_event e"):
+                    assert read in statement, statement
+        for first in (None, 1):
+            report, timeline = sent["coordinator", first]
+            assert "FROM report_event e" in report and "FROM report_event e" in timeline
+        assert len(sent_after) == 2, sent_after  # the lines after the cursor, on their own
+    else:
+        assert all(len(statements) >= 3 for statements in sent.values()), sent

@@ -1,0 +1,85 @@
+"""One report by its tracking code with what its page shows next, in one statement: the
+report's assignments (with their follow-ups) and its first public lines, as array columns.
+
+The page asks for what its selection shows (`Ahead`); the views are made from the rows by the
+same functions as when each is read on its own, so no rule moves into SQL. The public lines
+are read before the viewer's view of the report says whether they are its staff: they are the
+timeline of anyone who is not (`timeline.HeldLines`); a staff viewer's timeline, which has the
+internal lines too, is read on its own as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.actor import Actor
+from domain.services import assignments, reports
+from domain.services.common import report_and_facts
+from domain.services.timeline import HeldLines, public_lines_of_each_report
+from domain.services.views import AssignmentView, FollowUpView, ReportView
+from domain.tracking import normalize_tracking_code
+from models import rows
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """What to read with the report: its assignments (with their follow-ups), and how many of
+    its public lines (none when 0)."""
+
+    assignments: bool = False
+    follow_ups: bool = False
+    lines: int = 0
+
+
+@dataclass
+class ReportPage:
+    """A readable report, and what was read with it (None where it was not asked for)."""
+
+    report: ReportView
+    assignments: list[AssignmentView] | None
+    follow_ups: dict[int, list[FollowUpView]] | None
+    lines: HeldLines | None
+
+
+async def report_page(actor: Actor, code: str, ahead: Ahead) -> ReportPage | None:
+    """The report with this code if the actor may read it, with what `ahead` asks for; None
+    otherwise (never tells which)."""
+    canonical = normalize_tracking_code(code)
+    if canonical is None:
+        return None
+    shape = rows.REPORT.as_shown()
+    columns = [report_and_facts(shape)]
+    params: list[object] = [canonical]
+    if ahead.assignments:
+        columns.append(assignments.assignments_of_each_report(ahead.follow_ups))
+    if ahead.lines:
+        params.append(ahead.lines)
+        columns.append(public_lines_of_each_report(f"${len(params)}"))
+    found = await rows.select_with(
+        shape, f"SELECT {', '.join(columns)} FROM report r WHERE r.tracking_code = $1", *params
+    )
+    if not found:
+        return None
+    row, more = found[0]
+    view = reports.readable_in(actor, [(row, more[:2])]).get(row.id)  # its policy facts
+    if view is None:
+        return None
+    read_with = iter(more[2:])
+    page = ReportPage(view, None, None, None)
+    if ahead.assignments:
+        assigned = [rows.ASSIGNMENT.take(a) for a in next(read_with)]
+        page.assignments = assignments.views_of_report(
+            [a for a, _ in assigned], view.id, view.staff_view
+        )
+        page.follow_ups = assignments.follow_ups_of(assigned) if ahead.follow_ups else None
+    if ahead.lines:
+        hidden = row.reporter_id if view.reporter_id is None else None
+        lines = [rows.EVENT.make(e) for e in next(read_with)]
+        page.lines = HeldLines(lines, ahead.lines, hidden)
+    return page
+
+
+async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
+    """The report with this code if the actor may read it; None otherwise (never tells which)."""
+    page = await report_page(actor, code, Ahead())
+    return page.report if page is not None else None
