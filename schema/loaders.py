@@ -19,7 +19,7 @@ from domain.services import (
     timeline,
 )
 from domain.services.attachments import AttachmentView
-from domain.services.reading import Page, SharedRows
+from domain.services.reading import Page, SharedRows, page_size
 from domain.services.report_page import Ahead, ReportPage
 from domain.services.timeline import HeldLines, TimelineKey
 from domain.services.views import (
@@ -157,10 +157,16 @@ class Loaders:
         compiled plan asks when its selection has them (schema/compiled/hints.py)."""
         ahead = self._report_ahead
         lines = max((self._lines_for(arguments) for arguments in timelines), default=0)
+        first_pages = {
+            arguments.get("first")
+            for arguments in timelines
+            if arguments is not None and arguments.get("after") is None
+        }
         self._report_ahead = Ahead(
             ahead.assignments or assignments,
             ahead.follow_ups or follow_ups,
             max(ahead.lines, lines),
+            ahead.first_pages | first_pages,
         )
 
     def _lines_for(self, arguments: dict[str, Any] | None) -> int:
@@ -186,7 +192,18 @@ class Loaders:
             await self._named(f.author_id for group in page.follow_ups.values() for f in group)
         if page.lines is not None:
             self._held_lines[report.id] = page.lines
+            for first in page.ahead.first_pages:  # the pages the selection asks for, at once
+                await self._prime_timeline(timeline.TimelineKey(report, first, None), page.lines)
         await self.see_reports([report])
+
+    async def _prime_timeline(self, key: TimelineKey, lines: HeldLines) -> None:
+        maximum = self._max_page_size
+        if key.first is not None and not 0 <= key.first <= maximum:
+            return  # its error is the field's own, when it reads
+        found = timeline.held_page(key, lines, page_size(key.first, maximum, maximum))
+        if found is not None:
+            self.timeline.prime(key, found)
+            await self._named(e.actor_id for e in found.items)
 
     @cached_property
     def follow_ups(self) -> DataLoader[int, list[FollowUpView]]:

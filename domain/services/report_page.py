@@ -24,11 +24,12 @@ from models import rows
 @dataclass(frozen=True)
 class Ahead:
     """What to read with the report: its assignments (with their follow-ups), and how many of
-    its public lines (none when 0)."""
+    its public lines (none when 0), for first pages of these sizes (None: the default)."""
 
     assignments: bool = False
     follow_ups: bool = False
     lines: int = 0
+    first_pages: frozenset[int | None] = frozenset()
 
 
 @dataclass
@@ -39,6 +40,7 @@ class ReportPage:
     assignments: list[AssignmentView] | None
     follow_ups: dict[int, list[FollowUpView]] | None
     lines: HeldLines | None
+    ahead: Ahead
 
 
 async def report_page(actor: Actor, code: str, ahead: Ahead) -> ReportPage | None:
@@ -65,7 +67,7 @@ async def report_page(actor: Actor, code: str, ahead: Ahead) -> ReportPage | Non
     if view is None:
         return None
     read_with = iter(more[2:])
-    page = ReportPage(view, None, None, None)
+    page = ReportPage(view, None, None, None, ahead)
     if ahead.assignments:
         assigned = [rows.ASSIGNMENT.take(a) for a in next(read_with)]
         page.assignments = assignments.views_of_report(

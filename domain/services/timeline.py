@@ -48,19 +48,21 @@ async def timelines(
     sizes = [page_size(k.first, max_size, max_size) for k in keys]
     chosen: list[list[EventRow]] = [[] for _ in keys]
     more: list[bool] = [False for _ in keys]
+    answered: dict[int, Page[EventView]] = {}
     groups: dict[tuple[bool, int], list[int]] = defaultdict(list)
     hidden: dict[int, int] = {}
     for i, k in enumerate(keys):
         if k.report.withheld:  # a desk's record of a report it let go: no lines
             continue
         read_with = held.get(k.report.id)
-        page = read_with.page(k, sizes[i]) if read_with is not None else None
-        if read_with is not None and read_with.hidden_reporter_id is not None:
-            hidden[k.report.id] = read_with.hidden_reporter_id
-        if page is not None:
-            chosen[i], more[i] = page
-        else:
-            groups[(k.report.staff_view, k.after_id or 0)].append(i)
+        if read_with is not None:
+            page = held_page(k, read_with, sizes[i])
+            if page is not None:
+                answered[i] = page
+                continue
+            if read_with.hidden_reporter_id is not None:
+                hidden[k.report.id] = read_with.hidden_reporter_id
+        groups[(k.report.staff_view, k.after_id or 0)].append(i)
     # One statement per kind of reader and position (one for a page of reports, as a rule).
     for (staff, after), group in groups.items():
         found = await _lines(
@@ -76,13 +78,26 @@ async def timelines(
     unread = [keys[i].report for g in groups.values() for i in g if keys[i].report.id not in held]
     hidden.update(await _hidden_reporters(unread))
     return [
-        Page(
+        answered.get(i)
+        or Page(
             [event_view(line, k.report, hidden.get(k.report.id)) for line in chosen[i]],
             more[i],
             k.after_id is not None,
         )
         for i, k in enumerate(keys)
     ]
+
+
+def held_page(key: TimelineKey, held: HeldLines, size: int) -> Page[EventView] | None:
+    """The first page of `size` lines of `key`'s timeline from the lines `held` with its
+    report; None when they cannot tell it (`HeldLines.page`)."""
+    found = held.page(key, size)
+    if found is None:
+        return None
+    lines, more = found
+    return Page(
+        [event_view(line, key.report, held.hidden_reporter_id) for line in lines], more, False
+    )
 
 
 # The lines of a report everyone who reads it may read (as `e`); its staff read every line.
@@ -111,7 +126,7 @@ class HeldLines:
 
     def page(self, key: TimelineKey, size: int) -> tuple[list[EventRow], bool] | None:
         """The key's first page and whether more follow; None when these lines cannot tell."""
-        if key.report.staff_view or key.after_id is not None:
+        if key.report.staff_view or key.report.withheld or key.after_id is not None:
             return None
         if len(self.lines) <= size and len(self.lines) >= self.limit:
             return None
