@@ -4,7 +4,8 @@ The GraphQL types read plain attributes of these views, so no per-field permissi
 runs on hot paths (docs/design.md, "Performance"). No view can change once the policy made it:
 the two that a page makes by the hundred (reports and assignments) are named tuples, which take
 half the time of a frozen dataclass to make (whose every field is set through
-`object.__setattr__`); the others are frozen dataclasses.
+`object.__setattr__`), and so are the timeline lines and follow-ups a page shows by the ten;
+the others are frozen dataclasses.
 """
 
 from __future__ import annotations
@@ -160,8 +161,7 @@ def assignment_view(assignment: Assignment | AssignmentRow, staff_view: bool) ->
     )
 
 
-@dataclass(frozen=True, slots=True)
-class FollowUpView:
+class FollowUpView(NamedTuple):
     id: int
     assignment_id: int
     message: str
@@ -183,8 +183,7 @@ def follow_up_view(follow_up: FollowUp | FollowUpRow) -> FollowUpView:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class EventView:
+class EventView(NamedTuple):
     id: int
     report_id: int
     kind: str
