@@ -153,18 +153,17 @@ class Loaders:
     ) -> None:
         """Have the next report read by its tracking code (`take_report_ahead`) read what its
         page shows next in the same statement: its assignments, their follow-ups, and enough
-        public lines for the `timelines` selected (by their arguments; None: variables). A
+        public lines for the `timelines` selected (by their arguments; None: invalid ones). A
         compiled plan asks when its selection has them (schema/compiled/hints.py)."""
         ahead = self._report_ahead
-        lines = max((self._lines_for(arguments) for arguments in timelines), default=0)
-        first_pages = {
-            arguments.get("first")
-            for arguments in timelines
-            if arguments is not None and arguments.get("after") is None
-        }
+        # A page after a cursor is read on its own: no lines are read ahead for it.
+        firsts = [a for a in timelines if a is None or a.get("after") is None]
+        lines = max((self._lines_for(arguments) for arguments in firsts), default=0)
+        first_pages = {arguments.get("first") for arguments in firsts if arguments is not None}
         self._report_ahead = Ahead(
             ahead.assignments or assignments,
             ahead.follow_ups or follow_ups,
+            ahead.timeline or bool(timelines),
             max(ahead.lines, lines),
             ahead.first_pages | first_pages,
         )

@@ -23,11 +23,13 @@ from models import rows
 
 @dataclass(frozen=True)
 class Ahead:
-    """What to read with the report: its assignments (with their follow-ups), and how many of
-    its public lines (none when 0), for first pages of these sizes (None: the default)."""
+    """What to read with the report: its assignments (with their follow-ups); for its
+    timeline, who a hidden reporter is and how many of its public lines (none when 0), for
+    first pages of these sizes (None: the default)."""
 
     assignments: bool = False
     follow_ups: bool = False
+    timeline: bool = False
     lines: int = 0
     first_pages: frozenset[int | None] = frozenset()
 
@@ -74,9 +76,9 @@ async def report_page(actor: Actor, code: str, ahead: Ahead) -> ReportPage | Non
             [a for a, _ in assigned], view.id, view.staff_view
         )
         page.follow_ups = assignments.follow_ups_of(assigned) if ahead.follow_ups else None
-    if ahead.lines:
+    if ahead.timeline:
         hidden = row.reporter_id if view.reporter_id is None else None
-        lines = [rows.EVENT.make(e) for e in next(read_with)]
+        lines = [rows.EVENT.make(e) for e in next(read_with)] if ahead.lines else []
         page.lines = HeldLines(lines, ahead.lines, hidden)
     return page
 

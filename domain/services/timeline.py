@@ -117,8 +117,9 @@ def public_lines_of_each_report(limit: str) -> str:
 class HeldLines:
     """A report's first public lines, read with the report (`public_lines_of_each_report`):
     its timeline for any viewer who is not its staff, while `lines` holds more than a page
-    asks for or all there are (fewer than `limit`). `hidden_reporter_id` is its reporter when
-    the viewer may not know them (`_hidden_reporters`)."""
+    asks for or all there are (fewer than `limit`; none were read when it is 0).
+    `hidden_reporter_id` is its reporter when the viewer may not know them
+    (`_hidden_reporters`), from the report's own row."""
 
     lines: list[EventRow]
     limit: int
@@ -126,7 +127,9 @@ class HeldLines:
 
     def page(self, key: TimelineKey, size: int) -> tuple[list[EventRow], bool] | None:
         """The key's first page and whether more follow; None when these lines cannot tell."""
-        if key.report.staff_view or key.report.withheld or key.after_id is not None:
+        if key.after_id is not None or key.report.staff_view or key.report.withheld:
+            return None
+        if not self.limit:
             return None
         if len(self.lines) <= size and len(self.lines) >= self.limit:
             return None

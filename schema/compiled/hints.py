@@ -10,8 +10,9 @@ read next (an assignment's follow-ups with the assignments) names that field wit
 `reads_ahead` (a path of fields: `assignments.followUps`), and a function that asks its loader
 to. The compiled executor calls it before running the resolver when its plan selects that
 field, and only then: nothing is read that is not selected. The function is given the
-arguments of each selection of the field (None for one whose arguments read variables). The
-generic executor ignores it (the field reads for itself, one level down).
+arguments of each selection of the field, as the field will get them (None for one whose
+arguments are invalid: the field reports that itself). The generic executor ignores it (the
+field reads for itself, one level down).
 
 A type whose fields are the only ones to show some columns of a table (the shown-only columns
 of models/rows.py, which no rule decides by) names them with `shows_columns`. A compiled query
@@ -28,7 +29,7 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 Prefetch = Callable[[Any, Sequence[Any]], Awaitable[None]]
 
-# ask(context, the arguments of each selection of the field: None where they read variables)
+# ask(context, the arguments of each selection of the field: None where they are invalid)
 Ahead = Callable[[Any, tuple[dict[str, Any] | None, ...]], None]
 
 _ATTRIBUTE = "__lapor_prefetch__"

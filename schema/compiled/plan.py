@@ -154,9 +154,9 @@ class FieldPlan:
     variables: tuple[str, ...] = ()
     converted: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     prefetch: Prefetch | None = None
-    # CALL: what to ask for before the resolver runs, for fields its selection has, with the
-    # arguments of their selections (hints.py).
-    ahead: tuple[tuple[Ahead, tuple[dict[str, Any] | None, ...]], ...] = ()
+    # CALL: what to ask for before the resolver runs, for fields its selection has, with their
+    # selections (whose arguments the ask is given, hints.py).
+    ahead: tuple[tuple[Ahead, tuple[FieldPlan, ...]], ...] = ()
 
     @property
     def nodes(self) -> list[FieldNode]:
@@ -226,14 +226,6 @@ def _columns_shown(out: Out, found: set[str]) -> None:
             found.update(column for column, fields in shows.items() if fields & selected)
         for field_plan in out.fields:
             _columns_shown(field_plan.out, found)
-
-
-def _constant_arguments(field: FieldPlan) -> dict[str, Any] | None:
-    """A field's arguments when the operation gives them as constants (none when it takes
-    none); None when they read variables."""
-    if not field.has_arguments:
-        return {}
-    return field.constant_arguments
 
 
 # Leaves whose values of one exact Python type need no coercion.
@@ -339,7 +331,7 @@ class Compiler:
         plan.info_name = resolver.info_parameter.name if resolver.info_parameter else None
         plan.prefetch = prefetch_of(plan.resolver)
         plan.ahead = tuple(
-            (ask, tuple(_constant_arguments(f) for f in selected))
+            (ask, tuple(selected))
             for child, ask in ahead_of(plan.resolver)
             if (selected := _selected(plan.out, child))
         )

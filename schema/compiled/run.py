@@ -297,8 +297,8 @@ class PlanRun:
         """The resolver's keyword arguments for this execution, or Failed. Called just before
         the resolver runs: what its selection reads next is asked for first (`reads_ahead`)."""
         try:
-            for ask, arguments in plan.ahead:
-                ask(self.info.context, arguments)
+            for ask, selected in plan.ahead:
+                ask(self.info.context, tuple(self._arguments_ahead(f) for f in selected))
             kwargs = (
                 (
                     plan.constant_arguments
@@ -313,6 +313,18 @@ class PlanRun:
         if plan.info_name is not None:
             kwargs = {**kwargs, plan.info_name: self.info}
         return kwargs
+
+    def _arguments_ahead(self, plan: FieldPlan) -> dict[str, Any] | None:
+        """A selection's arguments for an ask (`reads_ahead`); None when they are invalid (the
+        field reports its own error when it runs)."""
+        if not plan.has_arguments:
+            return {}
+        if plan.constant_arguments is not None:
+            return plan.constant_arguments
+        try:
+            return self.executor.arguments(plan)
+        except Exception:
+            return None
 
     async def _resolve(self, plan: FieldPlan, sources: list[Any]) -> list[Any]:
         how = plan.how

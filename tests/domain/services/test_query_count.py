@@ -410,7 +410,7 @@ async def test_a_report_page_is_read_with_the_report_when_the_viewer_is_not_its_
             "coordinator": await GQL(client).sign_in("koordinator@jember.demo"),
         }
         for name, viewer in viewers.items():
-            for first in (None, 1):
+            for first in (None, 1, 0):
                 variables = {"code": hidden.tracking_code, "first": first}
                 with counting(sql_log):
                     answers[name, first] = await _page(viewer, PAGE, variables, "report")
@@ -433,11 +433,13 @@ async def test_a_report_page_is_read_with_the_report_when_the_viewer_is_not_its_
     assert submitted and all(lines[i]["node"]["actor"] is None for i in submitted)
     assert all(staff["timeline"]["edges"][i]["node"]["actor"] is not None for i in submitted)
     assert answers["public", 1]["timeline"]["edges"] == lines[:1]
+    assert answers["public", 0]["timeline"]["edges"] == []
+    assert answers["public", 0]["timeline"]["pageInfo"]["hasNextPage"]
     assert answers["public", 1]["timeline"]["pageInfo"]["hasNextPage"]
     assert after["timeline"]["edges"] == lines[1:]
     if compiled:
         for name in ("public", "reporter"):
-            for first in (None, 1):
+            for first in (None, 1, 0):
                 assert len(sent[name, first]) == 1, (name, first, sent[name, first])
                 (statement,) = sent[name, first]
                 for read in ("FROM assignment a", "FROM follow_up f", "FROM report_event e"):
@@ -445,6 +447,8 @@ async def test_a_report_page_is_read_with_the_report_when_the_viewer_is_not_its_
         for first in (None, 1):
             report, timeline = sent["coordinator", first]
             assert "FROM report_event e" in report and "FROM report_event e" in timeline
-        assert len(sent_after) == 2, sent_after  # the lines after the cursor, on their own
+        # The lines after a cursor are read on their own, none with the report.
+        assert len(sent_after) == 2, sent_after
+        assert "FROM report_event e" not in sent_after[0], sent_after
     else:
         assert all(len(statements) >= 3 for statements in sent.values()), sent
