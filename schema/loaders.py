@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from domain.actor import Actor
+from domain.errors import DomainError
 from domain.services import (
     accounts,
     assignments,
@@ -170,10 +171,17 @@ class Loaders:
 
     def _lines_for(self, arguments: dict[str, Any] | None) -> int:
         """The public lines that answer a timeline selection's first page, and tell whether
-        more follow (a page's size, and one)."""
-        first = (arguments or {}).get("first")
-        size = first if type(first) is int and 0 <= first <= self._max_page_size else None
+        more follow (a page's size, and one; the largest page's for invalid arguments)."""
+        size = self._timeline_size((arguments or {}).get("first"))
         return (self._max_page_size if size is None else size) + 1
+
+    def _timeline_size(self, first: int | None) -> int | None:
+        """A timeline page's size for `first`; None when `first` is refused (the field reports
+        it when it reads)."""
+        try:
+            return page_size(first, self._max_page_size, self._max_page_size)
+        except DomainError:
+            return None
 
     def take_report_ahead(self) -> Ahead:
         """What `read_with_report` asked for, asked for no more."""
@@ -196,10 +204,8 @@ class Loaders:
         await self.see_reports([report])
 
     async def _prime_timeline(self, key: TimelineKey, lines: HeldLines) -> None:
-        maximum = self._max_page_size
-        if key.first is not None and not 0 <= key.first <= maximum:
-            return  # its error is the field's own, when it reads
-        found = timeline.held_page(key, lines, page_size(key.first, maximum, maximum))
+        size = self._timeline_size(key.first)
+        found = timeline.held_page(key, lines, size) if size is not None else None
         if found is not None:
             self.timeline.prime(key, found)
             await self._named(e.actor_id for e in found.items)

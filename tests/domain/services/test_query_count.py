@@ -452,3 +452,19 @@ async def test_a_report_page_is_read_with_the_report_when_the_viewer_is_not_its_
         assert "FROM report_event e" not in sent_after[0], sent_after
     else:
         assert all(len(statements) >= 3 for statements in sent.values()), sent
+
+
+async def test_a_report_page_with_a_refused_first_reads_ahead_and_answers_as_before(
+    db: str,
+) -> None:
+    """A timeline `first` beyond the largest page primes nothing: the field reports its own
+    VALIDATION error, on both executors alike (tests/conftest.py checks every compiled query
+    against the generic executor)."""
+    desk = await _desk()
+    (report,) = await _seed(desk, 1)
+    async with app_client(get_settings()) as client:
+        for first in (101, -1):
+            variables = {"code": report.tracking_code, "first": first}
+            body = (await GQL(client).raw(PAGE, variables)).json()
+            assert [e["extensions"]["code"] for e in body["errors"]] == ["VALIDATION"], body
+            assert body["errors"][0]["path"][:2] == ["report", "timeline"], body
