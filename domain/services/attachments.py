@@ -34,6 +34,7 @@ from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from core.children import exit_with_parent
 from core.settings import get_settings
 from domain import media
 from domain.actor import PUBLIC, Actor
@@ -143,7 +144,10 @@ def _pool_for_next_file() -> ProcessPoolExecutor:
         _pool = None
     if _pool is None:
         _pool = ProcessPoolExecutor(
-            max_workers=_WORKERS, mp_context=multiprocessing.get_context("spawn")
+            max_workers=_WORKERS,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
         )
         _given = 0
     _given += 1

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -230,6 +231,8 @@ async def test_a_worker_killed_mid_fan_out_leaves_one_notification_per_recipient
         return bool(waiting)
 
     await eventually(worker_waits_on_our_row, 30, workers.log)
+    children = _children_of(first.pid)  # its file-cleaning process, started with it
+    assert children, "the worker starts a cleaning process"
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     await blocking.rollback()
@@ -237,6 +240,11 @@ async def test_a_worker_killed_mid_fan_out_leaves_one_notification_per_recipient
     # The killed transaction left nothing behind, and the outbox row is still to do.
     assert await Notification.filter(event_id=event.id).count() == 0
     assert (await OutboxMessage.get(event_id=event.id)).dispatched_at is None
+
+    async def children_gone() -> bool:  # a killed worker leaves no orphan behind
+        return not any(_alive(child) for child in children)
+
+    await eventually(children_gone, 10, workers.log)
 
     workers.start()  # its startup drain picks the row up again
 
@@ -250,6 +258,31 @@ async def test_a_worker_killed_mid_fan_out_leaves_one_notification_per_recipient
     coordinators = await holders("COORDINATOR", region="35.09")
     assert len(rows) == len(followers) + 2 + 2 * len(coordinators)
     await watcher.close()
+
+
+def _children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _stat(int(entry))[1] == pid:
+            found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (not gone, nor a zombie that no one reaped yet)."""
+    state, _ = _stat(pid)
+    return state not in ("", "Z")
+
+
+def _stat(pid: int) -> tuple[str, int]:
+    """A process's state and parent; ("", 0) when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return "", 0
+    return fields[0], int(fields[1])
 
 
 async def _followers(report: Report, count: int) -> list[int]:
