@@ -147,6 +147,7 @@ class Shape:
         left_out: frozenset[str] = frozenset(),
     ) -> None:
         self.row = row
+        self.enums = enums
         self.table = table
         self.shown_only = frozenset(f"{table}.{name}" for name in shown_only)
         self._left_out = [name for name in row._fields if f"{table}.{name}" in left_out]
@@ -171,9 +172,9 @@ class Shape:
             return self
         variant = self._variants.get(left_out)
         if variant is None:
-            variant = Shape(self.row, {}, self.table, (), left_out)
-            variant._enums = self._enums
-            self._variants[left_out] = variant
+            variant = self._variants[left_out] = Shape(
+                self.row, self.enums, self.table, left_out=left_out
+            )
         return variant
 
     def take(self, values: Sequence[Any]) -> tuple[Any, tuple[Any, ...]]:
@@ -391,6 +392,6 @@ async def pairs(sql: str, *params: Any) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in await read_records(sql, list(params))]
 
 
-def by_ids(shape: Shape, table: str) -> str:
-    """The statement of `shape`'s rows of `table` whose id is in $1 (an array)."""
-    return f"SELECT {shape.columns} FROM {table} WHERE id = ANY($1::bigint[])"
+def by_ids(shape: Shape) -> str:
+    """The statement of `shape`'s rows whose id is in $1 (an array)."""
+    return f"SELECT {shape.columns} FROM {shape.table} WHERE id = ANY($1::bigint[])"

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from domain.actor import Actor
-from domain.errors import DomainError
 from domain.services import (
     accounts,
     assignments,
@@ -20,7 +19,7 @@ from domain.services import (
     timeline,
 )
 from domain.services.attachments import AttachmentView
-from domain.services.reading import Page, SharedRows, page_size
+from domain.services.reading import Page, SharedRows
 from domain.services.report_page import Ahead, ReportPage
 from domain.services.timeline import HeldLines, TimelineKey
 from domain.services.views import (
@@ -153,35 +152,16 @@ class Loaders:
         timelines: tuple[dict[str, Any] | None, ...] = (),
     ) -> None:
         """Have the next report read by its tracking code (`take_report_ahead`) read what its
-        page shows next in the same statement: its assignments, their follow-ups, and enough
-        public lines for the `timelines` selected (by their arguments; None: invalid ones). A
+        page shows next in the same statement: its assignments, their follow-ups, and what its
+        `timelines` selected (by their arguments; None: invalid ones) show of a first page. A
         compiled plan asks when its selection has them (schema/compiled/hints.py)."""
-        ahead = self._report_ahead
-        # A page after a cursor is read on its own: no lines are read ahead for it.
-        firsts = [a for a in timelines if a is None or a.get("after") is None]
-        lines = max((self._lines_for(arguments) for arguments in firsts), default=0)
-        first_pages = {arguments.get("first") for arguments in firsts if arguments is not None}
-        self._report_ahead = Ahead(
-            ahead.assignments or assignments,
-            ahead.follow_ups or follow_ups,
-            ahead.timeline or bool(timelines),
-            max(ahead.lines, lines),
-            ahead.first_pages | first_pages,
+        self._report_ahead = self._report_ahead.asking(
+            self._max_page_size,
+            assignments=assignments,
+            follow_ups=follow_ups,
+            timeline=bool(timelines),
+            first_pages=[a.get("first") for a in timelines if a and a.get("after") is None],
         )
-
-    def _lines_for(self, arguments: dict[str, Any] | None) -> int:
-        """The public lines that answer a timeline selection's first page, and tell whether
-        more follow (a page's size, and one; the largest page's for invalid arguments)."""
-        size = self._timeline_size((arguments or {}).get("first"))
-        return (self._max_page_size if size is None else size) + 1
-
-    def _timeline_size(self, first: int | None) -> int | None:
-        """A timeline page's size for `first`; None when `first` is refused (the field reports
-        it when it reads)."""
-        try:
-            return page_size(first, self._max_page_size, self._max_page_size)
-        except DomainError:
-            return None
 
     def take_report_ahead(self) -> Ahead:
         """What `read_with_report` asked for, asked for no more."""
@@ -204,8 +184,7 @@ class Loaders:
         await self.see_reports([report])
 
     async def _prime_timeline(self, key: TimelineKey, lines: HeldLines) -> None:
-        size = self._timeline_size(key.first)
-        found = timeline.held_page(key, lines, size) if size is not None else None
+        found = timeline.held_page(key, lines, self._max_page_size)
         if found is not None:
             self.timeline.prime(key, found)
             await self._named(e.actor_id for e in found.items)

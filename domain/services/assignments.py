@@ -502,7 +502,7 @@ async def assignments_by_ids(
 
 
 async def _assignment_rows(ids: list[int]) -> list[AssignmentRow]:
-    return await rows.select(rows.ASSIGNMENT, rows.by_ids(rows.ASSIGNMENT, "assignment"), ids)
+    return await rows.select(rows.ASSIGNMENT, rows.by_ids(rows.ASSIGNMENT), ids)
 
 
 _OF_REPORTS = "FROM assignment a WHERE a.report_id = ANY($1::bigint[]) ORDER BY a.id"

@@ -85,6 +85,8 @@ ASSIGNED_AGENCIES = (
     "ARRAY(SELECT a.agency_id FROM assignment a WHERE a.report_id = r.id ORDER BY a.id), "
     "ARRAY(SELECT a.status FROM assignment a WHERE a.report_id = r.id ORDER BY a.id)"
 )
+# The columns ASSIGNED_AGENCIES adds after a report's own.
+FACT_COLUMNS = 2
 
 
 def report_and_facts(shape: rows.Shape) -> str:

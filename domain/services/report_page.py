@@ -10,12 +10,13 @@ internal lines too, is read on its own as before.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from domain.actor import Actor
 from domain.services import assignments, reports
-from domain.services.common import report_and_facts
-from domain.services.timeline import HeldLines, public_lines_of_each_report
+from domain.services.common import FACT_COLUMNS, report_and_facts
+from domain.services.timeline import HeldLines, first_page_lines, public_lines_of_each_report
 from domain.services.views import AssignmentView, FollowUpView, ReportView
 from domain.tracking import normalize_tracking_code
 from models import rows
@@ -24,14 +25,33 @@ from models import rows
 @dataclass(frozen=True)
 class Ahead:
     """What to read with the report: its assignments (with their follow-ups); for its
-    timeline, who a hidden reporter is and how many of its public lines (none when 0), for
-    first pages of these sizes (None: the default)."""
+    timeline, who a hidden reporter is, and the public lines that answer first pages of these
+    sizes (None: the default), `lines` of them (none when 0)."""
 
     assignments: bool = False
     follow_ups: bool = False
     timeline: bool = False
-    lines: int = 0
     first_pages: frozenset[int | None] = frozenset()
+    lines: int = 0
+
+    def asking(
+        self,
+        max_size: int,
+        *,
+        assignments: bool = False,
+        follow_ups: bool = False,
+        timeline: bool = False,
+        first_pages: Iterable[int | None] = (),
+    ) -> Ahead:
+        """This, asking for more too (timeline pages of at most `max_size` lines)."""
+        pages = self.first_pages | set(first_pages)
+        return Ahead(
+            self.assignments or assignments,
+            self.follow_ups or follow_ups,
+            self.timeline or timeline,
+            pages,
+            max((first_page_lines(first, max_size) for first in pages), default=0),
+        )
 
 
 @dataclass
@@ -65,10 +85,10 @@ async def report_page(actor: Actor, code: str, ahead: Ahead) -> ReportPage | Non
     if not found:
         return None
     row, more = found[0]
-    view = reports.readable_in(actor, [(row, more[:2])]).get(row.id)  # its policy facts
+    facts, read_with = more[:FACT_COLUMNS], iter(more[FACT_COLUMNS:])
+    view = reports.readable_in(actor, [(row, facts)]).get(row.id)
     if view is None:
         return None
-    read_with = iter(more[2:])
     page = ReportPage(view, None, None, None, ahead)
     if ahead.assignments:
         assigned = [rows.ASSIGNMENT.take(a) for a in next(read_with)]

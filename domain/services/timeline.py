@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.actor import Actor
-from domain.errors import not_found
+from domain.errors import DomainError, not_found
 from domain.messages import DEFAULT_LOCALE, text
 from domain.policy import Desk, desk_of
 from domain.services import reference
@@ -56,7 +56,7 @@ async def timelines(
             continue
         read_with = held.get(k.report.id)
         if read_with is not None:
-            page = held_page(k, read_with, sizes[i])
+            page = held_page(k, read_with, max_size)
             if page is not None:
                 answered[i] = page
                 continue
@@ -88,16 +88,31 @@ async def timelines(
     ]
 
 
-def held_page(key: TimelineKey, held: HeldLines, size: int) -> Page[EventView] | None:
-    """The first page of `size` lines of `key`'s timeline from the lines `held` with its
-    report; None when they cannot tell it (`HeldLines.page`)."""
-    found = held.page(key, size)
+def first_page_lines(first: int | None, max_size: int) -> int:
+    """How many public lines answer a first page of `first` lines and tell whether more
+    follow: a page and one; none when `first` is refused (the field reports it as it reads)."""
+    size = _size_or_none(first, max_size)
+    return 0 if size is None else size + 1
+
+
+def held_page(key: TimelineKey, held: HeldLines, max_size: int) -> Page[EventView] | None:
+    """The first page of `key`'s timeline from the lines `held` with its report; None when
+    they cannot tell it (`HeldLines.page`) or its `first` is refused."""
+    size = _size_or_none(key.first, max_size)
+    found = held.page(key, size) if size is not None else None
     if found is None:
         return None
     lines, more = found
     return Page(
         [event_view(line, key.report, held.hidden_reporter_id) for line in lines], more, False
     )
+
+
+def _size_or_none(first: int | None, max_size: int) -> int | None:
+    try:
+        return page_size(first, max_size, max_size)
+    except DomainError:
+        return None
 
 
 # The lines of a report everyone who reads it may read (as `e`); its staff read every line.
@@ -127,12 +142,10 @@ class HeldLines:
 
     def page(self, key: TimelineKey, size: int) -> tuple[list[EventRow], bool] | None:
         """The key's first page and whether more follow; None when these lines cannot tell."""
-        if key.after_id is not None or key.report.staff_view or key.report.withheld:
-            return None
-        if not self.limit:
-            return None
-        if len(self.lines) <= size and len(self.lines) >= self.limit:
-            return None
+        if not self.limit or key.after_id is not None or key.report.staff_view:
+            return None  # none read, not a first page, or one with the internal lines
+        if key.report.withheld or size >= len(self.lines) >= self.limit:
+            return None  # no lines at all, or more than were read
         return self.lines[:size], len(self.lines) > size
 
 
