@@ -40,7 +40,7 @@ from domain.services import attachments, caching
 from domain.services.accounts import actor_for_token
 from domain.services.ratelimits import RateLimits
 from models.db import connect_database, disconnect_database
-from schema.context import Context
+from schema.context import Context, LiveContext
 from schema.schema import build_schema
 
 log = logging.getLogger("lapor.api")
@@ -74,7 +74,7 @@ class LaporGraphQL(GraphQLOverHTTP):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         now = datetime.now(UTC)
         if isinstance(request, WebSocket):  # signed in by connection_init (api/live.py)
-            return Context(
+            return LiveContext(
                 actor=PUBLIC,
                 now=now,
                 settings=self.settings,

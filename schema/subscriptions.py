@@ -21,7 +21,7 @@ from domain.errors import DomainError
 from domain.services import assignments, notifications, reports, timeline
 from schema.assignments import Assignment
 from schema.common import Ctx
-from schema.context import Context, LiveFeed, LiveMessage, LiveTopic
+from schema.context import Context, LiveContext, LiveFeed, LiveMessage, LiveTopic
 from schema.errors import as_graphql_error
 from schema.ids import expect_id
 from schema.notifications import Notification
@@ -43,13 +43,14 @@ class InboxEvent:
     at: datetime = strawberry.field(description="When it happened.")
 
 
-def _feed(ctx: Context) -> LiveFeed:
-    if ctx.live is None:
+def _feed(ctx: Context) -> tuple[LiveContext, LiveFeed]:
+    """A WebSocket connection's context and its live feed; refused over anything else."""
+    if not isinstance(ctx, LiveContext) or ctx.live is None:
         raise GraphQLError(
             "subscriptions are served over the WebSocket at /graphql (graphql-transport-ws)",
             extensions={"code": "UNAVAILABLE"},
         )
-    return ctx.live
+    return ctx, ctx.live
 
 
 async def _authorised(check: Callable[[], Awaitable[T]]) -> T:
@@ -61,7 +62,7 @@ async def _authorised(check: Callable[[], Awaitable[T]]) -> T:
 
 
 async def _stream(
-    ctx: Context,
+    ctx: LiveContext,
     listening: AbstractAsyncContextManager[AsyncIterator[LiveMessage]],
     read: Callable[[LiveMessage], Awaitable[T | None]],
 ) -> AsyncGenerator[T, None]:
@@ -117,8 +118,7 @@ class Subscription:
             strawberry.ID, strawberry.argument(description="The agency whose inbox to watch.")
         ],
     ) -> AsyncGenerator[InboxEvent, None]:
-        ctx = info.context
-        feed = _feed(ctx)
+        ctx, feed = _feed(info.context)
         desk = await _authorised(
             lambda: assignments.open_inbox(ctx.actor, expect_id(agency_id, "Agency", "agencyId"))
         )
@@ -143,8 +143,7 @@ class Subscription:
             strawberry.ID, strawberry.argument(description="The report whose timeline to watch.")
         ],
     ) -> AsyncGenerator[ReportEvent, None]:
-        ctx = info.context
-        feed = _feed(ctx)
+        ctx, feed = _feed(info.context)
         report = await _authorised(
             lambda: reports.readable_report(ctx.actor, expect_id(report_id, "Report", "reportId"))
         )
@@ -165,8 +164,7 @@ class Subscription:
 
     @strawberry.subscription(description="The signed-in user's notifications as they are created.")
     async def notification_added(self, info: Ctx) -> AsyncGenerator[Notification, None]:
-        ctx = info.context
-        feed = _feed(ctx)
+        ctx, feed = _feed(info.context)
         user_id = ctx.actor.user_id
         if user_id is None:  # a live connection is always signed in; over HTTP there is no feed
             raise GraphQLError("sign in first", extensions={"code": "UNAUTHENTICATED"})
