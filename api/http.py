@@ -45,6 +45,7 @@ from domain.services.health import (
 )
 from schema.context import Context
 from schema.errors import INVALID
+from schema.prepared import PreparedQueries
 
 log = logging.getLogger("lapor.http")
 
@@ -122,6 +123,8 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True, **options)
         self.persisted = persisted
         self.settings = settings
+        # Queries that need not go through Strawberry's pipeline (schema/prepared.py).
+        self.prepared: PreparedQueries | None = getattr(schema, "prepared", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -241,18 +244,24 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         """Status, body and extra headers of an operation that reached the schema."""
         try:
             resolved = await self.persisted.resolve(data, context.actor)
-            result = await self.schema.execute(
-                resolved.query,
-                variable_values=data.variables,
-                context_value=context,
-                operation_name=data.operation_name,
-                allowed_operation_types=(
-                    {OperationType.QUERY}
-                    if request.method == "GET"
-                    else {OperationType.QUERY, OperationType.MUTATION}
-                ),
-                operation_extensions=data.extensions,
-            )
+            result = None
+            if self.prepared is not None and resolved.query is not None:
+                result = await self.prepared.execute(
+                    resolved.query, data.variables, data.operation_name, context, data.extensions
+                )
+            if result is None:
+                result = await self.schema.execute(
+                    resolved.query,
+                    variable_values=data.variables,
+                    context_value=context,
+                    operation_name=data.operation_name,
+                    allowed_operation_types=(
+                        {OperationType.QUERY}
+                        if request.method == "GET"
+                        else {OperationType.QUERY, OperationType.MUTATION}
+                    ),
+                    operation_extensions=data.extensions,
+                )
         except RequestError as error:
             status = 200 if media == JSON else error.status
             return status, graphql_errors(error.code, error.message), error.headers

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import orjson
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, specified_rules
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -34,10 +34,17 @@ class ParsedDocuments(ParserCache):
         context.validation_rules = context.validation_rules + self.rules
         if context.query is not None and context.graphql_document is None:
             with contextlib.suppress(GraphQLError):
-                context.graphql_document = self.cached_parse_document(
-                    context.query, **context.parse_options
-                )
+                context.graphql_document = self.parsed(context.query)
         yield
+
+    def parsed(self, query: str) -> DocumentNode:
+        """The document of `query` within the token limit, from the parser's cache (one object
+        per text); a GraphQLError when it does not parse."""
+        return self.cached_parse_document(query, max_tokens=self.max_tokens)  # type: ignore[no-any-return]
+
+    def validation_rules(self) -> tuple[type[ASTValidationRule], ...]:
+        """The rules a document is validated by: graphql-core's and these limits."""
+        return tuple(specified_rules) + self.rules
 
 
 _Validated = tuple[GraphQLSchema, DocumentNode, list[GraphQLError]]
@@ -55,24 +62,34 @@ class ValidatedDocuments(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        schema, document = context.schema._schema, context.graphql_document
+        document = context.graphql_document
         if document is None:  # nothing parsed: left to Strawberry's own validation step
             yield
             return
-        rules = tuple(context.validation_rules)
+        context.pre_execution_errors = self.errors(
+            context.schema._schema, document, tuple(context.validation_rules)
+        )
+        yield
+
+    def errors(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
+        """The document's validation errors by these rules (none: valid), remembered."""
         key = (id(schema), id(document), rules)
         seen = self._seen
         found = seen.get(key)
         if found is not None and found[0] is schema and found[1] is document:
             seen.move_to_end(key)
-            errors = found[2]
-        else:  # the ids may be another document's that lived at that address before
-            errors = validate_document(schema, document, rules)
-            seen[key] = (schema, document, errors)
-            while len(seen) > self.size:
-                seen.popitem(last=False)
-        context.pre_execution_errors = errors
-        yield
+            return found[2]
+        # (The ids may be another document's that lived at that address before.)
+        errors = validate_document(schema, document, rules)
+        seen[key] = (schema, document, errors)
+        while len(seen) > self.size:
+            seen.popitem(last=False)
+        return errors
 
 
 def json_key(value: Any) -> str:

@@ -245,11 +245,65 @@ class OperationWeights:
         return verdict
 
 
+def guard_operation(
+    settings: Settings,
+    weights: OperationWeights,
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: tuple[str | None, str | None],
+    variables: Mapping[str, Any] | None,
+    context: Any,
+) -> None:
+    """Refuses, before execution, an operation of several left unnamed, an argument out of
+    bounds (schema/inputs.py), an operation over the cost limit, and introspection by anyone who
+    may not use the console where it is restricted (production); names the operation on the
+    context for the access log and the metrics. `operation` is the name the request gave and the
+    name of the operation that runs (the first one's when none was given)."""
+    provided, name = operation
+    # Strawberry runs the first operation when several came without a name; the GraphQL spec
+    # (GetOperation) refuses, so that no client gets a surprise.
+    if provided is None:
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) > 1:
+            raise GraphQLError(
+                "the document holds several operations: name the one to run (operationName)",
+                extensions={"code": INVALID},
+            )
+    if hasattr(context, "operation_name"):
+        context.operation_name = name or ""
+    verdict = weights.verdict(schema, document, name, variables, settings.max_page_size)
+    if verdict.out_of_bounds is not None:
+        raise out_of_bounds(verdict.out_of_bounds)
+    weight = verdict.weight
+    limit = settings.max_query_cost
+    if weight.cost > limit:
+        raise GraphQLError(
+            f"the operation would cost {weight.cost:,} (every field 1, a connection's "
+            f"edges `first` times each); the limit is {limit:,}: ask for smaller pages",
+            extensions={
+                "code": COST_LIMIT_EXCEEDED,
+                # A JSON number every client reads exactly (JavaScript's safe integers):
+                # pages of pages of 2^31 items cost more than any encoder holds.
+                "cost": min(weight.cost, MAX_SAFE_INTEGER),
+                "limit": limit,
+            },
+        )
+    actor = getattr(context, "actor", None)
+    restricted = settings.console_restricted
+    if (
+        weight.introspects
+        and restricted
+        and not (actor is not None and may_use_console(actor, restricted))
+    ):
+        raise GraphQLError(
+            "introspection is open only to signed-in superadmins and coordinators here; "
+            "use the published schema (schema/schema.graphql)",
+            extensions={"code": "FORBIDDEN"},
+        )
+
+
 class RequestGuard(SchemaExtension):
-    """Refuses, before execution, an argument out of bounds (schema/inputs.py), an operation
-    over the cost limit, and introspection by anyone who may not use the console where it is
-    restricted (production); names the operation on the context for the access log and the
-    metrics."""
+    """`guard_operation` as Strawberry's pipeline runs it: before execution."""
 
     def __init__(self, settings: Settings, weights: OperationWeights) -> None:
         self.settings = settings
@@ -258,52 +312,14 @@ class RequestGuard(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
         document = ctx.graphql_document
-        context = ctx.context
         if document is not None:
-            # Strawberry runs the first operation when several came without a name; the
-            # GraphQL spec (GetOperation) refuses, so that no client gets a surprise.
-            named = getattr(ctx, "_provided_operation_name", None)
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            if named is None and len(operations) > 1:
-                raise GraphQLError(
-                    "the document holds several operations: name the one to run (operationName)",
-                    extensions={"code": INVALID},
-                )
-            if hasattr(context, "operation_name"):
-                context.operation_name = ctx.operation_name or ""
-            verdict = self.weights.verdict(
+            guard_operation(
+                self.settings,
+                self.weights,
                 ctx.schema._schema,
                 document,
-                ctx.operation_name,
+                (getattr(ctx, "_provided_operation_name", None), ctx.operation_name),
                 ctx.variables,
-                self.settings.max_page_size,
+                ctx.context,
             )
-            if verdict.out_of_bounds is not None:
-                raise out_of_bounds(verdict.out_of_bounds)
-            weight = verdict.weight
-            limit = self.settings.max_query_cost
-            if weight.cost > limit:
-                raise GraphQLError(
-                    f"the operation would cost {weight.cost:,} (every field 1, a connection's "
-                    f"edges `first` times each); the limit is {limit:,}: ask for smaller pages",
-                    extensions={
-                        "code": COST_LIMIT_EXCEEDED,
-                        # A JSON number every client reads exactly (JavaScript's safe integers):
-                        # pages of pages of 2^31 items cost more than any encoder holds.
-                        "cost": min(weight.cost, MAX_SAFE_INTEGER),
-                        "limit": limit,
-                    },
-                )
-            actor = getattr(context, "actor", None)
-            restricted = self.settings.console_restricted
-            if (
-                weight.introspects
-                and restricted
-                and not (actor is not None and may_use_console(actor, restricted))
-            ):
-                raise GraphQLError(
-                    "introspection is open only to signed-in superadmins and coordinators here; "
-                    "use the published schema (schema/schema.graphql)",
-                    extensions={"code": "FORBIDDEN"},
-                )
         yield

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     QueryDepthLimiter,
@@ -26,10 +27,11 @@ from schema.documents import ParsedDocuments, ValidatedDocuments
 from schema.errors import CodedErrors, code_request_errors, log_unexpected
 from schema.hooks import LeanExtensionsRunner
 from schema.inputs import InputBounds
-from schema.limits import OperationWeights, RequestGuard
+from schema.limits import OperationWeights, RequestGuard, guard_operation
 from schema.nodes import NodeQuery
 from schema.notifications import NotificationMutation, NotificationQuery
 from schema.people import PeopleMutation, PeopleQuery
+from schema.prepared import PreparedQueries
 from schema.reference import ReferenceQuery
 from schema.reports import ReportMutation, ReportQuery
 from schema.subscriptions import Subscription, SubscriptionsOnlyOverWebSocket
@@ -69,6 +71,11 @@ Mutation = merged(
 
 
 class LaporSchema(strawberry.Schema):
+    """Strawberry's schema with the lean hook runner, the project's error handling and, when
+    operations are compiled, the lane for queries (schema/prepared.py)."""
+
+    prepared: PreparedQueries | None = None
+
     def create_extensions_runner(
         self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
     ) -> SchemaExtensionsRunner:
@@ -91,21 +98,28 @@ def limit_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRule
     ]
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings) -> LaporSchema:
     """The schema with limits from settings; extensions are factories (fresh per operation)."""
     weights = OperationWeights(settings.parser_cache_size, InputBounds.of(settings))
-    return LaporSchema(
+
+    def parsing() -> ParsedDocuments:
+        return ParsedDocuments(
+            settings.parser_cache_size,
+            settings.max_query_tokens,
+            limit_rules(settings.max_query_depth, settings.max_query_aliases),
+        )
+
+    def validation() -> ValidatedDocuments:
+        return ValidatedDocuments(settings.parser_cache_size)
+
+    built = LaporSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=list(Node.registry.values()),
         extensions=[
-            lambda: ParsedDocuments(
-                settings.parser_cache_size,
-                settings.max_query_tokens,
-                limit_rules(settings.max_query_depth, settings.max_query_aliases),
-            ),
-            lambda: ValidatedDocuments(settings.parser_cache_size),
+            parsing,
+            validation,
             CodedErrors,
             lambda: RequestGuard(settings, weights),
             SubscriptionsOnlyOverWebSocket,
@@ -115,6 +129,29 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             settings.compiled_execution, settings.parser_cache_size
         ),
     )
+    if settings.compiled_execution:
+        graphql_schema = built._schema
+
+        def guard(
+            document: DocumentNode,
+            operation: tuple[str | None, str | None],
+            variables: Any,
+            context: Any,
+        ) -> None:
+            guard_operation(
+                settings, weights, graphql_schema, document, operation, variables, context
+            )
+
+        built.prepared = PreparedQueries(
+            graphql_schema,
+            built.execution_context_class,
+            parsing(),
+            validation(),
+            guard,
+            built.process_errors,
+            settings.parser_cache_size,
+        )
+    return built
 
 
 schema = build_schema(get_settings())
