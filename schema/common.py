@@ -104,11 +104,11 @@ def page_info(edges: Sequence[Any], page: Page[Any]) -> PageInfo:
     return PageInfo(
         has_next_page=page.has_next,
         has_previous_page=page.has_previous,
-        start_cursor=edges[0].cursor if edges else None,
+        start_cursor=to_cursor(*edges[0].position) if edges else None,
         end_cursor=(
             to_cursor(page.scanned_to, page.rank_of(page.scanned_to))
             if page.scanned_to is not None
-            else (edges[-1].cursor if edges else None)
+            else (to_cursor(*edges[-1].position) if edges else None)
         ),
     )
 
@@ -147,6 +147,11 @@ def refused(info: Ctx, error: DomainError) -> UserError:
     return UserError.of(error)
 
 
+def _edge_cursor(self: Any) -> str:
+    """An edge's cursor, from its position (a resolver of the edge, as a method would be)."""
+    return to_cursor(*self.position)
+
+
 class _Connection:
     """What every connection type does: be made from a keyset page of items."""
 
@@ -154,8 +159,9 @@ class _Connection:
 
     @classmethod
     def of(cls, page: Page[T], node: Callable[[T], Any], key: Callable[[T], int]) -> Any:
+        rank_of = page.rank_of
         edges = [
-            cls.edge(cursor=to_cursor(key(item), page.rank_of(key(item))), node=node(item))
+            cls.edge(position=(key(item), rank_of(key(item))), node=node(item))
             for item in page.items
         ]
         return cls(edges=edges, page_info=page_info(edges, page))  # type: ignore[call-arg]
@@ -186,7 +192,10 @@ def connection(
     name = node.__name__
 
     class Edge:
-        cursor: str = described(words["cursor"])
+        # Where the item is in its list (its id, and its rank on a ranked page): the cursor is
+        # encoded only when it is selected (the detail page's timeline shows none of them).
+        position: strawberry.Private[tuple[int, int | None]]
+        cursor: str = strawberry.field(resolver=_edge_cursor, description=words["cursor"])
         node: Any = described(words["node"])
 
     Edge.__annotations__["node"] = node
