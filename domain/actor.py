@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from models.enums import Role
 
@@ -23,9 +24,10 @@ class Actor:
     def authenticated(self) -> bool:
         return self.user_id is not None or self.system
 
-    @property
+    @cached_property
     def agencies(self) -> frozenset[int]:
-        """The agencies whose desk this actor works at (officer or head)."""
+        """The agencies whose desk this actor works at (officer or head); worked out once (the
+        policy asks it of every report a page reads)."""
         return self.officer_agencies | self.head_agencies
 
     @property
