@@ -69,10 +69,28 @@ def is_internal_line(line: str) -> bool:
     return isinstance(record, dict) and record.get(INTERNAL_FIELD) is True
 
 
+def lean_records() -> None:
+    """Make log records without what no line of ours shows (the logging HOWTO's
+    "Optimization"): the caller's file and line (a walk up the stack for every record), the
+    thread, the process and its name (a system call for each). For the service's processes;
+    the test suite keeps them, for pytest's report of where a line came from."""
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
+def json_formatter() -> JsonFormatter:
+    """The JSON formatter of a service process's log config, making its records lean: dictConfig
+    calls this in every process it configures (each of uvicorn's workers too)."""
+    lean_records()
+    return JsonFormatter()
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Send every logger's lines, as JSON, to stderr (replacing earlier handlers)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(json_formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -84,7 +102,7 @@ def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "core.logs.JsonFormatter"}},
+        "formatters": {"json": {"()": "core.logs.json_formatter"}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {

@@ -65,3 +65,26 @@ def test_a_line_is_one_json_object_whatever_the_fields_hold() -> None:
     assert line["thing"].startswith("<object object")
     record.huge = 2**80
     assert json.loads(JsonFormatter().format(record))["huge"] == 2**80
+
+
+def test_a_service_process_logs_json_lines_from_lean_records() -> None:
+    """`lapor api`'s log config (and so each of uvicorn's workers) makes records without the
+    caller, thread or process, which no line shows; the lines keep every field they show."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging, logging.config\n"
+        "from core.logs import uvicorn_log_config\n"
+        "logging.config.dictConfig(uvicorn_log_config())\n"
+        "logging.getLogger('lapor.access').info('%s %s', 'GET', '/', extra={'status': 200})\n"
+        "print(logging._srcfile, logging.logThreads, logging.logProcesses)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["None", "False", "False"]
+    line = json.loads(done.stderr.strip().splitlines()[-1])
+    assert line["msg"] == "GET /" and line["status"] == 200 and line["logger"] == "lapor.access"
+    assert line["level"] == "info" and line["ts"].endswith("+00:00")
+    assert "pathname" not in line and "process" not in line
