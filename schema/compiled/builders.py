@@ -48,8 +48,22 @@ class Builder:
     one: Callable[[Any, Any], dict[str, Any]]
     # Fields it builds whose resolvers read what is fetched for a whole level first
     # (schema/compiled/hints.py): `run.py` fetches it for the level's objects before building
-    # them, so an object with such a field is built by a call of its own, not inside its parent.
+    # them.
     prefetched: list[FieldPlan]
+    # The same for objects it builds inside its own (`Hoisted`): `run.py` reaches them through
+    # their attributes and fetches for all of them before building.
+    hoisted: list[Hoisted]
+
+
+@dataclass(frozen=True, slots=True)
+class Hoisted:
+    """Objects built inside another builder's whose fields need a level's fetch first: reached
+    from the outer builder's objects through `path` (fields read as attributes, a list's items
+    each), of exactly the class `kind` (the only ones built inside), fetched for by `fields`."""
+
+    path: tuple[FieldPlan, ...]
+    kind: type
+    fields: list[FieldPlan]
 
 
 def with_builders(plan: Plan) -> Plan:
@@ -83,10 +97,11 @@ def builder_of(obj: Obj) -> Builder | None:
     lines: list[str] = []
     entries: list[str] = []
     rest: list[FieldPlan] = []
+    hoisted: list[Hoisted] = []
     for index, plan in enumerate(obj.fields):
         namespace[f"k{index}"] = plan.key  # keys are the client's aliases: never in the code
         read = _read(plan, index, namespace)
-        write = _write(plan.out, index, namespace) if read is not None else None
+        write = _write(plan, index, namespace, hoisted) if read is not None else None
         if read is None or write is None:
             rest.append(plan)
             entries.append(f"k{index}: None")
@@ -119,7 +134,7 @@ def builder_of(obj: Obj) -> Builder | None:
     )
     exec(compile(source, f"<builder of {obj.type.name}>", "exec"), namespace)
     prefetched = [f for f in obj.fields if f.prefetch is not None and f not in rest]
-    return Builder(namespace["build"], rest, source, namespace["one"], prefetched)
+    return Builder(namespace["build"], rest, source, namespace["one"], prefetched, hoisted)
 
 
 def _read(plan: FieldPlan, index: int, namespace: dict[str, Any]) -> str | None:
@@ -149,11 +164,14 @@ def _read(plan: FieldPlan, index: int, namespace: dict[str, Any]) -> str | None:
     return f"r{index}({', '.join(arguments)})"
 
 
-def _write(out: Out, index: int, namespace: dict[str, Any]) -> list[str] | None:
+def _write(
+    plan: FieldPlan, index: int, namespace: dict[str, Any], hoisted: list[Hoisted]
+) -> list[str] | None:
     """Statements turning `v` into the output value `x<index>` (raising _Slow for anything but
     the common case), or None when the field is left to the general path."""
+    out = plan.out
     if type(out) is Obj or type(out) is ListOf:
-        return _write_objects(out, index, namespace)
+        return _write_objects(plan, out, index, namespace, hoisted)
     if type(out) is not Leaf:
         return None
     x = f"x{index}"
@@ -175,36 +193,50 @@ def _write(out: Out, index: int, namespace: dict[str, Any]) -> list[str] | None:
     return statements if out.nonnull else _unless_null(x, statements)
 
 
-def _whole(obj: Obj, namespace: dict[str, Any], name: str) -> str | None:
-    """The name under which `obj`'s builder is called on one value when it builds all of the
-    object, its class under `<name>_type`; None otherwise. Only a value of exactly that class
-    is built there: Strawberry's own type check (an instance of the class) holds for it, as it
-    does on the general path, which checks the first of each class. Any other value, and a
-    type with its own `is_type_of` or a generic one, is the general path's."""
+def _whole(
+    via: FieldPlan, obj: Obj, namespace: dict[str, Any], name: str, hoisted: list[Hoisted]
+) -> str | None:
+    """The name under which `obj`'s builder is called on one value of the field `via` when it
+    builds all of the object, its class under `<name>_type`; None otherwise. Only a value of
+    exactly that class is built there: Strawberry's own type check (an instance of the class)
+    holds for it, as it does on the general path, which checks the first of each class. Any
+    other value, and a type with its own `is_type_of` or a generic one, is the general path's.
+    An object whose fields need a level's fetch first is built there when `via` reads an
+    attribute: the fetch is hoisted to the outer builder's level (`hoisted`)."""
     builder = obj.builder
     definition = obj.type.extensions.get(DEFINITION)
     origin = getattr(definition, "origin", None)
+    fetches = builder is not None and bool(builder.prefetched or builder.hoisted)
     if (
         builder is None
         or builder.rest
-        or builder.prefetched
+        or (fetches and via.how is not How.ATTRIBUTE)
         or not isinstance(origin, type)
         or getattr(definition, "is_type_of", None) is not None
         or getattr(definition, "concrete_of", None) is not None
     ):
         return None
+    if builder.prefetched:
+        hoisted.append(Hoisted((via,), origin, builder.prefetched))
+    hoisted.extend(Hoisted((via, *h.path), h.kind, h.fields) for h in builder.hoisted)
     namespace[name] = builder.one
     namespace[f"{name}_type"] = origin
     return name
 
 
-def _write_objects(out: Obj | ListOf, index: int, namespace: dict[str, Any]) -> list[str] | None:
+def _write_objects(
+    plan: FieldPlan,
+    out: Obj | ListOf,
+    index: int,
+    namespace: dict[str, Any],
+    hoisted: list[Hoisted],
+) -> list[str] | None:
     """An object, or a list of objects, each built whole by its own builder; None otherwise."""
     x = f"x{index}"
     item = out.item if type(out) is ListOf else out
     if type(item) is not Obj:
         return None
-    build = _whole(item, namespace, f"o{index}")
+    build = _whole(plan, item, namespace, f"o{index}", hoisted)
     if build is None:
         return None
     if type(out) is Obj:

@@ -22,6 +22,7 @@ from graphql.pyutils import Path, inspect, is_iterable
 from schema.compiled.plan import Abstract, FieldPlan, How, Leaf, ListOf, Obj, Out, Plan
 
 if TYPE_CHECKING:
+    from schema.compiled.builders import Builder, Hoisted
     from schema.compiled.executor import CompilingExecutor
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -160,8 +161,8 @@ class PlanRun:
         builder = obj.builder
         if (
             builder is not None
-            and builder.prefetched
-            and await self._prefetch(builder.prefetched, sources) is not None
+            and (builder.prefetched or builder.hoisted)
+            and await self._fetch_for(builder, sources) is not None
         ):
             builder = None  # a fetch failed: the general path gives each field its error
         if builder is None:
@@ -194,6 +195,22 @@ class PlanRun:
         for index, result in zip(built, done, strict=True):
             results[index] = result
         return results
+
+    async def _fetch_for(self, builder: Builder, sources: list[Any]) -> Exception | None:
+        """What a builder's fields, and those of the objects it builds inside, read: fetched
+        for all of the level's objects, then for all the inner objects each hoisted fetch
+        reaches; the error of a fetch that failed, else None."""
+        if builder.prefetched:
+            error = await self._prefetch(builder.prefetched, sources)
+            if error is not None:
+                return error
+        for hoisted in builder.hoisted:
+            inner = _reached(sources, hoisted)
+            if inner:
+                error = await self._prefetch(hoisted.fields, inner)
+                if error is not None:
+                    return error
+        return None
 
     async def _prefetch(self, plans: list[FieldPlan], sources: list[Any]) -> Exception | None:
         """What these fields' resolvers read, fetched for all of a level's objects (hints.py);
@@ -536,6 +553,31 @@ class PlanRun:
             return bubble
         self.errors.add(bubble.error, position)
         return None
+
+
+def _reached(sources: list[Any], hoisted: Hoisted) -> list[Any]:
+    """The objects of class `hoisted.kind` that its path reaches from `sources` (each list's
+    items); a value the path cannot read, or of another class, is left out: the builder does
+    not build it inside, and the general path fetches for it on its own level."""
+    level = sources
+    for plan in hoisted.path:
+        get = plan.get
+        assert get is not None  # a hoisted path reads attributes only
+        many = type(plan.out) is ListOf
+        found: list[Any] = []
+        for source in level:
+            try:
+                value = get(source)
+            except Exception:
+                continue
+            if many:
+                if type(value) is list:
+                    found.extend(item for item in value if item is not None)
+            elif value is not None:
+                found.append(value)
+        level = found
+    kind = hoisted.kind
+    return [value for value in level if type(value) is kind]
 
 
 def _attribute(get: Any, source: Any) -> Any:

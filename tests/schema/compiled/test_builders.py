@@ -311,10 +311,63 @@ async def test_a_field_fetched_for_its_level_is_built_after_one_fetch_for_the_le
     assert isinstance(shelves, ListOf) and isinstance(shelves.item, Obj)
     shelf = shelves.item
     assert shelf.builder is not None
-    # The crates are not built inside their shelf: their level's fetch comes first.
-    assert [f.key for f in shelf.builder.rest] == ["crates"]
+    # The crates are built inside their shelf: their level's fetch is made before the shelves
+    # are built, for the crates of every shelf (`crates` reads an attribute).
+    assert shelf.builder.rest == []
+    (hoisted,) = shelf.builder.hoisted
+    assert [f.key for f in hoisted.path] == ["crates"] and hoisted.kind is Crate
+    assert [f.key for f in hoisted.fields] == ["owner"]
     crates = shelf.fields[1].out
     assert isinstance(crates, ListOf) and isinstance(crates.item, Obj)
     crate = crates.item.builder
     assert crate is not None and crate.rest == []
     assert [f.key for f in crate.prefetched] == ["owner"]
+
+
+@strawberry.type
+class Aisle:
+    @strawberry.field
+    def shelf(self) -> Shelf:
+        return Shelf(name="mid", crates=[Crate(label="d"), _OddCrate(label="e")])
+
+
+class _OddCrate(Crate):
+    """A crate of a subclass: never built inside a builder (the general path's)."""
+
+
+@strawberry.type
+class Depot:
+    @strawberry.field
+    def aisles(self) -> list[Aisle]:
+        return [Aisle(), Aisle()]
+
+    @strawberry.field
+    def shelves(self) -> list[Shelf]:
+        return Warehouse().shelves()
+
+
+@pytest.mark.usefixtures("unchecked_execution")
+async def test_a_hoisted_fetch_reaches_only_what_the_builder_builds_inside() -> None:
+    schema = strawberry.Schema(query=Depot, execution_context_class=compiling_executor(True, 4))
+    context = _Owners()
+    result = await schema.execute(
+        "{ aisles { shelf { name crates { label owner } } } shelves { crates { owner } } }",
+        context_value=context,
+    )
+    assert result.errors is None
+    mid = {
+        "name": "mid",
+        "crates": [{"label": "d", "owner": "owner of d"}, {"label": "e", "owner": "owner of e"}],
+    }
+    assert result.data == {
+        "aisles": [{"shelf": mid}, {"shelf": mid}],
+        "shelves": [
+            {"crates": [{"owner": "owner of a"}, {"owner": "owner of b"}]},
+            {"crates": [{"owner": None}]},
+        ],
+    }
+    # `shelf` is a resolver: the shelves are built on their own level, with one fetch for the
+    # crates that would be built inside them, never the subclass's. A shelf holding one goes
+    # the general path, whose crates' level fetches for all its crates. The warehouse's
+    # shelves come from a resolver too: one fetch for all their crates.
+    assert context.fetches == [["d", "d"], ["d", "e", "d", "e"], ["a", "b", "c"]]
