@@ -4,6 +4,7 @@ it, and the pages hold what makes the masking and the nulls matter."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator
 
 import httpx
@@ -31,13 +32,18 @@ async def filled(db: str) -> AsyncIterator[read_path.Filled]:
 
 
 @pytest.fixture
-async def floor(db: str) -> AsyncIterator[httpx.AsyncClient]:
+async def floor_app(db: str) -> AsyncIterator[Starlette]:
     floors = Floors(get_settings().model_copy(update={"database_url": db}))
     await floors.open()
-    transport = httpx.ASGITransport(app=Starlette(routes=floors.routes()))
+    yield Starlette(routes=floors.routes())
+    await floors.close()
+
+
+@pytest.fixture
+async def floor(floor_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=floor_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://floor.test") as client:
         yield client
-    await floors.close()
 
 
 async def _pages(
@@ -96,3 +102,33 @@ async def test_the_inbox_floor_refuses_whom_lapor_refuses_and_serves_the_coordin
     assert codes == [["FORBIDDEN"], ["FORBIDDEN"]]
     lapor, answer = await _pages(inbox, filled, people["coordinator"], floor)
     assert b'"errors"' not in lapor and answer == lapor
+
+
+async def test_the_cpu_bench_times_each_page_only_when_both_answer_it_alike(
+    filled: read_path.Filled, people: People, floor_app: Starlette
+) -> None:
+    """bench/request_cpu.py calls both apps in process: every page is the same bytes from both,
+    and is timed turn by turn; a page the floor answers otherwise is not timed."""
+    from api.app import create_app
+    from bench import request_cpu
+
+    lapor = request_cpu.asgi_caller(create_app(get_settings()))
+    floor = request_cpu.asgi_caller(floor_app)
+    token = people["officer"].token
+    assert token is not None
+    turns = argparse.Namespace(turns=2, requests=2)
+    for scenario in read_path.SCENARIOS:
+        found = await request_cpu.page(scenario, filled, lapor, floor, token, turns)
+        assert found is not None, scenario.name
+        size, floor_cpu, lapor_cpu = found
+        assert size > 0 and len(floor_cpu) == len(lapor_cpu) == 2
+        assert all(seconds > 0 for seconds in (*floor_cpu, *lapor_cpu))
+
+    async def another_page(
+        body: bytes, path: str, headers: dict[bytes, bytes]
+    ) -> tuple[int, bytes]:
+        status, answer = await floor(body, path, headers)
+        return status, answer + b"\n"
+
+    report = next(s for s in read_path.SCENARIOS if s.name == "report")
+    assert await request_cpu.page(report, filled, lapor, another_page, token, turns) is None
