@@ -27,6 +27,7 @@ from schema.common import (
     ResolutionTier,
     UserError,
     arg,
+    bare,
     connection,
     described,
     fetchable,
@@ -107,16 +108,16 @@ class Assignment(Node):
 
     @classmethod
     def of(cls, v: AssignmentView) -> Assignment:
-        return cls(
-            id=cls.global_id(v.id),
-            status=v.status,
-            tier=v.tier,
-            assigned_at=v.assigned_at,
-            due_at=v.due_at,
-            escalation_level=v.escalation_level,
-            return_reason=v.return_reason,
-            view=v,
-        )
+        assignment = bare(cls)  # every field set here (tests/schema/test_bare_objects.py)
+        assignment.id = cls.global_id(v.id)
+        assignment.status = v.status
+        assignment.tier = v.tier
+        assignment.assigned_at = v.assigned_at
+        assignment.due_at = v.due_at
+        assignment.escalation_level = v.escalation_level
+        assignment.return_reason = v.return_reason
+        assignment.view = v
+        return assignment
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> Assignment | None:

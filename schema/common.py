@@ -83,6 +83,15 @@ class Node:
 
 
 N = TypeVar("N", bound=type[Node])
+Made = TypeVar("Made")
+
+
+def bare(cls: type[Made]) -> Made:
+    """An object of a Strawberry type made without its dataclass `__init__`, whose keyword
+    binding is most of what making one costs (a report's: 0.74 µs against 0.14 for setting its
+    eighteen fields; a page makes a hundred objects): the caller sets every field itself, which
+    tests/schema/test_bare_objects.py checks for every type's `of`."""
+    return object.__new__(cls)
 
 
 def fetchable(cls: N) -> N:

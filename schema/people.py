@@ -11,7 +11,17 @@ from domain.errors import DomainError
 from domain.services import accounts
 from domain.services.idempotency import Replay
 from domain.services.views import UserView
-from schema.common import Ctx, Node, Role, UserError, arg, described, fetchable, refused
+from schema.common import (
+    Ctx,
+    Node,
+    Role,
+    UserError,
+    arg,
+    bare,
+    described,
+    fetchable,
+    refused,
+)
 from schema.compiled.hints import prefetched_by
 from schema.context import Context
 from schema.idempotency import idempotent
@@ -28,7 +38,12 @@ class User(Node):
 
     @classmethod
     def of(cls, v: UserView) -> User:
-        return cls(id=cls.global_id(v.id), name=v.name, email=v.email, roles=list(v.roles))
+        user = bare(cls)  # every field set here (tests/schema/test_bare_objects.py)
+        user.id = cls.global_id(v.id)
+        user.name = v.name
+        user.email = v.email
+        user.roles = list(v.roles)
+        return user
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> User | None:

@@ -1,0 +1,44 @@
+"""Every Strawberry type's `of` sets every field of the object it makes: some make theirs
+without the dataclass `__init__` (`schema.common.bare`), which would not refuse a field left out;
+a field left out would fail only when a query reads it."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from schema.assignments import Assignment
+from schema.common import Node
+from schema.people import User
+from schema.reports import Report, ReportEvent
+
+
+class _Anything:
+    """A view whose every attribute is another: readable, iterable, printable."""
+
+    def __getattr__(self, name: str) -> _Anything:
+        return _Anything()
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+
+def _types_with_of() -> list[type[Any]]:
+    found: dict[str, type[Any]] = {}
+    for cls in (*Node.registry.values(), Report, ReportEvent, Assignment, User):
+        if dataclasses.is_dataclass(cls) and callable(getattr(cls, "of", None)):
+            found[cls.__name__] = cls
+    return list(found.values())
+
+
+def test_every_of_sets_every_field_it_is_given() -> None:
+    checked = []
+    for cls in _types_with_of():
+        try:
+            made = cls.of(_Anything())
+        except Exception:  # an `of` that computes from its view: not one of these
+            continue
+        fields = {f.name for f in dataclasses.fields(cls) if f.init}
+        assert fields <= set(vars(made)), (cls.__name__, fields - set(vars(made)))
+        checked.append(cls.__name__)
+    assert {"Report", "ReportEvent", "Assignment", "User"} <= set(checked), checked
