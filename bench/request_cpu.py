@@ -15,8 +15,9 @@ which is what Lapor's pages a second would be against the floor's if a request's
 there were. It leaves out what both pay around the app under load (uvicorn's HTTP, the
 sockets, the load generator on the same two cores), a larger share of the floor's cost than of
 Lapor's: its ratios are lower than read_path's, the stricter measure of the Python a request
-costs, and the least turns move by about 1 % from run to run (read_path's ratios by 5 to 10 %):
-the figure to compare two commits by.
+costs. The least turns move with the machine (by a few per cent between runs, the floor's as
+much as Lapor's); floor/Lapor of the least turns moves by 1 to 2 % on the same code (read_path's
+ratios by 5 to 10 %): the figure to compare two commits by.
 
     .venv/bin/python -m bench.request_cpu [--keep DIR] [--reports 1000000] [--turns 15]
         [--requests 100] [--only inbox50,report]
