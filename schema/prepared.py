@@ -2,12 +2,13 @@
 
 Strawberry's `Schema.execute` makes, for every operation, an execution context, an object of
 each extension, its runner and its four stages of hooks, a middleware manager and a result
-wrapped twice: about half of what `{ __typename }` costs the service in Python, and a
-tenth of a report's page (docs/adr/0040). A query goes here first. Its document comes from the
-same parser's cache within the same token limit, is validated by the same rules through the
-same remembered validation, guarded by the same `guard_operation`, executed by graphql-core
-with the schema's executor, and its errors are handled as the pipeline handles them: logged
-and coded (`LaporSchema.process_errors`), then masked (`CodedErrors`).
+wrapped twice: about a quarter of what `{ __typename }` costs the service in Python (30 of
+107 µs in process), and as much on every other query (docs/adr/0040). A query goes here
+first. Its document comes from the same parser's cache within the same token limit, is
+validated by the same rules through the same remembered validation, guarded by the same
+`guard_operation`, executed by graphql-core with the schema's executor, and its errors are
+handled as the pipeline handles them: logged and coded (`LaporSchema.process_errors`), then
+masked (`CodedErrors`).
 
 Whatever is not a clean query on its way to execution (a document that does not parse or
 validate, an operation that is not a query or not in the document, a guard's refusal) is
