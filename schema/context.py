@@ -215,6 +215,7 @@ class LiveContext(Context):
             scope.loaders.release()
 
     def release(self) -> None:
+        """Let go of what the connection itself loaded (an event's loaders go at its end)."""
         self._loaders.release()
 
     def _scope(self) -> _EventScope | None:

@@ -31,7 +31,7 @@ class ParsedDocuments(ParserCache):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         context.parse_options["max_tokens"] = self.max_tokens
-        context.validation_rules = context.validation_rules + self.rules
+        context.validation_rules = self.validation_rules()
         if context.query is not None and context.graphql_document is None:
             with contextlib.suppress(GraphQLError):
                 context.graphql_document = self.parsed(context.query)
@@ -43,7 +43,8 @@ class ParsedDocuments(ParserCache):
         return self.cached_parse_document(query, max_tokens=self.max_tokens)  # type: ignore[no-any-return]
 
     def validation_rules(self) -> tuple[type[ASTValidationRule], ...]:
-        """The rules a document is validated by: graphql-core's and these limits."""
+        """The rules a document is validated by, in the pipeline and out of it: graphql-core's
+        (Strawberry's default) and these limits."""
         return tuple(specified_rules) + self.rules
 
 

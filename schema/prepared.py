@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import strawberry
 from graphql import (
     DocumentNode,
     GraphQLError,
@@ -48,21 +49,20 @@ class PreparedQueries:
 
     def __init__(
         self,
-        schema: GraphQLSchema,
-        executor_class: type[Any],
+        schema: strawberry.Schema,
         parsing: ParsedDocuments,
         validation: ValidatedDocuments,
         guard: Callable[[DocumentNode, tuple[str | None, str | None], Any, Any], None],
-        process_errors: Callable[[list[GraphQLError]], None],
         size: int,
     ) -> None:
-        self.schema = schema
-        self.executor_class = executor_class
+        # graphql-core's schema, the compiling executor and the error handling of `schema`.
+        self.schema: GraphQLSchema = schema._schema
+        self.executor_class = schema.execution_context_class
+        self.process_errors = schema.process_errors
         self.parsing = parsing
         self.validation = validation
         self.rules = parsing.validation_rules()
         self.guard = guard
-        self.process_errors = process_errors
         self.masking = CodedErrors()
         self.size = size
         self._ready: OrderedDict[tuple[str, str | None], _Ready] = OrderedDict()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, DocumentNode, GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     QueryDepthLimiter,
@@ -130,26 +129,9 @@ def build_schema(settings: Settings) -> LaporSchema:
         ),
     )
     if settings.compiled_execution:
-        graphql_schema = built._schema
-
-        def guard(
-            document: DocumentNode,
-            operation: tuple[str | None, str | None],
-            variables: Any,
-            context: Any,
-        ) -> None:
-            guard_operation(
-                settings, weights, graphql_schema, document, operation, variables, context
-            )
-
+        guard = functools.partial(guard_operation, settings, weights, built._schema)
         built.prepared = PreparedQueries(
-            graphql_schema,
-            built.execution_context_class,
-            parsing(),
-            validation(),
-            guard,
-            built.process_errors,
-            settings.parser_cache_size,
+            built, parsing(), validation(), guard, settings.parser_cache_size
         )
     return built
 
