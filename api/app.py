@@ -14,6 +14,7 @@ from typing import Any
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -148,20 +149,39 @@ def settle_collector() -> None:
 
 
 class LaporApp(Starlette):
-    """Starlette, except that a WebSocket to /graphql goes to the GraphQL view through its
-    request id only. The other layers (failures, CORS, body limit, routing) are HTTP's: for a
-    connection they would each hold a frame for hours and wrap every frame sent to it."""
+    """Starlette, except that /graphql goes straight to the GraphQL view, without the layers it
+    never needs. A WebSocket goes through its request id only: the other layers (failures, CORS,
+    body limit, routing) are HTTP's, and for a connection they would each hold a frame for hours
+    and wrap every frame sent to it. An HTTP request goes through the app's HTTP middleware but
+    not Starlette's own error page, exception handlers and router: the view answers every method
+    and every failure itself (api/http.py), and those three layers cost a query a tenth of what
+    `{ __typename }` costs (bench/README.md)."""
 
-    def __init__(self, *args: Any, live: ASGIApp, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, graphql: ASGIApp, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._live = RequestIds(live)
+        self._view = graphql
+        self._live = RequestIds(graphql)
+        self._graphql_http: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and _route_path(scope) == "/graphql":
+        kind = scope["type"]
+        if kind in ("http", "websocket") and _route_path(scope) == "/graphql":
             scope["app"] = self
-            await self._live(scope, receive, send)
+            if kind == "websocket":
+                await self._live(scope, receive, send)
+                return
+            if self._graphql_http is None:  # built at first use, as Starlette builds its stack
+                self._graphql_http = _wrapped(self._view, self.user_middleware)
+            await self._graphql_http(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+def _wrapped(app: ASGIApp, middleware: list[Middleware]) -> ASGIApp:
+    """`app` inside `middleware`, the first outermost (as Starlette stacks them)."""
+    for cls, args, kwargs in reversed(middleware):
+        app = cls(app, *args, **kwargs)
+    return app
 
 
 def _route_path(scope: Scope) -> str:
@@ -225,11 +245,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
 
     app = LaporApp(
-        live=graphql,
+        graphql=graphql,
         routes=[
             # Every method reaches the view, which answers those it does not take with a coded
             # 405 (CORS preflights are the middleware's).
-            Route("/graphql", graphql),  # and WebSockets to it, by LaporApp
+            # Reached by LaporApp, which sends /graphql straight to the view: here for the
+            # router's redirect of /graphql/ to it.
+            Route("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *console.routes(),

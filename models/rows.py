@@ -151,18 +151,23 @@ class Shape:
         self.table = table
         self.shown_only = frozenset(f"{table}.{name}" for name in shown_only)
         self._left_out = [name for name in row._fields if f"{table}.{name}" in left_out]
+        self._columns_of: dict[str, str] = {}
         self.columns = self.columns_of("")
         self._enums = [(row._fields.index(name), decoder(enum)) for name, enum in enums.items()]
         self._not_read = [row._fields.index(name) for name in self._left_out]
         self._variants: dict[frozenset[str], Shape] = {}
 
     def columns_of(self, alias: str) -> str:
-        """The columns, each qualified by a table alias (a column left out is a NULL)."""
-        prefix = f"{alias}." if alias else ""
-        return ", ".join(
-            f"NULL AS {name}" if name in self._left_out else f"{prefix}{name}"
-            for name in self.row._fields
-        )
+        """The columns, each qualified by a table alias (a column left out is a NULL); made
+        once per alias (the pages' statements ask for them on every request)."""
+        found = self._columns_of.get(alias)
+        if found is None:
+            prefix = f"{alias}." if alias else ""
+            found = self._columns_of[alias] = ", ".join(
+                f"NULL AS {name}" if name in self._left_out else f"{prefix}{name}"
+                for name in self.row._fields
+            )
+        return found
 
     def as_shown(self) -> Shape:
         """This shape as the running operation reads rows to show them: without the shown-only

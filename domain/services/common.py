@@ -139,15 +139,17 @@ def facts_of(
     `statuses` (the two arrays of ASSIGNED_AGENCIES, in the same order)."""
     assigned = zip(agencies, map(_assignment_status, statuses), strict=True)
     involved, former = involvement(assigned)
+    # By position, in ReportFacts' order, as the views are made (domain/services/views.py);
+    # tests/domain/test_views.py checks every field by name.
     return ReportFacts(
-        region_id=report.region_id,
-        reporter_id=report.reporter_id,
-        anonymous=report.anonymous,
-        confidential=report.confidential,
-        status=report.status,
-        agency_ids=involved,
-        handed_over=report.escalated_at is not None,
-        former_agency_ids=former,
+        report.region_id,
+        report.reporter_id,
+        report.anonymous,
+        report.confidential,
+        report.status,
+        involved,
+        report.escalated_at is not None,
+        former,
     )
 
 

@@ -50,6 +50,11 @@ __all__ = [
     "user_view",
 ]
 
+# A named tuple made from its values in order: the views a page makes by the hundred are made
+# so. Named arguments cost more than the rest of a view: binding ReportView's twenty-two took
+# 2.7 us against 0.2 us for making it from a tuple.
+_made = tuple.__new__
+
 
 class ReportView(NamedTuple):
     id: int
@@ -82,29 +87,34 @@ class ReportView(NamedTuple):
 def report_view(actor: Actor, report: Report | ReportRow, facts: ReportFacts) -> ReportView:
     """The report as `actor` may see it; the caller has checked that it may read it."""
     see_reporter = allowed_on_report(actor, Action.SEE_REPORTER, facts)
-    return ReportView(
-        id=report.id,
-        tracking_code=report.tracking_code,
-        kind=report.kind,
-        title=report.title,
-        body=report.body,
-        anonymous=report.anonymous,
-        confidential=report.confidential,
-        status=report.status,
-        region_id=report.region_id,
-        category_id=report.category_id,
-        reporter_id=report.reporter_id if see_reporter else None,
-        created_at=report.created_at,
-        updated_at=report.updated_at,
-        due_at=report.due_at,
-        support_count=report.support_count,
-        reopen_count=report.reopen_count,
-        transfer_count=report.transfer_count,
-        latitude=report.latitude if see_reporter else None,
-        longitude=report.longitude if see_reporter else None,
-        address=report.address if see_reporter else None,
-        staff_view=allowed_on_report(actor, Action.READ_INTERNAL, facts),
-        duplicate_of_id=report.duplicate_of_id,
+    # In ReportView's order (tests/domain/test_views.py checks every field by name).
+    return _made(
+        ReportView,
+        (
+            report.id,
+            report.tracking_code,
+            report.kind,
+            report.title,
+            report.body,
+            report.anonymous,
+            report.confidential,
+            report.status,
+            report.region_id,
+            report.category_id,
+            report.reporter_id if see_reporter else None,
+            report.created_at,
+            report.updated_at,
+            report.due_at,
+            report.support_count,
+            report.reopen_count,
+            report.transfer_count,
+            report.latitude if see_reporter else None,
+            report.longitude if see_reporter else None,
+            report.address if see_reporter else None,
+            allowed_on_report(actor, Action.READ_INTERNAL, facts),
+            report.duplicate_of_id,
+            False,
+        ),
     )
 
 
@@ -146,18 +156,22 @@ class AssignmentView(NamedTuple):
 
 def assignment_view(assignment: Assignment | AssignmentRow, staff_view: bool) -> AssignmentView:
     """An assignment as seen by someone who may read its report."""
-    return AssignmentView(
-        id=assignment.id,
-        report_id=assignment.report_id,
-        agency_id=assignment.agency_id,
-        parent_id=assignment.parent_id,
-        status=assignment.status,
-        tier=assignment.tier,
-        assigned_at=assignment.assigned_at,
-        due_at=assignment.due_at,
-        escalation_level=assignment.escalation_level,
-        return_reason=assignment.return_reason if staff_view else None,
-        suggested_agency_id=assignment.suggested_agency_id if staff_view else None,
+    # In AssignmentView's order (tests/domain/test_views.py checks every field by name).
+    return _made(
+        AssignmentView,
+        (
+            assignment.id,
+            assignment.report_id,
+            assignment.agency_id,
+            assignment.parent_id,
+            assignment.status,
+            assignment.tier,
+            assignment.assigned_at,
+            assignment.due_at,
+            assignment.escalation_level,
+            assignment.return_reason if staff_view else None,
+            assignment.suggested_agency_id if staff_view else None,
+        ),
     )
 
 
@@ -172,14 +186,18 @@ class FollowUpView(NamedTuple):
 
 
 def follow_up_view(follow_up: FollowUp | FollowUpRow) -> FollowUpView:
-    return FollowUpView(
-        id=follow_up.id,
-        assignment_id=follow_up.assignment_id,
-        message=follow_up.message,
-        final=follow_up.final,
-        resolution=follow_up.resolution,
-        author_id=follow_up.author_id,
-        created_at=follow_up.created_at,
+    # In FollowUpView's order (tests/domain/test_views.py checks every field by name).
+    return _made(
+        FollowUpView,
+        (
+            follow_up.id,
+            follow_up.assignment_id,
+            follow_up.message,
+            follow_up.final,
+            follow_up.resolution,
+            follow_up.author_id,
+            follow_up.created_at,
+        ),
     )
 
 
@@ -205,16 +223,20 @@ def event_view(
     by_reporter = actor_id is not None and actor_id in (hidden_reporter_id, report.reporter_id)
     if hidden_reporter_id is not None and actor_id == hidden_reporter_id:
         actor_id = None
-    return EventView(
-        id=event.id,
-        report_id=event.report_id,
-        kind=event.kind,
-        message=event.message,
-        actor_id=actor_id,
-        at=event.at,
-        region_id=report.region_id,
-        assignment_id=event.assignment_id,
-        by_reporter=by_reporter,
+    # In EventView's order (tests/domain/test_views.py checks every field by name).
+    return _made(
+        EventView,
+        (
+            event.id,
+            event.report_id,
+            event.kind,
+            event.message,
+            actor_id,
+            event.at,
+            report.region_id,
+            event.assignment_id,
+            by_reporter,
+        ),
     )
 
 
