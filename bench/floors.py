@@ -5,8 +5,9 @@ pool (no reset round trip, as Lapor's), orjson.
 Each route does the work Lapor does for its page, no less: it reads the request's JSON body (the
 GraphQL request, whose `variables` it uses), verifies the bearer token (domain/auth.py, the same
 secret) and applies the access policy, reads the page in one SQL statement with joins, and builds
-the JSON Lapor answers: global ids and cursors by schema/ids.py, datetimes as the isoformat() of
-the aware UTC datetimes asyncpg returns, enums by name, `overdue` by domain/deadlines.py, pageInfo
+the JSON Lapor answers: global ids and cursors by schema/ids.py, datetimes written by orjson
+itself (the aware UTC datetimes asyncpg returns, in the bytes of their isoformat(), at a ninth of
+its cost: the fastest way a raw endpoint has), enums by name, `overdue` by domain/deadlines.py, pageInfo
 as schema/common.py's page_info, masked fields as domain/services/views.py masks them, keys in
 the order of the GraphQL selection.
 
@@ -122,10 +123,6 @@ class Refused(Exception):
         self.code, self.message, self.status = code, message, status
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _named(name: str | None) -> dict[str, str] | None:
     return {"name": name} if name is not None else None
 
@@ -229,8 +226,8 @@ class Floors:
                 "id": to_global_id("Assignment", r["id"]),
                 "status": r["status"],
                 "tier": r["tier"],
-                "assignedAt": r["assigned_at"].isoformat(),
-                "dueAt": _iso(due),
+                "assignedAt": r["assigned_at"],
+                "dueAt": due,
                 "overdue": is_overdue(due, now),
                 "escalationLevel": r["escalation_level"],
                 "report": {
@@ -239,8 +236,8 @@ class Floors:
                     "title": r["title"],
                     "kind": r["kind"],
                     "status": r["report_status"],
-                    "createdAt": r["created_at"].isoformat(),
-                    "dueAt": _iso(report_due),
+                    "createdAt": r["created_at"],
+                    "dueAt": report_due,
                     "overdue": is_overdue(report_due, now),
                     "region": {"name": r["region_name"]},
                     "category": {"name": category} if category is not None else None,
@@ -267,8 +264,8 @@ class Floors:
                 "title": r["title"],
                 "kind": r["kind"],
                 "status": r["status"],
-                "createdAt": r["created_at"].isoformat(),
-                "dueAt": _iso(due),
+                "createdAt": r["created_at"],
+                "dueAt": due,
                 "overdue": is_overdue(due, now),
                 "supportCount": r["support_count"],
                 "region": {"name": r["region_name"]},
@@ -298,7 +295,7 @@ class Floors:
                     "id": to_global_id("ReportEvent", eid),
                     "kind": kind,
                     "message": message,
-                    "at": at.isoformat(),
+                    "at": at,
                 }
             }
             for eid, kind, message, at in shown
@@ -313,8 +310,8 @@ class Floors:
                 "title": r["title"],
                 "body": r["body"],
                 "status": r["status"],
-                "createdAt": r["created_at"].isoformat(),
-                "dueAt": _iso(due),
+                "createdAt": r["created_at"],
+                "dueAt": due,
                 "overdue": is_overdue(due, now),
                 "region": {"name": r["region_name"]},
                 "category": _named(r["category_name"]),
@@ -329,14 +326,14 @@ class Floors:
                     {
                         "id": to_global_id("Assignment", aid),
                         "status": status,
-                        "dueAt": _iso(assignment_due),
+                        "dueAt": assignment_due,
                         "agency": {"name": agency},
                         "followUps": [
                             {
                                 "id": to_global_id("FollowUp", fid),
                                 "message": message,
                                 "final": final,
-                                "createdAt": created.isoformat(),
+                                "createdAt": created,
                             }
                             for fid, message, final, created in follow_ups
                         ],
