@@ -7,9 +7,9 @@ GraphQL request, whose `variables` it uses), verifies the bearer token (domain/a
 secret) and applies the access policy, reads the page in one SQL statement with joins, and builds
 the JSON Lapor answers: global ids and cursors by schema/ids.py, datetimes written by orjson
 itself (the aware UTC datetimes asyncpg returns, in the bytes of their isoformat(), at a ninth of
-its cost: the fastest way a raw endpoint has), enums by name, `overdue` by domain/deadlines.py, pageInfo
-as schema/common.py's page_info, masked fields as domain/services/views.py masks them, keys in
-the order of the GraphQL selection.
+its cost: the fastest way a raw endpoint has), enums by name, `overdue` by domain/deadlines.py,
+pageInfo as schema/common.py's page_info, masked fields as domain/services/views.py masks them,
+keys in the order of the GraphQL selection.
 
 - POST /inbox: an agency's inbox (bench.read_path.INBOX) for its officers and head and its
   region's coordinators (domain/policy.py, allowed_on_agency: checked inside the statement);

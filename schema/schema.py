@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
@@ -33,6 +34,7 @@ from schema.people import PeopleMutation, PeopleQuery
 from schema.prepared import PreparedQueries
 from schema.reference import ReferenceQuery
 from schema.reports import ReportMutation, ReportQuery
+from schema.scalars import DATETIME
 from schema.subscriptions import Subscription, SubscriptionsOnlyOverWebSocket
 from schema.transparency import TransparencyQuery
 from schema.webhooks import WebhookMutation
@@ -123,7 +125,9 @@ def build_schema(settings: Settings) -> LaporSchema:
             lambda: RequestGuard(settings, weights),
             SubscriptionsOnlyOverWebSocket,
         ],
-        config=StrawberryConfig(auto_camel_case=True, scalar_map={Upload: UPLOAD}),
+        config=StrawberryConfig(
+            auto_camel_case=True, scalar_map={Upload: UPLOAD, datetime: DATETIME}
+        ),
         execution_context_class=compiling_executor(
             settings.compiled_execution, settings.parser_cache_size
         ),
