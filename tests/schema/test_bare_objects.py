@@ -42,3 +42,16 @@ def test_every_of_sets_every_field_it_is_given() -> None:
         assert fields <= set(vars(made)), (cls.__name__, fields - set(vars(made)))
         checked.append(cls.__name__)
     assert {"Report", "ReportEvent", "Assignment", "User"} <= set(checked), checked
+
+
+def test_a_connection_sets_every_field_of_its_edges() -> None:
+    from domain.services.reading import Page
+    from schema.reports import ReportEventConnection
+
+    page = Page(items=[7, 9], has_next=True, has_previous=False)
+    made = ReportEventConnection.of(page, node=lambda item: f"node {item}", key=lambda item: item)
+    edge_fields = {f.name for f in dataclasses.fields(ReportEventConnection.edge) if f.init}
+    assert edge_fields == {"position", "node"}
+    for edge, item in zip(made.edges, (7, 9), strict=True):
+        assert edge_fields <= set(vars(edge))
+        assert (edge.position, edge.node) == ((item, None), f"node {item}")
