@@ -2,15 +2,13 @@
 
 The GraphQL types read plain attributes of these views, so no per-field permission work
 runs on hot paths (docs/design.md, "Performance"). No view can change once the policy made it:
-the two that a page makes by the hundred (reports and assignments) are named tuples, which take
-half the time of a frozen dataclass to make (whose every field is set through
-`object.__setattr__`), and so are the timeline lines and follow-ups a page shows by the ten;
-the others are frozen dataclasses.
+they are named tuples, made from their values in order, which take a third of the time of a
+frozen dataclass (whose every field is set through `object.__setattr__`): a page makes reports
+and assignments by the hundred, timeline lines, follow-ups and people by the ten.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -240,8 +238,7 @@ def event_view(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class UserView:
+class UserView(NamedTuple):
     id: int
     name: str
     email: str | None
@@ -269,4 +266,5 @@ def user_view(person: Named, viewer: Actor) -> UserView | None:
         return None
     show_email = viewer.user_id == person.id or viewer.is_superadmin
     email = person.email if show_email else None
-    return UserView(person.id, person.name, email, tuple(sorted(person.roles)))
+    # In UserView's order (tests/domain/test_views.py checks every field by name).
+    return _made(UserView, (person.id, person.name, email, tuple(sorted(person.roles))))

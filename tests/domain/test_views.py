@@ -153,3 +153,26 @@ def test_the_facts_hold_each_field_of_its_name() -> None:
     same_names(facts, row, involvement)
     assert facts_of(row._replace(escalated_at=None)).handed_over is False
     assert type(facts) is ReportFacts and len(facts) == len(ReportFacts._fields)
+
+
+@pytest.mark.parametrize("viewer", ["themselves", "superadmin", "staff"])
+def test_a_user_view_holds_each_field_of_its_name(viewer: str) -> None:
+    from types import SimpleNamespace
+
+    from domain.services.views import UserView, user_view
+
+    person = SimpleNamespace(
+        id=41,
+        name="Budi",
+        email="budi@example.test",
+        roles=frozenset({Role.OFFICER, Role.AGENCY_HEAD}),
+    )
+    actor = {
+        "themselves": Actor(user_id=41, roles=frozenset({Role.OFFICER})),
+        "superadmin": Actor(user_id=1, roles=frozenset({Role.SUPERADMIN})),
+        "staff": Actor(user_id=2, roles=frozenset({Role.COORDINATOR})),
+    }[viewer]
+    view = user_view(person, actor)
+    assert isinstance(view, UserView)
+    assert (view.id, view.name, view.roles) == (41, "Budi", tuple(sorted(person.roles)))
+    assert view.email == (None if viewer == "staff" else "budi@example.test")
