@@ -119,8 +119,8 @@ def _codes(body: dict[str, Any]) -> list[str]:
 
 class _Answer(Response):
     """A response whose headers are given as bytes: Starlette's `__init__` would make them from
-    a mapping, lower-case and encode each, and look for the two it adds (a tenth of what
-    `{ __typename }` costs the view)."""
+    a mapping, lower-case and encode each, and look for the two it adds (with the headers'
+    wrapper for the sub-response's, about 4 % of `{ __typename }` under py-spy)."""
 
     def __init__(self, body: bytes, status: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
         self.body = body
