@@ -172,9 +172,8 @@ class _Connection:
         rank_of = page.rank_of
         edges = []
         for item in page.items:
-            edge: Any = bare(
-                cls.edge
-            )  # both its fields set here (tests/schema/test_bare_objects.py)
+            # Both its fields are set here (tests/schema/test_bare_objects.py).
+            edge: Any = bare(cls.edge)
             pk = key(item)
             edge.position = (pk, rank_of(pk))
             edge.node = node(item)
