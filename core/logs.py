@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,12 +18,46 @@ INTERNAL_FIELD = "internal"
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
+class _Stamps:
+    """A record's time as `datetime.fromtimestamp(created, UTC).isoformat(timespec=
+    "milliseconds")` writes it, the date and time of day made once per second: the datetime
+    took 4 µs of an access line's 25 (the API writes one per request)."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        # The last second written and its text without the zone: one attribute, set at once,
+        # for formatters that threads share.
+        self.last: tuple[int | None, str] = (None, "")
+
+    def __call__(self, created: float) -> str:
+        # Rounded to the microsecond as datetime.fromtimestamp rounds (half to even, on the
+        # fraction), then cut to the millisecond as isoformat cuts.
+        fraction, whole = math.modf(created)
+        micros = round(fraction * 1e6)
+        second = int(whole)
+        if micros >= 1_000_000:
+            second, micros = second + 1, micros - 1_000_000
+        elif micros < 0:  # before 1970
+            second, micros = second - 1, micros + 1_000_000
+        last_second, prefix = self.last
+        if second != last_second:
+            moment = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
+            prefix = moment[:-6]  # without its "+00:00"
+            self.last = (second, prefix)
+        return f"{prefix}.{micros // 1000:03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id and any `extra=`."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.stamp = _Stamps()
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self.stamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

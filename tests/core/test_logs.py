@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.logs import JsonFormatter, log_internal
 from tests.safety_net import InternalAnswers, internal_verdict
@@ -88,3 +92,18 @@ def test_a_service_process_logs_json_lines_from_lean_records() -> None:
     assert line["msg"] == "GET /" and line["status"] == 200 and line["logger"] == "lapor.access"
     assert line["level"] == "info" and line["ts"].endswith("+00:00")
     assert "pathname" not in line and "process" not in line
+
+
+@given(st.floats(min_value=-(10**9), max_value=4 * 10**9, allow_nan=False))
+def test_a_line_is_stamped_as_its_datetime_would_write_it(created: float) -> None:
+    stamp = JsonFormatter().stamp
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert stamp(created) == expected
+    assert stamp(created) == expected  # the second's text made before
+
+
+def test_stamps_within_a_second_and_across_seconds() -> None:
+    stamp = JsonFormatter().stamp
+    for created in (1764561600.0, 1764561600.9994999, 1764561600.9999996, 1764561601.0005, -0.25):
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert stamp(created) == expected, created
