@@ -8,7 +8,6 @@ import re
 import time
 
 import orjson
-from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,6 +28,7 @@ access = logging.getLogger("lapor.access")
 log = logging.getLogger("lapor.api")
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID = REQUEST_ID_HEADER.encode()
 # An incoming id is kept when it is short and plain (safe to log and to echo); else a new one.
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # Probes and scrapes every few seconds would drown the access log.
@@ -54,7 +54,7 @@ class RequestIds:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, REQUEST_ID_HEADER.encode())
+        incoming = _header(scope, _REQUEST_ID)
         # (As random as a UUID4's hex, without making the UUID.)
         rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else os.urandom(16).hex()
         token = request_id.set(rid)
@@ -65,7 +65,8 @@ class RequestIds:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message).append("X-Request-Id", rid)
+                # A new list, as MutableHeaders(scope=message).append would make, without it.
+                message["headers"] = [*message.get("headers", ()), (_REQUEST_ID, rid.encode())]
             await send(message)
 
         try:
