@@ -25,6 +25,7 @@ from tortoise import connections
 
 from api.console import Console
 from api.files import Files
+from api.headers import header
 from api.http import GraphQLOverHTTP
 from api.live import LiveHub, LiveSocket, TextFrames, sign_in
 from api.metrics_route import MetricsServer, metrics_app
@@ -43,6 +44,8 @@ from domain.services.ratelimits import RateLimits
 from models.db import connect_database, disconnect_database
 from schema.context import Context, LiveContext
 from schema.schema import build_schema
+
+_IDEMPOTENCY_KEY = IDEMPOTENCY_KEY_HEADER.lower().encode()
 
 log = logging.getLogger("lapor.api")
 
@@ -83,8 +86,8 @@ class LaporGraphQL(GraphQLOverHTTP):
                 request=request,
                 response=response,
             )
-        key = idempotency_key(request.headers.get(IDEMPOTENCY_KEY_HEADER))
-        token = bearer_token(request.headers.get("authorization"))
+        key = idempotency_key(header(request.scope, _IDEMPOTENCY_KEY))
+        token = bearer_token(header(request.scope, b"authorization"))
         actor = await actor_for_token(token, now)
         if token and not actor.authenticated:
             raise HTTPException(401, "invalid or expired token: sign in again")

@@ -34,6 +34,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.errors import Refusal, RequestError, graphql_errors
+from api.headers import header
 from api.persisted import PersistedQueries
 from api.uploads import MULTIPART, read_multipart
 from core.metrics import observe_graphql
@@ -175,7 +176,7 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
     async def answer(self, request: Request) -> Response:
         """One GraphQL request over HTTP, answered by the conventions of this module."""
         started = time.perf_counter()
-        media = negotiate(request.headers.get("accept"))
+        media = negotiate(header(request.scope, b"accept"))
         context: Context | None = None
         try:
             if media is None:
@@ -221,7 +222,8 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
 
     async def _request_data(self, request: Request) -> GraphQLRequestData:
         if request.method == "POST":
-            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            content_type = header(request.scope, b"content-type") or ""
+            media_type = content_type.split(";")[0].strip().lower()
             if media_type == MULTIPART:
                 data, request.state.upload_form = await read_multipart(request, self.settings)
             elif media_type != JSON:

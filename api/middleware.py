@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PAYLOAD_TOO_LARGE, graphql_errors
+from api.headers import header
 from api.uploads import GRAPHQL_PATH, MULTIPART, upload_body_limit
 from core.logs import log_internal
 from core.requestctx import request_id
@@ -35,13 +36,6 @@ _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 QUIET_PATHS = frozenset({"/healthz", "/readyz"})
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 class RequestIds:
     """Gives every HTTP request and WebSocket connection a request id (in the `request_id`
     context variable, so logs and outbox rows carry it, and in the X-Request-Id response
@@ -54,7 +48,7 @@ class RequestIds:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, _REQUEST_ID)
+        incoming = header(scope, _REQUEST_ID)
         # (As random as a UUID4's hex, without making the UUID.)
         rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else os.urandom(16).hex()
         token = request_id.set(rid)
@@ -161,9 +155,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        media_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        media_type = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
         limit = self.limits[media_type == MULTIPART and scope["path"] == GRAPHQL_PATH]
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         # (The server has already refused a Content-Length that is not a number.)
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, limit)

@@ -39,7 +39,9 @@ def init_token(payload: Mapping[str, object] | None) -> str | None:
 def client_ip(connection: HTTPConnection) -> str | None:
     """The address a request came from: the peer's, or, behind a proxy uvicorn trusts
     (`--forwarded-allow-ips`), the one it names in X-Forwarded-For."""
-    return connection.client.host if connection.client else None
+    # The scope's pair itself: `connection.client` makes an Address of it for every call.
+    client = connection.scope.get("client")
+    return str(client[0]) if client else None
 
 
 def idempotency_key(header: str | None) -> str | None:
