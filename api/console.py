@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.http.ides import get_graphql_ide_html
 
+from api.headers import media_type
 from api.tokens import client_ip
 from core.settings import Settings
 from domain.errors import DomainError
@@ -161,9 +162,8 @@ class Console:
             response: Response = Response(status_code=204)
             response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
             return response
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         # JSON only: a cross-site form cannot send it without the browser asking first (CORS).
-        if media_type != "application/json":
+        if media_type(request.scope) != "application/json":
             return _refuse(415, "UNSUPPORTED_MEDIA_TYPE", "send {email, password} as JSON")
         try:
             body: Any = json.loads(await request.body())

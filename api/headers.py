@@ -13,3 +13,9 @@ def header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def media_type(scope: Scope) -> str:
+    """The request body's media type: its Content-Type without parameters, in lower case ("" when
+    it has none)."""
+    return (header(scope, b"content-type") or "").split(";")[0].strip().lower()

@@ -34,7 +34,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.errors import Refusal, RequestError, graphql_errors
-from api.headers import header
+from api.headers import header, media_type
 from api.persisted import PersistedQueries
 from api.uploads import MULTIPART, read_multipart
 from core.metrics import observe_graphql
@@ -222,11 +222,10 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
 
     async def _request_data(self, request: Request) -> GraphQLRequestData:
         if request.method == "POST":
-            content_type = header(request.scope, b"content-type") or ""
-            media_type = content_type.split(";")[0].strip().lower()
-            if media_type == MULTIPART:
+            body_type = media_type(request.scope)
+            if body_type == MULTIPART:
                 data, request.state.upload_form = await read_multipart(request, self.settings)
-            elif media_type != JSON:
+            elif body_type != JSON:
                 raise Refusal(
                     415,
                     "send the operation as JSON (Content-Type: application/json), or with files "

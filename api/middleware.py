@@ -13,7 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PAYLOAD_TOO_LARGE, graphql_errors
-from api.headers import header
+from api.headers import header, media_type
 from api.uploads import GRAPHQL_PATH, MULTIPART, upload_body_limit
 from core.logs import log_internal
 from core.requestctx import request_id
@@ -155,8 +155,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        media_type = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        limit = self.limits[media_type == MULTIPART and scope["path"] == GRAPHQL_PATH]
+        limit = self.limits[media_type(scope) == MULTIPART and scope["path"] == GRAPHQL_PATH]
         declared = header(scope, b"content-length")
         # (The server has already refused a Content-Length that is not a number.)
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from api.headers import header
+from api.headers import header, media_type
 
 RAW = [
     (b"accept", b"application/json"),
@@ -24,3 +24,19 @@ def test_a_header_reads_as_starlette_reads_it(name: str) -> None:
 
 def test_a_scope_without_headers_has_none() -> None:
     assert header({"type": "http"}, b"accept") is None
+
+
+@pytest.mark.parametrize(
+    ("content_type", "expected"),
+    [
+        (b"application/json", "application/json"),
+        (b"Application/JSON; charset=utf-8", "application/json"),
+        (b" multipart/form-data ; boundary=x", "multipart/form-data"),
+        (None, ""),
+    ],
+)
+def test_a_media_type_is_the_content_type_without_parameters(
+    content_type: bytes | None, expected: str
+) -> None:
+    raw = [(b"content-type", content_type)] if content_type is not None else []
+    assert media_type({"type": "http", "headers": raw}) == expected
