@@ -1,10 +1,13 @@
-"""The DateTime scalar, written as Strawberry's is (its `isoformat()`), at a third of the cost.
+"""The DateTime scalar, written as Strawberry's is (its `isoformat()`), at a fifth of the cost.
 
 `datetime.isoformat()` of an aware datetime takes about 2 µs here; an inbox page of fifty writes
-two hundred of them, a tenth of the page's time in Python. orjson writes the same text for the
-UTC datetimes that the database and `datetime.now(UTC)` give; anything else (another zone, a
-subclass, a naive value) is written by `isoformat()` itself. Reading DateTime inputs is
-Strawberry's, unchanged. tests/schema/test_scalars.py holds the two to the same text.
+two hundred of them. orjson, which writes every response (api/http.py, and the WebSocket
+transport through the same `encode_json`), writes a UTC datetime as the same text in a tenth
+of that. So a UTC datetime (all that the database and `datetime.now(UTC)` give) leaves the
+executor as it is, for the writer; anything else (another zone, a subclass, a naive value) is
+written by `isoformat()` itself. A result's data is therefore JSON for orjson, not for the
+standard library's `json` (docs/adr/0047). Reading DateTime inputs is Strawberry's, unchanged.
+tests/schema/test_scalars.py holds the written text to `isoformat()`'s.
 """
 
 from __future__ import annotations
@@ -13,15 +16,15 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 
 
-def iso_datetime(value: Any) -> str:
-    """`value.isoformat()`, by orjson for a UTC datetime (the same text)."""
+def datetime_output(value: Any) -> datetime | str:
+    """What the response's JSON holds for a DateTime: a UTC datetime as it is (orjson writes
+    it as `value.isoformat()`), any other value's `isoformat()`."""
     if type(value) is datetime and value.tzinfo is UTC:
-        return orjson.dumps(value)[1:-1].decode()
+        return value
     return str(value.isoformat())
 
 
-DATETIME = dataclasses.replace(DateTimeDefinition, serialize=iso_datetime, implementation=None)
+DATETIME = dataclasses.replace(DateTimeDefinition, serialize=datetime_output, implementation=None)
