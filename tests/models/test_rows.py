@@ -135,3 +135,20 @@ async def test_a_page_of_one_table_selects_its_rows_itself_and_one_with_joins_by
         assert [more for _, more in found] == [(jember.id * 10,)] * 2
         assert all(row.title == COMPLAINT_TITLE for row, _ in found)
     assert jayapura.id != jember.id
+
+
+@pytest.mark.parametrize("shape", [rows.REPORT, rows.EVENT], ids=["with enums", "plain"])
+def test_a_row_is_made_of_exactly_its_columns(shape: rows.Shape) -> None:
+    fields = shape.row._fields
+    values: list[Any] = [f"v{i}" for i in range(len(fields))]
+    for name, enum in shape.enums.items():
+        values[fields.index(name)] = next(iter(enum)).value
+    made = shape.make(values)
+    assert type(made) is shape.row and len(made) == len(fields)
+    for name, enum in shape.enums.items():
+        assert getattr(made, name) is next(iter(enum))
+    row, rest = shape.take([*values, "more", 7])
+    assert row == made and rest == ("more", 7)
+    for wrong in (values[:-1], [*values, "one too many"]):
+        with pytest.raises(TypeError, match=f"{len(fields)} fields"):
+            shape.make(wrong)
