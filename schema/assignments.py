@@ -157,7 +157,14 @@ class Assignment(Node):
         return reference_of(info, Agency, self.view.suggested_agency_id)
 
     @strawberry.field(description="The agency's written answers, oldest first.")
-    async def follow_ups(self, info: Ctx) -> list[FollowUp]:
+    def follow_ups(self, info: Ctx) -> list[FollowUp]:
+        # At once when the request holds them (read with the assignments), else an awaitable.
+        held = info.context.loaders.held_follow_ups(self.view.id)
+        if held is not None:
+            return [FollowUp.of(f) for f in held]
+        return cast(list[FollowUp], self._follow_ups_loaded(info))
+
+    async def _follow_ups_loaded(self, info: Ctx) -> list[FollowUp]:
         return [FollowUp.of(f) for f in await info.context.loaders.follow_ups.load(self.view.id)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
@@ -235,9 +235,32 @@ class Loaders:
         """The report `report_id` when this request holds it already (`hold_reports`, or a
         batch of the report loader that ended), without waiting; None when it does not."""
         held = self._held_reports.get(report_id)
-        if held is not None or "report" not in self.__dict__:
+        if held is not None:
             return held
-        future = self.report.cache_map.get(report_id)
+        return cast("ReportView | None", self._answered("report", report_id))
+
+    def held_timeline(self, key: TimelineKey) -> Page[EventView] | None:
+        """A timeline page this request holds already (read with its report, or a batch that
+        ended), without waiting; None when it does not."""
+        return cast("Page[EventView] | None", self._answered("timeline", key))
+
+    def held_assignments(self, key: tuple[int, bool]) -> list[AssignmentView] | None:
+        """A report's assignments (`assignments_of_report`'s key) when this request holds them
+        already, without waiting; None when it does not."""
+        return cast("list[AssignmentView] | None", self._answered("assignments_of_report", key))
+
+    def held_follow_ups(self, assignment_id: int) -> list[FollowUpView] | None:
+        """An assignment's follow-ups when this request holds them already, without waiting;
+        None when it does not."""
+        return cast("list[FollowUpView] | None", self._answered("follow_ups", assignment_id))
+
+    def _answered(self, loader: str, key: Any) -> Any:
+        """What the loader named `loader` answered for `key` already (primed, or a batch that
+        ended); None when it has not, or failed, or the loader was never made."""
+        made = self.__dict__.get(loader)
+        if made is None:
+            return None
+        future = made.cache_map.get(key)
         if future is None or not future.done() or future.cancelled() or future.exception():
             return None
         return future.result()

@@ -15,7 +15,9 @@ from domain.errors import DomainError, not_found
 from domain.services import merges, report_page, reports, timeline
 from domain.services.common import Outcome
 from domain.services.idempotency import Replay
+from domain.services.reading import Page
 from domain.services.search import SEARCH_WINDOW
+from domain.services.timeline import TimelineKey
 from domain.services.views import EventView, ReportView
 from schema.attachments import Attachment, Files, attachments_of, uploads_of
 from schema.common import (
@@ -105,6 +107,10 @@ ReportEventConnection = connection(
     page_of="a report's timeline",
     order="oldest first",
 )
+
+
+def _timeline_of(page: Page[EventView]) -> Any:
+    return ReportEventConnection.of(page, ReportEvent.of, lambda e: e.id)
 
 
 # The report's columns that only these fields show: a query selecting none of a column's
@@ -199,12 +205,19 @@ class Report(Node):
 
     @strawberry.field(description="The agencies it was sent to, oldest first.")
     @reads_ahead("followUps", lambda context, _: context.loaders.read_follow_ups_ahead())
-    async def assignments(self, info: Ctx) -> list[LazyAssignment]:
+    def assignments(self, info: Ctx) -> list[LazyAssignment]:
         if self.view.withheld:  # what others did since the viewer let it go
             return []
-        views = await info.context.loaders.assignments_of_report.load(
-            (self.view.id, self.view.staff_view)
-        )
+        # At once when the request holds them (as `timeline`), else an awaitable.
+        key = (self.view.id, self.view.staff_view)
+        held = info.context.loaders.held_assignments(key)
+        if held is not None:
+            return [assignment_schema.Assignment.of(a) for a in held]
+        return cast(Any, self._assignments_loaded(info, key))
+
+    @staticmethod
+    async def _assignments_loaded(info: Ctx, key: tuple[int, bool]) -> Any:
+        views = await info.context.loaders.assignments_of_report.load(key)
         return [assignment_schema.Assignment.of(a) for a in views]
 
     @strawberry.field(description="Agencies the routing rules suggest (coordinators only).")
@@ -244,15 +257,24 @@ class Report(Node):
         return attachments_of(await info.context.loaders.report_attachments.load(self.view.id))
 
     @strawberry.field(description="The report's timeline, oldest first.")
-    async def timeline(
+    def timeline(
         self,
         info: Ctx,
         first: Annotated[int | None, arg("How many lines (at most 100, default).")] = None,
         after: After = None,
     ) -> ReportEventConnection:  # type: ignore[valid-type]
+        # At once when the request holds the page (the detail page reads it with the report),
+        # else an awaitable, which both executors await (as `Assignment.report`): a compiled
+        # plan then builds the timeline inside the report's builder.
         key = timeline.TimelineKey(self.view, first, from_cursor(after))
-        page = await info.context.loaders.timeline.load(key)
-        return ReportEventConnection.of(page, ReportEvent.of, lambda e: e.id)
+        held = info.context.loaders.held_timeline(key)
+        if held is not None:
+            return _timeline_of(held)
+        return cast(Any, self._timeline_loaded(info, key))
+
+    @staticmethod
+    async def _timeline_loaded(info: Ctx, key: TimelineKey) -> Any:
+        return _timeline_of(await info.context.loaders.timeline.load(key))
 
 
 @strawberry.type(
