@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -117,14 +118,10 @@ async def page(
     args: argparse.Namespace,
 ) -> tuple[int, list[float], list[float]] | None:
     """The page's size and its CPU per request, floor's and Lapor's, turn by turn."""
-    body = orjson.dumps({"query": scenario.document, "variables": variables(scenario, filled)})
-    headers = {b"authorization": f"Bearer {token}".encode()} if scenario.signed_in else {}
-    ours = await lapor(body, "/graphql", headers)
-    theirs = await floor(body, scenario.floor_path, headers)
-    if ours != theirs:
-        print(f"{scenario.name}: the pages differ, not timed:")
-        print(f"  Lapor {ours!r:.300}\n  floor {theirs!r:.300}")
+    same = await same_page(scenario, filled, lapor, floor, token)
+    if same is None:
         return None
+    body, headers, size = same
     warm = max(1, args.requests // 2)
     await turns(floor, body, scenario.floor_path, headers, warm)
     await turns(lapor, body, "/graphql", headers, warm)
@@ -133,10 +130,29 @@ async def page(
     for _ in range(args.turns):
         floors.append(await turns(floor, body, scenario.floor_path, headers, args.requests))
         lapors.append(await turns(lapor, body, "/graphql", headers, args.requests))
-    return len(ours[1]), floors, lapors
+    return size, floors, lapors
 
 
-async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace) -> int:
+async def same_page(
+    scenario: Scenario, filled: Filled, lapor: Call, floor: Call, token: str
+) -> tuple[bytes, dict[bytes, bytes], int] | None:
+    """The page's request (body and headers) and its size when Lapor and the floor answer it
+    with the same bytes; None, said, when they do not (such a page is not measured)."""
+    body = orjson.dumps({"query": scenario.document, "variables": variables(scenario, filled)})
+    headers = {b"authorization": f"Bearer {token}".encode()} if scenario.signed_in else {}
+    ours = await lapor(body, "/graphql", headers)
+    theirs = await floor(body, scenario.floor_path, headers)
+    if ours != theirs:
+        print(f"{scenario.name}: the pages differ, not measured:")
+        print(f"  Lapor {ours!r:.300}\n  floor {theirs!r:.300}")
+        return None
+    return body, headers, len(ours[1])
+
+
+@contextlib.asynccontextmanager
+async def served(url: str, redis_url: str) -> AsyncIterator[tuple[Call, Call, str]]:
+    """Lapor's app (as `lapor api` serves it, in production) and the floors', in this process
+    over the database at `url`, each under its role; and the DINKES officer's token."""
     os.environ.update(
         {
             **production_env(redis_url),
@@ -163,7 +179,15 @@ async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace
         _, answer = await lapor(
             orjson.dumps({"query": LOGIN, "variables": {"e": OFFICER}}), "/graphql", {}
         )
-        token = orjson.loads(answer)["data"]["authLogin"]["token"]
+        yield lapor, floor, orjson.loads(answer)["data"]["authLogin"]["token"]
+    finally:
+        await floors.close()
+        await caching.stop()
+        await disconnect_database()
+
+
+async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace) -> int:
+    async with served(url, redis_url) as (lapor, floor, token):
         only = set(args.only.split(",")) if args.only else None
         print(
             f"CPU per request in one process, {args.turns} turns of {args.requests} requests each "
@@ -189,10 +213,6 @@ async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace
             )
         print("(floor/Lapor: the least turns' ratio, and the median of each turn's ratio)")
         return failed
-    finally:
-        await floors.close()
-        await caching.stop()
-        await disconnect_database()
 
 
 def main() -> None:

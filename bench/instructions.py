@@ -1,0 +1,200 @@
+"""The read path's pages in one process, in instructions: what a request costs Lapor against its
+floor, as valgrind's callgrind counts the instructions this process runs.
+
+`bench/request_cpu.py` measures CPU time, which on this shared two-core machine moves by a fifth
+between runs of the same code: a change of a few per cent cannot be told from the drift. An
+instruction count does not drift: the same code gives the same count to a few tenths of a per
+cent. The bench re-runs itself under `valgrind --tool=callgrind` with counting off, serves both
+apps as `bench.request_cpu` does (same database, roles and pages; each page's bytes compared
+first, unequal pages not counted), and for each page counts `--requests` requests of the floor,
+then of Lapor, after a warm-up, switching counting on and off around them with
+`callgrind_control`. What switching costs is counted once with no requests and taken off.
+PostgreSQL runs in processes of its own and is not counted.
+
+Instructions are not time (a cache miss costs more than an instruction): floor/Lapor here is
+not what pages a second would be. It is the figure to compare two commits by, Lapor's count per
+request above all. Needs valgrind (`apt-get install valgrind`); under it the process runs
+several times slower, so a few dozen requests per page are enough.
+
+    .venv/bin/python -m bench.instructions [--keep DIR] [--reports 1000000] [--requests 50]
+        [--only inbox50,report]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from bench.read_path import KEEP_DIR, SCENARIOS, Filled, database
+from bench.request_cpu import Call, same_page, served
+from tests.harness import RedisServer
+
+CALIBRATION = "calibration"
+_PIPES = "LAPOR_BENCH_CONTROL_FDS"  # the counted process's ends of the two pipes
+
+
+class _Controller:
+    """Inside callgrind: asks the bench's outer process to switch counting (a line each way over
+    two pipes) and waits for its answer. This process is blocked in a read while callgrind
+    switches, so what it runs around a switch is the same every time (a `callgrind_control`
+    run from here would count its own fork, by more or less depending on when the switch
+    came)."""
+
+    def __init__(self, asks: int, answers: int) -> None:
+        self.asks = os.fdopen(asks, "w", buffering=1)
+        self.answers = os.fdopen(answers, "r")
+
+    def __call__(self, *arguments: str) -> None:
+        self.asks.write(" ".join(arguments) + "\n")
+        answer = self.answers.readline().strip()
+        if answer != "ok":
+            raise RuntimeError(f"callgrind_control {' '.join(arguments)}: {answer}")
+
+
+def _serve_controls(pid: int, asks: IO[str], answers: IO[str]) -> None:
+    """Outside callgrind: run each switch the counted process asks for, answering each."""
+    for line in asks:
+        command = line.split(" ", 1)
+        if command[0] == "-d" and len(command) > 1:
+            command = ["-d", command[1].strip()]
+        else:
+            command = line.split()
+        done = subprocess.run(
+            ["callgrind_control", *command, str(pid)], capture_output=True, text=True, timeout=600
+        )
+        reply = "ok" if done.returncode == 0 else (done.stderr or done.stdout).replace("\n", " ")
+        answers.write(reply + "\n")
+        answers.flush()
+
+
+async def _counted(
+    control: _Controller,
+    label: str,
+    call: Call | None,
+    request: tuple[bytes, dict[bytes, bytes], str],
+    n: int,
+) -> None:
+    """`n` requests counted from zero and dumped as `label` (none for the calibration)."""
+    body, headers, path = request
+    control("-z")
+    control("-i", "on")
+    if call is not None:
+        for _ in range(n):
+            await call(body, path, headers)
+    control("-i", "off")
+    control("-d", label)
+
+
+async def _count(url: str, redis_url: str, filled: Filled, args: argparse.Namespace) -> int:
+    """Inside callgrind: each page's requests counted, floor's then Lapor's."""
+    only = set(args.only.split(",")) if args.only else None
+    control = _Controller(*(int(fd) for fd in os.environ[_PIPES].split(",")))
+    failed = 0
+    async with served(url, redis_url) as (lapor, floor, token):
+        await _counted(control, CALIBRATION, None, (b"", {}, ""), 0)
+        for scenario in SCENARIOS:
+            if only is not None and scenario.name not in only:
+                continue
+            same = await same_page(scenario, filled, lapor, floor, token)
+            if same is None:
+                failed += 1
+                continue
+            body, headers, _ = same
+            for who, call, path in (
+                ("floor", floor, scenario.floor_path),
+                ("Lapor", lapor, "/graphql"),
+            ):
+                for _ in range(10):
+                    await call(body, path, headers)
+                label = f"{scenario.name} {who}"
+                await _counted(control, label, call, (body, headers, path), args.requests)
+    return failed
+
+
+def _dumps(directory: Path) -> dict[str, int]:
+    """The instructions of each dump callgrind wrote in `directory`, by its label."""
+    found: dict[str, int] = {}
+    for dump in directory.glob("callgrind.out.*.*"):
+        label, total = None, None
+        for line in dump.read_text().splitlines():
+            if line.startswith("desc: Trigger: ") and " dump " in line:
+                label = line.split(" dump ", 1)[1].strip()
+            elif line.startswith("totals:"):
+                total = int(line.split()[1])
+        if label is not None and total is not None:
+            found[label] = total
+    return found
+
+
+def _report(found: dict[str, int], requests: int) -> None:
+    calibration = found.pop(CALIBRATION, 0)
+    print(
+        f"instructions per request in one process (callgrind), {requests} requests of each, "
+        f"less {calibration:,} for switching counting on and off"
+    )
+    print(f"{'page':<10} {'floor':>12} {'Lapor':>12} {'floor/Lapor':>12}")
+    for scenario in SCENARIOS:
+        floor, lapor = found.get(f"{scenario.name} floor"), found.get(f"{scenario.name} Lapor")
+        if floor is None or lapor is None:
+            continue
+        per_floor = (floor - calibration) / requests
+        per_lapor = (lapor - calibration) / requests
+        ratio = per_floor / per_lapor
+        print(f"{scenario.name:<10} {per_floor:>12,.0f} {per_lapor:>12,.0f} {ratio:>12.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=1_000_000)
+    parser.add_argument("--keep", nargs="?", const=KEEP_DIR, default=KEEP_DIR)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inside:
+        with database(args.reports, args.keep) as db, RedisServer() as redis:
+            import uvloop
+
+            raise SystemExit(1 if uvloop.run(_count(db.url, redis.url, db.filled, args)) else 0)
+    valgrind = shutil.which("valgrind")
+    if valgrind is None or shutil.which("callgrind_control") is None:
+        raise SystemExit("needs valgrind and callgrind_control: apt-get install valgrind")
+    asks_read, asks_write = os.pipe()
+    answers_read, answers_write = os.pipe()
+    with tempfile.TemporaryDirectory(prefix="lapor-callgrind-") as directory:
+        inside = subprocess.Popen(
+            [
+                valgrind,
+                "--quiet",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={directory}/callgrind.out.%p",
+                sys.executable,
+                "-m",
+                "bench.instructions",
+                "--inside",
+                f"--reports={args.reports}",
+                f"--keep={args.keep}",
+                f"--requests={args.requests}",
+                f"--only={args.only}",
+            ],
+            pass_fds=(asks_write, answers_read),
+            env={**os.environ, _PIPES: f"{asks_write},{answers_read}"},
+        )
+        os.close(asks_write)
+        os.close(answers_read)
+        with os.fdopen(asks_read) as asks, os.fdopen(answers_write, "w") as answers:
+            _serve_controls(inside.pid, asks, answers)  # until the counted process ends
+        returncode = inside.wait()
+        _report(_dumps(Path(directory)), args.requests)
+    raise SystemExit(returncode)
+
+
+if __name__ == "__main__":
+    main()
