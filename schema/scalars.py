@@ -1,4 +1,4 @@
-"""The DateTime scalar, written as Strawberry's is (its `isoformat()`), at a fifth of the cost.
+"""The DateTime scalar, written as Strawberry's is (its `isoformat()`), at a third of the cost.
 
 `datetime.isoformat()` of an aware datetime takes about 2 µs here; an inbox page of fifty writes
 two hundred of them. orjson, which writes every response (api/http.py, and the WebSocket
@@ -6,7 +6,7 @@ transport through the same `encode_json`), writes a UTC datetime as the same tex
 of that. So a UTC datetime (all that the database and `datetime.now(UTC)` give) leaves the
 executor as it is, for the writer; anything else (another zone, a subclass, a naive value) is
 written by `isoformat()` itself. A result's data is therefore JSON for orjson, not for the
-standard library's `json` (docs/adr/0047). Reading DateTime inputs is Strawberry's, unchanged.
+standard library's `json` (docs/adr/0041). Reading DateTime inputs is Strawberry's, unchanged.
 tests/schema/test_scalars.py holds the written text to `isoformat()`'s.
 """
 
