@@ -51,7 +51,7 @@ class _Controller:
         self.answers = os.fdopen(answers, "r")
 
     def __call__(self, *arguments: str) -> None:
-        self.asks.write(" ".join(arguments) + "\n")
+        self.asks.write("\t".join(arguments) + "\n")  # a dump's label has spaces
         answer = self.answers.readline().strip()
         if answer != "ok":
             raise RuntimeError(f"callgrind_control {' '.join(arguments)}: {answer}")
@@ -60,11 +60,7 @@ class _Controller:
 def _serve_controls(pid: int, asks: IO[str], answers: IO[str]) -> None:
     """Outside callgrind: run each switch the counted process asks for, answering each."""
     for line in asks:
-        command = line.split(" ", 1)
-        if command[0] == "-d" and len(command) > 1:
-            command = ["-d", command[1].strip()]
-        else:
-            command = line.split()
+        command = line.rstrip("\n").split("\t")
         done = subprocess.run(
             ["callgrind_control", *command, str(pid)], capture_output=True, text=True, timeout=600
         )
