@@ -117,18 +117,46 @@ def _staff_reader(actor: Actor, report: ReportFacts) -> bool:
     )
 
 
+class Reading(NamedTuple):
+    """What a viewer who may read a report sees beyond what every reader sees."""
+
+    reporter: bool  # who reported it, and where (SEE_REPORTER)
+    internal: bool  # its internal lines: the viewer works on it (READ_INTERNAL)
+
+
+# The four readings, made once: a page asks for one per report.
+_READINGS = {(r, i): Reading(r, i) for r in (False, True) for i in (False, True)}
+SEES_NOTHING_MORE = _READINGS[False, False]
+
+
+def reading(actor: Actor, report: ReportFacts) -> Reading | None:
+    """What `actor` may read of `report`: None when it may not read it (READ); else whether it
+    sees the reporter (SEE_REPORTER) and the internal lines (READ_INTERNAL). The one place
+    these three rules live, decided together: a page decides them for every report it shows."""
+    if actor.system:
+        return _READINGS[True, True]
+    staff = _staff_reader(actor, report)
+    reporter = _is_reporter(actor, report)
+    if not (staff or reporter or is_public(report)):
+        return None
+    # A hidden reporter is known to themselves and to the region's coordinators only.
+    sees_reporter = (reporter or _coordinates(actor, report)) if report.anonymous else True
+    return _READINGS[sees_reporter, staff]
+
+
 def allowed_on_report(actor: Actor, action: Action, report: ReportFacts) -> bool:
-    """May `actor` do `action` on `report`? The one place these rules live."""
+    """May `actor` do `action` on `report`? The one place these rules live (`reading` for
+    reading it)."""
     if actor.system:
         return True
     if action is Action.READ:
-        return is_public(report) or _is_reporter(actor, report) or _staff_reader(actor, report)
+        return reading(actor, report) is not None
     if action is Action.SEE_REPORTER:
-        if report.anonymous:
-            return _is_reporter(actor, report) or _coordinates(actor, report)
-        return allowed_on_report(actor, Action.READ, report)
+        seen = reading(actor, report)
+        return seen is not None and seen.reporter
     if action is Action.READ_INTERNAL:
-        return _staff_reader(actor, report)
+        seen = reading(actor, report)
+        return seen is not None and seen.internal
     if action is Action.SUPPORT:
         return actor.user_id is not None and is_public(report)
     if action in REPORTER_ACTIONS:

@@ -137,20 +137,34 @@ def facts_of(
 ) -> ReportFacts:
     """The policy's view of a report whose assignments went to `agencies` and stand at
     `statuses` (the two arrays of ASSIGNED_AGENCIES, in the same order)."""
-    assigned = zip(agencies, map(_assignment_status, statuses), strict=True)
-    involved, former = involvement(assigned)
-    # By position, in ReportFacts' order, as the views are made (domain/services/views.py);
+    if agencies:
+        involved, former = involvement(
+            zip(agencies, map(_assignment_status, statuses), strict=True)
+        )
+    elif statuses:
+        raise ValueError("statuses without their agencies")
+    else:
+        involved = former = _NO_AGENCIES
+    # By position, in ReportFacts' order, made as the views are (domain/services/views.py:
+    # NamedTuple's own __new__ is a Python call, made for every report a page reads);
     # tests/domain/test_views.py checks every field by name.
-    return ReportFacts(
-        report.region_id,
-        report.reporter_id,
-        report.anonymous,
-        report.confidential,
-        report.status,
-        involved,
-        report.escalated_at is not None,
-        former,
+    return _made(
+        ReportFacts,
+        (
+            report.region_id,
+            report.reporter_id,
+            report.anonymous,
+            report.confidential,
+            report.status,
+            involved,
+            report.escalated_at is not None,
+            former,
+        ),
     )
+
+
+_NO_AGENCIES: frozenset[int] = frozenset()
+_made = tuple.__new__
 
 
 async def record_event(

@@ -32,6 +32,7 @@ from domain.policy import (
     ReportFacts,
     allowed_on_report,
     keeps_record,
+    reading,
     require_signed_in,
 )
 from domain.services import assignments, attachments, reference, search
@@ -46,7 +47,6 @@ from domain.services.common import (
     report_rows,
     require_aware,
     required_text,
-    with_facts,
 )
 from domain.services.deadlines import (
     clear_report_due,
@@ -67,7 +67,7 @@ from domain.services.reference import calendar_for
 from domain.services.views import (
     ReportView,
     record_view,
-    report_view,
+    view_as_read,
 )
 from domain.similarity import Likeness, Probe, likeness
 from domain.tracking import new_tracking_code, normalize_tracking_code
@@ -587,12 +587,12 @@ class ReportQuery:
 def _views(
     actor: Actor, reports: Sequence[Report | ReportRow], facts: dict[int, ReportFacts]
 ) -> list[ReportView | None]:
-    return [
-        report_view(actor, r, facts[r.id])
-        if allowed_on_report(actor, Action.READ, facts[r.id])
-        else None
-        for r in reports
-    ]
+    """Each report as the actor may see it; None where it may not read it."""
+    views: list[ReportView | None] = []
+    for r in reports:
+        seen = reading(actor, facts[r.id])
+        views.append(None if seen is None else view_as_read(r, seen))
+    return views
 
 
 async def readable_report(actor: Actor, report_id: int) -> ReportView:
@@ -631,8 +631,12 @@ def readable_in(
     actor: Actor, found: Sequence[tuple[ReportRow, tuple[Any, ...]]]
 ) -> dict[int, ReportView]:
     """Readable reports among rows read with `report_and_facts`, as masked views."""
-    reports, facts = with_facts(found)
-    return {v.id: v for v in _views(actor, reports, facts) if v is not None}
+    views: dict[int, ReportView] = {}
+    for report, (agencies, statuses) in found:
+        seen = reading(actor, facts_of(report, agencies, statuses))
+        if seen is not None:
+            views[report.id] = view_as_read(report, seen)
+    return views
 
 
 async def committed_view(

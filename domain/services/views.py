@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 
 from domain.actor import Actor
-from domain.policy import Action, ReportFacts, allowed_on_report, may_name
+from domain.policy import SEES_NOTHING_MORE, Reading, ReportFacts, may_name, reading
 from models import Agency as AgencyRecord
 from models import Assignment, FollowUp, Report, ReportEvent
 from models import Category as CategoryRecord
@@ -46,6 +46,7 @@ __all__ = [
     "record_view",
     "report_view",
     "user_view",
+    "view_as_read",
 ]
 
 # A named tuple made from its values in order: the views a page makes by the hundred are made
@@ -84,7 +85,12 @@ class ReportView(NamedTuple):
 
 def report_view(actor: Actor, report: Report | ReportRow, facts: ReportFacts) -> ReportView:
     """The report as `actor` may see it; the caller has checked that it may read it."""
-    see_reporter = allowed_on_report(actor, Action.SEE_REPORTER, facts)
+    return view_as_read(report, reading(actor, facts) or SEES_NOTHING_MORE)
+
+
+def view_as_read(report: Report | ReportRow, seen: Reading) -> ReportView:
+    """The report as a reader who sees `seen` of it sees it (`policy.reading`)."""
+    see_reporter = seen.reporter
     # In ReportView's order (tests/domain/test_views.py checks every field by name).
     return _made(
         ReportView,
@@ -109,7 +115,7 @@ def report_view(actor: Actor, report: Report | ReportRow, facts: ReportFacts) ->
             report.latitude if see_reporter else None,
             report.longitude if see_reporter else None,
             report.address if see_reporter else None,
-            allowed_on_report(actor, Action.READ_INTERNAL, facts),
+            seen.internal,
             report.duplicate_of_id,
             False,
         ),

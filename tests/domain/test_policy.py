@@ -14,6 +14,7 @@ from domain.policy import (
     involvement,
     is_public,
     keeps_record,
+    reading,
 )
 from models.enums import AssignmentStatus, ReportStatus, Role
 
@@ -196,3 +197,58 @@ def test_an_agency_that_returned_a_report_no_longer_reads_it(confidential: bool)
     # It keeps the record of its own assignment, and only of its own.
     assert keeps_record(returned, OTHER_AGENCY)
     assert not keeps_record(returned, DINKES)
+
+
+# ------------------------------------------- reading: READ, SEE_REPORTER, READ_INTERNAL at once
+
+
+def _rules_one_by_one(actor: Actor, facts: ReportFacts) -> tuple[bool, bool, bool]:
+    """The three reading rules as the design states them, each on its own: the model `reading`
+    (which decides them together, once per report a page shows) must agree with."""
+    reporter = actor.user_id is not None and actor.user_id == facts.reporter_id
+    coordinator = facts.region_id in actor.coordinator_regions
+    staff = (
+        coordinator
+        or bool(actor.agencies & facts.agency_ids)
+        or (Role.OMBUDSMAN in actor.roles and facts.handed_over)
+    )
+    read = is_public(facts) or reporter or staff
+    sees_reporter = (reporter or coordinator) if facts.anonymous else read
+    return read, sees_reporter, staff
+
+
+FACTS_GRID = [
+    report(
+        anonymous=anonymous,
+        confidential=confidential,
+        status=status,
+        handed_over=handed_over,
+        agency_ids=agencies,
+        region_id=region,
+    )
+    for anonymous in (False, True)
+    for confidential in (False, True)
+    for status in (ReportStatus.SUBMITTED, ReportStatus.IN_PROGRESS, ReportStatus.ESCALATED)
+    for handed_over in (False, True)
+    for agencies in (frozenset(), frozenset({DINKES}), frozenset({OTHER_AGENCY, DPUPR}))
+    for region in (JEMBER, JAYAPURA)
+]
+
+
+@pytest.mark.parametrize("who", sorted(ACTORS))
+def test_reading_decides_the_three_rules_as_each_states_it(who: str) -> None:
+    actor = ACTORS[who]
+    for facts in FACTS_GRID:
+        read, sees_reporter, staff = _rules_one_by_one(actor, facts)
+        seen = reading(actor, facts)
+        assert (seen is not None) is read, facts
+        if seen is not None:
+            assert (seen.reporter, seen.internal) == (sees_reporter, staff), facts
+        assert allowed_on_report(actor, Action.READ, facts) is read
+        assert allowed_on_report(actor, Action.SEE_REPORTER, facts) is sees_reporter
+        assert allowed_on_report(actor, Action.READ_INTERNAL, facts) is staff
+
+
+def test_the_system_reads_everything_of_every_report() -> None:
+    for facts in FACTS_GRID:
+        assert reading(SYSTEM, facts) == (True, True)
