@@ -13,15 +13,26 @@ def decoder(enum: type[E]) -> Callable[[Any], E]:
     """The member of `enum` for a stored value, by one dict lookup (calling the enum costs
     about ten times as much, on every row of a page); ValueError for any other value, as the
     call raises."""
-    members: dict[Any, E] = dict(enum._value2member_map_)  # type: ignore[arg-type]
+    members = members_by_value(enum)
 
     def decode(value: Any) -> E:
         try:
             return members[value]
         except (KeyError, TypeError):
-            raise ValueError(f"{value!r} is not a valid {enum.__name__}") from None
+            raise not_a_member(enum, value) from None
 
     return decode
+
+
+def members_by_value(enum: type[E]) -> dict[Any, E]:
+    """`enum`'s members by their stored values: what `decoder` looks a value up in, for a
+    caller that looks up many at once (`models.rows.Shape`)."""
+    return dict(enum._value2member_map_)  # type: ignore[arg-type]
+
+
+def not_a_member(enum: type[StrEnum], value: Any) -> ValueError:
+    """The error of a stored value that is none of `enum`'s, as calling the enum raises it."""
+    return ValueError(f"{value!r} is not a valid {enum.__name__}")
 
 
 class ReportKind(StrEnum):

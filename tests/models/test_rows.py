@@ -152,3 +152,13 @@ def test_a_row_is_made_of_exactly_its_columns(shape: rows.Shape) -> None:
     for wrong in (values[:-1], [*values, "one too many"]):
         with pytest.raises(TypeError, match=f"{len(fields)} fields"):
             shape.make(wrong)
+
+
+@pytest.mark.parametrize("stored", ["NOT_A_STATUS", ["IN_PROGRESS"]], ids=["unknown", "unhashable"])
+def test_a_stored_value_of_no_member_is_refused_as_the_enum_refuses_it(stored: Any) -> None:
+    fields = rows.REPORT.row._fields
+    values: list[Any] = [f"v{i}" for i in range(len(fields))]
+    values[fields.index("kind")] = "COMPLAINT"
+    values[fields.index("status")] = stored
+    with pytest.raises(ValueError, match="is not a valid ReportStatus"):
+        rows.REPORT.make(values)
