@@ -67,7 +67,8 @@ def page_request(info: Ctx, first: int | None, after: str | None) -> PageRequest
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
 class Node:
-    id: strawberry.ID = described("Global id: stable, opaque; `node(id:)` fetches the object.")
+    ID_DESCRIPTION: ClassVar[str] = "Global id: stable, opaque; `node(id:)` fetches the object."
+    id: strawberry.ID = described(ID_DESCRIPTION)
 
     # The types `node(id:)` can fetch, by name; each loads its own ids as its viewer may see.
     registry: ClassVar[dict[str, type["Node"]]] = {}
