@@ -79,7 +79,7 @@ from domain.policy import (
     keeps_record,
 )
 from domain.services.common import ASSIGNED_AGENCIES
-from models.enums import AssignmentStatus, ReportStatus, Role
+from models.enums import ReportStatus, Role
 from schema.ids import from_global_id, to_global_id
 
 log = logging.getLogger("lapor.live_floor")
@@ -408,9 +408,7 @@ class LiveFloor:
         if not subscribers:
             return
         agencies, statuses = row[-2], row[-1]
-        involved, former = involvement(
-            zip(agencies, (AssignmentStatus(s) for s in statuses), strict=True)
-        )
+        involved, former = involvement(agencies, statuses)
         facts = ReportFacts(
             region_id=row["region_id"],
             reporter_id=row["reporter_id"],

@@ -7,7 +7,7 @@ The services call them for every decision; the lists use their SQL twin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -57,16 +57,30 @@ class ReportFacts(NamedTuple):
 
 
 def involvement(
-    assignments: Iterable[tuple[int, AssignmentStatus]],
+    agencies: Sequence[int], statuses: Sequence[str]
 ) -> tuple[frozenset[int], frozenset[int]]:
-    """(agencies involved now, agencies no longer involved) of a report whose assignments are
-    these (agency id, status) pairs. Access follows current involvement: an agency that let
-    the report go (returned it) no longer reads it, unless it holds another assignment."""
+    """(agencies involved now, agencies no longer involved) of a report whose assignments went
+    to `agencies` and stand at `statuses` (AssignmentStatus members or their stored values, in
+    the same order). Access follows current involvement: an agency that let the report go
+    (returned it) no longer reads it, unless it holds another assignment. ValueError for a
+    status of none of the members, or a status without its agency."""
+    if len(agencies) != len(statuses) or not _ASSIGNMENT_STATUSES.issuperset(statuses):
+        raise ValueError(f"not an assignment status for each agency: {agencies}, {statuses}")
+    # Whole sets, not a loop, for the common cases: a page decides this for every report.
+    if not agencies:
+        return _NO_AGENCIES, _NO_AGENCIES
+    if LET_GO.isdisjoint(statuses):
+        return frozenset(agencies), _NO_AGENCIES
     held: set[int] = set()
     let_go: set[int] = set()
-    for agency_id, status in assignments:
+    for agency_id, status in zip(agencies, statuses, strict=True):
         (let_go if status in LET_GO else held).add(agency_id)
     return frozenset(held), frozenset(let_go - held)
+
+
+# A member equals its stored value, and hashes as it does (StrEnum): one set holds both.
+_ASSIGNMENT_STATUSES = frozenset(AssignmentStatus)
+_NO_AGENCIES: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)

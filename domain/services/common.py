@@ -17,7 +17,6 @@ from domain.events import EventKind
 from domain.policy import Action, ReportFacts, allowed_on_report, involvement, require_signed_in
 from domain.services.outbox import OutboxEntry
 from models import Assignment, OutboxMessage, Report, ReportEvent, rows
-from models.enums import AssignmentStatus, decoder
 from models.rows import ReportRow
 
 EVENT_TOPIC = "report.event"
@@ -129,22 +128,12 @@ async def facts_for(reports: Sequence[Report | ReportRow]) -> dict[int, ReportFa
     return {r.id: facts_of(r, *found.get(r.id, ((), ()))) for r in reports}
 
 
-_assignment_status = decoder(AssignmentStatus)
-
-
 def facts_of(
     report: Report | ReportRow, agencies: Sequence[int] = (), statuses: Sequence[str] = ()
 ) -> ReportFacts:
     """The policy's view of a report whose assignments went to `agencies` and stand at
     `statuses` (the two arrays of ASSIGNED_AGENCIES, in the same order)."""
-    if agencies:
-        involved, former = involvement(
-            zip(agencies, map(_assignment_status, statuses), strict=True)
-        )
-    elif statuses:
-        raise ValueError("statuses without their agencies")
-    else:
-        involved = former = _NO_AGENCIES
+    involved, former = involvement(agencies, statuses)
     # By position, in ReportFacts' order, made as the views are (domain/services/views.py:
     # NamedTuple's own __new__ is a Python call, made for every report a page reads);
     # tests/domain/test_views.py checks every field by name.
@@ -163,7 +152,6 @@ def facts_of(
     )
 
 
-_NO_AGENCIES: frozenset[int] = frozenset()
 _made = tuple.__new__
 
 

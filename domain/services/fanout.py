@@ -24,7 +24,7 @@ from models.bulk import (
     insert_notifications,
     load_event,
 )
-from models.enums import AssignmentStatus, Channel, DeliveryStatus, ReportStatus, Role
+from models.enums import Channel, DeliveryStatus, ReportStatus, Role
 
 # The role that makes someone part of an agency audience.
 AGENCY_ROLE = {
@@ -135,7 +135,9 @@ async def _notify(event: EventContext, now: datetime, *, email_enabled: bool) ->
 
 
 def _facts(event: EventContext) -> ReportFacts:
-    involved, former = involvement((a, AssignmentStatus(s)) for a, s in event.assignments)
+    involved, former = involvement(
+        [a for a, _ in event.assignments], [s for _, s in event.assignments]
+    )
     return ReportFacts(
         region_id=event.region_id,
         reporter_id=event.reporter_id,

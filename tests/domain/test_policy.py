@@ -179,12 +179,15 @@ AS = AssignmentStatus
 def test_involvement_is_an_assignment_not_let_go(
     assignments: list[tuple[int, AssignmentStatus]], involved: set[int], former: set[int]
 ) -> None:
-    assert involvement(assignments) == (frozenset(involved), frozenset(former))
+    agencies, statuses = [a for a, _ in assignments], [s for _, s in assignments]
+    assert involvement(agencies, statuses) == (frozenset(involved), frozenset(former))
+    # As stored (the values of the members), as a page's statement reads them.
+    assert involvement(agencies, [s.value for s in statuses]) == involvement(agencies, statuses)
 
 
 @pytest.mark.parametrize("confidential", [False, True])
 def test_an_agency_that_returned_a_report_no_longer_reads_it(confidential: bool) -> None:
-    current, former = involvement([(OTHER_AGENCY, AS.RETURNED), (DINKES, AS.ACCEPTED)])
+    current, former = involvement([OTHER_AGENCY, DINKES], [AS.RETURNED, AS.ACCEPTED])
     facts = report(
         confidential=confidential, anonymous=True, agency_ids=current, former_agency_ids=former
     )
@@ -252,3 +255,16 @@ def test_reading_decides_the_three_rules_as_each_states_it(who: str) -> None:
 def test_the_system_reads_everything_of_every_report() -> None:
     for facts in FACTS_GRID:
         assert reading(SYSTEM, facts) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("agencies", "statuses"),
+    [([DINKES], ["NOT_A_STATUS"]), ([DINKES, DPUPR], ["PENDING"]), ([], ["PENDING"]), ([1], [])],
+    ids=["unknown status", "an agency without status", "a status without agency", "no status"],
+)
+def test_involvement_refuses_what_is_not_a_status_for_each_agency(
+    agencies: list[int], statuses: list[str]
+) -> None:
+    # Refused, not read as involvement: an agency must never read a report by a stray value.
+    with pytest.raises(ValueError, match="assignment status for each agency"):
+        involvement(agencies, statuses)
