@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from domain.actor import Actor
 from domain.services import assignments, reports
@@ -22,11 +23,12 @@ from domain.tracking import normalize_tracking_code
 from models import rows
 
 
-@dataclass(frozen=True)
-class Ahead:
+class Ahead(NamedTuple):
     """What to read with the report: its assignments (with their follow-ups); for its
     timeline, who a hidden reporter is, and the public lines that answer first pages of these
-    sizes (None: the default), `lines` of them (none when 0)."""
+    sizes (None: the default), `lines` of them (none when 0). A named tuple: a detail page
+    makes one for each of its selection's asks (a frozen dataclass sets each field through
+    `object.__setattr__`)."""
 
     assignments: bool = False
     follow_ups: bool = False
@@ -44,7 +46,7 @@ class Ahead:
         first_pages: Iterable[int | None] = (),
     ) -> Ahead:
         """This, asking for more too (timeline pages of at most `max_size` lines)."""
-        pages = self.first_pages | set(first_pages)
+        pages = self.first_pages.union(first_pages)
         return Ahead(
             self.assignments or assignments,
             self.follow_ups or follow_ups,
