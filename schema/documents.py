@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from collections.abc import Iterator
+from datetime import date, datetime
+from enum import Enum
 from typing import Any, ClassVar
 
 import orjson
@@ -91,6 +93,29 @@ class ValidatedDocuments(SchemaExtension):
         while len(seen) > self.size:
             seen.popitem(last=False)
         return errors
+
+
+_IMMUTABLE = (str, int, float, bool, Enum, datetime, date, type(None))
+
+
+def shareable(value: Any) -> bool:
+    """Whether a value worked out for one execution can be given to others (kept by a cache
+    keyed by `json_key`): an immutable value, or a list of them (copied for each, `own_copy`).
+    Anything else (an input object) is made anew each time."""
+    if type(value) is list:
+        return all(isinstance(item, _IMMUTABLE) for item in value)
+    return isinstance(value, _IMMUTABLE)
+
+
+def own_copy(values: dict[str, Any]) -> dict[str, Any]:
+    """Shareable `values` as one execution gets them: its own dict and lists (a resolver may
+    change what it was given)."""
+    return {name: own_value(v) for name, v in values.items()}
+
+
+def own_value(value: Any) -> Any:
+    """A shareable value as one execution gets it: a list of its own, any other as it is."""
+    return list(value) if type(value) is list else value
 
 
 def json_key(value: Any) -> str:

@@ -10,6 +10,11 @@ validated by the same rules through the same remembered validation, guarded by t
 handled as the pipeline handles them: logged and coded (`LaporSchema.process_errors`), then
 masked (`CodedErrors`).
 
+The executor is made as graphql-core's `execute` makes it (`Executor.build`), from what the
+document came to once (its operation and fragments) and from its variables as graphql-core
+coerced them, once for the same values when they are immutable: an inbox's list of statuses
+cost a fifth of its page of ten (docs/adr/0042). Each execution gets its own copy of them.
+
 Whatever is not a clean query on its way to execution (a document that does not parse or
 validate, an operation that is not a query or not in the document, a guard's refusal) is
 answered None: the caller runs it through `Schema.execute`, which answers it as it always has.
@@ -21,27 +26,54 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
 from graphql import (
     DocumentNode,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
+    OperationDefinitionNode,
     OperationType,
-    execute,
+    Undefined,
+    default_field_resolver,
+    default_type_resolver,
     get_operation_ast,
 )
 from graphql import ExecutionResult as GraphQLResult
+from graphql.execution.collect_fields import FragmentDetails
+from graphql.execution.execute import UNEXPECTED_MULTIPLE_PAYLOADS
+from graphql.execution.values import VariableValues, VariableValueSource, get_variable_values
 from strawberry.execution import optimized_is_awaitable
 from strawberry.types import ExecutionResult
 
-from schema.documents import ParsedDocuments, ValidatedDocuments
+from schema.documents import (
+    ParsedDocuments,
+    ValidatedDocuments,
+    json_key,
+    own_copy,
+    own_value,
+    shareable,
+)
 from schema.errors import CodedErrors
 
-# What a query's text and operation name come to: its document and the name of the operation
-# that runs; None when it is left to the pipeline.
-_Ready = tuple[DocumentNode, str | None] | None
+# Variables coerced and kept per operation, for as many sets of values (an inbox is asked for
+# a few agencies, statuses and page sizes; a detail page for many codes, each a string).
+COERCED_PER_OPERATION = 64
+
+
+@dataclass(eq=False)
+class _Ready:
+    """What a query's text and operation name come to, worked out once: the operation that
+    runs, the document's fragments, and its variables coerced for the values seen lately."""
+
+    operation: OperationDefinitionNode
+    name: str | None  # the pipeline's name for it
+    fragment_definitions: dict[str, FragmentDefinitionNode]
+    fragments: dict[str, FragmentDetails]
+    coerced: OrderedDict[str, VariableValues] = field(default_factory=OrderedDict)
 
 
 class PreparedQueries:
@@ -57,7 +89,8 @@ class PreparedQueries:
     ) -> None:
         # graphql-core's schema, the compiling executor and the error handling of `schema`.
         self.schema: GraphQLSchema = schema._schema
-        self.executor_class = schema.execution_context_class
+        # (Called with Strawberry's keyword for the operation's extensions.)
+        self.executor_class: Callable[..., Any] = schema.execution_context_class
         self.process_errors = schema.process_errors
         self.parsing = parsing
         self.validation = validation
@@ -65,7 +98,9 @@ class PreparedQueries:
         self.guard = guard
         self.masking = CodedErrors()
         self.size = size
-        self._ready: OrderedDict[tuple[str, str | None], _Ready] = OrderedDict()
+        self._ready: OrderedDict[tuple[str, str | None], tuple[DocumentNode, _Ready] | None] = (
+            OrderedDict()
+        )
 
     async def execute(
         self,
@@ -77,26 +112,38 @@ class PreparedQueries:
     ) -> ExecutionResult | None:
         """The query's result, as `Schema.execute` would give it; None when it is the
         pipeline's to run."""
-        ready = self._document(query, operation_name)
-        if ready is None:
+        found = self._document(query, operation_name)
+        if found is None:
             return None
-        document, name = ready
+        document, ready = found
         try:
-            self.guard(document, (operation_name, name), variables, context)
+            self.guard(document, (operation_name, ready.name), variables, context)
         except GraphQLError:  # the pipeline refuses it again, with its own error handling
             return None
+        values = self._variables(ready, variables or {})
+        if values is None:  # the pipeline answers the variables' errors
+            return None
         try:
-            outcome = execute(
-                self.schema,
-                document,
+            # As graphql-core's `execute` builds its executor (`Executor.build`), from what the
+            # document came to once and the variables as they were coerced for these values.
+            executor = self.executor_class(
+                schema=self.schema,
+                fragment_definitions=ready.fragment_definitions,
+                fragments=ready.fragments,
+                root_value=None,
                 context_value=context,
-                variable_values=variables,
-                operation_name=name,
-                is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-                executor_class=self.executor_class,
+                operation=ready.operation,
+                variable_values=values,
+                field_resolver=default_field_resolver,
+                type_resolver=default_type_resolver,
+                subscribe_field_resolver=default_field_resolver,
+                is_awaitable=optimized_is_awaitable,
                 operation_extensions=operation_extensions,
             )
+            outcome = executor.execute_operation()
             result = outcome if isinstance(outcome, GraphQLResult) else await outcome
+            if not isinstance(result, GraphQLResult):  # @defer or @stream: as `execute` says
+                raise GraphQLError(UNEXPECTED_MULTIPLE_PAYLOADS)
             data, errors = result.data, result.errors
         except Exception as error:  # as the pipeline answers what escaped execution
             data, errors = None, [error if isinstance(error, GraphQLError) else _wrapped(error)]
@@ -105,7 +152,39 @@ class PreparedQueries:
             errors = self.masking._process_errors(errors)
         return ExecutionResult(data=data, errors=errors or None, extensions={})
 
-    def _document(self, query: str, operation_name: str | None) -> _Ready:
+    def _variables(self, ready: _Ready, raw: dict[str, Any]) -> VariableValues | None:
+        """The variables coerced as graphql-core coerces them, once for the same values when
+        they are immutable (an execution gets its own copy); None when they are refused."""
+        try:
+            key = json_key(raw)
+        except TypeError:  # a value JSON does not hold: coerced each time
+            key = ""
+        memo = ready.coerced
+        found = memo.get(key) if key else None
+        if found is None:
+            coerced = get_variable_values(
+                self.schema, ready.operation.variable_definitions or (), raw, max_errors=50
+            )
+            if isinstance(coerced, list):
+                return None
+            if not key or not _shareable(coerced):
+                return coerced
+            memo[key] = found = coerced
+            if len(memo) > COERCED_PER_OPERATION:
+                memo.popitem(last=False)  # the one asked for least lately
+        else:
+            memo.move_to_end(key)
+        return VariableValues(
+            {
+                name: VariableValueSource(source.signature, own_value(source.value))
+                for name, source in found.sources.items()
+            },
+            own_copy(found.coerced),
+        )
+
+    def _document(
+        self, query: str, operation_name: str | None
+    ) -> tuple[DocumentNode, _Ready] | None:
         key = (query, operation_name)
         ready = self._ready
         if key in ready:
@@ -116,7 +195,9 @@ class PreparedQueries:
             ready.popitem(last=False)
         return found
 
-    def _prepared(self, query: str, operation_name: str | None) -> _Ready:
+    def _prepared(
+        self, query: str, operation_name: str | None
+    ) -> tuple[DocumentNode, _Ready] | None:
         try:
             document = self.parsing.parsed(query)
         except GraphQLError:
@@ -126,11 +207,25 @@ class PreparedQueries:
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation is not OperationType.QUERY:
             return None
-        if operation_name is not None:
-            return document, operation_name
-        # The pipeline's name for an unnamed request: the first operation's (Strawberry's
+        definitions: dict[str, FragmentDefinitionNode] = {}
+        for definition in document.definitions:
+            if isinstance(definition, FragmentDefinitionNode):
+                if definition.variable_definitions:  # fragment variables: the pipeline's
+                    return None
+                definitions[definition.name.value] = definition
+        fragments = {name: FragmentDetails(d, None) for name, d in definitions.items()}
+        # Unnamed, the pipeline names it after the first operation (Strawberry's
         # ExecutionContext.operation_name).
-        return document, operation.name.value if operation.name else None
+        name = operation_name or (operation.name.value if operation.name else None)
+        return document, _Ready(operation, name, definitions, fragments)
+
+
+def _shareable(values: VariableValues) -> bool:
+    """Whether coerced variables can be kept for other executions (`shareable`), as given
+    and as coerced."""
+    return all(shareable(v) for v in values.coerced.values()) and all(
+        s.value is Undefined or shareable(s.value) for s in values.sources.values()
+    )
 
 
 def _wrapped(error: Exception) -> GraphQLError:

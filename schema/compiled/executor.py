@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from copy import copy
 from dataclasses import dataclass
-from datetime import date, datetime
-from enum import Enum
 from typing import Any, ClassVar
 
 import orjson
@@ -49,7 +47,7 @@ from schema.compiled.plan import (
     condition_variables,
 )
 from schema.compiled.run import Failed, PlanRun
-from schema.documents import json_key
+from schema.documents import json_key, own_copy, shareable
 from schema.loaders import people_on_demand
 
 _Key = tuple[Any, ...]
@@ -348,30 +346,19 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         found = memo.get(key)
         if found is None:
             found = self.compiler().arguments(plan, self.variable_values)
-            if not all(_shareable(value) for value in found.values()):
+            if not all(shareable(value) for value in found.values()):
                 return found
             memo[key] = found
             if len(memo) > CONVERTED_PER_FIELD:
                 memo.popitem(last=False)  # the one asked for least lately
         else:
             memo.move_to_end(key)
-        # Each execution gets lists of its own: a resolver may change what it was given.
-        return {name: list(v) if type(v) is list else v for name, v in found.items()}
+        return own_copy(found)
 
 
 # The converted arguments kept per field, for as many sets of variable values (a desk's
 # inbox is asked with a few agencies, statuses and page sizes).
 CONVERTED_PER_FIELD = 32
-
-_IMMUTABLE = (str, int, float, bool, Enum, datetime, date, type(None))
-
-
-def _shareable(value: Any) -> bool:
-    """Whether a converted argument can be given to more than one execution: an immutable value,
-    or a list of them (copied for each). Input objects are made anew each time."""
-    if type(value) is list:
-        return all(isinstance(item, _IMMUTABLE) for item in value)
-    return isinstance(value, _IMMUTABLE)
 
 
 def _helpers_of(executor: weakref.ref[CompilingExecutor]) -> GraphQLResolveInfoHelpers:

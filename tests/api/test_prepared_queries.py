@@ -63,6 +63,32 @@ REQUESTS: list[tuple[str, dict[str, Any]]] = [
     ),
     ("a subscription", {"query": "subscription { notificationAdded { id } }"}),
     ("typename", {"query": "{ __typename }"}),
+    (
+        "fragments, a list and a default",
+        {
+            "query": "query($s: [ReportStatus!], $n: Int = 2, $t: Boolean!) {"
+            " reports(first: $n, filter: {status: $s}) { ...Page } }"
+            " fragment Page on ReportConnection { edges { cursor node {"
+            " ... on Report { status title @include(if: $t) } } } }",
+            "variables": {"s": ["IN_PROGRESS", "CLOSED"], "t": True},
+        },
+    ),
+    (
+        "a list of one that is not a list",
+        {
+            "query": "query($s: [ReportStatus!]) { reports(filter: {status: $s}) {"
+            " edges { cursor } } }",
+            "variables": {"s": "CLOSED"},
+        },
+    ),
+    (
+        "an enum it does not know",
+        {
+            "query": "query($s: [ReportStatus!]) { reports(filter: {status: $s}) {"
+            " edges { cursor } } }",
+            "variables": {"s": ["NOPE"]},
+        },
+    ),
 ]
 
 
@@ -118,3 +144,28 @@ async def test_a_query_does_not_go_through_strawberrys_pipeline(
     for name in refused:
         await gql.client.post("/graphql", json=dict(REQUESTS)[name])
     assert through == [dict(REQUESTS)[name]["query"] for name in refused]
+
+
+async def test_each_execution_gets_its_own_variables(gql: GQL) -> None:
+    """Variables coerced once for the same values (schema/prepared.py) are each execution's
+    own: a resolver that changed its list would not change the next request's."""
+    from schema.schema import build_schema
+
+    prepared = build_schema(get_settings()).prepared
+    assert prepared is not None
+    query = dict(REQUESTS)["fragments, a list and a default"]["query"]
+    found = prepared._document(query, None)
+    assert found is not None
+    _, ready = found
+    raw = {"s": ["IN_PROGRESS", "CLOSED"], "t": True}
+    first, second = prepared._variables(ready, raw), prepared._variables(ready, dict(raw))
+    assert first is not None and second is not None
+    assert len(ready.coerced) == 1  # the second from memory
+    assert first.coerced == second.coerced and first.coerced["n"] == 2
+    assert first.coerced["s"] is not second.coerced["s"]
+    assert first.sources["s"].value is not second.sources["s"].value
+    first.coerced["s"].append("changed")
+    third = prepared._variables(ready, dict(raw))
+    assert third is not None and third.coerced == second.coerced
+    # Refused values are the pipeline's to answer.
+    assert prepared._variables(ready, {"s": ["NOPE"], "t": True}) is None
