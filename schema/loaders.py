@@ -85,7 +85,13 @@ class Loaders:
         self._max_page_size = max_page_size
         self._follow_ups_ahead = False  # read_follow_ups_ahead
         self._report_ahead = Ahead()  # read_with_report
-        self._held_lines: dict[int, HeldLines] = {}  # hold_report_page
+        # Read with the report of a detail page (hold_report_page), or with a batch of
+        # assignments (their follow-ups): kept in dicts, which the loaders' batches consult,
+        # not primed into the loaders, which would make each loader and a future per key.
+        self._held_lines: dict[int, HeldLines] = {}
+        self._held_timelines: dict[TimelineKey, Page[EventView]] = {}
+        self._held_assignments: dict[tuple[int, bool], list[AssignmentView]] = {}
+        self._held_follow_ups: dict[int, list[FollowUpView]] = {}
 
     def release(self) -> None:
         """Let go of everything loaded, once the answer is made. Each loader refers back to this
@@ -97,6 +103,9 @@ class Loaders:
         self._users.clear()
         self._held_reports.clear()
         self._held_lines.clear()
+        self._held_timelines.clear()
+        self._held_assignments.clear()
+        self._held_follow_ups.clear()
 
     # Each loader is made when first used: a subscription event makes a set for every
     # subscriber and uses one or two of them.
@@ -173,20 +182,20 @@ class Loaders:
         loaders, its public lines a timeline that they can answer (`timelines`)."""
         report = page.report
         if page.assignments is not None:
-            self.assignments_of_report.prime((report.id, report.staff_view), page.assignments)
+            self._held_assignments[report.id, report.staff_view] = page.assignments
         if page.follow_ups is not None:
-            self.follow_ups.prime_many(page.follow_ups)
+            self._held_follow_ups.update(page.follow_ups)
             await self._named(f.author_id for group in page.follow_ups.values() for f in group)
         if page.lines is not None:
             self._held_lines[report.id] = page.lines
             for first in page.ahead.first_pages:  # the pages the selection asks for, at once
-                await self._prime_timeline(timeline.TimelineKey(report, first, None), page.lines)
+                await self._hold_timeline(timeline.TimelineKey(report, first, None), page.lines)
         await self.see_reports([report])
 
-    async def _prime_timeline(self, key: TimelineKey, lines: HeldLines) -> None:
+    async def _hold_timeline(self, key: TimelineKey, lines: HeldLines) -> None:
         found = timeline.held_page(key, lines, self._max_page_size)
         if found is not None:
-            self.timeline.prime(key, found)
+            self._held_timelines[key] = found
             await self._named(e.actor_id for e in found.items)
 
     @cached_property
@@ -242,16 +251,25 @@ class Loaders:
     def held_timeline(self, key: TimelineKey) -> Page[EventView] | None:
         """A timeline page this request holds already (read with its report, or a batch that
         ended), without waiting; None when it does not."""
+        held = self._held_timelines.get(key)
+        if held is not None:
+            return held
         return cast("Page[EventView] | None", self._answered("timeline", key))
 
     def held_assignments(self, key: tuple[int, bool]) -> list[AssignmentView] | None:
         """A report's assignments (`assignments_of_report`'s key) when this request holds them
         already, without waiting; None when it does not."""
+        held = self._held_assignments.get(key)
+        if held is not None:
+            return held
         return cast("list[AssignmentView] | None", self._answered("assignments_of_report", key))
 
     def held_follow_ups(self, assignment_id: int) -> list[FollowUpView] | None:
         """An assignment's follow-ups when this request holds them already, without waiting;
         None when it does not."""
+        held = self._held_follow_ups.get(assignment_id)
+        if held is not None:
+            return held
         return cast("list[FollowUpView] | None", self._answered("follow_ups", assignment_id))
 
     def _answered(self, loader: str, key: Any) -> Any:
@@ -290,24 +308,42 @@ class Loaders:
     async def _assignments_of_reports(
         self, keys: list[tuple[int, bool]]
     ) -> list[list[AssignmentView]]:
+        return await _held_or_read(self._held_assignments, keys, self._read_assignments)
+
+    async def _read_assignments(self, keys: list[tuple[int, bool]]) -> list[list[AssignmentView]]:
         if not self._follow_ups_ahead:
             fetch = assignments.assignments_of_reports
             return await _once(self._shared, "assignments_of_reports", fetch)(keys)
         self._follow_ups_ahead = False
         fetch_with = assignments.assignments_with_follow_ups_of_reports
         found = await _once(self._shared, "assignments_with_follow_ups", fetch_with)(keys)
-        self.follow_ups.prime_many(found.follow_ups)
+        self._held_follow_ups.update(found.follow_ups)
         await self._named(f.author_id for group in found.follow_ups.values() for f in group)
         return found.assignments
 
     async def _follow_ups(self, ids: list[int]) -> list[list[FollowUpView]]:
+        return await _held_or_read(self._held_follow_ups, ids, self._read_follow_ups)
+
+    async def _read_follow_ups(self, ids: list[int]) -> list[list[FollowUpView]]:
         found = await _once(self._shared, "follow_ups", assignments.follow_ups_of_assignments)(ids)
         await self._named(f.author_id for group in found for f in group)
         return found
 
     async def _timelines(self, keys: list[TimelineKey]) -> list[Page[EventView]]:
+        return await _held_or_read(self._held_timelines, keys, self._read_timelines)
+
+    async def _read_timelines(self, keys: list[TimelineKey]) -> list[Page[EventView]]:
         pages = await timeline.timelines(
             self._actor, keys, max_size=self._max_page_size, held=self._held_lines
         )
         await self._named(e.actor_id for page in pages for e in page.items)
         return pages
+
+
+async def _held_or_read(
+    held: dict[K, V], keys: list[K], read: Callable[[list[K]], Awaitable[list[V]]]
+) -> list[V]:
+    """A loader's batch: what the request holds of `keys` already, the rest read at once."""
+    missing = [key for key in keys if key not in held]
+    read_now = dict(zip(missing, await read(missing), strict=True)) if missing else {}
+    return [held[key] if key in held else read_now[key] for key in keys]

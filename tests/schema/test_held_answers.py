@@ -11,13 +11,17 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+from strawberry.dataloader import DataLoader
+
 import schema.assignments  # noqa: F401  (first: schema.reports is imported through it)
-from domain.services import reports
+from domain.services import report_page, reports
+from domain.services.report_page import Ahead
 from domain.services.timeline import TimelineKey
 from schema.loaders import Loaders
 from schema.reports import Report
 from tests.app_fixtures import DEMO_VIEWERS
 from tests.factories import actor_for, new_complaint
+from tests.statements import StatementLog, counting
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
@@ -63,3 +67,35 @@ async def test_a_load_that_failed_or_is_under_way_is_not_held(db: str) -> None:
     failed.exception()  # retrieved: no "never retrieved" warning
     waiting.cancel()
     assert loaders.held_follow_ups(2) is None
+
+
+async def test_a_detail_page_is_held_without_its_loaders_and_they_answer_from_it(
+    db: str, sql_log: StatementLog
+) -> None:
+    """What the detail page read with its report is kept in the request's loaders as it is:
+    no loader is made for it (each would make a future per key), and a loader asked for a held
+    key later (the generic executor asks them) answers it without a statement."""
+    report = await new_complaint(NOW)
+    actor = await actor_for(DEMO_VIEWERS["reporter"])
+    ahead = Ahead().asking(
+        100, assignments=True, follow_ups=True, timeline=True, first_pages=[20, None]
+    )
+    page = await report_page.report_page(actor, report.tracking_code, ahead)
+    assert page is not None and page.assignments == [] and page.lines is not None
+    loaders = Loaders(actor, 100)
+    await loaders.hold_report_page(page)
+    assert [name for name, value in vars(loaders).items() if isinstance(value, DataLoader)] == []
+    first_page = TimelineKey(page.report, 20, None)
+    assignments_key = (page.report.id, page.report.staff_view)
+    held = loaders.held_timeline(first_page)
+    assert held is not None and [e.kind for e in held.items] == ["report.submitted"]
+    assert loaders.held_timeline(TimelineKey(page.report, None, None)) is not None
+    assert loaders.held_assignments(assignments_key) == []
+    with counting(sql_log):
+        assert await loaders.timeline.load(first_page) is held
+        assert await loaders.assignments_of_report.load(assignments_key) == []
+    assert sql_log.count == 0
+    # A page it does not hold is read as before.
+    with counting(sql_log):
+        later = await loaders.timeline.load(TimelineKey(page.report, 5, held.items[0].id))
+    assert later.items == [] and sql_log.count == 1
