@@ -178,8 +178,9 @@ class Loaders:
         return ahead
 
     async def hold_report_page(self, page: ReportPage) -> None:
-        """Hold what was read with a report: its assignments and their follow-ups answer their
-        loaders, its public lines a timeline that they can answer (`timelines`)."""
+        """Hold what was read with a report: its assignments, their follow-ups and the first
+        timeline pages its selection asks for answer at once (`held_*`) and answer their loaders'
+        batches (`_held_or_read`); its public lines answer other pages they can (`timelines`)."""
         report = page.report
         if page.assignments is not None:
             self._held_assignments[report.id, report.staff_view] = page.assignments
@@ -243,34 +244,30 @@ class Loaders:
     def held_report(self, report_id: int) -> ReportView | None:
         """The report `report_id` when this request holds it already (`hold_reports`, or a
         batch of the report loader that ended), without waiting; None when it does not."""
-        held = self._held_reports.get(report_id)
-        if held is not None:
-            return held
-        return cast("ReportView | None", self._answered("report", report_id))
+        return cast("ReportView | None", self._held(self._held_reports, "report", report_id))
 
     def held_timeline(self, key: TimelineKey) -> Page[EventView] | None:
         """A timeline page this request holds already (read with its report, or a batch that
         ended), without waiting; None when it does not."""
-        held = self._held_timelines.get(key)
-        if held is not None:
-            return held
-        return cast("Page[EventView] | None", self._answered("timeline", key))
+        return cast("Page[EventView] | None", self._held(self._held_timelines, "timeline", key))
 
     def held_assignments(self, key: tuple[int, bool]) -> list[AssignmentView] | None:
         """A report's assignments (`assignments_of_report`'s key) when this request holds them
         already, without waiting; None when it does not."""
-        held = self._held_assignments.get(key)
-        if held is not None:
-            return held
-        return cast("list[AssignmentView] | None", self._answered("assignments_of_report", key))
+        held = self._held(self._held_assignments, "assignments_of_report", key)
+        return cast("list[AssignmentView] | None", held)
 
     def held_follow_ups(self, assignment_id: int) -> list[FollowUpView] | None:
         """An assignment's follow-ups when this request holds them already, without waiting;
         None when it does not."""
-        held = self._held_follow_ups.get(assignment_id)
-        if held is not None:
-            return held
-        return cast("list[FollowUpView] | None", self._answered("follow_ups", assignment_id))
+        held = self._held(self._held_follow_ups, "follow_ups", assignment_id)
+        return cast("list[FollowUpView] | None", held)
+
+    def _held(self, kept: dict[Any, Any], loader: str, key: Any) -> Any:
+        """What the request keeps for `key` in `kept` (read with another batch), else what the
+        loader named `loader` answered already (`_answered`); None when neither has it."""
+        found = kept.get(key)
+        return found if found is not None else self._answered(loader, key)
 
     def _answered(self, loader: str, key: Any) -> Any:
         """What the loader named `loader` answered for `key` already (primed, or a batch that
