@@ -186,7 +186,8 @@ class _TooLarge(Exception):
 
 class BodyLimit:
     """Refuses HTTP request bodies over `limit` bytes (`upload_limit` for a multipart upload)
-    with 413, by Content-Length before reading, or while reading one that came without it."""
+    with 413: by Content-Length before reading, or, for one that came without it (chunked),
+    while reading it."""
 
     def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
         self.app = app
@@ -199,8 +200,13 @@ class BodyLimit:
         limit = self.limits[media_type(scope) == MULTIPART and scope["path"] == GRAPHQL_PATH]
         declared = header(scope, b"content-length")
         # (The server has already refused a Content-Length that is not a number.)
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(send, limit)
+        if declared is not None and declared.isdigit():
+            if int(declared) > limit:
+                await self._refuse(send, limit)
+                return
+            # The server reads no more than a declared length (HTTP's framing): nothing to
+            # count, and the request goes on without two wrappers of its messages.
+            await self.app(scope, receive, send)
             return
         received = 0
         started = False
