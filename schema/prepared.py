@@ -11,9 +11,11 @@ handled as the pipeline handles them: logged and coded (`LaporSchema.process_err
 masked (`CodedErrors`).
 
 The executor is made as graphql-core's `execute` makes it (`Executor.build`), from what the
-document came to once (its operation and fragments) and from its variables as graphql-core
-coerced them, once for the same values when they are immutable: an inbox's list of statuses
-cost a fifth of its page of ten (docs/adr/0042). Each execution gets its own copy of them.
+document came to once (its operation and fragments, and what the executor's constructors make
+the same for every execution: `CompilingExecutor.executors_of`) and from its variables as
+graphql-core coerced them, once for the same values when they are immutable: an inbox's list of
+statuses cost a fifth of its page of ten (docs/adr/0042). Each execution gets its own copy of
+them.
 
 Whatever is not a clean query on its way to execution (a document that does not parse or
 validate, an operation that is not a query or not in the document, a guard's refusal) is
@@ -49,6 +51,7 @@ from graphql.execution.values import VariableValues, VariableValueSource, get_va
 from strawberry.execution import optimized_is_awaitable
 from strawberry.types import ExecutionResult
 
+from schema.compiled.executor import CompilingExecutor
 from schema.documents import (
     ParsedDocuments,
     ValidatedDocuments,
@@ -67,12 +70,12 @@ COERCED_PER_OPERATION = 64
 @dataclass(eq=False)
 class _Ready:
     """What a query's text and operation name come to, worked out once: the operation that
-    runs, the document's fragments, and its variables coerced for the values seen lately."""
+    runs, its executors (with the document's fragments), and its variables coerced for the
+    values seen lately."""
 
     operation: OperationDefinitionNode
     name: str | None  # the pipeline's name for it
-    fragment_definitions: dict[str, FragmentDefinitionNode]
-    fragments: dict[str, FragmentDetails]
+    executor: Callable[[Any, VariableValues, Any], CompilingExecutor]  # `executors_of`
     coerced: OrderedDict[str, VariableValues] = field(default_factory=OrderedDict)
 
 
@@ -89,8 +92,10 @@ class PreparedQueries:
     ) -> None:
         # graphql-core's schema, the compiling executor and the error handling of `schema`.
         self.schema: GraphQLSchema = schema._schema
-        # (Called with Strawberry's keyword for the operation's extensions.)
-        self.executor_class: Callable[..., Any] = schema.execution_context_class
+        executor_class: Any = schema.execution_context_class
+        if not (isinstance(executor_class, type) and issubclass(executor_class, CompilingExecutor)):
+            raise TypeError("the lane runs the schema's compiling executor")
+        self.executor_class: type[CompilingExecutor] = executor_class
         self.process_errors = schema.process_errors
         self.parsing = parsing
         self.validation = validation
@@ -124,22 +129,7 @@ class PreparedQueries:
         if values is None:  # the pipeline answers the variables' errors
             return None
         try:
-            # As graphql-core's `execute` builds its executor (`Executor.build`), from what the
-            # document came to once and the variables as they were coerced for these values.
-            executor = self.executor_class(
-                schema=self.schema,
-                fragment_definitions=ready.fragment_definitions,
-                fragments=ready.fragments,
-                root_value=None,
-                context_value=context,
-                operation=ready.operation,
-                variable_values=values,
-                field_resolver=default_field_resolver,
-                type_resolver=default_type_resolver,
-                subscribe_field_resolver=default_field_resolver,
-                is_awaitable=optimized_is_awaitable,
-                operation_extensions=operation_extensions,
-            )
+            executor = ready.executor(context, values, operation_extensions)
             outcome = executor.execute_operation()
             result = outcome if isinstance(outcome, GraphQLResult) else await outcome
             if not isinstance(result, GraphQLResult):  # @defer or @stream: as `execute` says
@@ -213,11 +203,23 @@ class PreparedQueries:
                 if definition.variable_definitions:  # fragment variables: the pipeline's
                     return None
                 definitions[definition.name.value] = definition
-        fragments = {name: FragmentDetails(d, None) for name, d in definitions.items()}
+        # Its executors as graphql-core's `execute` builds one (`Executor.build`), from what the
+        # document came to once; each execution's with its own context and variables.
+        executor = self.executor_class.executors_of(
+            schema=self.schema,
+            fragment_definitions=definitions,
+            fragments={name: FragmentDetails(d, None) for name, d in definitions.items()},
+            root_value=None,
+            operation=operation,
+            field_resolver=default_field_resolver,
+            type_resolver=default_type_resolver,
+            subscribe_field_resolver=default_field_resolver,
+            is_awaitable=optimized_is_awaitable,
+        )
         # Unnamed, the pipeline names it after the first operation (Strawberry's
         # ExecutionContext.operation_name).
         name = operation_name or (operation.name.value if operation.name else None)
-        return document, _Ready(operation, name, definitions, fragments)
+        return document, _Ready(operation, name, executor)
 
 
 def _shareable(values: VariableValues) -> bool:
