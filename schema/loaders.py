@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from functools import cached_property
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -244,24 +244,30 @@ class Loaders:
     def held_report(self, report_id: int) -> ReportView | None:
         """The report `report_id` when this request holds it already (`hold_reports`, or a
         batch of the report loader that ended), without waiting; None when it does not."""
-        return cast("ReportView | None", self._held(self._held_reports, "report", report_id))
+        held: ReportView | None = self._held(self._held_reports, "report", report_id)
+        return held
 
     def held_timeline(self, key: TimelineKey) -> Page[EventView] | None:
         """A timeline page this request holds already (read with its report, or a batch that
         ended), without waiting; None when it does not."""
-        return cast("Page[EventView] | None", self._held(self._held_timelines, "timeline", key))
+        held: Page[EventView] | None = self._held(self._held_timelines, "timeline", key)
+        return held
 
     def held_assignments(self, key: tuple[int, bool]) -> list[AssignmentView] | None:
         """A report's assignments (`assignments_of_report`'s key) when this request holds them
         already, without waiting; None when it does not."""
-        held = self._held(self._held_assignments, "assignments_of_report", key)
-        return cast("list[AssignmentView] | None", held)
+        held: list[AssignmentView] | None = self._held(
+            self._held_assignments, "assignments_of_report", key
+        )
+        return held
 
     def held_follow_ups(self, assignment_id: int) -> list[FollowUpView] | None:
         """An assignment's follow-ups when this request holds them already, without waiting;
         None when it does not."""
-        held = self._held(self._held_follow_ups, "follow_ups", assignment_id)
-        return cast("list[FollowUpView] | None", held)
+        held: list[FollowUpView] | None = self._held(
+            self._held_follow_ups, "follow_ups", assignment_id
+        )
+        return held
 
     def _held(self, kept: dict[Any, Any], loader: str, key: Any) -> Any:
         """What the request keeps for `key` in `kept` (read with another batch), else what the
