@@ -5,9 +5,10 @@ A generated builder reads each field of an object it can build (an attribute, or
 resolver without variable arguments) and writes the object's dict in one go, its keys in the
 selection's order: a string, a boolean or a 32-bit integer as it is, an enum member by its name,
 a null where the field is nullable, any other scalar by its own serializer. An object field, or
-a list of objects, whose own builder builds every field of it is written by calling that
-builder inside this one: a whole tree (a page, its edges, their nodes and what those name) is
-then one call, with no level-by-level pass. Whatever else it meets (a null in a non-null field,
+a list of objects, whose own builder builds every field of it is written out inside this one
+(that builder's statements, under names of their own; a list's items in a loop): a whole tree (a
+page, its edges, their nodes and what those name) is then one call, with no level-by-level pass
+and no call for each object in it. Whatever else it meets (a null in a non-null field,
 a value of another type, a serializer's refusal, a resolver's exception, anywhere in the tree)
 sends that object down the general path of `run.py`, which completes every field of it and
 locates the error as the spec says, so the answer is the same either way. A field whose resolver
@@ -43,9 +44,6 @@ class Builder:
     build: Build
     rest: list[FieldPlan]
     source: str  # the generated code, for reading when something goes wrong
-    # One object's dict (raising when the object needs the general path): what the builder of
-    # an object naming this one calls, when `rest` is empty and nothing is `prefetched`.
-    one: Callable[[Any, Any], dict[str, Any]]
     # Fields it builds whose resolvers read what is fetched for a whole level first
     # (schema/compiled/hints.py): `run.py` fetches it for the level's objects before building
     # them.
@@ -94,31 +92,14 @@ def builder_of(obj: Obj) -> Builder | None:
         "_MAX": _INT_MAX,
         "_Coroutine": CoroutineType,
     }
-    lines: list[str] = []
-    entries: list[str] = []
-    rest: list[FieldPlan] = []
     hoisted: list[Hoisted] = []
-    for index, plan in enumerate(obj.fields):
-        namespace[f"k{index}"] = plan.key  # keys are the client's aliases: never in the code
-        read = _read(plan, index, namespace)
-        write = _write(plan, index, namespace, hoisted) if read is not None else None
-        if read is None or write is None:
-            rest.append(plan)
-            entries.append(f"k{index}: None")
-            continue
-        lines.append(f"    v = {read}")
-        if plan.how is How.CALL:
-            # A resolver that will answer later (schema/reference.py): the general path calls
-            # it again and awaits that; this one is let go unstarted.
-            lines.append("    if type(v) is _Coroutine: v.close(); raise _Slow")
-        lines.extend(f"    {line}" for line in write)
-        entries.append(f"k{index}: x{index}")
+    lines, entries, rest = _statements(obj, "", namespace, hoisted)
     if len(rest) == len(obj.fields):
         return None
     source = "\n".join(
         [
             "def one(s, info):",
-            *lines,
+            *(f"    {line}" for line in lines),
             f"    return {{{', '.join(entries)}}}",
             "",
             "def build(sources, info):",
@@ -134,47 +115,75 @@ def builder_of(obj: Obj) -> Builder | None:
     )
     exec(compile(source, f"<builder of {obj.type.name}>", "exec"), namespace)
     prefetched = [f for f in obj.fields if f.prefetch is not None and f not in rest]
-    return Builder(namespace["build"], rest, source, namespace["one"], prefetched, hoisted)
+    return Builder(namespace["build"], rest, source, prefetched, hoisted)
 
 
-def _read(plan: FieldPlan, index: int, namespace: dict[str, Any]) -> str | None:
-    """The expression reading the field's value from `s`, or None when it is left to the
-    general path."""
+def _statements(
+    obj: Obj, at: str, namespace: dict[str, Any], hoisted: list[Hoisted]
+) -> tuple[list[str], list[str], list[FieldPlan]]:
+    """The statements reading and writing the fields of `obj` from `s<at>` (`at` names an
+    object written out inside another's builder: every name of its fields has it), the entries
+    of its dict, and the fields left to the general path."""
+    lines: list[str] = []
+    entries: list[str] = []
+    rest: list[FieldPlan] = []
+    for index, plan in enumerate(obj.fields):
+        n = f"{at}{index}"
+        namespace[f"k{n}"] = plan.key  # keys are the client's aliases: never in the code
+        read = _read(plan, n, f"s{at}", namespace)
+        write = _write(plan, n, namespace, hoisted) if read is not None else None
+        if read is None or write is None:
+            rest.append(plan)
+            entries.append(f"k{n}: None")
+            continue
+        lines.append(f"v = {read}")
+        if plan.how is How.CALL:
+            # A resolver that will answer later (schema/reference.py): the general path calls
+            # it again and awaits that; this one is let go unstarted.
+            lines.append("if type(v) is _Coroutine: v.close(); raise _Slow")
+        lines.extend(write)
+        entries.append(f"k{n}: x{n}")
+    return lines, entries, rest
+
+
+def _read(plan: FieldPlan, n: str, source: str, namespace: dict[str, Any]) -> str | None:
+    """The expression reading the field's value from `source`, or None when it is left to
+    the general path."""
     if plan.how is How.TYPENAME:
-        namespace[f"t{index}"] = plan.parent.name
-        return f"t{index}"
+        namespace[f"t{n}"] = plan.parent.name
+        return f"t{n}"
     if plan.how is How.ATTRIBUTE:
         assert plan.get is not None
         name = plan.strawberry_field.python_name if plan.strawberry_field else None
         if name is not None and name.isidentifier() and not keyword.iskeyword(name):
-            return f"s.{name}"
-        namespace[f"g{index}"] = plan.get
-        return f"g{index}(s)"
+            return f"{source}.{name}"
+        namespace[f"g{n}"] = plan.get
+        return f"g{n}({source})"
     if plan.how is not How.CALL or plan.is_async:
         return None
     if plan.has_arguments and plan.constant_arguments is None:
         return None  # its arguments read the request's variables
-    namespace[f"r{index}"] = plan.resolver
-    arguments = ["s"] if plan.takes_self else []
+    namespace[f"r{n}"] = plan.resolver
+    arguments = [source] if plan.takes_self else []
     if plan.constant_arguments:
-        namespace[f"a{index}"] = plan.constant_arguments
-        arguments.append(f"**a{index}")
+        namespace[f"a{n}"] = plan.constant_arguments
+        arguments.append(f"**a{n}")
     if plan.info_name is not None:
         arguments.append(f"{plan.info_name}=info")
-    return f"r{index}({', '.join(arguments)})"
+    return f"r{n}({', '.join(arguments)})"
 
 
 def _write(
-    plan: FieldPlan, index: int, namespace: dict[str, Any], hoisted: list[Hoisted]
+    plan: FieldPlan, n: str, namespace: dict[str, Any], hoisted: list[Hoisted]
 ) -> list[str] | None:
-    """Statements turning `v` into the output value `x<index>` (raising _Slow for anything but
+    """Statements turning `v` into the output value `x<n>` (raising _Slow for anything but
     the common case), or None when the field is left to the general path."""
     out = plan.out
     if type(out) is Obj or type(out) is ListOf:
-        return _write_objects(plan, out, index, namespace, hoisted)
+        return _write_objects(plan, out, n, namespace, hoisted)
     if type(out) is not Leaf:
         return None
-    x = f"x{index}"
+    x = f"x{n}"
     if out.same is not None:
         kind = out.same.__name__
         namespace[kind] = out.same
@@ -184,24 +193,25 @@ def _write(
         statements = [f"if {check}: raise _Slow", f"{x} = v"]
     elif out.members is not None:
         # A member missing from `names` (its enum refused it) raises KeyError: the general path.
-        namespace[f"n{index}"] = out.names
-        namespace[f"m{index}"] = out.members
-        statements = [f"if type(v) is not m{index}: raise _Slow", f"{x} = n{index}[v]"]
+        namespace[f"n{n}"] = out.names
+        namespace[f"m{n}"] = out.members
+        statements = [f"if type(v) is not m{n}: raise _Slow", f"{x} = n{n}[v]"]
     else:
-        namespace[f"c{index}"] = out.type.coerce_output_value  # type: ignore[attr-defined]
-        statements = [f"{x} = c{index}(v)", f"if {x} is None: raise _Slow"]
-    return statements if out.nonnull else _unless_null(x, statements)
+        namespace[f"c{n}"] = out.type.coerce_output_value  # type: ignore[attr-defined]
+        statements = [f"{x} = c{n}(v)", f"if {x} is None: raise _Slow"]
+    return statements if out.nonnull else _unless_null("v", statements, f"{x} = None")
 
 
 def _whole(
     via: FieldPlan, obj: Obj, namespace: dict[str, Any], name: str, hoisted: list[Hoisted]
 ) -> str | None:
-    """The name under which `obj`'s builder is called on one value of the field `via` when it
-    builds all of the object, its class under `<name>_type`; None otherwise. Only a value of
-    exactly that class is built there: Strawberry's own type check (an instance of the class)
-    holds for it, as it does on the general path, which checks the first of each class. Any
-    other value, and a type with its own `is_type_of` or a generic one, is the general path's.
-    An object whose fields need a level's fetch first is built there when `via` reads an
+    """`name`, when `obj`'s builder builds all of the object, for a value of the field `via`
+    to be written out inside another builder, its class under `<name>_type`; None otherwise.
+    Only a value of exactly that class is written out there: Strawberry's own type check (an
+    instance of the class) holds for it, as it does on the general path, which checks the first
+    of each class. Any other value, and a type with its own `is_type_of` or a generic one, is
+    the general path's.
+    An object whose fields need a level's fetch first is written out there when `via` reads an
     attribute: the fetch is hoisted to the outer builder's level (`hoisted`)."""
     builder = obj.builder
     definition = obj.type.extensions.get(DEFINITION)
@@ -219,7 +229,6 @@ def _whole(
     if builder.prefetched:
         hoisted.append(Hoisted((via,), origin, builder.prefetched))
     hoisted.extend(Hoisted((via, *h.path), h.kind, h.fields) for h in builder.hoisted)
-    namespace[name] = builder.one
     namespace[f"{name}_type"] = origin
     return name
 
@@ -227,41 +236,52 @@ def _whole(
 def _write_objects(
     plan: FieldPlan,
     out: Obj | ListOf,
-    index: int,
+    n: str,
     namespace: dict[str, Any],
     hoisted: list[Hoisted],
 ) -> list[str] | None:
-    """An object, or a list of objects, each built whole by its own builder; None otherwise."""
-    x = f"x{index}"
+    """An object, or a list of objects, each built whole as its own builder builds it; None
+    otherwise. An object is written out here (its builder's statements, under names of its
+    own), a list's items by calls of their builder."""
+    x = f"x{n}"
     item = out.item if type(out) is ListOf else out
     if type(item) is not Obj:
         return None
-    build = _whole(plan, item, namespace, f"o{index}", hoisted)
+    build = _whole(plan, item, namespace, f"o{n}", hoisted)
     if build is None:
         return None
+    # (Its fetches were hoisted by `_whole`, with their paths from here.)
+    inner, entries, rest = _statements(item, f"{n}_", namespace, [])
+    assert not rest  # a whole builder leaves nothing to the general path
+    # The class check refuses a null too: a nullable object's null is written before it.
+    written = [
+        f"if type(s{n}_) is not {build}_type: raise _Slow",
+        *inner,
+        f"{{{', '.join(entries)}}}",
+    ]
     if type(out) is Obj:
-        # The class check refuses a null too: a nullable object's null is written before it.
-        statements = [f"if type(v) is not {build}_type: raise _Slow", f"{x} = {build}(v, info)"]
+        statements = [f"s{n}_ = v", *written[:-1], f"{x} = {written[-1]}"]
     else:
-        namespace["_slow"] = _slow
-        each = f"{build}(i, info) if type(i) is {build}_type else _slow()"
+        each = [*written[:-1], f"append{n}({written[-1]})"]
         if not item.nonnull:
-            each = f"None if i is None else {each}"
+            each = _unless_null(f"s{n}_", each, f"append{n}(None)")
         # A list the resolver gave as anything but a list is the general path's.
-        statements = ["if type(v) is not list: raise _Slow", f"{x} = [{each} for i in v]"]
-    return statements if out.nonnull else _unless_null(x, statements)
+        statements = [
+            "if type(v) is not list: raise _Slow",
+            f"{x} = []",
+            f"append{n} = {x}.append",
+            f"for s{n}_ in v:",
+            *(f"    {line}" for line in each),
+        ]
+    return statements if out.nonnull else _unless_null("v", statements, f"{x} = None")
 
 
-def _unless_null(x: str, statements: list[str]) -> list[str]:
-    """`statements` for a nullable field: a null value is written as null, never looked at."""
+def _unless_null(value: str, statements: list[str], null: str) -> list[str]:
+    """`statements` for a nullable `value`: a null runs `null` (writes it as null), and is
+    never looked at."""
     return [
-        "if v is None:",
-        f"    {x} = None",
+        f"if {value} is None:",
+        f"    {null}",
         "else:",
         *(f"    {statement}" for statement in statements),
     ]
-
-
-def _slow() -> Any:
-    """Raise _Slow where only an expression may stand."""
-    raise _Slow
