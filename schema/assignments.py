@@ -210,7 +210,7 @@ class AssignmentQuery:
         except DomainError as e:
             raise as_graphql_error(e) from None
         await ctx.loaders.hold_reports(found.reports)
-        return AssignmentConnection.of(found.assignments, Assignment.of, lambda a: a.id)
+        return AssignmentConnection.of(found.assignments, Assignment.of)
 
 
 @strawberry.type(description="The changed assignment, or why nothing changed.")

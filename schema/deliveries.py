@@ -103,7 +103,7 @@ class DeliveryQuery:
             )
         except DomainError as e:
             raise as_graphql_error(e) from None
-        return DeliveryConnection.of(page, Delivery.of, lambda d: d.id)
+        return DeliveryConnection.of(page, Delivery.of)
 
 
 @strawberry.type

@@ -89,7 +89,7 @@ class NotificationQuery:
             )
         except DomainError as e:
             raise as_graphql_error(e) from None
-        return NotificationConnection.of(page, Notification.of, lambda n: n.id)
+        return NotificationConnection.of(page, Notification.of)
 
 
 @strawberry.type

@@ -110,7 +110,7 @@ ReportEventConnection = connection(
 
 
 def _timeline_of(page: Page[EventView]) -> Any:
-    return ReportEventConnection.of(page, ReportEvent.of, lambda e: e.id)
+    return ReportEventConnection.of(page, ReportEvent.of)
 
 
 # The report's columns that only these fields show: a query selecting none of a column's
@@ -454,7 +454,7 @@ class ReportQuery:
         except DomainError as e:
             raise as_graphql_error(e) from None
         await ctx.loaders.see_reports(page.items)
-        return ReportConnection.of(page, Report.of, lambda r: r.id)
+        return ReportConnection.of(page, Report.of)
 
 
 @strawberry.input(description="A new report.")
