@@ -194,10 +194,11 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     def executors_of(cls, **common: Any) -> Callable[[Any, VariableValues, Any], CompilingExecutor]:
         """Executors of one document's operation, each as the constructor would make it with
         `common` (all its arguments but the context, the variables and the operation's
-        extensions), for a fifth of its cost: the three constructors pass their keywords on to
-        each other and make maps that a compiled run never uses. What they make the same for
-        every execution is taken once from one made by them; the rest is made anew (`_fresh`).
-        tests/schema/test_compiled_executor.py holds the two ways to the same attributes."""
+        extensions), for about a third of its cost: the three constructors pass their keywords
+        on to each other and make maps that a compiled run never uses. What they make the same
+        for every execution is taken once from one made by them; the rest is made anew
+        (`_fresh`). tests/schema/compiled/test_executors_of.py holds the two ways to the same
+        attributes."""
         model = cls(
             **common, context_value=None, variable_values=_NO_VARIABLES, operation_extensions=None
         )
