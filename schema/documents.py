@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, specified_rules
@@ -96,6 +96,7 @@ class ValidatedDocuments(SchemaExtension):
 
 
 _IMMUTABLE = (str, int, float, bool, Enum, datetime, date, type(None))
+T = TypeVar("T")
 
 
 def shareable(value: Any) -> bool:
@@ -116,6 +117,31 @@ def own_copy(values: dict[str, Any]) -> dict[str, Any]:
 def own_value(value: Any) -> Any:
     """A shareable value as one execution gets it: a list of its own, any other as it is."""
     return list(value) if type(value) is list else value
+
+
+def remembered(
+    memo: OrderedDict[str, T],
+    key: str,
+    size: int,
+    keep: Callable[[T], bool],
+    make: Callable[..., T],
+    *arguments: Any,
+) -> tuple[T, bool]:
+    """The value for `key` (a `json_key`) in `memo`, a cache of the `size` values asked for
+    lately; on a miss `make(*arguments)`, kept only when `keep` says it may be shared (no
+    closure is made for a hit). Whether it is shared comes with it: the caller then gives each
+    execution its own copy."""
+    found = memo.get(key)
+    if found is not None:
+        memo.move_to_end(key)
+        return found, True
+    made = make(*arguments)
+    if not keep(made):
+        return made, False
+    memo[key] = made
+    if len(memo) > size:
+        memo.popitem(last=False)  # the one asked for least lately
+    return made, True
 
 
 def json_key(value: Any) -> str:

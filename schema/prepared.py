@@ -58,6 +58,7 @@ from schema.documents import (
     json_key,
     own_copy,
     own_value,
+    remembered,
     shareable,
 )
 from schema.errors import CodedErrors
@@ -76,7 +77,10 @@ class _Ready:
     operation: OperationDefinitionNode
     name: str | None  # the pipeline's name for it
     executor: Callable[[Any, VariableValues, Any], CompilingExecutor]  # `executors_of`
-    coerced: OrderedDict[str, VariableValues] = field(default_factory=OrderedDict)
+    # (Typed as what coercing gives; a refusal, a list of errors, is never kept.)
+    coerced: OrderedDict[str, VariableValues | list[GraphQLError]] = field(
+        default_factory=OrderedDict
+    )
 
 
 class PreparedQueries:
@@ -148,22 +152,15 @@ class PreparedQueries:
         try:
             key = json_key(raw)
         except TypeError:  # a value JSON does not hold: coerced each time
-            key = ""
-        memo = ready.coerced
-        found = memo.get(key) if key else None
-        if found is None:
-            coerced = get_variable_values(
-                self.schema, ready.operation.variable_definitions or (), raw, max_errors=50
-            )
-            if isinstance(coerced, list):
-                return None
-            if not key or not _shareable(coerced):
-                return coerced
-            memo[key] = found = coerced
-            if len(memo) > COERCED_PER_OPERATION:
-                memo.popitem(last=False)  # the one asked for least lately
-        else:
-            memo.move_to_end(key)
+            coerced = self._coerced(ready, raw)
+            return None if isinstance(coerced, list) else coerced
+        found, shared = remembered(
+            ready.coerced, key, COERCED_PER_OPERATION, _kept, self._coerced, ready, raw
+        )
+        if isinstance(found, list):  # refused
+            return None
+        if not shared:
+            return found
         return VariableValues(
             {
                 name: VariableValueSource(source.signature, own_value(source.value))
@@ -171,6 +168,11 @@ class PreparedQueries:
             },
             own_copy(found.coerced),
         )
+
+    def _coerced(self, ready: _Ready, raw: dict[str, Any]) -> VariableValues | list[GraphQLError]:
+        """The variables as graphql-core coerces them, or its errors."""
+        variables = ready.operation.variable_definitions or ()
+        return get_variable_values(self.schema, variables, raw, max_errors=50)
 
     def _document(
         self, query: str, operation_name: str | None
@@ -220,6 +222,11 @@ class PreparedQueries:
         # ExecutionContext.operation_name).
         name = operation_name or (operation.name.value if operation.name else None)
         return document, _Ready(operation, name, executor)
+
+
+def _kept(coerced: VariableValues | list[GraphQLError]) -> bool:
+    """Whether coerced variables may be remembered: not a refusal, and `_shareable`."""
+    return not isinstance(coerced, list) and _shareable(coerced)
 
 
 def _shareable(values: VariableValues) -> bool:

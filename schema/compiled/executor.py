@@ -48,7 +48,7 @@ from schema.compiled.plan import (
     condition_variables,
 )
 from schema.compiled.run import Failed, PlanRun
-from schema.documents import json_key, own_copy, shareable
+from schema.documents import json_key, own_copy, remembered, shareable
 from schema.loaders import people_on_demand
 
 _Key = tuple[Any, ...]
@@ -386,18 +386,19 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             key = json_key([[name, name in coerced, coerced.get(name)] for name in plan.variables])
         except TypeError:  # a value JSON does not hold (an upload): converted each time
             return self.compiler().arguments(plan, self.variable_values)
-        memo = plan.converted
-        found = memo.get(key)
-        if found is None:
-            found = self.compiler().arguments(plan, self.variable_values)
-            if not all(shareable(value) for value in found.values()):
-                return found
-            memo[key] = found
-            if len(memo) > CONVERTED_PER_FIELD:
-                memo.popitem(last=False)  # the one asked for least lately
-        else:
-            memo.move_to_end(key)
-        return own_copy(found)
+        found, shared = remembered(
+            plan.converted, key, CONVERTED_PER_FIELD, _all_shareable, self._converted, plan
+        )
+        return own_copy(found) if shared else found
+
+    def _converted(self, plan: FieldPlan) -> dict[str, Any]:
+        """The field's arguments converted for this execution, as Strawberry converts them."""
+        return self.compiler().arguments(plan, self.variable_values)
+
+
+def _all_shareable(values: dict[str, Any]) -> bool:
+    """Whether converted arguments may be remembered for other executions (`shareable`)."""
+    return all(shareable(value) for value in values.values())
 
 
 # What each execution has of its own (`CompilingExecutor._fresh`), with its context, its
