@@ -28,11 +28,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
+import logging.config
 import os
 import statistics
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -152,7 +155,9 @@ async def same_page(
 @contextlib.asynccontextmanager
 async def served(url: str, redis_url: str) -> AsyncIterator[tuple[Call, Call, str]]:
     """Lapor's app (as `lapor api` serves it, in production) and the floors', in this process
-    over the database at `url`, each under its role; and the DINKES officer's token."""
+    over the database at `url`, each under its role; and the DINKES officer's token. Logging is
+    configured as `lapor api` configures it, its lines written to the null device: Lapor's
+    requests pay for their access lines here as they do in production."""
     os.environ.update(
         {
             **production_env(redis_url),
@@ -163,11 +168,13 @@ async def served(url: str, redis_url: str) -> AsyncIterator[tuple[Call, Call, st
 
     from api.app import create_app, settle_collector
     from bench.floors import Floors
+    from core.logs import uvicorn_log_config
     from core.settings import get_settings
     from domain.services import caching
     from models.db import connect_database, disconnect_database
 
     settings = get_settings()
+    lines = _log_as_served(uvicorn_log_config())
     await connect_database(settings.database_url, settings.db_pool_max)
     await caching.start(settings.database_url)
     floors = Floors(settings.model_copy(update={"database_url": with_user(url, FLOOR_ROLE)}))
@@ -184,6 +191,23 @@ async def served(url: str, redis_url: str) -> AsyncIterator[tuple[Call, Call, st
         await floors.close()
         await caching.stop()
         await disconnect_database()
+        _log_to(sys.stderr)
+        lines.close()
+
+
+def _log_as_served(config: dict[str, Any]) -> TextIO:
+    """Logging configured by `config`, its lines to the null device (the stream returned)."""
+    logging.config.dictConfig(config)
+    lines = open(os.devnull, "w")  # (the caller closes it)
+    _log_to(lines)
+    return lines
+
+
+def _log_to(stream: TextIO) -> None:
+    """The log lines of this process to `stream`."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
 
 
 async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace) -> int:
