@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException, StarletteRequestAdapter
 from graphql import GraphQLError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -130,6 +130,21 @@ class _Answer(Response):
         self.background = None
 
 
+async def _body(request: Request) -> bytes:
+    """The request's body, as the server hands it over (one message, or several for a body
+    sent in chunks): Starlette's `request.body()` reads it through an async generator, closed
+    by `aclosing`, which was half of what reading a page's request cost. ClientDisconnect, as
+    Starlette's, when the client left before all of it arrived (`Failures` lets it go)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await request.receive()
+        if message["type"] != "http.request":  # http.disconnect
+            raise ClientDisconnect
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 class GraphQLOverHTTP(GraphQL[Context, None]):
     """Strawberry's ASGI view answering HTTP requests by the conventions above. A browser's
     visit gets the console (`render_graphql_ide`); WebSockets go through Strawberry's `run`."""
@@ -233,7 +248,7 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
                 )
             else:
                 try:
-                    data = orjson.loads(await request.body())
+                    data = orjson.loads(await _body(request))
                 except orjson.JSONDecodeError:
                     raise Refusal(400, "the request body is not valid JSON") from None
         else:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import orjson
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PAYLOAD_TOO_LARGE, graphql_errors
@@ -54,7 +55,9 @@ class RequestIds:
         rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else os.urandom(16).hex()
         token = request_id.set(rid)
         started = time.perf_counter()
-        status = 500
+        # What the access line says when no answer was started: the app answers every request
+        # (failures too, by `Failures`) unless its client left first (499, as proxies say).
+        status = 499
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -91,7 +94,9 @@ class Failures:
     """Answers an HTTP request that failed (an exception escaped its route) with a coded JSON
     error instead of a bare 500: 503 UNAVAILABLE with Retry-After when the database cannot be
     reached, else 500 INTERNAL, logged with its stack. The exception goes no further, so the
-    server keeps the connection (a 500 from the server itself would drop it)."""
+    server keeps the connection (a 500 from the server itself would drop it). A client that
+    left while its body was read (Starlette's ClientDisconnect) is no failure: nothing is sent
+    or logged but its access line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -109,6 +114,8 @@ class Failures:
 
         try:
             await self.app(scope, receive, tracking)
+        except ClientDisconnect:  # the client left before its body arrived: no one to answer
+            return
         except Exception as error:
             if database_unavailable(error):
                 log.warning("database unavailable at %s: %s", scope["path"], error)
