@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import PAYLOAD_TOO_LARGE, graphql_errors
 from api.headers import header, media_type
 from api.uploads import GRAPHQL_PATH, MULTIPART, upload_body_limit
-from core.logs import log_internal
+from core.logs import log_fields, log_internal
 from core.requestctx import request_id
 from core.settings import Settings
 from domain.services.health import (
@@ -87,7 +87,7 @@ class RequestIds:
             fields["operation"] = graphql["operation"]
             if graphql["errors"]:
                 fields["errors"] = graphql["errors"]
-        access.info("%s %s %s", scope["method"], scope["path"], status, extra=fields)
+        log_fields(access, logging.INFO, f"{scope['method']} {scope['path']} {status}", fields)
 
 
 class Failures:

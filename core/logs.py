@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,24 +58,107 @@ class JsonFormatter(logging.Formatter):
         self.stamp = _Stamps()
 
     def format(self, record: logging.LogRecord) -> str:
+        exc = self.formatException(record.exc_info) if record.exc_info else None
+        return self.line(
+            record.created,
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            getattr(record, "request_id", None),
+            ((key, value) for key, value in vars(record).items() if key not in _STANDARD),
+            exc,
+        )
+
+    def line(
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        rid: str | None,
+        fields: Iterable[tuple[str, Any]],
+        exc: str | None = None,
+    ) -> str:
+        """The line of a record with these attributes and `fields` (its `extra=`); the request
+        id is the context's when `rid` is None. Fields named as the line's own are left out."""
         line: dict[str, Any] = {
-            "ts": self.stamp(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
+            "ts": self.stamp(created),
+            "level": level.lower(),
+            "logger": logger,
+            "msg": message,
         }
-        rid = getattr(record, "request_id", None) or request_id.get()
+        rid = rid or request_id.get()
         if rid:
             line["request_id"] = rid
-        for key, value in vars(record).items():
-            if key not in _STANDARD and key not in line:
+        for key, value in fields:
+            if key not in line:
                 line[key] = value
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+        if exc is not None:
+            line["exc"] = exc
         try:
             return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
         except TypeError:  # what orjson refuses (an integer beyond 64 bits): the slower way
             return json.dumps(line, default=str, ensure_ascii=False)
+
+
+class JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
+    """The service's handler: its records as JsonFormatter's lines to a stream (stderr)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self.setFormatter(json_formatter())
+
+    def write_line(self, line: str) -> bool:
+        """Write a line as `emit` writes a record's (under the handler's lock, then flushed);
+        False when the stream refused it (the caller then logs it as a record, and logging
+        reports the failure as it reports any)."""
+        self.acquire()
+        try:
+            self.stream.write(line + self.terminator)
+            self.stream.flush()
+        except Exception:
+            return False
+        finally:
+            self.release()
+        return True
+
+
+def _sole_line_handler(logger: logging.Logger, level: int) -> JsonLines | None:
+    """The handler a record of `logger` at `level` would reach, when it reaches one only, it is
+    the service's own (`JsonLines`) and no filter stands on the way; else None."""
+    if logger.disabled or logger.filters or not logger.isEnabledFor(level):
+        return None
+    found: logging.Handler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if found is not None:
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent
+    if type(found) is not JsonLines or found.filters or level < found.level:
+        return None
+    return found
+
+
+def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
+    """`logger.log(level, message, extra=fields)`, the same line, at a fraction of the cost when
+    it goes to the service's own handler only (a service process's access lines: the record,
+    its dispatch and its formatting were 15 % of what `{ __typename }` cost): the line is made
+    by the handler's formatter from the fields, without a LogRecord. `message` is not
+    %-formatted, as a record with no arguments is not."""
+    handler = _sole_line_handler(logger, level)
+    if handler is not None:
+        formatter = handler.formatter
+        assert isinstance(formatter, JsonFormatter)  # (JsonLines sets it)
+        line = formatter.line(
+            time.time(), logging.getLevelName(level), logger.name, message, None, fields.items()
+        )
+        if handler.write_line(line):
+            return
+    logger.log(level, message, extra=fields)
 
 
 def log_internal(logger: logging.Logger, message: str, *args: object, error: BaseException) -> None:
@@ -124,10 +209,8 @@ def json_formatter() -> JsonFormatter:
 
 def configure_logging(level: int = logging.INFO) -> None:
     """Send every logger's lines, as JSON, to stderr (replacing earlier handlers)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(json_formatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [JsonLines()]
     root.setLevel(level)
 
 
@@ -137,8 +220,7 @@ def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "core.logs.json_formatter"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+        "handlers": {"stderr": {"class": "core.logs.JsonLines"}},
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True},

@@ -3,14 +3,18 @@ none (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import time
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.logs import JsonFormatter, log_internal
+from core.logs import JsonFormatter, JsonLines, log_fields, log_internal
+from core.requestctx import request_id
 from tests.safety_net import InternalAnswers, internal_verdict
 
 
@@ -107,3 +111,87 @@ def test_stamps_within_a_second_and_across_seconds() -> None:
     for created in (1764561600.0, 1764561600.9994999, 1764561600.9999996, 1764561601.0005, -0.25):
         expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
         assert stamp(created) == expected, created
+
+
+# ------------------------------------------------------------- lines without records
+
+
+def _service_logger(stream: io.StringIO) -> tuple[logging.Logger, JsonLines]:
+    """A logger of its own whose lines go to the service's handler only, into `stream`."""
+    logger = logging.getLogger("lapor.test-lines")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    handler = JsonLines(stream)
+    logger.handlers[:] = [handler]
+    return logger, handler
+
+
+FIELDS = {"method": "POST", "path": "/graphql", "status": 200, "duration_ms": 1.5, "n": {7: 1}}
+
+
+def test_a_line_without_a_record_is_the_line_logging_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`log_fields` writes, without a LogRecord, the bytes the logger itself would write for
+    the same message and fields at the same instant (the request id from the context)."""
+    monkeypatch.setattr(time, "time", lambda: 1764561600.4567)
+    token = request_id.set("abc123")
+    try:
+        stream = io.StringIO()
+        logger, _ = _service_logger(stream)
+        log_fields(logger, logging.INFO, "POST /graphql 200", FIELDS)
+        direct = stream.getvalue()
+        stream.seek(0)
+        stream.truncate()
+        logger.info("POST /graphql 200", extra=FIELDS)
+        assert direct == stream.getvalue()
+        line = json.loads(direct)
+        assert line["request_id"] == "abc123" and line["status"] == 200
+        assert line["ts"] == "2025-12-01T04:00:00.456+00:00"
+    finally:
+        request_id.reset(token)
+
+
+def test_a_line_goes_through_logging_when_another_handler_or_a_filter_would_see_it() -> None:
+    """Another handler on the way (a test's capture, an operator's file), a filter, a level
+    that drops it: the record is logged as `logger.log` would log it, and they see it."""
+    stream = io.StringIO()
+    logger, handler = _service_logger(stream)
+    seen: list[logging.LogRecord] = []
+
+    class Seen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    other = Seen()
+    logger.addHandler(other)
+    log_fields(logger, logging.INFO, "two handlers", FIELDS)
+    logger.removeHandler(other)
+    assert [r.getMessage() for r in seen] == ["two handlers"] and seen[0].status == 200  # type: ignore[attr-defined]
+    assert json.loads(stream.getvalue())["msg"] == "two handlers"
+
+    stream.truncate(0)
+    stream.seek(0)
+    logger.addFilter(lambda record: record.getMessage() != "filtered")
+    log_fields(logger, logging.INFO, "filtered", FIELDS)
+    logger.filters.clear()
+    assert stream.getvalue() == ""
+
+    handler.setLevel(logging.WARNING)
+    log_fields(logger, logging.INFO, "below the handler's level", FIELDS)
+    handler.setLevel(logging.NOTSET)
+    logger.setLevel(logging.WARNING)
+    log_fields(logger, logging.INFO, "below the logger's level", FIELDS)
+    assert stream.getvalue() == ""
+
+
+def test_a_stream_that_refuses_a_line_is_reported_as_logging_reports_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class Refusing(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk full")
+
+    logger, _ = _service_logger(Refusing())
+    log_fields(logger, logging.INFO, "nowhere to go", FIELDS)  # does not raise
+    assert "OSError: disk full" in capsys.readouterr().err
