@@ -9,6 +9,7 @@ and body are handed to a check, which decides whether it counts as an error.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -59,6 +60,15 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     first_error: str | None = None
+    # The server's CPU (user and system) over the window, when its process was named.
+    server_cpu: float | None = None
+
+    @property
+    def cpu_per_answer(self) -> float | None:
+        """The server's CPU seconds per answer in the window (None when not measured)."""
+        if self.server_cpu is None or not self.answered:
+            return None
+        return self.server_cpu / self.answered
 
     @property
     def answered(self) -> int:
@@ -86,11 +96,26 @@ class Result:
     def summary(self) -> str:
         errors = sum(self.errors.values())
         mean = statistics.fmean(self.latencies) if self.latencies else float("nan")
-        return (
+        line = (
             f"{self.rate:8.1f} req/s   mean {mean * 1000:6.1f} ms   p50 "
             f"{self.quantile(0.5) * 1000:6.1f} ms   p99 {self.quantile(0.99) * 1000:6.1f} ms   "
             f"max {max(self.latencies, default=0) * 1000:6.1f} ms   errors {errors}"
         )
+        cpu = self.cpu_per_answer
+        if cpu is None or self.server_cpu is None:
+            return line
+        busy = self.server_cpu / self.seconds
+        return f"{line}   server CPU {cpu * 1e6:6.0f} µs/answer ({busy:.2f} busy)"
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """The CPU seconds (user and system) process `pid` has used, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -124,15 +149,23 @@ async def run(
     seconds: float,
     warmup: float = 0.0,
     check: Check | None = None,
+    server_pid: int | None = None,
 ) -> Result:
     """Keep `connections` connections busy for `warmup + seconds`, cycling through `requests`;
-    answers that arrive within the last `seconds` are measured."""
+    answers that arrive within the last `seconds` are measured, and, given the server's
+    process, the CPU it used meanwhile (to the clock's tick: 10 ms)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     started = time.perf_counter()
     window_start = started + warmup
     window_end = window_start + seconds
     result = Result(seconds)
+
+    async def server_cpu(pid: int) -> None:
+        await asyncio.sleep(max(0.0, window_start - time.perf_counter()))
+        before = process_cpu(pid)
+        await asyncio.sleep(max(0.0, window_end - time.perf_counter()))
+        result.server_cpu = process_cpu(pid) - before
 
     async def client(index: int) -> None:
         reader, writer = await asyncio.open_connection(host, port)
@@ -152,7 +185,8 @@ async def run(
         finally:
             writer.close()
 
-    await asyncio.gather(*(client(i) for i in range(connections)))
+    sampling = [server_cpu(server_pid)] if server_pid is not None else []
+    await asyncio.gather(*(client(i) for i in range(connections)), *sampling)
     return result
 
 

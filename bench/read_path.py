@@ -567,6 +567,7 @@ class Servers:
     lapor: str  # base URLs
     floor: str
     logs: list[Path]
+    pids: dict[str, int] = field(default_factory=dict)  # "Lapor", "floor": their processes
 
 
 @contextlib.contextmanager
@@ -590,7 +591,8 @@ def servers(url: str, logs: Path) -> Iterator[Servers]:
         try:
             wait_healthy(f"{lapor}/healthz", api, api_log)
             wait_healthy(f"{floor_base}/healthz", floor, floor_log)
-            yield Servers(lapor, floor_base, [api_log, floor_log])
+            pids = {"Lapor": api.pid, "floor": floor.pid}
+            yield Servers(lapor, floor_base, [api_log, floor_log], pids)
         finally:
             stop([api, floor])
 
@@ -747,6 +749,7 @@ async def measure(
                 seconds=args.seconds,
                 warmup=WARMUP_SECONDS,
                 check=same_page(lapor_page),
+                server_pid=target.pids.get(side),
             )
             results.append(result)
             print(f"  {side:5} round {round_}: {result.summary()}")
@@ -793,6 +796,13 @@ def summary(outcomes: Sequence[Outcome], args: argparse.Namespace) -> None:
         "(req/s: the best round; p99: the median of the rounds; Lapor/floor: the ratio of each "
         "round's rates, best and median; p99 x: the median of each round's ratio)"
     )
+    print(
+        "each server's CPU per page under that load (user and system, from /proc: what a "
+        "page cost, round by round, which moves with the machine as the rates do):"
+    )
+    print(f"{'page':<10}  {'floor µs, rounds':<40}  {'Lapor µs, rounds':<40}")
+    for o in outcomes:
+        print(f"{o.scenario.name:<10}  {_cpu_rounds(o.floor):<40}  {_cpu_rounds(o.lapor):<40}")
     print(f"one page at a time ({STATEMENT_SAMPLE} pages after the timed runs; alone: the median):")
     print(
         f"{'page':<10}  {'alone ms':>15}  {'statements':>15}  {'PostgreSQL ms':>15}\n"
@@ -811,6 +821,13 @@ def summary(outcomes: Sequence[Outcome], args: argparse.Namespace) -> None:
             )
             for per_page, mean, query in o.samples[side].top:
                 print(f"  {per_page:5.2f} x {mean:6.3f} ms  {query}")
+
+
+def _cpu_rounds(results: Sequence[load.Result]) -> str:
+    """The CPU per page of each round, in µs ("?" where it was not measured)."""
+    return " ".join(
+        "?" if (cpu := r.cpu_per_answer) is None else f"{cpu * 1e6:.0f}" for r in results
+    )
 
 
 async def run_scenarios(
