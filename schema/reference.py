@@ -106,11 +106,26 @@ _SOURCES: dict[type, tuple[Any, Callable[[Loaders], DataLoader[int, Any]]]] = {
 }
 
 
+# Each record's node, made once for the record object the process holds: reference data looks
+# the same to every viewer and nothing changes a node once made, so requests share it (a
+# detail page names five, each a dataclass and a global id to make). A record the cache
+# replaces (a renamed agency) is a new object, and gets a new node.
+_NODES: dict[tuple[type, int], tuple[object, object]] = {}
+
+
+def _node_of(cls: type[R], record: Any) -> R:
+    key = (cls, record.id)
+    kept = _NODES.get(key)
+    if kept is None or kept[0] is not record:
+        kept = _NODES[key] = (record, cls.of(record))
+    return kept[1]  # type: ignore[return-value]
+
+
 def reference_of(info: Ctx, cls: type[R], pk: int | None) -> R | None:
-    """The region, agency or category `pk` (None for None) that an object names, made once per
-    request however many objects name it: at once when this request made it already or the
-    process's cache holds it, else an awaitable of it, which both executors await (it is typed
-    as what it gives). Fifty reports of a page name a few regions: no coroutine each."""
+    """The region, agency or category `pk` (None for None) that an object names: at once when
+    this request has it already or the process's cache holds it, else an awaitable of it,
+    which both executors await (it is typed as what it gives). Fifty reports of a page name a
+    few regions: no coroutine each."""
     if pk is None:
         return None
     made = info.context.loaders.made
@@ -119,7 +134,7 @@ def reference_of(info: Ctx, cls: type[R], pk: int | None) -> R | None:
         record = _SOURCES[cls][0].peek(pk)
         if record is None:
             return cast(R, _fetched(info, cls, pk))
-        made[key] = cls.of(record)
+        made[key] = _node_of(cls, record)
     return made[key]  # type: ignore[return-value]
 
 
@@ -132,7 +147,7 @@ async def loaded(info: Ctx, cls: type[R], pk: int) -> R | None:
 async def _fetched(info: Ctx, cls: type[R], pk: int) -> R | None:
     loaders = info.context.loaders
     record = await _SOURCES[cls][1](loaders).load(pk)
-    node = loaders.made[(cls, pk)] = cls.of(record) if record else None
+    node = loaders.made[(cls, pk)] = _node_of(cls, record) if record else None
     return node
 
 
