@@ -46,13 +46,16 @@ class Ahead(NamedTuple):
         first_pages: Iterable[int | None] = (),
     ) -> Ahead:
         """This, asking for more too (timeline pages of at most `max_size` lines)."""
-        pages = self.first_pages.union(first_pages)
+        pages, lines = self.first_pages, self.lines
+        if first_pages:  # (a page's asks come one by one, most of them for no timeline)
+            pages = pages.union(first_pages)
+            lines = max(first_page_lines(first, max_size) for first in pages)
         return Ahead(
             self.assignments or assignments,
             self.follow_ups or follow_ups,
             self.timeline or timeline,
             pages,
-            max((first_page_lines(first, max_size) for first in pages), default=0),
+            lines,
         )
 
 
