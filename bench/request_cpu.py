@@ -51,6 +51,7 @@ from bench.read_path import (
     variables,
 )
 from bench.service import production_env, with_user
+from tests.asgi import http_scope
 from tests.harness import RedisServer
 
 LOGIN = 'mutation($e: String!) { authLogin(email: $e, password: "lapor-demo") { token } }'
@@ -61,27 +62,16 @@ def asgi_caller(app: Any) -> Call:
     """POST `body` to `path` of an ASGI app, in process: its status and body."""
 
     async def call(body: bytes, path: str, headers: dict[bytes, bytes]) -> tuple[int, bytes]:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [
+        scope = http_scope(
+            path,
+            [
                 (b"host", b"bench"),
                 (b"content-type", b"application/json"),
                 (b"accept", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 *headers.items(),
             ],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 80),
-            "state": {},
-        }
+        )
         received = False
         sent: list[dict[str, Any]] = []
 

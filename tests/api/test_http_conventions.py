@@ -14,6 +14,7 @@ from api.http import GRAPHQL_RESPONSE, negotiate
 from core.settings import get_settings
 from models import OutboxMessage, Report
 from tests.app_fixtures import GQL, JEMBER, app_client, region_gid
+from tests.asgi import http_scope
 
 NEW = GRAPHQL_RESPONSE  # the spec's media type
 OLD = "application/json"  # what older clients accept
@@ -328,29 +329,28 @@ async def test_a_body_over_the_limit_is_a_413(small_bodies: httpx.AsyncClient) -
     assert "2,048 bytes" in response.json()["errors"][0]["message"]
 
 
-async def test_a_streamed_body_over_the_limit_is_a_413(small_bodies: httpx.AsyncClient) -> None:
-    async def chunks() -> AsyncIterator[bytes]:
-        body = _padded(5000)
-        for start in range(0, len(body), 512):
-            yield body[start : start + 512]
+async def _post_streamed(client: httpx.AsyncClient, size: int, chunk: int) -> httpx.Response:
+    """A body padded to about `size` bytes, sent in chunks of `chunk` without a length."""
 
-    response = await small_bodies.post(
+    async def chunks() -> AsyncIterator[bytes]:
+        body = _padded(size)
+        for start in range(0, len(body), chunk):
+            yield body[start : start + chunk]
+
+    response = await client.post(
         "/graphql", content=chunks(), headers={"content-type": "application/json"}
     )
     assert "content-length" not in response.request.headers
+    return response
+
+
+async def test_a_streamed_body_over_the_limit_is_a_413(small_bodies: httpx.AsyncClient) -> None:
+    response = await _post_streamed(small_bodies, 5000, 512)
     assert response.status_code == 413
 
 
 async def test_a_streamed_body_within_the_limit_runs(small_bodies: httpx.AsyncClient) -> None:
-    async def chunks() -> AsyncIterator[bytes]:
-        body = _padded(1000)
-        for start in range(0, len(body), 256):
-            yield body[start : start + 256]
-
-    response = await small_bodies.post(
-        "/graphql", content=chunks(), headers={"content-type": "application/json"}
-    )
-    assert "content-length" not in response.request.headers
+    response = await _post_streamed(small_bodies, 1000, 256)
     assert response.status_code == 200
     assert response.json() == {"data": {"__typename": "Query"}}
 
@@ -393,23 +393,8 @@ async def test_a_client_gone_before_its_body_arrived_gets_no_answer_and_no_alarm
     headers = [(b"content-type", media), (b"accept", b"application/json")]
     if declared:
         headers.append((b"content-length", str(len(body)).encode()))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
     with caplog.at_level(logging.INFO, logger="lapor.access"):
-        await create_app(get_settings())(scope, receive, send)
+        await create_app(get_settings())(http_scope("/graphql", headers), receive, send)
     assert sent == []
     assert messages == []
     (line,) = [r for r in caplog.records if r.name == "lapor.access"]
