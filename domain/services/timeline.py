@@ -32,6 +32,11 @@ class TimelineKey:
     first: int | None
     after_id: int | None
 
+    def __hash__(self) -> int:
+        # By the report's id, not its whole view (a tuple of some twenty fields, hashed each
+        # time a page is held or looked up); equal keys have equal ids.
+        return hash((self.report.id, self.first, self.after_id))
+
 
 async def timelines(
     actor: Actor,
