@@ -102,11 +102,14 @@ class JsonFormatter(logging.Formatter):
 
 
 class JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
-    """The service's handler: its records as JsonFormatter's lines to a stream (stderr)."""
+    """The service's handler: its records as JsonFormatter's lines to a stream (stderr). Made,
+    the process's records are lean (`lean_records`): dictConfig makes it in every process it
+    configures (each of uvicorn's workers too)."""
 
     def __init__(self, stream: Any = None) -> None:
         super().__init__(stream)
-        self.setFormatter(json_formatter())
+        lean_records()
+        self.setFormatter(JsonFormatter())
 
     def write_line(self, line: str) -> bool:
         """Write a line as `emit` writes a record's (under the handler's lock, then flushed);
@@ -198,13 +201,6 @@ def lean_records() -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-
-
-def json_formatter() -> JsonFormatter:
-    """The JSON formatter of a service process's log config, making its records lean: dictConfig
-    calls this in every process it configures (each of uvicorn's workers too)."""
-    lean_records()
-    return JsonFormatter()
 
 
 def configure_logging(level: int = logging.INFO) -> None:

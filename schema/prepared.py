@@ -225,15 +225,12 @@ class PreparedQueries:
 
 
 def _kept(coerced: VariableValues | list[GraphQLError]) -> bool:
-    """Whether coerced variables may be remembered: not a refusal, and `_shareable`."""
-    return not isinstance(coerced, list) and _shareable(coerced)
-
-
-def _shareable(values: VariableValues) -> bool:
-    """Whether coerced variables can be kept for other executions (`shareable`), as given
-    and as coerced."""
-    return all(shareable(v) for v in values.coerced.values()) and all(
-        s.value is Undefined or shareable(s.value) for s in values.sources.values()
+    """Whether coerced variables may be remembered for other executions: not a refusal, and
+    `shareable` as given and as coerced."""
+    if isinstance(coerced, list):
+        return False
+    return all(shareable(v) for v in coerced.coerced.values()) and all(
+        s.value is Undefined or shareable(s.value) for s in coerced.sources.values()
     )
 
 
