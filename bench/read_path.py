@@ -31,7 +31,7 @@ their execution time.
 
 `--keep` keeps the cluster in DIR (default /tmp/lapor-bench-read-path) and uses it again on the
 next run with the same `--reports` (filled less than 12 hours before: the due dates are days
-from the fill's time), which skips the fill.
+from the fill's time), which skips the fill; the migrations it lacks are applied.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ from bench.service import (
     with_user,
 )
 from lapor.servers import free_port
+from models.db import apply_migrations
 from schema.ids import to_global_id
 from tests.harness import PostgresCluster, RedisServer
 
@@ -502,7 +503,8 @@ class Database:
 @contextlib.contextmanager
 def database(reports: int, keep: str | None) -> Iterator[Database]:
     """A cluster with pg_stat_statements and the filled database: throwaway, or kept in
-    `keep` (and used again when it holds the same number of reports, filled lately)."""
+    `keep` (and used again when it holds the same number of reports, filled lately, after the
+    migrations it lacks)."""
     if keep is None:
         with PostgresCluster(settings=STATEMENTS) as cluster:
             url = cluster.create_database(DATABASE)
@@ -513,7 +515,9 @@ def database(reports: int, keep: str | None) -> Iterator[Database]:
         url = server.database_url(DATABASE)
         filled = asyncio.run(_kept(server.url, url, reports))
         reused = filled is not None
-        if filled is None:
+        if filled is not None:  # filled by older code: brought up to this code's schema
+            asyncio.run(apply_migrations(url))
+        else:
             url = server.create_database(DATABASE)
             asyncio.run(prepare(url, (API_ROLE, FLOOR_ROLE)))
             filled = asyncio.run(fill(url, reports))

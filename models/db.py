@@ -23,6 +23,28 @@ async def _keep_session(connection: object) -> None:
     reset (docs/adr/0014-embedded-postgresql.md)."""
 
 
+# The array type of every column type of the schema's tables and the row types, and those row
+# types: what a read may select inside the rows of a read sent with others.
+_NESTED_TYPES = """
+SELECT coalesce(array_agg(DISTINCT format_type(t.typarray, NULL)), '{}')
+FROM pg_class c
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type t ON t.oid = a.atttypid OR (c.relkind = 'c' AND t.typrelid = c.oid)
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'c') AND t.typarray <> 0
+"""
+
+
+async def _learn_nested_types(connection: Any) -> None:
+    """What a new pooled connection does first: learn the codecs of the types a read may select
+    inside another value. Reads sent together come back as one anonymous record per read's row
+    (models/connection.py, `together`), and asyncpg decodes a value inside an anonymous record
+    only with a codec its connection has already learnt from a statement's own columns or
+    parameters: an array or a row type met there first failed the request."""
+    types = await connection.fetchval(_NESTED_TYPES)
+    if types:
+        await connection.fetch(f"SELECT {', '.join(f'NULL::{name}' for name in types)}")
+
+
 def tortoise_config(database_url: str, pool_max: int = 10) -> dict[str, Any]:
     """The Tortoise config dict for a PostgreSQL URL."""
     if not database_url.startswith(POSTGRES_SCHEMES):
@@ -37,6 +59,7 @@ def tortoise_config(database_url: str, pool_max: int = 10) -> dict[str, Any]:
     # each time) while the database is down; connections are made on demand and kept.
     connection["credentials"]["minsize"] = 0
     connection["credentials"]["reset"] = _keep_session
+    connection["credentials"]["init"] = _learn_nested_types
     return {
         "connections": {"default": connection},
         "apps": {

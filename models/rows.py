@@ -137,7 +137,8 @@ def leaving_out(columns: frozenset[str]) -> Iterator[None]:
 class Shape:
     """How one row type is read: its columns, and the enum each enum column holds. Its
     shown-only columns are those no rule or decision reads, only fields that show them: a read
-    that makes rows only to show them may leave those out (`as_shown`)."""
+    that makes rows only to show them may leave those out (`as_shown`). Rows read inside
+    another's (an array column) are of its `row_type` in the database (`typed_row`)."""
 
     def __init__(
         self,
@@ -146,10 +147,12 @@ class Shape:
         table: str,
         shown_only: Sequence[str] = (),
         left_out: frozenset[str] = frozenset(),
+        row_type: str | None = None,
     ) -> None:
         self.row = row
         self.enums = enums
         self.table = table
+        self.row_type = row_type
         self.shown_only = frozenset(f"{table}.{name}" for name in shown_only)
         self._left_out = [name for name in row._fields if f"{table}.{name}" in left_out]
         self._columns_of: dict[str, str] = {}
@@ -173,6 +176,19 @@ class Shape:
             )
         return found
 
+    def typed_row(self, alias: str, *more: str) -> str:
+        """The columns (as `alias`) and the values `more` after them, as a row of the shape's
+        row type (models/migrations/0010_row_types.py): asyncpg decodes a typed row with the
+        codec of each of its columns found once, an anonymous ROW(...) by looking up the
+        codec of every value it holds (docs/adr/0046-typed-rows.md)."""
+        if self.row_type is None:
+            raise TypeError(f"{self.row.__name__} has no row type in the database")
+        prefix = f"{alias}." if alias else ""
+        values = [
+            "NULL" if name in self._left_out else f"{prefix}{name}" for name in self.row._fields
+        ]
+        return f"ROW({', '.join([*values, *more])})::{self.row_type}"
+
     def as_shown(self) -> Shape:
         """This shape as the running operation reads rows to show them: without the shown-only
         columns it shows none of (each NOT_READ in the rows); itself outside a compiled query."""
@@ -182,7 +198,7 @@ class Shape:
         variant = self._variants.get(left_out)
         if variant is None:
             variant = self._variants[left_out] = Shape(
-                self.row, self.enums, self.table, left_out=left_out
+                self.row, self.enums, self.table, left_out=left_out, row_type=self.row_type
             )
         return variant
 
@@ -219,11 +235,17 @@ REPORT = Shape(
     "report",
     shown_only=("body", "address", "latitude", "longitude", "updated_at"),
 )
+# An assignment's row type has one more column: the assignment's follow-ups, when read with it.
 ASSIGNMENT = Shape(
-    AssignmentRow, {"status": AssignmentStatus, "tier": ResolutionTier}, "assignment"
+    AssignmentRow,
+    {"status": AssignmentStatus, "tier": ResolutionTier},
+    "assignment",
+    row_type="assignment_row",
 )
-FOLLOW_UP = Shape(FollowUpRow, {"resolution": ResolutionCode}, "follow_up")
-EVENT = Shape(EventRow, {}, "report_event")
+FOLLOW_UP = Shape(
+    FollowUpRow, {"resolution": ResolutionCode}, "follow_up", row_type="follow_up_row"
+)
+EVENT = Shape(EventRow, {}, "report_event", row_type="event_row")
 
 
 async def select(shape: Shape, sql: str, *params: Any) -> list[Any]:

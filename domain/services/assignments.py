@@ -531,17 +531,18 @@ class WithFollowUps:
 # Each assignment's follow-ups (as `a`), oldest first as `follow_ups_of_assignments` gives
 # them: a column of an assignment's statement.
 FOLLOW_UPS_OF_EACH = (
-    f"ARRAY(SELECT ROW({rows.FOLLOW_UP.columns_of('f')}) FROM follow_up f"
+    f"ARRAY(SELECT {rows.FOLLOW_UP.typed_row('f')} FROM follow_up f"
     " WHERE f.assignment_id = a.id ORDER BY f.id)"
 )
 
 
 def assignments_of_each_report(with_follow_ups: bool) -> str:
     """Each report's assignments (as `r`), oldest first, as an array of rows (each with its
-    follow-ups after its columns, when asked): a column of a report's statement."""
-    follow_ups = f", {FOLLOW_UPS_OF_EACH}" if with_follow_ups else ""
+    follow-ups after its columns, when asked; else NULL there): a column of a report's
+    statement."""
+    follow_ups = FOLLOW_UPS_OF_EACH if with_follow_ups else "NULL"
     return (
-        f"ARRAY(SELECT ROW({rows.ASSIGNMENT.columns_of('a')}{follow_ups}) FROM assignment a"
+        f"ARRAY(SELECT {rows.ASSIGNMENT.typed_row('a', follow_ups)} FROM assignment a"
         " WHERE a.report_id = r.id ORDER BY a.id)"
     )
 

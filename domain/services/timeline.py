@@ -128,7 +128,7 @@ def public_lines_of_each_report(limit: str) -> str:
     """Each report's first `limit` public lines (as `r`; `limit` a parameter), oldest first,
     as an array of rows: a column of a report's statement (`HeldLines`)."""
     return (
-        f"ARRAY(SELECT ROW({rows.EVENT.columns_of('e')}) FROM report_event e"
+        f"ARRAY(SELECT {rows.EVENT.typed_row('e')} FROM report_event e"
         f" WHERE e.report_id = r.id AND {_PUBLIC} ORDER BY e.id LIMIT {limit})"
     )
 

@@ -11,7 +11,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from lapor.demo import JEMBER
-from models import Region
+from models import Region, rows
 from models.connection import one_connection, read_records, renumbered
 from tests.statements import StatementLog, counting
 
@@ -211,3 +211,24 @@ def test_parameters_are_renumbered_outside_quoted_literals_and_names() -> None:
         """SELECT '$1 it''s $2', "col$1" FROM t WHERE a = $4 AND b = $15 AND c = $5"""
     )
     assert renumbered(sql, 0) == sql
+
+
+async def test_reads_sent_together_decode_arrays_on_a_new_connection(db: str) -> None:
+    # asyncpg decodes a value inside an anonymous record (each read's rows, `together`) only
+    # with a codec its connection has already learnt from a statement's own columns.
+    await backend()
+    await connections.get("default")._pool.expire_connections()
+    async with one_connection():
+        names, ids, lines = await asyncio.gather(
+            read_records("SELECT ARRAY['a'::varchar, 'b'] AS names", []),
+            read_records("SELECT ARRAY[1::bigint, 2] AS ids, ARRAY[now()] AS at", []),
+            read_records(
+                f"SELECT ARRAY[{rows.EVENT.typed_row('e')}] AS lines FROM (SELECT 1 AS id,"
+                " 2 AS report_id, 'k' AS kind, NULL AS message, NULL::bigint AS actor_id,"
+                " 'public' AS visibility, now() AS at, NULL::bigint AS assignment_id) e",
+                [],
+            ),
+        )
+    assert [tuple(r) for r in names] == [(["a", "b"],)]
+    assert [r[0] for r in ids] == [[1, 2]]
+    assert [tuple(line)[:4] for line in lines[0][0]] == [(1, 2, "k", None)]

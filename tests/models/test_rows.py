@@ -10,9 +10,11 @@ from typing import Any
 
 import dateutil.tz
 import pytest
+from tortoise import connections
 from tortoise.expressions import F, Q
 
 from models import Assignment, Report, rows
+from models.connection import read_records
 from models.enums import AssignmentStatus
 from models.rows import built_ids, ids_of, plain_query_key, rows_of_with
 from tests.app_fixtures import JAYAPURA, JEMBER
@@ -162,3 +164,45 @@ def test_a_stored_value_of_no_member_is_refused_as_the_enum_refuses_it(stored: A
     values[fields.index("status")] = stored
     with pytest.raises(ValueError, match="is not a valid ReportStatus"):
         rows.REPORT.make(values)
+
+
+# A row type's columns after its row's (models/migrations/0010_row_types.py).
+_MORE_COLUMNS = {"assignment_row": [("follow_ups", "follow_up_row[]")]}
+_COLUMNS = """
+SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+TYPED = [s for s in vars(rows).values() if isinstance(s, rows.Shape) and s.row_type]
+
+
+@pytest.mark.parametrize("shape", TYPED, ids=[s.row_type for s in TYPED])
+async def test_a_row_type_holds_its_rows_columns_as_the_table_types_them(
+    db: str, shape: rows.Shape
+) -> None:
+    # In the row's order, or its rows would be read into the wrong fields; as the table types
+    # them, but text for any character column: a cast to a shorter varchar cuts a value short.
+    client = connections.get("default")
+    _, typed = await client.execute_query(_COLUMNS, [shape.row_type])
+    _, table = await client.execute_query(_COLUMNS, [shape.table])
+    of_table = {r["name"]: r["type"] for r in table}
+    expected = [
+        (name, "text" if of_table[name].startswith("character") else of_table[name])
+        for name in shape.row._fields
+    ]
+    assert [(r["name"], r["type"]) for r in typed] == expected + _MORE_COLUMNS.get(
+        str(shape.row_type), []
+    )
+
+
+async def test_typed_rows_read_as_the_rows_of_their_columns(db: str) -> None:
+    report = await new_complaint(NOW)
+    lines = await rows.select(
+        rows.EVENT, f"SELECT {rows.EVENT.columns} FROM report_event WHERE report_id = $1", report.id
+    )
+    ((held,),) = await read_records(
+        f"SELECT ARRAY(SELECT {rows.EVENT.typed_row('e')} FROM report_event e"
+        " WHERE e.report_id = $1 ORDER BY e.id)",
+        [report.id],
+    )
+    assert lines and [rows.EVENT.make(line) for line in held] == lines
