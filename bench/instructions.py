@@ -16,13 +16,18 @@ not what pages a second would be. It is the figure to compare two commits by, La
 request above all. Needs valgrind (`apt-get install valgrind`); under it the process runs
 several times slower, so a few dozen requests per page are enough.
 
+`--dumps DIR` keeps callgrind's dumps there, one per page and server (`callgrind_annotate
+--inclusive=yes DUMP` shows which C functions the instructions went to: the interpreter, asyncpg's
+decoding, orjson).
+
     .venv/bin/python -m bench.instructions [--keep DIR] [--reports 1000000] [--requests 50]
-        [--only inbox50,report]
+        [--only inbox50,report] [--dumps DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -113,9 +118,9 @@ async def _count(url: str, redis_url: str, filled: Filled, args: argparse.Namesp
     return failed
 
 
-def _dumps(directory: Path) -> dict[str, int]:
-    """The instructions of each dump callgrind wrote in `directory`, by its label."""
-    found: dict[str, int] = {}
+def _dumps(directory: Path) -> dict[str, tuple[int, Path]]:
+    """The instructions of each dump callgrind wrote in `directory`, and the dump, by label."""
+    found: dict[str, tuple[int, Path]] = {}
     for dump in directory.glob("callgrind.out.*.*"):
         label, total = None, None
         for line in dump.read_text().splitlines():
@@ -124,11 +129,12 @@ def _dumps(directory: Path) -> dict[str, int]:
             elif line.startswith("totals:"):
                 total = int(line.split()[1])
         if label is not None and total is not None:
-            found[label] = total
+            found[label] = (total, dump)
     return found
 
 
-def _report(found: dict[str, int], requests: int) -> None:
+def _report(dumps: dict[str, tuple[int, Path]], requests: int, kept: bool) -> None:
+    found = {label: total for label, (total, _) in dumps.items()}
     calibration = found.pop(CALIBRATION, 0)
     print(
         f"instructions per request in one process (callgrind), {requests} requests of each, "
@@ -143,6 +149,11 @@ def _report(found: dict[str, int], requests: int) -> None:
         per_lapor = (lapor - calibration) / requests
         ratio = per_floor / per_lapor
         print(f"{scenario.name:<10} {per_floor:>12,.0f} {per_lapor:>12,.0f} {ratio:>12.3f}")
+    if kept:
+        print("callgrind's dumps:")
+        for label, (_, dump) in sorted(dumps.items()):
+            if label != CALIBRATION:
+                print(f"  {label:<16} {dump}")
 
 
 def main() -> None:
@@ -151,6 +162,7 @@ def main() -> None:
     parser.add_argument("--keep", nargs="?", const=KEEP_DIR, default=KEEP_DIR)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--only", default="")
+    parser.add_argument("--dumps", type=Path, help="keep callgrind's dumps in this directory")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inside:
@@ -163,7 +175,14 @@ def main() -> None:
         raise SystemExit("needs valgrind and callgrind_control: apt-get install valgrind")
     asks_read, asks_write = os.pipe()
     answers_read, answers_write = os.pipe()
-    with tempfile.TemporaryDirectory(prefix="lapor-callgrind-") as directory:
+    with contextlib.ExitStack() as stack:
+        if args.dumps is not None:
+            args.dumps.mkdir(parents=True, exist_ok=True)
+            directory = str(args.dumps)
+            for old in args.dumps.glob("callgrind.out.*"):  # another run's, not to be read
+                old.unlink()
+        else:
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="lapor-callgrind-"))
         inside = subprocess.Popen(
             [
                 valgrind,
@@ -188,7 +207,7 @@ def main() -> None:
         with os.fdopen(asks_read) as asks, os.fdopen(answers_write, "w") as answers:
             _serve_controls(inside.pid, asks, answers)  # until the counted process ends
         returncode = inside.wait()
-        _report(_dumps(Path(directory)), args.requests)
+        _report(_dumps(Path(directory)), args.requests, kept=args.dumps is not None)
     raise SystemExit(returncode)
 
 
