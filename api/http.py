@@ -145,6 +145,15 @@ async def _body(request: Request) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _state(scope: Scope) -> dict[str, Any]:
+    """The request's state (what `request.state` wraps, and what the access line reads), as
+    its dict: Starlette's `State` raises and formats an AttributeError for a name it lacks."""
+    state: dict[str, Any] | None = scope.get("state")
+    if state is None:
+        state = scope["state"] = {}
+    return state
+
+
 class GraphQLOverHTTP(GraphQL[Context, None]):
     """Strawberry's ASGI view answering HTTP requests by the conventions above. A browser's
     visit gets the console (`render_graphql_ide`); WebSockets go through Strawberry's `run`."""
@@ -171,7 +180,7 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             try:
                 response = await self.answer(request)
             finally:  # an upload's files are spooled to disk: let them go with the request
-                form = getattr(request.state, "upload_form", None)
+                form = _state(scope).get("upload_form")
                 if form is not None:
                     await form.close()
         await response(scope, receive, send)
@@ -227,7 +236,7 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         operation = context.operation_name if context is not None else None
         codes = _codes(body)
         observe_graphql(operation, response.status_code, time.perf_counter() - started, codes)
-        request.state.graphql = {"operation": operation, "errors": codes}
+        _state(request.scope)["graphql"] = {"operation": operation, "errors": codes}
         return response
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
@@ -239,7 +248,9 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         if request.method == "POST":
             body_type = media_type(request.scope)
             if body_type == MULTIPART:
-                data, request.state.upload_form = await read_multipart(request, self.settings)
+                data, _state(request.scope)["upload_form"] = await read_multipart(
+                    request, self.settings
+                )
             elif body_type != JSON:
                 raise Refusal(
                     415,
