@@ -156,6 +156,7 @@ class Shape:
         self.shown_only = frozenset(f"{table}.{name}" for name in shown_only)
         self._left_out = [name for name in row._fields if f"{table}.{name}" in left_out]
         self._columns_of: dict[str, str] = {}
+        self._typed_rows: dict[tuple[str, tuple[str, ...]], str] = {}  # made once each
         self.columns = self.columns_of("")
         self._enums = [
             (row._fields.index(name), members_by_value(enum), enum) for name, enum in enums.items()
@@ -181,13 +182,17 @@ class Shape:
         row type (models/migrations/0010_row_types.py): asyncpg decodes a typed row with the
         codec of each of its columns found once, an anonymous ROW(...) by looking up the
         codec of every value it holds (docs/adr/0046-typed-rows.md)."""
-        if self.row_type is None:
-            raise TypeError(f"{self.row.__name__} has no row type in the database")
-        prefix = f"{alias}." if alias else ""
-        values = [
-            "NULL" if name in self._left_out else f"{prefix}{name}" for name in self.row._fields
-        ]
-        return f"ROW({', '.join([*values, *more])})::{self.row_type}"
+        found = self._typed_rows.get((alias, more))
+        if found is None:
+            if self.row_type is None:
+                raise TypeError(f"{self.row.__name__} has no row type in the database")
+            prefix = f"{alias}." if alias else ""
+            values = [
+                "NULL" if name in self._left_out else f"{prefix}{name}" for name in self.row._fields
+            ]
+            found = f"ROW({', '.join([*values, *more])})::{self.row_type}"
+            self._typed_rows[alias, more] = found
+        return found
 
     def as_shown(self) -> Shape:
         """This shape as the running operation reads rows to show them: without the shown-only

@@ -10,6 +10,7 @@ internal lines too, is read on its own as before.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -70,6 +71,18 @@ class ReportPage:
     ahead: Ahead
 
 
+@functools.cache
+def _statement(shape: rows.Shape, assignments_too: bool, follow_ups: bool, lines: bool) -> str:
+    """The page's statement for what it reads (the report by its code, $1; as many first public
+    lines as $2 when `lines`): made once for each, as a page asks on every request."""
+    columns = [report_and_facts(shape)]
+    if assignments_too:
+        columns.append(assignments.assignments_of_each_report(follow_ups))
+    if lines:
+        columns.append(public_lines_of_each_report("$2"))
+    return f"SELECT {', '.join(columns)} FROM report r WHERE r.tracking_code = $1"
+
+
 async def report_page(actor: Actor, code: str, ahead: Ahead) -> ReportPage | None:
     """The report with this code if the actor may read it, with what `ahead` asks for; None
     otherwise (never tells which)."""
@@ -77,16 +90,9 @@ async def report_page(actor: Actor, code: str, ahead: Ahead) -> ReportPage | Non
     if canonical is None:
         return None
     shape = rows.REPORT.as_shown()
-    columns = [report_and_facts(shape)]
-    params: list[object] = [canonical]
-    if ahead.assignments:
-        columns.append(assignments.assignments_of_each_report(ahead.follow_ups))
-    if ahead.lines:
-        params.append(ahead.lines)
-        columns.append(public_lines_of_each_report(f"${len(params)}"))
-    found = await rows.select_with(
-        shape, f"SELECT {', '.join(columns)} FROM report r WHERE r.tracking_code = $1", *params
-    )
+    sql = _statement(shape, ahead.assignments, ahead.follow_ups, bool(ahead.lines))
+    params = (canonical, ahead.lines) if ahead.lines else (canonical,)
+    found = await rows.select_with(shape, sql, *params)
     if not found:
         return None
     row, more = found[0]
