@@ -4,11 +4,14 @@ how Tortoise is configured for a URL, connecting, and applying the migrations.""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from tortoise import Tortoise
+
+log = logging.getLogger("lapor.db")
 
 MODELS_MODULES = ["models.entities"]
 POSTGRES_SCHEMES = ("postgres://", "postgresql://", "asyncpg://")
@@ -40,9 +43,17 @@ async def _learn_nested_types(connection: Any) -> None:
     (models/connection.py, `together`), and asyncpg decodes a value inside an anonymous record
     only with a codec its connection has already learnt from a statement's own columns or
     parameters: an array or a row type met there first failed the request."""
+    import asyncpg
+
     types = await connection.fetchval(_NESTED_TYPES)
-    if types:
+    if not types:
+        return
+    try:
         await connection.fetch(f"SELECT {', '.join(f'NULL::{name}' for name in types)}")
+    except asyncpg.UnsupportedClientFeatureError as error:
+        # A type asyncpg cannot decode at all (a row type of a column it reads only as text):
+        # the connection serves, and a read that nests that type fails as it would have.
+        log.warning("a new connection did not learn the nested types: %s", error)
 
 
 def tortoise_config(database_url: str, pool_max: int = 10) -> dict[str, Any]:

@@ -232,3 +232,18 @@ async def test_reads_sent_together_decode_arrays_on_a_new_connection(db: str) ->
     assert [tuple(r) for r in names] == [(["a", "b"],)]
     assert [r[0] for r in ids] == [[1, 2]]
     assert [tuple(line)[:4] for line in lines[0][0]] == [(1, 2, "k", None)]
+
+
+async def test_a_type_asyncpg_cannot_decode_leaves_new_connections_serving(
+    db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A row type holding a column asyncpg reads only as text cannot be decoded at all.
+    client = connections.get("default")
+    await client.execute_script("CREATE TYPE undecodable_row AS (words tsvector)")
+    try:
+        await client._pool.expire_connections()
+        assert [r[0] for r in await read_records("SELECT 7 AS n", [])] == [7]
+        assert "did not learn the nested types" in caplog.text
+    finally:
+        await client.execute_script("DROP TYPE undecodable_row")
+        await client._pool.expire_connections()
