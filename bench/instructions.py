@@ -38,9 +38,11 @@ from typing import IO
 
 from bench.read_path import KEEP_DIR, SCENARIOS, Filled, database
 from bench.request_cpu import Call, same_page, served
+from models import connection
 from tests.harness import RedisServer
 
 CALIBRATION = "calibration"
+VALGRIND_SLOWDOWN = 1000  # more than callgrind slows the process down
 _PIPES = "LAPOR_BENCH_CONTROL_FDS"  # the counted process's ends of the two pipes
 
 
@@ -95,6 +97,11 @@ async def _counted(
 async def _count(url: str, redis_url: str, filled: Filled, args: argparse.Namespace) -> int:
     """Inside callgrind: each page's requests counted, floor's then Lapor's."""
     only = set(args.only.split(",")) if args.only else None
+    # Under callgrind the process runs a hundred times slower or more: a query's connection
+    # parked for the next one (models/connection.py) would go back to the pool before the
+    # next request came, as natively it does not between requests one after another (an
+    # inbox of fifty's came 200 ms after its last, in callgrind's time).
+    connection.PARK_SECONDS *= VALGRIND_SLOWDOWN
     control = _Controller(*(int(fd) for fd in os.environ[_PIPES].split(",")))
     failed = 0
     async with served(url, redis_url) as (lapor, floor, token):

@@ -94,7 +94,10 @@ async def connect_database(database_url: str, pool_max: int = 10) -> None:
 
 
 async def disconnect_database() -> None:
-    """Close every connection Tortoise holds."""
+    """Close every connection Tortoise holds (a parked one first goes back to its pool)."""
+    from models.connection import release_parked
+
+    await release_parked()
     await Tortoise.close_connections()
 
 

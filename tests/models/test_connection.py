@@ -11,8 +11,16 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from lapor.demo import JEMBER
-from models import Region, rows
-from models.connection import one_connection, read_records, renumbered
+from models import Region, connection, rows
+from models.connection import (
+    MAX_REUSES,
+    PARK_SECONDS,
+    is_parked,
+    one_connection,
+    read_records,
+    release_parked,
+    renumbered,
+)
 from tests.statements import StatementLog, counting
 
 
@@ -139,12 +147,136 @@ async def test_a_task_that_outlives_its_block_finishes_on_pooled_connections(db:
         held = await backend()
         task = asyncio.create_task(straggler())
         await asyncio.sleep(0.05)  # its statement is under way when the block ends
-    # The block gave its connection back once that statement was done, not before: at most
-    # the straggler's next statement holds one now.
-    assert in_use() <= 1
+    # The block let its connection go once that statement was done, not before: parked for
+    # the next block, and at most the straggler's next statement holds one now.
+    assert is_parked(pool)
+    assert in_use() <= 2
     during, after = await task
     assert during == held and after > 0
+    await back_in_pool(pool)
     assert in_use() == 0  # nothing is held by anyone any more
+
+
+# ------------------------------------------------------------- parked between blocks
+
+
+async def nothing_parked() -> Pool:
+    """The default pool, holding a connection at least and none parked."""
+    await backend()
+    await release_parked()
+    return connections.get("default")._pool
+
+
+async def a_block() -> int:
+    """The backend of a block of one statement (which parks its connection)."""
+    async with one_connection():
+        return await backend()
+
+
+async def back_in_pool(pool: Pool) -> None:
+    """Once the connection a block parked has gone back to the pool by itself."""
+    for _ in range(1000):
+        if not is_parked(pool):
+            await asyncio.sleep(0.01)  # its release, a task, runs
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("the parked connection never went back to the pool")
+
+
+async def test_the_next_block_takes_the_connection_the_last_one_left(
+    db: str, acquisitions: list[int]
+) -> None:
+    pool = await nothing_parked()
+    before = idle(pool)
+    first = await a_block()
+    assert is_parked(pool) and idle(pool) == before - 1  # kept out of the pool, for a moment
+    assert await a_block() == first
+    assert len(acquisitions) == 2  # the first block's (and backend()'s), not the second's
+
+
+async def test_a_parked_connection_goes_back_to_the_pool_by_itself(db: str) -> None:
+    pool = await nothing_parked()
+    before = idle(pool)
+    await a_block()
+    assert idle(pool) == before - 1
+    await asyncio.sleep(PARK_SECONDS * 20)
+    assert not is_parked(pool)
+    assert idle(pool) == before
+
+
+async def test_a_transaction_waiting_for_a_full_pool_gets_the_parked_connection(
+    db: str,
+) -> None:
+    pool = await nothing_parked()
+    others = [await pool.acquire() for _ in range(pool.get_max_size() - 1)]
+    try:
+        await a_block()  # on the pool's last connection
+        assert is_parked(pool) and idle(pool) == 0
+        async with asyncio.timeout(2):  # not left waiting on the parked one
+            async with in_transaction() as transaction:
+                changed, _ = await transaction.execute_query(
+                    "UPDATE region SET name = name WHERE code = $1", [JEMBER]
+                )
+        assert changed == 1
+    finally:
+        for other in others:
+            await pool.release(other)
+
+
+async def test_a_parked_connection_the_server_closed_is_not_taken(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connection, "PARK_SECONDS", 5.0)  # parked while the server closes it
+    pool = await nothing_parked()
+    parked = await a_block()
+    _, rows = await connections.get("default").execute_query(
+        "SELECT pg_terminate_backend($1) AS done", [parked]
+    )
+    assert rows[0]["done"]
+    await asyncio.sleep(0.05)  # the connection hears it is closed
+    assert is_parked(pool)
+    assert await a_block() != parked
+    await release_parked()
+
+
+async def test_a_connection_goes_back_through_the_pool_after_max_reuses_blocks(
+    db: str, acquisitions: list[int]
+) -> None:
+    await nothing_parked()
+    acquisitions.clear()
+    for _ in range(MAX_REUSES + 2):
+        await a_block()
+    # The first block acquired it; it served MAX_REUSES more parked; the next acquired again.
+    assert len(acquisitions) == 2
+
+
+async def test_a_failed_or_cancelled_block_parks_nothing(db: str) -> None:
+    pool = await nothing_parked()
+    with pytest.raises(RuntimeError):
+        async with one_connection():
+            await backend()
+            raise RuntimeError("a resolver failed")
+    assert not is_parked(pool)
+
+    async def slow_page() -> None:
+        async with one_connection():
+            await connections.get("default").execute_query("SELECT pg_sleep(5)")
+
+    task = asyncio.create_task(slow_page())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not is_parked(pool)
+
+
+async def test_closing_the_database_gives_back_a_parked_connection_at_once(db: str) -> None:
+    pool = await nothing_parked()
+    before = idle(pool)
+    await a_block()
+    assert is_parked(pool)
+    await release_parked()  # as disconnect_database does before the pools close
+    assert not is_parked(pool) and idle(pool) == before
 
 
 # ------------------------------------------------------------- reads sent together
