@@ -16,12 +16,16 @@ not what pages a second would be. It is the figure to compare two commits by, La
 request above all. Needs valgrind (`apt-get install valgrind`); under it the process runs
 several times slower, so a few dozen requests per page are enough.
 
+`--simulate` also runs callgrind's simulated caches and branch predictor, and prints each
+page's mispredicted branches and first-level cache misses per request: what makes an
+instruction of Lapor's cost more time than one of the floor's.
+
 `--dumps DIR` keeps callgrind's dumps there, one per page and server (`callgrind_annotate
 --inclusive=yes DUMP` shows which C functions the instructions went to: the interpreter, asyncpg's
 decoding, orjson).
 
     .venv/bin/python -m bench.instructions [--keep DIR] [--reports 1000000] [--requests 50]
-        [--only inbox50,report] [--dumps DIR]
+        [--only inbox50,report] [--dumps DIR] [--simulate]
 """
 
 from __future__ import annotations
@@ -125,37 +129,62 @@ async def _count(url: str, redis_url: str, filled: Filled, args: argparse.Namesp
     return failed
 
 
-def _dumps(directory: Path) -> dict[str, tuple[int, Path]]:
-    """The instructions of each dump callgrind wrote in `directory`, and the dump, by label."""
-    found: dict[str, tuple[int, Path]] = {}
+# What `--simulate` adds to each page's figures: callgrind's simulated caches and branch
+# predictor, in events per request (summed over the events named).
+SIMULATED = {
+    "mispredicted branches": ("Bcm", "Bim"),
+    "L1 instruction misses": ("I1mr",),
+    "L1 data misses": ("D1mr", "D1mw"),
+}
+
+
+def _dumps(directory: Path) -> dict[str, tuple[dict[str, int], Path]]:
+    """The event totals of each dump callgrind wrote in `directory` (instructions as `Ir`), and
+    the dump, by label."""
+    found: dict[str, tuple[dict[str, int], Path]] = {}
     for dump in directory.glob("callgrind.out.*.*"):
-        label, total = None, None
+        label, events, totals = None, [], []
         for line in dump.read_text().splitlines():
             if line.startswith("desc: Trigger: ") and " dump " in line:
                 label = line.split(" dump ", 1)[1].strip()
+            elif line.startswith("events:"):
+                events = line.split()[1:]
             elif line.startswith("totals:"):
-                total = int(line.split()[1])
-        if label is not None and total is not None:
-            found[label] = (total, dump)
+                totals = [int(n) for n in line.split()[1:]]
+        if label is not None and totals:
+            found[label] = (dict(zip(events, totals, strict=False)), dump)
     return found
 
 
-def _report(dumps: dict[str, tuple[int, Path]], requests: int, kept: bool) -> None:
-    found = {label: total for label, (total, _) in dumps.items()}
-    calibration = found.pop(CALIBRATION, 0)
+def _report(dumps: dict[str, tuple[dict[str, int], Path]], requests: int, kept: bool) -> None:
+    found = {label: totals for label, (totals, _) in dumps.items()}
+    calibration = found.pop(CALIBRATION, {})
+
+    def per_request(label: str, names: tuple[str, ...]) -> float | None:
+        totals = found.get(label)
+        if totals is None or any(name not in totals for name in names):
+            return None
+        return sum(totals[name] - calibration.get(name, 0) for name in names) / requests
+
     print(
         f"instructions per request in one process (callgrind), {requests} requests of each, "
-        f"less {calibration:,} for switching counting on and off"
+        f"less {calibration.get('Ir', 0):,} for switching counting on and off"
     )
-    print(f"{'page':<10} {'floor':>12} {'Lapor':>12} {'floor/Lapor':>12}")
-    for scenario in SCENARIOS:
-        floor, lapor = found.get(f"{scenario.name} floor"), found.get(f"{scenario.name} Lapor")
-        if floor is None or lapor is None:
-            continue
-        per_floor = (floor - calibration) / requests
-        per_lapor = (lapor - calibration) / requests
-        ratio = per_floor / per_lapor
-        print(f"{scenario.name:<10} {per_floor:>12,.0f} {per_lapor:>12,.0f} {ratio:>12.3f}")
+    rows = [("instructions", ("Ir",)), *SIMULATED.items()]
+    for figure, names in rows:
+        lines = []
+        for scenario in SCENARIOS:
+            floor = per_request(f"{scenario.name} floor", names)
+            lapor = per_request(f"{scenario.name} Lapor", names)
+            if floor is not None and lapor is not None:
+                lines.append(
+                    f"{scenario.name:<10} {floor:>12,.0f} {lapor:>12,.0f} {floor / lapor:>12.3f}"
+                )
+        if lines:
+            if figure != "instructions":
+                print(f"{figure} per request (simulated):")
+            print(f"{'page':<10} {'floor':>12} {'Lapor':>12} {'floor/Lapor':>12}")
+            print("\n".join(lines))
     if kept:
         print("callgrind's dumps:")
         for label, (_, dump) in sorted(dumps.items()):
@@ -170,6 +199,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--only", default="")
     parser.add_argument("--dumps", type=Path, help="keep callgrind's dumps in this directory")
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="also count simulated cache misses and mispredicted branches (slower)",
+    )
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inside:
@@ -196,6 +230,7 @@ def main() -> None:
                 "--quiet",
                 "--tool=callgrind",
                 "--instr-atstart=no",
+                *(["--cache-sim=yes", "--branch-sim=yes"] if args.simulate else []),
                 f"--callgrind-out-file={directory}/callgrind.out.%p",
                 sys.executable,
                 "-m",
