@@ -232,6 +232,7 @@ class _Parked(NamedTuple):
     connection: asyncpg.Connection  # the pool's proxy of it, still acquired
     reuses: int
     since: float  # the loop's time when it was parked
+    loop: asyncio.AbstractEventLoop  # the loop it serves (tests run one per test)
 
 
 # Each pool's parked connections, the latest last (the next block takes it).
@@ -257,7 +258,7 @@ def _park(pool: asyncpg.Pool, connection: asyncpg.Connection, reuses: int) -> bo
     ):
         return False
     loop = asyncio.get_running_loop()
-    parked.append(_Parked(connection, reuses, loop.time()))
+    parked.append(_Parked(connection, reuses, loop.time(), loop))
     if pool not in _timers:
         _timers[pool] = loop.call_later(PARK_SECONDS, _unpark, pool)
     return True
@@ -315,13 +316,16 @@ def is_parked(pool: asyncpg.Pool) -> bool:
 
 
 async def release_parked() -> None:
-    """Every parked connection back to its pool now (before the pools close)."""
-    for timer in _timers.values():
-        timer.cancel()
-    _timers.clear()
+    """Every connection parked on this loop back to its pool now (before the pools close).
+    What another loop parked is forgotten: that loop has ended, or closes its own pools."""
+    loop = asyncio.get_running_loop()
     while _parked:
         pool, parked = _parked.popitem()
-        for each in parked:
+        timer = _timers.pop(pool, None)
+        ours = [each for each in parked if each.loop is loop]
+        if timer is not None and ours:  # (a timer of an ended loop is not touched)
+            timer.cancel()
+        for each in ours:
             await _release(pool, each.connection)
 
 
