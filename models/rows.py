@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextvars import ContextVar, Token
 from datetime import date, datetime
 from decimal import Decimal
@@ -173,6 +173,10 @@ class Shape:
         self._not_read = [row._fields.index(name) for name in self._left_out]
         self._variants: dict[frozenset[str], Shape] = {}
         self._width = len(row._fields)
+        # The row of a record of this shape's columns (`take` for one with more after them).
+        self.make: Callable[[Record | Sequence[Any]], Any] = (
+            self._written_make() if self._enums or self._not_read else self._make
+        )
 
     def columns_of(self, alias: str) -> str:
         """The columns, each qualified by a table alias (a column left out is a NULL); made
@@ -221,8 +225,38 @@ class Shape:
         width = self._width
         return self.make(values[:width]), tuple(values[width:])
 
-    def make(self, record: Record | Sequence[Any]) -> Any:
-        """The row of a record of this shape's columns (`take` for one with more after them)."""
+    def _written_make(self) -> Callable[[Record | Sequence[Any]], Any]:
+        """`make` written out for this shape's enum and left-out columns, one statement each,
+        without `_make`'s loops over them (a page of fifty makes a hundred rows: the loops were
+        a tenth of the inbox page's bytecodes). A record it cannot make goes to `_make`, which
+        says why."""
+        lines = [
+            "def make(record):",
+            f"    if len(record) != {self._width}:",
+            "        return slowly(record)",
+            "    values = list(record)",
+        ]
+        names: dict[str, Any] = {"slowly": self._make, "new": tuple.__new__, "row": self.row}
+        for index, members, _ in self._enums:
+            names[f"members_{index}"] = members
+            lines += [
+                f"    value = values[{index}]",
+                "    if value is not None:",
+                "        try:",
+                f"            values[{index}] = members_{index}[value]",
+                "        except (KeyError, TypeError):",
+                "            return slowly(record)",
+            ]
+        names["NOT_READ"] = NOT_READ
+        lines += [f"    values[{index}] = NOT_READ" for index in self._not_read]
+        lines.append("    return new(row, values)")
+        exec(compile("\n".join(lines), f"<make of {self.row.__name__}>", "exec"), names)
+        made: Callable[[Record | Sequence[Any]], Any] = names["make"]
+        return made
+
+    def _make(self, record: Record | Sequence[Any]) -> Any:
+        """`make`, as it is for a shape without enum or left-out columns, and as the written
+        out `make` of one with them is checked against (tests/models/test_rows.py)."""
         if not self._enums and not self._not_read:
             values: Record | Sequence[Any] = record
         else:
