@@ -132,3 +132,24 @@ async def test_the_cpu_bench_times_each_page_only_when_both_answer_it_alike(
 
     report = next(s for s in read_path.SCENARIOS if s.name == "report")
     assert await request_cpu.page(report, filled, lapor, another_page, token, turns) is None
+
+
+async def test_the_bytecode_bench_counts_what_each_request_runs_by_function(
+    filled: read_path.Filled, floor_app: Starlette
+) -> None:
+    """bench/bytecodes.py hears every bytecode of the requests it counts, and only of those:
+    twice the requests run twice the bytecodes, Lapor's in its own functions."""
+    from api.app import create_app
+    from bench import bytecodes, request_cpu
+
+    lapor = request_cpu.asgi_caller(create_app(get_settings()))
+    scenario = next(s for s in read_path.SCENARIOS if s.name == "report")
+    body = orjson.dumps(
+        {"query": scenario.document, "variables": read_path.variables(scenario, filled)}
+    )
+    once = await bytecodes._counted(lapor, (body, {}, "/graphql"), 1)
+    twice = await bytecodes._counted(lapor, (body, {}, "/graphql"), 2)
+    answer = next(key for key in once if key[1] == "answer" and key[0].endswith("api/http.py"))
+    assert twice[answer] == 2 * once[answer] > 0
+    assert 1.8 < sum(twice.values()) / sum(once.values()) < 2.2
+    assert bytecodes._where(answer[0]) == "api/http.py"

@@ -1,0 +1,112 @@
+"""The read path's pages in one process, in Python bytecodes: how many each request runs,
+Lapor's against its floor's, and which of Lapor's functions run most of them.
+
+An instruction of the interpreter's costs more time than one of asyncpg's or orjson's C: each
+bytecode is an indirect jump, and `bench.instructions --simulate` counts twice as many
+mispredicted branches per request for Lapor as for the floor. Bytecodes are the figure that
+follows that cost, and they say where it goes by function. The bench serves both apps as
+`bench.request_cpu` does (same database, roles and pages; each page's bytes compared first,
+unequal pages not counted). Then it counts `--requests` requests of each with a trace function
+that hears every bytecode (`sys.settrace`, opcode events). The count does not depend on the
+machine's speed, except where a timer fires between requests (a parked connection going back
+to the pool: a few hundred bytecodes). Tracing slows the process down twenty times, so a few
+dozen requests are enough.
+
+    .venv/bin/python -m bench.bytecodes [--keep DIR] [--reports 1000000] [--requests 20]
+        [--only inbox50,report] [--top 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bench.read_path import KEEP_DIR, SCENARIOS, Filled, database
+from bench.request_cpu import Call, same_page, served
+from tests.harness import RedisServer
+
+_ROOT = str(Path(__file__).resolve().parent.parent) + "/"
+
+
+class _Counting:
+    """A trace function counting the bytecodes each function (file, name) runs."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def __call__(self, frame: FrameType, event: str, _: Any) -> _Counting:
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        if event == "opcode":
+            code = frame.f_code
+            self.counts[code.co_filename, code.co_name] += 1
+        return self
+
+
+async def _counted(call: Call, request: tuple[bytes, dict[bytes, bytes], str], n: int) -> Counter:
+    body, headers, path = request
+    for _ in range(10):  # caches and plans made, as when counting instructions
+        await call(body, path, headers)
+    counting = _Counting()
+    sys.settrace(counting)
+    try:
+        for _ in range(n):
+            await call(body, path, headers)
+    finally:
+        sys.settrace(None)
+    return counting.counts
+
+
+def _where(filename: str) -> str:
+    """A function's file as this repository names it, or its library's."""
+    if filename.startswith(_ROOT):
+        return filename[len(_ROOT) :]
+    return filename.rpartition("site-packages/")[2] or filename
+
+
+async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace) -> int:
+    only = set(args.only.split(",")) if args.only else None
+    failed = 0
+    async with served(url, redis_url) as (lapor, floor, token):
+        print(f"bytecodes per request in one process, {args.requests} requests of each")
+        for scenario in SCENARIOS:
+            if only is not None and scenario.name not in only:
+                continue
+            same = await same_page(scenario, filled, lapor, floor, token)
+            if same is None:
+                failed += 1
+                continue
+            body, headers, _ = same
+            floors = await _counted(floor, (body, headers, scenario.floor_path), args.requests)
+            lapors = await _counted(lapor, (body, headers, "/graphql"), args.requests)
+            per_floor = sum(floors.values()) / args.requests
+            per_lapor = sum(lapors.values()) / args.requests
+            print(
+                f"{scenario.name}: floor {per_floor:,.0f}, Lapor {per_lapor:,.0f}, "
+                f"floor/Lapor {per_floor / per_lapor:.3f}; Lapor's functions that run most:"
+            )
+            for (filename, function), count in lapors.most_common(args.top):
+                print(f"  {count / args.requests:>9,.0f}  {function}  ({_where(filename)})")
+    return failed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=1_000_000)
+    parser.add_argument("--keep", nargs="?", const=KEEP_DIR, default=KEEP_DIR)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    with database(args.reports, args.keep) as db, RedisServer() as redis:
+        import uvloop
+
+        raise SystemExit(1 if uvloop.run(run(db.url, redis.url, db.filled, args)) else 0)
+
+
+if __name__ == "__main__":
+    main()
