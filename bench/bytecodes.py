@@ -25,8 +25,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench.read_path import KEEP_DIR, SCENARIOS, Filled, database
-from bench.request_cpu import Call, same_page, served
+from bench.read_path import KEEP_DIR, Filled, database
+from bench.request_cpu import Call, comparable_pages, served
 from tests.harness import RedisServer
 
 _ROOT = str(Path(__file__).resolve().parent.parent) + "/"
@@ -69,18 +69,10 @@ def _where(filename: str) -> str:
 
 
 async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace) -> int:
-    only = set(args.only.split(",")) if args.only else None
-    failed = 0
     async with served(url, redis_url) as (lapor, floor, token):
+        pages, failed = await comparable_pages(args.only, filled, lapor, floor, token)
         print(f"bytecodes per request in one process, {args.requests} requests of each")
-        for scenario in SCENARIOS:
-            if only is not None and scenario.name not in only:
-                continue
-            same = await same_page(scenario, filled, lapor, floor, token)
-            if same is None:
-                failed += 1
-                continue
-            body, headers, _ = same
+        for scenario, body, headers in pages:
             floors = await _counted(floor, (body, headers, scenario.floor_path), args.requests)
             lapors = await _counted(lapor, (body, headers, "/graphql"), args.requests)
             per_floor = sum(floors.values()) / args.requests

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO
 
 from bench.read_path import KEEP_DIR, SCENARIOS, Filled, database
-from bench.request_cpu import Call, same_page, served
+from bench.request_cpu import Call, comparable_pages, served
 from models import connection
 from tests.harness import RedisServer
 
@@ -100,24 +100,16 @@ async def _counted(
 
 async def _count(url: str, redis_url: str, filled: Filled, args: argparse.Namespace) -> int:
     """Inside callgrind: each page's requests counted, floor's then Lapor's."""
-    only = set(args.only.split(",")) if args.only else None
     # Under callgrind the process runs a hundred times slower or more: a query's connection
     # parked for the next one (models/connection.py) would go back to the pool before the
     # next request came, as natively it does not between requests one after another (an
     # inbox of fifty's came 200 ms after its last, in callgrind's time).
     connection.PARK_SECONDS *= VALGRIND_SLOWDOWN
     control = _Controller(*(int(fd) for fd in os.environ[_PIPES].split(",")))
-    failed = 0
     async with served(url, redis_url) as (lapor, floor, token):
+        pages, failed = await comparable_pages(args.only, filled, lapor, floor, token)
         await _counted(control, CALIBRATION, None, (b"", {}, ""), 0)
-        for scenario in SCENARIOS:
-            if only is not None and scenario.name not in only:
-                continue
-            same = await same_page(scenario, filled, lapor, floor, token)
-            if same is None:
-                failed += 1
-                continue
-            body, headers, _ = same
+        for scenario, body, headers in pages:
             for who, call, path in (
                 ("floor", floor, scenario.floor_path),
                 ("Lapor", lapor, "/graphql"),

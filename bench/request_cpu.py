@@ -126,6 +126,26 @@ async def page(
     return size, floors, lapors
 
 
+async def comparable_pages(
+    only: str, filled: Filled, lapor: Call, floor: Call, token: str
+) -> tuple[list[tuple[Scenario, bytes, dict[bytes, bytes]]], int]:
+    """The pages named in `only` (comma-separated; all when empty) that Lapor and the floor
+    answer with the same bytes, each with its request (body and headers); and how many of them
+    they answered otherwise (said, and not to be measured)."""
+    named = set(only.split(",")) if only else None
+    pages: list[tuple[Scenario, bytes, dict[bytes, bytes]]] = []
+    failed = 0
+    for scenario in SCENARIOS:
+        if named is not None and scenario.name not in named:
+            continue
+        same = await same_page(scenario, filled, lapor, floor, token)
+        if same is None:
+            failed += 1
+        else:
+            pages.append((scenario, same[0], same[1]))
+    return pages, failed
+
+
 async def same_page(
     scenario: Scenario, filled: Filled, lapor: Call, floor: Call, token: str
 ) -> tuple[bytes, dict[bytes, bytes], int] | None:
