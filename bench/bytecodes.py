@@ -8,9 +8,9 @@ follows that cost, and they say where it goes by function. The bench serves both
 `bench.request_cpu` does (same database, roles and pages; each page's bytes compared first,
 unequal pages not counted). Then it counts `--requests` requests of each with a trace function
 that hears every bytecode (`sys.settrace`, opcode events). The count does not depend on the
-machine's speed, except where a timer fires between requests (a parked connection going back
-to the pool: a few hundred bytecodes). Tracing slows the process down twenty times, so a few
-dozen requests are enough.
+machine's speed. Tracing slows the process down twenty times or more, so a few dozen requests
+are enough, and the window in which a query's connection waits parked for the next query is
+stretched by as much.
 
     .venv/bin/python -m bench.bytecodes [--keep DIR] [--reports 1000000] [--requests 20]
         [--only inbox50,report] [--top 25]
@@ -27,9 +27,11 @@ from typing import Any
 
 from bench.read_path import KEEP_DIR, Filled, database
 from bench.request_cpu import Call, comparable_pages, served
+from models import connection
 from tests.harness import RedisServer
 
 _ROOT = str(Path(__file__).resolve().parent.parent) + "/"
+TRACING_SLOWDOWN = 100  # more than tracing every bytecode slows the process down
 
 
 class _Counting:
@@ -69,6 +71,10 @@ def _where(filename: str) -> str:
 
 
 async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace) -> int:
+    # Traced, the process runs twenty times slower or more: a query's connection parked for
+    # the next one (models/connection.py) would go back to the pool between two requests, as
+    # natively it does not.
+    connection.PARK_SECONDS *= TRACING_SLOWDOWN
     async with served(url, redis_url) as (lapor, floor, token):
         pages, failed = await comparable_pages(args.only, filled, lapor, floor, token)
         print(f"bytecodes per request in one process, {args.requests} requests of each")
