@@ -13,8 +13,8 @@ PostgreSQL runs in processes of its own and is not counted.
 
 Instructions are not time (a cache miss costs more than an instruction): floor/Lapor here is
 not what pages a second would be. It is the figure to compare two commits by, Lapor's count per
-request above all. Needs valgrind (`apt-get install valgrind`); under it the process runs
-several times slower, so a few dozen requests per page are enough.
+request above all. Needs valgrind (`apt-get install valgrind`); under it the process runs a
+hundred times slower or more, so a few dozen requests per page are enough.
 
 `--simulate` also runs callgrind's simulated caches and branch predictor, and prints each
 page's mispredicted branches and first-level cache misses per request: what makes an
@@ -102,8 +102,8 @@ async def _count(url: str, redis_url: str, filled: Filled, args: argparse.Namesp
     """Inside callgrind: each page's requests counted, floor's then Lapor's."""
     # Under callgrind the process runs a hundred times slower or more: a query's connection
     # parked for the next one (models/connection.py) would go back to the pool before the
-    # next request came, as natively it does not between requests one after another (an
-    # inbox of fifty's came 200 ms after its last, in callgrind's time).
+    # next request came, as natively it does not between requests one after another (with a
+    # window of 200 ms, the inbox of fifty's connection still went back between requests).
     connection.PARK_SECONDS *= VALGRIND_SLOWDOWN
     control = _Controller(*(int(fd) for fd in os.environ[_PIPES].split(",")))
     async with served(url, redis_url) as (lapor, floor, token):

@@ -232,7 +232,7 @@ class _Parked(NamedTuple):
     connection: asyncpg.Connection  # the pool's proxy of it, still acquired
     reuses: int
     since: float  # the loop's time when it was parked
-    loop: asyncio.AbstractEventLoop  # the loop it serves (tests run one per test)
+    loop: asyncio.AbstractEventLoop  # the loop it serves (a process may run several in turn)
 
 
 # Each pool's parked connections, the latest last (the next block takes it).
