@@ -27,7 +27,6 @@ from typing import Any
 
 from bench.read_path import KEEP_DIR, Filled, database
 from bench.request_cpu import Call, comparable_pages, served
-from models import connection
 from tests.harness import RedisServer
 
 _ROOT = str(Path(__file__).resolve().parent.parent) + "/"
@@ -71,11 +70,7 @@ def _where(filename: str) -> str:
 
 
 async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace) -> int:
-    # Traced, the process runs twenty times slower or more: a query's connection parked for
-    # the next one (models/connection.py) would go back to the pool between two requests, as
-    # natively it does not.
-    connection.PARK_SECONDS *= TRACING_SLOWDOWN
-    async with served(url, redis_url) as (lapor, floor, token):
+    async with served(url, redis_url, TRACING_SLOWDOWN) as (lapor, floor, token):
         pages, failed = await comparable_pages(args.only, filled, lapor, floor, token)
         print(f"bytecodes per request in one process, {args.requests} requests of each")
         for scenario, body, headers in pages:

@@ -42,11 +42,12 @@ from typing import IO
 
 from bench.read_path import KEEP_DIR, SCENARIOS, Filled, database
 from bench.request_cpu import Call, comparable_pages, served
-from models import connection
 from tests.harness import RedisServer
 
 CALIBRATION = "calibration"
-VALGRIND_SLOWDOWN = 1000  # more than callgrind slows the process down
+# More than callgrind slows the process down (with 100, the inbox of fifty's parked connection
+# still went back to the pool between two requests).
+VALGRIND_SLOWDOWN = 1000
 _PIPES = "LAPOR_BENCH_CONTROL_FDS"  # the counted process's ends of the two pipes
 
 
@@ -100,13 +101,8 @@ async def _counted(
 
 async def _count(url: str, redis_url: str, filled: Filled, args: argparse.Namespace) -> int:
     """Inside callgrind: each page's requests counted, floor's then Lapor's."""
-    # Under callgrind the process runs a hundred times slower or more: a query's connection
-    # parked for the next one (models/connection.py) would go back to the pool before the
-    # next request came, as natively it does not between requests one after another (with a
-    # window of 200 ms, the inbox of fifty's connection still went back between requests).
-    connection.PARK_SECONDS *= VALGRIND_SLOWDOWN
     control = _Controller(*(int(fd) for fd in os.environ[_PIPES].split(",")))
-    async with served(url, redis_url) as (lapor, floor, token):
+    async with served(url, redis_url, VALGRIND_SLOWDOWN) as (lapor, floor, token):
         pages, failed = await comparable_pages(args.only, filled, lapor, floor, token)
         await _counted(control, CALIBRATION, None, (b"", {}, ""), 0)
         for scenario, body, headers in pages:

@@ -163,11 +163,22 @@ async def same_page(
 
 
 @contextlib.asynccontextmanager
-async def served(url: str, redis_url: str) -> AsyncIterator[tuple[Call, Call, str]]:
+async def served(
+    url: str, redis_url: str, slowdown: float = 1.0
+) -> AsyncIterator[tuple[Call, Call, str]]:
     """Lapor's app (as `lapor api` serves it, in production) and the floors', in this process
     over the database at `url`, each under its role; and the DINKES officer's token. Logging is
     configured as `lapor api` configures it, its lines written to the null device: Lapor's
-    requests pay for their access lines here as they do in production."""
+    requests pay for their access lines here as they do in production.
+
+    A process run `slowdown` times slower than natively (under callgrind, or tracing every
+    bytecode) waits that much longer for the next query before a query's parked connection
+    goes back to the pool (models/connection.py): otherwise it would go back between two
+    requests one after another, as natively it does not, and the count would depend on it."""
+    from models import connection
+
+    native_park = connection.PARK_SECONDS
+    connection.PARK_SECONDS = native_park * slowdown
     os.environ.update(
         {
             **production_env(redis_url),
@@ -203,6 +214,7 @@ async def served(url: str, redis_url: str) -> AsyncIterator[tuple[Call, Call, st
         await disconnect_database()
         _log_to(sys.stderr)
         lines.close()
+        connection.PARK_SECONDS = native_park
 
 
 def _log_as_served(config: dict[str, Any]) -> TextIO:

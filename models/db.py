@@ -11,6 +11,8 @@ from typing import Any
 
 from tortoise import Tortoise
 
+from models.connection import release_parked
+
 log = logging.getLogger("lapor.db")
 
 MODELS_MODULES = ["models.entities"]
@@ -95,8 +97,6 @@ async def connect_database(database_url: str, pool_max: int = 10) -> None:
 
 async def disconnect_database() -> None:
     """Close every connection Tortoise holds (a parked one first goes back to its pool)."""
-    from models.connection import release_parked
-
     await release_parked()
     await Tortoise.close_connections()
 
