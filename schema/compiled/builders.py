@@ -93,7 +93,7 @@ def builder_of(obj: Obj) -> Builder | None:
         "_Coroutine": CoroutineType,
     }
     hoisted: list[Hoisted] = []
-    lines, entries, rest = _statements(obj, "", namespace, hoisted)
+    lines, entries, rest = _statements(obj, "", "s", namespace, hoisted)
     if len(rest) == len(obj.fields):
         return None
     source = "\n".join(
@@ -119,30 +119,32 @@ def builder_of(obj: Obj) -> Builder | None:
 
 
 def _statements(
-    obj: Obj, at: str, namespace: dict[str, Any], hoisted: list[Hoisted]
+    obj: Obj, at: str, source: str, namespace: dict[str, Any], hoisted: list[Hoisted]
 ) -> tuple[list[str], list[str], list[FieldPlan]]:
-    """The statements reading and writing the fields of `obj` from `s<at>` (`at` names an
+    """The statements reading and writing the fields of `obj` from `source` (`at` names an
     object written out inside another's builder: every name of its fields has it), the entries
-    of its dict, and the fields left to the general path."""
+    of its dict, and the fields left to the general path. Each field's value is read into a
+    name of its own, `v<n>`: a value written as it is goes into the dict under that name."""
     lines: list[str] = []
     entries: list[str] = []
     rest: list[FieldPlan] = []
     for index, plan in enumerate(obj.fields):
         n = f"{at}{index}"
         namespace[f"k{n}"] = plan.key  # keys are the client's aliases: never in the code
-        read = _read(plan, n, f"s{at}", namespace)
-        write = _write(plan, n, namespace, hoisted) if read is not None else None
-        if read is None or write is None:
+        read = _read(plan, n, source, namespace)
+        written = _write(plan, n, namespace, hoisted) if read is not None else None
+        if read is None or written is None:
             rest.append(plan)
             entries.append(f"k{n}: None")
             continue
-        lines.append(f"v = {read}")
+        statements, output = written
+        lines.append(f"v{n} = {read}")
         if plan.how is How.CALL:
             # A resolver that will answer later (schema/reference.py): the general path calls
             # it again and awaits that; this one is let go unstarted.
-            lines.append("if type(v) is _Coroutine: v.close(); raise _Slow")
-        lines.extend(write)
-        entries.append(f"k{n}: x{n}")
+            lines.append(f"if type(v{n}) is _Coroutine: v{n}.close(); raise _Slow")
+        lines.extend(statements)
+        entries.append(f"k{n}: {output}")
     return lines, entries, rest
 
 
@@ -175,31 +177,35 @@ def _read(plan: FieldPlan, n: str, source: str, namespace: dict[str, Any]) -> st
 
 def _write(
     plan: FieldPlan, n: str, namespace: dict[str, Any], hoisted: list[Hoisted]
-) -> list[str] | None:
-    """Statements turning `v` into the output value `x<n>` (raising _Slow for anything but
-    the common case), or None when the field is left to the general path."""
+) -> tuple[list[str], str] | None:
+    """Statements checking the value `v<n>` (raising _Slow for anything but the common case)
+    and the expression of its output value, or None when the field is left to the general
+    path."""
     out = plan.out
     if type(out) is Obj or type(out) is ListOf:
         return _write_objects(plan, out, n, namespace, hoisted)
     if type(out) is not Leaf:
         return None
-    x = f"x{n}"
+    v, x = f"v{n}", f"x{n}"
     if out.same is not None:
+        # Written as it is: only its type is tested, a null passing where the field allows it.
         kind = out.same.__name__
         namespace[kind] = out.same
-        check = f"type(v) is not {kind}"
+        check = f"type({v}) is not {kind}"
         if out.same is int:
-            check += " or not _MIN <= v <= _MAX"
-        statements = [f"if {check}: raise _Slow", f"{x} = v"]
-    elif out.members is not None:
+            check = f"({check} or not _MIN <= {v} <= _MAX)"
+        if not out.nonnull:
+            check = f"{v} is not None and {check}"
+        return [f"if {check}: raise _Slow"], v
+    if out.members is not None:
         # A member missing from `names` (its enum refused it) raises KeyError: the general path.
         namespace[f"n{n}"] = out.names
         namespace[f"m{n}"] = out.members
-        statements = [f"if type(v) is not m{n}: raise _Slow", f"{x} = n{n}[v]"]
+        statements = [f"if type({v}) is not m{n}: raise _Slow", f"{x} = n{n}[{v}]"]
     else:
         namespace[f"c{n}"] = out.type.coerce_output_value  # type: ignore[attr-defined]
-        statements = [f"{x} = c{n}(v)", f"if {x} is None: raise _Slow"]
-    return statements if out.nonnull else _unless_null("v", statements, f"{x} = None")
+        statements = [f"{x} = c{n}({v})", f"if {x} is None: raise _Slow"]
+    return (statements if out.nonnull else _unless_null(v, statements, f"{x} = None")), x
 
 
 def _whole(
@@ -239,11 +245,11 @@ def _write_objects(
     n: str,
     namespace: dict[str, Any],
     hoisted: list[Hoisted],
-) -> list[str] | None:
+) -> tuple[list[str], str] | None:
     """An object, or a list of objects, each built whole as its own builder builds it; None
     otherwise. An object is written out here (its builder's statements, under names of its
     own), a list's items by calls of their builder."""
-    x = f"x{n}"
+    v, x = f"v{n}", f"x{n}"
     item = out.item if type(out) is ListOf else out
     if type(item) is not Obj:
         return None
@@ -251,29 +257,29 @@ def _write_objects(
     if build is None:
         return None
     # (Its fetches were hoisted by `_whole`, with their paths from here.)
-    inner, entries, rest = _statements(item, f"{n}_", namespace, [])
+    each = v if type(out) is Obj else f"s{n}_"
+    inner, entries, rest = _statements(item, f"{n}_", each, namespace, [])
     assert not rest  # a whole builder leaves nothing to the general path
     # The class check refuses a null too: a nullable object's null is written before it.
-    written = [
-        f"if type(s{n}_) is not {build}_type: raise _Slow",
-        *inner,
-        f"{{{', '.join(entries)}}}",
-    ]
+    checked = [f"if type({each}) is not {build}_type: raise _Slow", *inner]
+    written = f"{{{', '.join(entries)}}}"
     if type(out) is Obj:
-        statements = [f"s{n}_ = v", *written[:-1], f"{x} = {written[-1]}"]
+        if out.nonnull:
+            return checked, written  # the dict written where its parent's entry is
+        statements = [*checked, f"{x} = {written}"]
     else:
-        each = [*written[:-1], f"append{n}({written[-1]})"]
+        one = [*checked, f"append{n}({written})"]
         if not item.nonnull:
-            each = _unless_null(f"s{n}_", each, f"append{n}(None)")
+            one = _unless_null(each, one, f"append{n}(None)")
         # A list the resolver gave as anything but a list is the general path's.
         statements = [
-            "if type(v) is not list: raise _Slow",
+            f"if type({v}) is not list: raise _Slow",
             f"{x} = []",
             f"append{n} = {x}.append",
-            f"for s{n}_ in v:",
-            *(f"    {line}" for line in each),
+            f"for {each} in {v}:",
+            *(f"    {line}" for line in one),
         ]
-    return statements if out.nonnull else _unless_null("v", statements, f"{x} = None")
+    return (statements if out.nonnull else _unless_null(v, statements, f"{x} = None")), x
 
 
 def _unless_null(value: str, statements: list[str], null: str) -> list[str]:
