@@ -174,9 +174,7 @@ class Shape:
         self._variants: dict[frozenset[str], Shape] = {}
         self._width = len(row._fields)
         # The row of a record of this shape's columns (`take` for one with more after them).
-        self.make: Callable[[Record | Sequence[Any]], Any] = (
-            self._written_make() if self._enums or self._not_read else self._make
-        )
+        self.make: Callable[[Record | Sequence[Any]], Any] = self._written_make()
 
     def columns_of(self, alias: str) -> str:
         """The columns, each qualified by a table alias (a column left out is a NULL); made
@@ -228,15 +226,19 @@ class Shape:
     def _written_make(self) -> Callable[[Record | Sequence[Any]], Any]:
         """`make` written out for this shape's enum and left-out columns, one statement each,
         without `_make`'s loops over them (a page of fifty makes a hundred rows: the loops were
-        a tenth of the inbox page's bytecodes). A record it cannot make goes to `_make`, which
-        says why."""
+        a tenth of the inbox page's bytecodes), and without its tests of whether there are any
+        (a detail page's twenty timeline lines have none). A record it cannot make goes to
+        `_make`, which says why."""
         lines = [
             "def make(record):",
             f"    if len(record) != {self._width}:",
             "        return slowly(record)",
-            "    values = list(record)",
         ]
         names: dict[str, Any] = {"slowly": self._make, "new": tuple.__new__, "row": self.row}
+        if not self._enums and not self._not_read:
+            lines.append("    return new(row, record)")
+            return self._compiled(lines, names)
+        lines.append("    values = list(record)")
         for index, members, _ in self._enums:
             names[f"members_{index}"] = members
             lines += [
@@ -250,6 +252,11 @@ class Shape:
         names["NOT_READ"] = NOT_READ
         lines += [f"    values[{index}] = NOT_READ" for index in self._not_read]
         lines.append("    return new(row, values)")
+        return self._compiled(lines, names)
+
+    def _compiled(
+        self, lines: list[str], names: dict[str, Any]
+    ) -> Callable[[Record | Sequence[Any]], Any]:
         exec(compile("\n".join(lines), f"<make of {self.row.__name__}>", "exec"), names)
         made: Callable[[Record | Sequence[Any]], Any] = names["make"]
         return made

@@ -159,7 +159,7 @@ def test_a_row_is_made_of_exactly_its_columns(shape: rows.Shape) -> None:
         values[fields.index(name)] = next(iter(enum)).value
     made = shape.make(values)
     assert type(made) is shape.row and len(made) == len(fields)
-    assert made == shape._make(values)  # written out for enums and left-out columns: the same
+    assert made == shape._make(values)  # written out for each shape: the same
     for name, enum in shape.enums.items():
         assert getattr(made, name) is next(iter(enum))
     if shape is LEFT_OUT:
