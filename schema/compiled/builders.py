@@ -37,6 +37,15 @@ class _Slow(Exception):
     """This object needs the general path."""
 
 
+def _unstarted(value: Any) -> _Slow:
+    """_Slow, for a resolver's value that is not of its field's type. A resolver that will
+    answer later (schema/reference.py) gave a coroutine: the general path calls it again and
+    awaits that, and this one is let go unstarted."""
+    if type(value) is CoroutineType:
+        value.close()
+    return _Slow()
+
+
 @dataclass(eq=False, slots=True)
 class Builder:
     """An object plan's generated builder, and the fields it leaves to the general path."""
@@ -91,6 +100,7 @@ def builder_of(obj: Obj) -> Builder | None:
         "_MIN": _INT_MIN,
         "_MAX": _INT_MAX,
         "_Coroutine": CoroutineType,
+        "_unstarted": _unstarted,
     }
     hoisted: list[Hoisted] = []
     lines, entries, rest = _statements(obj, "", "s", namespace, hoisted)
@@ -132,17 +142,16 @@ def _statements(
         n = f"{at}{index}"
         namespace[f"k{n}"] = plan.key  # keys are the client's aliases: never in the code
         read = _read(plan, n, source, namespace)
-        written = _write(plan, n, namespace, hoisted) if read is not None else None
+        # A resolver's value is tested as any other: what fails the first test may be a
+        # coroutine, which `_unstarted` closes (no test of its own in the common case).
+        refusal = f"raise _unstarted(v{n})" if plan.how is How.CALL else "raise _Slow"
+        written = _write(plan, n, namespace, hoisted, refusal) if read is not None else None
         if read is None or written is None:
             rest.append(plan)
             entries.append(f"k{n}: None")
             continue
         statements, output = written
         lines.append(f"v{n} = {read}")
-        if plan.how is How.CALL:
-            # A resolver that will answer later (schema/reference.py): the general path calls
-            # it again and awaits that; this one is let go unstarted.
-            lines.append(f"if type(v{n}) is _Coroutine: v{n}.close(); raise _Slow")
         lines.extend(statements)
         entries.append(f"k{n}: {output}")
     return lines, entries, rest
@@ -176,14 +185,14 @@ def _read(plan: FieldPlan, n: str, source: str, namespace: dict[str, Any]) -> st
 
 
 def _write(
-    plan: FieldPlan, n: str, namespace: dict[str, Any], hoisted: list[Hoisted]
+    plan: FieldPlan, n: str, namespace: dict[str, Any], hoisted: list[Hoisted], refusal: str
 ) -> tuple[list[str], str] | None:
-    """Statements checking the value `v<n>` (raising _Slow for anything but the common case)
-    and the expression of its output value, or None when the field is left to the general
-    path."""
+    """Statements checking the value `v<n>` (`refusal` where it fails its first test, raising
+    _Slow for anything but the common case) and the expression of its output value, or None
+    when the field is left to the general path."""
     out = plan.out
     if type(out) is Obj or type(out) is ListOf:
-        return _write_objects(plan, out, n, namespace, hoisted)
+        return _write_objects(plan, out, n, namespace, hoisted, refusal)
     if type(out) is not Leaf:
         return None
     v, x = f"v{n}", f"x{n}"
@@ -196,15 +205,18 @@ def _write(
             check = f"({check} or not _MIN <= {v} <= _MAX)"
         if not out.nonnull:
             check = f"{v} is not None and {check}"
-        return [f"if {check}: raise _Slow"], v
+        return [f"if {check}: {refusal}"], v
     if out.members is not None:
         # A member missing from `names` (its enum refused it) raises KeyError: the general path.
         namespace[f"n{n}"] = out.names
         namespace[f"m{n}"] = out.members
-        statements = [f"if type({v}) is not m{n}: raise _Slow", f"{x} = n{n}[{v}]"]
+        statements = [f"if type({v}) is not m{n}: {refusal}", f"{x} = n{n}[{v}]"]
     else:
+        # A serializer is given no coroutine: it is tested for first.
         namespace[f"c{n}"] = out.type.coerce_output_value  # type: ignore[attr-defined]
         statements = [f"{x} = c{n}({v})", f"if {x} is None: raise _Slow"]
+        if refusal != "raise _Slow":
+            statements.insert(0, f"if type({v}) is _Coroutine: {refusal}")
     return (statements if out.nonnull else _unless_null(v, statements, f"{x} = None")), x
 
 
@@ -245,10 +257,11 @@ def _write_objects(
     n: str,
     namespace: dict[str, Any],
     hoisted: list[Hoisted],
+    refusal: str,
 ) -> tuple[list[str], str] | None:
     """An object, or a list of objects, each built whole as its own builder builds it; None
     otherwise. An object is written out here (its builder's statements, under names of its
-    own), a list's items by calls of their builder."""
+    own), a list's items by calls of their builder. `refusal` is for the value's own test."""
     v, x = f"v{n}", f"x{n}"
     item = out.item if type(out) is ListOf else out
     if type(item) is not Obj:
@@ -261,7 +274,8 @@ def _write_objects(
     inner, entries, rest = _statements(item, f"{n}_", each, namespace, [])
     assert not rest  # a whole builder leaves nothing to the general path
     # The class check refuses a null too: a nullable object's null is written before it.
-    checked = [f"if type({each}) is not {build}_type: raise _Slow", *inner]
+    own = refusal if each == v else "raise _Slow"
+    checked = [f"if type({each}) is not {build}_type: {own}", *inner]
     written = f"{{{', '.join(entries)}}}"
     if type(out) is Obj:
         if out.nonnull:
@@ -273,7 +287,7 @@ def _write_objects(
             one = _unless_null(each, one, f"append{n}(None)")
         # A list the resolver gave as anything but a list is the general path's.
         statements = [
-            f"if type({v}) is not list: raise _Slow",
+            f"if type({v}) is not list: {refusal}",
             f"{x} = []",
             f"append{n} = {x}.append",
             f"for {each} in {v}:",
