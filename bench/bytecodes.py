@@ -1,5 +1,6 @@
 """The read path's pages in one process, in Python bytecodes: how many each request runs,
-Lapor's against its floor's, and which of Lapor's functions run most of them.
+Lapor's against its floor's, and which of Lapor's functions run most of them; and how many
+times a request enters a Python function (a call, or a coroutine resumed).
 
 An instruction of the interpreter's costs more time than one of asyncpg's or orjson's C: each
 bytecode is an indirect jump, and `bench.instructions --simulate` counts twice as many
@@ -7,7 +8,11 @@ mispredicted branches per request for Lapor as for the floor. Bytecodes are the 
 follows that cost, and they say where it goes by function. The bench serves both apps as
 `bench.request_cpu` does (same database, roles and pages; each page's bytes compared first,
 unequal pages not counted). Then it counts `--requests` requests of each with a trace function
-that hears every bytecode (`sys.settrace`, opcode events). The count does not depend on the
+that hears every bytecode (`sys.settrace`, opcode events) and every frame entered (call
+events). A frame entered costs more than its bytecodes: it is set up and torn down, and each
+function is code the processor's caches and branch predictor must hold (a request of `{
+__typename }` costs Lapor four times the floor's time for less than three times the
+instructions). The counts do not depend on the
 machine's speed. Tracing slows the process down twenty times or more, so a few dozen requests
 are enough, and the window in which a query's connection waits parked for the next query is
 stretched by as much.
@@ -34,10 +39,12 @@ TRACING_SLOWDOWN = 100  # more than tracing every bytecode slows the process dow
 
 
 class _Counting:
-    """A trace function counting the bytecodes each function (file, name) runs."""
+    """A trace function counting the bytecodes each function (file, name) runs, and the frames
+    entered."""
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.entered: Counter[tuple[str, str]] = Counter()
 
     def __call__(self, frame: FrameType, event: str, _: Any) -> _Counting:
         frame.f_trace_opcodes = True
@@ -45,10 +52,13 @@ class _Counting:
         if event == "opcode":
             code = frame.f_code
             self.counts[code.co_filename, code.co_name] += 1
+        elif event == "call":
+            code = frame.f_code
+            self.entered[code.co_filename, code.co_name] += 1
         return self
 
 
-async def _counted(call: Call, request: tuple[bytes, dict[bytes, bytes], str], n: int) -> Counter:
+async def _counted(call: Call, request: tuple[bytes, dict[bytes, bytes], str], n: int) -> _Counting:
     body, headers, path = request
     for _ in range(10):  # caches and plans made, as when counting instructions
         await call(body, path, headers)
@@ -59,7 +69,7 @@ async def _counted(call: Call, request: tuple[bytes, dict[bytes, bytes], str], n
             await call(body, path, headers)
     finally:
         sys.settrace(None)
-    return counting.counts
+    return counting
 
 
 def _where(filename: str) -> str:
@@ -76,14 +86,23 @@ async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace
         for scenario, body, headers in pages:
             floors = await _counted(floor, (body, headers, scenario.floor_path), args.requests)
             lapors = await _counted(lapor, (body, headers, "/graphql"), args.requests)
-            per_floor = sum(floors.values()) / args.requests
-            per_lapor = sum(lapors.values()) / args.requests
+            per_floor = sum(floors.counts.values()) / args.requests
+            per_lapor = sum(lapors.counts.values()) / args.requests
+            frames_floor = sum(floors.entered.values()) / args.requests
+            frames_lapor = sum(lapors.entered.values()) / args.requests
             print(
                 f"{scenario.name}: floor {per_floor:,.0f}, Lapor {per_lapor:,.0f}, "
-                f"floor/Lapor {per_floor / per_lapor:.3f}; Lapor's functions that run most:"
+                f"floor/Lapor {per_floor / per_lapor:.3f}; frames entered: floor "
+                f"{frames_floor:,.0f}, Lapor {frames_lapor:,.0f} "
+                f"({frames_floor / frames_lapor:.3f}); Lapor's functions that run most "
+                "(bytecodes, frames entered):"
             )
-            for (filename, function), count in lapors.most_common(args.top):
-                print(f"  {count / args.requests:>9,.0f}  {function}  ({_where(filename)})")
+            for key, count in lapors.counts.most_common(args.top):
+                entered = lapors.entered[key] / args.requests
+                print(
+                    f"  {count / args.requests:>9,.0f} {entered:>6,.0f}  {key[1]}  "
+                    f"({_where(key[0])})"
+                )
     return failed
 
 
