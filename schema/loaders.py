@@ -97,8 +97,9 @@ class Loaders:
         """Let go of everything loaded, once the answer is made. Each loader refers back to this
         object: left to the cyclic collector, a page's views piled up until a collection walked
         them all (30 ms every 150 inbox pages)."""
-        for name in [name for name, value in vars(self).items() if isinstance(value, DataLoader)]:
-            del self.__dict__[name]
+        made = self.__dict__
+        for name in made.keys() & _LOADER_NAMES:
+            del made[name]
         self.made.clear()
         self._users.clear()
         self._held_reports.clear()
@@ -341,6 +342,12 @@ class Loaders:
         )
         await self._named(e.actor_id for page in pages for e in page.items)
         return pages
+
+
+# The loaders' names: each is made into the object's dict when first used (cached_property).
+_LOADER_NAMES = frozenset(
+    name for name, value in vars(Loaders).items() if isinstance(value, cached_property)
+)
 
 
 async def _held_or_read(
