@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
 from contextvars import ContextVar, Token
 from datetime import date, datetime
 from decimal import Decimal
@@ -173,8 +173,14 @@ class Shape:
         self._not_read = [row._fields.index(name) for name in self._left_out]
         self._variants: dict[frozenset[str], Shape] = {}
         self._width = len(row._fields)
-        # The row of a record of this shape's columns (`take` for one with more after them).
-        self.make: Callable[[Record | Sequence[Any]], Any] = self._written_make()
+        # The row of a record of this shape's columns (`take` for one with more after them),
+        # the rows of a list of them, and each row of a list with the columns after it.
+        written = self._written()
+        self.make: Callable[[Record | Sequence[Any]], Any] = written["make"]
+        self.make_all: Callable[[Iterable[Record | Sequence[Any]]], list[Any]] = written["make_all"]
+        self.take_all: Callable[
+            [Iterable[Record | Sequence[Any]]], list[tuple[Any, tuple[Any, ...]]]
+        ] = written["take_all"]
 
     def columns_of(self, alias: str) -> str:
         """The columns, each qualified by a table alias (a column left out is a NULL); made
@@ -223,43 +229,64 @@ class Shape:
         width = self._width
         return self.make(values[:width]), tuple(values[width:])
 
-    def _written_make(self) -> Callable[[Record | Sequence[Any]], Any]:
-        """`make` written out for this shape's enum and left-out columns, one statement each,
-        without `_make`'s loops over them (a page of fifty makes a hundred rows: the loops were
-        a tenth of the inbox page's bytecodes), and without its tests of whether there are any
-        (a detail page's twenty timeline lines have none). A record it cannot make goes to
-        `_make`, which says why."""
+    def _written(self) -> dict[str, Any]:
+        """`make`, `make_all` and `take_all` written out for this shape: its enum and left-out
+        columns a statement each, without `_make`'s loops over them or its tests of whether
+        there are any (a page of fifty makes a hundred rows: the loops were a tenth of the inbox
+        page's bytecodes), and a list's rows in one loop, not a call each. A record they cannot
+        make goes to `_make`, which says why."""
+        names: dict[str, Any] = {
+            "slowly": self._make,
+            "new": tuple.__new__,
+            "row": self.row,
+            "NOT_READ": NOT_READ,
+        }
+        # Making `made` from `record`: anything but the common case raises LookupError or
+        # TypeError, and the record goes to `slowly`.
+        body = [f"if len(record) != {self._width}: raise LookupError"]
+        if not self._enums and not self._not_read:
+            body.append("made = new(row, record)")
+        else:
+            body.append("values = list(record)")
+            for index, members, _ in self._enums:
+                names[f"members_{index}"] = members
+                body += [
+                    f"value = values[{index}]",
+                    f"if value is not None: values[{index}] = members_{index}[value]",
+                ]
+            body += [f"values[{index}] = NOT_READ" for index in self._not_read]
+            body.append("made = new(row, values)")
+
+        def made_from(record: str, indent: str) -> list[str]:
+            lines = ["try:", *(f"    {line}" for line in body)]
+            lines += ["except (LookupError, TypeError):", "    made = slowly(record)"]
+            if record != "record":
+                lines.insert(0, f"record = {record}")
+            return [f"{indent}{line}" for line in lines]
+
         lines = [
             "def make(record):",
-            f"    if len(record) != {self._width}:",
-            "        return slowly(record)",
+            *made_from("record", "    "),
+            "    return made",
+            "",
+            "def make_all(records):",
+            "    rows = []",
+            "    append = rows.append",
+            "    for record in records:",
+            *made_from("record", "        "),
+            "        append(made)",
+            "    return rows",
+            "",
+            "def take_all(records):",
+            "    taken = []",
+            "    append = taken.append",
+            "    for whole in records:",
+            *made_from(f"whole[:{self._width}]", "        "),
+            f"        append((made, tuple(whole[{self._width}:])))",
+            "    return taken",
         ]
-        names: dict[str, Any] = {"slowly": self._make, "new": tuple.__new__, "row": self.row}
-        if not self._enums and not self._not_read:
-            lines.append("    return new(row, record)")
-            return self._compiled(lines, names)
-        lines.append("    values = list(record)")
-        for index, members, _ in self._enums:
-            names[f"members_{index}"] = members
-            lines += [
-                f"    value = values[{index}]",
-                "    if value is not None:",
-                "        try:",
-                f"            values[{index}] = members_{index}[value]",
-                "        except (KeyError, TypeError):",
-                "            return slowly(record)",
-            ]
-        names["NOT_READ"] = NOT_READ
-        lines += [f"    values[{index}] = NOT_READ" for index in self._not_read]
-        lines.append("    return new(row, values)")
-        return self._compiled(lines, names)
-
-    def _compiled(
-        self, lines: list[str], names: dict[str, Any]
-    ) -> Callable[[Record | Sequence[Any]], Any]:
         exec(compile("\n".join(lines), f"<make of {self.row.__name__}>", "exec"), names)
-        made: Callable[[Record | Sequence[Any]], Any] = names["make"]
-        return made
+        return names
 
     def _make(self, record: Record | Sequence[Any]) -> Any:
         """`make`, as it is for a shape without enum or left-out columns, and as the written
@@ -305,12 +332,12 @@ EVENT = Shape(EventRow, {}, "report_event", row_type="event_row")
 
 async def select(shape: Shape, sql: str, *params: Any) -> list[Any]:
     """Rows of `shape` for `sql` (which selects `shape.columns`), on the current connection."""
-    return [shape.make(r) for r in await read_records(sql, list(params))]
+    return shape.make_all(await read_records(sql, list(params)))
 
 
 async def select_with(shape: Shape, sql: str, *params: Any) -> list[tuple[Any, tuple[Any, ...]]]:
     """Rows of `shape` for `sql`, which selects `shape.columns` then more: (row, the rest)."""
-    return [shape.take(r) for r in await read_records(sql, list(params))]
+    return shape.take_all(await read_records(sql, list(params)))
 
 
 async def rows_of_with(
@@ -464,7 +491,7 @@ async def select_on(
     conn: Connection, shape: Shape, sql: str, *params: Any
 ) -> list[tuple[Any, tuple[Any, ...]]]:
     """Rows of `shape` for `sql` on `conn`, which selects `shape.columns` then more."""
-    return [shape.take(r) for r in await conn.fetch(sql, *params)]
+    return shape.take_all(await conn.fetch(sql, *params))
 
 
 def where_of(query: QuerySet[Any]) -> tuple[str, list[Any]]:

@@ -415,7 +415,7 @@ async def inbox(
     )
     return InboxPage(
         page_rows.with_items([_inbox_view(a) for a, _ in page_rows.items]),
-        reports.readable_in(actor, [report.take(more) for _, more in page_rows.items]),
+        reports.readable_in(actor, report.take_all([more for _, more in page_rows.items])),
     )
 
 
@@ -565,7 +565,8 @@ def follow_ups_of(
 ) -> dict[int, list[FollowUpView]]:
     """The follow-ups read with each assignment (`FOLLOW_UPS_OF_EACH`, its first column after
     the assignment's), by assignment id."""
-    return {a.id: [follow_up_view(rows.FOLLOW_UP.make(f)) for f in more[0]] for a, more in found}
+    make_all = rows.FOLLOW_UP.make_all
+    return {a.id: [follow_up_view(f) for f in make_all(more[0])] for a, more in found}
 
 
 def _by_key(

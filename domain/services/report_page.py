@@ -102,14 +102,14 @@ async def report_page(actor: Actor, code: str, ahead: Ahead) -> ReportPage | Non
         return None
     page = ReportPage(view, None, None, None, ahead)
     if ahead.assignments:
-        assigned = [rows.ASSIGNMENT.take(a) for a in next(read_with)]
+        assigned = rows.ASSIGNMENT.take_all(next(read_with))
         page.assignments = assignments.views_of_report(
             [a for a, _ in assigned], view.id, view.staff_view
         )
         page.follow_ups = assignments.follow_ups_of(assigned) if ahead.follow_ups else None
     if ahead.timeline:
         hidden = row.reporter_id if view.reporter_id is None else None
-        lines = [rows.EVENT.make(e) for e in next(read_with)] if ahead.lines else []
+        lines = rows.EVENT.make_all(next(read_with)) if ahead.lines else []
         page.lines = HeldLines(lines, ahead.lines, hidden)
     return page
 

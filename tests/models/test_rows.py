@@ -167,9 +167,17 @@ def test_a_row_is_made_of_exactly_its_columns(shape: rows.Shape) -> None:
         assert made.title == values[fields.index("title")]
     row, rest = shape.take([*values, "more", 7])
     assert row == made and rest == ("more", 7)
+    # A list's rows, written out in one loop: the same rows.
+    assert shape.make_all([values, values]) == [made, made]
+    assert all(type(r) is shape.row for r in shape.make_all([values]))
+    assert shape.take_all([[*values, "more", 7], values]) == [(made, ("more", 7)), (made, ())]
     for wrong in (values[:-1], [*values, "one too many"]):
         with pytest.raises(TypeError, match=f"{len(fields)} fields"):
             shape.make(wrong)
+        with pytest.raises(TypeError, match=f"{len(fields)} fields"):
+            shape.make_all([values, wrong])
+    with pytest.raises(TypeError, match=f"{len(fields)} fields"):
+        shape.take_all([values[:-1]])
 
 
 @pytest.mark.parametrize("stored", ["NOT_A_STATUS", ["IN_PROGRESS"]], ids=["unknown", "unhashable"])
@@ -180,6 +188,10 @@ def test_a_stored_value_of_no_member_is_refused_as_the_enum_refuses_it(stored: A
     values[fields.index("status")] = stored
     with pytest.raises(ValueError, match="is not a valid ReportStatus"):
         rows.REPORT.make(values)
+    with pytest.raises(ValueError, match="is not a valid ReportStatus"):
+        rows.REPORT.make_all([values])
+    with pytest.raises(ValueError, match="is not a valid ReportStatus"):
+        rows.REPORT.take_all([[*values, "more"]])
 
 
 # A row type's columns after its row's (models/migrations/0010_row_types.py).
