@@ -137,8 +137,9 @@ async def test_the_cpu_bench_times_each_page_only_when_both_answer_it_alike(
 async def test_the_bytecode_bench_counts_what_each_request_runs_by_function(
     filled: read_path.Filled, floor_app: Starlette
 ) -> None:
-    """bench/bytecodes.py hears every bytecode of the requests it counts, and only of those:
-    twice the requests run twice the bytecodes, Lapor's in its own functions."""
+    """bench/bytecodes.py hears every bytecode and every frame entered of the requests it
+    counts, and only of those: twice the requests run twice the bytecodes and enter twice the
+    frames, Lapor's in its own functions."""
     from api.app import create_app
     from bench import bytecodes, request_cpu
 
@@ -149,7 +150,11 @@ async def test_the_bytecode_bench_counts_what_each_request_runs_by_function(
     )
     once = await bytecodes._counted(lapor, (body, {}, "/graphql"), 1)
     twice = await bytecodes._counted(lapor, (body, {}, "/graphql"), 2)
-    answer = next(key for key in once if key[1] == "answer" and key[0].endswith("api/http.py"))
-    assert twice[answer] == 2 * once[answer] > 0
-    assert 1.8 < sum(twice.values()) / sum(once.values()) < 2.2
+    answer = next(
+        key for key in once.counts if key[1] == "answer" and key[0].endswith("api/http.py")
+    )
+    assert twice.counts[answer] == 2 * once.counts[answer] > 0
+    assert twice.entered[answer] == 2 * once.entered[answer] > 0
+    assert 1.8 < sum(twice.counts.values()) / sum(once.counts.values()) < 2.2
+    assert 1.8 < sum(twice.entered.values()) / sum(once.entered.values()) < 2.2
     assert bytecodes._where(answer[0]) == "api/http.py"
