@@ -20,7 +20,7 @@ from domain.services import (
 )
 from domain.services.attachments import AttachmentView
 from domain.services.reading import Page, SharedRows
-from domain.services.report_page import Ahead, ReportPage
+from domain.services.report_page import NOTHING_AHEAD, Ahead, ReportPage
 from domain.services.timeline import HeldLines, TimelineKey
 from domain.services.views import (
     AgencyRecord,
@@ -84,7 +84,7 @@ class Loaders:
         self._held_reports: dict[int, ReportView] = {}  # read with another batch
         self._max_page_size = max_page_size
         self._follow_ups_ahead = False  # read_follow_ups_ahead
-        self._report_ahead = Ahead()  # read_with_report
+        self._report_ahead = NOTHING_AHEAD  # read_with_report
         # Read with the report of a detail page (hold_report_page), or with a batch of
         # assignments (their follow-ups): kept in dicts, which the loaders' batches consult,
         # not primed into the loaders, which would make each loader and a future per key.
@@ -175,7 +175,7 @@ class Loaders:
 
     def take_report_ahead(self) -> Ahead:
         """What `read_with_report` asked for, asked for no more."""
-        ahead, self._report_ahead = self._report_ahead, Ahead()
+        ahead, self._report_ahead = self._report_ahead, NOTHING_AHEAD
         return ahead
 
     async def hold_report_page(self, page: ReportPage) -> None:

@@ -51,13 +51,23 @@ class Ahead(NamedTuple):
         if first_pages:  # (a page's asks come one by one, most of them for no timeline)
             pages = pages.union(first_pages)
             lines = max(first_page_lines(first, max_size) for first in pages)
-        return Ahead(
-            self.assignments or assignments,
-            self.follow_ups or follow_ups,
-            self.timeline or timeline,
-            pages,
-            lines,
+        # By position, as the views are made (domain/services/views.py): NamedTuple's own
+        # __new__ is a Python call, and a detail page asks three times.
+        return _made(
+            Ahead,
+            (
+                self.assignments or assignments,
+                self.follow_ups or follow_ups,
+                self.timeline or timeline,
+                pages,
+                lines,
+            ),
         )
+
+
+_made = tuple.__new__
+# Nothing asked for yet: what a request starts from, and goes back to once a report took it.
+NOTHING_AHEAD = Ahead()
 
 
 @dataclass
@@ -116,5 +126,5 @@ async def report_page(actor: Actor, code: str, ahead: Ahead) -> ReportPage | Non
 
 async def report_by_tracking_code(actor: Actor, code: str) -> ReportView | None:
     """The report with this code if the actor may read it; None otherwise (never tells which)."""
-    page = await report_page(actor, code, Ahead())
+    page = await report_page(actor, code, NOTHING_AHEAD)
     return page.report if page is not None else None
