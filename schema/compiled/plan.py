@@ -155,8 +155,11 @@ class FieldPlan:
     converted: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     prefetch: Prefetch | None = None
     # CALL: what to ask for before the resolver runs, for fields its selection has, with their
-    # selections (whose arguments the ask is given, hints.py).
-    ahead: tuple[tuple[Ahead, tuple[FieldPlan, ...]], ...] = ()
+    # selections (whose arguments the ask is given, hints.py), and those arguments when they
+    # are the same for every run (`_arguments_known`).
+    ahead: tuple[
+        tuple[Ahead, tuple[FieldPlan, ...], tuple[dict[str, Any] | None, ...] | None], ...
+    ] = ()
 
     @property
     def nodes(self) -> list[FieldNode]:
@@ -210,6 +213,20 @@ def _selected(out: Out, path: str) -> list[FieldPlan]:
     name, _, rest = path.partition(".")
     found = [f for f in out.fields if f.name == name]
     return [g for f in found for g in _selected(f.out, rest)] if rest else found
+
+
+def _arguments_known(selected: Sequence[FieldPlan]) -> tuple[dict[str, Any] | None, ...] | None:
+    """The arguments of each selection, as an ask is given them, when none reads a variable or
+    failed to convert (then it is given the same on every run); None otherwise."""
+    known: list[dict[str, Any] | None] = []
+    for plan in selected:
+        if not plan.has_arguments:
+            known.append({})
+        elif plan.constant_arguments is not None:
+            known.append(plan.constant_arguments)
+        else:
+            return None
+    return tuple(known)
 
 
 def _columns_shown(out: Out, found: set[str]) -> None:
@@ -331,7 +348,7 @@ class Compiler:
         plan.info_name = resolver.info_parameter.name if resolver.info_parameter else None
         plan.prefetch = prefetch_of(plan.resolver)
         plan.ahead = tuple(
-            (ask, tuple(selected))
+            (ask, tuple(selected), _arguments_known(selected))
             for child, ask in ahead_of(plan.resolver)
             if (selected := _selected(plan.out, child))
         )

@@ -314,8 +314,10 @@ class PlanRun:
         """The resolver's keyword arguments for this execution, or Failed. Called just before
         the resolver runs: what its selection reads next is asked for first (`reads_ahead`)."""
         try:
-            for ask, selected in plan.ahead:
-                ask(self.info.context, tuple(self._arguments_ahead(f) for f in selected))
+            for ask, selected, known in plan.ahead:
+                if known is None:
+                    known = tuple(self._arguments_ahead(f) for f in selected)
+                ask(self.info.context, known)
             kwargs = (
                 (
                     plan.constant_arguments

@@ -418,6 +418,16 @@ async def test_a_report_page_is_read_with_the_report_when_the_viewer_is_not_its_
                 with counting(sql_log):
                     answers[name, first] = await _page(viewer, PAGE, variables, "report")
                 sent[name, first] = _not_people(sql_log.statements)
+        # The same page with its arguments written in the document: its asks are given them
+        # as planned once (schema/compiled/plan.py, `_arguments_known`).
+        with counting(sql_log):
+            constant = await _page(
+                viewers["public"],
+                PAGE.replace(", $first: Int", "").replace("$first", "1"),
+                {"code": hidden.tracking_code},
+                "report",
+            )
+        sent_constant = _not_people(sql_log.statements)
         end = answers["public", 1]["timeline"]["pageInfo"]["endCursor"]
         with counting(sql_log):
             after = await _page(
@@ -440,7 +450,9 @@ async def test_a_report_page_is_read_with_the_report_when_the_viewer_is_not_its_
     assert answers["public", 0]["timeline"]["pageInfo"]["hasNextPage"]
     assert answers["public", 1]["timeline"]["pageInfo"]["hasNextPage"]
     assert after["timeline"]["edges"] == lines[1:]
+    assert constant == answers["public", 1]
     if compiled:
+        assert len(sent_constant) == 1 and "FROM report_event e" in sent_constant[0]
         for name in ("public", "reporter"):
             for first in (None, 1, 0):
                 assert len(sent[name, first]) == 1, (name, first, sent[name, first])

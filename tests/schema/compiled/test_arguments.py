@@ -1,5 +1,6 @@
 """Arguments that read variables are converted once for the same variable values, and each
-execution still gets values of its own; a query's plain root field is called as any other."""
+execution still gets values of its own; a query's plain root field is called as any other; an
+ask for what a selection reads next gets its arguments, written or from variables."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import strawberry
 
 import schema.compiled.executor as executor_module
 from schema.compiled.executor import compiling_executor
+from schema.compiled.hints import reads_ahead
 from schema.compiled.plan import How
 from schema.documents import ParsedDocuments
 
@@ -117,3 +119,47 @@ async def test_a_plain_root_field_of_a_query_is_called_without_strawberry_s_wrap
     assert plan is not None
     (root_field,) = plan.root.fields
     assert root_field.how is How.CALL and root_field.variables == ("t", "n")
+
+
+ASKED: list[tuple[dict[str, Any] | None, ...]] = []
+
+
+@strawberry.type
+class Shelf:
+    @strawberry.field
+    def items(self, first: int = 5) -> list[int]:
+        return list(range(first))
+
+
+@strawberry.type
+class AskingQuery:
+    @strawberry.field
+    @reads_ahead("items", lambda _, arguments: ASKED.append(arguments))
+    def shelf(self) -> Shelf:
+        return Shelf()
+
+
+@pytest.mark.parametrize(
+    ("document", "variables", "first"),
+    [
+        ("{ shelf { items(first: 3) } }", None, 3),
+        ("query($n: Int!) { shelf { items(first: $n) } }", {"n": 3}, 3),
+        ("{ shelf { items } }", None, 5),
+        ("{ shelf { items(first: -1) } }", None, -1),
+    ],
+    ids=["written", "a variable", "the default", "another"],
+)
+@pytest.mark.usefixtures("unchecked_execution")  # (the generic executor asks nothing)
+async def test_an_ask_is_given_its_selections_arguments_written_or_by_variables(
+    document: str, variables: dict[str, Any] | None, first: int
+) -> None:
+    """`reads_ahead`'s ask gets each selection's arguments as the field will: those written in
+    the document planned once, those read from variables on each run."""
+    schema = strawberry.Schema(
+        query=AskingQuery, execution_context_class=compiling_executor(True, 4)
+    )
+    ASKED.clear()
+    for _ in range(2):
+        result = await schema.execute(document, variable_values=variables)
+        assert result.data == {"shelf": {"items": list(range(first))}}
+    assert ASKED == [({"first": first},)] * 2
