@@ -59,15 +59,15 @@ class FollowUp(Node):
 
     @classmethod
     def of(cls, f: FollowUpView) -> FollowUp:
-        return cls(
-            id=cls.global_id(f.id),
-            message=f.message,
-            final=f.final,
-            resolution=f.resolution,
-            created_at=f.created_at,
-            author_id=f.author_id,
-            follow_up_id=f.id,
-        )
+        follow_up = bare(cls)  # every field set here (tests/schema/test_bare_objects.py)
+        follow_up.id = cls.global_id(f.id)
+        follow_up.message = f.message
+        follow_up.final = f.final
+        follow_up.resolution = f.resolution
+        follow_up.created_at = f.created_at
+        follow_up.author_id = f.author_id
+        follow_up.follow_up_id = f.id
+        return follow_up
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> FollowUp | None:

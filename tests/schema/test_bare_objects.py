@@ -41,7 +41,7 @@ def test_every_of_sets_every_field_it_is_given() -> None:
         fields = {f.name for f in dataclasses.fields(cls) if f.init}
         assert fields <= set(vars(made)), (cls.__name__, fields - set(vars(made)))
         checked.append(cls.__name__)
-    assert {"Report", "ReportEvent", "Assignment", "User"} <= set(checked), checked
+    assert {"Report", "ReportEvent", "Assignment", "FollowUp", "User"} <= set(checked), checked
 
 
 def test_a_connection_sets_every_field_of_its_edges() -> None:
