@@ -59,7 +59,8 @@ def prefetch_of(resolver: Callable[..., Any]) -> Prefetch | None:
 
 def reads_ahead(child: str, ask: Ahead) -> Callable[[F], F]:
     """Mark a resolver: `ask(context, arguments)` before it runs, when its selection has the
-    field `child` (a path of fields, dotted, from the resolver's own selection)."""
+    field `child` (a path of fields, dotted, from the resolver's own selection). The arguments
+    may be shared by every run of a plan: an ask reads them and never changes them."""
 
     def mark(resolver: F) -> F:
         setattr(resolver, _AHEAD, (*ahead_of(resolver), (child, ask)))

@@ -216,8 +216,9 @@ def _selected(out: Out, path: str) -> list[FieldPlan]:
 
 
 def _arguments_known(selected: Sequence[FieldPlan]) -> tuple[dict[str, Any] | None, ...] | None:
-    """The arguments of each selection, as an ask is given them, when none reads a variable or
-    failed to convert (then it is given the same on every run); None otherwise."""
+    """The arguments of each selection as an ask is given them, when the plan knows them all
+    (none reads a variable, and each converted): the same for every run. None otherwise: they
+    are worked out on each run."""
     known: list[dict[str, Any] | None] = []
     for plan in selected:
         if not plan.has_arguments:
