@@ -10,12 +10,11 @@ follows that cost, and they say where it goes by function. The bench serves both
 unequal pages not counted). Then it counts `--requests` requests of each with a trace function
 that hears every bytecode (`sys.settrace`, opcode events) and every frame entered (call
 events). A frame entered costs more than its bytecodes: it is set up and torn down, and each
-function is code the processor's caches and branch predictor must hold (a request of `{
-__typename }` costs Lapor four times the floor's time for less than three times the
-instructions). The counts do not depend on the
-machine's speed. Tracing slows the process down twenty times or more, so a few dozen requests
-are enough, and the window in which a query's connection waits parked for the next query is
-stretched by as much.
+function is code the processor's caches and branch predictor must hold (`{ __typename }`
+costs Lapor four times the floor's time for less than three times the instructions). The
+counts do not depend on the machine's speed. Tracing slows the process down twenty times or
+more, so a few dozen requests are enough, and the window in which a query's connection waits
+parked for the next query is stretched by as much.
 
     .venv/bin/python -m bench.bytecodes [--keep DIR] [--reports 1000000] [--requests 20]
         [--only inbox50,report] [--top 25]
