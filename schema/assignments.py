@@ -36,7 +36,7 @@ from schema.common import (
 from schema.errors import as_graphql_error
 from schema.ids import expect_id
 from schema.people import person_field
-from schema.reference import Agency, reference_of
+from schema.reference import Agency, reference_field
 
 if TYPE_CHECKING:
     from schema.reports import Report
@@ -148,14 +148,13 @@ class Assignment(Node):
             found = await loaders.report_record.load(self.view.report_id)
         return report_schema.report_of(found)
 
-    @strawberry.field(description="The agency that must act.")
-    def agency(self, info: Ctx) -> Agency:
-        # Not cast(): a Python call, for every assignment of a page.
-        return reference_of(info, Agency, self.view.agency_id)  # type: ignore[return-value]
-
-    @strawberry.field(description="The agency the returning desk says should act instead.")
-    def suggested_agency(self, info: Ctx) -> Agency | None:
-        return reference_of(info, Agency, self.view.suggested_agency_id)
+    agency = reference_field(Agency, "view.agency_id", "The agency that must act.")
+    suggested_agency = reference_field(
+        Agency,
+        "view.suggested_agency_id",
+        "The agency the returning desk says should act instead.",
+        nullable=True,
+    )
 
     @strawberry.field(description="The agency's written answers, oldest first.")
     def follow_ups(self, info: Ctx) -> list[FollowUp]:

@@ -41,7 +41,7 @@ from schema.errors import as_graphql_error
 from schema.idempotency import idempotent
 from schema.ids import expect_id, from_cursor
 from schema.people import person_field
-from schema.reference import Agency, Category, Region, reference_of
+from schema.reference import Agency, Category, Region, reference_field
 
 if TYPE_CHECKING:
     from schema.assignments import Assignment, AssignmentPayload
@@ -184,14 +184,10 @@ class Report(Node):
     def overdue(self, info: Ctx) -> bool:
         return is_overdue(self.due_at, info.context.now)
 
-    @strawberry.field(description="The regency or city it belongs to.")
-    def region(self, info: Ctx) -> Region:
-        # Not cast(): a Python call, for every report of a page.
-        return reference_of(info, Region, self.view.region_id)  # type: ignore[return-value]
-
-    @strawberry.field(description="Its subject; null until someone chose one.")
-    def category(self, info: Ctx) -> Category | None:
-        return reference_of(info, Category, self.view.category_id)
+    region = reference_field(Region, "view.region_id", "The regency or city it belongs to.")
+    category = reference_field(
+        Category, "view.category_id", "Its subject; null until someone chose one.", nullable=True
+    )
 
     reporter = person_field(
         lambda report: report.view.reporter_id,

@@ -2,9 +2,11 @@
 generated for the plan, for every object whose values are the common case.
 
 A generated builder reads each field of an object it can build (an attribute, or a synchronous
-resolver without variable arguments) and writes the object's dict in one go, its keys in the
-selection's order: a string, a boolean or a 32-bit integer as it is, an enum member by its name,
-a null where the field is nullable, any other scalar by its own serializer. An object field, or
+resolver without variable arguments; for a reference field, the node the request made for it
+already, its resolver only when there is none: schema/compiled/hints.py, `refers_to`) and writes
+the object's dict in one go, its keys in the selection's order: a string, a boolean or a 32-bit
+integer as it is, an enum member by its name, a null where the field is nullable, any other
+scalar by its own serializer. An object field, or
 a list of objects, whose own builder builds every field of it is written out inside this one
 (that builder's statements, under names of their own; a list's items in a loop): a whole tree (a
 page, its edges, their nodes and what those name) is then one call, with no level-by-level pass
@@ -25,9 +27,12 @@ from dataclasses import dataclass
 from types import CoroutineType
 from typing import Any
 
+from schema.compiled.hints import referred_by
 from schema.compiled.plan import DEFINITION, Abstract, FieldPlan, How, Leaf, ListOf, Obj, Out, Plan
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+# In a builder's namespace while it is written: some field reads the request's made nodes.
+_MADE = "_reads_made_nodes"
 
 # One object's dict, or None where the general path must complete the object.
 Build = Callable[[list[Any], Any], list[dict[str, Any] | None]]
@@ -106,6 +111,8 @@ def builder_of(obj: Obj) -> Builder | None:
     lines, entries, rest = _statements(obj, "", "s", namespace, hoisted)
     if len(rest) == len(obj.fields):
         return None
+    if namespace.pop(_MADE, False):
+        lines.insert(0, "made = info.context.loaders.made")
     source = "\n".join(
         [
             "def one(s, info):",
@@ -151,7 +158,15 @@ def _statements(
             entries.append(f"k{n}: None")
             continue
         statements, output = written
-        lines.append(f"v{n} = {read}")
+        refers = referred_by(plan.resolver) if plan.resolver is not None else None
+        if refers is None:
+            lines.append(f"v{n} = {read}")
+        else:
+            # A reference the request made a node for already (`made`, bound once by `one`):
+            # that node, as its resolver would answer; the resolver when there is none.
+            namespace[f"K{n}"], namespace[f"g{n}"] = refers
+            namespace[_MADE] = True
+            lines += [f"v{n} = made.get((K{n}, g{n}({source})))", f"if v{n} is None: v{n} = {read}"]
         lines.extend(statements)
         entries.append(f"k{n}: {output}")
     return lines, entries, rest

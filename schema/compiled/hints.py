@@ -19,6 +19,10 @@ of models/rows.py, which no rule decides by) names them with `shows_columns`. A 
 that selects none of a column's fields does not read that column (reads made to show rows
 select a NULL for it, and the rows hold NOT_READ, which refuses to be shown); the generic
 executor reads every column.
+
+A resolver that answers a reference (a report's region) as `reference_of` does says so with
+`refers_to`: a generated builder looks for the node the request made for it already, and calls
+the resolver only when there is none (schema/compiled/builders.py).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ Ahead = Callable[[Any, tuple[dict[str, Any] | None, ...]], None]
 _ATTRIBUTE = "__lapor_prefetch__"
 _AHEAD = "__lapor_ahead__"
 _SHOWS = "__lapor_shows__"
+_REFERS = "__lapor_refers__"
 T = TypeVar("T", bound=type)
 
 # Every shown-only column some type shows ("report.body"): those a query may leave out.
@@ -54,6 +59,25 @@ def prefetched_by(fetch: Prefetch) -> Callable[[F], F]:
 def prefetch_of(resolver: Callable[..., Any]) -> Prefetch | None:
     """The fetch a resolver was marked with, if any."""
     found: Prefetch | None = getattr(resolver, _ATTRIBUTE, None)
+    return found
+
+
+def refers_to(kind: type, get: Callable[[Any], Any]) -> Callable[[F], F]:
+    """Mark a resolver that answers the reference `(kind, get(self))` as `reference_of` does,
+    whose first answer is the node the request made for it already (`loaders.made`; see
+    schema/reference.py, `reference_field`): a builder looks there itself, and calls the
+    resolver only when it holds none."""
+
+    def mark(resolver: F) -> F:
+        setattr(resolver, _REFERS, (kind, get))
+        return resolver
+
+    return mark
+
+
+def referred_by(resolver: Callable[..., Any]) -> tuple[type, Callable[[Any], Any]] | None:
+    """The (kind, get) a resolver was marked with by `refers_to`, if any."""
+    found: tuple[type, Callable[[Any], Any]] | None = getattr(resolver, _REFERS, None)
     return found
 
 
