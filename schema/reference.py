@@ -142,16 +142,17 @@ def reference_of(info: Ctx, cls: type[R], pk: int | None) -> R | None:
 
 def reference_field(cls: type[R], path: str, description: str, *, nullable: bool = False) -> Any:
     """A field of type `cls` answering `reference_of` for the id at `path` (attributes, dotted)
-    of its object. A builder looks in the request's made nodes itself first, and calls it only
-    when they hold nothing (schema/compiled/hints.py, `refers_to`): a page of fifty reports
-    names a hundred."""
+    of its object. A builder looks in the request's made nodes itself first, and calls
+    `reference_of` only when they hold nothing (schema/compiled/hints.py, `refers_to`): a page
+    of fifty reports names a hundred."""
     get = attrgetter(path)
 
     def resolve(self: Any, info: Ctx) -> Any:
         return reference_of(info, cls, get(self))
 
     resolve.__annotations__ = {"info": Ctx, "return": cls | None if nullable else cls}
-    return strawberry.field(resolver=refers_to(cls, get)(resolve), description=description)
+    marked = refers_to(cls, get, reference_of)(resolve)
+    return strawberry.field(resolver=marked, description=description)
 
 
 async def loaded(info: Ctx, cls: type[R], pk: int) -> R | None:

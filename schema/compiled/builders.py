@@ -3,7 +3,7 @@ generated for the plan, for every object whose values are the common case.
 
 A generated builder reads each field of an object it can build (an attribute, or a synchronous
 resolver without variable arguments; for a reference field, the node the request made for it
-already, its resolver only when there is none: schema/compiled/hints.py, `refers_to`) and writes
+already, its look-up only when there is none: schema/compiled/hints.py, `refers_to`) and writes
 the object's dict in one go, its keys in the selection's order: a string, a boolean or a 32-bit
 integer as it is, an enum member by its name, a null where the field is nullable, any other
 scalar by its own serializer. An object field, or
@@ -163,10 +163,14 @@ def _statements(
             lines.append(f"v{n} = {read}")
         else:
             # A reference the request made a node for already (`made`, bound once by `one`):
-            # that node, as its resolver would answer; the resolver when there is none.
-            namespace[f"K{n}"], namespace[f"g{n}"] = refers
+            # that node, as its resolver would answer; its look-up when there is none.
+            namespace[f"K{n}"], namespace[f"g{n}"], namespace[f"L{n}"] = refers
             namespace[_MADE] = True
-            lines += [f"v{n} = made.get((K{n}, g{n}({source})))", f"if v{n} is None: v{n} = {read}"]
+            lines += [
+                f"p{n} = g{n}({source})",
+                f"v{n} = made.get((K{n}, p{n}))",
+                f"if v{n} is None: v{n} = L{n}(info, K{n}, p{n})",
+            ]
         lines.extend(statements)
         entries.append(f"k{n}: {output}")
     return lines, entries, rest

@@ -20,9 +20,9 @@ that selects none of a column's fields does not read that column (reads made to 
 select a NULL for it, and the rows hold NOT_READ, which refuses to be shown); the generic
 executor reads every column.
 
-A resolver that answers a reference (a report's region) as `reference_of` does says so with
-`refers_to`: a generated builder looks for the node the request made for it already, and calls
-the resolver only when there is none (schema/compiled/builders.py).
+A resolver that answers a reference (a report's region) through a function that first answers
+the node the request made for it already says so with `refers_to`: a generated builder looks
+for that node itself, and calls the function only when there is none (builders.py).
 """
 
 from __future__ import annotations
@@ -62,22 +62,27 @@ def prefetch_of(resolver: Callable[..., Any]) -> Prefetch | None:
     return found
 
 
-def refers_to(kind: type, get: Callable[[Any], Any]) -> Callable[[F], F]:
-    """Mark a resolver that answers the reference `(kind, get(self))` as `reference_of` does,
-    whose first answer is the node the request made for it already (`loaders.made`; see
-    schema/reference.py, `reference_field`): a builder looks there itself, and calls the
-    resolver only when it holds none."""
+Refers = tuple[type, Callable[[Any], Any], Callable[[Any, type, Any], Any]]
+
+
+def refers_to(
+    kind: type, get: Callable[[Any], Any], look_up: Callable[[Any, type, Any], Any]
+) -> Callable[[F], F]:
+    """Mark a resolver that answers `look_up(info, kind, get(self))`, which answers the node
+    the request made for that reference already when there is one (`info.context.loaders.made`;
+    schema/reference.py, `reference_field`): a builder looks there itself, and calls `look_up`
+    only when there is none."""
 
     def mark(resolver: F) -> F:
-        setattr(resolver, _REFERS, (kind, get))
+        setattr(resolver, _REFERS, (kind, get, look_up))
         return resolver
 
     return mark
 
 
-def referred_by(resolver: Callable[..., Any]) -> tuple[type, Callable[[Any], Any]] | None:
-    """The (kind, get) a resolver was marked with by `refers_to`, if any."""
-    found: tuple[type, Callable[[Any], Any]] | None = getattr(resolver, _REFERS, None)
+def referred_by(resolver: Callable[..., Any]) -> Refers | None:
+    """The (kind, get, look_up) a resolver was marked with by `refers_to`, if any."""
+    found: Refers | None = getattr(resolver, _REFERS, None)
     return found
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ from graphql import OperationType
 
 from schema.compiled.builders import builder_of
 from schema.compiled.executor import comparable_answer, compiling_executor
-from schema.compiled.hints import prefetched_by
+from schema.compiled.hints import prefetched_by, refers_to
 from schema.compiled.plan import ListOf, Obj
 from schema.compiled.run import CompiledInfo
 
@@ -371,3 +372,78 @@ async def test_a_hoisted_fetch_reaches_only_what_the_builder_builds_inside() -> 
     # the general path, whose crates' level fetches for all its crates. The warehouse's
     # shelves come from a resolver too: one fetch for all their crates.
     assert context.fetches == [["d", "d"], ["d", "e", "d", "e"], ["a", "b", "c"]]
+
+
+# References: a field marked `refers_to` is looked for among the nodes the request made, and
+# looked up only when there is none (schema/reference.py's fields, here a toy's).
+
+
+@strawberry.type
+class Rack:
+    name: str
+
+
+LOOKED_UP: list[tuple[type, Any]] = []
+RACKS = {1: "north", 2: "south"}
+
+
+def _look_up(info: Any, kind: type, pk: int | None) -> Any:
+    """As `reference_of` answers: a node made already, else made and kept; None for no id or
+    no such rack."""
+    LOOKED_UP.append((kind, pk))
+    made = info.context.loaders.made
+    if pk is None or pk not in RACKS:
+        return None
+    if (kind, pk) not in made:
+        made[kind, pk] = Rack(name=RACKS[pk])
+    return made[kind, pk]
+
+
+def _rack_of(self: Any, info: strawberry.Info) -> Rack | None:
+    return _look_up(info, Rack, self.rack_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class Book:
+    title: str
+    rack_id: strawberry.Private[int | None]
+    rack: Rack | None = strawberry.field(
+        resolver=refers_to(Rack, attrgetter("rack_id"), _look_up)(_rack_of)
+    )
+
+
+@strawberry.type
+class Library:
+    @strawberry.field
+    def books(self) -> list[Book]:
+        racks = [1, 2, 1, 1, None, 7, 2]  # 7: no such rack
+        return [Book(title=f"b{i}", rack_id=s) for i, s in enumerate(racks)]
+
+
+@dataclass
+class _Made:
+    made: dict[Any, Any] = field(default_factory=dict)
+
+
+@pytest.mark.usefixtures("unchecked_execution")
+async def test_a_reference_is_looked_up_once_and_read_from_what_the_request_made() -> None:
+    answers = []
+    for compiled in (True, False):
+        LOOKED_UP.clear()
+        schema = strawberry.Schema(
+            query=Library, execution_context_class=compiling_executor(compiled, 4)
+        )
+        context = _Context(loaders=_Made())
+        result = await schema.execute("{ books { title rack { name } } }", context_value=context)
+        answers.append(comparable_answer(result))
+        looked_up = sorted(LOOKED_UP, key=str)
+        if compiled:
+            # Each rack once; no id and a missing rack, each time: no node to find.
+            assert looked_up == sorted([(Rack, 1), (Rack, 2), (Rack, None), (Rack, 7)], key=str)
+        else:
+            assert len(looked_up) == 7  # the generic executor calls each book's resolver
+    assert answers[0] == answers[1]
+    books = orjson.loads(answers[0].split(b"\n")[0])["data"]["books"]
+    assert [b["rack"] and b["rack"]["name"] for b in books] == [
+        "north", "south", "north", "north", None, None, "south"
+    ]  # fmt: skip
