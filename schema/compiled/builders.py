@@ -6,17 +6,17 @@ resolver without variable arguments; for a reference field, the node the request
 already, its look-up only when there is none: schema/compiled/hints.py, `refers_to`) and writes
 the object's dict in one go, its keys in the selection's order: a string, a boolean or a 32-bit
 integer as it is, an enum member by its name, a null where the field is nullable, any other
-scalar by its own serializer. An object field, or
-a list of objects, whose own builder builds every field of it is written out inside this one
-(that builder's statements, under names of their own; a list's items in a loop): a whole tree (a
-page, its edges, their nodes and what those name) is then one call, with no level-by-level pass
-and no call for each object in it. Whatever else it meets (a null in a non-null field,
-a value of another type, a serializer's refusal, a resolver's exception, anywhere in the tree)
-sends that object down the general path of `run.py`, which completes every field of it and
-locates the error as the spec says, so the answer is the same either way. A field whose resolver
-reads what is fetched for the whole level first is built once that is fetched (`run.py`). The
-object's other fields (abstract types, asynchronous resolvers, those reading variables, objects
-it cannot build whole) are left as nulls in the dict for the general path to fill in.
+scalar by its own serializer. An object field, or a list of objects, whose own builder builds
+every field of it is written out inside this one (that builder's statements, under names of
+their own; a list's items in a loop): a whole tree (a page, its edges, their nodes and what
+those name) is then one call, with no level-by-level pass and no call for each object in it.
+Whatever else it meets (a null in a non-null field, a value of another type, a serializer's
+refusal, a resolver's exception, anywhere in the tree) sends that object down the general path
+of `run.py`, which completes every field of it and locates the error as the spec says, so the
+answer is the same either way. A field whose resolver reads what is fetched for the whole level
+first is built once that is fetched (`run.py`). The object's other fields (abstract types,
+asynchronous resolvers, those reading variables, objects it cannot build whole) are left as
+nulls in the dict for the general path to fill in.
 """
 
 from __future__ import annotations
@@ -158,7 +158,11 @@ def _statements(
             entries.append(f"k{n}: None")
             continue
         statements, output = written
-        refers = referred_by(plan.resolver) if plan.resolver is not None else None
+        refers = (
+            referred_by(plan.resolver)
+            if plan.how is How.CALL and plan.resolver is not None
+            else None
+        )
         if refers is None:
             lines.append(f"v{n} = {read}")
         else:
