@@ -15,12 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from arq.typing import WorkerCoroutine
+from arq.worker import Retry
 
 from core.dispatch import DELIVER_NOTIFICATION, ArqOutboxDispatcher, deliver_job_id
 from core.metrics import JOBS_KEY
 from core.requestctx import request_id
 from core.settings import get_settings
 from domain.services import attachments, deliveries, idempotency, sweep, transparency
+from domain.services.health import RETRY_AFTER_SECONDS, database_unavailable
 from models.enums import DeliveryStatus
 from workers.transports import Transports
 
@@ -36,7 +38,8 @@ R = TypeVar("R")
 
 def logged(fn: Callable[..., Awaitable[R]]) -> WorkerCoroutine:
     """One JSON log line per run (job, id, try, outcome, duration, request id) and a count of
-    outcomes in Redis for /metrics."""
+    outcomes in Redis for /metrics. A job the database's absence stopped (down or restarting) is
+    retried a moment later: arq logs a retry, not a failure."""
 
     @functools.wraps(fn)
     async def run(ctx: Ctx, *args: Any) -> R:
@@ -47,8 +50,13 @@ def logged(fn: Callable[..., Awaitable[R]]) -> WorkerCoroutine:
             result = await fn(ctx, *args)
             outcome = "complete"
             return result
-        except BaseException as exc:
-            outcome = "cancelled" if not isinstance(exc, Exception) else "failed"
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            outcome = "retried"
+            raise Retry(defer=RETRY_AFTER_SECONDS) from exc
+        except BaseException:
+            outcome = "cancelled"
             raise
         finally:
             line = {
