@@ -173,8 +173,8 @@ class Shape:
         self._not_read = [row._fields.index(name) for name in self._left_out]
         self._variants: dict[frozenset[str], Shape] = {}
         self._width = len(row._fields)
-        # The row of a record of this shape's columns (`take` for one with more after them),
-        # the rows of a list of them, and each row of a list with the columns after it.
+        # The row of a record of this shape's columns, the rows of a list of them, and each
+        # row of a list of records with more columns after the shape's, with those columns.
         written = self._written()
         self.make: Callable[[Record | Sequence[Any]], Any] = written["make"]
         self.make_all: Callable[[Iterable[Record | Sequence[Any]]], list[Any]] = written["make_all"]
@@ -223,11 +223,6 @@ class Shape:
                 self.row, self.enums, self.table, left_out=left_out, row_type=self.row_type
             )
         return variant
-
-    def take(self, values: Sequence[Any]) -> tuple[Any, tuple[Any, ...]]:
-        """This shape's row from the first columns of `values`, and the columns after it."""
-        width = self._width
-        return self.make(values[:width]), tuple(values[width:])
 
     def _written(self) -> dict[str, Any]:
         """`make`, `make_all` and `take_all` written out for this shape: its enum and left-out
@@ -289,8 +284,9 @@ class Shape:
         return names
 
     def _make(self, record: Record | Sequence[Any]) -> Any:
-        """`make`, as it is for a shape without enum or left-out columns, and as the written
-        out `make` of one with them is checked against (tests/models/test_rows.py)."""
+        """A row made by loops over the shape's enum and left-out columns: what the written-out
+        functions fall back to for a record they cannot make (it says why), and what they are
+        checked against (tests/models/test_rows.py)."""
         if not self._enums and not self._not_read:
             values: Record | Sequence[Any] = record
         else:

@@ -165,7 +165,7 @@ def test_a_row_is_made_of_exactly_its_columns(shape: rows.Shape) -> None:
     if shape is LEFT_OUT:
         assert made.body is rows.NOT_READ and made.address is rows.NOT_READ
         assert made.title == values[fields.index("title")]
-    row, rest = shape.take([*values, "more", 7])
+    ((row, rest),) = shape.take_all([[*values, "more", 7]])
     assert row == made and rest == ("more", 7)
     # A list's rows, written out in one loop: the same rows.
     assert shape.make_all([values, values]) == [made, made]
