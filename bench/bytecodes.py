@@ -29,9 +29,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench.read_path import KEEP_DIR, Filled, database
-from bench.request_cpu import Call, comparable_pages, served
-from tests.harness import RedisServer
+from bench.read_path import Filled
+from bench.request_cpu import Call, comparable_pages, page_options, run_filled, served
 
 _ROOT = str(Path(__file__).resolve().parent.parent) + "/"
 TRACING_SLOWDOWN = 100  # more than tracing every bytecode slows the process down
@@ -107,16 +106,9 @@ async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reports", type=int, default=1_000_000)
-    parser.add_argument("--keep", nargs="?", const=KEEP_DIR, default=KEEP_DIR)
-    parser.add_argument("--requests", type=int, default=20)
-    parser.add_argument("--only", default="")
+    page_options(parser, requests=20)
     parser.add_argument("--top", type=int, default=25)
-    args = parser.parse_args()
-    with database(args.reports, args.keep) as db, RedisServer() as redis:
-        import uvloop
-
-        raise SystemExit(1 if uvloop.run(run(db.url, redis.url, db.filled, args)) else 0)
+    run_filled(run, parser.parse_args())
 
 
 if __name__ == "__main__":

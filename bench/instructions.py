@@ -40,9 +40,8 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-from bench.read_path import KEEP_DIR, SCENARIOS, Filled, database
-from bench.request_cpu import Call, comparable_pages, served
-from tests.harness import RedisServer
+from bench.read_path import SCENARIOS, Filled
+from bench.request_cpu import Call, comparable_pages, page_options, run_filled, served
 
 CALIBRATION = "calibration"
 # More than callgrind slows the process down (with 100, the inbox of fifty's parked connection
@@ -182,10 +181,7 @@ def _report(dumps: dict[str, tuple[dict[str, int], Path]], requests: int, kept: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reports", type=int, default=1_000_000)
-    parser.add_argument("--keep", nargs="?", const=KEEP_DIR, default=KEEP_DIR)
-    parser.add_argument("--requests", type=int, default=50)
-    parser.add_argument("--only", default="")
+    page_options(parser, requests=50)
     parser.add_argument("--dumps", type=Path, help="keep callgrind's dumps in this directory")
     parser.add_argument(
         "--simulate",
@@ -195,10 +191,7 @@ def main() -> None:
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inside:
-        with database(args.reports, args.keep) as db, RedisServer() as redis:
-            import uvloop
-
-            raise SystemExit(1 if uvloop.run(_count(db.url, redis.url, db.filled, args)) else 0)
+        run_filled(_count, args)
     valgrind = shutil.which("valgrind")
     if valgrind is None or shutil.which("callgrind_control") is None:
         raise SystemExit("needs valgrind and callgrind_control: apt-get install valgrind")

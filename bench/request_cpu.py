@@ -34,8 +34,8 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TextIO
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, NoReturn, TextIO
 
 import orjson
 
@@ -261,18 +261,32 @@ async def run(url: str, redis_url: str, filled: Filled, args: argparse.Namespace
         return failed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+Bench = Callable[[str, str, Filled, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def page_options(parser: argparse.ArgumentParser, requests: int) -> None:
+    """The options of every bench of the pages in one process: the fill (`--reports`, kept in
+    `--keep`), the requests of each page, and the pages (`--only`, all when empty)."""
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--keep", nargs="?", const=KEEP_DIR, default=KEEP_DIR)
-    parser.add_argument("--turns", type=int, default=15)
-    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--requests", type=int, default=requests)
     parser.add_argument("--only", default="")
-    args = parser.parse_args()
+
+
+def run_filled(bench: Bench, args: argparse.Namespace) -> NoReturn:
+    """`bench` over the filled database and a Redis of its own; the process exits 1 when it
+    counted a page failed (unequal bytes), else 0."""
     with database(args.reports, args.keep) as db, RedisServer() as redis:
         import uvloop
 
-        raise SystemExit(1 if uvloop.run(run(db.url, redis.url, db.filled, args)) else 0)
+        raise SystemExit(1 if uvloop.run(bench(db.url, redis.url, db.filled, args)) else 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    page_options(parser, requests=100)
+    parser.add_argument("--turns", type=int, default=15)
+    run_filled(run, parser.parse_args())
 
 
 if __name__ == "__main__":
