@@ -18,7 +18,10 @@ from typing import Any
 
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 
+from schema.compiled.hints import output_as_is
 
+
+@output_as_is(datetime, tzinfo=UTC)
 def datetime_output(value: Any) -> datetime | str:
     """What the response's JSON holds for a DateTime: a UTC datetime as it is (orjson writes
     it as `value.isoformat()`), any other value's `isoformat()`."""

@@ -5,18 +5,19 @@ A generated builder reads each field of an object it can build (an attribute, or
 resolver without variable arguments; for a reference field, the node the request made for it
 already, its look-up only when there is none: schema/compiled/hints.py, `refers_to`) and writes
 the object's dict in one go, its keys in the selection's order: a string, a boolean or a 32-bit
-integer as it is, an enum member by its name, a null where the field is nullable, any other
-scalar by its own serializer. An object field, or a list of objects, whose own builder builds
-every field of it is written out inside this one (that builder's statements, under names of
-their own; a list's items in a loop): a whole tree (a page, its edges, their nodes and what
-those name) is then one call, with no level-by-level pass and no call for each object in it.
-Whatever else it meets (a null in a non-null field, a value of another type, a serializer's
-refusal, a resolver's exception, anywhere in the tree) sends that object down the general path
-of `run.py`, which completes every field of it and locates the error as the spec says, so the
-answer is the same either way. A field whose resolver reads what is fetched for the whole level
-first is built once that is fetched (`run.py`). The object's other fields (abstract types,
-asynchronous resolvers, those reading variables, objects it cannot build whole) are left as
-nulls in the dict for the general path to fill in.
+integer as it is, and so a value its scalar's serializer gives as it is (a UTC datetime:
+schema/compiled/hints.py, `output_as_is`); an enum member by its name, a null where the field is
+nullable, any other scalar by its own serializer. An object field, or a list of objects, whose
+own builder builds every field of it is written out inside this one (that builder's statements,
+under names of their own; a list's items in a loop): a whole tree (a page, its edges, their
+nodes and what those name) is then one call, with no level-by-level pass and no call for each
+object in it. Whatever else it meets (a null in a non-null field, a value of another type, a
+serializer's refusal, a resolver's exception, anywhere in the tree) sends that object down the
+general path of `run.py`, which completes every field of it and locates the error as the spec
+says, so the answer is the same either way. A field whose resolver reads what is fetched for the
+whole level first is built once that is fetched (`run.py`). The object's other fields (abstract
+types, asynchronous resolvers, those reading variables, objects it cannot build whole) are left
+as nulls in the dict for the general path to fill in.
 """
 
 from __future__ import annotations
@@ -219,15 +220,10 @@ def _write(
     if type(out) is not Leaf:
         return None
     v, x = f"v{n}", f"x{n}"
-    if out.same is not None:
-        # Written as it is: only its type is tested, a null passing where the field allows it.
-        kind = out.same.__name__
-        namespace[kind] = out.same
-        check = f"type({v}) is not {kind}"
-        if out.same is int:
-            check = f"({check} or not _MIN <= {v} <= _MAX)"
-        if not out.nonnull:
-            check = f"{v} is not None and {check}"
+    as_is = _as_is_test(out, v, n, namespace)
+    if as_is is not None:
+        # Written as it is once it passes its test; a null passes where the field allows it.
+        check = as_is if out.nonnull else f"{v} is not None and ({as_is})"
         return [f"if {check}: {refusal}"], v
     if out.members is not None:
         # A member missing from `names` (its enum refused it) raises KeyError: the general path.
@@ -241,6 +237,28 @@ def _write(
         if refusal != "raise _Slow":
             statements.insert(0, f"if type({v}) is _Coroutine: {refusal}")
     return (statements if out.nonnull else _unless_null(v, statements, f"{x} = None")), x
+
+
+def _as_is_test(out: Leaf, v: str, n: str, namespace: dict[str, Any]) -> str | None:
+    """The test true of a value `v` that is not its own output, for a leaf written as it is
+    (`Leaf.same`, `Leaf.as_is`); None for any other leaf. A value that fails it is the general
+    path's: another zone's datetime, say, which its serializer writes."""
+    if out.same is not None:
+        kind = out.same.__name__
+        namespace[kind] = out.same
+        tests = [f"type({v}) is not {kind}"]
+        if out.same is int:
+            tests.append(f"not _MIN <= {v} <= _MAX")
+    elif out.as_is is not None:
+        made, attributes = out.as_is
+        namespace[f"d{n}"] = made
+        tests = [f"type({v}) is not d{n}"]
+        for index, (attribute, expected) in enumerate(attributes):
+            namespace[f"e{n}_{index}"] = expected
+            tests.append(f"{v}.{attribute} is not e{n}_{index}")
+    else:
+        return None
+    return " or ".join(tests)
 
 
 def _whole(

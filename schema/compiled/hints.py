@@ -23,6 +23,9 @@ executor reads every column.
 A resolver that answers a reference (a report's region) through a function that first answers
 the node the request made for it already says so with `refers_to`: a generated builder looks
 for that node itself, and calls the function only when there is none (builders.py).
+
+A scalar's serializer that gives some values as they are (a UTC datetime, for orjson to write)
+says which with `output_as_is`: a generated builder writes such a value without calling it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ _ATTRIBUTE = "__lapor_prefetch__"
 _AHEAD = "__lapor_ahead__"
 _SHOWS = "__lapor_shows__"
 _REFERS = "__lapor_refers__"
+_AS_IS = "__lapor_as_is__"
 T = TypeVar("T", bound=type)
 
 # Every shown-only column some type shows ("report.body"): those a query may leave out.
@@ -83,6 +87,28 @@ def refers_to(
 def referred_by(resolver: Callable[..., Any]) -> Refers | None:
     """The (kind, get, look_up) a resolver was marked with by `refers_to`, if any."""
     found: Refers | None = getattr(resolver, _REFERS, None)
+    return found
+
+
+# A serializer's values given as they are: of exactly this type, with these attributes (each
+# this very object).
+AsIs = tuple[type, tuple[tuple[str, Any], ...]]
+
+
+def output_as_is(kind: type, **attributes: Any) -> Callable[[F], F]:
+    """Mark a scalar's serializer that gives a value of exactly `kind` whose named attributes
+    are these objects (`is`) as it is, unchanged."""
+
+    def mark(serialize: F) -> F:
+        setattr(serialize, _AS_IS, (kind, tuple(attributes.items())))
+        return serialize
+
+    return mark
+
+
+def as_is_of(serialize: Callable[..., Any]) -> AsIs | None:
+    """The values a serializer was marked to give as they are (`output_as_is`), if any."""
+    found: AsIs | None = getattr(serialize, _AS_IS, None)
     return found
 
 

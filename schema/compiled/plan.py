@@ -59,7 +59,9 @@ from strawberry.types.field import StrawberryField
 
 from schema.compiled.hints import (
     Ahead,
+    AsIs,
     ahead_of,
+    as_is_of,
     columns_shown_by,
     declared_columns,
     prefetch_of,
@@ -99,6 +101,9 @@ class Leaf:
     # coerces it, worked out once (the coercion scans the enum's values for every member).
     members: builtins.type | None = None
     names: dict[Any, Any] = field(default_factory=dict)
+    # For a scalar whose serializer gives some values as they are (`hints.output_as_is`):
+    # which; a builder writes them without calling it.
+    as_is: AsIs | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -380,7 +385,9 @@ class Compiler:
             same = int if type_.name == GraphQLInt.name else _SAME.get(type_.name)
             members = getattr(type_, "wrapped_cls", None)  # Strawberry's enum types
             if not isinstance(members, type):
-                return Leaf(type_, nonnull, same)
+                serialize = getattr(type_, "serialize", None)
+                as_is = as_is_of(serialize) if serialize is not None else None
+                return Leaf(type_, nonnull, same, as_is=as_is)
             return Leaf(type_, nonnull, same, members, _outputs(type_, members))
         if is_object_type(type_):
             assert isinstance(type_, GraphQLObjectType)

@@ -3,8 +3,9 @@ so that compiled answers stay the generic executor's, error for error."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from enum import Enum
 from operator import attrgetter
 from typing import Any
@@ -13,12 +14,14 @@ import orjson
 import pytest
 import strawberry
 from graphql import OperationType
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 
 from schema.compiled.builders import builder_of
 from schema.compiled.executor import comparable_answer, compiling_executor
-from schema.compiled.hints import prefetched_by, refers_to
+from schema.compiled.hints import output_as_is, prefetched_by, refers_to
 from schema.compiled.plan import ListOf, Obj
 from schema.compiled.run import CompiledInfo
+from schema.scalars import datetime_output
 
 
 @strawberry.enum
@@ -447,3 +450,66 @@ async def test_a_reference_is_looked_up_once_and_read_from_what_the_request_made
     assert [b["rack"] and b["rack"]["name"] for b in books] == [
         "north", "south", "north", "north", None, None, "south"
     ]  # fmt: skip
+
+
+# A scalar whose serializer gives a UTC datetime as it is (the product's DateTime), counting
+# the values it is given.
+SERIALIZED: list[Any] = []
+
+
+@output_as_is(datetime, tzinfo=UTC)
+def _counted_datetime_output(value: Any) -> Any:
+    SERIALIZED.append(value)
+    return datetime_output(value)
+
+
+class _Subclassed(datetime):
+    pass
+
+
+@strawberry.type
+class Visit:
+    at: datetime
+    left: datetime | None
+
+
+VISITS = [
+    Visit(at=AT, left=None),
+    Visit(at=AT, left=AT),
+    Visit(at=AT.astimezone(timezone(timedelta(hours=7))), left=None),  # another zone
+    Visit(at=_Subclassed(2026, 11, 30, 7, 0, tzinfo=UTC), left=None),  # not exactly a datetime
+    Visit(at=AT, left=AT.replace(tzinfo=None)),  # naive
+]
+
+
+@strawberry.type
+class Ward:
+    @strawberry.field
+    def visits(self) -> list[Visit]:
+        return VISITS
+
+
+@pytest.mark.usefixtures("unchecked_execution")
+async def test_a_value_its_serializer_gives_as_it_is_is_written_without_calling_it() -> None:
+    scalar = dataclasses.replace(
+        DateTimeDefinition, serialize=_counted_datetime_output, implementation=None
+    )
+    answers, given = [], []
+    for compiled in (True, False):
+        SERIALIZED.clear()
+        schema = strawberry.Schema(
+            query=Ward,
+            execution_context_class=compiling_executor(compiled, 4),
+            scalar_overrides={datetime: scalar},
+        )
+        result = await schema.execute("{ visits { at left } }", context_value=_Context())
+        answers.append(comparable_answer(result))
+        given.append(list(SERIALIZED))
+    assert answers[0] == answers[1]
+    visits = orjson.loads(answers[0].split(b"\n")[0])["data"]["visits"]
+    assert [v["at"] for v in visits] == [v.at.isoformat() for v in VISITS]
+    assert [v["left"] for v in visits] == [v.left and v.left.isoformat() for v in VISITS]
+    # The generic executor serializes every datetime; the builder writes the first two visits'
+    # UTC datetimes as they are, and each of the others goes down the general path whole.
+    assert len(given[1]) == 7
+    assert given[0] == [VISITS[2].at, VISITS[3].at, VISITS[4].at, VISITS[4].left]
