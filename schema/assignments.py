@@ -138,7 +138,7 @@ class Assignment(Node):
         # with it), else an awaitable, which both executors await (as schema/reference.py).
         held = info.context.loaders.held_report(self.view.report_id)
         if held is not None:
-            return report_schema.report_of(held)
+            return report_schema.Report.of(held)
         return cast("Report", self._report_loaded(info))
 
     async def _report_loaded(self, info: Ctx) -> Report:
