@@ -23,6 +23,7 @@ as nulls in the dict for the general path to fill in.
 from __future__ import annotations
 
 import keyword
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import CoroutineType
@@ -32,6 +33,8 @@ from schema.compiled.hints import referred_by
 from schema.compiled.plan import DEFINITION, Abstract, FieldPlan, How, Leaf, ListOf, Obj, Out, Plan
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+# A GraphQL name, as the lexer reads one: only such a response key is written in the code.
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 # In a builder's namespace while it is written: some field reads the request's made nodes.
 _MADE = "_reads_made_nodes"
 
@@ -148,7 +151,7 @@ def _statements(
     rest: list[FieldPlan] = []
     for index, plan in enumerate(obj.fields):
         n = f"{at}{index}"
-        namespace[f"k{n}"] = plan.key  # keys are the client's aliases: never in the code
+        key = _key(plan.key, n, namespace)
         read = _read(plan, n, source, namespace)
         # A resolver's value is tested as any other: what fails the first test may be a
         # coroutine, which `_unstarted` closes (no test of its own in the common case).
@@ -156,7 +159,7 @@ def _statements(
         written = _write(plan, n, namespace, hoisted, refusal) if read is not None else None
         if read is None or written is None:
             rest.append(plan)
-            entries.append(f"k{n}: None")
+            entries.append(f"{key}: None")
             continue
         statements, output = written
         refers = (
@@ -177,8 +180,19 @@ def _statements(
                 f"if v{n} is None: v{n} = L{n}(info, K{n}, p{n})",
             ]
         lines.extend(statements)
-        entries.append(f"k{n}: {output}")
+        entries.append(f"{key}: {output}")
     return lines, entries, rest
+
+
+def _key(key: str, n: str, namespace: dict[str, Any]) -> str:
+    """The expression of a response key (a field's name or the client's alias) in the code: a
+    string literal, so that a dict of literal keys is made in one step (BUILD_CONST_KEY_MAP),
+    when it is a GraphQL name, as every key of a parsed document is; anything else is never
+    written into the code, only named (`k<n>`)."""
+    if _NAME.fullmatch(key):
+        return repr(key)
+    namespace[f"k{n}"] = key
+    return f"k{n}"
 
 
 def _read(plan: FieldPlan, n: str, source: str, namespace: dict[str, Any]) -> str | None:

@@ -16,7 +16,7 @@ import strawberry
 from graphql import OperationType
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 
-from schema.compiled.builders import builder_of
+from schema.compiled.builders import _key, builder_of
 from schema.compiled.executor import comparable_answer, compiling_executor
 from schema.compiled.hints import output_as_is, prefetched_by, refers_to
 from schema.compiled.plan import ListOf, Obj
@@ -513,3 +513,12 @@ async def test_a_value_its_serializer_gives_as_it_is_is_written_without_calling_
     # UTC datetimes as they are, and each of the others goes down the general path whole.
     assert len(given[1]) == 7
     assert given[0] == [VISITS[2].at, VISITS[3].at, VISITS[4].at, VISITS[4].left]
+
+
+def test_only_a_graphql_name_is_written_into_a_builder_as_a_key() -> None:
+    namespace: dict[str, Any] = {}
+    assert _key("dueAt", "3", namespace) == "'dueAt'" and not namespace
+    assert _key("__typename", "4", namespace) == "'__typename'" and not namespace
+    for n, odd in enumerate(["a'b", "x\n__import__('os')", "1st", "é", ""]):
+        assert _key(odd, f"9_{n}", namespace) == f"k9_{n}"
+        assert namespace[f"k9_{n}"] == odd
