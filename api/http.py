@@ -81,6 +81,9 @@ def negotiate(accept: str | None) -> str | None:
     No header means application/graphql-response+json (the spec, since 2025)."""
     if accept is None or not accept.strip():
         return GRAPHQL_RESPONSE
+    single = _RANGES.get(accept)  # one plain range, as most clients send: nothing to parse
+    if single is not None:
+        return single[0]
     best: tuple[float, int, int] | None = None
     chosen = None
     for index, part in enumerate(accept.split(",")):
@@ -112,10 +115,10 @@ def _request_error(result: ExecutionResult) -> bool:
 
 
 def _codes(body: dict[str, Any]) -> list[str]:
-    return [
-        str((error.get("extensions") or {}).get("code", "UNKNOWN"))
-        for error in body.get("errors") or ()
-    ]
+    errors = body.get("errors")
+    if not errors:  # the common case: no list made, no comprehension's frame entered
+        return []
+    return [str((error.get("extensions") or {}).get("code", "UNKNOWN")) for error in errors]
 
 
 class _Answer(Response):
@@ -360,15 +363,9 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         self, body: dict[str, Any], status: int, media: str, headers: dict[str, str]
     ) -> Response:
         encoded = orjson.dumps(body)
-        return _Answer(
-            encoded,
-            status,
-            [
-                *(
-                    (name.lower().encode("latin-1"), v.encode("latin-1"))
-                    for name, v in headers.items()
-                ),
-                (b"content-length", str(len(encoded)).encode()),
-                _CONTENT_TYPE_HEADER[media],
-            ],
-        )
+        raw = [(b"content-length", str(len(encoded)).encode()), _CONTENT_TYPE_HEADER[media]]
+        if headers:  # (most answers have none: no comprehension's frame for them)
+            raw[:0] = [
+                (n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers.items()
+            ]
+        return _Answer(encoded, status, raw)
