@@ -19,6 +19,7 @@ from domain.services.views import (
     EventView,
     ReportView,
     event_view,
+    event_views,
 )
 from models import Agency, ReportEvent, rows
 from models.rows import EventRow
@@ -85,7 +86,7 @@ async def timelines(
     return [
         answered.get(i)
         or Page(
-            [event_view(line, k.report, hidden.get(k.report.id)) for line in chosen[i]],
+            event_views(chosen[i], k.report, hidden.get(k.report.id)),
             more[i],
             k.after_id is not None,
         )
@@ -108,9 +109,7 @@ def held_page(key: TimelineKey, held: HeldLines, max_size: int) -> Page[EventVie
     if found is None:
         return None
     lines, more = found
-    return Page(
-        [event_view(line, key.report, held.hidden_reporter_id) for line in lines], more, False
-    )
+    return Page(event_views(lines, key.report, held.hidden_reporter_id), more, False)
 
 
 def _size_or_none(first: int | None, max_size: int) -> int | None:

@@ -18,6 +18,7 @@ from domain.services.views import (
     ReportView,
     assignment_view,
     event_view,
+    event_views,
     follow_up_view,
     record_view,
     report_view,
@@ -176,3 +177,18 @@ def test_a_user_view_holds_each_field_of_its_name(viewer: str) -> None:
     assert isinstance(view, UserView)
     assert (view.id, view.name, view.roles) == (41, "Budi", tuple(sorted(person.roles)))
     assert view.email == (None if viewer == "staff" else "budi@example.test")
+
+
+def test_a_page_of_timeline_lines_masks_each_line_as_it_would_alone() -> None:
+    report = report_view(SYSTEM, report_row(), facts_of(report_row()))
+    assert report.reporter_id == 100
+    actors = (55, 100, 66, None)
+    rows = [distinct(EventRow, actor_id=a, at=AT - timedelta(days=1)) for a in actors]
+    # (actor shown, by the reporter) for each line, with reporter 66 hidden from the viewer.
+    expected = [(55, False), (100, True), (None, True), (None, False)]
+    views = event_views(rows, report, 66)
+    for row, view, (shown, by_reporter) in zip(rows, views, expected, strict=True):
+        masked = {"actor_id": shown, "region_id": 7, "by_reporter": by_reporter}
+        same_names(view, row, masked)
+        assert type(view) is EventView
+    assert event_views([], report, None) == []
