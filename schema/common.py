@@ -187,16 +187,24 @@ class _Connection:
     ) -> Any:
         """The connection of a page of items, each made a node by `node`, `key` its id (by
         default its `id`, read without a Python call)."""
+        return cls.of_nodes(page, [node(item) for item in page.items], key)
+
+    @classmethod
+    def of_nodes(
+        cls, page: Page[T], nodes: list[Any], key: Callable[[T], int] = attrgetter("id")
+    ) -> Any:
+        """The connection of a page of items whose nodes are `nodes`, in the items' order (made
+        in one loop by the caller: a timeline's twenty lines)."""
         # (A page by id alone asks no item its rank: a call less for each.)
         rank_of = page.rank_of if page.ranks is not None else None
         edge_type = cls.edge
         edges = []
-        for item in page.items:
+        for item, node in zip(page.items, nodes, strict=True):
             # Both its fields are set here (tests/schema/test_bare_objects.py).
             edge: Any = bare(edge_type)
             pk = key(item)
             edge.position = (pk, None if rank_of is None else rank_of(pk))
-            edge.node = node(item)
+            edge.node = node
             edges.append(edge)
         return cls(edges=edges, page_info=page_info(edges, page))  # type: ignore[call-arg]
 

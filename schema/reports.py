@@ -3,7 +3,7 @@ change to a report (the reporter's and the coordinator desk's)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -66,14 +66,23 @@ class ReportEvent(Node):
 
     @classmethod
     def of(cls, e: EventView) -> ReportEvent:
-        event = bare(cls)  # every field set here (tests/schema/test_bare_objects.py)
-        event.id = cls.global_id(e.id)
-        event.kind = e.kind
-        event.message = e.message
-        event.at = e.at
-        event.actor_id = e.actor_id
-        event.view = e
-        return event
+        return cls.all_of((e,))[0]
+
+    @classmethod
+    def all_of(cls, views: Iterable[EventView]) -> list[ReportEvent]:
+        """The lines `views`, in one loop (a timeline's page, with no call for each)."""
+        global_id = cls.global_id
+        events = []
+        for e in views:
+            event = bare(cls)  # every field set here (tests/schema/test_bare_objects.py)
+            event.id = global_id(e.id)
+            event.kind = e.kind
+            event.message = e.message
+            event.at = e.at
+            event.actor_id = e.actor_id
+            event.view = e
+            events.append(event)
+        return events
 
     @strawberry.field(
         description=(
@@ -110,7 +119,7 @@ ReportEventConnection = connection(
 
 
 def _timeline_of(page: Page[EventView]) -> Any:
-    return ReportEventConnection.of(page, ReportEvent.of)
+    return ReportEventConnection.of_nodes(page, ReportEvent.all_of(page.items))
 
 
 # The report's columns that only these fields show: a query selecting none of a column's
