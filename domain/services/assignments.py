@@ -385,6 +385,10 @@ async def create_assignment(
     return assignment
 
 
+# Whoever may open an agency's inbox is staff of its assignments: the desk details show.
+INBOX_STAFF_VIEW = True
+
+
 async def inbox(
     actor: Actor,
     now: datetime,
@@ -414,7 +418,7 @@ async def inbox(
         "JOIN report r ON r.id = p.report_id",
     )
     return InboxPage(
-        page_rows.with_items([_inbox_view(a) for a, _ in page_rows.items]),
+        page_rows.with_items([assignment_view(a, INBOX_STAFF_VIEW) for a, _ in page_rows.items]),
         reports.readable_in(actor, report.take_all([more for _, more in page_rows.items])),
     )
 
@@ -458,11 +462,6 @@ async def _inbox_row(desk: InboxDesk, event_id: int) -> ReportEvent | None:
     )
 
 
-def _inbox_view(assignment: Assignment | AssignmentRow) -> AssignmentView:
-    # Whoever may open an agency's inbox is staff of its assignments: the desk details show.
-    return assignment_view(assignment, True)
-
-
 @dataclass(frozen=True)
 class InboxEventView:
     """A timeline event about one of a desk's assignments, with the assignment as it is now."""
@@ -481,7 +480,7 @@ async def inbox_event(
     )
     if event is None or event.assignment is None:
         return None
-    return InboxEventView(event.kind, event.at, _inbox_view(event.assignment))
+    return InboxEventView(event.kind, event.at, assignment_view(event.assignment, INBOX_STAFF_VIEW))
 
 
 async def assignments_by_ids(
