@@ -210,12 +210,13 @@ def _read(plan: FieldPlan, n: str, source: str, namespace: dict[str, Any]) -> st
         return f"g{n}({source})"
     if plan.how is not How.CALL or plan.is_async:
         return None
-    if plan.has_arguments and plan.constant_arguments is None:
+    known = plan.known_arguments
+    if known is None:
         return None  # its arguments read the request's variables
     namespace[f"r{n}"] = plan.resolver
     arguments = [source] if plan.takes_self else []
-    if plan.constant_arguments:
-        namespace[f"a{n}"] = plan.constant_arguments
+    if known:
+        namespace[f"a{n}"] = known
         arguments.append(f"**a{n}")
     if plan.info_name is not None:
         arguments.append(f"{plan.info_name}=info")

@@ -167,6 +167,13 @@ class FieldPlan:
     ] = ()
 
     @property
+    def known_arguments(self) -> dict[str, Any] | None:
+        """Its arguments when every run gives it the same: none, or those converted once
+        (`constant_arguments`); None when they are worked out on each run (they read variables,
+        or failed to convert)."""
+        return self.constant_arguments if self.has_arguments else {}
+
+    @property
     def nodes(self) -> list[FieldNode]:
         return [d.node for d in self.details]
 
@@ -222,17 +229,10 @@ def _selected(out: Out, path: str) -> list[FieldPlan]:
 
 def _arguments_known(selected: Sequence[FieldPlan]) -> tuple[dict[str, Any] | None, ...] | None:
     """The arguments of each selection as an ask is given them, when the plan knows them all
-    (none reads a variable, and each converted): the same for every run. None otherwise: they
-    are worked out on each run."""
-    known: list[dict[str, Any] | None] = []
-    for plan in selected:
-        if not plan.has_arguments:
-            known.append({})
-        elif plan.constant_arguments is not None:
-            known.append(plan.constant_arguments)
-        else:
-            return None
-    return tuple(known)
+    (`known_arguments`): the same for every run. None otherwise: they are worked out on each
+    run."""
+    known = tuple(plan.known_arguments for plan in selected)
+    return None if None in known else known
 
 
 def _columns_shown(out: Out, found: set[str]) -> None:

@@ -318,15 +318,9 @@ class PlanRun:
                 if known is None:
                     known = tuple(self._arguments_ahead(f) for f in selected)
                 ask(self.info.context, known)
-            kwargs = (
-                (
-                    plan.constant_arguments
-                    if plan.constant_arguments is not None
-                    else self.executor.arguments(plan)
-                )
-                if plan.has_arguments
-                else {}
-            )
+            kwargs = plan.known_arguments
+            if kwargs is None:
+                kwargs = self.executor.arguments(plan)
         except Exception as error:
             return Failed(error)
         if plan.info_name is not None:
@@ -336,10 +330,9 @@ class PlanRun:
     def _arguments_ahead(self, plan: FieldPlan) -> dict[str, Any] | None:
         """A selection's arguments for an ask (`reads_ahead`); None when they are invalid (the
         field reports its own error when it runs)."""
-        if not plan.has_arguments:
-            return {}
-        if plan.constant_arguments is not None:
-            return plan.constant_arguments
+        known = plan.known_arguments
+        if known is not None:
+            return known
         try:
             return self.executor.arguments(plan)
         except Exception:
