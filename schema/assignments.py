@@ -3,9 +3,9 @@ change an agency desk makes."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, ClassVar, cast
 
 import strawberry
 
@@ -27,14 +27,15 @@ from schema.common import (
     ResolutionTier,
     UserError,
     arg,
-    bare,
     connection,
     described,
     fetchable,
     page_request,
 )
+from schema.compiled.hints import answered_by_views
 from schema.errors import as_graphql_error
 from schema.ids import expect_id
+from schema.made_of import WHOLE, made_of
 from schema.people import person_field
 from schema.reference import Agency, reference_field
 
@@ -45,7 +46,22 @@ LazyReport = Annotated["Report", strawberry.lazy("schema.reports")]
 AssignmentId = Annotated[strawberry.ID, arg("The assignment's global id.")]
 
 
+def _held_follow_ups(assignment: Assignment, info: Ctx) -> list[FollowUpView] | None:
+    """What `Assignment.follow_ups` is made of when the request holds it already (read with
+    the assignments), called as the resolver is; None when it does not."""
+    return info.context.loaders.held_follow_ups(assignment.view.id)
+
+
 @fetchable
+@made_of(
+    FollowUpView,
+    "message",
+    "final",
+    "resolution",
+    "created_at",
+    "author_id",
+    follow_up_id="id",
+)
 @strawberry.type(description="An agency's written answer on an assignment (tindak lanjut).")
 class FollowUp(Node):
     message: str = described("What the agency wrote.")
@@ -57,17 +73,9 @@ class FollowUp(Node):
     author_id: strawberry.Private[int | None]
     follow_up_id: strawberry.Private[int]
 
-    @classmethod
-    def of(cls, f: FollowUpView) -> FollowUp:
-        follow_up = bare(cls)  # every field set here (tests/schema/test_bare_objects.py)
-        follow_up.id = cls.global_id(f.id)
-        follow_up.message = f.message
-        follow_up.final = f.final
-        follow_up.resolution = f.resolution
-        follow_up.created_at = f.created_at
-        follow_up.author_id = f.author_id
-        follow_up.follow_up_id = f.id
-        return follow_up
+    # Made of its view (schema/made_of.py).
+    of: ClassVar[Callable[[FollowUpView], FollowUp]]
+    all_of: ClassVar[Callable[[Iterable[FollowUpView]], list[FollowUp]]]
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> FollowUp | None:
@@ -92,6 +100,16 @@ class FollowUp(Node):
 
 
 @fetchable
+@made_of(
+    AssignmentView,
+    "status",
+    "tier",
+    "assigned_at",
+    "due_at",
+    "escalation_level",
+    "return_reason",
+    view=WHOLE,
+)
 @strawberry.type(description="One report sent to one agency (disposisi).")
 class Assignment(Node):
     status: AssignmentStatus = described("Where the agency's work is.")
@@ -106,18 +124,9 @@ class Assignment(Node):
     )
     view: strawberry.Private[AssignmentView]
 
-    @classmethod
-    def of(cls, v: AssignmentView) -> Assignment:
-        assignment = bare(cls)  # every field set here (tests/schema/test_bare_objects.py)
-        assignment.id = cls.global_id(v.id)
-        assignment.status = v.status
-        assignment.tier = v.tier
-        assignment.assigned_at = v.assigned_at
-        assignment.due_at = v.due_at
-        assignment.escalation_level = v.escalation_level
-        assignment.return_reason = v.return_reason
-        assignment.view = v
-        return assignment
+    # Made of its view (schema/made_of.py).
+    of: ClassVar[Callable[[AssignmentView], Assignment]]
+    all_of: ClassVar[Callable[[Iterable[AssignmentView]], list[Assignment]]]
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> Assignment | None:
@@ -157,15 +166,16 @@ class Assignment(Node):
     )
 
     @strawberry.field(description="The agency's written answers, oldest first.")
+    @answered_by_views(_held_follow_ups)
     def follow_ups(self, info: Ctx) -> list[FollowUp]:
         # At once when the request holds them (read with the assignments), else an awaitable.
-        held = info.context.loaders.held_follow_ups(self.view.id)
+        held = _held_follow_ups(self, info)
         if held is not None:
-            return [FollowUp.of(f) for f in held]
+            return FollowUp.all_of(held)
         return cast(list[FollowUp], self._follow_ups_loaded(info))
 
     async def _follow_ups_loaded(self, info: Ctx) -> list[FollowUp]:
-        return [FollowUp.of(f) for f in await info.context.loaders.follow_ups.load(self.view.id)]
+        return FollowUp.all_of(await info.context.loaders.follow_ups.load(self.view.id))
 
 
 AssignmentConnection = connection(

@@ -6,7 +6,7 @@ No `from __future__ import annotations` here: the connection factory builds clas
 annotations must be the node types themselves, not their names.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
@@ -17,6 +17,7 @@ from strawberry.types import Info
 from domain import enums
 from domain.errors import DomainError, ErrorCode
 from domain.services.reading import Page, PageRequest
+from schema.compiled.hints import PageMade, made_of_pages, view_made
 from schema.context import Context
 from schema.ids import keyset_position, to_cursor, to_global_id
 
@@ -123,17 +124,19 @@ class PageInfo:
     end_cursor: str | None = described("Pass as `after` to get the next page.")
 
 
-def page_info(edges: Sequence[Any], page: Page[Any]) -> PageInfo:
-    """PageInfo of a keyset page."""
+def cursor_in(page: Page[Any], pk: int) -> str:
+    """The cursor of the row with this id on a keyset page (with its rank on a ranked one)."""
+    return to_cursor(pk, page.rank_of(pk))
+
+
+def page_info(page: Page[Any], first: int | None, last: int | None) -> PageInfo:
+    """PageInfo of a keyset page whose first and last items have these ids (None: it has none)."""
+    end = page.scanned_to if page.scanned_to is not None else last
     return PageInfo(
         has_next_page=page.has_next,
         has_previous_page=page.has_previous,
-        start_cursor=to_cursor(*edges[0].position) if edges else None,
-        end_cursor=(
-            to_cursor(page.scanned_to, page.rank_of(page.scanned_to))
-            if page.scanned_to is not None
-            else (to_cursor(*edges[-1].position) if edges else None)
-        ),
+        start_cursor=None if first is None else cursor_in(page, first),
+        end_cursor=None if end is None else cursor_in(page, end),
     )
 
 
@@ -206,7 +209,24 @@ class _Connection:
             edge.position = (pk, None if rank_of is None else rank_of(pk))
             edge.node = node
             edges.append(edge)
-        return cls(edges=edges, page_info=page_info(edges, page))  # type: ignore[call-arg]
+        first, last = (edges[0].position[0], edges[-1].position[0]) if edges else (None, None)
+        return cls(edges=edges, page_info=page_info(page, first, last))  # type: ignore[call-arg]
+
+    @classmethod
+    def of_views(cls, page: Page[Any]) -> Any:
+        """The connection of a page of views its node type is made of (schema/made_of.py)."""
+        return cls.of_nodes(page, cls.edge.node_type.all_of(page.items))  # type: ignore[attr-defined]
+
+
+def _cursor_of_view(page: Page[Any], view: Any) -> str:
+    """An edge's cursor, of a page of views (as `_edge_cursor` of the edge made of it)."""
+    return cursor_in(page, view.id)
+
+
+def _page_info_of_views(page: Page[Any]) -> PageInfo:
+    """A connection's PageInfo, of a page of views (as `of_nodes` makes it of their edges)."""
+    items = page.items
+    return page_info(page, items[0].id, items[-1].id) if items else page_info(page, None, None)
 
 
 def connection(
@@ -249,7 +269,11 @@ def connection(
 
     Connection.__annotations__["edges"] = list[edge]  # type: ignore[valid-type]
     Connection.edge = edge
-    return strawberry.type(Connection, name=f"{name}Connection", description=words["connection"])
+    edge.node_type = node  # type: ignore[attr-defined]
+    made = strawberry.type(Connection, name=f"{name}Connection", description=words["connection"])
+    if view_made(node) is not None:
+        made_of_pages(made, PageMade(node, _cursor_of_view, _page_info_of_views))
+    return made
 
 
 def merged(name: str, description: str, parts: Iterable[type]) -> type:

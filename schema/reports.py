@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 
 import strawberry
 
@@ -18,7 +18,7 @@ from domain.services.idempotency import Replay
 from domain.services.reading import Page
 from domain.services.search import SEARCH_WINDOW
 from domain.services.timeline import TimelineKey
-from domain.services.views import EventView, ReportView
+from domain.services.views import AssignmentView, EventView, ReportView
 from schema.attachments import Attachment, Files, attachments_of, uploads_of
 from schema.common import (
     After,
@@ -29,17 +29,17 @@ from schema.common import (
     ReportStatus,
     UserError,
     arg,
-    bare,
     connection,
     described,
     fetchable,
     page_request,
     refused,
 )
-from schema.compiled.hints import reads_ahead, shows_columns
+from schema.compiled.hints import answered_by_views, reads_ahead, shows_columns
 from schema.errors import as_graphql_error
 from schema.idempotency import idempotent
 from schema.ids import expect_id, from_cursor
+from schema.made_of import WHOLE, made_of
 from schema.people import person_field
 from schema.reference import Agency, Category, Region, reference_field
 
@@ -56,6 +56,7 @@ Note = Annotated[str | None, arg("A note for the desk that receives it.")]
 
 
 @fetchable
+@made_of(EventView, "kind", "message", "at", "actor_id", view=WHOLE)
 @strawberry.type(description="A line of a report's timeline.")
 class ReportEvent(Node):
     kind: str = strawberry.field(description="e.g. report.submitted, assignment.accepted.")
@@ -63,26 +64,9 @@ class ReportEvent(Node):
     at: datetime = described("When it happened.")
     actor_id: strawberry.Private[int | None]
     view: strawberry.Private[EventView]
-
-    @classmethod
-    def of(cls, e: EventView) -> ReportEvent:
-        return cls.all_of((e,))[0]
-
-    @classmethod
-    def all_of(cls, views: Iterable[EventView]) -> list[ReportEvent]:
-        """The lines `views`, in one loop (a timeline's page, with no call for each)."""
-        global_id = cls.global_id
-        events = []
-        for e in views:
-            event = bare(cls)  # every field set here (tests/schema/test_bare_objects.py)
-            event.id = global_id(e.id)
-            event.kind = e.kind
-            event.message = e.message
-            event.at = e.at
-            event.actor_id = e.actor_id
-            event.view = e
-            events.append(event)
-        return events
+    # Made of views (schema/made_of.py): one line, and a timeline's page in one loop.
+    of: ClassVar[Callable[[EventView], ReportEvent]]
+    all_of: ClassVar[Callable[[Iterable[EventView]], list[ReportEvent]]]
 
     @strawberry.field(
         description=(
@@ -118,8 +102,21 @@ ReportEventConnection = connection(
 )
 
 
-def _timeline_of(page: Page[EventView]) -> Any:
-    return ReportEventConnection.of_nodes(page, ReportEvent.all_of(page.items))
+def _held_timeline(
+    report: Report, info: Ctx, first: int | None = None, after: str | None = None
+) -> Page[EventView] | None:
+    """The page of `Report.timeline` when the request holds it already (the detail page reads
+    it with the report), called as the resolver is; None when it does not."""
+    key = timeline.TimelineKey(report.view, first, from_cursor(after))
+    return info.context.loaders.held_timeline(key)
+
+
+def _held_assignments(report: Report, info: Ctx) -> list[AssignmentView] | None:
+    """What `Report.assignments` is made of when the request holds it already (as
+    `_held_timeline`); None when it does not."""
+    if report.view.withheld:  # what others did since the viewer let it go
+        return []
+    return info.context.loaders.held_assignments((report.view.id, report.view.staff_view))
 
 
 # The report's columns that only these fields show: a query selecting none of a column's
@@ -133,6 +130,26 @@ def _timeline_of(page: Page[EventView]) -> Any:
     updated_at=("updated_at",),
 )
 @fetchable
+@made_of(
+    ReportView,
+    "tracking_code",
+    "kind",
+    "title",
+    "body",
+    "anonymous",
+    "confidential",
+    "status",
+    "created_at",
+    "updated_at",
+    "due_at",
+    "support_count",
+    "reopen_count",
+    "address",
+    "latitude",
+    "longitude",
+    "withheld",
+    view=WHOLE,
+)
 @strawberry.type(description="What a citizen sent, as the viewer may see it.")
 class Report(Node):
     tracking_code: str = described("What the reporter is given, e.g. LPR-7KQ2-9XMD.")
@@ -161,28 +178,9 @@ class Report(Node):
     )
     view: strawberry.Private[ReportView]
 
-    @classmethod
-    def of(cls, v: ReportView) -> Report:
-        report = bare(cls)  # every field set here (tests/schema/test_bare_objects.py)
-        report.id = cls.global_id(v.id)
-        report.tracking_code = v.tracking_code
-        report.kind = v.kind
-        report.title = v.title
-        report.body = v.body
-        report.anonymous = v.anonymous
-        report.confidential = v.confidential
-        report.status = v.status
-        report.created_at = v.created_at
-        report.updated_at = v.updated_at
-        report.due_at = v.due_at
-        report.support_count = v.support_count
-        report.reopen_count = v.reopen_count
-        report.address = v.address
-        report.latitude = v.latitude
-        report.longitude = v.longitude
-        report.withheld = v.withheld
-        report.view = v
-        return report
+    # Made of its view (schema/made_of.py).
+    of: ClassVar[Callable[[ReportView], Report]]
+    all_of: ClassVar[Callable[[Iterable[ReportView]], list[Report]]]
 
     @classmethod
     async def load(cls, info: Ctx, pk: int) -> Report | None:
@@ -211,20 +209,18 @@ class Report(Node):
 
     @strawberry.field(description="The agencies it was sent to, oldest first.")
     @reads_ahead("followUps", lambda context, _: context.loaders.read_follow_ups_ahead())
+    @answered_by_views(_held_assignments)
     def assignments(self, info: Ctx) -> list[LazyAssignment]:
-        if self.view.withheld:  # what others did since the viewer let it go
-            return []
         # At once when the request holds them (as `timeline`), else an awaitable.
-        key = (self.view.id, self.view.staff_view)
-        held = info.context.loaders.held_assignments(key)
+        held = _held_assignments(self, info)
         if held is not None:
-            return [assignment_schema.Assignment.of(a) for a in held]
-        return cast(Any, self._assignments_loaded(info, key))
+            return assignment_schema.Assignment.all_of(held)
+        return cast(Any, self._assignments_loaded(info, (self.view.id, self.view.staff_view)))
 
     @staticmethod
     async def _assignments_loaded(info: Ctx, key: tuple[int, bool]) -> Any:
         views = await info.context.loaders.assignments_of_report.load(key)
-        return [assignment_schema.Assignment.of(a) for a in views]
+        return assignment_schema.Assignment.all_of(views)
 
     @strawberry.field(description="Agencies the routing rules suggest (coordinators only).")
     async def suggested_agencies(self, info: Ctx) -> list[Agency]:
@@ -263,6 +259,7 @@ class Report(Node):
         return attachments_of(await info.context.loaders.report_attachments.load(self.view.id))
 
     @strawberry.field(description="The report's timeline, oldest first.")
+    @answered_by_views(_held_timeline)
     def timeline(
         self,
         info: Ctx,
@@ -270,17 +267,17 @@ class Report(Node):
         after: After = None,
     ) -> ReportEventConnection:  # type: ignore[valid-type]
         # At once when the request holds the page (the detail page reads it with the report),
-        # else an awaitable, which both executors await (as `Assignment.report`): a compiled
-        # plan then builds the timeline inside the report's builder.
-        key = timeline.TimelineKey(self.view, first, from_cursor(after))
-        held = info.context.loaders.held_timeline(key)
+        # else an awaitable, which both executors await (as `Assignment.report`). A compiled
+        # plan writes a held page inside the report's builder, from its views.
+        held = _held_timeline(self, info, first, after)
         if held is not None:
-            return _timeline_of(held)
+            return ReportEventConnection.of_views(held)
+        key = timeline.TimelineKey(self.view, first, from_cursor(after))
         return cast(Any, self._timeline_loaded(info, key))
 
     @staticmethod
     async def _timeline_loaded(info: Ctx, key: TimelineKey) -> Any:
-        return _timeline_of(await info.context.loaders.timeline.load(key))
+        return ReportEventConnection.of_views(await info.context.loaders.timeline.load(key))
 
 
 @strawberry.type(

@@ -18,6 +18,13 @@ says, so the answer is the same either way. A field whose resolver reads what is
 whole level first is built once that is fetched (`run.py`). The object's other fields (abstract
 types, asynchronous resolvers, those reading variables, objects it cannot build whole) are left
 as nulls in the dict for the general path to fill in.
+
+A field whose resolver's answer is made of views the request holds (a list of them, or a page
+for a connection: schema/compiled/hints.py, `answered_by_views`) is written from the views
+themselves, each field read as its type's declaration says (schema/made_of.py), when every
+field its selection asks of the objects can be: no object, edge or connection is made for it.
+Views not at hand (the function gives None), a view of another class or a value out of the
+common case send the object down the general path, which calls the resolver.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from dataclasses import dataclass
 from types import CoroutineType
 from typing import Any
 
-from schema.compiled.hints import referred_by
+from schema.compiled.hints import PageMade, ViewMade, page_made, referred_by, view_made, views_of
 from schema.compiled.plan import DEFINITION, Abstract, FieldPlan, How, Leaf, ListOf, Obj, Out, Plan
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -140,23 +147,41 @@ def builder_of(obj: Obj) -> Builder | None:
 
 
 def _statements(
-    obj: Obj, at: str, source: str, namespace: dict[str, Any], hoisted: list[Hoisted]
+    obj: Obj,
+    at: str,
+    source: str,
+    namespace: dict[str, Any],
+    hoisted: list[Hoisted],
+    view: ViewMade | None = None,
 ) -> tuple[list[str], list[str], list[FieldPlan]]:
     """The statements reading and writing the fields of `obj` from `source` (`at` names an
     object written out inside another's builder: every name of its fields has it), the entries
     of its dict, and the fields left to the general path. Each field's value is read into a
-    name of its own, `v<n>`: a value written as it is goes into the dict under that name."""
+    name of its own, `v<n>`: a value written as it is goes into the dict under that name.
+    With `view`, `source` is the view the object would be made of (`_made_of_views`), and its
+    fields are read from the view as the object would have them."""
     lines: list[str] = []
     entries: list[str] = []
     rest: list[FieldPlan] = []
     for index, plan in enumerate(obj.fields):
         n = f"{at}{index}"
         key = _key(plan.key, n, namespace)
-        read = _read(plan, n, source, namespace)
-        # A resolver's value is tested as any other: what fails the first test may be a
-        # coroutine, which `_unstarted` closes (no test of its own in the common case).
-        refusal = f"raise _unstarted(v{n})" if plan.how is How.CALL else "raise _Slow"
-        written = _write(plan, n, namespace, hoisted, refusal) if read is not None else None
+        views = _views_answering(plan) if view is None else None
+        written = None
+        if view is not None:
+            read: str | None = _read_view(plan, n, source, namespace, view)
+            written = _write(plan, n, namespace, hoisted, "raise _Slow")
+        elif views is not None:
+            read = _read(plan, n, source, namespace, views)
+            written = _write_views(plan, n, namespace) if read is not None else None
+            if written is None:
+                views = None  # its selection asks for more than views give: the resolver's
+        if view is None and views is None:
+            read = _read(plan, n, source, namespace)
+            # A resolver's value is tested as any other: what fails the first test may be a
+            # coroutine, which `_unstarted` closes (no test of its own in the common case).
+            refusal = f"raise _unstarted(v{n})" if plan.how is How.CALL else "raise _Slow"
+            written = _write(plan, n, namespace, hoisted, refusal) if read is not None else None
         if read is None or written is None:
             rest.append(plan)
             entries.append(f"{key}: None")
@@ -164,7 +189,7 @@ def _statements(
         statements, output = written
         refers = (
             referred_by(plan.resolver)
-            if plan.how is How.CALL and plan.resolver is not None
+            if plan.how is How.CALL and plan.resolver is not None and views is None
             else None
         )
         if refers is None:
@@ -195,9 +220,16 @@ def _key(key: str, n: str, namespace: dict[str, Any]) -> str:
     return f"k{n}"
 
 
-def _read(plan: FieldPlan, n: str, source: str, namespace: dict[str, Any]) -> str | None:
-    """The expression reading the field's value from `source`, or None when it is left to
-    the general path."""
+def _read(
+    plan: FieldPlan,
+    n: str,
+    source: str,
+    namespace: dict[str, Any],
+    resolver: Callable[..., Any] | None = None,
+) -> str | None:
+    """The expression reading the field's value from `source` (with `resolver`, calling that
+    instead of the field's own, as it would be called), or None when it is left to the
+    general path."""
     if plan.how is How.TYPENAME:
         namespace[f"t{n}"] = plan.parent.name
         return f"t{n}"
@@ -213,7 +245,7 @@ def _read(plan: FieldPlan, n: str, source: str, namespace: dict[str, Any]) -> st
     known = plan.known_arguments
     if known is None:
         return None  # its arguments read the request's variables
-    namespace[f"r{n}"] = plan.resolver
+    namespace[f"r{n}"] = plan.resolver if resolver is None else resolver
     arguments = [source] if plan.takes_self else []
     if known:
         namespace[f"a{n}"] = known
@@ -221,6 +253,22 @@ def _read(plan: FieldPlan, n: str, source: str, namespace: dict[str, Any]) -> st
     if plan.info_name is not None:
         arguments.append(f"{plan.info_name}=info")
     return f"r{n}({', '.join(arguments)})"
+
+
+def _read_view(
+    plan: FieldPlan, n: str, source: str, namespace: dict[str, Any], view: ViewMade
+) -> str:
+    """The expression reading the field's value from the view `source`, as the object made of
+    it would have it (`_readable_of_view` said it can be)."""
+    if plan.how is How.TYPENAME:
+        namespace[f"t{n}"] = plan.parent.name
+        return f"t{n}"
+    assert plan.strawberry_field is not None
+    name = plan.strawberry_field.python_name
+    if name == "id":
+        namespace[f"i{n}"] = view.global_id
+        return f"i{n}({source}.id)"
+    return f"{source}.{view.copies[name]}"
 
 
 def _write(
@@ -288,16 +336,13 @@ def _whole(
     An object whose fields need a level's fetch first is written out there when `via` reads an
     attribute: the fetch is hoisted to the outer builder's level (`hoisted`)."""
     builder = obj.builder
-    definition = obj.type.extensions.get(DEFINITION)
-    origin = getattr(definition, "origin", None)
+    origin = _origin(obj)
     fetches = builder is not None and bool(builder.prefetched or builder.hoisted)
     if (
         builder is None
         or builder.rest
         or (fetches and via.how is not How.ATTRIBUTE)
-        or not isinstance(origin, type)
-        or getattr(definition, "is_type_of", None) is not None
-        or getattr(definition, "concrete_of", None) is not None
+        or origin is None
     ):
         return None
     if builder.prefetched:
@@ -305,6 +350,32 @@ def _whole(
     hoisted.extend(Hoisted((via, *h.path), h.kind, h.fields) for h in builder.hoisted)
     namespace[f"{name}_type"] = origin
     return name
+
+
+def _origin(obj: Obj) -> type | None:
+    """The Python class of an object plan's type, when a value of exactly that class passes
+    Strawberry's type check (no `is_type_of` of its own, not a generic type); None otherwise."""
+    definition = obj.type.extensions.get(DEFINITION)
+    origin = getattr(definition, "origin", None)
+    if (
+        not isinstance(origin, type)
+        or getattr(definition, "is_type_of", None) is not None
+        or getattr(definition, "concrete_of", None) is not None
+    ):
+        return None
+    return origin
+
+
+def _built_whole(obj: Obj) -> bool:
+    """Whether the object's own builder builds every field of it, with nothing to fetch first."""
+    builder = obj.builder
+    return (
+        builder is not None
+        and not builder.rest
+        and not builder.prefetched
+        and not builder.hoisted
+        and _origin(obj) is not None
+    )
 
 
 def _write_objects(
@@ -360,4 +431,169 @@ def _unless_null(value: str, statements: list[str], null: str) -> list[str]:
         f"    {null}",
         "else:",
         *(f"    {statement}" for statement in statements),
+    ]
+
+
+def _views_answering(plan: FieldPlan) -> Callable[..., Any] | None:
+    """The function giving the views a field's answer is made of (`hints.answered_by_views`),
+    for a resolver's field that has one; None otherwise."""
+    if plan.how is not How.CALL or plan.resolver is None or plan.is_async:
+        return None
+    return views_of(plan.resolver)
+
+
+def _python_name(plan: FieldPlan) -> str | None:
+    return plan.strawberry_field.python_name if plan.strawberry_field else None
+
+
+def _readable_of_view(out: Out) -> ViewMade | None:
+    """How the objects of `out` are made of views, when it is an object plan every field of
+    which can be read from the view (its type name, its id, a leaf the view holds); None
+    otherwise."""
+    made = view_made(_origin(out)) if type(out) is Obj else None
+    if made is None or type(out) is not Obj:
+        return None
+    for plan in out.fields:
+        name = _python_name(plan)
+        if plan.how is not How.TYPENAME and (
+            plan.how is not How.ATTRIBUTE
+            or type(plan.out) is not Leaf
+            or (name != "id" and name not in made.copies)
+        ):
+            return None
+    return made
+
+
+def _write_views(
+    plan: FieldPlan, n: str, namespace: dict[str, Any]
+) -> tuple[list[str], str] | None:
+    """Statements writing a field's answer from the views it is made of, `v<n>` (a list of
+    views, or a page of them: `hints.answered_by_views`), and the expression of its output;
+    None when its selection asks for what the views alone cannot give. Anything but a list or
+    a page (None: the views are not at hand) and a view of any other class send the object to
+    the general path, which calls the field's resolver."""
+    out = plan.out
+    v, x = f"v{n}", f"x{n}"
+    if type(out) is ListOf:
+        made = _readable_of_view(out.item)
+        if made is None or type(out.item) is not Obj:
+            return None
+        item = f"s{n}_"
+        inner, entries, _ = _statements(out.item, f"{n}_", item, namespace, [], made)
+        each = _for_each_view(made, v, item, n, inner, f"{{{', '.join(entries)}}}", namespace)
+        return [f"if type({v}) is not list: raise _Slow", f"{x} = []", *each], x
+    pages = page_made(_origin(out)) if type(out) is Obj else None
+    if pages is None or type(out) is not Obj:
+        return None
+    namespace[f"P{n}"] = pages
+
+    def write(field_plan: FieldPlan, name: str | None, m: str) -> Written | None:
+        if name == "edges":
+            edges = _edges_of_views(field_plan.out, pages, v, m, namespace)
+            return None if edges is None else (edges, f"x{m}")
+        if name == "page_info":
+            info = _page_info_of_views(field_plan.out, v, f"P{n}", m, namespace)
+            return None if info is None else (info, f"x{m}")
+        return None
+
+    written = _fields_written(out, n, namespace, write)
+    if written is None:
+        return None
+    return [f"if {v} is None: raise _Slow", *written[0], f"{x} = {written[1]}"], x
+
+
+def _edges_of_views(
+    out: Out, pages: PageMade, page: str, n: str, namespace: dict[str, Any]
+) -> list[str] | None:
+    """Statements writing a connection's edges into `x<n>`, one for each of the views of the
+    page `page`, for an edge's selection of its type name, its cursor and its node (each field
+    of it readable of the view); None for any other."""
+    made = view_made(pages.node)
+    edge = out.item if type(out) is ListOf else None
+    if made is None or type(edge) is not Obj:
+        return None
+    item = f"s{n}_"
+    namespace[f"P{n}"] = pages
+
+    def write(field_plan: FieldPlan, name: str | None, m: str) -> Written | None:
+        if name == "cursor" and field_plan.how is How.CALL:
+            return [f"c{m} = P{n}.cursor({page}, {item})"], f"c{m}"
+        node = field_plan.out
+        if name == "node" and type(node) is Obj and _readable_of_view(node) is made:
+            inner, fields, _ = _statements(node, f"{m}_", item, namespace, [], made)
+            return inner, f"{{{', '.join(fields)}}}"
+        return None
+
+    written = _fields_written(edge, n, namespace, write)
+    if written is None:
+        return None
+    lines, entry = written
+    return [f"x{n} = []", *_for_each_view(made, f"{page}.items", item, n, lines, entry, namespace)]
+
+
+# Statements writing a field's value, and the expression of it.
+Written = tuple[list[str], str]
+
+
+def _fields_written(
+    obj: Obj,
+    n: str,
+    namespace: dict[str, Any],
+    write: Callable[[FieldPlan, str | None, str], Written | None],
+) -> Written | None:
+    """Statements writing each field of `obj` selected, and the expression of its dict: its
+    type name as it is, any other field as `write` says (given the field, its Python name and
+    `m`, which every name it writes has); None when `write` refuses one."""
+    lines: list[str] = []
+    entries = []
+    for index, field_plan in enumerate(obj.fields):
+        m = f"{n}_{index}"
+        key = _key(field_plan.key, m, namespace)
+        if field_plan.how is How.TYPENAME:
+            namespace[f"t{m}"] = field_plan.parent.name
+            entries.append(f"{key}: t{m}")
+            continue
+        written = write(field_plan, _python_name(field_plan), m)
+        if written is None:
+            return None
+        lines += written[0]
+        entries.append(f"{key}: {written[1]}")
+    return lines, f"{{{', '.join(entries)}}}"
+
+
+def _page_info_of_views(
+    out: Out, page: str, pages: str, n: str, namespace: dict[str, Any]
+) -> list[str] | None:
+    """Statements writing a connection's page info into `x<n>`, of the page `page` (an object
+    its own builder builds whole, made by `<pages>.page_info`); None for any other."""
+    if type(out) is not Obj or not _built_whole(out):
+        return None
+    namespace[f"o{n}_type"] = _origin(out)
+    inner, fields, _ = _statements(out, f"{n}_", f"v{n}", namespace, [])
+    return [
+        f"v{n} = {pages}.page_info({page})",
+        f"if type(v{n}) is not o{n}_type: raise _Slow",
+        *inner,
+        f"x{n} = {{{', '.join(fields)}}}",
+    ]
+
+
+def _for_each_view(
+    made: ViewMade,
+    views: str,
+    item: str,
+    n: str,
+    body: list[str],
+    entry: str,
+    namespace: dict[str, Any],
+) -> list[str]:
+    """A loop appending `entry` to the list `x<n>` after `body`, for each `item` of `views`:
+    any but a view of exactly the class the objects are made of is the general path's."""
+    namespace[f"V{n}"] = made.view
+    return [
+        f"append{n} = x{n}.append",
+        f"for {item} in {views}:",
+        f"    if type({item}) is not V{n}: raise _Slow",
+        *(f"    {line}" for line in body),
+        f"    append{n}({entry})",
     ]

@@ -26,11 +26,18 @@ for that node itself, and calls the function only when there is none (builders.p
 
 A scalar's serializer that gives some values as they are (a UTC datetime, for orjson to write)
 says which with `output_as_is`: a generated builder writes such a value without calling it.
+
+A type whose objects are made of a view, field for field, says how with `made_of_view`
+(schema/common.py, `made_of`, writes its `of` from the same declaration); a connection made of
+a page of such views, with `made_of_pages`. A resolver whose answer is made of views it holds
+names the function giving them with `answered_by_views`: a generated builder then writes the
+answer from the views themselves, with no objects made for them (builders.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,6 +51,9 @@ _AHEAD = "__lapor_ahead__"
 _SHOWS = "__lapor_shows__"
 _REFERS = "__lapor_refers__"
 _AS_IS = "__lapor_as_is__"
+_VIEW = "__lapor_view__"
+_PAGES = "__lapor_pages__"
+_VIEWS = "__lapor_views__"
 T = TypeVar("T", bound=type)
 
 # Every shown-only column some type shows ("report.body"): those a query may leave out.
@@ -150,4 +160,69 @@ def shows_columns(table: str, **shown_by: tuple[str, ...]) -> Callable[[T], T]:
 def columns_shown_by(cls: Any) -> dict[str, frozenset[str]]:
     """The columns a type was marked to show, each with the fields (Python names) showing it."""
     found: dict[str, frozenset[str]] = getattr(cls, _SHOWS, {})
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ViewMade:
+    """How a type's objects are made of a view of exactly the class `view`: the field `id` is
+    `global_id` of the view's `id`, each field of `copies` (Python names) the view's attribute
+    it names, and each of `whole` the view itself (no GraphQL field shows it)."""
+
+    view: type
+    global_id: Callable[[int], str]
+    copies: dict[str, str]
+    whole: tuple[str, ...]
+
+
+def made_of_view(cls: T, made: ViewMade) -> T:
+    """Mark a Strawberry type whose objects are made of views as `made` says."""
+    setattr(cls, _VIEW, made)
+    return cls
+
+
+def view_made(cls: Any) -> ViewMade | None:
+    """How a type's objects are made of a view (`made_of_view`), if they are."""
+    found: ViewMade | None = cls.__dict__.get(_VIEW) if isinstance(cls, type) else None
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class PageMade:
+    """How a connection is made of a page of views (of `node`, a type made of views): an edge
+    for each of the page's items, in order, its node made of the item and its cursor
+    `cursor(page, item)`; its page info `page_info(page)`."""
+
+    node: type
+    cursor: Callable[[Any, Any], str]
+    page_info: Callable[[Any], Any]
+
+
+def made_of_pages(cls: T, made: PageMade) -> T:
+    """Mark a connection type made of pages of views as `made` says."""
+    setattr(cls, _PAGES, made)
+    return cls
+
+
+def page_made(cls: Any) -> PageMade | None:
+    """How a connection is made of a page of views (`made_of_pages`), if it is."""
+    found: PageMade | None = cls.__dict__.get(_PAGES) if isinstance(cls, type) else None
+    return found
+
+
+def answered_by_views(views: Callable[..., Any]) -> Callable[[F], F]:
+    """Mark a resolver whose answer, whenever `views` (called as the resolver is, with the same
+    object and arguments) gives anything but None, is made of that: a list of objects of a list
+    of views (the type's `of` for each), or a connection of a page of them (`made_of_pages`)."""
+
+    def mark(resolver: F) -> F:
+        setattr(resolver, _VIEWS, views)
+        return resolver
+
+    return mark
+
+
+def views_of(resolver: Callable[..., Any]) -> Callable[..., Any] | None:
+    """The function a resolver was marked to be answered by (`answered_by_views`), if any."""
+    found: Callable[..., Any] | None = getattr(resolver, _VIEWS, None)
     return found
