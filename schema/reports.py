@@ -107,8 +107,12 @@ def _held_timeline(
 ) -> Page[EventView] | None:
     """The page of `Report.timeline` when the request holds it already (the detail page reads
     it with the report), called as the resolver is; None when it does not."""
-    key = timeline.TimelineKey(report.view, first, from_cursor(after))
-    return info.context.loaders.held_timeline(key)
+    return info.context.loaders.held_timeline(_timeline_key(report, first, after))
+
+
+def _timeline_key(report: Report, first: int | None, after: str | None) -> TimelineKey:
+    """What the timeline's loader is asked for `Report.timeline(first:, after:)`."""
+    return timeline.TimelineKey(report.view, first, from_cursor(after))
 
 
 def _held_assignments(report: Report, info: Ctx) -> list[AssignmentView] | None:
@@ -116,7 +120,12 @@ def _held_assignments(report: Report, info: Ctx) -> list[AssignmentView] | None:
     `_held_timeline`); None when it does not."""
     if report.view.withheld:  # what others did since the viewer let it go
         return []
-    return info.context.loaders.held_assignments((report.view.id, report.view.staff_view))
+    return info.context.loaders.held_assignments(_assignments_key(report))
+
+
+def _assignments_key(report: Report) -> tuple[int, bool]:
+    """What the assignments' loader is asked for `Report.assignments`."""
+    return (report.view.id, report.view.staff_view)
 
 
 # The report's columns that only these fields show: a query selecting none of a column's
@@ -215,7 +224,7 @@ class Report(Node):
         held = _held_assignments(self, info)
         if held is not None:
             return assignment_schema.Assignment.all_of(held)
-        return cast(Any, self._assignments_loaded(info, (self.view.id, self.view.staff_view)))
+        return cast(Any, self._assignments_loaded(info, _assignments_key(self)))
 
     @staticmethod
     async def _assignments_loaded(info: Ctx, key: tuple[int, bool]) -> Any:
@@ -272,8 +281,7 @@ class Report(Node):
         held = _held_timeline(self, info, first, after)
         if held is not None:
             return ReportEventConnection.of_views(held)
-        key = timeline.TimelineKey(self.view, first, from_cursor(after))
-        return cast(Any, self._timeline_loaded(info, key))
+        return cast(Any, self._timeline_loaded(info, _timeline_key(self, first, after)))
 
     @staticmethod
     async def _timeline_loaded(info: Ctx, key: TimelineKey) -> Any:

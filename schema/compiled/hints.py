@@ -28,10 +28,11 @@ A scalar's serializer that gives some values as they are (a UTC datetime, for or
 says which with `output_as_is`: a generated builder writes such a value without calling it.
 
 A type whose objects are made of a view, field for field, says how with `made_of_view`
-(schema/common.py, `made_of`, writes its `of` from the same declaration); a connection made of
-a page of such views, with `made_of_pages`. A resolver whose answer is made of views it holds
-names the function giving them with `answered_by_views`: a generated builder then writes the
-answer from the views themselves, with no objects made for them (builders.py).
+(through schema/made_of.py, `made_of`, which writes its `of` from the same declaration); a
+connection made of a page of such views, with `made_of_pages` (schema/common.py,
+`connection`). A resolver whose answer is made of views it holds names the function giving
+them with `answered_by_views`: a generated builder then writes the answer from the views
+themselves, with no objects made for them (builders.py).
 """
 
 from __future__ import annotations
