@@ -17,7 +17,7 @@ from strawberry.types import Info
 from domain import enums
 from domain.errors import DomainError, ErrorCode
 from domain.services.reading import Page, PageRequest
-from schema.compiled.hints import PageMade, made_of_pages, view_made
+from schema.compiled.hints import PageMade, made_of_pages, page_made, view_made
 from schema.context import Context
 from schema.ids import keyset_position, to_cursor, to_global_id
 
@@ -215,7 +215,9 @@ class _Connection:
     @classmethod
     def of_views(cls, page: Page[Any]) -> Any:
         """The connection of a page of views its node type is made of (schema/made_of.py)."""
-        return cls.of_nodes(page, cls.edge.node_type.all_of(page.items))  # type: ignore[attr-defined]
+        made = page_made(cls)
+        assert made is not None, f"{cls.__name__} is not made of pages of views"
+        return cls.of_nodes(page, made.node.all_of(page.items))  # type: ignore[attr-defined]
 
 
 def _cursor_of_view(page: Page[Any], view: Any) -> str:
@@ -269,7 +271,6 @@ def connection(
 
     Connection.__annotations__["edges"] = list[edge]  # type: ignore[valid-type]
     Connection.edge = edge
-    edge.node_type = node  # type: ignore[attr-defined]
     made = strawberry.type(Connection, name=f"{name}Connection", description=words["connection"])
     if view_made(node) is not None:
         made_of_pages(made, PageMade(node, _cursor_of_view, _page_info_of_views))

@@ -231,8 +231,7 @@ def _read(
     instead of the field's own, as it would be called), or None when it is left to the
     general path."""
     if plan.how is How.TYPENAME:
-        namespace[f"t{n}"] = plan.parent.name
-        return f"t{n}"
+        return _typename(plan, n, namespace)
     if plan.how is How.ATTRIBUTE:
         assert plan.get is not None
         name = plan.strawberry_field.python_name if plan.strawberry_field else None
@@ -255,14 +254,19 @@ def _read(
     return f"r{n}({', '.join(arguments)})"
 
 
+def _typename(plan: FieldPlan, n: str, namespace: dict[str, Any]) -> str:
+    """The name `__typename` is read from: the type's name, bound once."""
+    namespace[f"t{n}"] = plan.parent.name
+    return f"t{n}"
+
+
 def _read_view(
     plan: FieldPlan, n: str, source: str, namespace: dict[str, Any], view: ViewMade
 ) -> str:
     """The expression reading the field's value from the view `source`, as the object made of
     it would have it (`_readable_of_view` said it can be)."""
     if plan.how is How.TYPENAME:
-        namespace[f"t{n}"] = plan.parent.name
-        return f"t{n}"
+        return _typename(plan, n, namespace)
     assert plan.strawberry_field is not None
     name = plan.strawberry_field.python_name
     if name == "id":
@@ -550,8 +554,7 @@ def _fields_written(
         m = f"{n}_{index}"
         key = _key(field_plan.key, m, namespace)
         if field_plan.how is How.TYPENAME:
-            namespace[f"t{m}"] = field_plan.parent.name
-            entries.append(f"{key}: t{m}")
+            entries.append(f"{key}: {_typename(field_plan, m, namespace)}")
             continue
         written = write(field_plan, _python_name(field_plan), m)
         if written is None:

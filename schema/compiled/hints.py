@@ -184,8 +184,14 @@ def made_of_view(cls: T, made: ViewMade) -> T:
 
 def view_made(cls: Any) -> ViewMade | None:
     """How a type's objects are made of a view (`made_of_view`), if they are."""
-    found: ViewMade | None = cls.__dict__.get(_VIEW) if isinstance(cls, type) else None
+    found: ViewMade | None = _own(cls, _VIEW)
     return found
+
+
+def _own(cls: Any, mark: str) -> Any:
+    """What a class itself (not a class it derives from) was marked with; None for anything
+    else: a subclass is made otherwise, or not of views."""
+    return cls.__dict__.get(mark) if isinstance(cls, type) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +213,7 @@ def made_of_pages(cls: T, made: PageMade) -> T:
 
 def page_made(cls: Any) -> PageMade | None:
     """How a connection is made of a page of views (`made_of_pages`), if it is."""
-    found: PageMade | None = cls.__dict__.get(_PAGES) if isinstance(cls, type) else None
+    found: PageMade | None = _own(cls, _PAGES)
     return found
 
 
