@@ -76,6 +76,10 @@ class Builder:
     # The same for objects it builds inside its own (`Hoisted`): `run.py` reaches them through
     # their attributes and fetches for all of them before building.
     hoisted: list[Hoisted]
+    # The class whose objects it builds whole with nothing fetched first, a value of it passing
+    # Strawberry's type check (`_origin`): `run.py` builds a root field's object of it at once.
+    # None when it leaves fields to the general path, fetches first, or the check needs more.
+    whole: type | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,9 @@ def _attach(out: Out) -> None:
     elif type(out) is Obj:
         for field in out.fields:
             _attach(field.out)
-        out.builder = builder_of(out)
+        builder = out.builder = builder_of(out)
+        if builder is not None and _built_whole(out):
+            builder.whole = _origin(out)
 
 
 def builder_of(obj: Obj) -> Builder | None:

@@ -2,11 +2,13 @@
 
 No task per field and no per-field hooks: a level's objects go through each field's resolver
 in turn; an async resolver is stepped by hand, and those that wait (for a loader, which then
-gets every key of the level in one batch) are finished one after the other. Values are
-completed straight into the response's dicts. Errors and nulls follow the spec as the
-generic executor applies them: a field error is located at its path; a null or an error in a
-non-null position nulls the nearest nullable position above it, where the error is recorded
-(once per nulled position, graphql-core's `CollectedErrors`).
+gets every key of the level in one batch) are finished one after the other; a level of one
+object simply awaits its resolver. Values are completed straight into the response's dicts,
+and a root field's object that its builder builds whole is written by it at once (a detail
+page's report: no level's lists, paths and type check for one object). Errors and nulls
+follow the spec as the generic executor applies them: a field error is located at its path; a
+null or an error in a non-null position nulls the nearest nullable position above it, where the
+error is recorded (once per nulled position, graphql-core's `CollectedErrors`).
 """
 
 from __future__ import annotations
@@ -127,6 +129,10 @@ class PlanRun:
                 continue
             value = await self._resolve_root(plan, path)
             self.root_values[plan.key] = value
+            built = _at_once(plan.out, value, self.info)
+            if built is not None:
+                data[plan.key] = built
+                continue
             (completed,) = await self._complete(plan, plan.out, [value], [path])
             if type(completed) is Bubble:
                 self.errors.add(completed.error, None)
@@ -594,10 +600,29 @@ async def _step_all(
 ) -> list[Any]:
     """Run an async resolver on every source: each is stepped until it first waits; those
     waiting are then finished in turn (a loader they wait on dispatches all their keys at
-    once). No task is made for any of them."""
+    once). No task is made for any of them, and one source's is simply awaited (nothing to wait
+    together with)."""
+    if len(sources) == 1:
+        try:
+            return [await (resolver(sources[0], **kwargs) if takes_self else resolver(**kwargs))]
+        except Exception as error:
+            return [Failed(error)]
     values, waiting = _step_each(resolver, sources, kwargs, takes_self)
     await _finish_waiting(values, waiting)
     return values
+
+
+def _at_once(out: Out, value: Any, info: CompiledInfo) -> dict[str, Any] | None:
+    """A root field's object as its builder writes it at once, when the builder builds all of it
+    and the value is of the class it builds (`Builder.whole`): what `_complete` would make of it,
+    without a level's lists, paths and type check. None otherwise, and where the builder leaves
+    the object to the general path (`_complete` then completes it, building it again)."""
+    if type(out) is not Obj:
+        return None
+    builder = out.builder
+    if builder is None or builder.whole is None or type(value) is not builder.whole:
+        return None
+    return builder.build([value], info)[0]
 
 
 def _step_each(
