@@ -77,8 +77,9 @@ class Builder:
     # their attributes and fetches for all of them before building.
     hoisted: list[Hoisted]
     # The class whose objects it builds whole with nothing fetched first, a value of it passing
-    # Strawberry's type check (`_origin`): `run.py` builds a root field's object of it at once.
-    # None when it leaves fields to the general path, fetches first, or the check needs more.
+    # Strawberry's type check (`_whole_class`): `run.py` builds a root field's object of it at
+    # once. None when it leaves fields to the general path, fetches first, or the check needs
+    # more.
     whole: type | None = None
 
 
@@ -111,8 +112,8 @@ def _attach(out: Out) -> None:
         for field in out.fields:
             _attach(field.out)
         builder = out.builder = builder_of(out)
-        if builder is not None and _built_whole(out):
-            builder.whole = _origin(out)
+        if builder is not None:
+            builder.whole = _whole_class(out)
 
 
 def builder_of(obj: Obj) -> Builder | None:
@@ -376,16 +377,14 @@ def _origin(obj: Obj) -> type | None:
     return origin
 
 
-def _built_whole(obj: Obj) -> bool:
-    """Whether the object's own builder builds every field of it, with nothing to fetch first."""
+def _whole_class(obj: Obj) -> type | None:
+    """The class of the objects the object plan's own builder builds every field of, with
+    nothing to fetch first, a value of it passing Strawberry's type check (`_origin`); None
+    when the builder does not build them whole."""
     builder = obj.builder
-    return (
-        builder is not None
-        and not builder.rest
-        and not builder.prefetched
-        and not builder.hoisted
-        and _origin(obj) is not None
-    )
+    if builder is None or builder.rest or builder.prefetched or builder.hoisted:
+        return None
+    return _origin(obj)
 
 
 def _write_objects(
@@ -499,10 +498,10 @@ def _write_views(
 
     def write(field_plan: FieldPlan, name: str | None, m: str) -> Written | None:
         if name == "edges":
-            edges = _edges_of_views(field_plan.out, pages, v, m, namespace)
+            edges = _write_edges(field_plan.out, pages, v, m, namespace)
             return None if edges is None else (edges, f"x{m}")
         if name == "page_info":
-            info = _page_info_of_views(field_plan.out, v, f"P{n}", m, namespace)
+            info = _write_page_info(field_plan.out, v, f"P{n}", m, namespace)
             return None if info is None else (info, f"x{m}")
         return None
 
@@ -512,7 +511,7 @@ def _write_views(
     return [f"if {v} is None: raise _Slow", *written[0], f"{x} = {written[1]}"], x
 
 
-def _edges_of_views(
+def _write_edges(
     out: Out, pages: PageMade, page: str, n: str, namespace: dict[str, Any]
 ) -> list[str] | None:
     """Statements writing a connection's edges into `x<n>`, one for each of the views of the
@@ -570,14 +569,15 @@ def _fields_written(
     return lines, f"{{{', '.join(entries)}}}"
 
 
-def _page_info_of_views(
+def _write_page_info(
     out: Out, page: str, pages: str, n: str, namespace: dict[str, Any]
 ) -> list[str] | None:
     """Statements writing a connection's page info into `x<n>`, of the page `page` (an object
     its own builder builds whole, made by `<pages>.page_info`); None for any other."""
-    if type(out) is not Obj or not _built_whole(out):
+    whole = _whole_class(out) if type(out) is Obj else None
+    if whole is None or type(out) is not Obj:
         return None
-    namespace[f"o{n}_type"] = _origin(out)
+    namespace[f"o{n}_type"] = whole
     inner, fields, _ = _statements(out, f"{n}_", f"v{n}", namespace, [])
     return [
         f"v{n} = {pages}.page_info({page})",
