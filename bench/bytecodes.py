@@ -12,7 +12,9 @@ that hears every bytecode (`sys.settrace`, opcode events) and every frame entere
 events). A frame entered costs more than its bytecodes: it is set up and torn down, and each
 function is code the processor's caches and branch predictor must hold (`{ __typename }`
 costs Lapor four times the floor's time for less than three times the instructions). The
-counts do not depend on the machine's speed. Tracing slows the process down twenty times or
+counts do not depend on the machine's speed, except that a coroutine runs a few bytecodes more
+and is entered again each time it is resumed, and how often it waits for the database depends
+on when the answer arrives. Tracing slows the process down twenty times or
 more, so a few dozen requests are enough, and the window in which a query's connection waits
 parked for the next query is stretched by as much.
 
