@@ -100,6 +100,13 @@ class EventRow(NamedTuple):
     assignment_id: int | None
 
 
+# A timeline line as the read path holds it: an EventRow, or the record of `event_row`'s
+# columns it would be made from (the same values, in the same order). A report's page holds its
+# first lines as read: making a row of each was 4 % of what the detail page cost
+# (docs/adr/0049-lines-held-as-read.md).
+EventLine = EventRow | Record
+
+
 class NotRead:
     """The value of a column a read left out (`Shape.as_shown`): it refuses to be shown or
     looked at, so a field that needed it fails loudly rather than showing nothing."""

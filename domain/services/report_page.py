@@ -119,7 +119,8 @@ async def report_page(actor: Actor, code: str, ahead: Ahead) -> ReportPage | Non
         page.follow_ups = assignments.follow_ups_of(assigned) if ahead.follow_ups else None
     if ahead.timeline:
         hidden = row.reporter_id if view.reporter_id is None else None
-        lines = rows.EVENT.make_all(next(read_with)) if ahead.lines else []
+        # The lines as read: no row made of each (models/rows.py, `EventLine`).
+        lines = next(read_with) if ahead.lines else []
         page.lines = HeldLines(lines, ahead.lines, hidden)
     return page
 

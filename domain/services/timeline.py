@@ -22,7 +22,7 @@ from domain.services.views import (
     event_views,
 )
 from models import Agency, ReportEvent, rows
-from models.rows import EventRow
+from models.rows import EventLine, EventRow
 
 
 @dataclass(frozen=True)
@@ -136,15 +136,15 @@ def public_lines_of_each_report(limit: str) -> str:
 class HeldLines:
     """A report's first public lines, read with the report (`public_lines_of_each_report`):
     its timeline for any viewer who is not its staff, while `lines` holds more than a page
-    asks for or all there are (fewer than `limit`; none were read when it is 0).
-    `hidden_reporter_id` is its reporter when the viewer may not know them
-    (`_hidden_reporters`), from the report's own row."""
+    asks for or all there are (fewer than `limit`; none were read when it is 0), as the
+    records they were read as (`EventLine`). `hidden_reporter_id` is its reporter when the
+    viewer may not know them (`_hidden_reporters`), from the report's own row."""
 
-    lines: list[EventRow]
+    lines: Sequence[EventLine]
     limit: int
     hidden_reporter_id: int | None
 
-    def page(self, key: TimelineKey, size: int) -> tuple[list[EventRow], bool] | None:
+    def page(self, key: TimelineKey, size: int) -> tuple[Sequence[EventLine], bool] | None:
         """The key's first page and whether more follow; None when these lines cannot tell."""
         if not self.limit or key.after_id is not None or key.report.staff_view:
             return None  # none read, not a first page, or one with the internal lines

@@ -28,7 +28,7 @@ from models.enums import (
     ResolutionTier,
     Role,
 )
-from models.rows import AssignmentRow, EventRow, FollowUpRow, ReportRow
+from models.rows import AssignmentRow, EventLine, EventRow, FollowUpRow, ReportRow
 
 # Reference data and notifications are shown as stored: the outer layers read these records.
 __all__ = [
@@ -225,18 +225,24 @@ def event_view(
 ) -> EventView:
     """A line of `report`'s timeline; a line by a reporter hidden from the viewer carries no
     actor (`hidden_reporter_id` names them)."""
-    return event_views((event,), report, hidden_reporter_id)[0]
+    line = event if isinstance(event, EventRow) else _event_row(event)
+    return event_views((line,), report, hidden_reporter_id)[0]
+
+
+def _event_row(event: ReportEvent) -> EventRow:
+    return EventRow(*(getattr(event, name) for name in EventRow._fields))
 
 
 def event_views(
-    events: Iterable[ReportEvent | EventRow], report: ReportView, hidden_reporter_id: int | None
+    lines: Iterable[EventLine], report: ReportView, hidden_reporter_id: int | None
 ) -> list[EventView]:
     """Lines of `report`'s timeline, each as `event_view` makes it, in one loop (a page of
-    twenty, with no call for each)."""
+    twenty, with no call for each). Each line is read by position, in EventRow's order: a
+    report's page holds its first lines as the records they were read as."""
     reporter_id, region_id = report.reporter_id, report.region_id
     views = []
-    for event in events:
-        actor_id = event.actor_id
+    # (Unpacked, a line of another width fails here rather than showing a wrong column.)
+    for line_id, report_id, kind, message, actor_id, _visibility, at, assignment_id in lines:
         by_reporter = actor_id is not None and actor_id in (hidden_reporter_id, reporter_id)
         if hidden_reporter_id is not None and actor_id == hidden_reporter_id:
             actor_id = None
@@ -245,14 +251,14 @@ def event_views(
             _made(
                 EventView,
                 (
-                    event.id,
-                    event.report_id,
-                    event.kind,
-                    event.message,
+                    line_id,
+                    report_id,
+                    kind,
+                    message,
                     actor_id,
-                    event.at,
+                    at,
                     region_id,
-                    event.assignment_id,
+                    assignment_id,
                     by_reporter,
                 ),
             )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,6 +17,8 @@ import schema.assignments  # noqa: F401  (first: schema.reports is imported thro
 from domain.services import report_page, reports
 from domain.services.report_page import Ahead
 from domain.services.timeline import TimelineKey
+from domain.services.views import event_views
+from models import ReportEvent, rows
 from schema.loaders import Loaders
 from schema.reports import Report
 from tests.app_fixtures import DEMO_VIEWERS
@@ -99,3 +101,35 @@ async def test_a_detail_page_is_held_without_its_loaders_and_they_answer_from_it
     with counting(sql_log):
         later = await loaders.timeline.load(TimelineKey(page.report, 5, held.items[0].id))
     assert later.items == [] and sql_log.count == 1
+
+
+async def test_a_detail_page_holds_its_lines_as_read_and_they_show_as_rows(db: str) -> None:
+    """The first lines a detail page holds are the records its statement read, no row made of
+    each: position for position the rows a timeline reads on its own, which make the same
+    views (the reporter's own line and an internal one among them)."""
+    report = await new_complaint(NOW)
+    for n, visibility in enumerate(("public", "internal", "public")):
+        await ReportEvent.create(
+            report_id=report.id,
+            kind="report.note",
+            message=f"line {n}",
+            actor_id=report.reporter_id if n == 2 else None,
+            visibility=visibility,
+            at=NOW + timedelta(minutes=n + 1),
+        )
+    ahead = Ahead().asking(100, timeline=True, first_pages=[None])
+    actor = await actor_for(DEMO_VIEWERS["reporter"])  # (the public cannot read it yet)
+    page = await report_page.report_page(actor, report.tracking_code, ahead)
+    assert page is not None and page.lines is not None
+    held = page.lines.lines
+    read = await rows.select(
+        rows.EVENT,
+        f"SELECT {rows.EVENT.columns} FROM report_event"
+        " WHERE report_id = $1 AND visibility = 'public' ORDER BY id",
+        report.id,
+    )
+    assert [line.message for line in read][1:] == ["line 0", "line 2"]
+    assert len(held) == len(read) == 3 and all(type(line) is not rows.EventRow for line in held)
+    assert [tuple(line) for line in held] == [tuple(row) for row in read]
+    hidden = page.lines.hidden_reporter_id
+    assert event_views(held, page.report, hidden) == event_views(read, page.report, hidden)
