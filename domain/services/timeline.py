@@ -21,7 +21,7 @@ from domain.services.views import (
     event_view,
     event_views,
 )
-from models import Agency, ReportEvent, rows
+from models import Agency, rows
 from models.rows import EventLine, EventRow
 
 
@@ -198,15 +198,20 @@ async def watched_event(
 async def event_by_id(actor: Actor, eid: int, shared: SharedRows | None = None) -> EventView | None:
     """A timeline line the actor may read: its report readable, an internal line only for the
     report's staff, a hidden reporter's line without its actor."""
-    row = await shared_rows(shared, ("event", eid), lambda: ReportEvent.get_or_none(id=eid))
-    if row is None:
+    found = await shared_rows(shared, ("event", eid), lambda: _event_rows([eid]))
+    if not found:
         return None
+    (row,) = found
     reports = await reports_by_ids(actor, [row.report_id], shared)
     report = reports.get(row.report_id)
     if report is None or (row.visibility != "public" and not report.staff_view):
         return None
     hidden = await _hidden_reporters([report], shared)
     return event_view(row, report, hidden.get(report.id))
+
+
+async def _event_rows(ids: list[int]) -> list[EventRow]:
+    return await rows.select(rows.EVENT, rows.by_ids(rows.EVENT), ids)
 
 
 async def acted_as(views: Sequence[EventView]) -> list[str | None]:

@@ -16,7 +16,7 @@ from typing import NamedTuple, Protocol
 from domain.actor import Actor
 from domain.policy import SEES_NOTHING_MORE, Reading, ReportFacts, may_name, reading
 from models import Agency as AgencyRecord
-from models import Assignment, FollowUp, Report, ReportEvent
+from models import Assignment, FollowUp, Report
 from models import Category as CategoryRecord
 from models import Notification as NotificationRecord
 from models import Region as RegionRecord
@@ -28,7 +28,7 @@ from models.enums import (
     ResolutionTier,
     Role,
 )
-from models.rows import AssignmentRow, EventLine, EventRow, FollowUpRow, ReportRow
+from models.rows import AssignmentRow, EventLine, FollowUpRow, ReportRow
 
 # Reference data and notifications are shown as stored: the outer layers read these records.
 __all__ = [
@@ -220,17 +220,10 @@ class EventView(NamedTuple):
     by_reporter: bool
 
 
-def event_view(
-    event: ReportEvent | EventRow, report: ReportView, hidden_reporter_id: int | None
-) -> EventView:
+def event_view(line: EventLine, report: ReportView, hidden_reporter_id: int | None) -> EventView:
     """A line of `report`'s timeline; a line by a reporter hidden from the viewer carries no
     actor (`hidden_reporter_id` names them)."""
-    line = event if isinstance(event, EventRow) else _event_row(event)
     return event_views((line,), report, hidden_reporter_id)[0]
-
-
-def _event_row(event: ReportEvent) -> EventRow:
-    return EventRow(*(getattr(event, name) for name in EventRow._fields))
 
 
 def event_views(

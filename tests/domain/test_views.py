@@ -143,18 +143,15 @@ def test_a_timeline_line_holds_each_field_of_its_name(
     assert type(view) is EventView and len(view) == len(EventView._fields)
 
 
-def test_a_timeline_line_is_read_by_position_as_a_row_as_read_or_as_stored() -> None:
-    """A line is read in EventRow's order: a row, the values it would be made from (a detail
-    page holds its lines as the records read) and the stored line give the same view; values of
+def test_a_timeline_line_is_read_by_position_as_a_row_or_as_read() -> None:
+    """A line is read in EventRow's order: a row and the values it would be made from (a detail
+    page holds its lines as the records read) give the same view, alone or in a page; values of
     another width are refused rather than shown in the wrong fields."""
-    from types import SimpleNamespace
-
     report = report_view(SYSTEM, report_row(), facts_of(report_row()))
     row = distinct(EventRow, actor_id=66, at=AT - timedelta(days=1))
     as_row = event_views([row], report, 66)
     assert event_views([tuple(row)], report, 66) == as_row
-    stored = SimpleNamespace(**row._asdict(), data={})
-    assert [event_view(stored, report, 66)] == as_row  # type: ignore[arg-type]
+    assert [event_view(tuple(row), report, 66)] == as_row
     for width in (len(row) - 1, len(row) + 1):
         with pytest.raises(ValueError):
             event_views([(*row, "more")[:width]], report, 66)
