@@ -35,6 +35,7 @@ from api.persisted import PersistedQueries
 from api.tokens import IDEMPOTENCY_KEY_HEADER, bearer_token, client_ip, idempotency_key
 from api.transparency import Transparency
 from core.dispatch import ArqOutboxDispatcher
+from core.logs import write_deferred_lines
 from core.metrics import set_live_subscriber_source
 from core.settings import Settings, get_settings
 from domain.actor import PUBLIC
@@ -226,6 +227,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await caching.stop()
             await attachments.close()
             await disconnect_database()
+            # uvicorn ends its process by the signal it caught, without `atexit` (where logging
+            # would write the lines still waiting): they are written here.
+            write_deferred_lines()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "alive"})

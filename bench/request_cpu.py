@@ -174,7 +174,9 @@ async def served(
     A process run `slowdown` times slower than natively (under callgrind, or tracing every
     bytecode) waits that much longer for the next query before a query's parked connection
     goes back to the pool (models/connection.py): otherwise it would go back between two
-    requests one after another, as natively it does not, and the count would depend on it."""
+    requests one after another, as natively it does not, and the count would depend on it.
+    For the same reason its access lines wait that much longer to be written together
+    (core/logs.py, `JsonLines`)."""
     from models import connection
 
     native_park = connection.PARK_SECONDS
@@ -195,7 +197,7 @@ async def served(
     from models.db import connect_database, disconnect_database
 
     settings = get_settings()
-    lines = _log_as_served(uvicorn_log_config())
+    lines = _log_as_served(uvicorn_log_config(defer_seconds=settings.log_defer_seconds * slowdown))
     await connect_database(settings.database_url, settings.db_pool_max)
     await caching.start(settings.database_url)
     floors = Floors(settings.model_copy(update={"database_url": with_user(url, FLOOR_ROLE)}))

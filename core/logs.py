@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 import time
+import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -18,6 +20,11 @@ from core.requestctx import request_id
 INTERNAL_FIELD = "internal"
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged as a field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# How long a line made inside the event loop (an access line) waits by default to be written
+# with the lines after it, in one write (`log_defer_seconds` in core/settings.py sets it for
+# `lapor api`), and how many may wait at most (docs/adr/0050).
+DEFER_SECONDS = 0.05
+MAX_DEFERRED = 512
 
 
 class _Stamps:
@@ -64,7 +71,7 @@ class JsonFormatter(logging.Formatter):
             record.levelname,
             record.name,
             record.getMessage(),
-            getattr(record, "request_id", None),
+            getattr(record, "request_id", None) or request_id.get(),
             ((key, value) for key, value in vars(record).items() if key not in _STANDARD),
             exc,
         )
@@ -79,15 +86,14 @@ class JsonFormatter(logging.Formatter):
         fields: Iterable[tuple[str, Any]],
         exc: str | None = None,
     ) -> str:
-        """The line of a record with these attributes and `fields` (its `extra=`); the request
-        id is the context's when `rid` is None. Fields named as the line's own are left out."""
+        """The line of a record with these attributes and `fields` (its `extra=`), with the request
+        id `rid` if any. Fields named as the line's own are left out."""
         line: dict[str, Any] = {
             "ts": self.stamp(created),
             "level": level.lower(),
             "logger": logger,
             "msg": message,
         }
-        rid = rid or request_id.get()
         if rid:
             line["request_id"] = rid
         for key, value in fields:
@@ -101,15 +107,39 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(line, default=str, ensure_ascii=False)
 
 
+class _Deferred(NamedTuple):
+    """A line to write later, as it was when it was logged."""
+
+    created: float
+    rid: str | None
+    logger: str
+    level: int
+    message: str
+    fields: dict[str, Any]
+
+
+# Every JsonLines made, so that the lines still waiting can be written when a process's service
+# ends: uvicorn ends the process by the signal it caught, without `atexit`.
+_HANDLERS: weakref.WeakSet[JsonLines] = weakref.WeakSet()
+
+
 class JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
     """The service's handler: its records as JsonFormatter's lines to a stream (stderr). Made,
     the process's records are lean (`lean_records`): dictConfig makes it in every process it
-    configures (each of uvicorn's workers too)."""
+    configures (each of uvicorn's workers too). Lines made without a record inside the event
+    loop (`log_fields`) wait up to `defer_seconds` to go out with the others in one write (none
+    wait when it is 0); any other line and a flush write them first, so the stream keeps their
+    order."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: Any = None, defer_seconds: float = DEFER_SECONDS) -> None:
         super().__init__(stream)
         lean_records()
         self.setFormatter(JsonFormatter())
+        self.defer_seconds = defer_seconds
+        self._deferred: list[_Deferred] = []
+        # The loop whose timer will write the deferred lines (None: no timer set).
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+        _HANDLERS.add(self)
 
     def write_line(self, line: str) -> bool:
         """Write a line as `emit` writes a record's (under the handler's lock, then flushed);
@@ -117,6 +147,8 @@ class JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
         reports the failure as it reports any)."""
         self.acquire()
         try:
+            if self._deferred:
+                self.write_deferred()
             self.stream.write(line + self.terminator)
             self.stream.flush()
         except Exception:
@@ -125,10 +157,77 @@ class JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
             self.release()
         return True
 
+    def defer_line(self, loop: asyncio.AbstractEventLoop, deferred: _Deferred) -> None:
+        """Write `deferred` within `defer_seconds`, with the lines deferred meanwhile (at once
+        when MAX_DEFERRED wait): `loop` (running this call) sets the timer."""
+        self.acquire()  # (another thread may be writing the lines waiting: none is lost)
+        try:
+            self._deferred.append(deferred)
+            if len(self._deferred) >= MAX_DEFERRED:
+                self.write_deferred()
+            elif self._timer_loop is not loop:
+                # (A timer on another loop may never fire: that loop may have ended.)
+                self._timer_loop = loop
+                loop.call_later(self.defer_seconds, self.write_deferred)
+        finally:
+            self.release()
+
+    def write_deferred(self) -> None:
+        """Write the deferred lines now, in one write; a stream that refuses them is reported
+        as logging reports a record it could not write."""
+        self.acquire()
+        try:
+            deferred, self._deferred = self._deferred, []
+            self._timer_loop = None
+            if not deferred:
+                return
+            formatter = self.formatter
+            assert isinstance(formatter, JsonFormatter)  # (`_sole_line_handler` saw to it)
+            line = formatter.line
+            text = "".join(
+                line(
+                    d.created,
+                    logging.getLevelName(d.level),
+                    d.logger,
+                    d.message,
+                    d.rid,
+                    d.fields.items(),
+                )
+                + self.terminator
+                for d in deferred
+            )
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except Exception:
+                first = deferred[0]
+                self.handleError(
+                    logging.LogRecord(first.logger, first.level, "", 0, first.message, None, None)
+                )
+        finally:
+            self.release()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._deferred:
+            self.write_deferred()
+        super().emit(record)
+
+    def flush(self) -> None:
+        if self._deferred:
+            self.write_deferred()
+        super().flush()
+
+
+def write_deferred_lines() -> None:
+    """Write every line still waiting in this process (its service is ending)."""
+    for handler in list(_HANDLERS):
+        handler.write_deferred()
+
 
 def _sole_line_handler(logger: logging.Logger, level: int) -> JsonLines | None:
     """The handler a record of `logger` at `level` would reach, when it reaches one only, it is
-    the service's own (`JsonLines`) and no filter stands on the way; else None."""
+    the service's own (`JsonLines`, with its JSON formatter) and no filter stands on the way;
+    else None."""
     if logger.disabled or logger.filters or not logger.isEnabledFor(level):
         return None
     found: logging.Handler | None = None
@@ -143,6 +242,8 @@ def _sole_line_handler(logger: logging.Logger, level: int) -> JsonLines | None:
         current = current.parent
     if type(found) is not JsonLines or found.filters or level < found.level:
         return None
+    if type(found.formatter) is not JsonFormatter:
+        return None
     return found
 
 
@@ -150,14 +251,23 @@ def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[st
     """`logger.log(level, message, extra=fields)`, the same line, at a fraction of the cost when
     it goes to the service's own handler only (a service process's access lines: the record,
     its dispatch and its formatting were 15 % of what `{ __typename }` cost): the line is made
-    by the handler's formatter from the fields, without a LogRecord. `message` is not
-    %-formatted, as a record with no arguments is not."""
+    by the handler's formatter from the fields, without a LogRecord, and inside the event loop
+    written with the lines of the next moment (`JsonLines.defer_line`). `message` is not
+    %-formatted, as a record with no arguments is not; `fields` must not change afterwards."""
     handler = _sole_line_handler(logger, level)
     if handler is not None:
+        created, rid = time.time(), request_id.get()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # outside the event loop (a command, a test): written now
+            loop = None
+        if loop is not None and handler.defer_seconds > 0:
+            handler.defer_line(loop, _Deferred(created, rid, logger.name, level, message, fields))
+            return
         formatter = handler.formatter
         assert isinstance(formatter, JsonFormatter)  # (JsonLines sets it)
         line = formatter.line(
-            time.time(), logging.getLevelName(level), logger.name, message, None, fields.items()
+            created, logging.getLevelName(level), logger.name, message, rid, fields.items()
         )
         if handler.write_line(line):
             return
@@ -210,13 +320,14 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
-def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
+def uvicorn_log_config(level: str = "INFO", defer_seconds: float = DEFER_SECONDS) -> dict[str, Any]:
     """`configure_logging` as a dictConfig for uvicorn, which applies it in every worker
-    process it starts; its own access lines are off (the API writes one JSON line per request)."""
+    process it starts; its own access lines are off (the API writes one JSON line per request,
+    each waiting up to `defer_seconds` to be written with the next ones)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "handlers": {"stderr": {"class": "core.logs.JsonLines"}},
+        "handlers": {"stderr": {"class": "core.logs.JsonLines", "defer_seconds": defer_seconds}},
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True},

@@ -199,6 +199,9 @@ class Settings(BaseSettings):
     api_shutdown_grace_seconds: int = Field(default=20, ge=0)
 
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
+    # How long an access line may wait to be written with the next ones, in one write
+    # (docs/adr/0050); 0 writes each at once.
+    log_defer_seconds: float = Field(default=0.05, ge=0, le=60)
     # /metrics has a port of its own, for the internal network only (docs/adr/0022); 0: none.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)

@@ -74,7 +74,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         loop="uvloop" if has_uvloop else "asyncio",
         http="httptools" if has_httptools else "h11",
         # JSON lines with the request id, in every worker; one access line per request.
-        log_config=uvicorn_log_config(),
+        log_config=uvicorn_log_config(defer_seconds=settings.log_defer_seconds),
         access_log=False,
         # On SIGTERM: no new connections, WebSockets told 1012 (restart: reconnect), requests
         # in flight finish within the grace, then the lifespan closes (docs/adr/0026).

@@ -3,6 +3,7 @@ none (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -13,7 +14,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.logs import JsonFormatter, JsonLines, log_fields, log_internal
+from core import logs
+from core.logs import (
+    DEFER_SECONDS,
+    JsonFormatter,
+    JsonLines,
+    log_fields,
+    log_internal,
+    write_deferred_lines,
+)
 from core.requestctx import request_id
 from tests.safety_net import InternalAnswers, internal_verdict
 
@@ -116,12 +125,14 @@ def test_stamps_within_a_second_and_across_seconds() -> None:
 # ------------------------------------------------------------- lines without records
 
 
-def _service_logger(stream: io.StringIO) -> tuple[logging.Logger, JsonLines]:
+def _service_logger(
+    stream: io.StringIO, defer_seconds: float = DEFER_SECONDS
+) -> tuple[logging.Logger, JsonLines]:
     """A logger of its own whose lines go to the service's handler only, into `stream`."""
     logger = logging.getLogger("lapor.test-lines")
     logger.propagate = False
     logger.setLevel(logging.INFO)
-    handler = JsonLines(stream)
+    handler = JsonLines(stream, defer_seconds)
     logger.handlers[:] = [handler]
     return logger, handler
 
@@ -194,4 +205,129 @@ def test_a_stream_that_refuses_a_line_is_reported_as_logging_reports_it(
 
     logger, _ = _service_logger(Refusing())
     log_fields(logger, logging.INFO, "nowhere to go", FIELDS)  # does not raise
+    assert "OSError: disk full" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- lines written together
+
+
+def _deferring(stream: io.StringIO) -> logging.Logger:
+    logger, _ = _service_logger(stream)
+    return logger
+
+
+async def test_lines_made_in_the_event_loop_are_written_together_soon_and_as_made_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Inside the event loop a line waits up to DEFER_SECONDS and goes out with the others in
+    one write, each the bytes it would have been written as at once: its time and request id
+    are the moment's it was logged at, not the write's."""
+    stream = io.StringIO()
+    logger = _deferring(stream)
+    writes: list[str] = []
+    real_write = stream.write
+    monkeypatch.setattr(stream, "write", lambda text: writes.append(text) or real_write(text))
+    made_at = iter([1764561600.25, 1764561600.5, 1764561601.75])
+    monkeypatch.setattr(time, "time", lambda: next(made_at))
+    for rid in ("first", None, "third"):
+        token = request_id.set(rid)
+        try:
+            log_fields(logger, logging.INFO, f"line of {rid}", {**FIELDS, "rid": rid})
+        finally:
+            request_id.reset(token)
+    assert stream.getvalue() == ""  # not yet
+    await asyncio.sleep(DEFER_SECONDS * 3)
+    assert len(writes) == 1  # one write for the three
+
+    at_once = io.StringIO()
+    logger = _deferring(at_once)
+    for rid, created in (("first", 1764561600.25), (None, 1764561600.5), ("third", 1764561601.75)):
+        monkeypatch.setattr(time, "time", lambda created=created: created)
+        token = request_id.set(rid)
+        try:
+            await asyncio.to_thread(  # outside the loop: written at once, as before
+                log_fields, logger, logging.INFO, f"line of {rid}", {**FIELDS, "rid": rid}
+            )
+        finally:
+            request_id.reset(token)
+    assert stream.getvalue() == at_once.getvalue()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line.get("request_id") for line in lines] == ["first", None, "third"]
+    assert lines[2]["ts"] == "2025-12-01T04:00:01.750+00:00"
+
+
+async def test_a_record_logged_meanwhile_comes_after_the_lines_deferred_before_it() -> None:
+    stream = io.StringIO()
+    logger = _deferring(stream)
+    log_fields(logger, logging.INFO, "deferred", FIELDS)
+    logger.warning("a warning")
+    log_fields(logger, logging.INFO, "deferred after", FIELDS)
+    assert [json.loads(line)["msg"] for line in stream.getvalue().splitlines()] == [
+        "deferred",
+        "a warning",
+    ]
+    await asyncio.sleep(DEFER_SECONDS * 3)
+    assert json.loads(stream.getvalue().splitlines()[-1])["msg"] == "deferred after"
+
+
+async def test_lines_waiting_are_written_when_the_service_ends_or_too_many_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    logger = _deferring(stream)
+    log_fields(logger, logging.INFO, "waiting", FIELDS)
+    write_deferred_lines()  # the API's lifespan ends (uvicorn's process then ends by a signal)
+    assert json.loads(stream.getvalue())["msg"] == "waiting"
+
+    stream.truncate(0)
+    stream.seek(0)
+    log_fields(logger, logging.INFO, "waiting for a flush", FIELDS)
+    logging.getLogger("lapor.test-lines").handlers[0].flush()  # logging.shutdown's, at exit
+    assert json.loads(stream.getvalue())["msg"] == "waiting for a flush"
+
+    monkeypatch.setattr(logs, "MAX_DEFERRED", 3)
+    stream.truncate(0)
+    stream.seek(0)
+    for n in range(3):
+        log_fields(logger, logging.INFO, f"burst {n}", FIELDS)
+    assert len(stream.getvalue().splitlines()) == 3  # at once, without the timer
+
+
+async def test_none_wait_when_the_service_says_so() -> None:
+    """LAPOR_LOG_DEFER_SECONDS=0 (core/settings.py): each line is written as it is made."""
+    stream = io.StringIO()
+    logger, _ = _service_logger(stream, defer_seconds=0)
+    log_fields(logger, logging.INFO, "at once", FIELDS)
+    assert json.loads(stream.getvalue())["msg"] == "at once"
+
+
+def test_a_line_left_by_a_loop_that_ended_goes_out_with_the_next_loops_lines() -> None:
+    """A loop may end before its timer fires (a test's, a command's): its lines wait for the
+    next loop's timer, and keep their order."""
+    stream = io.StringIO()
+    logger = _deferring(stream)
+
+    async def log(message: str, wait: float) -> None:
+        log_fields(logger, logging.INFO, message, FIELDS)
+        await asyncio.sleep(wait)
+
+    asyncio.run(log("of a loop that ended", 0))
+    assert stream.getvalue() == ""
+    asyncio.run(log("of the next loop", DEFER_SECONDS * 3))
+    assert [json.loads(line)["msg"] for line in stream.getvalue().splitlines()] == [
+        "of a loop that ended",
+        "of the next loop",
+    ]
+
+
+async def test_a_stream_that_refuses_deferred_lines_is_reported_as_logging_reports_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class Refusing(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk full")
+
+    logger = _deferring(Refusing())
+    log_fields(logger, logging.INFO, "nowhere to go", FIELDS)
+    await asyncio.sleep(DEFER_SECONDS * 3)  # the timer's write fails, and does not raise
     assert "OSError: disk full" in capsys.readouterr().err

@@ -4,11 +4,14 @@ stop (and kill what does not stop)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from bench import service
 from core.logs import is_internal_line
@@ -24,6 +27,20 @@ def internal_answers(log: Path) -> list[str]:
     """The lines of a process's log that tell of a client answered INTERNAL or a bare 500."""
     lines = log.read_text(errors="replace").splitlines()
     return [line[:500] for line in lines if is_internal_line(line)]
+
+
+def access_lines(
+    log: Path, enough: Callable[[list[dict[str, Any]]], bool], timeout: float = 5
+) -> list[dict[str, Any]]:
+    """The access lines of a process's log, once `enough` holds for them: a line waits in the
+    process up to `core.logs.DEFER_SECONDS` to be written with the next ones."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        access = [line for line in lines if line.get("logger") == "lapor.access"]
+        if enough(access) or time.monotonic() > deadline:
+            return access
+        time.sleep(0.02)
 
 
 def spawn(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:

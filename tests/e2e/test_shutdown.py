@@ -19,6 +19,7 @@ from tortoise import connections
 from core.settings import Settings
 from models import Report
 from tests.app_fixtures import agency_gid, region_gid
+from tests.e2e.processes import access_lines
 from tests.e2e.test_stack import LOGIN, running_stack
 from tests.harness import RedisServer
 from tests.live_client import LiveClient
@@ -90,6 +91,10 @@ async def test_sigterm_under_load_finishes_what_is_in_flight(stack: dict[str, An
     # uvicorn stops gracefully, then dies of the signal it caught, as a process should.
     assert exit_code in (0, -signal.SIGTERM)
     assert "Finished server process" in (stack["logs"] / "api.log").read_text()
+    # No access line was left unwritten (they wait a moment to go out together): one for each
+    # answer, and for the two sign-ins.
+    access = access_lines(stack["logs"] / "api.log", lambda lines: True, timeout=0)
+    assert len([line for line in access if line["status"] == 200]) == len(answers) + 2
     assert time.monotonic() - stopped_at < 30
     # Every request the server took was answered, and answered well.
     assert [a for a in answers if a[0] != 200 or a[1].get("errors")] == []
