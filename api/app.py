@@ -221,15 +221,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            # Every request has been answered: its access line is written now, whatever the
+            # closing below meets. (uvicorn ends its process by the signal it caught, without
+            # `atexit`, where logging would write the lines still waiting.)
+            write_deferred_lines()
             await metrics_server.close()
             await live_hub.close()
             await redis.close()
             await caching.stop()
             await attachments.close()
             await disconnect_database()
-            # uvicorn ends its process by the signal it caught, without `atexit` (where logging
-            # would write the lines still waiting): they are written here.
-            write_deferred_lines()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "alive"})

@@ -32,8 +32,9 @@ def internal_answers(log: Path) -> list[str]:
 def access_lines(
     log: Path, enough: Callable[[list[dict[str, Any]]], bool], timeout: float = 5
 ) -> list[dict[str, Any]]:
-    """The access lines of a process's log, once `enough` holds for them: a line waits in the
-    process up to `core.logs.DEFER_SECONDS` to be written with the next ones."""
+    """The access lines of a process's log, once `enough` holds for them (or `timeout` seconds
+    passed): a line waits in the process up to LAPOR_LOG_DEFER_SECONDS to be written with the
+    next ones (docs/adr/0050)."""
     deadline = time.monotonic() + timeout
     while True:
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
