@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.logs import DEFER_SECONDS
+
 # The constant that signed development tokens until issue 12: refused wherever it is set, since
 # anyone who read the code could sign tokens with it.
 RETIRED_SECRETS = frozenset({"lapor-development-secret-not-for-production-use"})
@@ -201,7 +203,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, description="uvicorn worker processes for `lapor api`")
     # How long an access line may wait to be written with the next ones, in one write
     # (docs/adr/0050); 0 writes each at once.
-    log_defer_seconds: float = Field(default=0.05, ge=0, le=60)
+    log_defer_seconds: float = Field(default=DEFER_SECONDS, ge=0, le=60)
     # /metrics has a port of its own, for the internal network only (docs/adr/0022); 0: none.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)

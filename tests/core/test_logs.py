@@ -137,6 +137,13 @@ def _service_logger(
     return logger, handler
 
 
+class _Refusing(io.StringIO):
+    """A stream whose disk is full."""
+
+    def write(self, text: str) -> int:
+        raise OSError("disk full")
+
+
 FIELDS = {"method": "POST", "path": "/graphql", "status": 200, "duration_ms": 1.5, "n": {7: 1}}
 
 
@@ -199,21 +206,12 @@ def test_a_line_goes_through_logging_when_another_handler_or_a_filter_would_see_
 def test_a_stream_that_refuses_a_line_is_reported_as_logging_reports_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    class Refusing(io.StringIO):
-        def write(self, text: str) -> int:
-            raise OSError("disk full")
-
-    logger, _ = _service_logger(Refusing())
+    logger, _ = _service_logger(_Refusing())
     log_fields(logger, logging.INFO, "nowhere to go", FIELDS)  # does not raise
     assert "OSError: disk full" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------- lines written together
-
-
-def _deferring(stream: io.StringIO) -> logging.Logger:
-    logger, _ = _service_logger(stream)
-    return logger
 
 
 async def test_lines_made_in_the_event_loop_are_written_together_soon_and_as_made_at_once(
@@ -223,7 +221,7 @@ async def test_lines_made_in_the_event_loop_are_written_together_soon_and_as_mad
     one write, each the bytes it would have been written as at once: its time and request id
     are the moment's it was logged at, not the write's."""
     stream = io.StringIO()
-    logger = _deferring(stream)
+    logger, _ = _service_logger(stream)
     writes: list[str] = []
     real_write = stream.write
     monkeypatch.setattr(stream, "write", lambda text: writes.append(text) or real_write(text))
@@ -240,7 +238,7 @@ async def test_lines_made_in_the_event_loop_are_written_together_soon_and_as_mad
     assert len(writes) == 1  # one write for the three
 
     at_once = io.StringIO()
-    logger = _deferring(at_once)
+    logger, _ = _service_logger(at_once)
     for rid, created in (("first", 1764561600.25), (None, 1764561600.5), ("third", 1764561601.75)):
         monkeypatch.setattr(time, "time", lambda created=created: created)
         token = request_id.set(rid)
@@ -258,7 +256,7 @@ async def test_lines_made_in_the_event_loop_are_written_together_soon_and_as_mad
 
 async def test_a_record_logged_meanwhile_comes_after_the_lines_deferred_before_it() -> None:
     stream = io.StringIO()
-    logger = _deferring(stream)
+    logger, _ = _service_logger(stream)
     log_fields(logger, logging.INFO, "deferred", FIELDS)
     logger.warning("a warning")
     log_fields(logger, logging.INFO, "deferred after", FIELDS)
@@ -274,7 +272,7 @@ async def test_lines_waiting_are_written_when_the_service_ends_or_too_many_wait(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stream = io.StringIO()
-    logger = _deferring(stream)
+    logger, _ = _service_logger(stream)
     log_fields(logger, logging.INFO, "waiting", FIELDS)
     write_deferred_lines()  # the API's lifespan ends (uvicorn's process then ends by a signal)
     assert json.loads(stream.getvalue())["msg"] == "waiting"
@@ -305,7 +303,7 @@ def test_a_line_left_by_a_loop_that_ended_goes_out_with_the_next_loops_lines() -
     """A loop may end before its timer fires (a test's, a command's): its lines wait for the
     next loop's timer, and keep their order."""
     stream = io.StringIO()
-    logger = _deferring(stream)
+    logger, _ = _service_logger(stream)
 
     async def log(message: str, wait: float) -> None:
         log_fields(logger, logging.INFO, message, FIELDS)
@@ -323,11 +321,7 @@ def test_a_line_left_by_a_loop_that_ended_goes_out_with_the_next_loops_lines() -
 async def test_a_stream_that_refuses_deferred_lines_is_reported_as_logging_reports_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    class Refusing(io.StringIO):
-        def write(self, text: str) -> int:
-            raise OSError("disk full")
-
-    logger = _deferring(Refusing())
+    logger, _ = _service_logger(_Refusing())
     log_fields(logger, logging.INFO, "nowhere to go", FIELDS)
     await asyncio.sleep(DEFER_SECONDS * 3)  # the timer's write fails, and does not raise
     assert "OSError: disk full" in capsys.readouterr().err
