@@ -7,13 +7,16 @@ about half of what `Schema.execute` costs for a small query (docs/adr/0036). Thi
 once per list of extension classes, and steps a generator hook itself: entered in the
 extensions' order, left in reverse, an error thrown into each as `contextlib` throws it. A
 stage where a hook is of another kind (an async generator, a plain function) goes to
-Strawberry's own context manager, unchanged.
+Strawberry's own context manager, unchanged. The same goes for the hook around each result of
+a stream (a subscription's events), which is given the result; and the extensions' results
+are asked only of the extensions that give any.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -23,12 +26,14 @@ from strawberry.extensions.context import (
     ExtensionContextManagerBase,
     OperationContextManager,
     ParsingContextManager,
+    StreamResultContextManager,
     ValidationContextManager,
 )
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
+from strawberry.utils.await_maybe import await_maybe
 
-_Hook = Callable[[SchemaExtension], Generator[None, None, None]]
+_Hook = Callable[..., Generator[None, None, None]]
 # A stage's generator hooks, as (extension's index, hook), or None: the stage is Strawberry's.
 _StagePlan = list[tuple[int, _Hook]] | None
 _STAGES = (
@@ -36,8 +41,20 @@ _STAGES = (
     ValidationContextManager,
     ParsingContextManager,
     ExecutingContextManager,
+    StreamResultContextManager,
 )
-_plans: dict[tuple[type, ...], dict[str, _StagePlan]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a list of extension classes does: each stage's hooks (by the stage's hook name),
+    and which of them give results of their own (`get_results`), by index."""
+
+    stages: dict[str, _StagePlan]
+    giving_results: tuple[int, ...]
+
+
+_plans: dict[tuple[type, ...], _Plan] = {}
 _MAX_PLANS = 64  # one list of extensions per schema; tests make more
 
 
@@ -55,12 +72,19 @@ def _stage_plan(classes: tuple[type, ...], name: str) -> _StagePlan:
     return hooks
 
 
-def _plan_of(classes: tuple[type, ...]) -> dict[str, _StagePlan]:
+def _plan_of(classes: tuple[type[SchemaExtension], ...]) -> _Plan:
     plan = _plans.get(classes)
     if plan is None:
         if len(_plans) >= _MAX_PLANS:
             _plans.clear()
-        plan = _plans[classes] = {s.HOOK_NAME: _stage_plan(classes, s.HOOK_NAME) for s in _STAGES}
+        plan = _plans[classes] = _Plan(
+            {s.HOOK_NAME: _stage_plan(classes, s.HOOK_NAME) for s in _STAGES},
+            tuple(
+                index
+                for index, cls in enumerate(classes)
+                if cls.get_results is not SchemaExtension.get_results
+            ),
+        )
     return plan
 
 
@@ -86,26 +110,43 @@ class LeanExtensionsRunner(SchemaExtensionsRunner):
     def executing(self) -> Any:
         return self._stage(ExecutingContextManager)
 
-    def _stage(self, strawberrys: type[ExtensionContextManagerBase]) -> Any:
-        hooks = self._plan[strawberrys.HOOK_NAME]
-        if hooks is None:
-            return strawberrys(self.extensions)
+    def on_stream_result(self, result: Any) -> Any:
+        return self._stage(StreamResultContextManager, result)
+
+    async def get_extensions_results(self, ctx: ExecutionContext) -> dict[str, Any]:
+        """As Strawberry's: each extension's results in order, then the context's; asked only
+        of the extensions whose class gives any (a stream asks for every event)."""
+        data: dict[str, Any] = {}
         extensions = self.extensions
-        return _Stage([(hook, extensions[index]) for index, hook in hooks])
+        for index in self._plan.giving_results:
+            data.update(await await_maybe(extensions[index].get_results()))
+        data.update(ctx.extensions_results)
+        return data
+
+    def _stage(self, strawberrys: type[ExtensionContextManagerBase], *arguments: Any) -> Any:
+        hooks = self._plan.stages[strawberrys.HOOK_NAME]
+        if hooks is None:
+            return strawberrys(self.extensions, *arguments)  # type: ignore[call-arg]
+        extensions = self.extensions
+        return _Stage([(hook, extensions[index]) for index, hook in hooks], arguments)
 
 
 class _Stage:
-    """One stage's generator hooks as one context manager, sync or async alike."""
+    """One stage's generator hooks as one context manager, sync or async alike; each hook is
+    given `arguments` after its extension (a stream's result)."""
 
-    __slots__ = ("hooks", "running")
+    __slots__ = ("arguments", "hooks", "running")
 
-    def __init__(self, hooks: list[tuple[_Hook, SchemaExtension]]) -> None:
+    def __init__(
+        self, hooks: list[tuple[_Hook, SchemaExtension]], arguments: tuple[Any, ...] = ()
+    ) -> None:
         self.hooks = hooks
+        self.arguments = arguments
         self.running: list[Generator[None, None, None]] = []
 
     def __enter__(self) -> None:
         for hook, extension in self.hooks:
-            generator = hook(extension)
+            generator = hook(extension, *self.arguments)
             try:
                 next(generator)
             except StopIteration:

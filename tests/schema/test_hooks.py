@@ -5,6 +5,7 @@ replaced or raised alike. Each case runs through both and compares what happened
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -145,3 +146,76 @@ def test_a_stage_with_a_hook_of_another_kind_is_strawberrys() -> None:
         execution_context=None, extensions=[_extension("a", log), Plain()]
     )  # type: ignore[arg-type]
     assert not isinstance(runner.executing(), _Stage)
+
+
+class Streamed(SchemaExtension):
+    """A hook around each result of a stream: it logs the result it is given, marks it, and
+    logs an error thrown into it (which it lets pass)."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:  # type: ignore[override]
+        self.log.append(f"{self.name} before {result['n']}")
+        result["seen"] = [*result.get("seen", ()), self.name]
+        try:
+            yield
+        except Boom:
+            self.log.append(f"{self.name} saw Boom")
+            raise
+        self.log.append(f"{self.name} after {result['n']}")
+
+
+async def _stream_through(runner: type[SchemaExtensionsRunner], body: Body) -> list[str]:
+    log: list[str] = []
+    extensions = [Streamed("a", log), SchemaExtension(), Streamed("b", log)]
+    made = runner(execution_context=None, extensions=extensions)  # type: ignore[arg-type]
+    for n in (1, 2):
+        result = {"n": n}
+        try:
+            async with made.on_stream_result(result):  # type: ignore[arg-type]
+                body(log)
+        except Exception as error:
+            log.append(f"out: {type(error).__name__}")
+        log.append(f"result {n} seen by {result['seen']}")
+    return log
+
+
+@pytest.mark.parametrize("body", [_fine, _boom])
+async def test_a_streams_results_pass_its_hooks_as_through_strawberrys(body: Body) -> None:
+    expected = await _stream_through(SchemaExtensionsRunner, body)
+    assert await _stream_through(LeanExtensionsRunner, body) == expected
+    assert "result 2 seen by ['a', 'b']" in expected
+
+
+class Giving(SchemaExtension):
+    def __init__(self, results: dict[str, Any]) -> None:
+        self.results = results
+
+    def get_results(self) -> dict[str, Any]:
+        return self.results
+
+
+class GivingLater(Giving):
+    async def get_results(self) -> dict[str, Any]:  # type: ignore[override]
+        return self.results
+
+
+async def test_the_extensions_results_are_strawberrys() -> None:
+    """Each extension's results in order (a later one's key wins), then the context's."""
+    extensions = [
+        Giving({"a": 1, "b": 1}),
+        SchemaExtension(),
+        GivingLater({"b": 2}),
+        Giving({"c": 3}),
+    ]
+    context = SimpleNamespace(extensions_results={"c": 4, "d": 4})
+    answers = [
+        await runner(execution_context=None, extensions=extensions).get_extensions_results(  # type: ignore[arg-type]
+            context  # type: ignore[arg-type]
+        )
+        for runner in (SchemaExtensionsRunner, LeanExtensionsRunner)
+    ]
+    assert answers[0] == {"a": 1, "b": 2, "c": 4, "d": 4}
+    assert list(answers[1].items()) == list(answers[0].items())
