@@ -173,6 +173,16 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         del self._initial_execution_plans, self._deferred_execution_plans
         self.async_helpers = _helpers_of(weakref.ref(self))
 
+    def __copy__(self) -> CompilingExecutor:
+        """What `copy.copy` makes of it (the same class, a copy of its attributes), made
+        directly: graphql-core copies a subscription's executor for every event it delivers
+        (`build_per_event_executor`), and copy's generic way was 7 % of a live delivery's py-spy
+        samples (1.8 µs against 1.0 in a loop)."""
+        cls = type(self)
+        clone = cls.__new__(cls)
+        clone.__dict__.update(self.__dict__)
+        return clone
+
     def _fresh(self) -> None:
         """The state that is this execution's own (`executors_of`): the same as the three
         constructors make (graphql-core's two and Strawberry's)."""

@@ -4,6 +4,7 @@ A graphql-core or Strawberry that adds state to its executor fails here, not in 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from graphql import default_field_resolver, default_type_resolver, parse
@@ -67,3 +68,21 @@ def test_an_executor_has_what_its_constructors_give_it() -> None:
             assert first is second or first == second, name
         else:  # made anew, of the same kind (an empty container, or helpers of its own)
             assert type(first) is type(second), name
+
+
+def test_a_copy_is_what_copys_generic_way_makes() -> None:
+    """graphql-core copies a subscription's executor for each event: `__copy__` makes what
+    copy's reconstruction from `__reduce_ex__` makes, and the event's executor collects its own
+    errors with the event as its root."""
+    executor_class = schema.execution_context_class
+    assert isinstance(executor_class, type) and issubclass(executor_class, CompilingExecutor)
+    executor = executor_class.executors_of(**_common())(object(), _variables("LPR-2345-6789"), {})
+    generic = copy._reconstruct(executor, None, *executor.__reduce_ex__(4))  # type: ignore[attr-defined]
+    made = copy.copy(executor)
+
+    assert type(made) is type(generic) is executor_class
+    assert vars(made) == vars(generic) and vars(made) is not vars(executor)
+    assert all(vars(made)[name] is value for name, value in vars(executor).items())
+    event = executor.build_per_event_executor({"at": 1})
+    assert event.root_value == {"at": 1} and executor.root_value is None
+    assert event.collected_errors is not executor.collected_errors
