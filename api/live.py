@@ -85,12 +85,15 @@ class _Mailbox:
     reader waits. An asyncio.Queue (three deques and an Event) and an async generator over it
     held about 3 KB for each of thousands of subscribers who mostly wait."""
 
-    __slots__ = ("items", "size", "waiter")
+    __slots__ = ("items", "loop", "size", "waiter")
 
     def __init__(self, size: int) -> None:
         self.items: list[LiveMessage] = []
         self.size = size
         self.waiter: asyncio.Future[None] | None = None
+        # Kept: on Python 3.11 each asyncio.get_running_loop() is a getpid() system call, and
+        # a live event's thousands of deliveries each waited on a new future.
+        self.loop = asyncio.get_running_loop()
 
     def put(self, item: LiveMessage) -> bool:
         """Add an item; False, adding nothing, when `size` items already wait."""
@@ -107,7 +110,7 @@ class _Mailbox:
     async def __anext__(self) -> LiveMessage:
         """The oldest item, once there is one (a mailbox never ends: its reader stops)."""
         while not self.items:
-            self.waiter = asyncio.get_running_loop().create_future()
+            self.waiter = self.loop.create_future()
             try:
                 await self.waiter
             finally:

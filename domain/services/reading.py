@@ -179,7 +179,8 @@ def _outcome_of(future: asyncio.Future[T]) -> asyncio.Future[T]:
     """A future of this waiter's own that gets `future`'s outcome: cancelling the waiter leaves
     `future` running for the others. (asyncio.shield does the same, but each shield removes its
     callback from `future` when done, a scan of all the others: quadratic with 2,000 viewers.)"""
-    waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    # (Its loop is `future`'s: asking asyncio for the running loop is a system call on 3.11.)
+    waiter: asyncio.Future[T] = future.get_loop().create_future()
 
     def settle(done: asyncio.Future[T]) -> None:
         if waiter.done():
