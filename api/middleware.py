@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Iterable
+from random import getrandbits
 
 import orjson
 from starlette.middleware import Middleware
@@ -51,8 +51,10 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         incoming = header(scope, _REQUEST_ID)
-        # (As random as a UUID4's hex, without making the UUID.)
-        rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else os.urandom(16).hex()
+        # (As long as a UUID4's hex, from the process's own generator, which is seeded from the
+        # system's and again in a forked child: os.urandom was a system call on every request,
+        # and an id for finding log lines needs no secrecy.)
+        rid = incoming if incoming and _SANE_ID.fullmatch(incoming) else f"{getrandbits(128):032x}"
         token = request_id.set(rid)
         started = time.perf_counter()
         # What the access line says when no answer was started: the app answers every request
@@ -67,10 +69,13 @@ class RequestIds:
                 message["headers"] = [*message.get("headers", ()), (_REQUEST_ID, rid.encode())]
             await send(message)
 
+        http = scope["type"] == "http"
         try:
-            await self.app(scope, receive, send_with_id)
+            # A WebSocket's messages go out as they are: each of a live event's thousands of
+            # deliveries would pass this wrapper, which only answers an HTTP request's start.
+            await self.app(scope, receive, send_with_id if http else send)
         finally:
-            if scope["type"] == "http" and scope["path"] not in QUIET_PATHS:
+            if http and scope["path"] not in QUIET_PATHS:
                 self._log(scope, status, time.perf_counter() - started)
             request_id.reset(token)
 
