@@ -7,7 +7,15 @@ viewer may see it, with the event's own `now` and fresh loaders (`Context.begin_
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+import functools
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterator,
+)
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Annotated, TypeVar
@@ -65,15 +73,24 @@ async def _stream(
     ctx: LiveContext,
     listening: AbstractAsyncContextManager[AsyncIterator[LiveMessage]],
     read: Callable[[LiveMessage], Awaitable[T | None]],
+    read_as: Hashable | None = None,
 ) -> AsyncGenerator[T, None]:
     """Each message heard, read afresh as a new event; None (not for this viewer) is skipped.
-    The subscribers of one message go one after the other (`SharedRows.take_turn`)."""
+    The subscribers of one message go one after the other (`SharedRows.take_turn`). Those whose
+    `read_as` is the same (the same viewer of the same thing, whose `read` has no effect but its
+    answer) get what the first of them read: the item is made once for a desk's thousands of
+    tabs, as their answer is (schema/compiled/executor.py)."""
     async with listening as messages:
         async for message in messages:
             await message.shared.take_turn()
             ctx.begin_event(message)
             try:
-                item = await read(message)
+                if read_as is None:
+                    item = await read(message)
+                else:
+                    item = await message.shared.read(
+                        ("item", read_as), functools.partial(read, message)
+                    )
                 if item is not None:
                     yield item  # resolved and sent before this generator is resumed
             finally:
@@ -131,7 +148,8 @@ class Subscription:
                 kind=found.kind, assignment=Assignment.of(found.assignment), at=found.at
             )
 
-        return _stream(ctx, feed.listen(LiveTopic.INBOX, desk.agency_id), read)
+        # (The desk names its viewer: one read for all who watch it as the same person.)
+        return _stream(ctx, feed.listen(LiveTopic.INBOX, desk.agency_id), read, read_as=desk)
 
     @strawberry.subscription(
         description="Live timeline of one report, for viewers who may read the report."

@@ -9,12 +9,14 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import redis.asyncio as aioredis
 
 from core.channels import NotificationsMessage
+from domain.services import assignments
+from domain.services.assignments import InboxDesk
 from domain.services.reading import SharedRows
 from models import Notification, ReportEvent, User
 from models.enums import Channel
@@ -158,6 +160,33 @@ async def test_the_subscribers_of_an_event_wait_for_nobody_once_the_first_is_ser
         await tab.wait_for(lambda t=tab: len(t.data("inbox")) == 1)
     assert len({json.dumps(tab.data("inbox")) for tab in tabs}) == 1
     assert waited == 0
+    for tab in tabs:
+        await tab.close()
+
+
+async def test_the_tabs_of_one_viewer_make_an_events_item_once(
+    live: Live, people: People, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each tab made the same view of the same rows before its answer was found made already.
+    made: list[int] = []
+    inbox_event = assignments.inbox_event
+
+    async def counted(desk: InboxDesk, event_id: int, shared: SharedRows | None = None) -> Any:
+        made.append(desk.agency_id)
+        return await inbox_event(desk, event_id, shared)
+
+    monkeypatch.setattr(assignments, "inbox_event", counted)
+    dinkes = await agency_gid("DINKES")
+    tabs = [await live.connect(people[p]) for p in ("officer",) * 4 + ("coordinator",) * 2]
+    for tab in tabs:
+        await tab.subscribe("inbox", INBOX, {"a": dinkes})
+    await until(lambda: live.hub.subscriber_count == len(tabs))
+    await announce(redis_url, await unheard_assignment(live, people, "DINKES"), dinkes)
+    for tab in tabs:
+        await tab.wait_for(lambda t=tab: len(t.data("inbox")) == 1)
+    assert len(made) == 2  # once for the officer's four tabs, once for the coordinator's two
+    answers = [json.dumps(tab.data("inbox")) for tab in tabs]
+    assert len(set(answers[:4])) == len(set(answers[4:])) == 1 and answers[0] != answers[4]
     for tab in tabs:
         await tab.close()
 
