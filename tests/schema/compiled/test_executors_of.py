@@ -4,10 +4,9 @@ A graphql-core or Strawberry that adds state to its executor fails here, not in 
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from graphql import default_field_resolver, default_type_resolver, parse
+from graphql import GraphQLError, default_field_resolver, default_type_resolver, parse
 from graphql.execution.collect_fields import FragmentDetails
 from graphql.execution.values import get_variable_values
 from strawberry.execution import optimized_is_awaitable
@@ -70,19 +69,14 @@ def test_an_executor_has_what_its_constructors_give_it() -> None:
             assert type(first) is type(second), name
 
 
-def test_a_copy_is_what_copys_generic_way_makes() -> None:
-    """graphql-core copies a subscription's executor for each event: `__copy__` makes what
-    copy's reconstruction from `__reduce_ex__` makes, and the event's executor collects its own
-    errors with the event as its root."""
+def test_a_subscriptions_next_event_runs_with_its_own_root_and_errors() -> None:
+    """graphql-core asks for an executor for each event of a subscription: the subscription's
+    own, the event its root, and none of the last event's errors."""
     executor_class = schema.execution_context_class
     assert isinstance(executor_class, type) and issubclass(executor_class, CompilingExecutor)
     executor = executor_class.executors_of(**_common())(object(), _variables("LPR-2345-6789"), {})
-    generic = copy._reconstruct(executor, None, *executor.__reduce_ex__(4))  # type: ignore[attr-defined]
-    made = copy.copy(executor)
-
-    assert type(made) is type(generic) is executor_class
-    assert vars(made) == vars(generic) and vars(made) is not vars(executor)
-    assert all(vars(made)[name] is value for name, value in vars(executor).items())
-    event = executor.build_per_event_executor({"at": 1})
-    assert event.root_value == {"at": 1} and executor.root_value is None
-    assert event.collected_errors is not executor.collected_errors
+    for at in (1, 2):
+        event = executor.build_per_event_executor({"at": at})
+        assert event is executor and event.root_value == {"at": at}
+        assert event.collected_errors.errors == []
+        event.collected_errors.add(GraphQLError(f"in event {at}"), None)
