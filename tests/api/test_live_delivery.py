@@ -150,18 +150,9 @@ async def test_the_subscribers_of_an_event_wait_for_nobody_once_the_first_is_ser
         return await read(self, key, fetch)
 
     monkeypatch.setattr(SharedRows, "read", counted)
-    dinkes = await agency_gid("DINKES")
-    tabs = [await live.connect(people["officer"]) for _ in range(8)]
-    for tab in tabs:
-        await tab.subscribe("inbox", INBOX, {"a": dinkes})
-    await until(lambda: live.hub.subscriber_count == len(tabs))
-    await announce(redis_url, await unheard_assignment(live, people, "DINKES"), dinkes)
-    for tab in tabs:
-        await tab.wait_for(lambda t=tab: len(t.data("inbox")) == 1)
-    assert len({json.dumps(tab.data("inbox")) for tab in tabs}) == 1
+    answers = await _one_event_in_tabs(live, people, redis_url, ["officer"] * 8)
+    assert len(set(answers)) == 1
     assert waited == 0
-    for tab in tabs:
-        await tab.close()
 
 
 async def test_the_tabs_of_one_viewer_make_an_events_item_once(
@@ -176,19 +167,29 @@ async def test_the_tabs_of_one_viewer_make_an_events_item_once(
         return await inbox_event(desk, event_id, shared)
 
     monkeypatch.setattr(assignments, "inbox_event", counted)
+    answers = await _one_event_in_tabs(
+        live, people, redis_url, ["officer"] * 4 + ["coordinator"] * 2
+    )
+    assert len(made) == 2  # once for the officer's four tabs, once for the coordinator's two
+    assert len(set(answers[:4])) == len(set(answers[4:])) == 1 and answers[0] != answers[4]
+
+
+async def _one_event_in_tabs(
+    live: Live, people: People, redis_url: str, viewers: list[str]
+) -> list[str]:
+    """What one new DINKES inbox event shows in a tab of each of `viewers`, as JSON."""
     dinkes = await agency_gid("DINKES")
-    tabs = [await live.connect(people[p]) for p in ("officer",) * 4 + ("coordinator",) * 2]
+    tabs = [await live.connect(people[viewer]) for viewer in viewers]
     for tab in tabs:
         await tab.subscribe("inbox", INBOX, {"a": dinkes})
     await until(lambda: live.hub.subscriber_count == len(tabs))
     await announce(redis_url, await unheard_assignment(live, people, "DINKES"), dinkes)
     for tab in tabs:
         await tab.wait_for(lambda t=tab: len(t.data("inbox")) == 1)
-    assert len(made) == 2  # once for the officer's four tabs, once for the coordinator's two
     answers = [json.dumps(tab.data("inbox")) for tab in tabs]
-    assert len(set(answers[:4])) == len(set(answers[4:])) == 1 and answers[0] != answers[4]
     for tab in tabs:
         await tab.close()
+    return answers
 
 
 async def test_an_anonymous_reporter_never_reaches_an_inbox(live: Live, people: People) -> None:
