@@ -61,12 +61,23 @@ class LiveFeed(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _EventScope:
+    """One subscription event's time, rows and loaders. The loaders are made when the event
+    first reads through them: the tabs of one viewer after the first find their event's item
+    and answer made (schema/subscriptions.py), and need none."""
+
     context: LiveContext
     now: datetime
-    loaders: Loaders
     shared: SharedRows
+    made_loaders: Loaders | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        if self.made_loaders is None:
+            context = self.context
+            self.made_loaders = Loaders(context.actor, context.settings.max_page_size, self.shared)
+        return self.made_loaders
 
 
 # The subscription event being resolved in this task. A WebSocket connection has one Context
@@ -183,9 +194,8 @@ class LiveContext(Context):
 
     def begin_event(self, message: LiveMessage) -> None:
         """Resolve what this task does next as a new subscription event: its own `now` and fresh
-        loaders (over the rows its subscribers share)."""
-        loaders = Loaders(self.actor, self.settings.max_page_size, message.shared)
-        _event_scope.set(_EventScope(self, message.received_at, loaders, message.shared))
+        loaders (over the rows its subscribers share), made when first used."""
+        _event_scope.set(_EventScope(self, message.received_at, message.shared))
 
     @contextmanager
     def own_loaders(self, people: dict[int, UserView]) -> Iterator[None]:
@@ -196,7 +206,7 @@ class LiveContext(Context):
             return
         fresh = Loaders(self.actor, self.settings.max_page_size, scope.shared)
         fresh.know_people(people)
-        token = _event_scope.set(_EventScope(self, scope.now, fresh, scope.shared))
+        token = _event_scope.set(_EventScope(self, scope.now, scope.shared, fresh))
         try:
             yield
         finally:
@@ -211,8 +221,8 @@ class LiveContext(Context):
         """Back to the connection's own time and loaders, letting the event's loaders go."""
         scope = self._scope()
         _event_scope.set(None)
-        if scope is not None:
-            scope.loaders.release()
+        if scope is not None and scope.made_loaders is not None:
+            scope.made_loaders.release()
 
     def release(self) -> None:
         """Let go of what the connection itself loaded (an event's loaders go at its end)."""

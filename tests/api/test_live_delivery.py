@@ -14,13 +14,16 @@ from typing import Any, TypeVar
 import pytest
 import redis.asyncio as aioredis
 
+import schema.context as context_module
 from core.channels import NotificationsMessage
+from domain.actor import Actor
 from domain.services import assignments
 from domain.services.assignments import InboxDesk
 from domain.services.reading import SharedRows
 from models import Notification, ReportEvent, User
 from models.enums import Channel
 from schema.ids import to_global_id
+from schema.loaders import Loaders
 from tests.api.live_server import INBOX, MAWAR, TIMELINE, Live, submitted, until, verified
 from tests.app_fixtures import People, agency_gid, pk
 from tests.factories import ACCEPT, ASSIGN, FOLLOW_UP, RETURN, SUPPORT, ok, submit, verify
@@ -155,22 +158,34 @@ async def test_the_subscribers_of_an_event_wait_for_nobody_once_the_first_is_ser
     assert waited == 0
 
 
+# Unchecked: the check against the generic executor reads each tab's loaders.
+@pytest.mark.usefixtures("unchecked_execution")
 async def test_the_tabs_of_one_viewer_make_an_events_item_once(
     live: Live, people: People, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Each tab made the same view of the same rows before its answer was found made already.
+    # Each tab made the same view of the same rows, and loaders, before its answer was found
+    # made already.
     made: list[int] = []
     inbox_event = assignments.inbox_event
+    event_loaders = 0
 
     async def counted(desk: InboxDesk, event_id: int, shared: SharedRows | None = None) -> Any:
         made.append(desk.agency_id)
         return await inbox_event(desk, event_id, shared)
 
+    class Counted(Loaders):
+        def __init__(self, actor: Actor, size: int, shared: SharedRows | None = None) -> None:
+            super().__init__(actor, size, shared)
+            nonlocal event_loaders
+            event_loaders += shared is not None  # an event's, over the rows it shares
+
     monkeypatch.setattr(assignments, "inbox_event", counted)
+    monkeypatch.setattr(context_module, "Loaders", Counted)
     answers = await _one_event_in_tabs(
         live, people, redis_url, ["officer"] * 4 + ["coordinator"] * 2
     )
     assert len(made) == 2  # once for the officer's four tabs, once for the coordinator's two
+    assert event_loaders == 2  # made by the tab that made its viewer's answer
     assert len(set(answers[:4])) == len(set(answers[4:])) == 1 and answers[0] != answers[4]
 
 
