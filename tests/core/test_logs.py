@@ -272,7 +272,7 @@ async def test_lines_waiting_are_written_when_the_service_ends_or_too_many_wait(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stream = io.StringIO()
-    logger, _ = _service_logger(stream)
+    logger, handler = _service_logger(stream)
     log_fields(logger, logging.INFO, "waiting", FIELDS)
     write_deferred_lines()  # the API's lifespan ends (uvicorn's process then ends by a signal)
     assert json.loads(stream.getvalue())["msg"] == "waiting"
@@ -280,7 +280,7 @@ async def test_lines_waiting_are_written_when_the_service_ends_or_too_many_wait(
     stream.truncate(0)
     stream.seek(0)
     log_fields(logger, logging.INFO, "waiting for a flush", FIELDS)
-    logging.getLogger("lapor.test-lines").handlers[0].flush()  # logging.shutdown's, at exit
+    handler.flush()  # logging.shutdown's, at exit
     assert json.loads(stream.getvalue())["msg"] == "waiting for a flush"
 
     monkeypatch.setattr(logs, "MAX_DEFERRED", 3)
